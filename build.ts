@@ -1,0 +1,48 @@
+/**
+ * Builds msm as self-contained binaries with `bun build --compile`.
+ *   bun build.ts            every target below (cross targets need their Bun runtime downloaded once)
+ *   bun build.ts --single   only this machine's, at dist/msm
+ */
+import pkg from "./package.json" with { type: "json" };
+
+const TARGETS = [
+  { target: "bun-linux-x64", out: "msm-linux-x64" },
+  { target: "bun-linux-arm64", out: "msm-linux-arm64" },
+  { target: "bun-darwin-x64", out: "msm-darwin-x64" },
+  { target: "bun-darwin-arm64", out: "msm-darwin-arm64" },
+  { target: "bun-windows-x64", out: "msm-windows-x64.exe" },
+] as const;
+
+const single = process.argv.includes("--single");
+const version = process.env.MSM_VERSION ?? pkg.version;
+
+async function build(target: string | undefined, outfile: string): Promise<void> {
+  const result = await Bun.build({
+    entrypoints: ["./src/index.ts"],
+    minify: true,
+    sourcemap: "linked",
+    bytecode: true,
+    format: "esm",
+    define: { MSM_VERSION: JSON.stringify(version) },
+    compile: {
+      outfile,
+      ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
+      // A daemon runs in whatever directory it was started from: it must not pick up a stray bunfig.toml or .env.
+      autoloadBunfig: false,
+      autoloadDotenv: false,
+      autoloadTsconfig: false,
+      autoloadPackageJson: false,
+    },
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error(`build failed for ${target ?? "this machine"}`);
+  }
+  console.error(`built ${outfile} (${version})`);
+}
+
+if (single) {
+  await build(undefined, "./dist/msm");
+} else {
+  for (const { target, out } of TARGETS) await build(target, `./dist/${out}`);
+}

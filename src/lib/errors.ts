@@ -1,0 +1,36 @@
+/**
+ * The one error type msm throws on purpose. `code` is stable (tests and scripts match on it); `message` says what
+ * went wrong and what to run next, because it is printed to a person as is.
+ */
+export type MsmErrorCode =
+  | "CONFIG_INVALID"
+  | "CONFIG_UNREADABLE"
+  | "HOME_UNUSABLE"
+  | "TOKEN_UNREADABLE"
+  | "LOCK_BUSY"
+  | "DAEMON_START_FAILED"
+  | "DAEMON_UNREACHABLE"
+  | "UNKNOWN_TARGET"
+  | "PORT_BUSY"
+  | "USAGE";
+
+export class MsmError extends Error {
+  override readonly name = "MsmError";
+  constructor(
+    readonly code: MsmErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isMsmError(error: unknown): error is MsmError {
+  return error instanceof MsmError;
+}
+
+/** Node-style errno code of an unknown error, if it has one. */
+export function errnoCode(error: unknown): string | undefined {
+  if (error && typeof error === "object" && "code" in error && typeof error.code === "string") return error.code;
+  return undefined;
+}

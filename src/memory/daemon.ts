@@ -1,0 +1,118 @@
+import { randomUUID } from "node:crypto";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { createBaseApp } from "../lib/http.ts";
+import { acquireLock } from "../lib/lock.ts";
+import { createLogger } from "../lib/log.ts";
+import { ensureHome, paths } from "../lib/paths.ts";
+import { MAX_BODY_BYTES, serveLoopback } from "../lib/serve.ts";
+import { loadToken } from "../lib/token.ts";
+import { VERSION } from "../lib/version.ts";
+import { Databases, requestProject } from "./databases.ts";
+import { createMemoryServer, Subscriptions } from "./server.ts";
+
+export const PROJECT_HEADER = "mcp-project-path";
+
+interface Session {
+  transport: WebStandardStreamableHTTPServerTransport;
+  server: McpServer;
+}
+
+/** The memory daemon's HTTP app: MCP over streamable HTTP at /mcp, one SDK transport + server per session. */
+export function createMemoryApp(token: string, databases: Databases) {
+  const app = createBaseApp(token);
+  const sessions = new Map<string, Session>();
+  const subscriptions = new Subscriptions();
+
+  const openSession = async (): Promise<Session> => {
+    const server = createMemoryServer(databases, subscriptions);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, session);
+      },
+      onsessionclosed: (id) => {
+        sessions.delete(id);
+      },
+      maxRequestBodySize: MAX_BODY_BYTES,
+    });
+    const session: Session = { transport, server };
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+      subscriptions.forget(server);
+    };
+    await server.connect(transport);
+    return session;
+  };
+
+  app.all("/mcp", async (c) => {
+    const id = c.req.header("mcp-session-id");
+    let session: Session | undefined;
+    if (id) {
+      session = sessions.get(id);
+      // 404 tells a client its session is gone (daemon restarted): it must initialize again (spec, session management).
+      if (!session) return c.json({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, 404);
+    } else if (c.req.method === "POST") {
+      session = await openSession();
+    } else {
+      return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
+    }
+    const project = c.req.header(PROJECT_HEADER);
+    const response = await requestProject.run(project, () => session.transport.handleRequest(c.req.raw));
+    // A POST without a session that did not initialize one (not an initialize request) leaves an orphan server.
+    if (!id && !session.transport.sessionId) await session.server.close();
+    return response;
+  });
+
+  const closeAll = async () => {
+    await Promise.allSettled([...sessions.values()].map((s) => s.server.close()));
+    sessions.clear();
+  };
+  return { app, sessions, closeAll };
+}
+
+export interface MemoryDaemonOptions {
+  port: number;
+  /** Started by a proxy or the supervisor: log to the file only (stdout/stderr are already the log file). */
+  detached: boolean;
+}
+
+export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<void> {
+  ensureHome();
+  const log = createLogger({ file: paths.log("memory"), tag: "memory", stderr: !options.detached });
+  const token = loadToken();
+  const startedAt = new Date().toISOString();
+  const lock = acquireLock("memory", { pid: process.pid, port: 0, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp" });
+  if ("existing" in lock) {
+    log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
+    return;
+  }
+  const databases = new Databases((file) => log.info(`opened ${file}`));
+  const { app, closeAll } = createMemoryApp(token, databases);
+  let server;
+  try {
+    server = serveLoopback(app.fetch, options.port);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const port = server.port ?? 0;
+  lock.update({ pid: process.pid, port, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp" });
+  log.info(`listening on http://127.0.0.1:${port}/mcp (pid ${process.pid}, version ${VERSION})`);
+  if (port !== options.port && options.port > 0) log.warn(`port ${options.port} was busy; took ${port} instead`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    lock.release();
+    await closeAll();
+    server.stop(true);
+    databases.closeAll();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGHUP", () => void stop("SIGHUP"));
+}

@@ -1,0 +1,192 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Database } from "bun:sqlite";
+import { Sandbox, alive, call, kill, openSession, waitFor } from "../helpers/sandbox.ts";
+
+type Graph = { entities: { name: string; entityType: string; observations: string[] }[]; relations: unknown[] };
+
+describe("two editor sessions share one memory daemon", () => {
+  test("sessions in one project see each other's writes through a single daemon", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const project = sandbox.project("alpha");
+      const a = await openSession(sandbox, project);
+      const b = await openSession(sandbox, project);
+      await call(a.client, "create_entities", { entities: [{ name: "Ada", entityType: "person", observations: ["wrote the first program"] }] });
+      const seen = await call<Graph>(b.client, "open_nodes", { names: ["Ada"] });
+      expect(seen.entities).toEqual([{ name: "Ada", entityType: "person", observations: ["wrote the first program"] }]);
+      const lock = sandbox.lock("memory")!;
+      expect(alive(lock.pid)).toBe(true);
+      // Exactly one daemon process for this MSM_HOME.
+      const daemons = Bun.spawnSync(["pgrep", "-f", "msm memory --detached"]).stdout.toString().trim().split("\n").filter(Boolean).map(Number);
+      expect(daemons.filter((pid) => Bun.spawnSync(["cat", `/proc/${pid}/environ`]).stdout.toString().includes(sandbox.msmHome))).toEqual([lock.pid]);
+      await a.close();
+      await b.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("SIGINT to a proxy changes nothing", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const project = sandbox.project("alpha");
+      const a = await openSession(sandbox, project);
+      kill(a.pid, "SIGINT");
+      await Bun.sleep(300);
+      expect(alive(a.pid)).toBe(true);
+      const out = await call<Graph>(a.client, "create_entities", { entities: [{ name: "after-sigint", entityType: "t", observations: [] }] });
+      expect(out.entities.map((e) => e.name)).toEqual(["after-sigint"]);
+      await a.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("a proxy killed the way Claude Code kills it leaves the daemon and the other session working", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const project = sandbox.project("alpha");
+      const victim = await openSession(sandbox, project);
+      const survivor = await openSession(sandbox, project);
+      await call(victim.client, "create_entities", { entities: [{ name: "before", entityType: "t", observations: [] }] });
+      const daemon = sandbox.lock("memory")!.pid;
+
+      // Claude Code's sequence: SIGINT, SIGTERM 100 ms later, SIGKILL 400 ms after that.
+      kill(victim.pid, "SIGINT");
+      await Bun.sleep(100);
+      kill(victim.pid, "SIGTERM");
+      await Bun.sleep(400);
+      kill(victim.pid, "SIGKILL");
+      await waitFor(() => !alive(victim.pid), 5000, "proxy to exit");
+
+      expect(alive(daemon)).toBe(true);
+      await call(survivor.client, "add_observations", { observations: [{ entityName: "before", contents: ["still here"] }] });
+      const graph = await call<Graph>(survivor.client, "read_graph");
+      expect(graph.entities).toEqual([{ name: "before", entityType: "t", observations: ["still here"] }]);
+      await survivor.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("SIGINT to the proxy's whole process group does not reach the daemon", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const project = sandbox.project("alpha");
+      // The proxy leads its own process group here, as an editor's child would sit in the editor's group.
+      const proxy = Bun.spawn(["setsid", "--wait", (await import("../helpers/sandbox.ts")).MSM, "proxy", "--target", "memory"], {
+        cwd: project,
+        env: sandbox.env,
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      sandbox.track(proxy.pid);
+      proxy.stdin.write(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }) + "\n");
+      proxy.stdin.flush();
+      const daemon = await waitFor(() => sandbox.lock("memory")?.port && sandbox.lock("memory"), 15000, "daemon lock");
+      const reader = proxy.stdout.getReader();
+      const first = await reader.read();
+      expect(new TextDecoder().decode(first.value)).toContain('"protocolVersion"');
+      const pgid = Number(Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(proxy.pid)]).stdout.toString().trim());
+      const daemonPgid = Number(Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(daemon.pid)]).stdout.toString().trim());
+      expect(daemonPgid).not.toBe(pgid);
+      kill(-pgid, "SIGINT");
+      await Bun.sleep(300);
+      expect(alive(daemon.pid)).toBe(true);
+      proxy.stdin.end();
+      kill(proxy.pid, "SIGKILL");
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+});
+
+describe("projects are separate", () => {
+  test("a second project sees nothing of the first, and the first has its own .claude/memory.db", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const one = sandbox.project("one");
+      const two = sandbox.project("two");
+      const a = await openSession(sandbox, one);
+      const b = await openSession(sandbox, two);
+      await call(a.client, "create_entities", { entities: [{ name: "secret", entityType: "t", observations: ["only in one"] }] });
+      expect(await call<Graph>(b.client, "read_graph")).toEqual({ entities: [], relations: [] });
+      expect((await call<Graph>(b.client, "search_nodes", { query: "secret" })).entities).toEqual([]);
+      const file = join(one, ".claude", "memory.db");
+      expect(existsSync(file)).toBe(true);
+      const db = new Database(file, { readonly: true });
+      expect(db.query("SELECT name FROM entities").all()).toEqual([{ name: "secret" }]);
+      db.close();
+      await a.close();
+      await b.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+});
+
+describe("concurrent writers", () => {
+  test("8 sessions writing at once into one project lose nothing", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const project = sandbox.project("busy");
+      const sessions = await Promise.all(Array.from({ length: 8 }, () => openSession(sandbox, project)));
+      const PER_SESSION = 25;
+      await Promise.all(
+        sessions.map(async (s, i) => {
+          for (let n = 0; n < PER_SESSION; n++) {
+            await call(s.client, "create_entities", { entities: [{ name: `s${i}-e${n}`, entityType: "t", observations: [`o${n}`] }] });
+            if (n > 0) await call(s.client, "add_observations", { observations: [{ entityName: `s${i}-e${n - 1}`, contents: [`extra ${n}`] }] });
+          }
+        }),
+      );
+      const graph = await call<Graph>(sessions[0]!.client, "read_graph");
+      expect(graph.entities.length).toBe(8 * PER_SESSION);
+      const observations = graph.entities.reduce((sum, e) => sum + e.observations.length, 0);
+      expect(observations).toBe(8 * PER_SESSION + 8 * (PER_SESSION - 1));
+      await Promise.all(sessions.map((s) => s.close()));
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+});
+
+describe("the daemon is locked down", () => {
+  test("no token → 401, foreign Origin → 403, loopback only, token 0600 under a 0700 MSM_HOME", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const a = await openSession(sandbox, sandbox.project("p"));
+      const { port } = sandbox.lock("memory")!;
+      const init = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } });
+      const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+      const url = `http://127.0.0.1:${port}/mcp`;
+
+      expect((await fetch(url, { method: "POST", headers, body: init })).status).toBe(401);
+      expect((await fetch(url, { method: "POST", headers: { ...headers, authorization: "Bearer wrong" }, body: init })).status).toBe(401);
+      const auth = { ...headers, authorization: `Bearer ${sandbox.token()}` };
+      expect((await fetch(url, { method: "POST", headers: { ...auth, origin: "http://evil.example" }, body: init })).status).toBe(403);
+      const ok = await fetch(url, { method: "POST", headers: { ...auth, origin: "http://localhost:5173" }, body: init });
+      expect(ok.status).toBe(200);
+      await ok.body?.cancel();
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.text()).toBe("ok");
+
+      // Listening on 127.0.0.1 only: the socket table shows the port bound to loopback and nothing else.
+      const sockets = Bun.spawnSync(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).stdout.toString();
+      const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+      const listening = sockets.split("\n").filter((l) => l.includes(`:${hexPort} `) && l.trim().split(/\s+/)[3] === "0A");
+      expect(listening.length).toBe(1);
+      expect(listening[0]!.trim().split(/\s+/)[1]).toBe(`0100007F:${hexPort}`);
+
+      expect(statSync(sandbox.msmHome).mode & 0o777).toBe(0o700);
+      expect(statSync(join(sandbox.msmHome, "token")).mode & 0o777).toBe(0o600);
+      await a.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+});

@@ -1,0 +1,153 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+/** The compiled binary under test; `npm test` builds it before running the suite. */
+export const MSM = resolve(import.meta.dir, "../../dist/msm");
+
+export function requireBinary(): void {
+  if (!existsSync(MSM)) throw new Error(`${MSM} is missing: run "npm run build" (npm test does it for you)`);
+}
+
+/**
+ * A private HOME + MSM_HOME for one test, with the memory daemon on a free port (config port 0). `cleanup()` kills
+ * every process the test started — proxies it tracked and daemons named by lock files — by pid, then deletes it all.
+ */
+export class Sandbox {
+  readonly root: string;
+  readonly home: string;
+  readonly msmHome: string;
+  readonly env: Record<string, string>;
+  private readonly pids = new Set<number>();
+
+  constructor(config: object = { targets: { memory: { port: 0 } } }) {
+    const base = process.env.MSM_TEST_ROOT ?? "/tmp";
+    this.root = mkdtempSync(join(base, "sandbox-"));
+    this.home = join(this.root, "home");
+    this.msmHome = join(this.home, ".mcp-session-manager");
+    mkdirSync(this.msmHome, { recursive: true, mode: 0o700 });
+    writeFileSync(join(this.msmHome, "config.json"), JSON.stringify(config, null, 2));
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    delete env.CLAUDE_PROJECT_DIR;
+    delete env.MSM_PROJECT_DIR;
+    this.env = { ...env, HOME: this.home, MSM_HOME: this.msmHome };
+  }
+
+  /** A project folder (with .git, as a real one has) inside the sandbox. */
+  project(name: string): string {
+    const dir = join(this.root, "projects", name);
+    mkdirSync(join(dir, ".git"), { recursive: true });
+    return dir;
+  }
+
+  track(pid: number | undefined | null): void {
+    if (pid) this.pids.add(pid);
+  }
+
+  lock(name: string): { pid: number; port: number; transport: string; startedAt: string; version: string } | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.msmHome, `${name}.lock`), "utf8"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  token(): string {
+    return readFileSync(join(this.msmHome, "token"), "utf8").trim();
+  }
+
+  /** Every pid named by a lock file right now. */
+  lockPids(): number[] {
+    if (!existsSync(this.msmHome)) return [];
+    return readdirSync(this.msmHome)
+      .filter((f) => f.endsWith(".lock"))
+      .map((f) => this.lock(f.slice(0, -5))?.pid)
+      .filter((p): p is number => typeof p === "number");
+  }
+
+  async cleanup(): Promise<void> {
+    const all = new Set([...this.pids, ...this.lockPids()]);
+    for (const pid of all) kill(pid, "SIGTERM");
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && [...all].some(alive)) await Bun.sleep(25);
+    for (const pid of all) if (alive(pid)) kill(pid, "SIGKILL");
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function kill(pid: number, signal: NodeJS.Signals | number): void {
+  try {
+    process.kill(pid, signal);
+  } catch {}
+}
+
+export interface Session {
+  client: Client;
+  transport: StdioClientTransport;
+  pid: number;
+  stderr: () => string;
+  close: () => Promise<void>;
+}
+
+/**
+ * One editor session: the real MCP SDK client spawning `dist/msm proxy --target NAME` over stdio, exactly as
+ * Claude Code does, in the given working directory.
+ */
+export async function openSession(
+  sandbox: Sandbox,
+  cwd: string,
+  options: { target?: string; args?: string[]; env?: Record<string, string>; clientName?: string } = {},
+): Promise<Session> {
+  requireBinary();
+  const transport = new StdioClientTransport({
+    command: MSM,
+    args: ["proxy", "--target", options.target ?? "memory", ...(options.args ?? [])],
+    env: { ...sandbox.env, ...options.env },
+    cwd,
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const client = new Client({ name: options.clientName ?? "msm-test", version: "1.0.0" });
+  await client.connect(transport);
+  const pid = transport.pid!;
+  sandbox.track(pid);
+  return {
+    client,
+    transport,
+    pid,
+    stderr: () => stderr,
+    close: () => client.close().catch(() => {}),
+  };
+}
+
+/** Calls a tool and returns its structuredContent (throws on a tool error, with the server's text). */
+export async function call<T = Record<string, unknown>>(client: Client, name: string, args: Record<string, unknown> = {}): Promise<T> {
+  const result = await client.callTool({ name, arguments: args });
+  if (result.isError) throw new Error(`tool ${name} failed: ${JSON.stringify(result.content)}`);
+  return result.structuredContent as T;
+}
+
+/** Polls `check` until it returns truthy or the time is up. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(25);
+  }
+}
