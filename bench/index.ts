@@ -1,0 +1,23 @@
+/**
+ * `npm run bench [part…]`: runs every bench/<part>.bench.ts in turn (each prints its own table), or only the named
+ * parts. Benchmarks live here, not in the test suite, so a busy machine slows a number instead of failing a build.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const dir = import.meta.dir;
+const wanted = process.argv.slice(2);
+const parts = readdirSync(dir)
+  .filter((f) => f.endsWith(".bench.ts"))
+  .map((f) => f.slice(0, -".bench.ts".length))
+  .filter((p) => wanted.length === 0 || wanted.includes(p))
+  .sort();
+
+let failed = 0;
+for (const part of parts) {
+  console.error(`\n=== bench: ${part} ===`);
+  const child = Bun.spawn([process.execPath, join(dir, `${part}.bench.ts`)], { stdio: ["inherit", "inherit", "inherit"] });
+  if ((await child.exited) !== 0) failed++;
+}
+if (parts.length === 0) console.error("no benchmarks matched");
+process.exit(failed ? 1 : 0);
