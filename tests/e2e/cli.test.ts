@@ -1,0 +1,123 @@
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { MSM, Sandbox, openSession, requireBinary } from "../helpers/sandbox.ts";
+
+function run(sandbox: Sandbox, args: string[], options: { cwd?: string; stdin?: string } = {}) {
+  requireBinary();
+  const result = Bun.spawnSync([MSM, ...args], { env: sandbox.env, cwd: options.cwd ?? sandbox.root, stdin: options.stdin ? Buffer.from(options.stdin) : "ignore" });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+const INIT = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+
+describe("the msm command line", () => {
+  test("--version and --help", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const version = run(sandbox, ["--version"]);
+      expect(version.code).toBe(0);
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      const help = run(sandbox, ["--help"]);
+      expect(help.code).toBe(0);
+      for (const cmd of ["proxy", "supervisor", "memory", "status", "generate-config"]) expect(help.stdout).toContain(cmd);
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("proxy usage and errors go to stderr; stdout stays empty", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const help = run(sandbox, ["proxy", "--help"]);
+      expect(help.stdout).toBe("");
+      expect(help.stderr).toContain("--target");
+      const missing = run(sandbox, ["proxy"]);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stdout).toBe("");
+      expect(missing.stderr).toContain("target");
+      const unknown = run(sandbox, ["proxy", "--target", "nope"], { stdin: INIT + "\n" });
+      expect(unknown.code).toBe(1);
+      expect(unknown.stdout).toBe("");
+      expect(unknown.stderr).toContain('Unknown target "nope"');
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("a corrupt config.json is a clear error naming the problem, with nothing on stdout", async () => {
+    const sandbox = new Sandbox();
+    try {
+      writeFileSync(join(sandbox.msmHome, "config.json"), '{"targets": {"memory": {"port": 0, "colour": 1}}}');
+      const result = run(sandbox, ["proxy", "--target", "memory"], { stdin: INIT + "\n" });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain('unknown key "targets.memory.colour"');
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("every stdout line of a proxy is one JSON-RPC message", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const project = sandbox.project("p");
+      const lines = [
+        INIT,
+        '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        "this is not json",
+        '{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
+        '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}',
+      ];
+      const result = run(sandbox, ["proxy", "--target", "memory"], { cwd: project, stdin: lines.join("\n") + "\n" });
+      expect(result.code).toBe(0);
+      const out = result.stdout.split("\n").filter((l) => l !== "");
+      const messages = out.map((l) => JSON.parse(l));
+      for (const m of messages) expect(m.jsonrpc).toBe("2.0");
+      expect(messages.map((m) => m.id).sort()).toEqual([1, 2, 3, null].sort());
+      expect(messages.find((m) => m.id === null).error.code).toBe(-32700);
+      expect(messages.find((m) => m.id === 2).result.tools.map((t: { name: string }) => t.name)).toEqual(
+        expect.arrayContaining(["create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations", "delete_relations", "read_graph", "search_nodes", "open_nodes"]),
+      );
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("status lists the running daemon as a table and as JSON", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const empty = run(sandbox, ["status"]);
+      expect(empty.code).toBe(0);
+      expect(empty.stdout).toContain("No msm daemons are running");
+      const session = await openSession(sandbox, sandbox.project("p"));
+      const lock = sandbox.lock("memory")!;
+      const table = run(sandbox, ["status"]);
+      expect(table.stdout).toMatch(/NAME\s+PID\s+PORT\s+TRANSPORT\s+ALIVE\s+UPTIME/);
+      expect(table.stdout).toMatch(new RegExp(`memory\\s+${lock.pid}\\s+${lock.port}\\s+streamable-http\\s+yes`));
+      const json = JSON.parse(run(sandbox, ["status", "--json"]).stdout);
+      expect(json.daemons).toEqual([
+        expect.objectContaining({ name: "memory", pid: lock.pid, port: lock.port, transport: "streamable-http", alive: true, healthy: true }),
+      ]);
+      await session.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  test("generate-config prints an mcpServers block that runs this binary by absolute path", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 }, code: { command: "uvx", args: ["code-index-mcp"] } } });
+    try {
+      const result = run(sandbox, ["generate-config"]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({
+        mcpServers: {
+          memory: { command: MSM, args: ["proxy", "--target", "memory"] },
+          code: { command: MSM, args: ["proxy", "--target", "code"] },
+        },
+      });
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+});

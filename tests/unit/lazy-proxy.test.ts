@@ -1,0 +1,27 @@
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+/** Every module reachable from `entry` through static imports (what loading it costs). */
+function staticGraph(entry: string): Set<string> {
+  const transpiler = new Bun.Transpiler({ loader: "ts" });
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    if (!file.startsWith("/")) return;
+    for (const { path, kind } of transpiler.scanImports(readFileSync(file, "utf8"))) {
+      if (kind !== "import-statement") continue;
+      visit(path.startsWith(".") ? resolve(dirname(file), path) : path);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+test("proxy mode never loads SQLite, Hono or the memory server", () => {
+  const src = join(import.meta.dir, "../../src");
+  const graph = [...staticGraph(join(src, "proxy/index.ts")), ...staticGraph(join(src, "cli/commands/proxy.ts")), ...staticGraph(join(src, "cli/main.ts"))];
+  const offenders = graph.filter((m) => m === "bun:sqlite" || m === "hono" || m.startsWith("hono/") || m.includes("/src/memory/") || m.includes("/src/supervisor/") || m.includes("/server/"));
+  expect(offenders).toEqual([]);
+});

@@ -1,0 +1,61 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig, parseConfig, resolveTarget } from "../../../src/lib/config.ts";
+import { MsmError } from "../../../src/lib/errors.ts";
+
+function configError(text: string): MsmError {
+  try {
+    parseConfig(text, "config.json");
+  } catch (error) {
+    expect(error).toBeInstanceOf(MsmError);
+    return error as MsmError;
+  }
+  throw new Error("expected parseConfig to fail");
+}
+
+describe("config.json", () => {
+  test("an absent file means defaults", () => {
+    const dir = mkdtempSync(join(process.env.MSM_TEST_ROOT!, "cfg-"));
+    const config = loadConfig(join(dir, "config.json"));
+    expect(config.supervisor.port).toBe(3199);
+    expect(resolveTarget(config, "memory")).toMatchObject({ kind: "builtin", port: 3100, path: "/mcp" });
+  });
+
+  test("external targets get defaults for transport, args, env and path", () => {
+    const config = parseConfig(JSON.stringify({ targets: { code: { command: "uvx", args: ["x", "--port", "{port}"] }, legacy: { command: "y", transport: "sse" } } }));
+    expect(resolveTarget(config, "code")).toMatchObject({ kind: "external", command: "uvx", transport: "streamable-http", path: "/mcp", env: {}, port: 0 });
+    expect(resolveTarget(config, "legacy")).toMatchObject({ transport: "sse", path: "/sse" });
+  });
+
+  test("malformed JSON is a clear error", () => {
+    const error = configError("{ targets: ");
+    expect(error.code).toBe("CONFIG_INVALID");
+    expect(error.message).toContain("config.json is not valid JSON");
+  });
+
+  test("an unknown key is an error that names it", () => {
+    expect(configError(JSON.stringify({ supervisor: { port: 1, colour: "red" } })).message).toContain('unknown key "supervisor.colour"');
+    expect(configError(JSON.stringify({ targetz: {} })).message).toContain('unknown key "targetz"');
+  });
+
+  test("a wrong type names the key", () => {
+    expect(configError(JSON.stringify({ targets: { memory: { port: "3100" } } })).message).toContain("targets.memory");
+    expect(configError(JSON.stringify({ supervisor: { port: 70000 } })).message).toContain("supervisor.port");
+  });
+
+  test("the built-in memory target only takes a port", () => {
+    expect(configError(JSON.stringify({ targets: { memory: { command: "node" } } })).message).toContain('targets.memory is built in');
+  });
+
+  test("an unknown target is an error listing the known ones", () => {
+    const config = parseConfig(JSON.stringify({ targets: { code: { command: "c" } } }));
+    expect(() => resolveTarget(config, "nope")).toThrow(/Unknown target "nope". Known targets: memory, code/);
+  });
+
+  test("an unreadable file says so", () => {
+    const dir = mkdtempSync(join(process.env.MSM_TEST_ROOT!, "cfg-"));
+    writeFileSync(join(dir, "config.json"), "{}");
+    expect(() => loadConfig(dir)).toThrow(MsmError);
+  });
+});

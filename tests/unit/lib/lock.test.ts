@@ -1,0 +1,85 @@
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { acquireLock, listLocks, readLock, type LockInfo } from "../../../src/lib/lock.ts";
+
+const originalHome = process.env.MSM_HOME;
+afterAll(() => {
+  process.env.MSM_HOME = originalHome;
+});
+
+function freshHome(): string {
+  const home = join(mkdtempSync(join(process.env.MSM_TEST_ROOT!, "lock-")), "msm");
+  mkdirSync(home, { recursive: true });
+  process.env.MSM_HOME = home;
+  return home;
+}
+
+const info = (pid = process.pid, port = 0): LockInfo => ({ pid, port, transport: "streamable-http", startedAt: new Date().toISOString(), version: "test" });
+
+/** A pid that is certainly dead: a child we started and waited for. */
+function deadPid(): number {
+  const child = Bun.spawnSync(["true"]);
+  return child.pid;
+}
+
+test("exclusive: the second taker gets the first's info, release frees it", () => {
+  const home = freshHome();
+  const first = acquireLock("memory", info());
+  expect("release" in first).toBe(true);
+  const second = acquireLock("memory", info(process.pid, 9));
+  expect(second).toEqual({ existing: expect.objectContaining({ pid: process.pid, port: 0 }) });
+  if ("release" in first) first.release();
+  expect(existsSync(join(home, "memory.lock"))).toBe(false);
+});
+
+test("update rewrites the lock whole", () => {
+  const home = freshHome();
+  const lock = acquireLock("memory", info());
+  if (!("update" in lock)) throw new Error("expected to own the lock");
+  lock.update(info(process.pid, 4321));
+  expect(JSON.parse(readFileSync(join(home, "memory.lock"), "utf8")).port).toBe(4321);
+  expect(readLock("memory")?.port).toBe(4321);
+  lock.release();
+});
+
+test("a lock naming a dead pid is discarded and taken over", () => {
+  const home = freshHome();
+  writeFileSync(join(home, "memory.lock"), JSON.stringify(info(deadPid(), 1234)));
+  expect(readLock("memory")).toBeUndefined();
+  const lock = acquireLock("memory", info());
+  expect("release" in lock).toBe(true);
+  expect(JSON.parse(readFileSync(join(home, "memory.lock"), "utf8")).pid).toBe(process.pid);
+});
+
+test("a corrupt lock file is discarded, not repaired", () => {
+  const home = freshHome();
+  writeFileSync(join(home, "memory.lock"), "{ not json");
+  expect(listLocks()).toEqual([{ name: "memory", info: undefined, alive: false }]);
+  const lock = acquireLock("memory", info());
+  expect("release" in lock).toBe(true);
+  writeFileSync(join(home, "other.lock"), JSON.stringify({ pid: "x" }));
+  expect(readLock("other")).toBeUndefined();
+});
+
+test("release never deletes a successor's lock", () => {
+  const home = freshHome();
+  const mine = acquireLock("memory", info());
+  if (!("release" in mine)) throw new Error("expected to own the lock");
+  // Someone else's lock replaced ours (we were presumed dead).
+  writeFileSync(join(home, "memory.lock"), JSON.stringify(info(1)));
+  mine.release();
+  expect(existsSync(join(home, "memory.lock"))).toBe(true);
+});
+
+test("processes racing for one lock: exactly one wins", async () => {
+  const home = freshHome();
+  const script = `
+    import { acquireLock } from ${JSON.stringify(join(import.meta.dir, "../../../src/lib/lock.ts"))};
+    const r = acquireLock("race", { pid: process.pid, port: 0, transport: "http", startedAt: "now", version: "t" });
+    process.stdout.write("release" in r ? "won" : "lost");
+    await Bun.sleep(300);`;
+  const runs = Array.from({ length: 8 }, () => Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MSM_HOME: home }, stdout: "pipe" }));
+  const results = await Promise.all(runs.map((p) => new Response(p.stdout).text()));
+  expect(results.filter((r) => r === "won").length).toBe(1);
+});
