@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { Sandbox, alive, call, kill, openSession, waitFor } from "../helpers/sandbox.ts";
+import { MSM, Sandbox, alive, call, kill, openSession, waitFor } from "../helpers/sandbox.ts";
 
 type Graph = { entities: { name: string; entityType: string; observations: string[] }[]; relations: unknown[] };
 
@@ -76,7 +76,7 @@ describe("two editor sessions share one memory daemon", () => {
     try {
       const project = sandbox.project("alpha");
       // The proxy leads its own process group here, as an editor's child would sit in the editor's group.
-      const proxy = Bun.spawn(["setsid", "--wait", (await import("../helpers/sandbox.ts")).MSM, "proxy", "--target", "memory"], {
+      const proxy = Bun.spawn(["setsid", "--wait", MSM, "proxy", "--target", "memory"], {
         cwd: project,
         env: sandbox.env,
         stdin: "pipe",
@@ -86,7 +86,10 @@ describe("two editor sessions share one memory daemon", () => {
       sandbox.track(proxy.pid);
       proxy.stdin.write(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }) + "\n");
       proxy.stdin.flush();
-      const daemon = await waitFor(() => sandbox.lock("memory")?.port && sandbox.lock("memory"), 15000, "daemon lock");
+      const daemon = await waitFor(() => {
+        const lock = sandbox.lock("memory");
+        return lock && lock.port > 0 ? lock : undefined;
+      }, 15000, "daemon lock");
       const reader = proxy.stdout.getReader();
       const first = await reader.read();
       expect(new TextDecoder().decode(first.value)).toContain('"protocolVersion"');
