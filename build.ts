@@ -23,6 +23,9 @@ async function build(target: string | undefined, outfile: string): Promise<void>
     sourcemap: "linked",
     bytecode: true,
     format: "esm",
+    // Each lazily imported subcommand becomes its own chunk, so `msm proxy` neither parses nor holds the memory
+    // server, SQLite glue, Hono or the MCP SDK it never runs (measured: --version 43 MB RSS unsplit, 30 MB split).
+    splitting: true,
     define: { MSM_VERSION: JSON.stringify(version) },
     compile: {
       outfile,

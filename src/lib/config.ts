@@ -1,41 +1,43 @@
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+// zod/mini, not "zod": the same schemas and issues at about half the resident memory, which matters in the proxy
+// (started N×M times, every one of them parses config.json and lock files).
+import * as z from "zod/mini";
 import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
 
 export const TransportSchema = z.enum(["streamable-http", "sse", "http"]);
 export type Transport = z.infer<typeof TransportSchema>;
 
-const PortSchema = z.number().int().min(0).max(65535);
+export const PortSchema = z.number().check(z.int(), z.minimum(0), z.maximum(65535));
 
 /** The built-in memory server: only where it listens may change. */
 export const BuiltinTargetSchema = z.strictObject({
   /** Preferred port; a busy port is not fatal, the daemon takes a free one and its lock file says which. */
-  port: PortSchema.optional(),
+  port: z.optional(PortSchema),
 });
 
 /** An external MCP server msm starts and shares; it must serve MCP over its own HTTP transport. */
 export const ExternalTargetSchema = z.strictObject({
   /** Executable to run; `{port}` in args and env values is replaced by the port msm picked. */
-  command: z.string().min(1),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
+  command: z.string().check(z.minLength(1)),
+  args: z._default(z.array(z.string()), []),
+  env: z._default(z.record(z.string(), z.string()), {}),
   /** Absolute working directory for the daemon. */
-  cwd: z.string().optional(),
-  transport: TransportSchema.default("streamable-http"),
-  port: PortSchema.optional(),
+  cwd: z.optional(z.string()),
+  transport: z._default(TransportSchema, "streamable-http"),
+  port: z.optional(PortSchema),
   /** URL path of the MCP endpoint (`/mcp` for streamable-http, `/sse` for legacy SSE). */
-  path: z.string().startsWith("/").optional(),
+  path: z.optional(z.string().check(z.startsWith("/"))),
 });
 
-export const TargetSchema = z.union([ExternalTargetSchema, BuiltinTargetSchema]);
-
+/** The file's outer shape; each target is then checked against the schema its name calls for. */
 export const ConfigSchema = z.strictObject({
-  supervisor: z.strictObject({ port: PortSchema.default(3199) }).default({ port: 3199 }),
-  targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, "target names use letters, digits, . _ -"), TargetSchema).default({}),
+  supervisor: z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 }),
+  targets: z._default(z.record(z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]*$/i)), z.unknown()), {}),
 });
-export type Config = z.infer<typeof ConfigSchema>;
 export type ExternalTarget = z.infer<typeof ExternalTargetSchema>;
+export type BuiltinTarget = z.infer<typeof BuiltinTargetSchema>;
+export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & { targets: Record<string, ExternalTarget | BuiltinTarget> };
 
 export const BUILTIN_TARGETS = ["memory"] as const;
 export const DEFAULT_MEMORY_PORT = 3100;
@@ -51,7 +53,7 @@ export function loadConfig(file = paths.config()): Config {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    if (errnoCode(error) === "ENOENT") return ConfigSchema.parse({});
+    if (errnoCode(error) === "ENOENT") return parseConfig("{}", file);
     throw new MsmError("CONFIG_UNREADABLE", `Cannot read ${file} (${errnoCode(error) ?? String(error)}).`, { cause: error });
   }
   return parseConfig(text, file);
@@ -68,24 +70,27 @@ export function parseConfig(text: string, file = "config.json"): Config {
     );
   }
   const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const key = issue.path.length ? issue.path.join(".") : "(top level)";
-      if (issue.code === "unrecognized_keys") {
-        const where = issue.path.length ? `${key}.` : "";
-        return `unknown key ${issue.keys.map((k) => `"${where}${k}"`).join(", ")}`;
-      }
-      return `${key}: ${issue.message}`;
-    });
-    throw new MsmError("CONFIG_INVALID", `${file} is invalid: ${problems.join("; ")}. See "msm generate-config --help" for the format.`);
-  }
-  for (const name of BUILTIN_TARGETS) {
-    const target = parsed.data.targets[name];
-    if (target && "command" in target) {
-      throw new MsmError("CONFIG_INVALID", `${file} is invalid: targets.${name} is built in; only "port" may be set.`);
+  if (!parsed.success) throw invalid(file, parsed.error.issues);
+  // Built-in names take only a port; every other name is an external server and needs a command.
+  const targets: Config["targets"] = {};
+  const issues: z.core.$ZodIssue[] = [];
+  for (const [name, value] of Object.entries(parsed.data.targets)) {
+    const schema = (BUILTIN_TARGETS as readonly string[]).includes(name) ? BuiltinTargetSchema : ExternalTargetSchema;
+    const extra = schema === BuiltinTargetSchema && value && typeof value === "object" ? Object.keys(value).filter((k) => k !== "port") : [];
+    if (extra.length) {
+      const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
+      throw new MsmError("CONFIG_INVALID", `${file} is invalid: unknown key ${keys} (targets.${name} is built in; only "port" may be set).`);
     }
+    const target = schema.safeParse(value);
+    if (target.success) targets[name] = target.data;
+    else issues.push(...target.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
   }
-  return parsed.data;
+  if (issues.length) throw invalid(file, issues);
+  return { ...parsed.data, targets };
+}
+
+function invalid(file: string, issues: readonly z.core.$ZodIssue[]): MsmError {
+  return new MsmError("CONFIG_INVALID", `${file} is invalid: ${describeIssues(issues)}. See the README's config section for the format.`);
 }
 
 export function resolveTarget(config: Config, name: string): ResolvedTarget {
@@ -103,4 +108,46 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
   }
   const { port, path, ...rest } = entry;
   return { ...rest, name, kind: "external", port: port ?? 0, path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp") };
+}
+
+/** Plain-English issues naming the key (zod/mini ships no message locale; this is all a person needs). */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  const visit = (issue: z.core.$ZodIssue, base: PropertyKey[]) => {
+    const path = [...base, ...issue.path];
+    const key = path.length ? path.map(String).join(".") : "(top level)";
+    let text: string;
+    switch (issue.code) {
+      case "unrecognized_keys":
+        text = `unknown key ${issue.keys.map((k) => `"${path.length ? `${key}.` : ""}${k}"`).join(", ")}`;
+        break;
+      case "invalid_type":
+        text = `${key}: expected ${issue.expected === "int" ? "a whole number" : issue.expected}`;
+        break;
+      case "too_small":
+        text = issue.origin === "string" && Number(issue.minimum) === 1 ? `${key}: must not be empty` : `${key}: must be at least ${String(issue.minimum)}`;
+        break;
+      case "too_big":
+        text = `${key}: must be at most ${String(issue.maximum)}`;
+        break;
+      case "invalid_value":
+        text = `${key}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+        break;
+      case "invalid_format":
+        text = key.startsWith("targets.") && issue.format === "regex" ? `${key}: target names use letters, digits, ".", "_" and "-"` : `${key}: must ${issue.format === "starts_with" ? `start with "${(issue as { prefix?: string }).prefix}"` : `match ${issue.format}`}`;
+        break;
+      case "invalid_key":
+        for (const inner of issue.issues) visit(inner, path);
+        return;
+      default:
+        text = `${key}: ${issue.message}`;
+    }
+    if (!seen.has(text)) {
+      seen.add(text);
+      out.push(text);
+    }
+  };
+  for (const issue of issues) visit(issue, []);
+  return out.join("; ");
 }

@@ -1,23 +1,23 @@
 import { readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { errnoCode } from "./errors.ts";
 import { createFileExclusive, removeQuietly, writeFileAtomic } from "./fsutil.ts";
 import { msmHome, paths } from "./paths.ts";
-import { TransportSchema } from "./config.ts";
+import { PortSchema, TransportSchema } from "./config.ts";
 
 /** What a live daemon (or the supervisor) publishes about itself in `<name>.lock`. */
 export const LockSchema = z.object({
-  pid: z.number().int().positive(),
+  pid: z.number().check(z.int(), z.positive()),
   /** 0 while the owner has not bound its port yet. */
-  port: z.number().int().min(0).max(65535),
+  port: PortSchema,
   transport: TransportSchema,
   /** ISO time the owner started. */
   startedAt: z.string(),
   version: z.string(),
   /** URL path of the MCP endpoint, for daemons. */
-  path: z.string().optional(),
+  path: z.optional(z.string()),
 });
 export type LockInfo = z.infer<typeof LockSchema>;
 

@@ -20,7 +20,8 @@ export interface ProxyOptions {
 export async function runProxy(options: ProxyOptions): Promise<void> {
   const log = createLogger({ tag: `proxy ${options.target}` });
   captureConsole(log);
-  const output = options.output ?? ((line: string) => void process.stdout.write(line));
+  const sink = Bun.stdout.writer();
+  const output = options.output ?? ((line: string) => { sink.write(line); sink.flush(); });
   const write = (message: JsonRpcMessage) => output(JSON.stringify(message) + "\n");
 
   const target = resolveTarget(loadConfig(), options.target);
@@ -38,7 +39,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   process.on("SIGTERM", () => void stop(143));
   process.on("SIGHUP", () => void stop(129));
 
-  for await (const line of readLines(options.input ?? process.stdin)) {
+  for await (const line of readLines(options.input ?? Bun.stdin.stream())) {
     if (line.trim() === "") continue;
     let message: JsonRpcMessage;
     try {
@@ -51,7 +52,7 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   }
   const grace = Number(process.env.MSM_EOF_GRACE_MS) || EOF_GRACE_MS;
   await bridge.close(grace);
-  await flushStdout();
+  await sink.flush();
   process.exit(0);
 }
 
