@@ -1,4 +1,4 @@
-import { appendFileSync, renameSync, statSync } from "node:fs";
+import { appendFileSync, closeSync, copyFileSync, openSync, readSync, renameSync, statSync, truncateSync } from "node:fs";
 import { createConsola, type ConsolaInstance, type LogObject } from "consola";
 import { format } from "node:util";
 
@@ -57,6 +57,50 @@ export function rotateIfLarge(file: string, limit = LOG_ROTATE_BYTES): void {
   try {
     if (statSync(file).size > limit) renameSync(file, `${file}.1`);
   } catch {}
+}
+
+/**
+ * Rotation for a log a running daemon holds open (its stdout and stderr): copy to `<file>.1`, then truncate in
+ * place. Renaming would leave the daemon writing into `.1` forever; the descriptor is O_APPEND, so after the
+ * truncate its next write lands at the new end. A line written between copy and truncate can be lost — acceptable
+ * for logs, and the price of rotating without the daemon's help. Returns true when it rotated.
+ */
+export function rotateInPlace(file: string, limit = LOG_ROTATE_BYTES): boolean {
+  try {
+    if (statSync(file).size <= limit) return false;
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How much of a log's end `tailLines` reads: plenty for a few hundred lines, bounded for a huge file. */
+const TAIL_READ_BYTES = 256 * 1024;
+
+/** The last `count` lines of a text file ([] when missing). */
+export function tailLines(file: string, count: number): string[] {
+  if (count <= 0) return [];
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return [];
+  }
+  try {
+    const size = statSync(file).size;
+    const length = Math.min(size, TAIL_READ_BYTES);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const lines = buffer.toString("utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    // A read that started mid-file begins with a partial line.
+    if (length < size) lines.shift();
+    return lines.slice(-count);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
