@@ -67,22 +67,63 @@ export class Sandbox {
       .filter((p): p is number => typeof p === "number");
   }
 
+  /**
+   * The supervisor goes first (SIGKILL, so it cannot restart what we stop next); then proxies and daemons get
+   * SIGTERM — daemons as whole process groups, so an external server's children go too; finally anything still
+   * running with this sandbox's MSM_HOME in its environment is killed, so nothing outlives the test.
+   */
   async cleanup(): Promise<void> {
-    const all = new Set([...this.pids, ...this.lockPids()]);
+    const supervisor = this.lock("supervisor")?.pid;
+    if (supervisor) {
+      kill(supervisor, "SIGKILL");
+      await waitFor(() => !alive(supervisor), 3000, "supervisor to die").catch(() => {});
+    }
+    const daemons = new Set(this.lockPids());
+    const all = new Set([...this.pids, ...daemons]);
+    for (const pid of all) kill(daemons.has(pid) ? -pid : pid, "SIGTERM");
     for (const pid of all) kill(pid, "SIGTERM");
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline && [...all].some(alive)) await Bun.sleep(25);
     for (const pid of all) if (alive(pid)) kill(pid, "SIGKILL");
+    for (const pid of daemons) kill(-pid, "SIGKILL");
+    for (const pid of this.strays()) kill(pid, "SIGKILL");
     rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Live processes whose environment names this sandbox's MSM_HOME (Linux; [] elsewhere). */
+  strays(): number[] {
+    let entries: string[];
+    try {
+      entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+    } catch {
+      return [];
+    }
+    const needle = `MSM_HOME=${this.msmHome}\0`;
+    return entries
+      .map(Number)
+      .filter((pid) => {
+        if (pid === process.pid || !alive(pid)) return false;
+        try {
+          return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle);
+        } catch {
+          return false;
+        }
+      });
   }
 }
 
+/** Running and not a zombie (a reparented daemon can sit as a zombie for a second until PID 1 reaps it). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
   }
 }
 

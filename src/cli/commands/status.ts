@@ -112,8 +112,8 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     rows.push([
       c(t.name, "bold"),
       c(`● ${t.state}`, style),
-      dash(t.pid),
-      dash(t.port),
+      t.pid?.toString() ?? "-",
+      t.port?.toString() ?? "-",
       t.transport,
       formatUptime(t.uptimeSeconds),
       t.restarts ? c(String(t.restarts), t.restarts > 2 ? "yellow" : "cyan") : "0",
