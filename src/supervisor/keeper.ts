@@ -10,8 +10,16 @@ import { groupHasLiveMember, isAlive, rssBytes, signal, terminate } from "../lib
 import { connectionsTo, fetchStats } from "./activity.ts";
 import { DAEMON_START_TIMEOUT_MS, launch, note } from "./launch.ts";
 
-/** Waits before restart number 1, 2, … after unasked exits in a row; one more exit than this list is a crash loop. */
-export const BACKOFF_MS = [1_000, 2_000, 4_000, 8_000, 16_000];
+/**
+ * Waits before restart number 1, 2, … after unasked exits in a row; one more exit than this list is a crash loop.
+ * MSM_BACKOFF_MS (comma-separated) replaces it, so a test can drive a crash loop without waiting half a minute.
+ */
+export const BACKOFF_MS = backoffFromEnv(process.env.MSM_BACKOFF_MS) ?? [1_000, 2_000, 4_000, 8_000, 16_000];
+
+function backoffFromEnv(text: string | undefined): number[] | undefined {
+  const steps = text?.split(",").map(Number);
+  return steps?.length && steps.every((n) => Number.isFinite(n) && n >= 0) ? steps : undefined;
+}
 /** A daemon that has run this long is stable again: its next exit starts the backoff from the beginning. */
 export const STABLE_MS = 5 * 60_000;
 /** Log lines kept with a `failed` state, so `msm status` shows why without opening the log. */

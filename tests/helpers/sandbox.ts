@@ -192,3 +192,22 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
     await Bun.sleep(25);
   }
 }
+
+/** Runs `dist/msm ARGS` in the sandbox (a person typing a command) and collects its output. */
+export async function msm(sandbox: Sandbox, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  requireBinary();
+  const child = Bun.spawn([MSM, ...args], { env: { ...sandbox.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Pids of live processes in this sandbox whose command line contains `needle`. */
+export function processesMatching(sandbox: Sandbox, needle: string): number[] {
+  return sandbox.strays().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(needle);
+    } catch {
+      return false;
+    }
+  });
+}
