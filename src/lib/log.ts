@@ -1,8 +1,8 @@
-import { appendFileSync, closeSync, copyFileSync, openSync, readSync, renameSync, statSync, truncateSync } from "node:fs";
+import { appendFileSync, closeSync, copyFileSync, openSync, readSync, statSync, truncateSync } from "node:fs";
 import { createConsola, type ConsolaInstance, type LogObject } from "consola";
 import { format } from "node:util";
 
-/** A log file past this size is moved to `<file>.1` when a process opens it (one generation kept). */
+/** A log file past this size is rotated to `<file>.1` (one generation kept): at open, and by the supervisor. */
 export const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
 
 export interface LoggerOptions {
@@ -29,7 +29,7 @@ export function createLogger(options: LoggerOptions = {}): ConsolaInstance {
   }
   if (options.file) {
     const file = options.file;
-    rotateIfLarge(file);
+    rotateInPlace(file);
     reporters.push({
       log: (entry: LogObject) => {
         try {
@@ -53,15 +53,9 @@ function prefix(entry: LogObject, tag?: string): string {
   return `${tag ? `[${tag}] ` : ""}${level}`;
 }
 
-export function rotateIfLarge(file: string, limit = LOG_ROTATE_BYTES): void {
-  try {
-    if (statSync(file).size > limit) renameSync(file, `${file}.1`);
-  } catch {}
-}
-
 /**
- * Rotation for a log a running daemon holds open (its stdout and stderr): copy to `<file>.1`, then truncate in
- * place. Renaming would leave the daemon writing into `.1` forever; the descriptor is O_APPEND, so after the
+ * Rotation for a log a running daemon may hold open (its stdout and stderr go there): copy to `<file>.1`, then
+ * truncate in place. Renaming would leave the daemon writing into `.1` forever; the descriptor is O_APPEND, so after the
  * truncate its next write lands at the new end. A line written between copy and truncate can be lost — acceptable
  * for logs, and the price of rotating without the daemon's help. Returns true when it rotated.
  */

@@ -87,11 +87,13 @@ export class Keeper {
   /** Resolves when the daemon is healthy; starts it if needed. A crash-looped target stays failed until restart. */
   async ensure(timeoutMs = DAEMON_START_TIMEOUT_MS): Promise<Endpoint> {
     if (this.stopping) await this.stopping;
-    if (this.state === "failed") {
+    this.lastActivity = Date.now();
+    // A proxy that saw the daemon die may ask before our watch tick did: record the death first (it counts).
+    this.check();
+    if (this.isFailed()) {
       throw new MsmError("DAEMON_FAILED", `${this.failedMessage()} Fix the cause, then run "msm restart ${this.target.name}".`);
     }
-    this.lastActivity = Date.now();
-    if (this.state === "running" && this.lock && ownerAlive(this.lock)) {
+    if (this.state === "running" && this.lock) {
       if (await probe(this.target, this.lock)) return endpointOf(this.target, this.lock);
       // Alive but not answering: it may be busy starting up or under load; give it the start timeout.
       const deadline = Date.now() + timeoutMs;
@@ -105,6 +107,10 @@ export class Keeper {
     if (this.state === "backoff") this.restarts++;
     const lock = await this.start(timeoutMs);
     return endpointOf(this.target, lock);
+  }
+
+  private isFailed(): boolean {
+    return this.state === "failed";
   }
 
   private start(timeoutMs = DAEMON_START_TIMEOUT_MS): Promise<LockInfo> {
