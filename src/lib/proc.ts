@@ -38,6 +38,29 @@ export function startTicks(pid: number): string | undefined {
   return procStat(pid)?.[19];
 }
 
+/**
+ * Resident memory of a whole process group (a daemon and whatever it spawned: `npx` → node, `uvx` → python), or
+ * of `pid` alone where groups cannot be listed.
+ */
+export function groupRssBytes(pgid: number): number | undefined {
+  if (process.platform !== "linux") return rssBytes(pgid);
+  let total = 0;
+  let found = false;
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = procStat(Number(entry));
+      if (stat?.[2] !== String(pgid) || stat[0] === "Z") continue;
+      const rss = rssBytes(Number(entry));
+      if (rss !== undefined) {
+        total += rss;
+        found = true;
+      }
+    }
+  } catch {}
+  return found ? total : rssBytes(pgid);
+}
+
 /** Resident memory of `pid` in bytes, if it can be read. */
 export function rssBytes(pid: number): number | undefined {
   try {

@@ -179,6 +179,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<void> {
     setInterval(() => void supervisor.activity(), ACTIVITY_INTERVAL_MS),
     setInterval(() => supervisor.rotateLogs(), LOG_CHECK_INTERVAL_MS),
   ];
+  // The server keeps the process alive; the timers must not (STYLE: timers unref'd).
+  for (const timer of timers) timer.unref();
   supervisor.rotateLogs();
 
   // Leaving daemons running is the point: they serve sessions without us, and the next supervisor adopts them.

@@ -6,7 +6,7 @@ import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
-import { groupHasLiveMember, isAlive, rssBytes, signal, terminate } from "../lib/proc.ts";
+import { groupHasLiveMember, groupRssBytes, isAlive, rssBytes, signal, terminate } from "../lib/proc.ts";
 import { connectionsTo, fetchStats } from "./activity.ts";
 import { DAEMON_START_TIMEOUT_MS, launch, note } from "./launch.ts";
 
@@ -266,7 +266,7 @@ export class Keeper {
       sessions: lock ? this.stats.sessions : null,
       connections: lock ? this.stats.connections : null,
       requests: lock ? this.stats.requests : null,
-      rssBytes: lock ? (rssBytes(lock.pid) ?? null) : null,
+      rssBytes: lock ? ((lock.group ? groupRssBytes(lock.pid) : rssBytes(lock.pid)) ?? null) : null,
       idleMinutes: this.target.idleMinutes,
       note: this.note,
       lastLog: this.state === "failed" ? this.lastLog : [],
@@ -279,6 +279,6 @@ export class Keeper {
   }
 }
 
-function formatMinutes(minutes: number): string {
+export function formatMinutes(minutes: number): string {
   return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
 }

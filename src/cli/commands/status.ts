@@ -5,7 +5,7 @@ import { listLocks, type LockInfo } from "../../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
 import { msmHome, userHome } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
-import { rssBytes } from "../../lib/proc.ts";
+import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
 import { paint, table, useColor } from "../style.ts";
@@ -63,7 +63,7 @@ async function fromLockFiles(): Promise<TargetStatus[]> {
         sessions: null,
         connections: null,
         requests: null,
-        rssBytes: info ? (rssBytes(info.pid) ?? null) : null,
+        rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
         idleMinutes: target?.idleMinutes ?? 0,
         note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target ? "not in config.json" : null,
         lastLog: [],
@@ -89,6 +89,10 @@ export function formatBytes(bytes: number | null): string {
   if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
   if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MB`;
   return `${Math.round(bytes / 1024)} kB`;
+}
+
+function idleText(minutes: number): string {
+  return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
 }
 
 const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", failed: "red", stopped: "gray" } as const;
@@ -123,10 +127,11 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     ]);
   }
   out.push(table(rows));
-  const notes = report.targets.filter((t) => t.note || t.lastLog.length || t.idleMinutes > 0);
+  const idleNote = (t: TargetStatus) => (t.idleMinutes > 0 && t.state === "running" ? `stops after ${idleText(t.idleMinutes)} without sessions` : null);
+  const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {
-    const parts = [t.note, t.idleMinutes > 0 ? `stops after ${t.idleMinutes} min idle` : null].filter(Boolean).join("; ");
+    const parts = [t.note, idleNote(t)].filter(Boolean).join("; ");
     if (parts) out.push(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`);
     for (const line of t.lastLog) out.push(c(`  │ ${line}`, "dim"));
     if (t.state === "failed") out.push(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`);
