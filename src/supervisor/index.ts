@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
 import { loadConfig, resolveTarget, targetNames, type ResolvedTarget } from "../lib/config.ts";
 import type { Endpoint } from "../lib/ensure.ts";
@@ -34,6 +35,7 @@ export interface SupervisorStatus {
 export class Supervisor {
   private readonly keepers = new Map<string, Keeper>();
   private readonly startedAt = new Date();
+  private leaving = false;
   port = 0;
   onExit: (reason: string) => void = () => process.exit(0);
 
@@ -128,6 +130,14 @@ export class Supervisor {
   }
 
   watch(): void {
+    // MSM_HOME deleted under us (a test's temp dir, a user's rm -rf): nothing left to supervise or to adopt later.
+    if (!existsSync(msmHome())) {
+      if (!this.leaving) {
+        this.leaving = true;
+        void this.stopAll().finally(() => this.exit(`${msmHome()} was removed`));
+      }
+      return;
+    }
     for (const keeper of this.keepers.values()) keeper.check();
   }
 
