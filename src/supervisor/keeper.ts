@@ -8,7 +8,7 @@ import { paths } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
 import { groupHasLiveMember, groupRssBytes, isAlive, rssBytes, signal, terminate } from "../lib/proc.ts";
 import { connectionsTo, fetchStats } from "./activity.ts";
-import { DAEMON_START_TIMEOUT_MS, launch, note } from "./launch.ts";
+import { DAEMON_START_TIMEOUT_MS, launch, note, StartFailed } from "./launch.ts";
 
 /**
  * Waits before restart number 1, 2, … after unasked exits in a row; one more exit than this list is a crash loop.
@@ -23,7 +23,9 @@ function backoffFromEnv(text: string | undefined): number[] | undefined {
 /** A daemon that has run this long is stable again: its next exit starts the backoff from the beginning. */
 export const STABLE_MS = 5 * 60_000;
 /** Log lines kept with a `failed` state, so `msm status` shows why without opening the log. */
-export const FAILED_LOG_LINES = 10;
+export const FAILED_LOG_LINES = 6;
+/** msm's own notes in a daemon log ("starting …", "exited …"): left out of the failure excerpt, the daemon's words matter. */
+const MSM_NOTE = / \[msm\] /;
 
 export type State = "stopped" | "starting" | "running" | "backoff" | "failed";
 
@@ -133,7 +135,7 @@ export class Keeper {
       })
       .catch((error: unknown) => {
         this.lock = undefined;
-        this.crashed((error as Error).message);
+        this.crashed(error instanceof StartFailed ? error.why : (error as Error).message);
         throw error;
       })
       .finally(() => {
@@ -161,7 +163,9 @@ export class Keeper {
     this.crashes++;
     if (this.crashes > BACKOFF_MS.length) {
       this.state = "failed";
-      this.lastLog = tailLines(paths.log(this.target.name), FAILED_LOG_LINES);
+      const recent = tailLines(paths.log(this.target.name), 200);
+      const own = recent.filter((line) => !MSM_NOTE.test(line));
+      this.lastLog = (own.length ? own : recent).slice(-FAILED_LOG_LINES);
       this.note = `crashed ${this.crashes} times in a row; last: ${why}`;
       this.log.error(`${this.target.name}: ${this.note}; giving up until "msm restart ${this.target.name}"`);
       return;

@@ -98,9 +98,19 @@ async function launchExternal(target: Extract<ResolvedTarget, { kind: "external"
   throw startFailed(target, `did not answer on http://127.0.0.1:${port}${target.path} within ${Math.round(timeoutMs / 1000)} s`);
 }
 
+/** A failed start: `why` is the short reason the keeper records (status shows it), the message is for people. */
+export class StartFailed extends MsmError {
+  constructor(
+    name: string,
+    readonly why: string,
+  ) {
+    super("DAEMON_START_FAILED", `The "${name}" daemon ${why}. See "msm logs ${name}".`);
+  }
+}
+
 function startFailed(target: ResolvedTarget, why: string): MsmError {
   note(target.name, `start failed: ${why}`);
-  return new MsmError("DAEMON_START_FAILED", `The "${target.name}" daemon ${why}. See "msm logs ${target.name}".`);
+  return new StartFailed(target.name, why);
 }
 
 /** A line from msm itself in the daemon's log, so the log tells the whole story of starts and exits. */

@@ -128,6 +128,10 @@ describe("external targets", () => {
       const lock = sandbox.lock("everything")!;
       expect(lock.port).not.toBe(busy.port);
       expect(processesMatching(sandbox, "server-everything")).toEqual([lock.pid]);
+      // The server's own stdout/stderr land in its log, next to msm's notes.
+      const logs = await msm(sandbox, ["logs", "everything", "-n", "50"]);
+      expect(logs.stdout).toContain(`listening on port ${lock.port}`);
+      expect(logs.stdout).toContain(`port ${busy.port} is busy`);
 
       const stopped = await msm(sandbox, ["stop", "everything"]);
       expect(stopped.code).toBe(0);
