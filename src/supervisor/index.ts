@@ -157,7 +157,11 @@ export class Supervisor {
   }
 }
 
+/** Set per editor session; the supervisor serves every session, so daemons must not inherit the first one's. */
+const SESSION_ENV = ["CLAUDE_PROJECT_DIR", "MSM_PROJECT_DIR"];
+
 export async function runSupervisor(options: SupervisorOptions): Promise<void> {
+  for (const key of SESSION_ENV) delete process.env[key];
   ensureHome();
   const log = createLogger({ file: paths.log(SUPERVISOR), tag: SUPERVISOR, stderr: !options.detached });
   const config = loadConfig();
