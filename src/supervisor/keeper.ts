@@ -103,7 +103,12 @@ export class Keeper {
         await Bun.sleep(100);
         if (this.lock && (await probe(this.target, this.lock))) return endpointOf(this.target, this.lock);
       }
-      throw new MsmError("DAEMON_UNREACHABLE", `The "${this.target.name}" daemon (pid ${this.lock?.pid}) is running but not answering. Run "msm restart ${this.target.name}".`);
+      if (this.lock && ownerAlive(this.lock)) {
+        throw new MsmError("DAEMON_UNREACHABLE", `The "${this.target.name}" daemon (pid ${this.lock.pid}) is running but not answering. Run "msm restart ${this.target.name}".`);
+      }
+      // It died while we waited: count it, then start a new one below.
+      this.check();
+      if (this.isFailed()) throw new MsmError("DAEMON_FAILED", `${this.failedMessage()} Fix the cause, then run "msm restart ${this.target.name}".`);
     }
     // In backoff a session is waiting: start now rather than make it wait out the delay.
     if (this.state === "backoff") this.restarts++;
@@ -192,9 +197,10 @@ export class Keeper {
       await this.stopping;
       return true;
     }
+    if (this.starting) await this.starting.catch(() => {});
+    // After the start settled: a failed start schedules a retry, which a stop must cancel.
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
-    if (this.starting) await this.starting.catch(() => {});
     const lock = this.lock ?? readLock(this.target.name);
     this.stopping = (async () => {
       if (lock) {

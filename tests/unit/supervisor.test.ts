@@ -58,6 +58,9 @@ describe("keeper", () => {
     expect(error.message).toContain("/nonexistent/msm-test-server");
     await keeper.stop();
     expect(keeper.state).toBe("stopped");
+    // Stopped means stopped: the retry the failed start had scheduled is cancelled.
+    await Bun.sleep(100);
+    expect(keeper.state).toBe("stopped");
   });
 });
 
