@@ -216,19 +216,10 @@ describe("self-healing", () => {
       targets: { ...base.targets, broken: { command: "sh", args: ["-c", "echo 'boom: cannot open the index'; exit 3"] } },
     });
     try {
-      // Short backoff (env inherited by the supervisor the proxy starts) so the loop ends in seconds, not 31 s.
-      const env = { MSM_BACKOFF_MS: "50,50,50,50,50" };
-      const proxy = Bun.spawn([(await import("../helpers/sandbox.ts")).MSM, "proxy", "--target", "broken"], {
-        env: { ...sandbox.env, ...env },
-        stdin: "pipe",
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      sandbox.track(proxy.pid);
-      proxy.stdin.end();
-      const stderr = await new Response(proxy.stderr).text();
-      expect(await proxy.exited).not.toBe(0);
-      expect(stderr).toContain("msm logs broken");
+      // Short backoff (env inherited by the supervisor this command starts) so the loop ends in seconds, not 31 s.
+      const first = await msm(sandbox, ["restart", "broken"], { MSM_BACKOFF_MS: "50,50,50,50,50" });
+      expect(first.code).not.toBe(0);
+      expect(first.stderr).toContain("msm logs broken");
 
       const failed = await waitFor(async () => {
         const st = await status(sandbox);
