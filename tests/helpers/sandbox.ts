@@ -32,6 +32,7 @@ export class Sandbox {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     delete env.CLAUDE_PROJECT_DIR;
     delete env.MSM_PROJECT_DIR;
+    delete env.MSM_BACKOFF_MS; // a test that wants a short crash-loop backoff passes it explicitly
     this.env = { ...env, HOME: this.home, MSM_HOME: this.msmHome };
   }
 

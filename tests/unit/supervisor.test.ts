@@ -10,6 +10,8 @@ const { Keeper, BACKOFF_MS } = await import("../../src/supervisor/keeper.ts");
 const { Supervisor } = await import("../../src/supervisor/index.ts");
 const { createManagerApp } = await import("../../src/supervisor/api.ts");
 const { resolveTarget, parseConfig } = await import("../../src/lib/config.ts");
+// Read once at load; do not leak into the sandboxes e2e tests build from process.env later in this run.
+delete process.env.MSM_BACKOFF_MS;
 
 const log = createLogger({ stderr: false });
 let token = "";
