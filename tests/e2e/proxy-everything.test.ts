@@ -12,6 +12,9 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { MSM, Sandbox, alive, kill, requireBinary, waitFor } from "../helpers/sandbox.ts";
 
+/** Starting node servers and daemons takes seconds on a busy 2-core machine; no timing is asserted. */
+const SLOW = 60_000;
+
 const EVERYTHING = resolve(import.meta.dir, "../../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 
 async function freePort(): Promise<number> {
@@ -131,7 +134,7 @@ for (const [mode, transport] of [
       } finally {
         await sandbox.cleanup();
       }
-    });
+    }, SLOW);
   });
 }
 
@@ -159,5 +162,5 @@ describe("stdin closed right after a request", () => {
     } finally {
       await sandbox.cleanup();
     }
-  });
+  }, SLOW);
 });
