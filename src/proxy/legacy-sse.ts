@@ -23,6 +23,8 @@ export class SseBridge extends Bridge {
     for (let failures = 0; ; ) {
       if (!lifecycle) await this.afterBarrier();
       if (!this.isOwed(message)) return;
+      // A recovery replays notifications/initialized itself; sending it again would initialize the session twice.
+      if (failures > 0 && message === this.initializedMessage && this.established) return;
       const generation = this.generation;
       if (!this.postUrl) {
         if (failures++ > 0) await sleep(backoff(failures));

@@ -3,8 +3,12 @@ import { isRequest, parseServerText, type JsonRpcMessage } from "./jsonrpc.ts";
 import { readSse } from "./sse.ts";
 import { isUnreachable, NO_TIMEOUT } from "./upstream.ts";
 
-/** How long the first GET stream may take to open before notifications/initialized goes anyway. */
-export const STREAM_OPEN_WAIT_MS = 2_000;
+/**
+ * How long the GET stream may take to open before notifications/initialized goes anyway. msm's daemons answer it
+ * at once (lib/serve.ts primes event streams); a foreign server that sends no headers until its first event would
+ * otherwise hold the session up.
+ */
+export const STREAM_OPEN_WAIT_MS = 300;
 /** A server that keeps refusing the GET stream this many times in a row has none to offer. */
 const STREAM_MAX_FAILURES = 20;
 
@@ -53,6 +57,8 @@ export class StreamableBridge extends Bridge {
     for (let failures = 0; ; ) {
       if (!lifecycle) await this.afterBarrier();
       if (!this.isOwed(message)) return;
+      // A recovery replays notifications/initialized itself; sending it again would initialize the session twice.
+      if (failures > 0 && message === this.initializedMessage && this.established) return;
       const generation = this.generation;
       if (!this.upstream) {
         if (!(await this.tryRecover(generation, message, since))) return;
