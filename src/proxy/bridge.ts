@@ -265,6 +265,8 @@ export abstract class Bridge {
       clearTimeout(timer);
     }
     this.closing = true;
+    // Never silence: whatever is still owed gets an answer before the proxy goes.
+    for (const id of [...this.pending.keys()]) this.failId(id, "msm: the proxy is exiting (stdin closed) before the MCP server answered");
     await this.shutdown(options.deleteTimeoutMs ?? DELETE_TIMEOUT_MS).catch(() => {});
   }
 }

@@ -1,10 +1,13 @@
-import { createLogger, captureConsole } from "../lib/log.ts";
 import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
+import { readFileSync } from "node:fs";
+import { paths } from "../lib/paths.ts";
+import { loadToken } from "../lib/token.ts";
 import { readLines } from "./lines.ts";
 import { Bridge, type BridgeOptions, type Log } from "./bridge.ts";
 import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
 import { SseBridge } from "./legacy-sse.ts";
+import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
 import { StreamableBridge } from "./streamable.ts";
 import { parseHeaders, type Connect, type Upstream } from "./upstream.ts";
@@ -58,28 +61,63 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     return { transport: upstream.transport, connect: async () => upstream };
   }
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
-  const { loadConfig, resolveTarget } = await import("../lib/config.ts");
-  const target = resolveTarget(loadConfig(), options.target);
+  const name = options.target;
   const headers: Record<string, string> = { [PROJECT_HEADER]: project, ...extra };
-  if (target.kind === "builtin") {
-    const { loadToken } = await import("../lib/token.ts");
-    headers.authorization = `Bearer ${loadToken()}`;
+  // The built-in daemon demands the bearer token; external targets are their own servers.
+  if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
+  const ensure = async (): Promise<Upstream> => {
+    const { loadConfig, resolveTarget } = await import("../lib/config.ts");
+    const target = resolveTarget(loadConfig(), name);
+    const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
+    const endpoint = await ensureDaemon(target);
+    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers };
+  };
+  // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
+  // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
+  let lock = options.ensure ? undefined : liveLock(name);
+  let transport = options.transport ?? lock?.transport;
+  if (!transport) {
+    const { loadConfig, resolveTarget } = await import("../lib/config.ts");
+    transport = resolveTarget(loadConfig(), name).transport;
   }
-  const ensure = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
-  const transport = options.transport ?? target.transport;
   return {
     transport,
     connect: async () => {
-      const endpoint = await ensure(target);
-      return { url: endpoint.url, transport: endpoint.transport, headers };
+      const known = lock;
+      lock = undefined;
+      if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers };
+      return ensure();
     },
   };
 }
 
+/**
+ * A daemon's lock file read without its zod schema: loading zod, the config and the start machinery costs a proxy
+ * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
+ * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
+ */
+export function liveLock(name: string): { port: number; path: string; transport: Transport } | undefined {
+  try {
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown };
+    if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
+    if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
+    process.kill(lock.pid, 0);
+    return { port: lock.port, path: lock.path, transport: lock.transport as Transport };
+  } catch {
+    return undefined;
+  }
+}
+
+const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
+
 /** Runs one session: stdin lines to the server, server messages to stdout. Resolves with the exit code at EOF. */
 export async function runProxy(options: ProxyOptions): Promise<number> {
-  const log = options.log ?? createLogger({ tag: `proxy ${options.target ?? options.url}` });
-  if (!options.log) captureConsole(log as ReturnType<typeof createLogger>);
+  let log = options.log;
+  if (!log) {
+    const own = createProxyLog(`proxy ${options.target ?? options.url}`);
+    consoleToStderr(own);
+    log = own;
+  }
   const output = options.output ?? ((line: string) => void process.stdout.write(line));
   const write = (message: JsonRpcMessage) => output(JSON.stringify(message) + "\n");
 
