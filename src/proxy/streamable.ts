@@ -42,7 +42,9 @@ export class StreamableBridge extends Bridge {
   }
 
   private post(message: JsonRpcMessage): Promise<Response> {
-    const accept = this.plain ? "application/json" : "application/json, text/event-stream";
+    // Even plain `http` offers both types: spec-following servers refuse a POST that does not (406), and an SSE
+    // answer is read the same way.
+    const accept = "application/json, text/event-stream";
     return this.fetch(this.upstream!.url, {
       method: "POST",
       headers: this.headers({ "content-type": "application/json", accept }),

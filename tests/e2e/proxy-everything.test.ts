@@ -86,7 +86,7 @@ async function openUrlSession(sandbox: Sandbox, url: string, transport: "streama
   return { client, pid: stdio.pid!, stderr: () => stderr, listChanged: () => listChanged, logs, close: () => client.close().catch(() => {}) };
 }
 
-const text = (result: { content?: unknown }) => (result.content as { type: string; text?: string }[]).map((c) => c.text ?? "").join("\n");
+const text = (result: unknown) => ((result as { content?: unknown }).content as { type: string; text?: string }[]).map((c) => c.text ?? "").join("\n");
 
 for (const [mode, transport] of [
   ["streamableHttp", "streamable-http"],

@@ -180,3 +180,32 @@ describe("signals and exit", () => {
     }
   }, SLOW);
 });
+
+describe("--url reaches any MCP HTTP server without config", () => {
+  test("plain http and streamable-http to the memory daemon, with --header for its token", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const project = sandbox.project("p");
+      const warm = await openSession(sandbox, project);
+      await call(warm.client, "create_entities", { entities: [{ name: "via-url", entityType: "t", observations: [] }] });
+      const { port } = sandbox.lock("memory")!;
+      for (const transport of ["http", "streamable-http"]) {
+        const stdio = new StdioClientTransport({
+          command: MSM,
+          args: ["proxy", "--url", `http://127.0.0.1:${port}/mcp`, "--transport", transport, "--header", `Authorization: Bearer ${sandbox.token()}`, "--project", project],
+          env: sandbox.env,
+          cwd: sandbox.root,
+          stderr: "pipe",
+        });
+        const client = new Client({ name: "url", version: "1" });
+        await client.connect(stdio);
+        sandbox.track(stdio.pid);
+        expect((await call<Graph>(client, "read_graph")).entities.map((e) => e.name)).toEqual(["via-url"]);
+        await client.close();
+      }
+      await warm.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, SLOW);
+});

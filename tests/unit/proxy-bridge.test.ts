@@ -230,7 +230,7 @@ describe("StreamableBridge", () => {
     const inits = server.seen.filter((s) => s.body?.method === "initialize");
     expect(inits.length).toBe(2);
     // The replay is the editor's own initialize under a fresh id: capabilities and client info unchanged.
-    expect({ ...inits[1]!.body, id: 0 }).toEqual(INIT);
+    expect({ ...inits[1]!.body, id: 0 } as JsonRpcMessage).toEqual(INIT);
     expect(inits[1]!.body!.id).not.toBe(0);
     expect(server.seen.filter((s) => s.body?.method === "notifications/initialized").length).toBe(2);
     expect([...server.sessions.keys()][0]).not.toBe(before);
