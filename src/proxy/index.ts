@@ -19,6 +19,9 @@ export const SIGNAL_EXIT_MS = 250;
 /** Part of SIGNAL_EXIT_MS spent trying to DELETE the session. */
 export const SIGNAL_DELETE_MS = 150;
 
+/** Quiet time after which the proxy runs a full garbage collection. */
+export const IDLE_GC_MS = 1_000;
+
 export const PROJECT_HEADER = "mcp-project-path";
 
 export interface ProxyOptions {
@@ -136,7 +139,17 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     process.on("SIGHUP", () => stop(129));
   }
 
+  // A proxy idles most of its life; a full collection once traffic pauses hands the heap that bursts of messages
+  // grew back to the OS, so N×M idle proxies stay small.
+  let idleTimer: Timer | undefined;
+  const collectWhenIdle = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => Bun.gc(true), IDLE_GC_MS);
+    idleTimer.unref?.();
+  };
+
   for await (const line of readLines(options.input ?? process.stdin)) {
+    collectWhenIdle();
     if (line.trim() === "") continue;
     const { messages, errors } = parseLine(line);
     for (const error of errors) write(error);
