@@ -15,6 +15,14 @@ const STREAM_MAX_FAILURES = 20;
 const noop = () => {};
 
 /**
+ * Spec (session management): 404 for a session id means the session is gone and the client must initialize again.
+ * Some servers (server-everything, many SDK examples) answer 400 "No valid session ID" instead; treat that alike.
+ */
+function sessionGone(status: number, body: string): boolean {
+  return status === 404 || (status === 400 && /session/i.test(body));
+}
+
+/**
  * Streamable HTTP client side of the bridge (MCP 2025-03-26 … 2025-11-25). Every editor message is POSTed; answers
  * come back as JSON or as an SSE stream that may carry progress, logging and server→client requests before the
  * response. Requests run concurrently, so a long tool call never holds up the next one. A GET stream carries what
@@ -86,9 +94,12 @@ export class StreamableBridge extends Bridge {
         this.fail(message, `msm: lost the connection to the MCP server (${errorText(error)})`);
         return;
       }
-      if (response.status === 404 && !initializing && this.sessionId) {
-        // Spec (session management): 404 for a session id means the session is gone; the client must initialize again.
-        await response.body?.cancel().catch(noop);
+      if ((response.status === 404 || response.status === 400) && !initializing && this.sessionId) {
+        const text = await response.text().catch(() => "");
+        if (!sessionGone(response.status, text)) {
+          this.answerHttpError(message, response.status, text);
+          return;
+        }
         this.markSent(message, undefined);
         if (failures++ > 0) await sleep(backoff(failures));
         if (await this.tryRecover(generation, message, since)) continue;
@@ -225,8 +236,9 @@ export class StreamableBridge extends Bridge {
             await response.body?.cancel().catch(noop);
             return;
           }
-          if (response.status === 404) {
-            await response.body?.cancel().catch(noop);
+          if (response.status === 404 || response.status === 400) {
+            const text = await response.text().catch(() => "");
+            if (!sessionGone(response.status, text)) return;
             if (current()) void this.recover(generation).catch((error) => this.log.warn(`cannot reconnect: ${errorText(error)}`));
             return;
           }

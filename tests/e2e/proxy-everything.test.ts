@@ -26,13 +26,14 @@ async function freePort(): Promise<number> {
 
 interface Everything {
   url: string;
+  port: number;
   pid: number;
   output: () => string;
 }
 
 /** server-everything on a free port: `streamableHttp` serves /mcp, `sse` serves /sse + /message. */
-async function startEverything(sandbox: Sandbox, mode: "streamableHttp" | "sse"): Promise<Everything> {
-  const port = await freePort();
+async function startEverything(sandbox: Sandbox, mode: "streamableHttp" | "sse", port?: number): Promise<Everything> {
+  port ??= await freePort();
   const child = Bun.spawn(["node", EVERYTHING, mode], { env: { ...sandbox.env, PORT: String(port) }, stdout: "pipe", stderr: "pipe" });
   sandbox.track(child.pid);
   let output = "";
@@ -43,7 +44,7 @@ async function startEverything(sandbox: Sandbox, mode: "streamableHttp" | "sse")
   void collect(child.stderr);
   const url = `http://127.0.0.1:${port}${mode === "sse" ? "/sse" : "/mcp"}`;
   await waitFor(() => /listening on port|running on port/i.test(output), 20_000, "server-everything to listen");
-  return { url, pid: child.pid, output: () => output };
+  return { url, port, pid: child.pid, output: () => output };
 }
 
 interface UrlSession {
@@ -136,6 +137,30 @@ for (const [mode, transport] of [
       }
     }, SLOW);
   });
+}
+
+for (const [mode, transport] of [
+  ["streamableHttp", "streamable-http"],
+  ["sse", "sse"],
+] as const) {
+  test(`${transport}: the server killed and restarted under a live session — the next call just works`, async () => {
+    const sandbox = new Sandbox();
+    try {
+      const first = await startEverything(sandbox, mode);
+      const s = await openUrlSession(sandbox, first.url, transport);
+      expect(text(await s.client.callTool({ name: "echo", arguments: { message: "one" } }))).toContain("one");
+      kill(first.pid, "SIGKILL");
+      await waitFor(() => !alive(first.pid), 5_000, "server to die");
+      await startEverything(sandbox, mode, first.port);
+      // The client knows nothing: the proxy re-initializes with the editor's own initialize and resends.
+      expect(text(await s.client.callTool({ name: "echo", arguments: { message: "two" } }))).toContain("two");
+      const tools = (await s.client.listTools()).tools.map((t) => t.name);
+      expect(tools).toContain("trigger-sampling-request"); // the replayed initialize carried the editor's capabilities
+      await s.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, SLOW);
 }
 
 describe("stdin closed right after a request", () => {
