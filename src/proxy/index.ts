@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
 import { loadToken } from "../lib/token.ts";
 import { readLines } from "./lines.ts";
-import { Bridge, type BridgeOptions, type Log } from "./bridge.ts";
+import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
 import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
@@ -130,6 +130,9 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   log.debug(`session for ${project} (${transport})`);
 
   if (options.signals) {
+    // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.
+    process.on("unhandledRejection", (error) => log.warn(`unexpected: ${errorText(error)}`));
+    process.on("uncaughtException", (error) => log.warn(`unexpected: ${errorText(error)}`));
     const stop = (code: number) => {
       // Whatever happens, be gone before the editor's SIGKILL: the DELETE is a courtesy with a short leash.
       setTimeout(() => process.exit(code), SIGNAL_EXIT_MS).unref?.();
