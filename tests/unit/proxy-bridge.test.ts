@@ -278,3 +278,47 @@ describe("StreamableBridge", () => {
     expect(server.seen.some((s) => s.method === "DELETE")).toBe(true);
   });
 });
+
+describe("GET stream resumption", () => {
+  test("a dropped GET stream is re-opened with Last-Event-ID when the server numbers its events", async () => {
+    const gets: Headers[] = [];
+    const written: JsonRpcMessage[] = [];
+    const encoder = new TextEncoder();
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      const headers = new Headers(init.headers);
+      if (init.method === "GET") {
+        gets.push(headers);
+        if (gets.length === 1) {
+          // One numbered event, then the stream ends (a server or load balancer closing it).
+          const body = `id: evt-5\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/resources/list_changed" })}\n\n`;
+          return new Response(encoder.encode(body), { headers: { "content-type": "text/event-stream" } });
+        }
+        // The second stream stays open until the bridge closes it.
+        return new Response(new ReadableStream({ start() {} }), { headers: { "content-type": "text/event-stream" } });
+      }
+      if (init.method === "DELETE") return new Response(null, { status: 200 });
+      const body = JSON.parse(String(init.body)) as JsonRpcMessage;
+      if (body.method === "initialize") {
+        return Response.json({ jsonrpc: "2.0", id: body.id, result: { protocolVersion: "2025-11-25", capabilities: {}, serverInfo: { name: "f", version: "1" } } }, { headers: { "mcp-session-id": "s-1" } });
+      }
+      return new Response(null, { status: 202 });
+    }) as unknown as typeof fetch;
+    const bridge = new StreamableBridge({
+      connect: async () => ({ url: "http://fake.invalid/mcp", transport: "streamable-http", headers: {} }),
+      write: (m) => written.push(m),
+      log: quiet,
+      fetch: fakeFetch,
+    });
+    bridges.push(bridge);
+    bridge.send(INIT);
+    bridge.send(INITIALIZED);
+    const deadline = Date.now() + 5_000;
+    while (gets.length < 2 && Date.now() < deadline) await Bun.sleep(10);
+    expect(gets.length).toBe(2);
+    expect(gets[0]!.get("last-event-id")).toBeNull();
+    expect(gets[1]!.get("last-event-id")).toBe("evt-5");
+    expect(gets[1]!.get("mcp-session-id")).toBe("s-1");
+    expect(gets[1]!.get("mcp-protocol-version")).toBe("2025-11-25");
+    expect(written.some((m) => m.method === "notifications/resources/list_changed")).toBe(true);
+  });
+});
