@@ -77,7 +77,8 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
-  let lock = options.ensure ? undefined : liveLock(name);
+  // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
+  let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
@@ -112,6 +113,18 @@ export function liveLock(name: string): { port: number; path: string; transport:
 }
 
 const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
+
+/** Does `<name>.lock` name a running pid? Same schema-free read as liveLock, for the same reason. */
+function pidFileAlive(name: string): boolean {
+  try {
+    const { pid } = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown };
+    if (typeof pid !== "number") return false;
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Runs one session: stdin lines to the server, server messages to stdout. Resolves with the exit code at EOF. */
 export async function runProxy(options: ProxyOptions): Promise<number> {
