@@ -96,7 +96,12 @@ export class Databases {
 
   get(file: string): GraphStore {
     const now = Date.now();
-    const hit = this.open.get(file);
+    let hit = this.open.get(file);
+    // A project folder deleted (and perhaps re-created) under an open database: writes would go to an unlinked file.
+    if (hit && !existsSync(file)) {
+      this.close(file, "its file is gone");
+      hit = undefined;
+    }
     if (hit) {
       this.open.delete(file);
       hit.lastUsed = now;
