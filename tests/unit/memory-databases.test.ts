@@ -72,7 +72,7 @@ describe("open databases are bounded", () => {
       databases.get(files[1]!);
       databases.get(files[0]!); // now files[1] is the least recently used
       databases.get(files[2]!);
-      expect(databases.openFiles()).toEqual([files[0], files[2]]);
+      expect(databases.openFiles()).toEqual([files[0]!, files[2]!]);
       expect(lines).toContain(`info closed ${files[1]} (too many open databases)`);
       // A closed store reopens transparently with its data.
       databases.get(files[1]!).createEntities([{ name: "kept", entityType: "t", observations: [] }]);
