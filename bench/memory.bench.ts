@@ -68,6 +68,7 @@ function bulkLoad(file: string, n: number): number {
     );
     if ((i / 10_000) % 10 === 9) process.stderr.write(`  bulk-loaded ${i + count} / ${n}\n`);
   }
+  store.optimizeSearchIndex(); // as `msm memory import` does at the end
   const rate = n / ((performance.now() - start) / 1000);
   store.close();
   return rate;

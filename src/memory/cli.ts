@@ -34,6 +34,7 @@ export async function runImport(file: string | undefined, project: string | unde
   try {
     const started = Date.now();
     const report = await importFile(source, store, (message) => process.stderr.write(`msm memory import: ${message}\n`));
+    store.optimizeSearchIndex();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stderr.write(
       `Imported ${source} into ${database} in ${seconds} s: ${report.entitiesAdded} entities added` +
