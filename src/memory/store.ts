@@ -458,11 +458,13 @@ function prepare(db: Database) {
     entityPage: s("SELECT id, name, entity_type FROM entities ORDER BY id LIMIT ? OFFSET ?"),
     counts: s(`SELECT (SELECT count(*) FROM entities) AS entities, (SELECT count(*) FROM observations) AS observations,
                       (SELECT count(*) FROM relations) AS relations`),
-    // The trigram index finds every row holding the query as a substring; the best BM25 among an entity's matching
-    // rows ranks it. Both tables index the *_lc text, so a match here is exactly `text.toLowerCase().includes(q)`.
+    // The trigram index finds every row holding the query as a substring. Both tables index the *_lc text, so a
+    // match here is exactly `text.toLowerCase().includes(q)`. A name or type match outranks any observation match
+    // (a fixed best score: BM25 over a name costs as much as the rest of the search and would not reorder names);
+    // observation matches rank by their best BM25.
     searchIndexed: db.prepare(`
       WITH hits (id, score) AS (
-        SELECT rowid, bm25(entities_fts) FROM entities_fts WHERE entities_fts MATCH :phrase
+        SELECT rowid, -1e300 FROM entities_fts WHERE entities_fts MATCH :phrase
         UNION ALL
         SELECT o.entity_id, bm25(observations_fts) FROM observations_fts
           JOIN observations o ON o.id = observations_fts.rowid
