@@ -8,6 +8,9 @@ const commands = {
   supervisor: () => import("./commands/supervisor.ts").then((m) => m.default),
   memory: () => import("./commands/memory.ts").then((m) => m.default),
   status: () => import("./commands/status.ts").then((m) => m.default),
+  stop: () => import("./commands/stop.ts").then((m) => m.default),
+  restart: () => import("./commands/restart.ts").then((m) => m.default),
+  logs: () => import("./commands/logs.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
 };
 

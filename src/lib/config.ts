@@ -10,10 +10,17 @@ export type Transport = z.infer<typeof TransportSchema>;
 
 export const PortSchema = z.number().check(z.int(), z.minimum(0), z.maximum(65535));
 
+/**
+ * Stop the daemon after this many minutes with no open connection and no request (fractions allowed); absent or 0
+ * = never. The next session starts it again, so this only trades a short start for memory.
+ */
+const IdleMinutesSchema = z.optional(z.number().check(z.minimum(0)));
+
 /** The built-in memory server: only where it listens may change. */
 export const BuiltinTargetSchema = z.strictObject({
   /** Preferred port; a busy port is not fatal, the daemon takes a free one and its lock file says which. */
   port: z.optional(PortSchema),
+  idleMinutes: IdleMinutesSchema,
 });
 
 /** An external MCP server msm starts and shares; it must serve MCP over its own HTTP transport. */
@@ -28,6 +35,12 @@ export const ExternalTargetSchema = z.strictObject({
   port: z.optional(PortSchema),
   /** URL path of the MCP endpoint (`/mcp` for streamable-http, `/sse` for legacy SSE). */
   path: z.optional(z.string().check(z.startsWith("/"))),
+  idleMinutes: IdleMinutesSchema,
+  /**
+   * How msm decides the server is up: "http" = anything answers HTTP on the endpoint path (cheap, the default);
+   * "mcp" = an MCP `initialize` succeeds there (the session is deleted right after).
+   */
+  health: z._default(z.enum(["http", "mcp"]), "http"),
 });
 
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
@@ -44,8 +57,8 @@ export const DEFAULT_MEMORY_PORT = 3100;
 
 /** A target after defaults: what a proxy or the supervisor acts on. */
 export type ResolvedTarget =
-  | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp" }
-  | ({ name: string; kind: "external"; port: number; path: string } & Omit<ExternalTarget, "port" | "path">);
+  | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number }
+  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number } & Omit<ExternalTarget, "port" | "path" | "idleMinutes">);
 
 /** Reads config.json; an absent file means defaults. Any other problem is a CONFIG_* error naming the key. */
 export function loadConfig(file = paths.config()): Config {
@@ -71,15 +84,15 @@ export function parseConfig(text: string, file = "config.json"): Config {
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw invalid(file, parsed.error.issues);
-  // Built-in names take only a port; every other name is an external server and needs a command.
+  // Built-in names take only a port and idleMinutes; every other name is an external server and needs a command.
   const targets: Config["targets"] = {};
   const issues: z.core.$ZodIssue[] = [];
   for (const [name, value] of Object.entries(parsed.data.targets)) {
     const schema = (BUILTIN_TARGETS as readonly string[]).includes(name) ? BuiltinTargetSchema : ExternalTargetSchema;
-    const extra = schema === BuiltinTargetSchema && value && typeof value === "object" ? Object.keys(value).filter((k) => k !== "port") : [];
+    const extra = schema === BuiltinTargetSchema && value && typeof value === "object" ? Object.keys(value).filter((k) => k !== "port" && k !== "idleMinutes") : [];
     if (extra.length) {
       const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
-      throw new MsmError("CONFIG_INVALID", `${file} is invalid: unknown key ${keys} (targets.${name} is built in; only "port" may be set).`);
+      throw new MsmError("CONFIG_INVALID", `${file} is invalid: unknown key ${keys} (targets.${name} is built in; only "port" and "idleMinutes" may be set).`);
     }
     const target = schema.safeParse(value);
     if (target.success) targets[name] = target.data;
@@ -97,7 +110,7 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
   const entry = config.targets[name];
   if (name === "memory") {
     const port = entry && "port" in entry && entry.port !== undefined ? entry.port : DEFAULT_MEMORY_PORT;
-    return { name, kind: "builtin", port, transport: "streamable-http", path: "/mcp" };
+    return { name, kind: "builtin", port, transport: "streamable-http", path: "/mcp", idleMinutes: entry?.idleMinutes ?? 0 };
   }
   if (!entry || !("command" in entry)) {
     const known = [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((k) => !BUILTIN_TARGETS.includes(k as "memory"))];
@@ -106,8 +119,13 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
       `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`,
     );
   }
-  const { port, path, ...rest } = entry;
-  return { ...rest, name, kind: "external", port: port ?? 0, path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp") };
+  const { port, path, idleMinutes, ...rest } = entry;
+  return { ...rest, name, kind: "external", port: port ?? 0, path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp"), idleMinutes: idleMinutes ?? 0 };
+}
+
+/** Every target the config knows, the built-in memory first. */
+export function targetNames(config: Config): string[] {
+  return [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((n) => !BUILTIN_TARGETS.includes(n as "memory"))];
 }
 
 /** Plain-English issues naming the key (zod/mini ships no message locale; this is all a person needs). */

@@ -1,14 +1,16 @@
-import { MsmError } from "./errors.ts";
-import { acquireLock, isAlive, readLock, type LockInfo } from "./lock.ts";
-import { ensureHome, paths } from "./paths.ts";
-import { spawnDetached } from "./spawn.ts";
+import { MsmError, isMsmError } from "./errors.ts";
+import { readLock, type LockInfo } from "./lock.ts";
+import { callManager, ensureSupervisor, supervisorLockAlive } from "./manager.ts";
+import { paths } from "./paths.ts";
+import { probe } from "./probe.ts";
 import type { ResolvedTarget, Transport } from "./config.ts";
-import { VERSION } from "./version.ts";
+
+export { isHealthy } from "./probe.ts";
 
 /** How long a proxy waits for a daemon to become healthy before telling the editor it could not start. */
-export const DAEMON_START_TIMEOUT_MS = 20_000;
-const HEALTH_TIMEOUT_MS = 1_000;
-const POLL_MS = 25;
+export const DAEMON_START_TIMEOUT_MS = 25_000;
+/** Pause before asking again when the supervisor vanished mid-request (it was killed, or is being replaced). */
+const RETRY_MS = 100;
 
 export interface Endpoint {
   url: string;
@@ -16,104 +18,46 @@ export interface Endpoint {
   pid: number;
 }
 
-export async function isHealthy(port: number): Promise<boolean> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-    await response.body?.cancel();
-    return response.ok;
-  } catch {
-    return false;
-  }
-}
-
-function endpointOf(target: ResolvedTarget, lock: LockInfo): Endpoint {
+export function endpointOf(target: ResolvedTarget, lock: Pick<LockInfo, "pid" | "port" | "path" | "transport">): Endpoint {
   return { url: `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`, transport: lock.transport, pid: lock.pid };
 }
 
-/** A daemon's lock names a live pid and a bound port that answers /health. */
+/** A daemon's lock names a live pid and a bound port that passes the target's health check. */
 async function liveEndpoint(target: ResolvedTarget): Promise<Endpoint | undefined> {
   const lock = readLock(target.name);
-  if (lock && lock.port > 0 && (await isHealthy(lock.port))) return endpointOf(target, lock);
+  if (lock && lock.port > 0 && (await probe(target, lock))) return endpointOf(target, lock);
   return undefined;
 }
 
 /**
- * Returns the endpoint of the target's daemon, starting it if needed. Racing callers (twenty proxies opened at
- * once) serialize on an exclusive `<name>.starting` lock, so exactly one daemon is spawned; the others wait for
- * its lock file to name a healthy port.
+ * Returns a healthy endpoint of the target's daemon. Fast path: its lock names a live, healthy daemon — go straight
+ * to it. Otherwise the supervisor (started on demand) is asked to ensure it: the supervisor is the only process that
+ * spawns daemons, so twenty proxies racing here still get one daemon. Throws MsmError saying what to run next.
  */
-export async function ensureDaemon(
-  target: ResolvedTarget,
-  options: { timeoutMs?: number; spawnArgs?: string[] } = {},
-): Promise<Endpoint> {
+export async function ensureDaemon(target: ResolvedTarget, options: { timeoutMs?: number } = {}): Promise<Endpoint> {
+  const timeoutMs = options.timeoutMs ?? DAEMON_START_TIMEOUT_MS;
   const live = await liveEndpoint(target);
-  if (live) return live;
-  ensureHome();
-  const deadline = Date.now() + (options.timeoutMs ?? DAEMON_START_TIMEOUT_MS);
-  const args = options.spawnArgs ?? daemonArgs(target);
+  if (live) {
+    // Daemons outlive a crashed supervisor; the next session brings it back so crashes are watched again.
+    if (!supervisorLockAlive()) void ensureSupervisor().catch(() => {});
+    return live;
+  }
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   while (Date.now() < deadline) {
-    const taken = acquireLock(target.name, startLockInfo(), paths.startLock(target.name));
-    if ("release" in taken) {
-      try {
-        return await startAndWait(target, args, deadline);
-      } finally {
-        taken.release();
-      }
+    const manager = await ensureSupervisor(deadline);
+    const remaining = Math.max(1, deadline - Date.now());
+    try {
+      return await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(target.name)}/ensure?timeoutMs=${Math.max(1, remaining - 500)}`, remaining);
+    } catch (error) {
+      if (!isMsmError(error) || error.code !== "SUPERVISOR_UNREACHABLE") throw error;
+      lastError = error;
+      await Bun.sleep(RETRY_MS);
     }
-    // Someone else is starting it: wait for their daemon, or for their start lock to go away.
-    while (Date.now() < deadline && isAlive(taken.existing.pid)) {
-      const endpoint = await liveEndpoint(target);
-      if (endpoint) return endpoint;
-      if (!readLock(target.name) && !startLockHeld(target.name)) break;
-      await Bun.sleep(POLL_MS);
-    }
-    const endpoint = await liveEndpoint(target);
-    if (endpoint) return endpoint;
   }
   throw new MsmError(
     "DAEMON_START_FAILED",
-    `The "${target.name}" daemon did not become healthy within ${Math.round((options.timeoutMs ?? DAEMON_START_TIMEOUT_MS) / 1000)} s. ` +
-      `See ${paths.log(target.name)}, or run "msm logs ${target.name}".`,
+    `The "${target.name}" daemon did not become healthy within ${Math.round(timeoutMs / 1000)} s` +
+      `${lastError ? ` (${(lastError as Error).message})` : ""}. See ${paths.log(target.name)}, or run "msm logs ${target.name}".`,
   );
-}
-
-function startLockHeld(name: string): boolean {
-  const taken = acquireLock(name, startLockInfo(), paths.startLock(name));
-  if ("release" in taken) {
-    taken.release();
-    return false;
-  }
-  return true;
-}
-
-function startLockInfo(): LockInfo {
-  return { pid: process.pid, port: 0, transport: "http", startedAt: new Date().toISOString(), version: VERSION };
-}
-
-async function startAndWait(target: ResolvedTarget, args: string[], deadline: number): Promise<Endpoint> {
-  // Re-check under the start lock: the previous holder may have finished between our first look and now.
-  let lock = readLock(target.name);
-  let pid = lock?.pid;
-  if (!lock) pid = spawnDetached(target.name, args);
-  while (Date.now() < deadline) {
-    lock = readLock(target.name);
-    if (lock && lock.port > 0 && (await isHealthy(lock.port))) return endpointOf(target, lock);
-    if (pid !== undefined && !isAlive(pid) && !lock) {
-      throw new MsmError(
-        "DAEMON_START_FAILED",
-        `The "${target.name}" daemon exited right after starting. See ${paths.log(target.name)}, or run "msm logs ${target.name}".`,
-      );
-    }
-    await Bun.sleep(POLL_MS);
-  }
-  throw new MsmError(
-    "DAEMON_START_FAILED",
-    `The "${target.name}" daemon did not become healthy in time. See ${paths.log(target.name)}.`,
-  );
-}
-
-/** The msm command line that runs a target's daemon. */
-export function daemonArgs(target: ResolvedTarget): string[] {
-  if (target.kind === "builtin") return [target.name, "--detached"];
-  return ["daemon", target.name, "--detached"];
 }

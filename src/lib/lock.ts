@@ -6,6 +6,9 @@ import { errnoCode } from "./errors.ts";
 import { createFileExclusive, removeQuietly, writeFileAtomic } from "./fsutil.ts";
 import { msmHome, paths } from "./paths.ts";
 import { PortSchema, TransportSchema } from "./config.ts";
+import { isAlive, startTicks } from "./proc.ts";
+
+export { isAlive } from "./proc.ts";
 
 /** What a live daemon (or the supervisor) publishes about itself in `<name>.lock`. */
 export const LockSchema = z.object({
@@ -18,28 +21,33 @@ export const LockSchema = z.object({
   version: z.string(),
   /** URL path of the MCP endpoint, for daemons. */
   path: z.optional(z.string()),
+  /** Start time of `pid` (see proc.startTicks): a recycled pid running another program does not match. */
+  pidStart: z.optional(z.string()),
+  /** Stop the whole process group (external servers and whatever they spawned), not just `pid`. */
+  group: z.optional(z.boolean()),
 });
 export type LockInfo = z.infer<typeof LockSchema>;
 
 export type AcquireResult = { release: () => void; update: (info: LockInfo) => void } | { existing: LockInfo };
 
-/** Is `pid` a running process? EPERM means it exists but belongs to someone else: still alive. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
+/**
+ * Is the process a lock names still the one that wrote it? Dead (or zombie) → no. Alive but started at another time
+ * than recorded → no: the kernel reused the pid for some other program after our daemon died.
+ */
+export function ownerAlive(info: LockInfo): boolean {
+  if (!isAlive(info.pid)) return false;
+  if (info.pidStart === undefined) return true;
+  const now = startTicks(info.pid);
+  return now === undefined || now === info.pidStart;
 }
 
-/** Reads and validates a lock file. Missing, corrupt or owned by a dead pid → undefined (the caller may take over). */
+/** Reads and validates a lock file. Missing, corrupt or owned by a dead or recycled pid → undefined. */
 export function readLock(name: string): LockInfo | undefined {
   const parsed = parseLockFile(paths.lock(name));
-  return parsed && isAlive(parsed.pid) ? parsed : undefined;
+  return parsed && ownerAlive(parsed) ? parsed : undefined;
 }
 
-function parseLockFile(file: string): LockInfo | undefined {
+export function parseLockFile(file: string): LockInfo | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -58,19 +66,21 @@ function parseLockFile(file: string): LockInfo | undefined {
  * Takes `<name>.lock` for this process with exclusive create. A lock that is corrupt or whose pid is dead is
  * discarded (never repaired) and the take retried; a live one is returned as `existing`.
  */
-export function acquireLock(name: string, info: LockInfo, file = paths.lock(name)): AcquireResult {
+export function acquireLock(name: string, given: LockInfo, file = paths.lock(name)): AcquireResult {
+  const stamp = (next: LockInfo): LockInfo => ({ ...next, pidStart: next.pidStart ?? startTicks(next.pid) });
+  const info = stamp(given);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       createFileExclusive(file, JSON.stringify(info, null, 2) + "\n");
       return {
         release: () => releaseIfOwned(file, info.pid),
-        update: (next) => writeFileAtomic(file, JSON.stringify(next, null, 2) + "\n"),
+        update: (next) => writeFileAtomic(file, JSON.stringify(stamp(next), null, 2) + "\n"),
       };
     } catch (error) {
       if (errnoCode(error) !== "EEXIST") throw error;
     }
     const existing = parseLockFile(file);
-    if (existing && isAlive(existing.pid)) return { existing };
+    if (existing && ownerAlive(existing)) return { existing };
     discardStale(file);
   }
   const existing = parseLockFile(file);
@@ -91,12 +101,25 @@ function discardStale(file: string): void {
     return;
   }
   const moved = parseLockFile(aside);
-  if (moved && isAlive(moved.pid)) {
+  if (moved && ownerAlive(moved)) {
     try {
       createFileExclusive(file, readFileSync(aside, "utf8"));
     } catch {}
   }
   removeQuietly(aside);
+}
+
+/** Clears `<name>.lock` if it is stale (corrupt, dead or recycled pid); a live lock is left alone. */
+export function clearIfStale(name: string): void {
+  const file = paths.lock(name);
+  const info = parseLockFile(file);
+  if (info && ownerAlive(info)) return;
+  try {
+    readFileSync(file);
+  } catch {
+    return;
+  }
+  discardStale(file);
 }
 
 /** Removes the lock only if it still names `pid`, so a process never deletes a successor's lock. */
@@ -126,6 +149,6 @@ export function listLocks(): LockEntry[] {
     .sort()
     .map((f) => {
       const info = parseLockFile(join(msmHome(), f));
-      return { name: f.slice(0, -".lock".length), info, alive: info ? isAlive(info.pid) : false };
+      return { name: f.slice(0, -".lock".length), info, alive: info ? ownerAlive(info) : false };
     });
 }

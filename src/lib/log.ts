@@ -1,10 +1,10 @@
-import { appendFileSync, renameSync, statSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, copyFileSync, openSync, readSync, statSync, truncateSync, writeSync } from "node:fs";
 // consola/core, not "consola": the full entry pulls in fancy reporters and terminal-width tables we never use, and
 // costs the proxy (which exists N×M times) about 12 MB of resident memory.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { format } from "node:util";
 
-/** A log file past this size is moved to `<file>.1` when a process opens it (one generation kept). */
+/** A log file past this size is rotated to `<file>.1` (one generation kept): at open, and by the supervisor. */
 export const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
 
 export interface LoggerOptions {
@@ -31,7 +31,7 @@ export function createLogger(options: LoggerOptions = {}): ConsolaInstance {
   }
   if (options.file) {
     const file = options.file;
-    rotateIfLarge(file);
+    rotateInPlace(file);
     reporters.push({
       log: (entry: LogObject) => {
         try {
@@ -63,10 +63,48 @@ function prefix(entry: LogObject, tag?: string): string {
   return `${tag ? `[${tag}] ` : ""}${level}`;
 }
 
-export function rotateIfLarge(file: string, limit = LOG_ROTATE_BYTES): void {
+/**
+ * Rotation for a log a running daemon may hold open (its stdout and stderr go there): copy to `<file>.1`, then
+ * truncate in place. Renaming would leave the daemon writing into `.1` forever; the descriptor is O_APPEND, so after the
+ * truncate its next write lands at the new end. A line written between copy and truncate can be lost — acceptable
+ * for logs, and the price of rotating without the daemon's help. Returns true when it rotated.
+ */
+export function rotateInPlace(file: string, limit = LOG_ROTATE_BYTES): boolean {
   try {
-    if (statSync(file).size > limit) renameSync(file, `${file}.1`);
-  } catch {}
+    if (statSync(file).size <= limit) return false;
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How much of a log's end `tailLines` reads: plenty for a few hundred lines, bounded for a huge file. */
+const TAIL_READ_BYTES = 256 * 1024;
+
+/** The last `count` lines of a text file ([] when missing). */
+export function tailLines(file: string, count: number): string[] {
+  if (count <= 0) return [];
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return [];
+  }
+  try {
+    const size = statSync(file).size;
+    const length = Math.min(size, TAIL_READ_BYTES);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const lines = buffer.toString("utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    // A read that started mid-file begins with a partial line.
+    if (length < size) lines.shift();
+    return lines.slice(-count);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

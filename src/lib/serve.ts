@@ -10,7 +10,8 @@ export const MAX_BODY_BYTES = 64 * 1024 * 1024;
  * idle connections after 10 s by default, which kills long tool calls and the GET event stream.
  */
 export function serveLoopback(fetch: (request: Request, server: Server<unknown>) => Response | Promise<Response>, preferredPort: number): Server<unknown> {
-  const options = { hostname: "127.0.0.1", idleTimeout: 0, maxRequestBodySize: MAX_BODY_BYTES, fetch };
+  const primed = async (request: Request, server: Server<unknown>) => primeEventStream(await fetch(request, server));
+  const options = { hostname: "127.0.0.1", idleTimeout: 0, maxRequestBodySize: MAX_BODY_BYTES, fetch: primed };
   if (preferredPort > 0) {
     try {
       return Bun.serve({ ...options, port: preferredPort });
@@ -19,4 +20,24 @@ export function serveLoopback(fetch: (request: Request, server: Server<unknown>)
     }
   }
   return Bun.serve({ ...options, port: 0 });
+}
+
+const PRIME = new TextEncoder().encode(": stream open\n\n");
+
+/**
+ * Bun.serve holds back the end of a streamed response's header block until the body's first chunk, so an MCP event
+ * stream (the GET stream, a POST answered with SSE) looks unanswered to every client until the server's first event
+ * — a proxy waiting for its GET stream to open would wait for nothing. An SSE comment, which every client ignores,
+ * sends the headers at once.
+ */
+export function primeEventStream(response: Response): Response {
+  if (!response.body || !(response.headers.get("content-type") ?? "").includes("text/event-stream")) return response;
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      start(controller) {
+        controller.enqueue(PRIME);
+      },
+    }),
+  );
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }

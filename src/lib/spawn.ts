@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync } from "node:fs";
 import { resolve } from "node:path";
-import { ensureHome, paths } from "./paths.ts";
+import { ensureHome, msmHome, paths } from "./paths.ts";
 
 /**
  * How to run this msm again: the compiled binary is `process.execPath` alone; from source it is bun plus the entry
@@ -14,23 +14,40 @@ export function selfCommand(): string[] {
   return [process.execPath];
 }
 
+export interface Spawned {
+  pid: number;
+  /** Resolves with the exit code (null when killed by a signal) — only while the spawner itself lives. */
+  exited: Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  /** Program and arguments; default: this msm plus `args`. */
+  command?: string[];
+  env?: Record<string, string | undefined>;
+  /** Working directory; default MSM_HOME, so a daemon never pins the project folder of the session that started it. */
+  cwd?: string;
+}
+
 /**
- * Starts `msm <args>` detached in its own session (setsid), stdin closed, stdout/stderr appended to the target's
- * log file, and not waited for: a Ctrl-C or a group kill aimed at the editor never reaches it, and it outlives us.
+ * Starts a process detached in its own session (setsid: it leads a new process group), stdin closed, stdout and
+ * stderr appended to `logs/<name>.log`, and not waited for: a Ctrl-C or a group kill aimed at the editor never
+ * reaches it, it outlives us, and stopping it later can signal its whole group. The log is opened O_APPEND, so the
+ * supervisor can rotate it by copy-and-truncate while the daemon keeps its descriptor.
  */
-export function spawnDetached(name: string, args: string[], env: Record<string, string | undefined> = process.env): number {
+export function spawnDetached(name: string, args: string[], options: SpawnOptions = {}): Spawned {
   ensureHome();
   const fd = openSync(paths.log(name), "a", 0o600);
   try {
-    const child = Bun.spawn([...selfCommand(), ...args], {
+    const child = Bun.spawn(options.command ?? [...selfCommand(), ...args], {
       stdin: "ignore",
       stdout: fd,
       stderr: fd,
-      env: { ...env, MSM_DETACHED: "1" },
+      cwd: options.cwd ?? msmHome(),
+      env: { ...(options.env ?? process.env), MSM_DETACHED: "1" },
       detached: true,
     });
     child.unref();
-    return child.pid;
+    return { pid: child.pid, exited: child.exited.then(() => child.exitCode) };
   } finally {
     closeSync(fd);
   }

@@ -23,6 +23,9 @@ export function createMemoryApp(token: string, databases: Databases) {
   const app = createBaseApp(token);
   const sessions = new Map<string, Session>();
   const subscriptions = new Subscriptions();
+  // For the supervisor's status and idle shutdown (GET /stats, token required like everything but /health).
+  let requests = 0;
+  app.get("/stats", (c) => c.json({ sessions: sessions.size, requests }));
 
   const openSession = async (): Promise<Session> => {
     const server = createMemoryServer(databases, subscriptions);
@@ -46,6 +49,7 @@ export function createMemoryApp(token: string, databases: Databases) {
   };
 
   app.all("/mcp", async (c) => {
+    requests++;
     const id = c.req.header("mcp-session-id");
     let session: Session | undefined;
     if (id) {

@@ -1,167 +1,272 @@
-import type { ConsolaInstance } from "consola";
-import { readSse } from "./sse.ts";
+import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "./jsonrpc.ts";
+import type { Connect, Upstream } from "./upstream.ts";
 
-type JsonRpcId = string | number | null;
-export type JsonRpcMessage = { jsonrpc: "2.0"; id?: JsonRpcId; method?: string; params?: unknown; result?: unknown; error?: unknown };
+export type { JsonRpcMessage } from "./jsonrpc.ts";
+export { errorResponse } from "./jsonrpc.ts";
 
-/** Where the bridge sends messages: an MCP streamable-HTTP endpoint plus the headers every request carries. */
-export interface Upstream {
-  url: string;
-  headers: Record<string, string>;
+/** The few logger methods the bridge uses (consola in production, a stub in unit tests). */
+export interface Log {
+  debug: (...args: unknown[]) => void;
+  info: (...args: unknown[]) => void;
+  warn: (...args: unknown[]) => void;
 }
 
 export interface BridgeOptions {
-  upstream: Upstream;
+  /** Finds (or starts) the server; called at start and again whenever the server has gone away. */
+  connect: Connect;
   /** Writes one JSON-RPC message as one line to the editor. The only path to stdout. */
   write: (message: JsonRpcMessage) => void;
-  log: ConsolaInstance;
+  log: Log;
   fetch?: typeof fetch;
+  /** How long a message keeps waiting for a vanished server before the editor is told it is unreachable. */
+  recoverTimeoutMs?: number;
 }
 
-const isRequest = (m: JsonRpcMessage) => typeof m.method === "string" && m.id !== undefined && m.id !== null;
+export interface CloseOptions {
+  /** How long answers still owed to the editor may take before the bridge gives up on them. */
+  graceMs: number;
+  /** Bound on the session DELETE, so a hung server cannot hold an editor's shutdown. */
+  deleteTimeoutMs?: number;
+}
 
-export function errorResponse(id: JsonRpcId, code: number, message: string): JsonRpcMessage {
-  return { jsonrpc: "2.0", id, error: { code, message } };
+/** A vanished server is retried this long per message; long enough for a daemon restart, short enough to answer. */
+export const RECOVER_TIMEOUT_MS = 30_000;
+export const RETRY_FIRST_MS = 50;
+export const RETRY_MAX_MS = 2_000;
+export const DELETE_TIMEOUT_MS = 1_000;
+
+/** A request the editor sent that still waits for its answer. */
+interface Pending {
+  /** The session generation it was posted in; undefined until a POST for it is under way. */
+  sentIn?: number;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}
+
+export const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export function backoff(failures: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.max(0, failures - 1));
 }
 
 /**
- * Streamable HTTP client side of the bridge (MCP 2025-03-26 … 2025-11-25). Every editor message is POSTed; answers
- * come back as JSON or as an SSE stream that may carry notifications and server→client requests before the
- * response. Requests run concurrently, so a long tool call never holds up the next one.
+ * What every transport shares: ordering (initialize and notifications/initialized go first, everything else waits for
+ * them), the table of requests owed an answer, and invisible restarts — when the server is gone, reconnect, replay
+ * the editor's own initialize (fresh id, answer swallowed) and notifications/initialized, then resend.
  */
-export class StreamableBridge {
-  private sessionId: string | undefined;
-  private protocolVersion: string | undefined;
-  /** Resolves when the initialize answer (and so the session id) is known; later messages wait for it. */
-  private initialized: Promise<void> | undefined;
-  private readonly pending = new Set<Promise<void>>();
-  private getStream: AbortController | undefined;
-  private readonly fetch: typeof fetch;
+export abstract class Bridge {
+  protected upstream: Upstream | undefined;
+  /** Bumped for every new server session; a failure seen in an older generation has already been recovered from. */
+  protected generation = 0;
+  /** The editor's initialize once the server accepted it: from then on a new session is made by replaying it. */
+  protected established: JsonRpcMessage | undefined;
+  protected initializeMessage: JsonRpcMessage | undefined;
+  protected initializedMessage: JsonRpcMessage | undefined;
+  protected readonly pending = new Map<JsonRpcId, Pending>();
+  /** Ids the proxy answered itself (with an error) after they reached the server: a late answer is dropped, not doubled. */
+  private readonly answered = new Set<JsonRpcId>();
+  private readonly replays = new Map<JsonRpcId, (message: JsonRpcMessage) => void>();
+  private barrier: Promise<void>;
+  private recovering: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private replayCount = 0;
+  protected closing = false;
+  protected readonly fetch: typeof fetch;
+  protected readonly log: Log;
+  protected readonly recoverTimeoutMs: number;
 
-  constructor(private readonly options: BridgeOptions) {
+  constructor(protected readonly options: BridgeOptions) {
     this.fetch = options.fetch ?? fetch;
+    this.log = options.log;
+    this.recoverTimeoutMs = options.recoverTimeoutMs ?? RECOVER_TIMEOUT_MS;
+    // Connecting starts at once, while the editor is still writing its initialize.
+    this.barrier = this.recover(0).catch((error) => this.log.warn(`cannot reach the MCP server yet: ${errorText(error)}`));
   }
 
-  /** Forwards one editor message; the returned promise settles when its answer has been written. */
-  send(message: JsonRpcMessage): Promise<void> {
-    const task = this.forward(message).finally(() => this.pending.delete(task));
-    this.pending.add(task);
-    return task;
-  }
-
-  private async forward(message: JsonRpcMessage): Promise<void> {
-    if (message.method === "initialize") {
-      this.initialized = this.post(message, true);
-      return this.initialized;
+  /** Forwards one editor message; answers arrive through `write`. */
+  send(message: JsonRpcMessage): void {
+    if (isRequest(message)) this.pending.set(message.id, {});
+    if (message.method === "notifications/cancelled") {
+      // The editor will ignore an answer to a cancelled request (spec, cancellation): stop waiting for it.
+      const id = (message.params as { requestId?: JsonRpcId } | undefined)?.requestId;
+      if (id !== undefined) this.settle(id);
     }
-    if (this.initialized) await this.initialized.catch(() => {});
-    await this.post(message, false);
-    if (message.method === "notifications/initialized") this.openGetStream();
-  }
-
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    const headers: Record<string, string> = { ...this.options.upstream.headers, ...extra };
-    if (this.sessionId) headers["mcp-session-id"] = this.sessionId;
-    if (this.protocolVersion) headers["mcp-protocol-version"] = this.protocolVersion;
-    return headers;
-  }
-
-  private async post(message: JsonRpcMessage, isInitialize: boolean): Promise<void> {
-    let response: Response;
-    try {
-      response = await this.fetch(this.options.upstream.url, {
-        method: "POST",
-        headers: this.headers({ "content-type": "application/json", accept: "application/json, text/event-stream" }),
-        body: JSON.stringify(message),
-      });
-    } catch (error) {
-      this.options.log.warn(`cannot reach ${this.options.upstream.url}: ${(error as Error).message}`);
-      if (isRequest(message)) this.options.write(errorResponse(message.id!, -32603, `msm: the MCP server is unreachable (${(error as Error).message})`));
+    if (message.method === "initialize" || message.method === "notifications/initialized") {
+      if (message.method === "initialize") this.initializeMessage = message;
+      else this.initializedMessage = message;
+      const run = this.barrier.then(() => this.forward(message, true));
+      this.barrier = run.catch((error) => this.log.warn(`${message.method} failed: ${errorText(error)}`));
       return;
     }
-    if (isInitialize) {
-      this.sessionId = response.headers.get("mcp-session-id") ?? undefined;
-    }
-    if (response.status === 202) {
-      await response.body?.cancel();
-      return;
-    }
-    const type = response.headers.get("content-type") ?? "";
-    if (!response.ok && !type.includes("json") && !type.includes("event-stream")) {
-      const text = await response.text().catch(() => "");
-      if (isRequest(message)) this.options.write(errorResponse(message.id!, -32603, `msm: the MCP server answered HTTP ${response.status} ${text.slice(0, 200)}`));
-      return;
-    }
-    if (type.includes("text/event-stream") && response.body) {
-      for await (const event of readSse(response.body)) {
-        if (event.event !== "message" || event.data === "") continue;
-        this.deliver(event.data, isInitialize);
-      }
-      return;
-    }
-    const text = await response.text();
-    if (text.trim() !== "") this.deliver(text, isInitialize);
+    void this.forward(message, false).catch((error) => this.fail(message, `msm: ${errorText(error)}`));
   }
 
-  /** Writes a server message (or batch) to the editor, noting the negotiated protocol version on the way. */
-  private deliver(text: string, isInitialize: boolean): void {
-    let parsed: JsonRpcMessage | JsonRpcMessage[];
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      this.options.log.warn(`dropped a malformed message from the server: ${text.slice(0, 200)}`);
-      return;
-    }
-    for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
-      if (isInitialize && message.result && typeof message.result === "object" && "protocolVersion" in message.result) {
-        this.protocolVersion = String((message.result as { protocolVersion: unknown }).protocolVersion);
-      }
-      this.options.write(message);
+  /** Transport-specific delivery of one message, retrying through `recover` when the server has gone away. */
+  protected abstract forward(message: JsonRpcMessage, lifecycle: boolean): Promise<void>;
+
+  /** Sets up a new server session on `this.upstream` (replaying initialize when `established`). */
+  protected abstract reopen(generation: number): Promise<void>;
+
+  /** Ends the server session: streams aborted, session deleted where the transport has one. */
+  protected abstract shutdown(deleteTimeoutMs: number): Promise<void>;
+
+  /** Resolves once lifecycle messages and any recovery in progress are done: the moment other messages may go. */
+  protected async afterBarrier(): Promise<void> {
+    for (;;) {
+      const barrier = this.barrier;
+      const recovering = this.recovering;
+      await barrier;
+      if (recovering) await recovering.catch(() => {});
+      if (barrier === this.barrier && !this.recovering) return;
     }
   }
 
-  /** The GET stream carries unsolicited server messages (list_changed, resources/updated). */
-  private openGetStream(): void {
-    if (!this.sessionId || this.getStream) return;
-    const controller = new AbortController();
-    this.getStream = controller;
-    void (async () => {
+  /**
+   * Makes a new server session after the old one vanished. Concurrent callers share one attempt, and a caller whose
+   * failure belongs to an older generation just waits for the attempt that already replaced it.
+   */
+  protected recover(failedGeneration: number): Promise<void> {
+    if (this.closing) return Promise.reject(new Error("msm is shutting down"));
+    if (this.recovering) return this.recovering;
+    if (failedGeneration !== this.generation) return Promise.resolve();
+    const attempt = this.reconnect().finally(() => {
+      this.recovering = undefined;
+    });
+    this.recovering = attempt;
+    return attempt;
+  }
+
+  private async reconnect(): Promise<void> {
+    const deadline = Date.now() + this.recoverTimeoutMs;
+    for (let failures = 1; ; failures++) {
+      if (this.closing) throw new Error("msm is shutting down");
+      // connect() has its own deadline (a daemon start); when it gives up there is no point in asking again.
+      this.upstream = await this.options.connect();
+      const generation = ++this.generation;
       try {
-        const response = await this.fetch(this.options.upstream.url, {
-          method: "GET",
-          headers: this.headers({ accept: "text/event-stream" }),
-          signal: controller.signal,
-        });
-        if (!response.ok || !response.body) {
-          await response.body?.cancel();
-          return;
-        }
-        for await (const event of readSse(response.body)) {
-          if (event.event === "message" && event.data !== "") this.deliver(event.data, false);
-        }
+        await this.reopen(generation);
+        if (this.established) this.log.info(`new session with ${this.upstream.url} (the server had gone away)`);
+        return;
       } catch (error) {
-        if (!controller.signal.aborted) this.options.log.debug(`GET stream ended: ${(error as Error).message}`);
+        this.log.debug(`reconnect attempt ${failures} failed: ${errorText(error)}`);
+        if (Date.now() + backoff(failures) > deadline) throw error;
       }
-    })();
+      await sleep(backoff(failures));
+    }
   }
 
-  /** Waits (bounded) for answers still owed to the editor, then ends the HTTP session. */
-  async close(graceMs: number): Promise<void> {
-    if (this.pending.size) {
+  /** Recovers for a message that could not be delivered; false (and the editor answered) when that failed. */
+  protected async tryRecover(generation: number, message: JsonRpcMessage, since: number): Promise<boolean> {
+    if (this.closing) {
+      this.fail(message, "msm: the proxy is shutting down");
+      return false;
+    }
+    if (Date.now() - since > this.recoverTimeoutMs) {
+      this.fail(message, `msm: the MCP server at ${this.upstream?.url ?? "(unknown)"} is unreachable`);
+      return false;
+    }
+    try {
+      await this.recover(generation);
+      return true;
+    } catch (error) {
+      this.fail(message, `msm: cannot reach the MCP server: ${errorText(error)}`);
+      return false;
+    }
+  }
+
+  /** The editor's initialize under a fresh id, and a promise of the server's answer (which the editor never sees). */
+  protected replayInitialize(): { message: JsonRpcMessage; answer: Promise<JsonRpcMessage> } {
+    const id = `msm-replay-${++this.replayCount}`;
+    const message = { ...this.established!, id };
+    const answer = new Promise<JsonRpcMessage>((resolve) => this.replays.set(id, resolve));
+    return { message, answer };
+  }
+
+  protected forgetReplay(id: JsonRpcId | null | undefined): void {
+    if (id !== undefined && id !== null) this.replays.delete(id);
+  }
+
+  protected markSent(message: JsonRpcMessage, generation: number | undefined): void {
+    if (!isRequest(message)) return;
+    const entry = this.pending.get(message.id);
+    if (entry) entry.sentIn = generation;
+  }
+
+  /** Whether a request still waits for its answer (false once answered or failed). */
+  protected isOwed(message: JsonRpcMessage): boolean {
+    return !isRequest(message) || this.pending.has(message.id);
+  }
+
+  /** Every request posted in `generation` still unanswered: the server died holding them. */
+  protected inFlight(generation: number): JsonRpcId[] {
+    return [...this.pending].filter(([, p]) => p.sentIn === generation).map(([id]) => id);
+  }
+
+  /** Writes a server message to the editor, except answers to replays (swallowed) and answers already given. */
+  protected deliver(message: JsonRpcMessage): void {
+    if (message.method === undefined && message.id !== undefined && message.id !== null) {
+      const replay = this.replays.get(message.id);
+      if (replay) {
+        this.replays.delete(message.id);
+        replay(message);
+        return;
+      }
+      if (this.answered.delete(message.id)) return;
+      if (this.initializeMessage?.id === message.id && "result" in message) this.established = this.initializeMessage;
+      this.settle(message.id);
+    }
+    this.options.write(message);
+  }
+
+  protected deliverText(text: string): JsonRpcMessage[] {
+    const messages = parseServerText(text);
+    if (!messages) {
+      this.log.warn(`dropped a malformed message from the server: ${text.slice(0, 200)}`);
+      return [];
+    }
+    for (const message of messages) this.deliver(message);
+    return messages;
+  }
+
+  /** Tells the editor a request failed (never silence); notifications and responses that cannot go are logged. */
+  protected fail(message: JsonRpcMessage, text: string): void {
+    if (!isRequest(message)) {
+      this.log.warn(`could not forward ${message.method ?? `the answer to ${message.id}`}: ${text}`);
+      return;
+    }
+    this.failId(message.id, text);
+  }
+
+  protected failId(id: JsonRpcId, text: string): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    if (entry.sentIn !== undefined) this.answered.add(id);
+    this.settle(id);
+    this.options.write(errorResponse(id, UPSTREAM_ERROR, text));
+  }
+
+  private settle(id: JsonRpcId): void {
+    if (!this.pending.delete(id) || this.pending.size) return;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /** Waits (bounded) for answers still owed to the editor, then ends the server session. */
+  async close(options: CloseOptions): Promise<void> {
+    if (this.pending.size && options.graceMs > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        Promise.allSettled([...this.pending]),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, graceMs);
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, options.graceMs);
         }),
       ]);
       clearTimeout(timer);
     }
-    this.getStream?.abort();
-    if (this.sessionId) {
-      await this.fetch(this.options.upstream.url, { method: "DELETE", headers: this.headers(), signal: AbortSignal.timeout(1000) })
-        .then((r) => r.body?.cancel())
-        .catch(() => {});
-    }
+    this.closing = true;
+    // Never silence: whatever is still owed gets an answer before the proxy goes.
+    for (const id of [...this.pending.keys()]) this.failId(id, "msm: the proxy is exiting (stdin closed) before the MCP server answered");
+    await this.shutdown(options.deleteTimeoutMs ?? DELETE_TIMEOUT_MS).catch(() => {});
   }
 }

@@ -1,62 +1,184 @@
-import { createLogger, captureConsole } from "../lib/log.ts";
-import { loadConfig, resolveTarget } from "../lib/config.ts";
-import { ensureDaemon } from "../lib/ensure.ts";
+import { MsmError } from "../lib/errors.ts";
+import type { Transport } from "../lib/config.ts";
+import { readFileSync } from "node:fs";
+import { paths } from "../lib/paths.ts";
 import { loadToken } from "../lib/token.ts";
 import { readLines } from "./lines.ts";
-import { StreamableBridge, errorResponse, type JsonRpcMessage } from "./bridge.ts";
+import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
+import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
+import { SseBridge } from "./legacy-sse.ts";
+import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
+import { StreamableBridge } from "./streamable.ts";
+import { parseHeaders, type Connect, type Upstream } from "./upstream.ts";
 
 /** How long answers still owed to the editor may take after stdin closes (MSM_EOF_GRACE_MS overrides). */
 export const EOF_GRACE_MS = 5_000;
+/** SIGTERM/SIGHUP: the editor will SIGKILL 400 ms later (Claude Code), so the proxy is gone well before that. */
+export const SIGNAL_EXIT_MS = 250;
+/** Part of SIGNAL_EXIT_MS spent trying to DELETE the session. */
+export const SIGNAL_DELETE_MS = 150;
+
+/** Quiet time after which the proxy runs a full garbage collection. */
+export const IDLE_GC_MS = 1_000;
+
+export const PROJECT_HEADER = "mcp-project-path";
 
 export interface ProxyOptions {
-  target: string;
+  /** A target from config.json (or the built-in "memory"); not needed with `url`. */
+  target?: string;
+  /** Any MCP HTTP server, no config needed. */
+  url?: string;
+  transport?: Transport;
+  /** Extra request headers, curl syntax ("Name: value"). */
+  headers?: string[];
   project?: string;
   input?: AsyncIterable<Uint8Array | string>;
   /** stdout is the wire: this is the only function in msm that writes to it. */
   output?: (line: string) => void;
+  fetch?: typeof fetch;
+  /** Finds the target's daemon, starting it if needed (lib/ensure.ts by default). */
+  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number }>;
+  eofGraceMs?: number;
+  /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
+  signals?: boolean;
+  log?: Log;
 }
 
-export async function runProxy(options: ProxyOptions): Promise<void> {
-  const log = createLogger({ tag: `proxy ${options.target}` });
-  captureConsole(log);
-  const sink = Bun.stdout.writer();
-  const output = options.output ?? ((line: string) => { sink.write(line); sink.flush(); });
+export function createBridge(transport: Transport, options: BridgeOptions): Bridge {
+  if (transport === "sse") return new SseBridge(options);
+  return new StreamableBridge(options, transport === "http");
+}
+
+/** Where to connect and how to find the server again after it went away. */
+async function upstreamOf(options: ProxyOptions, project: string): Promise<{ transport: Transport; connect: Connect }> {
+  const extra = parseHeaders(options.headers ?? []);
+  if (options.url) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new MsmError("USAGE", `--url "${options.url}" is not a URL.`);
+    }
+    const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { [PROJECT_HEADER]: project, ...extra } };
+    return { transport: upstream.transport, connect: async () => upstream };
+  }
+  if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
+  const name = options.target;
+  const headers: Record<string, string> = { [PROJECT_HEADER]: project, ...extra };
+  // The built-in daemon demands the bearer token; external targets are their own servers.
+  if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
+  const ensure = async (): Promise<Upstream> => {
+    const { loadConfig, resolveTarget } = await import("../lib/config.ts");
+    const target = resolveTarget(loadConfig(), name);
+    const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
+    const endpoint = await ensureDaemon(target);
+    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers };
+  };
+  // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
+  // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
+  // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
+  let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
+  let transport = options.transport ?? lock?.transport;
+  if (!transport) {
+    const { loadConfig, resolveTarget } = await import("../lib/config.ts");
+    transport = resolveTarget(loadConfig(), name).transport;
+  }
+  return {
+    transport,
+    connect: async () => {
+      const known = lock;
+      lock = undefined;
+      if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers };
+      return ensure();
+    },
+  };
+}
+
+/**
+ * A daemon's lock file read without its zod schema: loading zod, the config and the start machinery costs a proxy
+ * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
+ * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
+ */
+export function liveLock(name: string): { port: number; path: string; transport: Transport } | undefined {
+  try {
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown };
+    if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
+    if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
+    process.kill(lock.pid, 0);
+    return { port: lock.port, path: lock.path, transport: lock.transport as Transport };
+  } catch {
+    return undefined;
+  }
+}
+
+const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
+
+/** Does `<name>.lock` name a running pid? Same schema-free read as liveLock, for the same reason. */
+function pidFileAlive(name: string): boolean {
+  try {
+    const { pid } = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown };
+    if (typeof pid !== "number") return false;
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs one session: stdin lines to the server, server messages to stdout. Resolves with the exit code at EOF. */
+export async function runProxy(options: ProxyOptions): Promise<number> {
+  let log = options.log;
+  if (!log) {
+    const own = createProxyLog(`proxy ${options.target ?? options.url}`);
+    consoleToStderr(own);
+    log = own;
+  }
+  const output = options.output ?? ((line: string) => void process.stdout.write(line));
   const write = (message: JsonRpcMessage) => output(JSON.stringify(message) + "\n");
 
-  const target = resolveTarget(loadConfig(), options.target);
   const project = resolveProject(options.project);
-  const endpoint = await ensureDaemon(target);
-  const headers: Record<string, string> = { "mcp-project-path": project };
-  if (target.kind === "builtin") headers.authorization = `Bearer ${loadToken()}`;
-  const bridge = new StreamableBridge({ upstream: { url: endpoint.url, headers }, write, log });
-  log.debug(`session for ${project} → ${endpoint.url}`);
+  const { transport, connect } = await upstreamOf(options, project);
+  const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch });
+  log.debug(`session for ${project} (${transport})`);
 
-  const stop = async (code: number) => {
-    await bridge.close(0).catch(() => {});
-    process.exit(code);
-  };
-  process.on("SIGTERM", () => void stop(143));
-  process.on("SIGHUP", () => void stop(129));
-
-  for await (const line of readLines(options.input ?? Bun.stdin.stream())) {
-    if (line.trim() === "") continue;
-    let message: JsonRpcMessage;
-    try {
-      message = JSON.parse(line);
-    } catch {
-      write(errorResponse(null, -32700, "Parse error: the line is not valid JSON"));
-      continue;
-    }
-    void bridge.send(message);
+  if (options.signals) {
+    // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.
+    process.on("unhandledRejection", (error) => log.warn(`unexpected: ${errorText(error)}`));
+    process.on("uncaughtException", (error) => log.warn(`unexpected: ${errorText(error)}`));
+    const stop = (code: number) => {
+      // Whatever happens, be gone before the editor's SIGKILL: the DELETE is a courtesy with a short leash.
+      setTimeout(() => process.exit(code), SIGNAL_EXIT_MS).unref?.();
+      void bridge.close({ graceMs: 0, deleteTimeoutMs: SIGNAL_DELETE_MS }).finally(() => process.exit(code));
+    };
+    process.on("SIGTERM", () => stop(143));
+    process.on("SIGHUP", () => stop(129));
   }
-  const grace = Number(process.env.MSM_EOF_GRACE_MS) || EOF_GRACE_MS;
-  await bridge.close(grace);
-  await sink.flush();
-  process.exit(0);
+
+  // A proxy idles most of its life; a full collection once traffic pauses hands the heap that bursts of messages
+  // grew back to the OS, so N×M idle proxies stay small.
+  let idleTimer: Timer | undefined;
+  const collectWhenIdle = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => Bun.gc(true), IDLE_GC_MS);
+    idleTimer.unref?.();
+  };
+
+  for await (const line of readLines(options.input ?? process.stdin)) {
+    collectWhenIdle();
+    if (line.trim() === "") continue;
+    const { messages, errors } = parseLine(line);
+    for (const error of errors) write(error);
+    for (const message of messages) bridge.send(message);
+  }
+  const envGrace = Number(process.env.MSM_EOF_GRACE_MS);
+  const graceMs = options.eofGraceMs ?? (Number.isFinite(envGrace) && process.env.MSM_EOF_GRACE_MS !== "" ? envGrace : EOF_GRACE_MS);
+  await bridge.close({ graceMs });
+  return 0;
 }
 
-function flushStdout(): Promise<void> {
+/** Resolves once everything written to stdout has been handed to the OS. */
+export function flushStdout(): Promise<void> {
   return new Promise((resolve) => {
     if (process.stdout.writableNeedDrain) process.stdout.once("drain", () => resolve());
     else process.stdout.write("", () => resolve());

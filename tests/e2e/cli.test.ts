@@ -89,15 +89,15 @@ describe("the msm command line", () => {
     try {
       const empty = run(sandbox, ["status"]);
       expect(empty.code).toBe(0);
-      expect(empty.stdout).toContain("No msm daemons are running");
+      expect(empty.stdout).toMatch(/memory\s+\S*\s*stopped/);
       const session = await openSession(sandbox, sandbox.project("p"));
       const lock = sandbox.lock("memory")!;
       const table = run(sandbox, ["status"]);
-      expect(table.stdout).toMatch(/NAME\s+PID\s+PORT\s+TRANSPORT\s+ALIVE\s+UPTIME/);
-      expect(table.stdout).toMatch(new RegExp(`memory\\s+${lock.pid}\\s+${lock.port}\\s+streamable-http\\s+yes`));
+      expect(table.stdout).toMatch(/TARGET\s+STATE\s+PID\s+PORT\s+TRANSPORT\s+UPTIME/);
+      expect(table.stdout).toMatch(new RegExp(`memory\\s+\\S*\\s*running\\s+${lock.pid}\\s+${lock.port}\\s+streamable-http`));
       const json = JSON.parse(run(sandbox, ["status", "--json"]).stdout);
-      expect(json.daemons).toEqual([
-        expect.objectContaining({ name: "memory", pid: lock.pid, port: lock.port, transport: "streamable-http", alive: true, healthy: true }),
+      expect(json.targets).toEqual([
+        expect.objectContaining({ name: "memory", state: "running", pid: lock.pid, port: lock.port, transport: "streamable-http" }),
       ]);
       await session.close();
     } finally {

@@ -32,6 +32,7 @@ export class Sandbox {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     delete env.CLAUDE_PROJECT_DIR;
     delete env.MSM_PROJECT_DIR;
+    delete env.MSM_BACKOFF_MS; // a test that wants a short crash-loop backoff passes it explicitly
     this.env = { ...env, HOME: this.home, MSM_HOME: this.msmHome };
   }
 
@@ -67,22 +68,63 @@ export class Sandbox {
       .filter((p): p is number => typeof p === "number");
   }
 
+  /**
+   * The supervisor goes first (SIGKILL, so it cannot restart what we stop next); then proxies and daemons get
+   * SIGTERM — daemons as whole process groups, so an external server's children go too; finally anything still
+   * running with this sandbox's MSM_HOME in its environment is killed, so nothing outlives the test.
+   */
   async cleanup(): Promise<void> {
-    const all = new Set([...this.pids, ...this.lockPids()]);
+    const supervisor = this.lock("supervisor")?.pid;
+    if (supervisor) {
+      kill(supervisor, "SIGKILL");
+      await waitFor(() => !alive(supervisor), 3000, "supervisor to die").catch(() => {});
+    }
+    const daemons = new Set(this.lockPids());
+    const all = new Set([...this.pids, ...daemons]);
+    for (const pid of all) kill(daemons.has(pid) ? -pid : pid, "SIGTERM");
     for (const pid of all) kill(pid, "SIGTERM");
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline && [...all].some(alive)) await Bun.sleep(25);
     for (const pid of all) if (alive(pid)) kill(pid, "SIGKILL");
+    for (const pid of daemons) kill(-pid, "SIGKILL");
+    for (const pid of this.strays()) kill(pid, "SIGKILL");
     rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Live processes whose environment names this sandbox's MSM_HOME (Linux; [] elsewhere). */
+  strays(): number[] {
+    let entries: string[];
+    try {
+      entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+    } catch {
+      return [];
+    }
+    const needle = `MSM_HOME=${this.msmHome}\0`;
+    return entries
+      .map(Number)
+      .filter((pid) => {
+        if (pid === process.pid || !alive(pid)) return false;
+        try {
+          return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle);
+        } catch {
+          return false;
+        }
+      });
   }
 }
 
+/** Running and not a zombie (a reparented daemon can sit as a zombie for a second until PID 1 reaps it). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
   }
 }
 
@@ -150,4 +192,23 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(25);
   }
+}
+
+/** Runs `dist/msm ARGS` in the sandbox (a person typing a command) and collects its output. */
+export async function msm(sandbox: Sandbox, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  requireBinary();
+  const child = Bun.spawn([MSM, ...args], { env: { ...sandbox.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Pids of live processes in this sandbox whose command line contains `needle`. */
+export function processesMatching(sandbox: Sandbox, needle: string): number[] {
+  return sandbox.strays().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(needle);
+    } catch {
+      return false;
+    }
+  });
 }

@@ -1,16 +1,49 @@
 import { defineCommand } from "citty";
+import type { Transport } from "../../lib/config.ts";
+
+const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
+
+/** citty keeps only the last of repeated flags; `--header` may be given many times, so collect them from argv. */
+export function collectHeaders(rawArgs: string[]): string[] {
+  const headers: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if ((arg === "--header" || arg === "-H") && i + 1 < rawArgs.length) headers.push(rawArgs[++i]!);
+    else if (arg.startsWith("--header=")) headers.push(arg.slice("--header=".length));
+  }
+  return headers;
+}
 
 export default defineCommand({
   meta: {
     name: "proxy",
-    description: "Bridge this editor session (stdio) to the target's shared daemon, starting it if needed",
+    description: "Bridge this editor session (stdio) to a target's shared daemon (started if needed), or to any MCP HTTP server with --url",
   },
   args: {
-    target: { type: "string", description: "Target name from config.json, or the built-in \"memory\"", required: true },
-    project: { type: "string", description: "Project directory sent to the daemon (default: $CLAUDE_PROJECT_DIR, else the nearest .git/.claude ancestor)" },
+    target: { type: "string", description: "Target name from config.json, or the built-in \"memory\"" },
+    url: { type: "string", description: "Reach this MCP HTTP server directly, without config (e.g. http://127.0.0.1:3001/mcp)" },
+    transport: { type: "string", description: "streamable-http (default), sse (2024-11-05 HTTP+SSE) or http (plain JSON POST)" },
+    header: { type: "string", alias: "H", description: "Extra request header \"Name: value\"; repeat for more" },
+    project: { type: "string", description: "Project directory sent to the daemon (default: $MSM_PROJECT_DIR or $CLAUDE_PROJECT_DIR, else the nearest .git/.claude ancestor)" },
   },
-  async run({ args }) {
-    const { runProxy } = await import("../../proxy/index.ts");
-    await runProxy({ target: args.target, project: args.project });
+  async run({ args, rawArgs }) {
+    const { MsmError } = await import("../../lib/errors.ts");
+    // Checked by hand rather than with the config schema: `--url` sessions never load zod or the config at all.
+    const transport = args.transport as Transport | undefined;
+    if (transport !== undefined && !TRANSPORTS.includes(transport)) {
+      throw new MsmError("USAGE", `--transport "${args.transport}" is not one of ${TRANSPORTS.join(", ")}.`);
+    }
+    if (!args.target && !args.url) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
+    const { runProxy, flushStdout } = await import("../../proxy/index.ts");
+    const code = await runProxy({
+      target: args.target,
+      url: args.url,
+      transport,
+      headers: collectHeaders(rawArgs),
+      project: args.project,
+      signals: true,
+    });
+    await flushStdout();
+    process.exit(code);
   },
 });

@@ -1,39 +1,73 @@
 import { defineCommand } from "citty";
-import { listLocks } from "../../lib/lock.ts";
-import { isHealthy } from "../../lib/ensure.ts";
-import { msmHome } from "../../lib/paths.ts";
+import { loadConfig, resolveTarget, targetNames, type Config } from "../../lib/config.ts";
+import { isMsmError } from "../../lib/errors.ts";
+import { listLocks, type LockInfo } from "../../lib/lock.ts";
+import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
+import { msmHome, userHome } from "../../lib/paths.ts";
+import { probe } from "../../lib/probe.ts";
+import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
+import type { SupervisorStatus } from "../../supervisor/index.ts";
+import type { TargetStatus } from "../../supervisor/keeper.ts";
+import { paint, table, useColor } from "../style.ts";
 
-export interface StatusRow {
-  name: string;
-  pid: number | null;
-  port: number | null;
-  transport: string | null;
-  alive: boolean;
-  healthy: boolean;
-  uptimeSeconds: number | null;
-  version: string | null;
-  problem: string | null;
+/** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
+export interface StatusReport {
+  home: string;
+  supervisor: SupervisorStatus["supervisor"] | null;
+  targets: TargetStatus[];
 }
 
-export async function collectStatus(): Promise<StatusRow[]> {
+export async function collectStatus(): Promise<StatusReport> {
+  const manager = await findSupervisor();
+  if (manager) {
+    try {
+      const answer = await callManager<SupervisorStatus>(manager, "GET", "/status", 5_000);
+      return { home: msmHome(), ...answer };
+    } catch (error) {
+      if (!isMsmError(error)) throw error;
+    }
+  }
+  return { home: msmHome(), supervisor: null, targets: await fromLockFiles() };
+}
+
+/** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */
+async function fromLockFiles(): Promise<TargetStatus[]> {
+  let names: string[] = ["memory"];
+  let config: Config | undefined;
+  try {
+    config = loadConfig();
+    names = targetNames(config);
+  } catch {}
+  const locks = new Map(listLocks().map((l) => [l.name, l]));
+  for (const name of locks.keys()) if (name !== SUPERVISOR && !names.includes(name)) names.push(name);
   return Promise.all(
-    listLocks().map(async ({ name, info, alive }) => {
-      if (!info) {
-        return { name, pid: null, port: null, transport: null, alive: false, healthy: false, uptimeSeconds: null, version: null, problem: "corrupt lock file (cleared on next start)" };
-      }
-      const healthy = alive && info.port > 0 ? await isHealthy(info.port) : false;
-      const started = Date.parse(info.startedAt);
+    names.map(async (name) => {
+      const entry = locks.get(name);
+      const info: LockInfo | undefined = entry?.alive ? entry.info : undefined;
+      let target;
+      try {
+        target = config ? resolveTarget(config, name) : undefined;
+      } catch {}
+      const healthy = info && target ? await probe(target, info) : false;
+      const started = info ? Date.parse(info.startedAt) : NaN;
       return {
         name,
-        pid: info.pid,
-        port: info.port,
-        transport: info.transport,
-        alive,
-        healthy,
-        uptimeSeconds: alive && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
-        version: info.version,
-        problem: alive ? (healthy ? null : "not answering /health") : "process is gone (stale lock, cleared on next start)",
-      };
+        kind: target?.kind ?? "external",
+        state: info ? "running" : "stopped",
+        pid: info?.pid ?? null,
+        port: info?.port ?? null,
+        transport: info?.transport ?? target?.transport ?? "-",
+        url: info ? `http://127.0.0.1:${info.port}${info.path ?? target?.path ?? ""}` : null,
+        uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
+        restarts: 0,
+        sessions: null,
+        connections: null,
+        requests: null,
+        rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
+        idleMinutes: target?.idleMinutes ?? 0,
+        note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target ? "not in config.json" : null,
+        lastLog: [],
+      } satisfies TargetStatus;
     }),
   );
 }
@@ -50,30 +84,69 @@ export function formatUptime(seconds: number | null): string {
   return `${s}s`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null) return "-";
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+  if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MB`;
+  return `${Math.round(bytes / 1024)} kB`;
+}
+
+function idleText(minutes: number): string {
+  return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
+}
+
+const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", failed: "red", stopped: "gray" } as const;
+
+/** The table a person reads: one line per target, a dot coloured by state, notes and failure logs underneath. */
+export function renderStatus(report: StatusReport, color = useColor()): string {
+  const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
+  const home = report.home.startsWith(userHome() + "/") ? `~${report.home.slice(userHome().length)}` : report.home;
+  const out: string[] = [];
+  if (report.supervisor) {
+    const s = report.supervisor;
+    out.push(`${c("msm", "bold")} ${s.version} · supervisor pid ${s.pid} on 127.0.0.1:${s.port} · up ${formatUptime(s.uptimeSeconds)} · ${c(home, "dim")}`);
+  } else {
+    out.push(`${c("msm", "bold")} · ${c("supervisor not running", "yellow")} (it starts with the next session) · from lock files in ${c(home, "dim")}`);
+  }
+  out.push("");
+  const rows = [["TARGET", "STATE", "PID", "PORT", "TRANSPORT", "UPTIME", "RESTARTS", "SESSIONS", "REQUESTS", "MEMORY"].map((h) => c(h, "dim"))];
+  const dash = (v: number | null) => (v === null ? "-" : v.toLocaleString("en-US"));
+  for (const t of report.targets) {
+    const style = STATE_STYLE[t.state];
+    rows.push([
+      c(t.name, "bold"),
+      c(`● ${t.state}`, style),
+      t.pid?.toString() ?? "-",
+      t.port?.toString() ?? "-",
+      t.transport,
+      formatUptime(t.uptimeSeconds),
+      t.restarts ? c(String(t.restarts), t.restarts > 2 ? "yellow" : "cyan") : "0",
+      dash(t.sessions ?? t.connections),
+      dash(t.requests),
+      formatBytes(t.rssBytes),
+    ]);
+  }
+  out.push(table(rows));
+  const idleNote = (t: TargetStatus) => (t.idleMinutes > 0 && t.state === "running" ? `stops after ${idleText(t.idleMinutes)} without sessions` : null);
+  const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
+  if (notes.length) out.push("");
+  for (const t of notes) {
+    const parts = [t.note, idleNote(t)].filter(Boolean).join("; ");
+    if (parts) out.push(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`);
+    for (const line of t.lastLog) out.push(c(`  │ ${line}`, "dim"));
+    if (t.state === "failed") out.push(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`);
+  }
+  return out.join("\n") + "\n";
 }
 
 export default defineCommand({
-  meta: { name: "status", description: "Show msm's daemons: pid, port, transport, health, uptime" },
+  meta: { name: "status", description: "Show every target: state, pid, port, uptime, restarts, sessions, memory (exit 1 if one failed)" },
   args: {
     json: { type: "boolean", description: "Print JSON instead of a table", default: false },
   },
   async run({ args }) {
-    const rows = await collectStatus();
-    if (args.json) {
-      process.stdout.write(JSON.stringify({ home: msmHome(), daemons: rows }, null, 2) + "\n");
-      return;
-    }
-    if (rows.length === 0) {
-      process.stdout.write(`No msm daemons are running (state in ${msmHome()}).\nThey start on demand when an editor runs "msm proxy --target NAME".\n`);
-      return;
-    }
-    const lines = [["NAME", "PID", "PORT", "TRANSPORT", "ALIVE", "UPTIME", "NOTE"]];
-    for (const r of rows) {
-      lines.push([r.name, r.pid?.toString() ?? "-", r.port?.toString() ?? "-", r.transport ?? "-", r.alive ? (r.healthy ? "yes" : "unhealthy") : "no", formatUptime(r.uptimeSeconds), r.problem ?? ""]);
-    }
-    process.stdout.write(table(lines) + "\n");
+    const report = await collectStatus();
+    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderStatus(report));
+    if (report.targets.some((t) => t.state === "failed")) process.exitCode = 1;
   },
 });

@@ -1,0 +1,47 @@
+import { defineCommand } from "citty";
+import { MsmError } from "../../lib/errors.ts";
+import { listLocks, readLock, releaseIfOwned } from "../../lib/lock.ts";
+import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
+import { paths } from "../../lib/paths.ts";
+import { terminate } from "../../lib/proc.ts";
+
+/** Stopping waits for SIGTERM's grace period and then some. */
+const STOP_TIMEOUT_MS = 15_000;
+
+export default defineCommand({
+  meta: { name: "stop", description: "Stop a target's daemon (the next session starts it again), or --all daemons and the supervisor" },
+  args: {
+    name: { type: "positional", description: "Target to stop", required: false },
+    all: { type: "boolean", description: "Stop every daemon and the supervisor", default: false },
+  },
+  async run({ args }) {
+    if (!args.name && !args.all) throw new MsmError("USAGE", `Name a target to stop ("msm stop memory"), or use "msm stop --all".`);
+    const manager = await findSupervisor();
+    if (manager) {
+      if (args.all) {
+        const { stopped } = await callManager<{ stopped: string[] }>(manager, "POST", "/shutdown", STOP_TIMEOUT_MS);
+        say(stopped.length ? `stopped ${stopped.join(", ")} and the supervisor` : "stopped the supervisor (no daemon was running)");
+      } else {
+        const { stopped } = await callManager<{ stopped: boolean }>(manager, "POST", `/daemons/${encodeURIComponent(args.name!)}/stop`, STOP_TIMEOUT_MS);
+        say(stopped ? `stopped ${args.name}` : `${args.name} was not running`);
+      }
+      return;
+    }
+    // No supervisor: nobody will restart what we stop, so signal the daemons named by lock files directly.
+    const names = args.all ? listLocks().map((l) => l.name) : [args.name!];
+    const stopped: string[] = [];
+    for (const name of names) {
+      const lock = readLock(name);
+      if (!lock) continue;
+      await terminate(lock.pid, { group: name === SUPERVISOR ? false : (lock.group ?? true) });
+      releaseIfOwned(paths.lock(name), lock.pid);
+      stopped.push(name);
+    }
+    if (!args.all && stopped.length === 0) say(`${args.name} was not running`);
+    else say(stopped.length ? `stopped ${stopped.join(", ")}` : "nothing was running");
+  },
+});
+
+function say(line: string): void {
+  process.stdout.write(line + "\n");
+}

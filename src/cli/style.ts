@@ -1,0 +1,29 @@
+/**
+ * Terminal colour for the commands a person reads (status, stop, logs). Off when stdout is not a terminal or
+ * NO_COLOR is set (no-color.org); FORCE_COLOR turns it on for pagers and tests.
+ */
+export function useColor(stream: { isTTY?: boolean } = process.stdout): boolean {
+  if (process.env.NO_COLOR) return false;
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
+  return Boolean(stream.isTTY);
+}
+
+const CODES = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39], gray: [90, 39] } as const;
+export type Style = keyof typeof CODES;
+
+export function paint(text: string, style: Style, on = useColor()): string {
+  if (!on) return text;
+  const [open, close] = CODES[style];
+  return `\x1b[${open}m${text}\x1b[${close}m`;
+}
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+export const visibleLength = (text: string) => text.replace(ANSI, "").length;
+
+/** Columns padded to the widest cell, measured without colour codes. */
+export function table(rows: string[][], gap = "  "): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => visibleLength(r[i] ?? ""))));
+  return rows
+    .map((r) => r.map((cell, i) => cell + " ".repeat(widths[i]! - visibleLength(cell))).join(gap).trimEnd())
+    .join("\n");
+}

@@ -1,0 +1,113 @@
+import { MsmError } from "./errors.ts";
+import { acquireLock, isAlive, readLock, type LockInfo } from "./lock.ts";
+import { ensureHome, paths } from "./paths.ts";
+import { isHealthy } from "./probe.ts";
+import { spawnDetached } from "./spawn.ts";
+import { loadToken } from "./token.ts";
+import { VERSION } from "./version.ts";
+
+/** The supervisor's lock, start lock and log are named like a target's. */
+export const SUPERVISOR = "supervisor";
+/** How long a caller waits for a freshly spawned supervisor to answer /health. */
+export const SUPERVISOR_START_TIMEOUT_MS = 10_000;
+const POLL_MS = 25;
+
+/** A running supervisor's manager API. */
+export interface Manager {
+  pid: number;
+  port: number;
+  token: string;
+}
+
+/** The supervisor named by supervisor.lock, if it is alive and answering; no network when there is no live lock. */
+export async function findSupervisor(): Promise<Manager | undefined> {
+  const lock = readLock(SUPERVISOR);
+  if (!lock || lock.port <= 0 || !(await isHealthy(lock.port))) return undefined;
+  return { pid: lock.pid, port: lock.port, token: loadToken() };
+}
+
+/** Cheap check (one file read, no network) for the proxy's fast path. */
+export function supervisorLockAlive(): boolean {
+  return readLock(SUPERVISOR) !== undefined;
+}
+
+/**
+ * Returns the running supervisor, starting one if needed. Racing callers serialize on `supervisor.starting` (exclusive
+ * create), so twenty proxies opened at once spawn one supervisor; the rest wait for its lock to name a healthy port.
+ * A supervisor that loses a race anyway finds supervisor.lock taken and exits at once.
+ */
+export async function ensureSupervisor(deadline = Date.now() + SUPERVISOR_START_TIMEOUT_MS): Promise<Manager> {
+  ensureHome();
+  while (Date.now() < deadline) {
+    const found = await findSupervisor();
+    if (found) return found;
+    const taken = acquireLock(SUPERVISOR, startLockInfo(), paths.startLock(SUPERVISOR));
+    if ("release" in taken) {
+      try {
+        return await spawnAndWait(deadline);
+      } finally {
+        taken.release();
+      }
+    }
+    // Someone else is starting it: wait for their supervisor, or for their start lock to go away.
+    while (Date.now() < deadline && isAlive(taken.existing.pid)) {
+      const manager = await findSupervisor();
+      if (manager) return manager;
+      await Bun.sleep(POLL_MS);
+    }
+  }
+  throw new MsmError(
+    "SUPERVISOR_UNREACHABLE",
+    `The msm supervisor did not start. See ${paths.log(SUPERVISOR)}, or run "msm supervisor" in a terminal to see why.`,
+  );
+}
+
+function startLockInfo(): LockInfo {
+  return { pid: process.pid, port: 0, transport: "http", startedAt: new Date().toISOString(), version: VERSION };
+}
+
+async function spawnAndWait(deadline: number): Promise<Manager> {
+  // Re-check under the start lock: the previous holder may have finished between our first look and now.
+  let exited = false;
+  if (!readLock(SUPERVISOR)) {
+    const child = spawnDetached(SUPERVISOR, [SUPERVISOR, "--detached"]);
+    void child.exited.then(() => (exited = true));
+  }
+  while (Date.now() < deadline) {
+    const manager = await findSupervisor();
+    if (manager) return manager;
+    if (exited && !readLock(SUPERVISOR)) {
+      throw new MsmError(
+        "SUPERVISOR_UNREACHABLE",
+        `The msm supervisor exited right after starting. See ${paths.log(SUPERVISOR)}, or run "msm supervisor" in a terminal.`,
+      );
+    }
+    await Bun.sleep(POLL_MS);
+  }
+  throw new MsmError("SUPERVISOR_UNREACHABLE", `The msm supervisor did not answer in time. See ${paths.log(SUPERVISOR)}.`);
+}
+
+/**
+ * Calls the manager API. Answers are JSON; a non-2xx answer carrying `{code, message}` becomes that MsmError, so
+ * a proxy or a command prints exactly what the supervisor said to do next.
+ */
+export async function callManager<T>(manager: Manager, method: "GET" | "POST", path: string, timeoutMs: number): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`http://127.0.0.1:${manager.port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${manager.token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new MsmError("SUPERVISOR_UNREACHABLE", `The msm supervisor (pid ${manager.pid}) did not answer ${path}: ${(error as Error).message}.`, { cause: error });
+  }
+  const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
+  if (!response.ok) {
+    throw new MsmError(
+      (body.code as MsmError["code"]) ?? "SUPERVISOR_UNREACHABLE",
+      body.message ?? `The msm supervisor answered ${response.status} to ${path}.`,
+    );
+  }
+  return body as T;
+}

@@ -1,0 +1,37 @@
+import type { Transport } from "../lib/config.ts";
+
+/** Where the bridge sends messages: an MCP endpoint, how to speak to it, and the headers every request carries. */
+export interface Upstream {
+  url: string;
+  transport: Transport;
+  headers: Record<string, string>;
+}
+
+/**
+ * Finds the server again: for a configured target this ensures the daemon (starting it, possibly on another port);
+ * for `--url` it is the same address. Injected so the bridge works with whatever starts daemons (lib/ensure.ts,
+ * later the supervisor) and so tests can count restarts.
+ */
+export type Connect = () => Promise<Upstream>;
+
+/** Connection refused (the daemon is gone) or no route: the message never reached the server, so resending is safe. */
+export function isUnreachable(error: unknown): boolean {
+  const code = error && typeof error === "object" && "code" in error ? String((error as { code: unknown }).code) : "";
+  if (["ECONNREFUSED", "ConnectionRefused", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "FailedToOpenSocket"].includes(code)) return true;
+  return /Unable to connect|ECONNREFUSED|connection refused/i.test(String((error as Error)?.message ?? error));
+}
+
+/** Bun-only fetch option: `timeout: false` turns off Bun's 5-minute socket idle timer, which would cut a long
+ * tool call or a quiet GET stream (MCP sets no limit on how long a tool may run). */
+export const NO_TIMEOUT = { timeout: false } as unknown as RequestInit;
+
+/** Parses `--header "Name: value"` arguments (curl syntax). */
+export function parseHeaders(specs: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const spec of specs) {
+    const colon = spec.indexOf(":");
+    if (colon <= 0) throw new Error(`--header "${spec}" is not "Name: value"`);
+    headers[spec.slice(0, colon).trim().toLowerCase()] = spec.slice(colon + 1).trim();
+  }
+  return headers;
+}

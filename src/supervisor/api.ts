@@ -1,0 +1,47 @@
+import type { Hono } from "hono";
+import { createBaseApp } from "../lib/http.ts";
+import { isMsmError } from "../lib/errors.ts";
+import type { Supervisor } from "./index.ts";
+
+/** Most lines `GET /daemons/:name/logs` returns at once. */
+const MAX_LOG_LINES = 10_000;
+
+/**
+ * The manager API (127.0.0.1 only, bearer token on everything but /health). Failures answer
+ * `{code, message}`: callers turn them back into the MsmError the supervisor raised, message intact.
+ */
+export function createManagerApp(supervisor: Supervisor, token: string): Hono {
+  const app = createBaseApp(token);
+
+  app.get("/status", async (c) => c.json(await supervisor.status()));
+
+  app.post("/daemons/:name/ensure", async (c) => {
+    const timeoutMs = Number(c.req.query("timeoutMs")) || undefined;
+    return c.json(await supervisor.ensure(c.req.param("name"), timeoutMs));
+  });
+
+  app.post("/daemons/:name/stop", async (c) => c.json({ stopped: await supervisor.stop(c.req.param("name")) }));
+
+  app.post("/daemons/:name/restart", async (c) => c.json(await supervisor.restart(c.req.param("name"))));
+
+  app.get("/daemons/:name/logs", (c) => {
+    const lines = Math.min(MAX_LOG_LINES, Math.max(0, Number(c.req.query("lines") ?? 100) || 0));
+    return c.json({ lines: supervisor.logs(c.req.param("name"), lines) });
+  });
+
+  /** `msm stop --all`: every daemon, then the supervisor itself (after answering). */
+  app.post("/shutdown", async (c) => {
+    const stopped = await supervisor.stopAll();
+    setTimeout(() => supervisor.exit("shutdown requested"), 50).unref?.();
+    return c.json({ stopped });
+  });
+
+  app.onError((error, c) => {
+    if (isMsmError(error)) {
+      const status = error.code === "UNKNOWN_TARGET" ? 404 : 503;
+      return c.json({ code: error.code, message: error.message }, status);
+    }
+    return c.json({ code: "INTERNAL", message: `msm supervisor: ${error.message}` }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,26 @@
+import { describe, expect, test } from "bun:test";
+import { parseConfig, resolveTarget, targetNames } from "../../src/lib/config.ts";
+
+describe("config", () => {
+  test("defaults: manager API on 3199, memory on 3100, idle shutdown off", () => {
+    const config = parseConfig("{}");
+    expect(config.supervisor.port).toBe(3199);
+    expect(resolveTarget(config, "memory")).toMatchObject({ kind: "builtin", port: 3100, idleMinutes: 0 });
+  });
+
+  test("idleMinutes per target (fractions allowed); external health defaults to http", () => {
+    const config = parseConfig(
+      JSON.stringify({ targets: { memory: { idleMinutes: 30 }, code: { command: "uvx", args: ["x", "--port", "{port}"], idleMinutes: 0.5 } } }),
+    );
+    expect(resolveTarget(config, "memory").idleMinutes).toBe(30);
+    expect(resolveTarget(config, "code")).toMatchObject({ kind: "external", idleMinutes: 0.5, health: "http", path: "/mcp", port: 0 });
+    expect(targetNames(config)).toEqual(["memory", "code"]);
+  });
+
+  test("mistakes are named", () => {
+    expect(() => parseConfig(JSON.stringify({ targets: { memory: { idleMinutes: -1 } } }))).toThrow(/targets\.memory\.idleMinutes/);
+    expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", health: "ping" } } }))).toThrow(/targets\.code\.health/);
+    expect(() => parseConfig(JSON.stringify({ supervisor: { port: 3199, idle: 1 } }))).toThrow(/unknown key "supervisor\.idle"/);
+    expect(() => parseConfig(JSON.stringify({ targets: { memory: { command: "x" } } }))).toThrow(/"port" and "idleMinutes"/);
+  });
+});
