@@ -91,7 +91,7 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
     return;
   }
-  const databases = new Databases((file) => log.info(`opened ${file}`));
+  const databases = new Databases({ info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const { app, closeAll } = createMemoryApp(token, databases);
   let server;
   try {

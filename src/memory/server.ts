@@ -2,24 +2,28 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Databases } from "./databases.ts";
-import { GraphError, type GraphStore } from "./store.ts";
+import type { GraphStore } from "./store.ts";
+import {
+  EntitySchema,
+  GraphError,
+  KnowledgeGraphShape,
+  ObservationAddResultSchema,
+  ObservationAddSchema,
+  ObservationDeleteSchema,
+  RelationSchema,
+} from "./types.ts";
 import { VERSION } from "../lib/version.ts";
 
 export const GRAPH_URI = "memory://knowledge-graph";
 
-// Same property names, descriptions and required fields as @modelcontextprotocol/server-memory.
-const EntitySchema = z.object({
-  name: z.string().describe("The name of the entity"),
-  entityType: z.string().describe("The type of the entity"),
-  observations: z.array(z.string()).describe("An array of observation contents associated with the entity"),
-});
-const RelationSchema = z.object({
-  from: z.string().describe("The name of the entity where the relation starts"),
-  to: z.string().describe("The name of the entity where the relation ends"),
-  relationType: z.string().describe("The type of the relation"),
-});
-const GraphShape = { entities: z.array(EntitySchema), relations: z.array(RelationSchema) };
+const GraphShape = KnowledgeGraphShape;
 const StatusShape = { success: z.boolean(), message: z.string() };
+
+// Optional paging, additive to the official schemas: without it an answer is exactly the official one.
+const PageShape = {
+  limit: z.number().int().min(1).optional().describe("Return at most this many entities (default: all)"),
+  offset: z.number().int().min(0).optional().describe("Skip this many entities first (default: 0)"),
+};
 
 const WRITE = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
 const DELETE = { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false };
@@ -92,17 +96,8 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
     {
       title: "Add Observations",
       description: "Add new observations to existing entities in the knowledge graph",
-      inputSchema: {
-        observations: z.array(
-          z.object({
-            entityName: z.string().describe("The name of the entity to add the observations to"),
-            contents: z.array(z.string()).describe("An array of observation contents to add"),
-          }),
-        ),
-      },
-      outputSchema: {
-        results: z.array(z.object({ entityName: z.string(), addedObservations: z.array(z.string()) })),
-      },
+      inputSchema: { observations: z.array(ObservationAddSchema) },
+      outputSchema: { results: z.array(ObservationAddResultSchema) },
       annotations: WRITE,
     },
     async ({ observations }) => {
@@ -131,14 +126,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
     {
       title: "Delete Observations",
       description: "Delete specific observations from entities in the knowledge graph",
-      inputSchema: {
-        deletions: z.array(
-          z.object({
-            entityName: z.string().describe("The name of the entity containing the observations"),
-            observations: z.array(z.string()).describe("An array of observations to delete"),
-          }),
-        ),
-      },
+      inputSchema: { deletions: z.array(ObservationDeleteSchema) },
       outputSchema: StatusShape,
       annotations: DELETE,
     },
@@ -168,12 +156,12 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
     {
       title: "Read Graph",
       description: "Read the entire knowledge graph",
-      inputSchema: {},
+      inputSchema: PageShape,
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async () => {
-      const graph = databases.current().readGraph();
+    async ({ limit, offset }) => {
+      const graph = databases.current().readGraph({ limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -185,12 +173,13 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       description: "Search for nodes in the knowledge graph based on a query",
       inputSchema: {
         query: z.string().describe("The search query to match against entity names, types, and observation content"),
+        ...PageShape,
       },
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async ({ query }) => {
-      const graph = databases.current().searchNodes(query);
+    async ({ query, limit, offset }) => {
+      const graph = databases.current().searchNodes(query, { limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -209,6 +198,8 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
+
+  registerExtraTools(server, databases, mutate);
 
   server.registerResource(
     "knowledge-graph",
@@ -238,6 +229,111 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
 
 function done(message: string) {
   return { content: [{ type: "text" as const, text: message }], structuredContent: { success: true, message } };
+}
+
+/**
+ * Tools the official server lacks. Additive only: the nine official tools keep their names, schemas and answers.
+ */
+function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>(fn: (store: GraphStore) => T) => T): void {
+  server.registerTool(
+    "memory_stats",
+    {
+      title: "Memory Stats",
+      description: "Where the knowledge graph is stored and how big it is: database path, entity, observation and relation counts, bytes on disk",
+      inputSchema: {},
+      outputSchema: {
+        database: z.string(),
+        entities: z.number(),
+        observations: z.number(),
+        relations: z.number(),
+        bytes: z.number(),
+      },
+      annotations: READ,
+    },
+    async () => {
+      const stats = databases.current().stats();
+      return { content: json(stats), structuredContent: { ...stats } };
+    },
+  );
+
+  server.registerTool(
+    "rename_entity",
+    {
+      title: "Rename Entity",
+      description: "Rename an entity; relations from or to it follow the new name",
+      inputSchema: {
+        oldName: z.string().describe("The current name of the entity"),
+        newName: z.string().describe("The new name; no other entity may have it"),
+      },
+      outputSchema: EntitySchema.shape,
+      annotations: WRITE,
+    },
+    async ({ oldName, newName }) => {
+      const entity = mutate((s) => s.renameEntity(oldName, newName));
+      return { content: json(entity), structuredContent: { ...entity } };
+    },
+  );
+
+  server.registerTool(
+    "merge_entities",
+    {
+      title: "Merge Entities",
+      description:
+        "Merge duplicate entities into one: the sources' observations are added to the target, their relations are moved to it, and the sources are deleted",
+      inputSchema: {
+        sources: z.array(z.string()).describe("Names of the entities to fold into the target"),
+        target: z.string().describe("Name of the entity that remains"),
+      },
+      outputSchema: EntitySchema.shape,
+      annotations: { ...WRITE, destructiveHint: true },
+    },
+    async ({ sources, target }) => {
+      const entity = mutate((s) => s.mergeEntities(sources, target));
+      return { content: json(entity), structuredContent: { ...entity } };
+    },
+  );
+
+  server.registerTool(
+    "entity_details",
+    {
+      title: "Entity Details",
+      description: "One entity with its observations, when it was created and last updated, and how many relations start and end at it",
+      inputSchema: { name: z.string().describe("The name of the entity") },
+      outputSchema: {
+        ...EntitySchema.shape,
+        createdAt: z.string().describe("ISO time the entity was created"),
+        updatedAt: z.string().describe("ISO time its observations or name last changed"),
+        outgoingRelations: z.number(),
+        incomingRelations: z.number(),
+      },
+      annotations: READ,
+    },
+    async ({ name }) => {
+      const details = databases.current().entityDetails(name);
+      if (!details) throw new GraphError(`Entity with name ${name} not found`);
+      const out = { ...details, createdAt: new Date(details.createdAt).toISOString(), updatedAt: new Date(details.updatedAt).toISOString() };
+      return { content: json(out), structuredContent: out };
+    },
+  );
+
+  server.registerTool(
+    "node_relations",
+    {
+      title: "Node Relations",
+      description: "The relations starting and/or ending at one node, in creation order, optionally paged (for nodes with many relations)",
+      inputSchema: {
+        name: z.string().describe("The name of the node"),
+        direction: z.enum(["outgoing", "incoming", "both"]).optional().describe("Which relations: outgoing (from it), incoming (to it) or both (default)"),
+        ...PageShape,
+      },
+      outputSchema: { relations: z.array(RelationSchema) },
+      annotations: READ,
+    },
+    async ({ name, direction, limit, offset }) => {
+      const relations = databases.current().nodeRelations(name, direction ?? "both", { limit, offset });
+      return { content: json(relations), structuredContent: { relations } };
+    },
+  );
 }
 
 export { GraphError };

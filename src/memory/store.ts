@@ -1,84 +1,64 @@
 import { Database, type Statement } from "bun:sqlite";
+import { statSync } from "node:fs";
+import { migrate } from "./schema.ts";
+import {
+  GraphError,
+  type Entity,
+  type EntityDetails,
+  type KnowledgeGraph,
+  type MemoryStats,
+  type ObservationAdd,
+  type ObservationAddResult,
+  type ObservationDelete,
+  type Page,
+  type Relation,
+} from "./types.ts";
 
-export interface Entity {
-  name: string;
-  entityType: string;
-  observations: string[];
-}
-export interface Relation {
-  from: string;
-  to: string;
-  relationType: string;
-}
-export interface KnowledgeGraph {
-  entities: Entity[];
-  relations: Relation[];
-}
-export interface ObservationAdd {
-  entityName: string;
-  contents: string[];
-}
-export interface ObservationDelete {
-  entityName: string;
-  observations: string[];
-}
-
-/** Thrown for the error cases the official server reports; its message is what the official server says. */
-export class GraphError extends Error {}
+export * from "./types.ts";
 
 /** How long a write waits for another process's transaction (several daemons or tools may share a file). */
 export const BUSY_TIMEOUT_MS = 10_000;
 
-/*
- * Rows are ordered by rowid everywhere, which reproduces the official server's file order: entities, observations
- * and relations appear in the order they were first created, a re-created thing goes to the end.
- *
- * Relations name their endpoints instead of pointing at entity ids because the official server accepts relations
- * between entities that do not exist (and keeps them until an endpoint is deleted).
- *
- * `*_lc` columns hold JavaScript's toLowerCase() of the text: SQLite's lower() folds ASCII only, and search must match
- * exactly what the official server's `toLowerCase().includes()` matches.
+/**
+ * Every this many write calls, a bounded slice of FTS5 merge work (MERGE_PAGES pages). Each write transaction adds
+ * a small segment to the search index, and a query pays for every segment: left to FTS5's own automerge a daemon's
+ * index sits at ~15-20 segments and search is 4-5× slower than on a merged one. Bounded slices keep it near one
+ * segment without ever stalling a call on a full rebuild.
  */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS entities (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  entity_type TEXT NOT NULL,
-  name_lc TEXT NOT NULL,
-  type_lc TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS observations (
-  id INTEGER PRIMARY KEY,
-  entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
-  content TEXT NOT NULL,
-  content_lc TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  UNIQUE (entity_id, content)
-);
-CREATE TABLE IF NOT EXISTS relations (
-  id INTEGER PRIMARY KEY,
-  from_name TEXT NOT NULL,
-  to_name TEXT NOT NULL,
-  relation_type TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  UNIQUE (from_name, to_name, relation_type)
-);
-CREATE INDEX IF NOT EXISTS relations_to ON relations (to_name);
-`;
+const MERGE_EVERY_WRITES = 32;
+const MERGE_PAGES = 64;
 
+/** The trigram index can only answer queries of at least this many characters; shorter ones scan. */
+const TRIGRAM = 3;
+
+/** What `importGraph` did, for the import command's summary. */
+export interface ImportCounts {
+  entitiesAdded: number;
+  /** Entities whose name was already there: their new observations were added, their type kept. */
+  entitiesMerged: number;
+  observationsAdded: number;
+  relationsAdded: number;
+}
+
+export type Direction = "outgoing" | "incoming" | "both";
+
+/** The knowledge graph in one SQLite file. Every method is one transaction, so a call is all or nothing. */
 export class GraphStore {
   readonly db: Database;
   private readonly q: ReturnType<typeof prepare>;
+  private writes = 0;
 
-  constructor(readonly file: string) {
-    this.db = new Database(file, { create: true, strict: true });
+  constructor(readonly file: string, options: { readonly?: boolean } = {}) {
+    this.db = options.readonly ? new Database(file, { readonly: true, strict: true }) : new Database(file, { create: true, strict: true });
     this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    this.db.exec("PRAGMA journal_mode = WAL");
-    this.db.exec("PRAGMA synchronous = NORMAL");
+    if (!options.readonly) {
+      this.db.exec("PRAGMA journal_mode = WAL");
+      // In WAL mode NORMAL loses nothing when a process dies (only on power loss may the last commits roll back),
+      // and saves an fsync per call.
+      this.db.exec("PRAGMA synchronous = NORMAL");
+      migrate(this.db);
+    }
     this.db.exec("PRAGMA foreign_keys = ON");
-    this.db.exec(SCHEMA);
     this.q = prepare(this.db);
   }
 
@@ -91,7 +71,32 @@ export class GraphStore {
    * timeout instead of failing with SQLITE_BUSY halfway through a read-then-write.
    */
   private write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    const result = this.db.transaction(fn).immediate();
+    if (++this.writes % MERGE_EVERY_WRITES === 0) this.mergeSearchIndex(MERGE_PAGES);
+    return result;
+  }
+
+  /** Some incremental FTS5 merge work; best effort (a busy database just skips it until next time). */
+  mergeSearchIndex(pages: number): void {
+    try {
+      this.db.transaction(() => {
+        this.db.exec(`INSERT INTO entities_fts (entities_fts, rank) VALUES ('merge', ${-pages})`);
+        this.db.exec(`INSERT INTO observations_fts (observations_fts, rank) VALUES ('merge', ${-pages})`);
+      }).immediate();
+    } catch {}
+  }
+
+  /** Merges the search index into one segment: after a bulk import, so the first searches are fast. */
+  optimizeSearchIndex(): void {
+    this.db.transaction(() => {
+      this.db.exec("INSERT INTO entities_fts (entities_fts) VALUES ('optimize')");
+      this.db.exec("INSERT INTO observations_fts (observations_fts) VALUES ('optimize')");
+    }).immediate();
+  }
+
+  /** Reads in one transaction, so a multi-query answer is one consistent snapshot even while others write. */
+  private read<T>(fn: () => T): T {
+    return this.db.transaction(fn).deferred();
   }
 
   createEntities(entities: Entity[]): Entity[] {
@@ -99,11 +104,12 @@ export class GraphStore {
       const created: Entity[] = [];
       const now = Date.now();
       for (const entity of entities) {
+        // A name repeated inside one call is stored once (the official server stores it twice).
         if (this.q.entityId.get(entity.name)) continue;
         const row = this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as { id: number };
         const stored: string[] = [];
         for (const content of entity.observations) {
-          if (this.q.insertObservation.run(row.id, content, content.toLowerCase(), now).changes > 0) stored.push(content);
+          if (this.insertObservation(row.id, content, now)) stored.push(content);
         }
         created.push({ name: entity.name, entityType: entity.entityType, observations: stored });
       }
@@ -124,18 +130,18 @@ export class GraphStore {
     });
   }
 
-  addObservations(additions: ObservationAdd[]): { entityName: string; addedObservations: string[] }[] {
+  addObservations(additions: ObservationAdd[]): ObservationAddResult[] {
     return this.write(() => {
       const now = Date.now();
       return additions.map((o) => {
-        const row = this.q.entityId.get(o.entityName) as { id: number } | null;
+        const id = this.entityId(o.entityName);
         // Throwing inside the transaction rolls back everything this call wrote, as the official server saves nothing.
-        if (!row) throw new GraphError(`Entity with name ${o.entityName} not found`);
+        if (id === undefined) throw new GraphError(`Entity with name ${o.entityName} not found`);
         const added: string[] = [];
         for (const content of o.contents) {
-          if (this.q.insertObservation.run(row.id, content, content.toLowerCase(), now).changes > 0) added.push(content);
+          if (this.insertObservation(id, content, now)) added.push(content);
         }
-        if (added.length) this.q.touchEntity.run(now, row.id);
+        if (added.length) this.q.touchEntity.run(now, id);
         return { entityName: o.entityName, addedObservations: added };
       });
     });
@@ -145,7 +151,9 @@ export class GraphStore {
     this.write(() => {
       for (const name of names) {
         this.q.deleteEntity.run(name);
-        this.q.deleteRelationsOf.run(name, name);
+        // Also relations whose endpoint never existed as an entity, as the official server filters by name.
+        this.q.deleteRelationsFrom.run(name);
+        this.q.deleteRelationsTo.run(name);
       }
     });
   }
@@ -154,10 +162,11 @@ export class GraphStore {
     this.write(() => {
       const now = Date.now();
       for (const d of deletions) {
-        const row = this.q.entityId.get(d.entityName) as { id: number } | null;
-        if (!row) continue;
-        for (const content of d.observations) this.q.deleteObservation.run(row.id, content);
-        this.q.touchEntity.run(now, row.id);
+        const id = this.entityId(d.entityName);
+        if (id === undefined) continue;
+        let removed = 0;
+        for (const content of d.observations) removed += this.q.deleteObservation.run(id, content).changes;
+        if (removed) this.q.touchEntity.run(now, id);
       }
     });
   }
@@ -168,51 +177,196 @@ export class GraphStore {
     });
   }
 
-  readGraph(): KnowledgeGraph {
-    return this.db.transaction(() => ({
-      entities: this.entitiesFrom(this.q.allEntities.all() as EntityRow[]),
-      relations: (this.q.allRelations.all() as RelationRow[]).map(toRelation),
-    }))();
+  /** The whole graph, or one page of entities (in creation order) with the relations touching them. */
+  readGraph(page: Page = {}): KnowledgeGraph {
+    return this.read(() => {
+      if (page.limit === undefined && !page.offset) {
+        return { entities: this.allEntities(), relations: (this.q.allRelations.all() as RelationRow[]).map(toRelation) };
+      }
+      return this.subgraph(this.q.entityPage.all(limitOf(page), page.offset ?? 0) as EntityRow[]);
+    });
   }
 
-  /** Case-insensitive substring match over name, type and observations, like the official server. */
-  searchNodes(query: string): KnowledgeGraph {
+  /**
+   * Case-insensitive substring match over name, type and observations: exactly the official server's set of
+   * matches, ranked — an exact name first, then names containing the query, then by BM25 — and optionally paged.
+   */
+  searchNodes(query: string, page: Page = {}): KnowledgeGraph {
     const needle = query.toLowerCase();
-    return this.db.transaction(() => this.subgraph(this.q.searchEntities.all(needle, needle, needle) as EntityRow[]))();
+    const limit = limitOf(page);
+    const offset = page.offset ?? 0;
+    return this.read(() => {
+      let rows: EntityRow[];
+      if (needle === "") rows = this.q.entityPage.all(limit, offset) as EntityRow[];
+      else if ([...needle].length >= TRIGRAM) rows = this.q.searchIndexed.all({ phrase: phrase(needle), needle, limit, offset }) as EntityRow[];
+      else rows = this.q.searchScan.all({ needle, limit, offset }) as EntityRow[];
+      return this.subgraph(rows);
+    });
   }
 
+  /** The named entities that exist, in creation order (as the official server returns them), with touching relations. */
   openNodes(names: string[]): KnowledgeGraph {
-    return this.db.transaction(() => {
-      const wanted = new Set(names);
+    return this.read(() => {
       const rows: EntityRow[] = [];
-      for (const name of wanted) {
+      for (const name of new Set(names)) {
         const row = this.q.entityByName.get(name) as EntityRow | null;
         if (row) rows.push(row);
       }
       rows.sort((a, b) => a.id - b.id);
       return this.subgraph(rows);
-    })();
+    });
+  }
+
+  stats(): MemoryStats {
+    return this.read(() => {
+      const counts = this.q.counts.get() as { entities: number; observations: number; relations: number };
+      return { database: this.file, ...counts, bytes: fileSize(this.file) + fileSize(`${this.file}-wal`) };
+    });
+  }
+
+  /** Renames an entity and every relation naming it. */
+  renameEntity(oldName: string, newName: string): Entity {
+    return this.write(() => {
+      const id = this.entityId(oldName);
+      if (id === undefined) throw new GraphError(`Entity with name ${oldName} not found`);
+      if (oldName === newName) return this.entityById(id);
+      if (this.entityId(newName) !== undefined) throw new GraphError(`Entity with name ${newName} already exists`);
+      this.q.renameEntity.run(newName, newName.toLowerCase(), Date.now(), id);
+      this.repointRelations(oldName, newName);
+      return this.entityById(id);
+    });
+  }
+
+  /**
+   * Folds each source entity into the target: its observations are added (duplicates skipped), its relations
+   * re-pointed (duplicates dropped), then it is deleted. All or nothing.
+   */
+  mergeEntities(sources: string[], target: string): Entity {
+    return this.write(() => {
+      const targetId = this.entityId(target);
+      if (targetId === undefined) throw new GraphError(`Entity with name ${target} not found`);
+      const now = Date.now();
+      for (const source of new Set(sources)) {
+        if (source === target) continue;
+        const sourceId = this.entityId(source);
+        if (sourceId === undefined) throw new GraphError(`Entity with name ${source} not found`);
+        for (const o of this.q.observationsOf.all(sourceId) as { content: string }[]) this.insertObservation(targetId, o.content, now);
+        this.repointRelations(source, target);
+        this.q.deleteEntity.run(source);
+      }
+      this.q.touchEntity.run(now, targetId);
+      return this.entityById(targetId);
+    });
+  }
+
+  /** An entity with its timestamps and relation counts; undefined when there is none by that name. */
+  entityDetails(name: string): EntityDetails | undefined {
+    return this.read(() => {
+      const row = this.q.entityDetails.get(name) as (EntityRow & { created_at: number; updated_at: number }) | null;
+      if (!row) return undefined;
+      const outgoing = (this.q.countFrom.get(name) as { n: number }).n;
+      const incoming = (this.q.countTo.get(name) as { n: number }).n;
+      return {
+        ...this.entityFrom(row),
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        outgoingRelations: outgoing,
+        incomingRelations: incoming,
+      };
+    });
+  }
+
+  /** Relations starting and/or ending at a name (whether or not an entity has it), in creation order, paged. */
+  nodeRelations(name: string, direction: Direction = "both", page: Page = {}): Relation[] {
+    const from = direction === "incoming" ? null : name;
+    const to = direction === "outgoing" ? null : name;
+    return this.read(() => (this.q.relationsPage.all(from, to, limitOf(page), page.offset ?? 0) as RelationRow[]).map(toRelation));
+  }
+
+  /**
+   * Adds a graph read from a file. Unlike create_entities, an entity whose name exists gets the file's new
+   * observations (so importing twice, or a file that lists a name twice, loses nothing and duplicates nothing).
+   */
+  importGraph(entities: Entity[], relations: Relation[]): ImportCounts {
+    return this.write(() => {
+      const counts: ImportCounts = { entitiesAdded: 0, entitiesMerged: 0, observationsAdded: 0, relationsAdded: 0 };
+      const now = Date.now();
+      for (const entity of entities) {
+        let id = this.entityId(entity.name);
+        if (id === undefined) {
+          id = (this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as { id: number }).id;
+          counts.entitiesAdded++;
+        } else counts.entitiesMerged++;
+        for (const content of entity.observations) if (this.insertObservation(id, content, now)) counts.observationsAdded++;
+      }
+      for (const r of relations) counts.relationsAdded += this.q.insertRelation.run(r.from, r.to, r.relationType, now).changes;
+      return counts;
+    });
+  }
+
+  /** Every entity then every relation in creation order, one at a time (export of graphs larger than memory). */
+  *iterate(): Generator<{ type: "entity"; entity: Entity } | { type: "relation"; relation: Relation }> {
+    let current: (Entity & { id: number }) | undefined;
+    for (const row of this.q.entitiesWithObservations.iterate() as IterableIterator<EntityRow & { content: string | null }>) {
+      if (current?.id !== row.id) {
+        if (current) yield { type: "entity", entity: strip(current) };
+        current = { id: row.id, name: row.name, entityType: row.entity_type, observations: [] };
+      }
+      if (row.content !== null) current.observations.push(row.content);
+    }
+    if (current) yield { type: "entity", entity: strip(current) };
+    for (const row of this.q.allRelations.iterate() as IterableIterator<RelationRow>) yield { type: "relation", relation: toRelation(row) };
+  }
+
+  private insertObservation(entityId: number, content: string, now: number): boolean {
+    return this.q.insertObservation.run(entityId, content, content.toLowerCase(), now).changes > 0;
+  }
+
+  private entityId(name: string): number | undefined {
+    return (this.q.entityId.get(name) as { id: number } | null)?.id;
+  }
+
+  private entityById(id: number): Entity {
+    return this.entityFrom(this.q.entityById.get(id) as EntityRow);
+  }
+
+  /** Points relations at `to` instead of `from`; one that would then duplicate an existing relation is dropped. */
+  private repointRelations(from: string, to: string): void {
+    this.q.repointFrom.run(to, from);
+    this.q.repointTo.run(to, from);
+    this.q.deleteRelationsFrom.run(from);
+    this.q.deleteRelationsTo.run(from);
   }
 
   /** The given entities plus every relation with at least one endpoint among them, in creation order. */
   private subgraph(rows: EntityRow[]): KnowledgeGraph {
-    const names = new Set(rows.map((r) => r.name));
     const relations = new Map<number, RelationRow>();
-    for (const name of names) {
-      for (const rel of this.q.relationsOf.all(name, name) as RelationRow[]) relations.set(rel.id, rel);
+    for (const row of rows) {
+      for (const rel of this.q.relationsOf.all(row.name) as RelationRow[]) relations.set(rel.id, rel);
     }
     return {
-      entities: this.entitiesFrom(rows),
+      entities: rows.map((row) => this.entityFrom(row)),
       relations: [...relations.values()].sort((a, b) => a.id - b.id).map(toRelation),
     };
   }
 
-  private entitiesFrom(rows: EntityRow[]): Entity[] {
-    return rows.map((row) => ({
-      name: row.name,
-      entityType: row.entity_type,
-      observations: (this.q.observationsOf.all(row.id) as { content: string }[]).map((o) => o.content),
-    }));
+  private entityFrom(row: EntityRow): Entity {
+    const observations = (this.q.observationsOf.all(row.id) as { content: string }[]).map((o) => o.content);
+    return { name: row.name, entityType: row.entity_type, observations };
+  }
+
+  /** All entities in one ordered pass instead of a query per entity. */
+  private allEntities(): Entity[] {
+    const entities: Entity[] = [];
+    for (const item of this.iterateEntities()) entities.push(item);
+    return entities;
+  }
+
+  private *iterateEntities(): Generator<Entity> {
+    for (const item of this.iterate()) {
+      if (item.type !== "entity") return;
+      yield item.entity;
+    }
   }
 }
 
@@ -232,15 +386,43 @@ function toRelation(row: RelationRow): Relation {
   return { from: row.from_name, to: row.to_name, relationType: row.relation_type };
 }
 
+function strip(e: Entity & { id: number }): Entity {
+  return { name: e.name, entityType: e.entityType, observations: e.observations };
+}
+
+/** SQLite's "no limit" is -1. */
+function limitOf(page: Page): number {
+  return page.limit ?? -1;
+}
+
+/** An FTS5 phrase: the whole query as one quoted string, so no character in it is query syntax. */
+function phrase(needle: string): string {
+  return `"${needle.replaceAll('"', '""')}"`;
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+// Ranking shared by both search paths: an exact (case-insensitive) name first, then names containing the query.
+const RANK_BY_NAME = "e.name_lc = :needle DESC, instr(e.name_lc, :needle) > 0 DESC";
+
 function prepare(db: Database) {
   const s = (sql: string): Statement => db.prepare(sql);
   return {
     entityId: s("SELECT id FROM entities WHERE name = ?"),
     entityByName: s("SELECT id, name, entity_type FROM entities WHERE name = ?"),
+    entityById: s("SELECT id, name, entity_type FROM entities WHERE id = ?"),
+    entityDetails: s("SELECT id, name, entity_type, created_at, updated_at FROM entities WHERE name = ?"),
     insertEntity: s(
       "INSERT INTO entities (name, entity_type, name_lc, type_lc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     ),
     touchEntity: s("UPDATE entities SET updated_at = ? WHERE id = ?"),
+    renameEntity: s("UPDATE entities SET name = ?, name_lc = ?, updated_at = ? WHERE id = ?"),
     deleteEntity: s("DELETE FROM entities WHERE name = ?"),
     insertObservation: s(
       "INSERT OR IGNORE INTO observations (entity_id, content, content_lc, created_at) VALUES (?, ?, ?, ?)",
@@ -251,14 +433,52 @@ function prepare(db: Database) {
       "INSERT OR IGNORE INTO relations (from_name, to_name, relation_type, created_at) VALUES (?, ?, ?, ?)",
     ),
     deleteRelation: s("DELETE FROM relations WHERE from_name = ? AND to_name = ? AND relation_type = ?"),
-    deleteRelationsOf: s("DELETE FROM relations WHERE from_name = ? OR to_name = ?"),
-    relationsOf: s("SELECT id, from_name, to_name, relation_type FROM relations WHERE from_name = ? OR to_name = ?"),
-    allEntities: s("SELECT id, name, entity_type FROM entities ORDER BY id"),
+    deleteRelationsFrom: s("DELETE FROM relations WHERE from_name = ?"),
+    deleteRelationsTo: s("DELETE FROM relations WHERE to_name = ?"),
+    repointFrom: s("UPDATE OR IGNORE relations SET from_name = ? WHERE from_name = ?"),
+    repointTo: s("UPDATE OR IGNORE relations SET to_name = ? WHERE to_name = ?"),
+    // Two index lookups (from via the unique constraint, to via relations_to) rather than an OR that may scan.
+    relationsOf: s(`
+      SELECT id, from_name, to_name, relation_type FROM relations WHERE from_name = ?1
+      UNION
+      SELECT id, from_name, to_name, relation_type FROM relations WHERE to_name = ?1`),
+    relationsPage: s(`
+      SELECT id, from_name, to_name, relation_type FROM (
+        SELECT id, from_name, to_name, relation_type FROM relations WHERE from_name = ?1
+        UNION
+        SELECT id, from_name, to_name, relation_type FROM relations WHERE to_name = ?2
+      ) ORDER BY id LIMIT ?3 OFFSET ?4`),
+    countFrom: s("SELECT count(*) AS n FROM relations WHERE from_name = ?"),
+    countTo: s("SELECT count(*) AS n FROM relations WHERE to_name = ?"),
     allRelations: s("SELECT id, from_name, to_name, relation_type FROM relations ORDER BY id"),
-    searchEntities: s(`
-      SELECT id, name, entity_type FROM entities e
-      WHERE instr(e.name_lc, ?) > 0 OR instr(e.type_lc, ?) > 0
-         OR EXISTS (SELECT 1 FROM observations o WHERE o.entity_id = e.id AND instr(o.content_lc, ?) > 0)
-      ORDER BY id`),
+    entitiesWithObservations: s(`
+      SELECT e.id, e.name, e.entity_type, o.content FROM entities e
+      LEFT JOIN observations o ON o.entity_id = e.id
+      ORDER BY e.id, o.id`),
+    entityPage: s("SELECT id, name, entity_type FROM entities ORDER BY id LIMIT ? OFFSET ?"),
+    counts: s(`SELECT (SELECT count(*) FROM entities) AS entities, (SELECT count(*) FROM observations) AS observations,
+                      (SELECT count(*) FROM relations) AS relations`),
+    // The trigram index finds every row holding the query as a substring. Both tables index the *_lc text, so a
+    // match here is exactly `text.toLowerCase().includes(q)`. A name or type match outranks any observation match
+    // (a fixed best score: BM25 over a name costs as much as the rest of the search and would not reorder names);
+    // observation matches rank by their best BM25.
+    searchIndexed: db.prepare(`
+      WITH hits (id, score) AS (
+        SELECT rowid, -1e300 FROM entities_fts WHERE entities_fts MATCH :phrase
+        UNION ALL
+        SELECT o.entity_id, bm25(observations_fts) FROM observations_fts
+          JOIN observations o ON o.id = observations_fts.rowid
+          WHERE observations_fts MATCH :phrase
+      ), best (id, score) AS (SELECT id, min(score) FROM hits GROUP BY id)
+      SELECT e.id, e.name, e.entity_type FROM best JOIN entities e ON e.id = best.id
+      ORDER BY ${RANK_BY_NAME}, best.score, e.id
+      LIMIT :limit OFFSET :offset`),
+    // One or two characters have no trigram: scan the folded columns (same test, no index).
+    searchScan: db.prepare(`
+      SELECT e.id, e.name, e.entity_type FROM entities e
+      WHERE instr(e.name_lc, :needle) > 0 OR instr(e.type_lc, :needle) > 0
+         OR EXISTS (SELECT 1 FROM observations o WHERE o.entity_id = e.id AND instr(o.content_lc, :needle) > 0)
+      ORDER BY ${RANK_BY_NAME}, e.id
+      LIMIT :limit OFFSET :offset`),
   };
 }

@@ -1,21 +1,60 @@
 import { defineCommand } from "citty";
 import { MsmError } from "../../lib/errors.ts";
 
-export default defineCommand({
-  meta: {
-    name: "memory",
-    description: "Run the built-in knowledge-graph memory daemon (MCP over streamable HTTP on 127.0.0.1)",
-  },
-  args: {
-    port: { type: "string", description: "Preferred port (default: targets.memory.port in config.json, else 3100; a busy port falls back to a free one)" },
-    detached: { type: "boolean", description: "Started by msm itself: log to the log file only", default: false },
-  },
+// The parent declares the daemon's flags too: citty looks for a subcommand name after skipping known flags, so
+// `msm memory --port 3100 --detached` (how the supervisor starts it) must not read "3100" as a subcommand.
+const serveArgs = {
+  port: { type: "string", description: "Preferred port (default: targets.memory.port in config.json, else 3100; a busy port falls back to a free one)" },
+  detached: { type: "boolean", description: "Started by msm itself: log to the log file only", default: false },
+} as const;
+
+const projectArg = {
+  project: { type: "string", description: "Project folder whose .claude/memory.db to use (default: the home database ~/.claude/memory.db)" },
+} as const;
+
+const serve = defineCommand({
+  meta: { name: "serve", description: "Run the memory daemon (the default when no subcommand is given)" },
+  args: serveArgs,
   async run({ args }) {
     const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
     const { runMemoryDaemon } = await import("../../memory/daemon.ts");
     const port = args.port !== undefined ? parsePort(args.port) : resolveTarget(loadConfig(), "memory").port;
     await runMemoryDaemon({ port, detached: args.detached });
   },
+});
+
+const importCommand = defineCommand({
+  meta: { name: "import", description: "Import an official memory file (memory.jsonl or legacy memory.json) into msm's database" },
+  args: {
+    file: { type: "positional", required: false, description: "The file to import (default: $MEMORY_FILE_PATH)" },
+    ...projectArg,
+  },
+  async run({ args }) {
+    const { runImport } = await import("../../memory/cli.ts");
+    await runImport(args.file || process.env.MEMORY_FILE_PATH, args.project);
+  },
+});
+
+const exportCommand = defineCommand({
+  meta: { name: "export", description: "Write the graph as official memory JSONL (stdout, or --output FILE)" },
+  args: {
+    ...projectArg,
+    output: { type: "string", alias: "o", description: "Write to this file (atomically) instead of stdout" },
+  },
+  async run({ args }) {
+    const { runExport } = await import("../../memory/cli.ts");
+    await runExport(args.project, args.output);
+  },
+});
+
+export default defineCommand({
+  meta: {
+    name: "memory",
+    description: "The built-in knowledge-graph memory: run the daemon (MCP over streamable HTTP on 127.0.0.1), import or export",
+  },
+  args: serveArgs,
+  subCommands: { serve, import: importCommand, export: exportCommand },
+  default: "serve",
 });
 
 function parsePort(text: string): number {

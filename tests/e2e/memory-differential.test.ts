@@ -1,0 +1,176 @@
+/**
+ * Differential test: seeded random call sequences go to the official memory server (node, stdio, its own JSONL
+ * file) and to msm (dist/msm proxy → daemon → SQLite), and every answer must be the same. Search results are
+ * compared as sets of entities, because msm ranks them; everything else — text, structuredContent, errors, order —
+ * must match exactly. MSM_DIFF_SEEDS=N runs more seeds.
+ */
+import { describe, expect, test } from "bun:test";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { Sandbox, openSession } from "../helpers/sandbox.ts";
+import { rng, startOfficial } from "../helpers/official.ts";
+
+const SEEDS = Number(process.env.MSM_DIFF_SEEDS ?? 100);
+const STEPS = Number(process.env.MSM_DIFF_STEPS ?? 60);
+
+// Small pools so calls collide: the same names, triples and observations come back again and again. Case variants,
+// non-ASCII folding (İ lowercases to two code units, ß does not fold to ss), quotes and one- and two-character
+// strings exercise the search paths (trigram index vs scan) against JavaScript's toLowerCase().includes().
+const NAMES = ["Alice", "alice", "ALICE", "Bob", "Émile", "émile", "İstanbul", "straße", "Strasse", "Zoë", "a b", 'x"y', "ab", "abc", "日本語", "Coffee Shop", "ghost"];
+const TYPES = ["person", "Person", "city", "drink", "place", "thing"];
+const OBSERVATIONS = ["likes coffee", "Likes Coffee", "born in İstanbul", "works at the Coffee Shop", "ab", "abc def", "STRASSE 5", 'uses "quotes"', "emoji 🎉 party", "日本語を話す", "", "tab\there", "AND OR NOT", "a*b"];
+const RELATION_TYPES = ["knows", "likes", "lives in", "KNOWS"];
+const FIXED_QUERIES = ["", "a", "A", "AB", "zz", "coffee", "COFFEE SHOP", "İ", "i̇", "ss", "ß", "🎉", '"', "*", "abc", "nope-nothing", "OR", "b c", "person"];
+
+type Random = ReturnType<typeof rng>;
+type Call = { name: string; arguments: Record<string, unknown> };
+
+function query(r: Random): string {
+  if (r.chance(0.35)) return r.pick(FIXED_QUERIES);
+  const source = r.pick([...NAMES, ...TYPES, ...OBSERVATIONS]);
+  const chars = [...source];
+  const start = r.int(chars.length + 1);
+  const text = chars.slice(start, start + 1 + r.int(6)).join("");
+  return r.pick([text, text.toUpperCase(), text.toLowerCase()]);
+}
+
+const relation = (r: Random) => ({ from: r.pick(NAMES), to: r.pick(NAMES), relationType: r.pick(RELATION_TYPES) });
+
+/** Distinct by a key: msm stores a thing repeated inside one call once (a documented difference), so no call repeats one. */
+function distinct<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => !seen.has(key(item)) && !!seen.add(key(item)));
+}
+
+function nextCall(r: Random): Call {
+  const roll = r.int(100);
+  if (roll < 20) {
+    const entities = distinct(
+      Array.from({ length: 1 + r.int(3) }, () => ({ name: r.pick(NAMES), entityType: r.pick(TYPES), observations: r.some(OBSERVATIONS, 0, 3) })),
+      (e) => e.name,
+    );
+    return { name: "create_entities", arguments: { entities } };
+  }
+  if (roll < 32) {
+    const relations = distinct(Array.from({ length: 1 + r.int(3) }, () => relation(r)), (x) => JSON.stringify(x));
+    return { name: "create_relations", arguments: { relations } };
+  }
+  if (roll < 45) {
+    const observations = Array.from({ length: 1 + r.int(2) }, () => ({ entityName: r.pick(NAMES), contents: r.some(OBSERVATIONS, 1, 3) }));
+    return { name: "add_observations", arguments: { observations } };
+  }
+  if (roll < 50) return { name: "delete_entities", arguments: { entityNames: r.some(NAMES, 1, 2) } };
+  if (roll < 56) {
+    const deletions = Array.from({ length: 1 + r.int(2) }, () => ({ entityName: r.pick(NAMES), observations: r.some(OBSERVATIONS, 1, 3) }));
+    return { name: "delete_observations", arguments: { deletions } };
+  }
+  if (roll < 62) return { name: "delete_relations", arguments: { relations: Array.from({ length: 1 + r.int(2) }, () => relation(r)) } };
+  if (roll < 82) return { name: "search_nodes", arguments: { query: query(r) } };
+  if (roll < 92) return { name: "open_nodes", arguments: { names: Array.from({ length: r.int(4) }, () => r.pick(NAMES)) } };
+  if (roll < 97) return { name: "read_graph", arguments: {} };
+  // Invalid arguments: both must refuse them the same way.
+  return r.pick([
+    { name: "create_entities", arguments: { entities: [{ name: "x" }] } },
+    { name: "search_nodes", arguments: {} },
+    { name: "add_observations", arguments: { observations: "none" } },
+    { name: "open_nodes", arguments: { names: [1, 2] } },
+    { name: "delete_relations", arguments: { relations: [{ from: "a", to: "b" }] } },
+  ]);
+}
+
+type Graph = { entities: { name: string }[]; relations: unknown[] };
+
+/** Whatever the client saw: a result (text, structuredContent, isError) or a thrown protocol error. */
+async function outcome(client: Client, call: Call): Promise<unknown> {
+  try {
+    const result = await client.callTool(call);
+    const content = result.content as { type: string; text: string }[];
+    const structured = result.structuredContent as Graph | undefined;
+    if (call.name === "search_nodes" && !result.isError) {
+      // Same set of entities in any order; the text must still be the pretty JSON of the structured answer.
+      const text = content[0]!.text;
+      if (text !== JSON.stringify(structured, null, 2)) return { textMismatch: text };
+      return { isError: false, structured: { ...structured!, entities: [...structured!.entities].sort(byName) } };
+    }
+    return { isError: result.isError ?? false, content, structured };
+  } catch (error) {
+    return { thrown: (error as Error).message };
+  }
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** Empties a graph through the tools themselves (dangling relations need delete_relations). */
+async function reset(client: Client): Promise<void> {
+  const graph = (await client.callTool({ name: "read_graph", arguments: {} })).structuredContent as { entities: { name: string }[]; relations: unknown[] };
+  if (graph.entities.length) await client.callTool({ name: "delete_entities", arguments: { entityNames: graph.entities.map((e) => e.name) } });
+  if (graph.relations.length) await client.callTool({ name: "delete_relations", arguments: { relations: graph.relations } });
+}
+
+describe("msm answers exactly like the official memory server", () => {
+  test("tools, schemas, annotations and the resource are the official ones (plus additive extras)", async () => {
+    const sandbox = new Sandbox();
+    const official = await startOfficial(sandbox.root);
+    try {
+      const msm = await openSession(sandbox, sandbox.project("p"));
+      const theirs = (await official.client.listTools()).tools;
+      const ours = new Map((await msm.client.listTools()).tools.map((t) => [t.name, t]));
+      expect(theirs.length).toBe(9);
+      for (const tool of theirs) {
+        const mine = ours.get(tool.name)!;
+        expect(mine).toBeDefined();
+        expect(mine.title).toBe(tool.title);
+        expect(mine.description).toBe(tool.description);
+        expect(mine.annotations).toEqual(tool.annotations);
+        expect(mine.outputSchema).toEqual(tool.outputSchema);
+        expect(mine.inputSchema.required).toEqual(tool.inputSchema.required);
+        // Every official property, identical; msm may add optional ones (limit/offset).
+        for (const [key, schema] of Object.entries(tool.inputSchema.properties ?? {})) expect(mine.inputSchema.properties?.[key]).toEqual(schema);
+      }
+      expect([...ours.keys()].filter((n) => !theirs.some((t) => t.name === n)).sort()).toEqual(
+        ["entity_details", "memory_stats", "merge_entities", "node_relations", "rename_entity"],
+      );
+      expect((await msm.client.listResources()).resources).toEqual((await official.client.listResources()).resources);
+      expect(msm.client.getServerCapabilities()?.resources?.subscribe).toBe(true);
+      await msm.close();
+    } finally {
+      await official.close();
+      await sandbox.cleanup();
+    }
+  });
+
+  test(`${SEEDS} seeded random sequences of ${STEPS} calls give identical answers`, async () => {
+    const sandbox = new Sandbox();
+    const official = await startOfficial(sandbox.root);
+    try {
+      const msm = await openSession(sandbox, sandbox.project("p"));
+      let calls = 0;
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const r = rng(seed);
+        for (let step = 0; step < STEPS; step++) {
+          const call = nextCall(r);
+          const expected = await outcome(official.client, call);
+          const actual = await outcome(msm.client, call);
+          calls++;
+          if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+            const graph = await official.client.callTool({ name: "read_graph", arguments: {} });
+            throw new Error(
+              `seed ${seed}, step ${step}: ${JSON.stringify(call)}\n official: ${JSON.stringify(expected)}\n msm:      ${JSON.stringify(actual)}\n graph before/after: ${JSON.stringify(graph.structuredContent)}`,
+            );
+          }
+        }
+        // Same final graph, then both start the next seed empty.
+        const a = await outcome(official.client, { name: "read_graph", arguments: {} });
+        const b = await outcome(msm.client, { name: "read_graph", arguments: {} });
+        expect(b).toEqual(a);
+        await reset(official.client);
+        await reset(msm.client);
+        expect(await outcome(msm.client, { name: "read_graph", arguments: {} })).toEqual(await outcome(official.client, { name: "read_graph", arguments: {} }));
+      }
+      expect(calls).toBe(SEEDS * STEPS);
+      await msm.close();
+    } finally {
+      await official.close();
+      await sandbox.cleanup();
+    }
+  }, 180_000);
+});
