@@ -1,7 +1,7 @@
 import { Bridge, backoff, errorText, sleep } from "./bridge.ts";
 import type { JsonRpcMessage } from "./jsonrpc.ts";
 import { readSse } from "./sse.ts";
-import { isUnreachable, NO_TIMEOUT } from "./upstream.ts";
+import { isUnreachable, NO_TIMEOUT, postFresh } from "./upstream.ts";
 
 /** How long a new SSE stream may take to name its POST endpoint, and a replayed initialize to be answered. */
 export const ENDPOINT_WAIT_MS = 10_000;
@@ -34,7 +34,7 @@ export class SseBridge extends Bridge {
       this.markSent(message, generation);
       let response: Response;
       try {
-        response = await this.fetch(this.postUrl, {
+        response = await postFresh(this.fetch, this.postUrl, {
           method: "POST",
           headers: { ...this.upstream!.headers, "content-type": "application/json" },
           body: JSON.stringify(message),

@@ -1,7 +1,7 @@
 import { Bridge, backoff, errorText, sleep, type BridgeOptions } from "./bridge.ts";
 import { isRequest, parseServerText, type JsonRpcMessage } from "./jsonrpc.ts";
 import { readSse } from "./sse.ts";
-import { isUnreachable, NO_TIMEOUT } from "./upstream.ts";
+import { isUnreachable, NO_TIMEOUT, postFresh } from "./upstream.ts";
 
 /**
  * How long the GET stream may take to open before notifications/initialized goes anyway. msm's daemons answer it
@@ -12,15 +12,9 @@ export const STREAM_OPEN_WAIT_MS = 300;
 /** A server that keeps refusing the GET stream this many times in a row has none to offer. */
 const STREAM_MAX_FAILURES = 20;
 
-/** A reset this soon after sending can only come from a pooled socket the server had already closed. */
-export const STALE_SOCKET_MS = 20;
-
 const noop = () => {};
 
-function isConnectionReset(error: unknown): boolean {
-  const code = error && typeof error === "object" && "code" in error ? String((error as { code: unknown }).code) : "";
-  return code === "ECONNRESET" || /ECONNRESET|socket connection was closed/i.test(String((error as Error)?.message ?? error));
-}
+
 
 /**
  * Spec (session management): 404 for a session id means the session is gone and the client must initialize again.
@@ -57,7 +51,7 @@ export class StreamableBridge extends Bridge {
     return headers;
   }
 
-  private async post(message: JsonRpcMessage): Promise<Response> {
+  private post(message: JsonRpcMessage): Promise<Response> {
     // Even plain `http` offers both types: spec-following servers refuse a POST that does not (406), and an SSE
     // answer is read the same way.
     const accept = "application/json, text/event-stream";
@@ -67,17 +61,7 @@ export class StreamableBridge extends Bridge {
       body: JSON.stringify(message),
       ...NO_TIMEOUT,
     };
-    const sentAt = performance.now();
-    try {
-      return await this.fetch(this.upstream!.url, init);
-    } catch (error) {
-      // A daemon that just died leaves its pooled keep-alive socket behind for a moment; a POST written to it is reset
-      // at once, before the daemon could have read it. Retry once on a fresh connection: a live server gets the
-      // message normally, a dead one refuses the connection and the caller's recovery takes over. A reset that comes
-      // later is a request that was in flight, and stays an error.
-      if (!isConnectionReset(error) || performance.now() - sentAt > STALE_SOCKET_MS) throw error;
-      return await this.fetch(this.upstream!.url, { ...init, keepalive: false });
-    }
+    return postFresh(this.fetch, this.upstream!.url, init);
   }
 
   protected async forward(message: JsonRpcMessage, lifecycle: boolean): Promise<void> {

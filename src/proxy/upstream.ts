@@ -35,3 +35,27 @@ export function parseHeaders(specs: string[]): Record<string, string> {
   }
   return headers;
 }
+
+/** A reset this soon after sending can only come from a pooled socket the server had already closed. */
+export const STALE_SOCKET_MS = 20;
+
+function isConnectionReset(error: unknown): boolean {
+  const code = error && typeof error === "object" && "code" in error ? String((error as { code: unknown }).code) : "";
+  return code === "ECONNRESET" || /ECONNRESET|socket connection was closed/i.test(String((error as Error)?.message ?? error));
+}
+
+/**
+ * POSTs one message. A server that just died leaves its pooled keep-alive socket behind for a moment; a POST written
+ * to it is reset at once, before the server could have read it. That one case is retried on a fresh connection: a
+ * live server gets the message normally, a dead one refuses the connection and the caller's recovery takes over. A
+ * reset that comes later belongs to a request that was in flight, and stays an error.
+ */
+export async function postFresh(fetchFn: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+  const sentAt = performance.now();
+  try {
+    return await fetchFn(url, init);
+  } catch (error) {
+    if (!isConnectionReset(error) || performance.now() - sentAt > STALE_SOCKET_MS) throw error;
+    return await fetchFn(url, { ...init, keepalive: false });
+  }
+}

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { readLines } from "../../src/proxy/lines.ts";
 import { readSse } from "../../src/proxy/sse.ts";
 import { parseLine } from "../../src/proxy/jsonrpc.ts";
-import { isUnreachable, parseHeaders } from "../../src/proxy/upstream.ts";
+import { isUnreachable, parseHeaders, postFresh, STALE_SOCKET_MS } from "../../src/proxy/upstream.ts";
 import { resolveProject } from "../../src/proxy/project.ts";
 import { collectHeaders } from "../../src/cli/commands/proxy.ts";
 
@@ -139,5 +139,33 @@ describe("resolveProject", () => {
     const above = (dir: string): boolean => existsSync(join(dir, ".git")) || existsSync(join(dir, ".claude")) || (dirname(dir) !== dir && above(dirname(dir)));
     expect(above(root)).toBe(false);
     expect(resolveProject(undefined, {}, bare)).toBe(bare);
+  });
+});
+
+describe("postFresh", () => {
+  const reset = () => Object.assign(new Error("ECONNRESET: The socket connection was closed unexpectedly"), { code: "ECONNRESET" });
+
+  test("a reset right after sending (a stale pooled socket) is retried once on a fresh connection", async () => {
+    const calls: RequestInit[] = [];
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      calls.push(init);
+      if (calls.length === 1) throw reset();
+      return new Response("ok");
+    }) as unknown as typeof fetch;
+    const response = await postFresh(fakeFetch, "http://127.0.0.1:1/mcp", { method: "POST", body: "{}" });
+    expect(await response.text()).toBe("ok");
+    expect(calls.length).toBe(2);
+    expect(calls[1]!.keepalive).toBe(false);
+  });
+
+  test("a reset after the request was in flight stays an error", async () => {
+    let calls = 0;
+    const fakeFetch = (async () => {
+      calls++;
+      await Bun.sleep(STALE_SOCKET_MS + 30);
+      throw reset();
+    }) as unknown as typeof fetch;
+    await expect(postFresh(fakeFetch, "http://127.0.0.1:1/mcp", { method: "POST" })).rejects.toThrow("ECONNRESET");
+    expect(calls).toBe(1);
   });
 });
