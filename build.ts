@@ -3,6 +3,7 @@
  *   bun build.ts            every target below (cross targets need their Bun runtime downloaded once)
  *   bun build.ts --single   only this machine's, at dist/msm
  */
+import { rmSync } from "node:fs";
 import pkg from "./package.json" with { type: "json" };
 
 const TARGETS = [
@@ -43,6 +44,9 @@ async function build(target: string | undefined, outfile: string): Promise<void>
   }
   console.error(`built ${outfile} (${version})`);
 }
+
+// Chunk source maps get content-hashed names: clear the previous build's so dist/ holds only this one's.
+for (const file of new Bun.Glob("chunk-*.js.map").scanSync("./dist")) rmSync(`./dist/${file}`, { force: true });
 
 if (single) {
   await build(undefined, "./dist/msm");
