@@ -3,7 +3,7 @@
  *   bun build.ts            every target below (cross targets need their Bun runtime downloaded once)
  *   bun build.ts --single   only this machine's, at dist/msm
  */
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import pkg from "./package.json" with { type: "json" };
 
 const TARGETS = [
@@ -46,6 +46,7 @@ async function build(target: string | undefined, outfile: string): Promise<void>
 }
 
 // Chunk source maps get content-hashed names: clear the previous build's so dist/ holds only this one's.
+mkdirSync("./dist", { recursive: true });
 for (const file of new Bun.Glob("chunk-*.js.map").scanSync("./dist")) rmSync(`./dist/${file}`, { force: true });
 
 if (single) {
