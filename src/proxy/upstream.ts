@@ -38,6 +38,8 @@ export function parseHeaders(specs: string[]): Record<string, string> {
 
 /** A reset this soon after sending can only come from a pooled socket the server had already closed. */
 export const STALE_SOCKET_MS = 20;
+/** At most this many immediate resets in a row are taken for stale sockets. */
+export const STALE_SOCKET_RETRIES = 8;
 
 function isConnectionReset(error: unknown): boolean {
   const code = error && typeof error === "object" && "code" in error ? String((error as { code: unknown }).code) : "";
@@ -46,16 +48,18 @@ function isConnectionReset(error: unknown): boolean {
 
 /**
  * POSTs one message. A server that just died leaves its pooled keep-alive socket behind for a moment; a POST written
- * to it is reset at once, before the server could have read it. That one case is retried on a fresh connection: a
+ * to it is reset at once, before the server could have read it. That case is retried on a fresh connection: a
  * live server gets the message normally, a dead one refuses the connection and the caller's recovery takes over. A
  * reset that comes later belongs to a request that was in flight, and stays an error.
  */
 export async function postFresh(fetchFn: typeof fetch, url: string, init: RequestInit): Promise<Response> {
-  const sentAt = performance.now();
-  try {
-    return await fetchFn(url, init);
-  } catch (error) {
-    if (!isConnectionReset(error) || performance.now() - sentAt > STALE_SOCKET_MS) throw error;
-    return await fetchFn(url, { ...init, keepalive: false });
+  // The pool may hold several dead sockets (one per earlier concurrent request); each failed try discards one.
+  for (let attempt = 0; ; attempt++) {
+    const sentAt = performance.now();
+    try {
+      return await fetchFn(url, attempt === 0 ? init : { ...init, keepalive: false });
+    } catch (error) {
+      if (attempt >= STALE_SOCKET_RETRIES || !isConnectionReset(error) || performance.now() - sentAt > STALE_SOCKET_MS) throw error;
+    }
   }
 }
