@@ -1,5 +1,5 @@
 import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "./jsonrpc.ts";
-import type { Connect, Upstream } from "./upstream.ts";
+import { isUnreachable, type Connect, type Upstream } from "./upstream.ts";
 
 export type { JsonRpcMessage } from "./jsonrpc.ts";
 export { errorResponse } from "./jsonrpc.ts";
@@ -155,6 +155,24 @@ export abstract class Bridge {
       }
       await sleep(backoff(failures));
     }
+  }
+
+  /**
+   * The message never reached a live server: forget it was sent, wait if this is not the first failure, recover, and
+   * say whether to resend it. `failures` counts the failures before this one.
+   */
+  protected async resendAfterRecovery(message: JsonRpcMessage, generation: number, since: number, failures: number): Promise<boolean> {
+    this.markSent(message, undefined);
+    if (failures > 0) await sleep(backoff(failures + 1));
+    return this.tryRecover(generation, message, since);
+  }
+
+  /** A POST that failed in the network: resent after recovery when it never reached the server, answered otherwise. */
+  protected async postFailed(error: unknown, message: JsonRpcMessage, generation: number, since: number, failures: number): Promise<boolean> {
+    if (isUnreachable(error) && !this.closing) return this.resendAfterRecovery(message, generation, since, failures);
+    this.markSent(message, undefined);
+    this.fail(message, `msm: lost the connection to the MCP server (${errorText(error)})`);
+    return false;
   }
 
   /** Recovers for a message that could not be delivered; false (and the editor answered) when that failed. */

@@ -1,7 +1,7 @@
 import { Bridge, backoff, errorText, sleep } from "./bridge.ts";
 import type { JsonRpcMessage } from "./jsonrpc.ts";
 import { readSse } from "./sse.ts";
-import { isUnreachable, NO_TIMEOUT, postFresh } from "./upstream.ts";
+import { NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
 /** How long a new SSE stream may take to name its POST endpoint, and a replayed initialize to be answered. */
 export const ENDPOINT_WAIT_MS = 10_000;
@@ -41,21 +41,13 @@ export class SseBridge extends Bridge {
           ...NO_TIMEOUT,
         });
       } catch (error) {
-        this.markSent(message, undefined);
-        if (isUnreachable(error) && !this.closing) {
-          if (failures++ > 0) await sleep(backoff(failures));
-          if (await this.tryRecover(generation, message, since)) continue;
-          return;
-        }
-        this.fail(message, `msm: lost the connection to the MCP server (${errorText(error)})`);
+        if (await this.postFailed(error, message, generation, since, failures++)) continue;
         return;
       }
       const text = await response.text().catch(() => "");
-      if (response.status === 404 || (response.status === 400 && /session/i.test(text))) {
+      if (sessionGone(response.status, text)) {
         // The server no longer knows this session id (it restarted): open a new stream and resend.
-        this.markSent(message, undefined);
-        if (failures++ > 0) await sleep(backoff(failures));
-        if (await this.tryRecover(generation, message, since)) continue;
+        if (await this.resendAfterRecovery(message, generation, since, failures++)) continue;
         return;
       }
       if (!response.ok) this.fail(message, `msm: the MCP server answered HTTP ${response.status} ${text.slice(0, 200)}`.trim());

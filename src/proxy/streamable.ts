@@ -1,7 +1,7 @@
 import { Bridge, backoff, errorText, sleep, type BridgeOptions } from "./bridge.ts";
 import { isRequest, parseServerText, type JsonRpcMessage } from "./jsonrpc.ts";
 import { readSse } from "./sse.ts";
-import { isUnreachable, NO_TIMEOUT, postFresh } from "./upstream.ts";
+import { isUnreachable, NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
 /**
  * How long the GET stream may take to open before notifications/initialized goes anyway. msm's daemons answer it
@@ -16,13 +16,6 @@ const noop = () => {};
 
 
 
-/**
- * Spec (session management): 404 for a session id means the session is gone and the client must initialize again.
- * Some servers (server-everything, many SDK examples) answer 400 "No valid session ID" instead; treat that alike.
- */
-function sessionGone(status: number, body: string): boolean {
-  return status === 404 || (status === 400 && /session/i.test(body));
-}
 
 /**
  * Streamable HTTP client side of the bridge (MCP 2025-03-26 … 2025-11-25). Every editor message is POSTed; answers
@@ -87,14 +80,8 @@ export class StreamableBridge extends Bridge {
       try {
         response = await this.post(message);
       } catch (error) {
-        this.markSent(message, undefined);
-        if (isUnreachable(error) && !this.closing) {
-          // Connection refused: the request never reached the daemon, so it is resent once a daemon is back.
-          if (failures++ > 0) await sleep(backoff(failures));
-          if (await this.tryRecover(generation, message, since)) continue;
-          return;
-        }
-        this.fail(message, `msm: lost the connection to the MCP server (${errorText(error)})`);
+        // Connection refused: the request never reached the daemon, so it is resent once a daemon is back.
+        if (await this.postFailed(error, message, generation, since, failures++)) continue;
         return;
       }
       if ((response.status === 404 || response.status === 400) && !initializing && this.sessionId) {
@@ -103,9 +90,7 @@ export class StreamableBridge extends Bridge {
           this.answerHttpError(message, response.status, text);
           return;
         }
-        this.markSent(message, undefined);
-        if (failures++ > 0) await sleep(backoff(failures));
-        if (await this.tryRecover(generation, message, since)) continue;
+        if (await this.resendAfterRecovery(message, generation, since, failures++)) continue;
         return;
       }
       if (initializing && response.ok) this.sessionId = response.headers.get("mcp-session-id") ?? undefined;

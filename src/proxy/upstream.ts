@@ -63,3 +63,11 @@ export async function postFresh(fetchFn: typeof fetch, url: string, init: Reques
     }
   }
 }
+
+/**
+ * Spec (session management): 404 for a session id means the session is gone and the client must initialize again.
+ * Some servers (server-everything, many SDK examples) answer 400 "No valid session ID" instead; treat that alike.
+ */
+export function sessionGone(status: number, body: string): boolean {
+  return status === 404 || (status === 400 && /session/i.test(body));
+}
