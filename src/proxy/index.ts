@@ -73,7 +73,7 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     const target = resolveTarget(loadConfig(), name);
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
     const endpoint = await ensureDaemon(target);
-    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers };
+    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
@@ -89,7 +89,7 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     connect: async () => {
       const known = lock;
       lock = undefined;
-      if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers };
+      if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
       return ensure();
     },
   };

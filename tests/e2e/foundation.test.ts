@@ -34,10 +34,10 @@ describe("two editor sessions share one memory daemon", () => {
       const project = sandbox.project("alpha");
       const a = await openSession(sandbox, project);
       kill(a.pid, "SIGINT");
-      await Bun.sleep(300);
-      expect(alive(a.pid)).toBe(true);
+      // The signal is pending from the kill() on: a proxy it could end would be gone before it answers this call.
       const out = await call<Graph>(a.client, "create_entities", { entities: [{ name: "after-sigint", entityType: "t", observations: [] }] });
       expect(out.entities.map((e) => e.name)).toEqual(["after-sigint"]);
+      expect(alive(a.pid)).toBe(true);
       await a.close();
     } finally {
       await sandbox.cleanup();
@@ -97,7 +97,16 @@ describe("two editor sessions share one memory daemon", () => {
       const daemonPgid = Number(Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(daemon.pid)]).stdout.toString().trim());
       expect(daemonPgid).not.toBe(pgid);
       kill(-pgid, "SIGINT");
-      await Bun.sleep(300);
+      // A round trip through the proxy to the daemon after the signal: both would be gone before answering it.
+      proxy.stdin.write(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping" }) + "\n");
+      proxy.stdin.flush();
+      let seen = "";
+      while (!seen.includes('"id":2')) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error("the proxy closed its stdout after SIGINT");
+        seen += new TextDecoder().decode(chunk.value);
+      }
+      expect(alive(proxy.pid)).toBe(true);
       expect(alive(daemon.pid)).toBe(true);
       proxy.stdin.end();
       kill(proxy.pid, "SIGKILL");

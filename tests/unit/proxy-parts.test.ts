@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { readLines } from "../../src/proxy/lines.ts";
 import { readSse } from "../../src/proxy/sse.ts";
 import { parseLine } from "../../src/proxy/jsonrpc.ts";
-import { isUnreachable, parseHeaders, postFresh, STALE_SOCKET_MS } from "../../src/proxy/upstream.ts";
+import { isUnreachable, parseHeaders, postFresh, STALE_SOCKET_MS, type Upstream } from "../../src/proxy/upstream.ts";
 import { resolveProject } from "../../src/proxy/project.ts";
 import { collectHeaders } from "../../src/cli/commands/proxy.ts";
 
@@ -144,17 +144,31 @@ describe("resolveProject", () => {
 
 describe("postFresh", () => {
   const reset = () => Object.assign(new Error("ECONNRESET: The socket connection was closed unexpectedly"), { code: "ECONNRESET" });
+  const foreign: Upstream = { url: "http://127.0.0.1:1/mcp", transport: "streamable-http", headers: {} };
+  const own: Upstream = { ...foreign, freshConnections: true };
 
-  test("a reset right after sending (a stale pooled socket) is retried once on a fresh connection", async () => {
+  test("to msm's own daemon every POST takes a new connection, and a reset is never resent", async () => {
+    const calls: RequestInit[] = [];
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      calls.push(init);
+      throw reset();
+    }) as unknown as typeof fetch;
+    await expect(postFresh(fakeFetch, own, own.url, { method: "POST", body: "{}" })).rejects.toThrow("ECONNRESET");
+    expect(calls.length).toBe(1);
+    expect(calls[0]!.keepalive).toBe(false);
+  });
+
+  test("to another server, a reset right after sending (a stale pooled socket) is retried on a fresh connection", async () => {
     const calls: RequestInit[] = [];
     const fakeFetch = (async (_url: string, init: RequestInit) => {
       calls.push(init);
       if (calls.length === 1) throw reset();
       return new Response("ok");
     }) as unknown as typeof fetch;
-    const response = await postFresh(fakeFetch, "http://127.0.0.1:1/mcp", { method: "POST", body: "{}" });
+    const response = await postFresh(fakeFetch, foreign, foreign.url, { method: "POST", body: "{}" });
     expect(await response.text()).toBe("ok");
     expect(calls.length).toBe(2);
+    expect(calls[0]!.keepalive).toBeUndefined();
     expect(calls[1]!.keepalive).toBe(false);
   });
 
@@ -165,7 +179,7 @@ describe("postFresh", () => {
       await Bun.sleep(STALE_SOCKET_MS + 30);
       throw reset();
     }) as unknown as typeof fetch;
-    await expect(postFresh(fakeFetch, "http://127.0.0.1:1/mcp", { method: "POST" })).rejects.toThrow("ECONNRESET");
+    await expect(postFresh(fakeFetch, foreign, foreign.url, { method: "POST" })).rejects.toThrow("ECONNRESET");
     expect(calls).toBe(1);
   });
 });
