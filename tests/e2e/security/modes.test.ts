@@ -14,7 +14,7 @@ function proxy(sandbox: Sandbox, cwd: string) {
 }
 
 describe("files msm creates are private", () => {
-  test("under umask 000: .claude 0700, databases 0600, logs 0600, MSM_HOME 0700, token 0600", async () => {
+  test("under umask 000: .claude 0700, databases 0600, logs 0600, MSM_HOME 0700, token and locks 0600", async () => {
     const sandbox = new Sandbox();
     const project = sandbox.project("p");
     // Set after the project exists: a world-writable project folder is (rightly) no project at all.
@@ -31,9 +31,11 @@ describe("files msm creates are private", () => {
       const files = [
         ...["memory.db", "memory.db-wal", "memory.db-shm"].flatMap((f) => [join(project, ".claude", f), join(sandbox.home, ".claude", f)]),
         join(sandbox.msmHome, "token"),
+        ...listTree(sandbox.msmHome).filter((f) => f.endsWith(".lock")).map((f) => join(sandbox.msmHome, f)),
         ...listTree(join(sandbox.msmHome, "logs")).map((f) => join(sandbox.msmHome, "logs", f)),
       ];
       expect(files.filter((f) => f.endsWith(".log")).length).toBeGreaterThanOrEqual(2); // memory.log and supervisor.log
+      expect(files.filter((f) => f.endsWith(".lock")).length).toBeGreaterThanOrEqual(2);
       for (const file of files) expect([file, mode(file)]).toEqual([file, 0o600]);
       await inProject.close();
       await noProject.close();
