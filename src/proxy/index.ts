@@ -63,7 +63,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined): P
     } catch {
       throw new MsmError("USAGE", `--url "${options.url}" is not a URL.`);
     }
-    // The project header names a folder on this machine: a server elsewhere learns nothing from it it should.
+    // The project header names a folder on this machine, which a remote server has no business knowing.
     const send = options.sendProject || isLoopbackHost(url.hostname);
     const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { ...(send ? projectHeader : {}), ...extra } };
     return { transport: upstream.transport, connect: async () => upstream };

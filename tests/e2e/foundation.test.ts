@@ -154,5 +154,5 @@ describe("concurrent writers", () => {
     } finally {
       await sandbox.cleanup();
     }
-  });
+  }, 60_000);
 });

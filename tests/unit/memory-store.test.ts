@@ -58,7 +58,7 @@ describe("search: the official match set, through the trigram index, ranked", ()
     }
     expect(nonEmpty).toBeGreaterThan(300);
     store.close();
-  });
+  }, 60_000);
 
   test("an exact name first, then names containing the query, then observation matches by BM25", () => {
     const store = freshStore();
