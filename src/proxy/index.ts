@@ -33,6 +33,8 @@ export interface ProxyOptions {
   /** Extra request headers, curl syntax ("Name: value"). */
   headers?: string[];
   project?: string;
+  /** Send the project header to a `--url` server that is not on this machine too (it names a local folder). */
+  sendProject?: boolean;
   input?: AsyncIterable<Uint8Array | string>;
   /** stdout is the wire: this is the only function in msm that writes to it. */
   output?: (line: string) => void;
@@ -51,8 +53,9 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string): Promise<{ transport: Transport; connect: Connect }> {
+async function upstreamOf(options: ProxyOptions, project: string | undefined): Promise<{ transport: Transport; connect: Connect }> {
   const extra = parseHeaders(options.headers ?? []);
+  const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: project };
   if (options.url) {
     let url: URL;
     try {
@@ -60,12 +63,14 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     } catch {
       throw new MsmError("USAGE", `--url "${options.url}" is not a URL.`);
     }
-    const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { [PROJECT_HEADER]: project, ...extra } };
+    // The project header names a folder on this machine, which a remote server has no business knowing.
+    const send = options.sendProject || isLoopbackHost(url.hostname);
+    const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { ...(send ? projectHeader : {}), ...extra } };
     return { transport: upstream.transport, connect: async () => upstream };
   }
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
   const name = options.target;
-  const headers: Record<string, string> = { [PROJECT_HEADER]: project, ...extra };
+  const headers: Record<string, string> = { ...projectHeader, ...extra };
   // The built-in daemon demands the bearer token; external targets are their own servers.
   if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
   const ensure = async (): Promise<Upstream> => {
@@ -93,6 +98,12 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
       return ensure();
     },
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: a server on this machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**
@@ -140,7 +151,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   const project = resolveProject(options.project);
   const { transport, connect } = await upstreamOf(options, project);
   const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch });
-  log.debug(`session for ${project} (${transport})`);
+  log.debug(`session for ${project ?? "no project"} (${transport})`);
 
   if (options.signals) {
     // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.

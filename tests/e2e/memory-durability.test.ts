@@ -71,7 +71,7 @@ describe("memory durability", () => {
     } finally {
       await sandbox.cleanup();
     }
-  });
+  }, 60_000);
 });
 
 describe("memory://knowledge-graph", () => {

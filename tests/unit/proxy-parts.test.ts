@@ -120,8 +120,11 @@ describe("resolveProject", () => {
   const bare = join(root, "bare", "x");
   mkdirSync(bare, { recursive: true });
 
-  test("--project wins, relative to the working directory", () => {
-    expect(resolveProject("other", { MSM_PROJECT_DIR: "/ignored" }, deep)).toBe(join(deep, "other"));
+  test("--project wins; it must be absolute, and is sent canonical", () => {
+    expect(resolveProject(repo, { MSM_PROJECT_DIR: "/ignored" }, deep)).toBe(repo);
+    expect(resolveProject(join(deep, "..", ".."), {}, "/")).toBe(repo);
+    expect(() => resolveProject("other", {}, deep)).toThrow('--project "other" is not an absolute path');
+    expect(() => resolveProject(undefined, { CLAUDE_PROJECT_DIR: "rel" }, deep)).toThrow('CLAUDE_PROJECT_DIR "rel" is not an absolute path');
   });
 
   test("MSM_PROJECT_DIR, then CLAUDE_PROJECT_DIR", () => {
