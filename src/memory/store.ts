@@ -1,6 +1,7 @@
 import { Database, constants, type Statement } from "bun:sqlite";
 import { statSync } from "node:fs";
 import { migrate } from "./schema.ts";
+import { phrase, SearchPlanner, type SearchPlan } from "./search.ts";
 import {
   GraphError,
   type Entity,
@@ -15,6 +16,7 @@ import {
 } from "./types.ts";
 
 export * from "./types.ts";
+export type { SearchPlan } from "./search.ts";
 
 /** How long a write waits for another process's transaction (several daemons or tools may share a file). */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -27,9 +29,6 @@ export const BUSY_TIMEOUT_MS = 10_000;
  */
 const MERGE_EVERY_WRITES = 32;
 const MERGE_PAGES = 64;
-
-/** The trigram index can only answer queries of at least this many characters; shorter ones scan. */
-const TRIGRAM = 3;
 
 /** What `importGraph` did, for the import command's summary. */
 export interface ImportCounts {
@@ -47,6 +46,7 @@ export class GraphStore {
   readonly db: Database;
   private readonly q: ReturnType<typeof prepare>;
   private writes = 0;
+  private readonly planner: SearchPlanner;
 
   /**
    * `nofollow`: refuse to open a path with a symlink anywhere in it (SQLITE_OPEN_NOFOLLOW) — for files under a
@@ -66,6 +66,7 @@ export class GraphStore {
     }
     this.db.exec("PRAGMA foreign_keys = ON");
     this.q = prepare(this.db);
+    this.planner = new SearchPlanner(this.db);
   }
 
   close(): void {
@@ -196,18 +197,31 @@ export class GraphStore {
   /**
    * Case-insensitive substring match over name, type and observations: exactly the official server's set of
    * matches, ranked — an exact name first, then names containing the query, then by BM25 — and optionally paged.
+   * Each table is searched by its trigram index or by a scan, whichever costs less for this query (`searchPlan`);
+   * both find the same rows and rank them the same way.
    */
   searchNodes(query: string, page: Page = {}): KnowledgeGraph {
     const needle = query.toLowerCase();
     const limit = limitOf(page);
     const offset = page.offset ?? 0;
     return this.read(() => {
-      let rows: EntityRow[];
-      if (needle === "") rows = this.q.entityPage.all(limit, offset) as EntityRow[];
-      else if ([...needle].length >= TRIGRAM) rows = this.q.searchIndexed.all({ ":phrase": phrase(needle), ":needle": needle, ":limit": limit, ":offset": offset }) as EntityRow[];
-      else rows = this.q.searchScan.all({ ":needle": needle, ":limit": limit, ":offset": offset }) as EntityRow[];
+      if (needle === "") return this.subgraph(this.q.entityPage.all(limit, offset) as EntityRow[]);
+      const plan = this.planner.plan(needle);
+      const stats = this.planner.observationStats();
+      const rows = this.planner.statement(plan).all({
+        ":phrase": phrase(needle),
+        ":needle": needle,
+        ":avgdl": stats.avgdl,
+        ":limit": limit,
+        ":offset": offset,
+      }) as EntityRow[];
       return this.subgraph(rows);
     });
+  }
+
+  /** How `searchNodes` would search each table for this query (for tests and benchmarks). */
+  searchPlan(query: string): SearchPlan {
+    return this.read(() => this.planner.plan(query.toLowerCase()));
   }
 
   /** The named entities that exist, in creation order (as the official server returns them), with touching relations. */
@@ -344,15 +358,26 @@ export class GraphStore {
     this.q.deleteRelationsTo.run(from);
   }
 
-  /** The given entities plus every relation with at least one endpoint among them, in creation order. */
+  /**
+   * The given entities plus every relation with at least one endpoint among them, in creation order. Three
+   * statements whatever the number of entities (a search may return thousands): observations and relations are
+   * fetched for the whole id/name list at once, passed as one JSON array.
+   */
   private subgraph(rows: EntityRow[]): KnowledgeGraph {
-    const relations = new Map<number, RelationRow>();
-    for (const row of rows) {
-      for (const rel of this.q.relationsOf.all(row.name) as RelationRow[]) relations.set(rel.id, rel);
+    if (rows.length === 0) return { entities: [], relations: [] };
+    if (rows.length === 1) {
+      const row = rows[0]!;
+      return { entities: [this.entityFrom(row)], relations: (this.q.relationsOf.all(row.name) as RelationRow[]).map(toRelation) };
     }
+    const observations = new Map<number, string[]>();
+    for (const row of rows) observations.set(row.id, []);
+    for (const o of this.q.observationsOfMany.iterate(JSON.stringify(rows.map((r) => r.id))) as IterableIterator<{ entity_id: number; content: string }>) {
+      observations.get(o.entity_id)!.push(o.content);
+    }
+    const relations = this.q.relationsOfMany.all(JSON.stringify(rows.map((r) => r.name))) as RelationRow[];
     return {
-      entities: rows.map((row) => this.entityFrom(row)),
-      relations: [...relations.values()].sort((a, b) => a.id - b.id).map(toRelation),
+      entities: rows.map((row) => ({ name: row.name, entityType: row.entity_type, observations: observations.get(row.id)! })),
+      relations: relations.map(toRelation),
     };
   }
 
@@ -401,11 +426,6 @@ function limitOf(page: Page): number {
   return page.limit ?? -1;
 }
 
-/** An FTS5 phrase: the whole query as one quoted string, so no character in it is query syntax. */
-function phrase(needle: string): string {
-  return `"${needle.replaceAll('"', '""')}"`;
-}
-
 function fileSize(file: string): number {
   try {
     return statSync(file).size;
@@ -413,9 +433,6 @@ function fileSize(file: string): number {
     return 0;
   }
 }
-
-// Ranking shared by both search paths: an exact (case-insensitive) name first, then names containing the query.
-const RANK_BY_NAME = "e.name_lc = :needle DESC, instr(e.name_lc, :needle) > 0 DESC";
 
 function prepare(db: Database) {
   const s = (sql: string): Statement => db.prepare(sql);
@@ -435,6 +452,7 @@ function prepare(db: Database) {
     ),
     deleteObservation: s("DELETE FROM observations WHERE entity_id = ? AND content = ?"),
     observationsOf: s("SELECT content FROM observations WHERE entity_id = ? ORDER BY id"),
+    observationsOfMany: s("SELECT entity_id, content FROM observations WHERE entity_id IN (SELECT value FROM json_each(?)) ORDER BY id"),
     insertRelation: s(
       "INSERT OR IGNORE INTO relations (from_name, to_name, relation_type, created_at) VALUES (?, ?, ?, ?)",
     ),
@@ -448,6 +466,11 @@ function prepare(db: Database) {
       SELECT id, from_name, to_name, relation_type FROM relations WHERE from_name = ?1
       UNION
       SELECT id, from_name, to_name, relation_type FROM relations WHERE to_name = ?1`),
+    relationsOfMany: s(`
+      SELECT id, from_name, to_name, relation_type FROM relations WHERE from_name IN (SELECT value FROM json_each(?1))
+      UNION
+      SELECT id, from_name, to_name, relation_type FROM relations WHERE to_name IN (SELECT value FROM json_each(?1))
+      ORDER BY id`),
     relationsPage: s(`
       SELECT id, from_name, to_name, relation_type FROM (
         SELECT id, from_name, to_name, relation_type FROM relations WHERE from_name = ?1
@@ -464,27 +487,5 @@ function prepare(db: Database) {
     entityPage: s("SELECT id, name, entity_type FROM entities ORDER BY id LIMIT ? OFFSET ?"),
     counts: s(`SELECT (SELECT count(*) FROM entities) AS entities, (SELECT count(*) FROM observations) AS observations,
                       (SELECT count(*) FROM relations) AS relations`),
-    // The trigram index finds every row holding the query as a substring. Both tables index the *_lc text, so a
-    // match here is exactly `text.toLowerCase().includes(q)`. A name or type match outranks any observation match
-    // (a fixed best score: BM25 over a name costs as much as the rest of the search and would not reorder names);
-    // observation matches rank by their best BM25.
-    searchIndexed: db.prepare(`
-      WITH hits (id, score) AS (
-        SELECT rowid, -1e300 FROM entities_fts WHERE entities_fts MATCH :phrase
-        UNION ALL
-        SELECT o.entity_id, bm25(observations_fts) FROM observations_fts
-          JOIN observations o ON o.id = observations_fts.rowid
-          WHERE observations_fts MATCH :phrase
-      ), best (id, score) AS (SELECT id, min(score) FROM hits GROUP BY id)
-      SELECT e.id, e.name, e.entity_type FROM best JOIN entities e ON e.id = best.id
-      ORDER BY ${RANK_BY_NAME}, best.score, e.id
-      LIMIT :limit OFFSET :offset`),
-    // One or two characters have no trigram: scan the folded columns (same test, no index).
-    searchScan: db.prepare(`
-      SELECT e.id, e.name, e.entity_type FROM entities e
-      WHERE instr(e.name_lc, :needle) > 0 OR instr(e.type_lc, :needle) > 0
-         OR EXISTS (SELECT 1 FROM observations o WHERE o.entity_id = e.id AND instr(o.content_lc, :needle) > 0)
-      ORDER BY ${RANK_BY_NAME}, e.id
-      LIMIT :limit OFFSET :offset`),
   };
 }
