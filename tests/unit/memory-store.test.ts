@@ -71,10 +71,53 @@ describe("search: the official match set, through the trigram index, ranked", ()
     const ranked = names(store.searchNodes("COFFEE"));
     expect(ranked.slice(0, 2)).toEqual(["coffee", "Coffee grinder"]);
     expect(new Set(ranked.slice(2))).toEqual(new Set(["notes", "Bar"]));
-    // Under three characters the scan path ranks the same way: names containing the query first, then by age.
-    expect(names(store.searchNodes("co"))).toEqual(["Coffee grinder", "coffee", "notes", "Bar"]);
+    // Under three characters the scan ranks the same way (BM25 computed in SQL on every plan): three coffees beat one.
+    expect(names(store.searchNodes("co"))).toEqual(["Coffee grinder", "coffee", "Bar", "notes"]);
+    expect(names(store.searchNodes("cof"))).toEqual(["Coffee grinder", "coffee", "Bar", "notes"]);
     store.close();
   });
+
+  test("common words: queries whose trigrams are in most rows scan, others use the index; same set and order either way", () => {
+    const r = rng(11);
+    const words = ["note", "about", "the", "page", "of", "37", "3", "meeting", "Note", "NOTE", "ab", "e 3", "37 "];
+    const sentence = (n: number) => Array.from({ length: n }, () => r.pick(words)).join(r.pick([" ", " ", ", ", ""]));
+    const store = freshStore();
+    // Every entity has the frequent words; a few have rarer ones, so both plans come up.
+    const entities = Array.from({ length: 400 }, (_, i) => ({
+      name: `${r.pick(words)} ${i}`,
+      entityType: r.pick(["note", "page", "meeting"]),
+      observations: [`note ${i} on page 3 of 37 pages`, sentence(2 + r.int(8)), ...(r.chance(0.05) ? [`rare zebra ${i}`] : [])],
+    }));
+    store.createEntities(entities);
+    const graph = store.readGraph();
+    const plans = new Set<string>();
+    const forced = (q: string, plan: "index" | "scan") => {
+      const planner = (store as unknown as { planner: { plan: (n: string) => unknown } }).planner;
+      const original = planner.plan;
+      planner.plan = (n: string) => (n.length >= 3 ? { entities: plan, observations: plan } : original.call(planner, n));
+      try {
+        return names(store.searchNodes(q));
+      } finally {
+        planner.plan = original;
+      }
+    };
+    for (let i = 0; i < 250; i++) {
+      const q = r.pick([sentence(1 + r.int(3)), `note ${r.int(400)} `, "note 37 ", `zebra ${r.int(400)}`, "of 37 pages", r.pick(words)]);
+      const q2 = r.pick([q, q.toUpperCase()]);
+      plans.add(JSON.stringify(store.searchPlan(q2)));
+      const expected = officialSearch(graph, q2).sort();
+      const actual = names(store.searchNodes(q2));
+      if (JSON.stringify([...actual].sort()) !== JSON.stringify(expected)) throw new Error(`query ${JSON.stringify(q2)}: expected ${expected.length}, got ${actual.length}`);
+      if ([...q2].length >= 3) {
+        expect(forced(q2, "index")).toEqual(actual);
+        expect(forced(q2, "scan")).toEqual(actual);
+      }
+    }
+    expect(store.searchPlan("note 37 ").observations).toBe("scan");
+    expect(store.searchPlan("zebra 12").observations).toBe("index");
+    expect(plans.size).toBeGreaterThan(1);
+    store.close();
+  }, 60_000);
 
   test("limit and offset page search_nodes and read_graph; relations are those touching the page", () => {
     const store = freshStore();
