@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { createBaseApp } from "../lib/http.ts";
 import { acquireLock } from "../lib/lock.ts";
@@ -10,11 +9,12 @@ import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { Databases, requestProject } from "./databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
+import { LeanHttpTransport } from "./transport.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
 
 interface Session {
-  transport: WebStandardStreamableHTTPServerTransport;
+  transport: LeanHttpTransport;
   server: McpServer;
 }
 
@@ -29,7 +29,7 @@ export function createMemoryApp(token: string, databases: Databases) {
 
   const openSession = async (): Promise<Session> => {
     const server = createMemoryServer(databases, subscriptions);
-    const transport = new WebStandardStreamableHTTPServerTransport({
+    const transport = new LeanHttpTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         sessions.set(id, session);

@@ -1,0 +1,115 @@
+import { WebStandardStreamableHTTPServerTransport, type HandleRequestOptions } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+
+/**
+ * The SDK's streamable HTTP transport, with a lean path for the requests that cannot stream.
+ *
+ * The SDK answers every POSTed request with a new SSE stream (a ReadableStream, a keep-alive timer, the stream primed
+ * with a comment by lib/serve.ts, chunked transfer) even when the answer is one message — most of a tool call's cost
+ * on the daemon, and more for Node's fetch than for Bun's. Its `enableJsonResponse` is no way out: it silently drops
+ * every notification and server→client request made while a request runs. So the choice is made per request:
+ *
+ * - a single request that asked for no progress (no `_meta.progressToken`), after initialize, from a client that
+ *   accepts JSON, is answered with one `application/json` body. msm's own handlers send nothing else about such a
+ *   request (`resources/updated` goes on the GET stream); should one ever do, the message goes on the GET stream
+ *   too, never dropped;
+ * - everything else — initialize, batches, requests with a progress token, notifications, responses, GET, DELETE,
+ *   and any malformed request (so the SDK gives its usual errors) — takes the SDK's own path, SSE and all.
+ */
+export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport {
+  /** Lean requests awaiting their answer, by JSON-RPC id. */
+  private readonly pending = new Map<RequestId, (response: Response) => void>();
+  private closing = false;
+
+  override async handleRequest(req: Request, options?: HandleRequestOptions): Promise<Response> {
+    if (!this.mayAnswerLean(req, options)) return super.handleRequest(req, options);
+    const text = await req.text();
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      // The body is read: hand the SDK a copy so it reports the parse error its own way.
+      return super.handleRequest(new Request(req.url, { method: "POST", headers: req.headers, body: text }), options);
+    }
+    if (!isLeanRequest(message) || this.pending.has(message.id) || this.closing) {
+      return super.handleRequest(req, { ...options, parsedBody: message });
+    }
+    return new Promise<Response>((resolve) => {
+      this.pending.set(message.id, resolve);
+      this.onmessage?.(message as JSONRPCMessage, { authInfo: options?.authInfo, requestInfo: lazyRequestInfo(req) });
+    });
+  }
+
+  override async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
+    if ("id" in message && ("result" in message || "error" in message)) {
+      const resolve = this.pending.get(message.id as RequestId);
+      if (resolve) {
+        this.pending.delete(message.id as RequestId);
+        resolve(this.json(200, message));
+        return;
+      }
+    } else if (options?.relatedRequestId !== undefined && this.pending.has(options.relatedRequestId)) {
+      return super.send(message, { ...options, relatedRequestId: undefined });
+    }
+    return super.send(message, options);
+  }
+
+  override async close(): Promise<void> {
+    this.closing = true;
+    // An answer that can no longer come is an error, not silence: a client waiting on it would hang.
+    for (const [id, resolve] of this.pending) {
+      resolve(this.json(200, { jsonrpc: "2.0", id, error: { code: -32000, message: "The session closed before the request was answered" } }));
+    }
+    this.pending.clear();
+    return super.close();
+  }
+
+  /** Only POSTs of an initialized session, with the headers the SDK would accept; the body decides the rest. */
+  private mayAnswerLean(req: Request, options: HandleRequestOptions | undefined): boolean {
+    if (req.method !== "POST" || this.closing || this.sessionId === undefined || options?.parsedBody !== undefined) return false;
+    if (req.headers.get("mcp-session-id") !== this.sessionId) return false;
+    const accept = req.headers.get("accept") ?? "";
+    if (!accept.includes("application/json") || !accept.includes("text/event-stream")) return false;
+    const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json") return false;
+    const version = req.headers.get("mcp-protocol-version");
+    return version === null || SUPPORTED_PROTOCOL_VERSIONS.includes(version);
+  }
+
+  private json(status: number, body: unknown): Response {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.sessionId !== undefined) headers["mcp-session-id"] = this.sessionId;
+    return new Response(JSON.stringify(body), { status, headers });
+  }
+}
+
+interface LeanRequest {
+  jsonrpc: "2.0";
+  id: RequestId;
+  method: string;
+  params?: { _meta?: { progressToken?: unknown } };
+}
+
+/** One request (not a batch, not initialize) that did not ask for progress; the server's handler validates the rest. */
+function isLeanRequest(message: unknown): message is LeanRequest {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) return false;
+  const m = message as Partial<LeanRequest>;
+  if (m.jsonrpc !== "2.0" || typeof m.method !== "string" || m.method === "initialize") return false;
+  if (typeof m.id !== "string" && !(typeof m.id === "number" && Number.isInteger(m.id))) return false;
+  if (m.params !== undefined && (typeof m.params !== "object" || m.params === null)) return false;
+  return m.params?._meta?.progressToken === undefined;
+}
+
+/** The SDK builds a header object and a URL for every message; handlers that never look should not pay for them. */
+function lazyRequestInfo(req: Request) {
+  let headers: Record<string, string> | undefined;
+  let url: URL | undefined;
+  return {
+    get headers() {
+      return (headers ??= Object.fromEntries(req.headers.entries()));
+    },
+    get url() {
+      return (url ??= new URL(req.url));
+    },
+  };
+}
