@@ -1,0 +1,70 @@
+// The editor side of `bench/speed.bench.ts`, run under Node as editors run their MCP clients: the MCP SDK's stdio
+// client spawns one server command and times tool calls, one at a time. Input: a JSON plan as argv[2]; output: one
+// JSON line of results on stdout. Plain JavaScript so Node runs it without a TypeScript loader.
+// With `plan.url` it instead talks HTTP straight to a daemon with the runtime's own fetch (the breakdown rows).
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+const plan = JSON.parse(process.argv[2]);
+if (plan.url) {
+  process.stdout.write(JSON.stringify(await direct(plan)) + "\n");
+  process.exit(0);
+}
+const transport = new StdioClientTransport({ command: plan.command, args: plan.args, env: plan.env, cwd: plan.cwd, stderr: "ignore" });
+const client = new Client({ name: "msm-speed-bench", version: "1.0.0" });
+await client.connect(transport);
+
+const results = {};
+try {
+  for (const step of plan.steps) {
+    const call = () => client.callTool({ name: step.tool, arguments: step.arguments }, undefined, { timeout: 600_000 });
+    let last;
+    for (let i = 0; i < (step.warmup ?? 0); i++) last = await call();
+    const times = [];
+    for (let i = 0; i < (step.samples ?? 0); i++) {
+      const start = performance.now();
+      last = await call();
+      times.push(performance.now() - start);
+    }
+    if (step.samples === 0 || step.samples === undefined) last = await call();
+    if (last?.isError) throw new Error(`${step.tool}: ${JSON.stringify(last.content).slice(0, 300)}`);
+    const entities = last?.structuredContent?.entities;
+    results[step.label] = { times, matches: Array.isArray(entities) ? entities.map((e) => e.name).sort() : undefined };
+  }
+} finally {
+  await client.close();
+}
+process.stdout.write(JSON.stringify(results) + "\n");
+
+/** Raw MCP over HTTP to one daemon: initialize, then `samples` sequential tools/call POSTs, and as many GET /health. */
+async function direct({ url, token, project, step }) {
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
+  const post = async (body) => {
+    const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+    const text = await response.text();
+    return { response, text };
+  };
+  const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } } });
+  headers["mcp-session-id"] = init.response.headers.get("mcp-session-id");
+  headers["mcp-protocol-version"] = "2025-06-18";
+  await post({ jsonrpc: "2.0", method: "notifications/initialized" });
+  let id = 1;
+  const time = async (fn) => {
+    for (let i = 0; i < step.warmup; i++) await fn();
+    const times = [];
+    for (let i = 0; i < step.samples; i++) {
+      const start = performance.now();
+      await fn();
+      times.push(performance.now() - start);
+    }
+    return times;
+  };
+  let contentType;
+  const call = await time(async () => {
+    const { response } = await post({ jsonrpc: "2.0", id: id++, method: "tools/call", params: { name: step.tool, arguments: step.arguments } });
+    contentType = response.headers.get("content-type");
+  });
+  const health = await time(() => fetch(url.replace(/\/mcp$/, "/health")).then((r) => r.text()));
+  await fetch(url, { method: "DELETE", headers }).catch(() => {});
+  return { call, health, contentType };
+}
