@@ -241,7 +241,7 @@ export class Keeper {
     if (!(await this.refreshStats())) return;
     const connections = this.stats.connections;
     const idleMs = this.target.idleMinutes * 60_000;
-    // Without /proc (connections unknown) an external server's use cannot be seen: never stop it as idle.
+    // Connections unknown (no way to count them on this OS) an external server's use cannot be seen: never stop it as idle.
     if (idleMs <= 0 || (connections === null && this.stats.requests === null)) return;
     if (Date.now() - this.lastActivity >= idleMs) {
       await this.stop(`idle for ${formatMinutes(this.target.idleMinutes)}`);
