@@ -1,6 +1,6 @@
 import { defineCommand, renderUsage, runCommand, runMain, type ArgsDef, type CommandDef } from "citty";
 import { isMsmError } from "../lib/errors.ts";
-import { VERSION } from "../lib/version.ts";
+import { VERSION_LINE } from "../lib/version.ts";
 
 /** Loaded on demand: `msm proxy` must not pay for SQLite, Hono or the memory server it never uses. */
 const commands = {
@@ -17,7 +17,7 @@ const commands = {
 export const root = defineCommand({
   meta: {
     name: "msm",
-    version: VERSION,
+    version: VERSION_LINE,
     description: "MCP session manager: many editor sessions share one daemon per MCP server",
   },
   subCommands: commands as unknown as Record<string, () => Promise<CommandDef>>,
