@@ -4,6 +4,7 @@
  *   bun build.ts --release             every release target (below), each in dist/targets/<target>/, then the
  *                                      release folder dist/release/: archives, SHA256SUMS, manifest.json
  *   bun build.ts --release --targets linux-x64,windows-x64   a subset
+ *   bun build.ts --single --outfile DIR/msm   this machine's binary elsewhere (tests build other versions)
  * Cross targets are built on their Bun runtime fetched from the npm registry (release/runtimes.ts), so a release
  * builds on a machine that reaches nothing but npm. MSM_VERSION overrides the version (else the git tag on HEAD,
  * else package.json); SOURCE_DATE_EPOCH fixes the build date.
@@ -30,8 +31,10 @@ export const TARGETS: Target[] = [
   { name: "linux-x64-musl-baseline", compile: "bun-linux-x64-baseline-musl", npm: "@oven/bun-linux-x64-musl-baseline", exe: "bin/bun" },
   { name: "linux-arm64-musl", compile: "bun-linux-arm64-musl", npm: "@oven/bun-linux-aarch64-musl", exe: "bin/bun" },
   { name: "darwin-x64", compile: "bun-darwin-x64", npm: "@oven/bun-darwin-x64", exe: "bin/bun" },
+  { name: "darwin-x64-baseline", compile: "bun-darwin-x64-baseline", npm: "@oven/bun-darwin-x64-baseline", exe: "bin/bun" },
   { name: "darwin-arm64", compile: "bun-darwin-arm64", npm: "@oven/bun-darwin-aarch64", exe: "bin/bun" },
-  { name: "windows-x64", compile: "bun-windows-x64", npm: "@oven/bun-windows-x64", exe: "bin/bun.exe" },
+  { name: "windows-x64", compile: "bun-windows-x64-modern", npm: "@oven/bun-windows-x64", exe: "bin/bun.exe" },
+  { name: "windows-x64-baseline", compile: "bun-windows-x64-baseline", npm: "@oven/bun-windows-x64-baseline", exe: "bin/bun.exe" },
 ];
 
 /** What `msm --version` reports: baked in at build time, so a binary says exactly what it is. */
@@ -118,9 +121,12 @@ if (import.meta.main) {
   const argv = process.argv.slice(2);
   const info = buildInfo();
   if (argv.includes("--single")) {
-    clearMaps("./dist");
-    await build(info, "./dist/msm");
-    console.error(`built ./dist/msm (${info.version}, ${info.commit})`);
+    // --outfile: a test builds binaries of other versions (MSM_VERSION) beside the one under test.
+    const i = argv.indexOf("--outfile");
+    const outfile = i >= 0 && argv[i + 1] ? argv[i + 1]! : "./dist/msm";
+    if (outfile === "./dist/msm") clearMaps("./dist");
+    await build(info, outfile);
+    console.error(`built ${outfile} (${info.version}, ${info.commit})`);
   } else if (argv.includes("--release")) {
     const i = argv.indexOf("--targets");
     await release(info, i >= 0 ? argv[i + 1]?.split(",").filter(Boolean) : undefined);

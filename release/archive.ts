@@ -23,7 +23,7 @@ export function tarGz(entries: Entry[], mtime: Date): Uint8Array {
     if (pad) blocks.push(new Uint8Array(pad));
   }
   blocks.push(new Uint8Array(1024)); // two zero blocks end the archive
-  return gzipSync(concat(blocks), { level: 9 });
+  return gzipSync(concat(blocks), { level: 6 });
 }
 
 function tarHeader(entry: Entry, mtime: Date): Uint8Array {
@@ -54,7 +54,7 @@ export function zip(entries: Entry[], mtime: Date): Uint8Array {
   const { time, date } = dosDateTime(mtime);
   for (const entry of entries) {
     const name = Buffer.from(entry.name, "utf8");
-    const deflated = deflateRawSync(entry.data, { level: 9 });
+    const deflated = deflateRawSync(entry.data, { level: 6 });
     const crc = Bun.hash.crc32(entry.data) >>> 0;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
