@@ -1,32 +1,34 @@
-import { errnoCode } from "../errors.ts";
-import { allPids, connectionsTo as linuxConnectionsTo, procRssBytes, procStat } from "./linux.ts";
+import { darwin } from "./darwin.ts";
+import { linux } from "./linux.ts";
+import type { Platform } from "./types.ts";
+import { windows } from "./windows.ts";
 
 /**
- * Facts about other processes, the one place that knows how each OS answers them. Linux answers from /proc;
- * elsewhere `ps` fills in what it can and the rest is undefined (callers treat undefined as "cannot tell", never
- * as "dead").
+ * Facts about other processes, the one place that knows how each OS answers them: liveness, start times,
+ * process groups, resident memory, connection counts, group kills and how to start a program without a shell.
+ * Nothing outside platform/ reads /proc or calls ps, netstat or taskkill. Callers treat undefined as "cannot
+ * tell", never as "dead".
  */
+export const os: Platform = process.platform === "win32" ? windows : process.platform === "darwin" ? darwin : linux;
 
-/**
- * Is `pid` a running process? EPERM means it exists but belongs to someone else: still alive. A zombie is dead:
- * a daemon whose parent already exited is reparented to PID 1, and some inits (containers, VMs) reap only every
- * second or so, which made every "wait until the daemon is gone" take over a second after it had exited.
- */
+export type { Platform } from "./types.ts";
+
+/** Is `pid` a running process (not a zombie)? */
 export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if (errnoCode(error) !== "EPERM") return false;
-  }
-  return procStat(pid)?.[0] !== "Z";
+  return os.isAlive(pid);
 }
 
 /**
- * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22). Recorded in lock files so a pid that
- * the kernel later hands to another program is not mistaken for our daemon. undefined where there is no /proc.
+ * A value fixed for the life of `pid` (Linux: clock ticks since boot at its start). Recorded in lock files so a pid
+ * the kernel later hands to another program is not mistaken for our daemon.
  */
 export function startTicks(pid: number): string | undefined {
-  return procStat(pid)?.[19];
+  return os.startTime(pid);
+}
+
+/** Resident memory of `pid` in bytes, if it can be read. */
+export function rssBytes(pid: number): number | undefined {
+  return os.rssBytes(pid);
 }
 
 /**
@@ -34,74 +36,39 @@ export function startTicks(pid: number): string | undefined {
  * of `pid` alone where groups cannot be listed.
  */
 export function groupRssBytes(pgid: number): number | undefined {
-  if (process.platform !== "linux") return rssBytes(pgid);
+  const members = os.groupMembers(pgid);
   let total = 0;
   let found = false;
-  try {
-    for (const pid of allPids()) {
-      const stat = procStat(pid);
-      if (stat?.[2] !== String(pgid) || stat[0] === "Z") continue;
-      const rss = rssBytes(pid);
-      if (rss !== undefined) {
-        total += rss;
-        found = true;
-      }
+  for (const pid of members ?? []) {
+    const rss = os.rssBytes(pid);
+    if (rss !== undefined) {
+      total += rss;
+      found = true;
     }
-  } catch {}
-  return found ? total : rssBytes(pgid);
-}
-
-/** Resident memory of `pid` in bytes, if it can be read. */
-export function rssBytes(pid: number): number | undefined {
-  const fromProc = procRssBytes(pid);
-  if (fromProc !== undefined) return fromProc;
-  if (process.platform === "linux") return undefined;
-  try {
-    const out = Bun.spawnSync(["ps", "-o", "rss=", "-p", String(pid)]).stdout.toString().trim();
-    return out ? Number(out) * 1024 : undefined;
-  } catch {
-    return undefined;
   }
+  return found ? total : os.rssBytes(pgid);
 }
 
 /** Is `pid` the leader of its own process group (started with setsid, as msm starts daemons)? */
 export function leadsGroup(pid: number): boolean {
-  const stat = procStat(pid);
-  if (stat) return stat[2] === String(pid);
-  try {
-    return Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(pid)]).stdout.toString().trim() === String(pid);
-  } catch {
-    return false;
-  }
+  return os.groupOf(pid) === pid;
 }
 
 /** Does any process still belong to process group `pgid` (e.g. children of a daemon whose leader died)? */
 export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
+  return os.groupAlive(pgid);
 }
 
-/** Is any non-zombie process left in group `pgid`? A group of zombies is gone; without /proc, trust kill(-pgid, 0). */
+/** Is any live process left in group `pgid`? A group of zombies is gone; where members cannot be listed, trust groupAlive. */
 export function groupHasLiveMember(pgid: number): boolean {
-  if (!groupAlive(pgid)) return false;
-  if (process.platform !== "linux") return true;
-  try {
-    for (const pid of allPids()) {
-      const stat = procStat(pid);
-      // stat[0] is the state, stat[2] the pgid.
-      if (stat && stat[2] === String(pgid) && stat[0] !== "Z") return true;
-    }
-    return false;
-  } catch {
-    return true;
-  }
+  if (!os.groupAlive(pgid)) return false;
+  const members = os.groupMembers(pgid);
+  return members === undefined || members.length > 0;
 }
 
+/** Sends `sig` to `pid`, or to the whole group -pid (Windows: the process tree) for a negative pid, as kill(2) does. */
 export function signal(pid: number, sig: NodeJS.Signals): boolean {
+  if (pid < 0) return os.signalGroup(-pid, sig);
   try {
     process.kill(pid, sig);
     return true;
@@ -116,5 +83,10 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
  * which tell msm nothing, it is the only sign. undefined where it cannot be counted.
  */
 export function connectionsTo(port: number): number | undefined {
-  return linuxConnectionsTo(port);
+  return os.connectionsTo(port);
+}
+
+/** The argv that starts `argv` directly, without a shell (Windows resolves `npx`-style .cmd shims). */
+export function resolveCommand(argv: string[]): string[] {
+  return os.resolveCommand(argv);
 }
