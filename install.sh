@@ -146,7 +146,12 @@ previous=""
 # Copied beside the old one, then renamed over it: a running msm keeps its file, nothing sees half a binary.
 cp "$bin" "$dir/.msm.new" || die "could not write to $dir (pick another folder with --dir or MSM_INSTALL_DIR)"
 mv -f "$dir/.msm.new" "$dir/msm"
-now=$("$dir/msm" --version 2>/dev/null) || die "installed $dir/msm but it does not run on this machine (target $target); try --target with another build"
+if ! now=$("$dir/msm" --version 2>/dev/null); then
+  case "$target" in
+    *-musl*) die "installed $dir/msm but it does not run: musl builds need the C++ runtime (Alpine: apk add libstdc++ libgcc)" ;;
+    *) die "installed $dir/msm but it does not run on this machine (target $target); try --target with another build" ;;
+  esac
+fi
 
 if [ -n "$previous" ]; then
   say "upgraded $dir/msm: $previous -> $now"
