@@ -71,6 +71,8 @@ function shellLine(argv: string[]): string {
 
 function apply(manager: ServiceReport["manager"], file: string, action: "register" | "unregister"): { problem?: string; manual?: string[] } {
   const steps = commands(manager, file, action);
+  // launchd refuses to bootstrap a label that is already loaded (a reinstall): unload the old one first, quietly.
+  if (manager === "launchd" && action === "register") run(commands(manager, file, "unregister")[0]!);
   for (const step of steps) {
     const { ok, output } = run(step);
     if (!ok) return { problem: `"${shellLine(step)}" failed: ${output.split("\n")[0] || "no output"}`, manual: steps.map(shellLine) };

@@ -6,7 +6,7 @@ import { callManager, ensureSupervisor } from "../../lib/manager.ts";
 import { RESTART_TIMEOUT_MS, replaceDaemons } from "../../lib/upgrade.ts";
 
 export default defineCommand({
-  meta: { name: "restart", description: "Stop and start a target's daemon (clears a failed state), or --all: the supervisor and every running daemon, one by one, on this binary" },
+  meta: { name: "restart", description: "Stop and start a target's daemon (clears a failed state); --all: every running daemon, one at a time" },
   args: {
     name: { type: "positional", description: "Target to restart", required: false },
     all: { type: "boolean", description: "Every running daemon, one at a time (and the supervisor, if it is another msm version)", default: false },
