@@ -23,7 +23,7 @@ describe("install.sh", () => {
     const target = Bun.spawnSync(["sh", INSTALL_SH, "--print-target"]).stdout.toString().trim();
     expect(target).toMatch(/^(linux|darwin)-(x64|arm64)(-musl)?(-baseline)?$/);
     for (const version of ["1.0.0", "2.0.0"]) {
-      const binary = await buildVersion(version, join(sandbox.root, "build", version));
+      const binary = await buildVersion(version);
       packageRelease([{ target, file: binary }], join(sandbox.root, "www", version), { ...meta, version });
     }
     // A tampered copy of 2.0.0: one byte of every archive flipped, SHA256SUMS left as published.

@@ -18,7 +18,7 @@ describe("upgrading a running msm", () => {
 
   beforeAll(async () => {
     sandbox = new Sandbox();
-    [v1, v2] = await Promise.all([buildVersion("1.0.0", join(sandbox.root, "v1")), buildVersion("2.0.0", join(sandbox.root, "v2"))]);
+    [v1, v2] = await Promise.all([buildVersion("1.0.0"), buildVersion("2.0.0")]);
   }, 180_000);
 
   afterAll(async () => {

@@ -4,10 +4,11 @@ import { join, resolve } from "node:path";
 const ROOT = resolve(import.meta.dir, "../..");
 
 /**
- * This machine's msm built again with another baked-in version, at `<dir>/msm` — what a user has after an
- * upgrade (or before one). Same source, same build.ts as dist/msm; only MSM_VERSION differs.
+ * This machine's msm built again with another baked-in version — what a user has after an upgrade (or before
+ * one). Same source, same build.ts as dist/msm; only MSM_VERSION differs. Built once per test run (the preload's
+ * temp root) and shared by the test files that need it.
  */
-export async function buildVersion(version: string, dir: string): Promise<string> {
+export async function buildVersion(version: string, dir = join(process.env.MSM_TEST_ROOT ?? "/tmp", "versions", version)): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, "msm");
   if (existsSync(outfile)) return outfile;
