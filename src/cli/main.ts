@@ -11,6 +11,7 @@ const commands = {
   stop: () => import("./commands/stop.ts").then((m) => m.default),
   restart: () => import("./commands/restart.ts").then((m) => m.default),
   logs: () => import("./commands/logs.ts").then((m) => m.default),
+  ui: () => import("./commands/ui.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
 };
 

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { join, resolve } from "node:path";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { errnoCode } from "../lib/errors.ts";
+import { recordDatabase } from "../lib/known-databases.ts";
 import { userHome } from "../lib/paths.ts";
 import { GraphStore } from "./store.ts";
 
@@ -112,6 +113,7 @@ export class Databases {
     const store = new GraphStore(file);
     this.open.set(file, { store, lastUsed: now });
     this.log.info(`opened ${file}`);
+    recordDatabase(file);
     while (this.open.size > this.limits.maxOpen) {
       const [oldest] = this.open.keys();
       this.close(oldest!, "too many open databases");
