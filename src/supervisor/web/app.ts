@@ -55,7 +55,10 @@ export function createUi(supervisor: UiSupervisor) {
     if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) return refuse("forbidden host", 403);
     const origin = c.req.header("origin");
     if (origin !== undefined && origin !== `http://${host}`) return refuse("forbidden origin", 403);
-    if (c.req.header("sec-fetch-site") === "cross-site") return refuse("forbidden cross-site request", 403);
+    // Another local port is the same *site* (SameSite cookies go along) but another origin: only our own pages
+    // ("same-origin") and the user's own navigation ("none": a typed URL, a bookmark) may ask.
+    const fetchSite = c.req.header("sec-fetch-site");
+    if (fetchSite !== undefined && fetchSite !== "same-origin" && fetchSite !== "none") return refuse("forbidden cross-origin request", 403);
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
   });
