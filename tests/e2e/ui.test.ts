@@ -92,6 +92,8 @@ describe.skipIf(!CHROMIUM)("msm ui in a real browser", () => {
       // The log tail of a target.
       await page.eval(`document.querySelector('tr[data-target="memory"] button.logs').click()`);
       await page.waitFor(`document.querySelector('#log')?.textContent.includes("listening on")`, 10_000, "memory log tail");
+      // The sparkline needs two samples, SAMPLE_EVERY_MS (5 s) apart.
+      await page.waitFor(`document.querySelector('tr[data-target="memory"] svg.spark polyline')`, 30_000, "memory sparkline");
       await page.screenshot(join(ARTIFACTS, "status.png"));
 
       // Restart from the page: the same supervisor call as `msm restart` (a POST with Origin and CSRF token).
@@ -191,6 +193,58 @@ describe.skipIf(!CHROMIUM)("msm ui in a real browser", () => {
       expect((await msm(sandbox, ["status", "--json"])).stdout).toContain(`"restarts": 0`);
     } finally {
       foreign.stop(true);
+      await browser?.close();
+      await sandbox.cleanup();
+    }
+  }, SLOW);
+});
+
+describe.skipIf(!CHROMIUM)("a 100,000-entity memory graph in the browser", () => {
+  test("search pages, a hub's page and its bounded neighbourhood render without a frozen page", async () => {
+    const sandbox = new Sandbox(config);
+    let browser: Browser | undefined;
+    try {
+      const { seedBigGraph } = await import("../helpers/big-graph.ts");
+      const started = performance.now();
+      seedBigGraph(join(sandbox.home, ".claude", "memory.db"), 100_000);
+      process.stderr.write(`seeded 100,000 entities in ${Math.round(performance.now() - started)} ms\n`);
+
+      browser = await Browser.launch(sandbox.env);
+      sandbox.track(browser.pid);
+      const page = await browser.newPage();
+      await page.goto(await loginUrl(sandbox));
+      const origin = new URL(await page.eval<string>("location.href")).origin;
+
+      const timed = async (what: string, url: string, ready: string) => {
+        const t0 = performance.now();
+        await page.goto(url);
+        await page.waitFor(ready, 30_000, what);
+        process.stderr.write(`100k: ${what} shown in ${Math.round(performance.now() - t0)} ms\n`);
+      };
+      // A common word matches most of the graph: one page of results, and a way to the next.
+      await timed("search 'typescript'", `${origin}/?q=typescript`, `document.querySelectorAll('.result').length > 0`);
+      expect(await page.eval<number>(`document.querySelectorAll('.result').length`)).toBe(50);
+      expect(await page.eval<boolean>(`[...document.querySelectorAll('button')].some((b) => b.textContent === "More results")`)).toBe(true);
+      // Two characters (no trigram): the scan path, still one page.
+      await timed("search 'y-'", `${origin}/?q=y-`, `document.querySelectorAll('.result').length > 0 || document.querySelector('#nomatch')`);
+      // An exact name ranks first, as in search_nodes.
+      await timed("search 'entity-4242'", `${origin}/?q=entity-4242`, `document.querySelectorAll('.result').length > 0`);
+      expect(await page.eval<string>(`document.querySelector('.result a').textContent`)).toBe("entity-4242");
+
+      // The hub: 5,000 relations listed as a bounded page, its neighbourhood drawn with at most 60 nodes.
+      const db = await page.eval<string>(`document.querySelector('[data-db]').dataset.db`);
+      await timed("hub entity + graph", `${origin}/?${new URLSearchParams({ db, entity: "hub" })}`, `document.querySelector('svg.graph')`);
+      const nodes = await page.eval<number>(`document.querySelectorAll('svg.graph g.node').length`);
+      expect(nodes).toBeGreaterThan(10);
+      expect(nodes).toBeLessThanOrEqual(60);
+      expect(await page.eval<string>(`document.querySelector('main').textContent`)).toContain("… and 4800 more");
+      // Still responsive: the page answers at once after drawing.
+      const t0 = performance.now();
+      await page.eval("1 + 1");
+      expect(performance.now() - t0).toBeLessThan(2_000);
+      await page.screenshot(join(ARTIFACTS, "graph-100k.png"));
+      expect(page.errors).toEqual([]);
+    } finally {
       await browser?.close();
       await sandbox.cleanup();
     }

@@ -90,20 +90,26 @@ function route() {
 
 // ---------------------------------------------------------------- status view
 
-function sparkline(samples) {
+/** The window the status sparklines cover; the server keeps about this much history. */
+const SPARK_WINDOW_MS = 10 * 60 * 1000;
+
+/** Resident memory over the last 10 minutes, on a time axis (a young daemon is a short line at the right), from 0. */
+function sparkline(samples, now) {
   const width = 120;
   const height = 24;
-  const values = samples.map((p) => p.rssBytes).filter((v) => typeof v === "number");
+  const points = samples.filter((p) => typeof p.rssBytes === "number");
   const svg = s("svg", { class: "spark", width, height, viewBox: `0 0 ${width} ${height}` });
-  if (values.length < 2) return svg;
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  const span = hi - lo || 1;
-  const step = width / (values.length - 1);
-  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 2 - ((v - lo) / span) * (height - 4)).toFixed(1)}`);
-  svg.append(s("polyline", { points: points.join(" ") }));
+  if (points.length < 2) return svg;
+  const hi = Math.max(...points.map((p) => p.rssBytes)) * 1.15 || 1;
+  const xy = points.map((p) => {
+    const x = width - ((now - p.t) / SPARK_WINDOW_MS) * width;
+    const y = height - 1 - (p.rssBytes / hi) * (height - 2);
+    return `${Math.max(0, x).toFixed(1)},${y.toFixed(1)}`;
+  });
+  svg.append(s("polyline", { points: xy.join(" ") }));
   const title = s("title");
-  title.textContent = `memory ${bytes(lo)} – ${bytes(hi)} over the last ${Math.round((samples.at(-1).t - samples[0].t) / 60000)} min`;
+  const lo = Math.min(...points.map((p) => p.rssBytes));
+  title.textContent = `resident memory ${bytes(lo)} – ${bytes(hi / 1.15)} over the last ${Math.max(1, Math.round((now - points[0].t) / 60000))} min`;
   svg.append(title);
   return svg;
 }
@@ -119,7 +125,7 @@ async function act(button, name, action) {
   if (!new URLSearchParams(location.search).has("view")) refreshStatus();
 }
 
-function targetRows(t, history) {
+function targetRows(t, history, now) {
   const running = t.state === "running";
   const rows = [
     h("tr", { "data-target": t.name, "data-state": t.state },
@@ -131,7 +137,7 @@ function targetRows(t, history) {
       h("td", { class: "num" }, count(t.sessions ?? t.connections)),
       h("td", { class: "num" }, count(t.requests)),
       h("td", { class: "num" }, bytes(t.rssBytes)),
-      h("td", {}, sparkline(history[t.name] || [])),
+      h("td", {}, sparkline(history[t.name] || [], now)),
       h("td", {}, h("div", { class: "actions" },
         h("button", { class: "logs", onclick: () => toggleLog(t.name) }, openLog === t.name ? "Hide log" : "Log"),
         h("button", { class: "restart", onclick: (e) => act(e.target, t.name, "restart") }, running ? "Restart" : "Start"),
@@ -176,7 +182,7 @@ async function refreshStatus() {
   document.getElementById("supervisor").textContent = `supervisor pid ${sup.pid} · v${sup.version} · up ${duration(sup.uptimeSeconds)} · ${sup.home}`;
   const table = h("table", { id: "targets" },
     h("thead", {}, h("tr", {}, ...["target", "state", "pid", "uptime", "restarts", "sessions", "requests", "memory", "last 10 min", ""].map((c) => h("th", {}, c)))),
-    h("tbody", {}, snapshot.status.targets.flatMap((t) => targetRows(t, snapshot.history))),
+    h("tbody", {}, snapshot.status.targets.flatMap((t) => targetRows(t, snapshot.history, snapshot.at))),
   );
   const logPanel = document.getElementById("logpanel") || h("div", { id: "logpanel" });
   main.replaceChildren(h("h1", {}, "Daemons"), h("p", { class: "muted" }, `Updated ${new Date(snapshot.at).toLocaleTimeString()}`), table, logPanel);
@@ -250,11 +256,16 @@ async function showSearch(dbId, query) {
     return;
   }
   const targets = dbId ? dbs.filter((d) => d.id === dbId) : dbs;
+  let shown = 0;
   for (const db of targets) {
     const section = h("div", { class: "panel", "data-db": db.id }, h("h2", {}, dbLabel(db)));
-    results.append(section);
-    await appendResults(section, db, query, 0);
+    // Searching every database: only those with a match get a panel.
+    if (await appendResults(section, db, query, 0)) {
+      results.append(section);
+      shown++;
+    }
   }
+  if (!shown) results.append(h("p", { class: "muted", id: "nomatch" }, `No entity matches "${query}".`));
 }
 
 async function appendResults(section, db, query, offset) {
@@ -263,12 +274,9 @@ async function appendResults(section, db, query, offset) {
     found = await api(`/ui/api/search?${new URLSearchParams({ db: db.id, q: query, offset: String(offset) })}`);
   } catch (error) {
     section.append(h("p", { class: "error" }, error.message));
-    return;
+    return true;
   }
-  if (!found.entities.length && offset === 0) {
-    section.append(h("p", { class: "muted" }, "No match."));
-    return;
-  }
+  if (!found.entities.length) return false;
   section.append(h("ul", { class: "results" }, found.entities.map((e) =>
     h("li", { class: "result" },
       link({ db: db.id, entity: e.name }, e.name), h("span", { class: "type" }, e.entityType),
@@ -280,6 +288,7 @@ async function appendResults(section, db, query, offset) {
     const more = h("button", { onclick: () => { more.remove(); appendResults(section, db, query, offset + found.entities.length); } }, "More results");
     section.append(more);
   }
+  return true;
 }
 
 async function showEntity(dbId, name) {
@@ -336,7 +345,7 @@ function layout(nodes, edges, width, height) {
     return { x: width / 2 + Math.cos(angle) * r, y: height / 2 + Math.sin(angle) * r };
   });
   const links = edges.map((e) => [index.get(e.from), index.get(e.to)]).filter(([a, b]) => a !== undefined && b !== undefined && a !== b);
-  const k = Math.sqrt((width * height) / Math.max(1, nodes.length)) * 0.6;
+  const k = Math.min(Math.sqrt((width * height) / Math.max(1, nodes.length)) * 0.6, Math.min(width, height) * 0.3);
   let step = Math.min(width, height) / 10;
   for (let round = 0; round < 300; round++) {
     const move = pos.map(() => ({ x: 0, y: 0 }));
@@ -386,6 +395,12 @@ function drawGraph(graph, dbId) {
     title.textContent = `${e.from} ${e.relationType} ${e.to}`;
     line.append(title);
     svg.append(line);
+    // Few relations: name them on the line; many: only on hover, or the labels bury the drawing.
+    if (graph.edges.length <= 24) {
+      const label = s("text", { class: "edge", x: ((a.x + b.x) / 2).toFixed(1), y: ((a.y + b.y) / 2 - 3).toFixed(1), "text-anchor": "middle" });
+      label.textContent = e.relationType;
+      svg.append(label);
+    }
   }
   graph.nodes.forEach((n, i) => {
     const g = s("g", { class: "node", "data-name": n.name });
