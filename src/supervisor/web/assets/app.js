@@ -93,7 +93,7 @@ function route() {
 /** The window the status sparklines cover; the server keeps about this much history. */
 const SPARK_WINDOW_MS = 10 * 60 * 1000;
 
-/** Resident memory over the last 10 minutes, on a time axis (a young daemon is a short line at the right), from 0. */
+/** Resident memory over the last minutes, on a time axis from 0 (a flat line is a steady daemon). */
 function sparkline(samples, now) {
   const width = 120;
   const height = 24;
@@ -101,12 +101,15 @@ function sparkline(samples, now) {
   const svg = s("svg", { class: "spark", width, height, viewBox: `0 0 ${width} ${height}` });
   if (points.length < 2) return svg;
   const hi = Math.max(...points.map((p) => p.rssBytes)) * 1.15 || 1;
+  // The axis spans the history there is (at least a minute, at most SPARK_WINDOW_MS): a young daemon's line is short.
+  const windowMs = Math.min(SPARK_WINDOW_MS, Math.max(60_000, now - points[0].t));
   const xy = points.map((p) => {
-    const x = width - ((now - p.t) / SPARK_WINDOW_MS) * width;
+    const x = width - ((now - p.t) / windowMs) * width;
     const y = height - 1 - (p.rssBytes / hi) * (height - 2);
     return `${Math.max(0, x).toFixed(1)},${y.toFixed(1)}`;
   });
-  svg.append(s("polyline", { points: xy.join(" ") }));
+  const left = xy[0].split(",")[0];
+  svg.append(s("polygon", { points: `${left},${height} ${xy.join(" ")} ${width},${height}` }), s("polyline", { points: xy.join(" ") }));
   const title = s("title");
   const lo = Math.min(...points.map((p) => p.rssBytes));
   title.textContent = `resident memory ${bytes(lo)} – ${bytes(hi / 1.15)} over the last ${Math.max(1, Math.round((now - points[0].t) / 60000))} min`;
@@ -337,12 +340,39 @@ async function showEntity(dbId, name) {
  * A small force-directed layout: repulsion between every pair, springs along relations, a pull to the middle, a
  * cooling step size. The server never sends more than 150 nodes, so a fixed number of O(n²) rounds is instant.
  */
-function layout(nodes, edges, width, height) {
+function layout(nodes, edges, width, height, seed) {
   const index = new Map(nodes.map((n, i) => [n.name, i]));
-  const pos = nodes.map((n, i) => {
-    const angle = (i / Math.max(1, nodes.length)) * Math.PI * 2;
+  // Start from a radial tree (neighbours evenly around the centre, their own neighbours fanned out behind them):
+  // forces then only polish it, instead of untangling a random start and getting stuck with crossings.
+  const parent = new Map();
+  for (const e of edges) {
+    for (const [a, b] of [[e.from, e.to], [e.to, e.from]]) {
+      const na = nodes[index.get(a)];
+      const nb = nodes[index.get(b)];
+      if (na && nb && nb.depth === na.depth + 1 && !parent.has(b)) parent.set(b, a);
+    }
+  }
+  const angle = new Map();
+  const firstRing = nodes.filter((n) => n.depth === 1);
+  firstRing.forEach((n, i) => angle.set(n.name, (i / firstRing.length) * Math.PI * 2));
+  const siblings = new Map();
+  for (const n of nodes) if (n.depth > 1) siblings.set(parent.get(n.name), [...(siblings.get(parent.get(n.name)) || []), n.name]);
+  for (const [p, kids] of siblings) {
+    const spread = Math.min(0.35, (Math.PI * 2) / Math.max(1, firstRing.length) / Math.max(1, kids.length));
+    kids.forEach((kid, i) => angle.set(kid, (angle.get(p) ?? Math.random() * Math.PI * 2) + (i - (kids.length - 1) / 2) * spread));
+  }
+  // A little jitter, the same for a name every time (a stable picture): a perfectly symmetric start (two
+  // neighbours on one line) would otherwise never leave that line, since every force would point along it.
+  const jitter = (name, salt) => {
+    let hash = salt;
+    for (const ch of name) hash = (Math.imul(hash, 31) + ch.charCodeAt(0)) | 0;
+    return ((hash >>> 0) % 1000) / 1000 - 0.5;
+  };
+  const pos = nodes.map((n) => {
+    if (seed > 0 && n.depth > 0) return { x: width / 2 + jitter(n.name, seed) * width * 0.8, y: height / 2 + jitter(n.name, seed + 1) * height * 0.8 };
+    const a = (angle.get(n.name) ?? jitter(n.name, 7) * Math.PI * 2) + 0.6;
     const r = n.depth * Math.min(width, height) * 0.22;
-    return { x: width / 2 + Math.cos(angle) * r, y: height / 2 + Math.sin(angle) * r };
+    return { x: width / 2 + Math.cos(a) * r + jitter(n.name, 1) * 20, y: height / 2 + Math.sin(a) * r + jitter(n.name, 2) * 20 };
   });
   const links = edges.map((e) => [index.get(e.from), index.get(e.to)]).filter(([a, b]) => a !== undefined && b !== undefined && a !== b);
   const k = Math.min(Math.sqrt((width * height) / Math.max(1, nodes.length)) * 0.6, Math.min(width, height) * 0.3);
@@ -378,13 +408,45 @@ function layout(nodes, edges, width, height) {
     }
     step *= 0.985;
   }
-  return pos;
+  // Fit the drawing to the box (room on the right for labels), so a small neighbourhood is not a speck.
+  const xs = pos.map((p) => p.x);
+  const ys = pos.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const scale = Math.min((width - 170) / Math.max(1, x1 - x0), (height - 60) / Math.max(1, y1 - y0), 2.5);
+  const dx = (width - 130 - (x1 - x0) * scale) / 2;
+  const dy = (height - (y1 - y0) * scale) / 2;
+  return pos.map((p) => ({ x: dx + (p.x - x0) * scale, y: dy + (p.y - y0) * scale }));
+}
+
+/** Relations drawn crossing each other (sharing no endpoint): what makes a drawing hard to read. */
+function crossings(pos, graph, index) {
+  const segs = graph.edges.map((e) => [index.get(e.from), index.get(e.to)]);
+  const side = (a, b, c) => Math.sign((b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x));
+  let count = 0;
+  for (let i = 0; i < segs.length; i++) {
+    for (let j = i + 1; j < segs.length; j++) {
+      const [a, b] = segs[i];
+      const [c, d] = segs[j];
+      if (a === c || a === d || b === c || b === d) continue;
+      if (side(pos[a], pos[b], pos[c]) !== side(pos[a], pos[b], pos[d]) && side(pos[c], pos[d], pos[a]) !== side(pos[c], pos[d], pos[b])) count++;
+    }
+  }
+  return count;
 }
 
 function drawGraph(graph, dbId) {
   const width = 640;
   const height = 520;
-  const pos = layout(graph.nodes, graph.edges, width, height);
+  const index0 = new Map(graph.nodes.map((n, i) => [n.name, i]));
+  // A radial start and two scattered ones; keep the drawing with the fewest crossings (≤ 150 nodes: milliseconds).
+  let pos;
+  let best = Infinity;
+  for (const seed of [0, 11, 23]) {
+    const candidate = layout(graph.nodes, graph.edges, width, height, seed);
+    const crossed = crossings(candidate, graph, index0);
+    if (crossed < best) [pos, best] = [candidate, crossed];
+    if (best === 0) break;
+  }
   const index = new Map(graph.nodes.map((n, i) => [n.name, i]));
   const svg = s("svg", { class: "graph", viewBox: `0 0 ${width} ${height}`, "data-nodes": graph.nodes.length, "data-edges": graph.edges.length });
   for (const e of graph.edges) {
