@@ -27,6 +27,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   "cross-origin-resource-policy": "same-origin",
 };
 
+const LOGGED_IN = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/"><title>msm</title><p>Logged in. <a href="/">Open the dashboard</a>.</p>`;
+
 /** The parts of the supervisor the dashboard uses: the same calls the manager API makes for `msm status/stop/restart/logs`. */
 export type UiSupervisor = Pick<Supervisor, "status" | "stop" | "restart" | "logs" | "port">;
 
@@ -57,8 +59,10 @@ export function createUi(supervisor: UiSupervisor) {
     if (origin !== undefined && origin !== `http://${host}`) return refuse("forbidden origin", 403);
     // Another local port is the same *site* (SameSite cookies go along) but another origin: only our own pages
     // ("same-origin") and the user's own navigation ("none": a typed URL, a bookmark) may ask.
+    // The login link itself may be followed from anywhere (a chat, a web terminal): it only spends a ticket.
     const fetchSite = c.req.header("sec-fetch-site");
-    if (fetchSite !== undefined && fetchSite !== "same-origin" && fetchSite !== "none") return refuse("forbidden cross-origin request", 403);
+    const loginNavigation = c.req.path === "/ui/login" && c.req.method === "GET";
+    if (!loginNavigation && fetchSite !== undefined && fetchSite !== "same-origin" && fetchSite !== "none") return refuse("forbidden cross-origin request", 403);
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
   });
@@ -67,7 +71,9 @@ export function createUi(supervisor: UiSupervisor) {
     const session = auth.login(c.req.query("t") ?? "");
     if (!session) return refuse(`This login link was used already or has expired. Run "msm ui" for a new one.`, 401);
     setCookie(c, cookieName(), session, { httpOnly: true, sameSite: "Strict", path: "/", maxAge: SESSION_IDLE_MS / 1000 });
-    return c.redirect("/", 303);
+    // A page that moves on by itself rather than a redirect: a redirect keeps the navigation's origin, and when the
+    // link was clicked on another site the browser would withhold the SameSite=Strict cookie on arrival.
+    return c.html(LOGGED_IN);
   });
 
   // Every other path: a session, and for a POST also our Origin and the session's CSRF token.
