@@ -19,7 +19,8 @@ const version = process.env.MSM_VERSION ?? pkg.version;
 
 async function build(target: string | undefined, outfile: string): Promise<void> {
   const result = await Bun.build({
-    entrypoints: ["./src/index.ts"],
+    // The dashboard's SQLite worker is started with `new Worker(url)`: a compiled binary only holds it as an entrypoint.
+    entrypoints: ["./src/index.ts", "./src/supervisor/web/explorer-worker.ts"],
     minify: true,
     sourcemap: "linked",
     bytecode: true,

@@ -6,7 +6,7 @@ import appJs from "./assets/app.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
 import styleCss from "./assets/style.css" with { type: "text" };
 import { CSRF_HEADER, UiAuth, SESSION_IDLE_MS } from "./auth.ts";
-import { Explorer } from "./explorer.ts";
+import { ExplorerClient } from "./explorer-client.ts";
 import { StatusSnapshots } from "./snapshot.ts";
 
 /** Most log lines the log tail fetches at once. */
@@ -33,14 +33,14 @@ const LOGGED_IN = `<!doctype html><meta charset="utf-8"><meta http-equiv="refres
 export type UiSupervisor = Pick<Supervisor, "status" | "stop" | "restart" | "logs" | "port">;
 
 /**
- * The dashboard: served by the supervisor on its own port, loaded (with its assets and SQLite) only when a UI path is
- * first requested. Everything but the login URL needs the session cookie; nothing answers a foreign Host (DNS
+ * The dashboard: served by the supervisor on its own port, loaded (with its assets) only when a UI path is first
+ * requested; SQLite is opened in a worker thread, on the first explorer query. Everything but the login URL needs the session cookie; nothing answers a foreign Host (DNS
  * rebinding) or a foreign Origin.
  */
 export function createUi(supervisor: UiSupervisor) {
   const auth = new UiAuth();
   const snapshots = new StatusSnapshots(() => supervisor.status());
-  const explorer = new Explorer();
+  const explorer = new ExplorerClient();
   const cookieName = () => `msm_ui_${supervisor.port}`;
   const app = new Hono<{ Variables: { csrf: string } }>();
 
@@ -99,17 +99,17 @@ export function createUi(supervisor: UiSupervisor) {
   app.post("/ui/api/daemons/:name/stop", async (c) => c.json({ stopped: await supervisor.stop(c.req.param("name")) }));
   app.post("/ui/api/daemons/:name/restart", async (c) => c.json(await supervisor.restart(c.req.param("name"))));
 
-  app.get("/ui/api/databases", (c) => c.json(explorer.databases()));
-  app.get("/ui/api/search", (c) => {
-    const found = explorer.search(c.req.query("db") ?? "", c.req.query("q") ?? "", Math.max(0, Number(c.req.query("offset")) || 0));
+  app.get("/ui/api/databases", async (c) => c.json(await explorer.databases()));
+  app.get("/ui/api/search", async (c) => {
+    const found = await explorer.search(c.req.query("db") ?? "", c.req.query("q") ?? "", Math.max(0, Number(c.req.query("offset")) || 0));
     return found ? c.json(found) : notFound(c, "no such database");
   });
-  app.get("/ui/api/entity", (c) => {
-    const entity = explorer.entity(c.req.query("db") ?? "", c.req.query("name") ?? "");
+  app.get("/ui/api/entity", async (c) => {
+    const entity = await explorer.entity(c.req.query("db") ?? "", c.req.query("name") ?? "");
     return entity ? c.json(entity) : notFound(c, "no such entity");
   });
-  app.get("/ui/api/graph", (c) => {
-    const graph = explorer.graph(c.req.query("db") ?? "", c.req.query("name") ?? "", Number(c.req.query("max")) || undefined);
+  app.get("/ui/api/graph", async (c) => {
+    const graph = await explorer.graph(c.req.query("db") ?? "", c.req.query("name") ?? "", Number(c.req.query("max")) || undefined);
     return graph ? c.json(graph) : notFound(c, "no such entity");
   });
 
