@@ -137,7 +137,8 @@ function targetRows(t, history, now) {
       h("td", { class: "num pid" }, count(t.pid)),
       h("td", { class: "num" }, duration(t.uptimeSeconds)),
       h("td", { class: "num" }, String(t.restarts)),
-      h("td", { class: "num" }, count(t.sessions ?? t.connections)),
+      // msm's own daemons count MCP sessions; an external server tells nothing, so its open connections stand in.
+      h("td", { class: "num", title: t.sessions === null && t.connections !== null ? "open connections" : "MCP sessions" }, count(t.sessions ?? t.connections)),
       h("td", { class: "num" }, count(t.requests)),
       h("td", { class: "num" }, bytes(t.rssBytes)),
       h("td", {}, sparkline(history[t.name] || [], now)),
