@@ -252,3 +252,49 @@ describe.skipIf(!CHROMIUM)("a 100,000-entity memory graph in the browser", () =>
     }
   }, SLOW);
 });
+
+describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
+  test("a target's `children` (one per project) are drawn under it with their pids, sessions and memory", async () => {
+    // The page against the dashboard app itself, fed a status with children as the hosting work reports them.
+    const { createUi } = await import("../../src/supervisor/web/app.ts");
+    const children = [
+      { project: "/work/alpha", pid: 4242, uptime: 75, restarts: 0, sessions: 2, rss: 31 * 1024 * 1024 },
+      { project: "/work/beta", pid: 4343, uptime: 12, restarts: 1, sessions: 1, rss: 29 * 1024 * 1024 },
+    ];
+    const sup = {
+      port: 0,
+      status: async () => ({
+        supervisor: { pid: process.pid, port: sup.port, version: "test", startedAt: new Date().toISOString(), uptimeSeconds: 90, home: "/home/me/.mcp-session-manager" },
+        targets: [
+          { name: "fs", kind: "external" as const, state: "running" as const, pid: 4141, port: 1, transport: "streamable-http", url: null, uptimeSeconds: 80, restarts: 0,
+            sessions: 3, connections: 3, requests: 12, rssBytes: 70 * 1024 * 1024, idleMinutes: 0, note: null, lastLog: [], children },
+        ],
+      }),
+      stop: async () => true,
+      restart: async () => ({}) as never,
+      logs: () => [],
+    };
+    const ui = createUi(sup);
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => ui.fetch(request) });
+    sup.port = server.port!;
+    const sandbox = new Sandbox(config);
+    let browser: Browser | undefined;
+    try {
+      browser = await Browser.launch(sandbox.env);
+      sandbox.track(browser.pid);
+      const page = await browser.newPage();
+      await page.goto(ui.loginUrl());
+      await page.waitFor(`document.querySelectorAll('tr.child').length === 2`, 15_000, "child rows");
+      const rows = await page.eval<string[][]>(`[...document.querySelectorAll('tr.child')].map((tr) => [tr.dataset.child, tr.querySelector('td.pid').textContent])`);
+      expect(rows).toEqual([["/work/alpha", "4242"], ["/work/beta", "4343"]]);
+      expect(await page.eval<string>(`document.querySelector('tr.child').textContent`)).toContain("31.0 MB");
+      await page.screenshot(join(ARTIFACTS, "status-children.png"));
+      expect(page.errors).toEqual([]);
+    } finally {
+      await browser?.close();
+      server.stop(true);
+      ui.dispose();
+      await sandbox.cleanup();
+    }
+  }, SLOW);
+});
