@@ -60,7 +60,8 @@ export function buildInfo(): BuildInfo {
 
 async function build(info: BuildInfo, outfile: string, target?: Target): Promise<void> {
   const result = await Bun.build({
-    entrypoints: ["./src/index.ts"],
+    // The dashboard's SQLite worker is started with `new Worker(url)`: a compiled binary only holds it as an entrypoint.
+    entrypoints: ["./src/index.ts", "./src/supervisor/web/explorer-worker.ts"],
     minify: true,
     sourcemap: "linked",
     bytecode: true,

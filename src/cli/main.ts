@@ -13,6 +13,7 @@ const commands = {
   "upgrade-daemons": () => import("./commands/upgrade-daemons.ts").then((m) => m.default),
   service: () => import("./commands/service.ts").then((m) => m.default),
   logs: () => import("./commands/logs.ts").then((m) => m.default),
+  ui: () => import("./commands/ui.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
 };
 
