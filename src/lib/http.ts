@@ -56,9 +56,13 @@ export function guard(token: string): MiddlewareHandler {
   };
 }
 
-/** The base app every msm HTTP server starts from: guard first, then an uninformative `/health`. */
-export function createBaseApp(token: string): Hono {
+/**
+ * The base app every msm HTTP server starts from: guard first, then an uninformative `/health`. `before` mounts
+ * routes that bring their own, stricter guard (the supervisor's dashboard, which browsers reach with a cookie).
+ */
+export function createBaseApp(token: string, before?: (app: Hono) => void): Hono {
   const app = new Hono();
+  before?.(app);
   app.use("*", guard(token));
   app.get("/health", (c) => c.text("ok"));
   return app;

@@ -51,6 +51,8 @@ export const paths = {
   token: () => join(msmHome(), "token"),
   lock: (name: string) => join(msmHome(), `${name}.lock`),
   startLock: (name: string) => join(msmHome(), `${name}.starting`),
+  /** Memory databases the memory daemon has opened (for the dashboard). */
+  databases: () => join(msmHome(), "databases.json"),
   logs: () => join(msmHome(), "logs"),
   log: (name: string) => join(msmHome(), "logs", `${name}.log`),
 };

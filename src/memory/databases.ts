@@ -2,6 +2,7 @@ import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, open
 import { join } from "node:path";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { MsmError, errnoCode } from "../lib/errors.ts";
+import { recordDatabase } from "../lib/known-databases.ts";
 import { userHome } from "../lib/paths.ts";
 import { foreignReason, projectProblem } from "../lib/trust.ts";
 import { GraphStore } from "./store.ts";
@@ -274,6 +275,7 @@ export class Databases {
     const store = new GraphStore(file, { nofollow: untrusted });
     this.open.set(file, { store, lastUsed: now, identity: identityOf(file) });
     this.log.info(`opened ${file}`);
+    recordDatabase(file);
     while (this.open.size > this.limits.maxOpen) {
       const [oldest] = this.open.keys();
       this.close(oldest!, "too many open databases");

@@ -296,6 +296,14 @@ export class GraphStore {
     });
   }
 
+  /** An entity's observations with when each was added (ms since epoch), in order; [] when there is no such entity. */
+  observationTimes(name: string): { content: string; createdAt: number }[] {
+    return this.read(() => {
+      const id = this.entityId(name);
+      return id === undefined ? [] : (this.q.observationTimes.all(id) as { content: string; created_at: number }[]).map((o) => ({ content: o.content, createdAt: o.created_at }));
+    });
+  }
+
   /** Relations starting and/or ending at a name (whether or not an entity has it), in creation order, paged. */
   nodeRelations(name: string, direction: Direction = "both", page: Page = {}): Relation[] {
     const from = direction === "incoming" ? null : name;
@@ -453,6 +461,7 @@ function prepare(db: Database) {
     deleteObservation: s("DELETE FROM observations WHERE entity_id = ? AND content = ?"),
     observationsOf: s("SELECT content FROM observations WHERE entity_id = ? ORDER BY id"),
     observationsOfMany: s("SELECT entity_id, content FROM observations WHERE entity_id IN (SELECT value FROM json_each(?)) ORDER BY id"),
+    observationTimes: s("SELECT content, created_at FROM observations WHERE entity_id = ? ORDER BY id"),
     insertRelation: s(
       "INSERT OR IGNORE INTO relations (from_name, to_name, relation_type, created_at) VALUES (?, ?, ?, ?)",
     ),

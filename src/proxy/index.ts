@@ -2,6 +2,7 @@ import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
+import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
 import { readLines } from "./lines.ts";
 import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
@@ -40,7 +41,7 @@ export interface ProxyOptions {
   output?: (line: string) => void;
   fetch?: typeof fetch;
   /** Finds the target's daemon, starting it if needed (lib/ensure.ts by default). */
-  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number }>;
+  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
   eofGraceMs?: number;
   /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
   signals?: boolean;
@@ -53,7 +54,7 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string | undefined): Promise<{ transport: Transport; connect: Connect }> {
+async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: Connect }> {
   const extra = parseHeaders(options.headers ?? []);
   const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: project };
   if (options.url) {
@@ -73,11 +74,20 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined): P
   const headers: Record<string, string> = { ...projectHeader, ...extra };
   // The built-in daemon demands the bearer token; external targets are their own servers.
   if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
+  // After an upgrade the daemon may still be the old binary: never silent about it (once per version seen).
+  let reported: string | undefined;
+  const noteVersion = (version: string | undefined, pid: number | undefined) => {
+    if (version === reported) return;
+    reported = version;
+    const skew = skewNote(`the ${name} daemon${pid ? ` (pid ${pid})` : ""}`, version);
+    if (skew) log.warn(skew);
+  };
   const ensure = async (): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
     const endpoint = await ensureDaemon(target);
+    noteVersion(endpoint.version, endpoint.pid);
     return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
@@ -94,7 +104,10 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined): P
     connect: async () => {
       const known = lock;
       lock = undefined;
-      if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
+      if (known) {
+        noteVersion(known.version, known.pid);
+        return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
+      }
       return ensure();
     },
   };
@@ -111,13 +124,14 @@ export function isLoopbackHost(hostname: string): boolean {
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
  * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { port: number; path: string; transport: Transport } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string } | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; version?: unknown };
     if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
     if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
     process.kill(lock.pid, 0);
-    return { port: lock.port, path: lock.path, transport: lock.transport as Transport };
+    const version = typeof lock.version === "string" ? lock.version : undefined;
+    return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version };
   } catch {
     return undefined;
   }
@@ -149,7 +163,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   const write = (message: JsonRpcMessage) => output(JSON.stringify(message) + "\n");
 
   const project = resolveProject(options.project);
-  const { transport, connect } = await upstreamOf(options, project);
+  const { transport, connect } = await upstreamOf(options, project, log);
   const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch });
   log.debug(`session for ${project ?? "no project"} (${transport})`);
 

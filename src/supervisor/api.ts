@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { createBaseApp } from "../lib/http.ts";
 import { isMsmError } from "../lib/errors.ts";
 import type { Supervisor } from "./index.ts";
+import { dashboard } from "./web/mount.ts";
 
 /** Most lines `GET /daemons/:name/logs` returns at once. */
 const MAX_LOG_LINES = 10_000;
@@ -11,7 +12,8 @@ const MAX_LOG_LINES = 10_000;
  * `{code, message}`: callers turn them back into the MsmError the supervisor raised, message intact.
  */
 export function createManagerApp(supervisor: Supervisor, token: string): Hono {
-  const app = createBaseApp(token);
+  const ui = dashboard(supervisor);
+  const app = createBaseApp(token, ui.mount);
 
   app.get("/status", async (c) => c.json(await supervisor.status()));
 
@@ -28,6 +30,9 @@ export function createManagerApp(supervisor: Supervisor, token: string): Hono {
     const lines = Math.min(MAX_LOG_LINES, Math.max(0, Number(c.req.query("lines") ?? 100) || 0));
     return c.json({ lines: supervisor.logs(c.req.param("name"), lines) });
   });
+
+  /** `msm ui`: a one-time login URL for the dashboard. */
+  app.post("/ui-login", async (c) => c.json({ url: await ui.loginUrl() }));
 
   /** `msm stop --all`: every daemon, then the supervisor itself (after answering). */
   app.post("/shutdown", async (c) => {

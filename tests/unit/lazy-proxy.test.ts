@@ -27,3 +27,17 @@ test("proxy mode never loads SQLite, Hono or the memory server", () => {
   const offenders = graph.filter((m) => m === "bun:sqlite" || m === "hono" || m.startsWith("hono/") || m.includes("/src/memory/") || m.includes("/src/supervisor/") || m.includes("/server/"));
   expect(offenders).toEqual([]);
 });
+
+test("the dashboard (its assets, SQLite, the explorer) loads only when the UI is asked for", () => {
+  const src = join(import.meta.dir, "../../src");
+  const dashboard = (m: string) => m.includes("/src/supervisor/web/") && !m.endsWith("/web/mount.ts");
+  // Proxy mode: nothing of it.
+  const proxy = ["proxy/index.ts", "cli/commands/proxy.ts", "cli/main.ts", "lib/ensure.ts"].flatMap((entry) => [...staticGraph(join(src, entry))]);
+  expect(proxy.filter((m) => m.includes("/supervisor/web/"))).toEqual([]);
+  // The supervisor itself: only the tiny mount; the app, assets and SQLite are a dynamic import away.
+  const supervisor = [...staticGraph(join(src, "supervisor/index.ts"))];
+  expect(supervisor).toContain(join(src, "supervisor/web/mount.ts"));
+  expect(supervisor.filter((m) => dashboard(m) || m === "bun:sqlite")).toEqual([]);
+  // `msm ui` asks the supervisor over HTTP; the command loads none of it either.
+  expect([...staticGraph(join(src, "cli/commands/ui.ts"))].filter((m) => m.includes("/supervisor/") || m === "bun:sqlite")).toEqual([]);
+});

@@ -1,0 +1,67 @@
+import type { Explorer } from "./explorer.ts";
+import type { ExplorerMethod, ExplorerReply } from "./explorer-worker.ts";
+
+type Async<T> = { [K in ExplorerMethod]: T[K & keyof T] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
+
+/**
+ * The explorer as the dashboard calls it: every query runs in a worker thread (explorer-worker.ts), started on
+ * first use. A worker that dies fails the queries it held and is started again by the next one.
+ */
+export class ExplorerClient implements Async<Explorer> {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
+
+  private call<T>(method: ExplorerMethod, args: unknown[]): Promise<T> {
+    const worker = this.start();
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args });
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(workerUrl());
+    worker.onmessage = (event: MessageEvent<ExplorerReply>) => {
+      const reply = event.data;
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if ("error" in reply) waiter?.reject(new Error(reply.error));
+      else waiter?.resolve(reply.result);
+    };
+    const fail = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const waiter of this.pending.values()) waiter.reject(new Error(`the memory explorer stopped: ${why}`));
+      this.pending.clear();
+    };
+    worker.onerror = (event) => fail((event as ErrorEvent).message ?? "error");
+    worker.addEventListener("close", () => fail("exited"));
+    // The supervisor's lifetime is its server's, never a helper thread's.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  databases: Async<Explorer>["databases"] = (...args) => this.call("databases", args);
+  search: Async<Explorer>["search"] = (...args) => this.call("search", args);
+  entity: Async<Explorer>["entity"] = (...args) => this.call("entity", args);
+  graph: Async<Explorer>["graph"] = (...args) => this.call("graph", args);
+
+  dispose(): void {
+    this.worker?.terminate();
+    this.worker = undefined;
+  }
+}
+
+/**
+ * Where the worker's entrypoint is. From source it sits next to this file. In the compiled binary (Bun 1.4) every
+ * chunk — this code included — sits at the root of the embedded file tree (`/$bunfs/root/`, `B:/~BUN/root/` on
+ * Windows) while an extra entrypoint keeps its path under `src/` (build.ts): the same relative URL would miss it.
+ */
+function workerUrl(): string {
+  const compiled = import.meta.url.includes("$bunfs") || import.meta.url.includes("~BUN");
+  return new URL(compiled ? "./supervisor/web/explorer-worker.ts" : "./explorer-worker.ts", import.meta.url).href;
+}
