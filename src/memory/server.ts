@@ -214,6 +214,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
     }),
   );
 
+  cacheToolList(server);
   server.server.registerCapabilities({ resources: { subscribe: true } });
   server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
     if (request.params.uri === GRAPH_URI) subscriptions.watch(server, databases.current().file);
@@ -225,6 +226,26 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
   });
 
   return server;
+}
+
+/**
+ * Every session lists the same tools, yet McpServer turns each tool's zod schemas into JSON Schema again on every
+ * tools/list (over a millisecond for msm's fourteen). The first answer is kept for the life of the process. Reaches
+ * into the SDK's handler table; should that ever move, tools/list just stays uncached.
+ */
+let toolList: Promise<unknown> | undefined;
+function cacheToolList(server: McpServer): void {
+  type Handler = (request: unknown, extra: unknown) => Promise<unknown>;
+  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, Handler> })._requestHandlers;
+  const original = handlers?.get("tools/list");
+  if (!handlers || !original) return;
+  handlers.set("tools/list", (request, extra) => {
+    toolList ??= original(request, extra).catch((error) => {
+      toolList = undefined;
+      throw error;
+    });
+    return toolList;
+  });
 }
 
 function done(message: string) {
