@@ -117,7 +117,10 @@ try {
   rows.push(`| open_nodes, 1 entity | ${ms(p50(tiny.official))} | ${ms(p50(tiny.msm))} | ${ratio.toFixed(2)}× |`);
   checks.push(`${ratio <= 1 ? "PASS" : "MISS"}  tools/call on a tiny graph: msm ${ratio.toFixed(2)}× official (target ≤ 1.0×, stretch 0.5×${ratio <= 0.5 ? ": met" : ""})`);
 
-  // Where the msm call's time goes: the daemon alone, to each runtime's fetch.
+  // Where the msm call's time goes: the stdio hop alone (a Bun server that does nothing), then the daemon alone
+  // over HTTP, to each runtime's fetch.
+  const echo = await runNode(CLIENT, { command: process.execPath, args: [resolve(import.meta.dir, "speed-echo.mjs")], env: sandbox.env, cwd: sandbox.root, steps: [{ ...tinyOpen, label: "echo" }] });
+  rows.push(`| ↳ stdio floor: the same client to a Bun stdio server that does nothing | | ${ms(p50(echo.echo!.times))} | |`);
   const lock = sandbox.lock("memory");
   if (lock) {
     const plan = { url: `http://127.0.0.1:${lock.port}/mcp`, token: sandbox.token(), project: tinyProject, step: { tool: "open_nodes", arguments: { names: ["tiny"] }, warmup: 50, samples: TINY_SAMPLES } };
