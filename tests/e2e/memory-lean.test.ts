@@ -26,6 +26,9 @@ async function rawSession(sandbox: Sandbox, project: string) {
   return { url, headers, post };
 }
 
+/** A JSON answer's body, loosely typed (the test looks into results of many shapes). */
+const body = (response: Response): Promise<any> => response.json();
+
 /** The JSON-RPC messages of an SSE body (data lines of `message` events). */
 function sseMessages(text: string): { id?: unknown; method?: string; result?: any; error?: any }[] {
   return text
@@ -47,23 +50,23 @@ describe("lean answers: JSON when nothing can stream, SSE when something may", (
       const open = await raw.post({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "open_nodes", arguments: { names: ["Ada"] } } });
       expect(open.headers.get("content-type")).toBe("application/json");
       expect(open.headers.get("mcp-session-id")).toBe(raw.headers["mcp-session-id"]!);
-      const answer = await open.json();
+      const answer = await body(open);
       expect(answer.id).toBe(1);
       expect(answer.result.structuredContent.entities).toEqual([{ name: "Ada", entityType: "person", observations: ["writes notes"] }]);
 
       const ping = await raw.post({ jsonrpc: "2.0", id: "p", method: "ping" });
       expect(ping.headers.get("content-type")).toBe("application/json");
-      expect(await ping.json()).toEqual({ jsonrpc: "2.0", id: "p", result: {} });
+      expect(await body(ping)).toEqual({ jsonrpc: "2.0", id: "p", result: {} });
 
       // Cached after the first session's list: the same tools, schemas and all, for every session.
-      const lists = await Promise.all([0, 1].map(async (n) => (await (await raw.post({ jsonrpc: "2.0", id: `l${n}`, method: "tools/list" })).json()).result));
+      const lists = await Promise.all([0, 1].map(async (n) => (await body(await raw.post({ jsonrpc: "2.0", id: `l${n}`, method: "tools/list" }))).result));
       expect(lists[1]).toEqual(lists[0]);
       expect((await editor.client.listTools()).tools).toEqual(lists[0].tools);
 
       // A tool error and an unknown method are answers too.
-      const missing = await (await raw.post({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "add_observations", arguments: { observations: [{ entityName: "Nobody", contents: ["x"] }] } } })).json();
+      const missing = await body(await raw.post({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "add_observations", arguments: { observations: [{ entityName: "Nobody", contents: ["x"] }] } } }));
       expect(missing.result.isError).toBe(true);
-      const unknown = await (await raw.post({ jsonrpc: "2.0", id: 3, method: "no/such/method" })).json();
+      const unknown = await body(await raw.post({ jsonrpc: "2.0", id: 3, method: "no/such/method" }));
       expect(unknown.error.code).toBe(-32601);
 
       const progress = await raw.post({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "read_graph", arguments: {}, _meta: { progressToken: "t" } } });
@@ -78,7 +81,7 @@ describe("lean answers: JSON when nothing can stream, SSE when something may", (
       expect((await raw.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { "mcp-protocol-version": "1999-01-01" })).status).toBe(400);
       const garbage = await fetch(raw.url, { method: "POST", headers: raw.headers, body: "{not json" });
       expect(garbage.status).toBe(400);
-      expect((await garbage.json()).error.code).toBe(-32700);
+      expect((await body(garbage)).error.code).toBe(-32700);
       await editor.close();
     } finally {
       await sandbox.cleanup();
@@ -104,7 +107,7 @@ describe("lean answers: JSON when nothing can stream, SSE when something may", (
           received += decoder.decode(value, { stream: true });
         }
       })();
-      const subscribed = await (await raw.post({ jsonrpc: "2.0", id: "s", method: "resources/subscribe", params: { uri: "memory://knowledge-graph" } })).json();
+      const subscribed = await body(await raw.post({ jsonrpc: "2.0", id: "s", method: "resources/subscribe", params: { uri: "memory://knowledge-graph" } }));
       expect(subscribed.result).toEqual({});
 
       const names = Array.from({ length: 20 }, (_, i) => `node-${i}`);
@@ -115,7 +118,7 @@ describe("lean answers: JSON when nothing can stream, SSE when something may", (
         names.map(async (name, i) => {
           const response = await raw.post({ jsonrpc: "2.0", id: 100 + i, method: "tools/call", params: { name: "open_nodes", arguments: { names: [name] } } });
           expect(response.headers.get("content-type")).toBe("application/json");
-          return response.json();
+          return body(response);
         }),
       );
       answers.forEach((answer, i) => {
