@@ -2,27 +2,29 @@ import { WebStandardStreamableHTTPServerTransport, type HandleRequestOptions } f
 import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 
 /**
- * The SDK's streamable HTTP transport, with a lean path for the requests that cannot stream.
+ * The SDK's streamable HTTP transport, with a lean path for requests that turn out not to stream.
  *
  * The SDK answers every POSTed request with a new SSE stream (a ReadableStream, a keep-alive timer, the stream primed
  * with a comment by lib/serve.ts, chunked transfer) even when the answer is one message — most of a tool call's cost
  * on the daemon, and more for Node's fetch than for Bun's. Its `enableJsonResponse` is no way out: it silently drops
- * every notification and server→client request made while a request runs. So the choice is made per request:
+ * every notification and server→client request made while a request runs. So the choice is made per request, and
+ * as late as possible:
  *
  * - a single request that asked for no progress (no `_meta.progressToken`), after initialize, from a client that
- *   accepts JSON, is answered with one `application/json` body. msm's own handlers send nothing else about such a
- *   request (`resources/updated` goes on the GET stream); should one ever do, the message goes on the GET stream
- *   too, never dropped;
+ *   accepts both types, is held: if its answer is the first message about it, the answer goes out as one
+ *   `application/json` body (always so for msm's own tools, whose `resources/updated` goes on the GET stream); if a
+ *   notification or a server→client request about it comes first, the answer becomes an SSE stream that carries
+ *   those messages and then the response, as the SDK would have sent them;
  * - everything else — initialize, batches, requests with a progress token, notifications, responses, GET, DELETE,
- *   and any malformed request (so the SDK gives its usual errors) — takes the SDK's own path, SSE and all.
+ *   and any malformed request (so the SDK gives its usual errors) — takes the SDK's own path.
  */
 export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport {
-  /** Lean requests awaiting their answer, by JSON-RPC id. */
-  private readonly pending = new Map<RequestId, (response: Response) => void>();
+  /** Held requests awaiting their answer, by JSON-RPC id. */
+  private readonly pending = new Map<RequestId, Held>();
   private closing = false;
 
   override async handleRequest(req: Request, options?: HandleRequestOptions): Promise<Response> {
-    if (!this.mayAnswerLean(req, options)) return super.handleRequest(req, options);
+    if (!this.mayHold(req, options)) return super.handleRequest(req, options);
     const text = await req.text();
     let message: unknown;
     try {
@@ -35,21 +37,29 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
       return super.handleRequest(req, { ...options, parsedBody: message });
     }
     return new Promise<Response>((resolve) => {
-      this.pending.set(message.id, resolve);
+      this.pending.set(message.id, { resolve });
       this.onmessage?.(message as JSONRPCMessage, { authInfo: options?.authInfo, requestInfo: lazyRequestInfo(req) });
     });
   }
 
   override async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
     if ("id" in message && ("result" in message || "error" in message)) {
-      const resolve = this.pending.get(message.id as RequestId);
-      if (resolve) {
+      const held = this.pending.get(message.id as RequestId);
+      if (held) {
         this.pending.delete(message.id as RequestId);
-        resolve(this.json(200, message));
+        if (held.stream) {
+          writeEvent(held.stream, message);
+          closeStream(held.stream);
+        } else held.resolve(this.json(message));
         return;
       }
-    } else if (options?.relatedRequestId !== undefined && this.pending.has(options.relatedRequestId)) {
-      return super.send(message, { ...options, relatedRequestId: undefined });
+    } else if (options?.relatedRequestId !== undefined) {
+      const held = this.pending.get(options.relatedRequestId);
+      if (held) {
+        held.stream ??= this.openStream(held);
+        writeEvent(held.stream, message);
+        return;
+      }
     }
     return super.send(message, options);
   }
@@ -57,15 +67,19 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
   override async close(): Promise<void> {
     this.closing = true;
     // An answer that can no longer come is an error, not silence: a client waiting on it would hang.
-    for (const [id, resolve] of this.pending) {
-      resolve(this.json(200, { jsonrpc: "2.0", id, error: { code: -32000, message: "The session closed before the request was answered" } }));
+    for (const [id, held] of this.pending) {
+      const error = { jsonrpc: "2.0" as const, id, error: { code: -32000, message: "The session closed before the request was answered" } };
+      if (held.stream) {
+        writeEvent(held.stream, error);
+        closeStream(held.stream);
+      } else held.resolve(this.json(error));
     }
     this.pending.clear();
     return super.close();
   }
 
   /** Only POSTs of an initialized session, with the headers the SDK would accept; the body decides the rest. */
-  private mayAnswerLean(req: Request, options: HandleRequestOptions | undefined): boolean {
+  private mayHold(req: Request, options: HandleRequestOptions | undefined): boolean {
     if (req.method !== "POST" || this.closing || this.sessionId === undefined || options?.parsedBody !== undefined) return false;
     if (req.headers.get("mcp-session-id") !== this.sessionId) return false;
     const accept = req.headers.get("accept") ?? "";
@@ -76,11 +90,46 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
     return version === null || SUPPORTED_PROTOCOL_VERSIONS.includes(version);
   }
 
-  private json(status: number, body: unknown): Response {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (this.sessionId !== undefined) headers["mcp-session-id"] = this.sessionId;
-    return new Response(JSON.stringify(body), { status, headers });
+  /** A held request streams after all: answer it with an event stream, as the SDK's own path would have. */
+  private openStream(held: Held): ReadableStreamDefaultController<Uint8Array> {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c;
+      },
+    });
+    held.resolve(new Response(body, { status: 200, headers: this.headers({ "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive" }) }));
+    return controller;
   }
+
+  private json(body: unknown): Response {
+    return new Response(JSON.stringify(body), { status: 200, headers: this.headers({ "content-type": "application/json" }) });
+  }
+
+  private headers(base: Record<string, string>): Record<string, string> {
+    return this.sessionId === undefined ? base : { ...base, "mcp-session-id": this.sessionId };
+  }
+}
+
+interface Held {
+  resolve: (response: Response) => void;
+  /** Set once a message about the request came before its answer. */
+  stream?: ReadableStreamDefaultController<Uint8Array>;
+}
+
+const encoder = new TextEncoder();
+
+/** One SSE event in the SDK's format; a stream the client already closed just drops it. */
+function writeEvent(stream: ReadableStreamDefaultController<Uint8Array>, message: unknown): void {
+  try {
+    stream.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+  } catch {}
+}
+
+function closeStream(stream: ReadableStreamDefaultController<Uint8Array>): void {
+  try {
+    stream.close();
+  } catch {}
 }
 
 interface LeanRequest {
