@@ -34,7 +34,9 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
       return super.handleRequest(new Request(req.url, { method: "POST", headers: req.headers, body: text }), options);
     }
     if (!isLeanRequest(message) || this.pending.has(message.id) || this.closing) {
-      return super.handleRequest(req, { ...options, parsedBody: message });
+      const response = await super.handleRequest(req, { ...options, parsedBody: message });
+      this.releaseCancelled(message);
+      return response;
     }
     return new Promise<Response>((resolve) => {
       this.pending.set(message.id, { resolve });
@@ -76,6 +78,20 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
     }
     this.pending.clear();
     return super.close();
+  }
+
+  /**
+   * A cancelled request gets no answer from the server (spec, cancellation); its held HTTP request is ended here
+   * (202, nothing to say) rather than left open for good.
+   */
+  private releaseCancelled(message: unknown): void {
+    const m = message as { method?: unknown; params?: { requestId?: RequestId } } | null;
+    if (m?.method !== "notifications/cancelled" || m.params?.requestId === undefined) return;
+    const held = this.pending.get(m.params.requestId);
+    if (!held) return;
+    this.pending.delete(m.params.requestId);
+    if (held.stream) closeStream(held.stream);
+    else held.resolve(new Response(null, { status: 202 }));
   }
 
   /** Only POSTs of an initialized session, with the headers the SDK would accept; the body decides the rest. */

@@ -48,6 +48,21 @@ describe("LeanHttpTransport", () => {
     await server.close();
   }, 10_000);
 
+  test("a cancelled request's held HTTP request is ended (202), not left open", async () => {
+    const { server, post } = await connected();
+    let started = false;
+    server.registerTool("forever", { inputSchema: {} }, async (_args, extra) => {
+      started = true;
+      await new Promise<void>((resolve) => extra.signal.addEventListener("abort", () => resolve()));
+      return { content: [{ type: "text", text: "never sent" }] };
+    });
+    const answer = post({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "forever", arguments: {} } });
+    while (!started) await Bun.sleep(1);
+    expect((await post({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 4, reason: "user" } })).status).toBe(202);
+    expect((await answer).status).toBe(202);
+    await server.close();
+  }, 10_000);
+
   test("closing the session answers a held request with an error instead of leaving it hanging", async () => {
     const { server, transport, post } = await connected();
     let release!: () => void;
