@@ -12,6 +12,10 @@ const commands = {
   restart: () => import("./commands/restart.ts").then((m) => m.default),
   logs: () => import("./commands/logs.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
+  install: () => import("./commands/install.ts").then((m) => m.default),
+  import: () => import("./commands/import.ts").then((m) => m.default),
+  uninstall: () => import("./commands/uninstall.ts").then((m) => m.default),
+  doctor: () => import("./commands/doctor.ts").then((m) => m.default),
 };
 
 export const root = defineCommand({

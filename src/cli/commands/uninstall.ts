@@ -1,0 +1,20 @@
+import { defineCommand } from "citty";
+import { SCOPES, type Scope } from "../../install/client.ts";
+import { uninstall } from "../../install/index.ts";
+import { strictArgs } from "../strict-args.ts";
+
+export default defineCommand({
+  meta: {
+    name: "uninstall",
+    description: "Remove msm's entries from editors' MCP config and put back every entry msm import replaced",
+  },
+  args: {
+    client: { type: "positional", required: false, description: "Editors to clean (several allowed); default: every one with a config file" },
+    scope: { type: "string", default: "user", description: "user or project" },
+    "dry-run": { type: "boolean", description: "Print the diff; write nothing" },
+  },
+  run({ rawArgs }) {
+    const args = strictArgs("uninstall", rawArgs, { values: ["scope"], booleans: ["dry-run"], choices: { scope: SCOPES } });
+    uninstall({ clients: args.positionals, scope: (args.values.scope ?? "user") as Scope, dryRun: Boolean(args.booleans["dry-run"]) });
+  },
+});

@@ -1,0 +1,49 @@
+import { join } from "node:path";
+import type { Format } from "./formats/format.ts";
+
+export type Scope = "user" | "project";
+export const SCOPES: readonly Scope[] = ["user", "project"];
+
+/** Where to look: the user's home, the project folder and the environment (injected so tests can point them anywhere). */
+export interface Place {
+  home: string;
+  cwd: string;
+  env: Record<string, string | undefined>;
+  platform: NodeJS.Platform;
+}
+
+/** A stdio server as every editor writes one. */
+export interface StdioEntry {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+export interface EditorClient {
+  /** The name on the command line: claude-code, claude-desktop, cursor, vscode, codex. */
+  name: string;
+  label: string;
+  format: Format;
+  /** Where the servers live inside the file: `mcpServers`, `servers` or `mcp_servers`. */
+  container: readonly string[];
+  /** The config file of a scope; undefined when the client has no such scope. */
+  file(scope: Scope, place: Place): string | undefined;
+  /** A folder whose presence says the client is used on this machine. */
+  marker(place: Place): string;
+  /** The client's own shape of a stdio entry. */
+  entry(server: StdioEntry): Record<string, unknown>;
+  /** What the user must do for the client to see a change. */
+  after?: string;
+}
+
+/** The user's config folder per platform, for clients that follow it (VS Code, Claude Desktop). */
+export function appDataDir(place: Place): string {
+  if (place.platform === "darwin") return join(place.home, "Library", "Application Support");
+  if (place.platform === "win32") return place.env.APPDATA ?? join(place.home, "AppData", "Roaming");
+  return place.env.XDG_CONFIG_HOME || join(place.home, ".config");
+}
+
+/** `{command, args, env}` with `env` left out when empty, as the editors' own CLIs write it. */
+export function plainEntry(server: StdioEntry): Record<string, unknown> {
+  return { command: server.command, args: server.args, ...(server.env && Object.keys(server.env).length ? { env: server.env } : {}) };
+}

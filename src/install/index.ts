@@ -1,0 +1,230 @@
+/**
+ * `msm install`, `msm import`, `msm uninstall`: choose the clients and files, run the pure edits of edit.ts through
+ * the safe writer, keep MSM_HOME/installs.json in step, and say what happened.
+ */
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import { BUILTIN_TARGETS } from "../lib/config.ts";
+import { MsmError, UsageError } from "../lib/errors.ts";
+import { ensureHome, paths, userHome } from "../lib/paths.ts";
+import type { EditorClient, Place, Scope } from "./client.ts";
+import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
+import { unifiedDiff } from "./diff.ts";
+import { importEdit, installEdit, uninstallEdit, type Outcome } from "./edit.ts";
+import { launcher } from "./entries.ts";
+import { backupPath, editFile, removeEmptyDir, snapshot, type WriteOptions } from "./file.ts";
+import { jsonc } from "./formats/jsonc.ts";
+import { loadState, saveState, type FileRecord, type State } from "./state.ts";
+
+export function currentPlace(): Place {
+  return { home: userHome(), cwd: process.cwd(), env: process.env, platform: process.platform };
+}
+
+/** The clients named, or with none named, every client used on this machine (its config folder or file exists). */
+export function chooseClients(names: string[], scope: Scope, place: Place): EditorClient[] {
+  for (const name of names) {
+    if (!clientNamed(name)) throw new UsageError(`Unknown client "${name}". Clients: ${CLIENT_NAMES.join(", ")}.`);
+  }
+  if (names.length) {
+    const chosen = names.map((n) => clientNamed(n)!);
+    const without = chosen.find((c) => !c.file(scope, place));
+    if (without) throw new UsageError(`${without.label} has no ${scope} scope. Run it with --scope user.`);
+    return chosen;
+  }
+  return CLIENTS.filter((c) => {
+    const file = c.file(scope, place);
+    const user = c.file("user", place);
+    return file && (existsSync(file) || existsSync(c.marker(place)) || (user !== undefined && existsSync(user)));
+  });
+}
+
+export interface RunOptions {
+  scope: Scope;
+  dryRun: boolean;
+  place?: Place;
+  write?: Partial<WriteOptions>;
+  /** Where reports go (stdout by default). */
+  print?: (line: string) => void;
+}
+
+export interface FileReport {
+  client: string;
+  file: string;
+  changed: boolean;
+  notes: string[];
+  clashes: string[];
+  diff: string;
+  /** The backup made by this run, if any. */
+  backup?: string;
+}
+
+const tilde = (file: string) => (file.startsWith(userHome() + "/") ? `~${file.slice(userHome().length)}` : file);
+
+/** One client file through one edit: dry run (diff only) or the safe write, then the record saved. */
+function applyToFile(
+  client: EditorClient,
+  scope: Scope,
+  state: State,
+  options: RunOptions,
+  edit: (text: string, exists: boolean, record: FileRecord) => Outcome & { remove?: boolean },
+): FileReport {
+  const place = options.place ?? currentPlace();
+  const file = client.file(scope, place)!;
+  const key = snapshot(file).real;
+  const record: FileRecord = state.files[key] ?? { client: client.name, scope, entries: [] };
+  const run = (text: string, exists: boolean) => {
+    const outcome = edit(text, exists, record);
+    // A file msm created goes again with msm's last entry.
+    const gone = Boolean(outcome.record.createdFile) && outcome.record.entries.length === 0 && outcome.text.trim() === "";
+    return { text: gone ? null : outcome.text, result: outcome };
+  };
+  if (options.dryRun) {
+    const before = snapshot(file);
+    const { text, result } = run(before.text, before.exists);
+    const diff = text === null ? (before.exists ? unifiedDiff(before.text, "", tilde(file)) : "") : unifiedDiff(before.text, text, tilde(file));
+    return { client: client.name, file, changed: diff !== "", notes: result.notes, clashes: result.clashes, diff };
+  }
+  const newMode = scope === "user" ? 0o600 : 0o644;
+  const done = editFile(file, run, { newMode, backup: !record.createdFile, ...options.write });
+  if (done.after === null && done.changed) removeEmptyDir(dirname(done.before.real));
+  state.files[key] = done.result.record;
+  const backup = done.backedUp ? backupPath(done.before.real) : undefined;
+  return { client: client.name, file, changed: done.changed, notes: done.result.notes, clashes: done.result.clashes, diff: "", backup };
+}
+
+function print(reports: FileReport[], options: RunOptions, clients: EditorClient[]): void {
+  const out = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
+  for (const report of reports) {
+    const client = clients.find((c) => c.name === report.client)!;
+    out(`${client.label} · ${tilde(report.file)}${options.dryRun ? " (dry run)" : report.changed ? "" : " (no change)"}`);
+    for (const note of report.notes) out(`  ${note}`);
+    if (options.dryRun && report.diff) out(report.diff.trimEnd());
+    if (!options.dryRun && report.changed) {
+      if (report.backup) out(`  backup of the original: ${tilde(report.backup)}`);
+      if (client.after) out(`  then: ${client.after}`);
+    }
+  }
+}
+
+export interface InstallOptions extends RunOptions {
+  clients: string[];
+  targets: string[];
+  command?: string;
+}
+
+/** `msm install`: one `msm proxy --target NAME` entry per target in each client's file. */
+export function install(options: InstallOptions): FileReport[] {
+  const place = options.place ?? currentPlace();
+  const known = configuredTargets();
+  const targets = options.targets.length ? options.targets : known;
+  const unknown = targets.find((name) => !known.includes(name));
+  if (unknown) {
+    throw new MsmError("UNKNOWN_TARGET", `Unknown target "${unknown}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}, or run "msm import CLIENT".`);
+  }
+  const clients = chooseClients(options.clients, options.scope, place);
+  if (clients.length === 0) {
+    throw new MsmError("INSTALL_FAILED", `No editor found on this machine. Name one: msm install ${CLIENT_NAMES.join("|")}.`);
+  }
+  const how = launcher(options.command);
+  const state = loadState();
+  const reports = clients.map((client) =>
+    applyToFile(client, options.scope, state, { ...options, place }, (text, exists, record) => installEdit(client, client.file(options.scope, place)!, text, exists, record, targets, how)),
+  );
+  if (!options.dryRun) saveState(state);
+  print(reports, options, clients);
+  return reports;
+}
+
+/**
+ * Target names from config.json, read as plain JSON: which fields a target may have is the config schema's business
+ * (and `msm doctor` checks it); an entry only needs the name.
+ */
+function configuredTargets(): string[] {
+  const file = paths.config();
+  const targets = Object.keys(jsonc.entries(snapshot(file).text, ["targets"], file));
+  return [...BUILTIN_TARGETS, ...targets.filter((n) => !(BUILTIN_TARGETS as readonly string[]).includes(n))];
+}
+
+export interface UninstallOptions extends RunOptions {
+  clients: string[];
+}
+
+/** `msm uninstall`: msm's entries removed and every entry `import` replaced put back, byte for byte. */
+export function uninstall(options: UninstallOptions): FileReport[] {
+  const place = options.place ?? currentPlace();
+  const state = loadState();
+  const clients = options.clients.length
+    ? chooseClients(options.clients, options.scope, place)
+    : CLIENTS.filter((c) => {
+        const file = c.file(options.scope, place);
+        return file !== undefined && existsSync(file);
+      });
+  const reports = clients.map((client) => applyToFile(client, options.scope, state, { ...options, place }, (text, _exists, record) => uninstallEdit(client, client.file(options.scope, place)!, text, record)));
+  if (!options.dryRun) saveState(state);
+  print(reports, options, clients);
+  return reports;
+}
+
+export interface ImportOptions extends RunOptions {
+  client: string;
+  share: string;
+}
+
+/**
+ * `msm import CLIENT`: every stdio server of the client's file becomes an msm target (config.json first, so an entry
+ * never names a target that is not there yet), then its entry becomes msm's proxy entry.
+ */
+export function importServers(options: ImportOptions): FileReport[] {
+  const place = options.place ?? currentPlace();
+  const [client] = chooseClients([options.client], options.scope, place);
+  const configFile = paths.config();
+  const raw = jsonc.entries(snapshot(configFile).text, ["targets"], configFile);
+  const how = launcher();
+  const state = loadState();
+  const file = client!.file(options.scope, place)!;
+  const record = state.files[snapshot(file).real] ?? { client: client!.name, scope: options.scope, entries: [] };
+  // Plan against the current text to learn which targets to add; the file edit below redoes it on fresh text.
+  const reserved = [...BUILTIN_TARGETS];
+  const plan = importEdit(client!, file, snapshot(file).text, record, raw, reserved, options.share, how);
+  const reports: FileReport[] = [];
+  const added = Object.entries(plan.targets);
+  if (added.length) reports.push(addTargets(configFile, added, options));
+  reports.push(
+    applyToFile(client!, options.scope, state, { ...options, place }, (text, _exists, rec) => {
+          return importEdit(client!, file, text, rec, raw, reserved, options.share, how);
+    }),
+  );
+  if (!options.dryRun) saveState(state);
+  const out = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
+  for (const report of reports) {
+    const label = report.client === "msm" ? "msm config" : client!.label;
+    out(`${label} · ${tilde(report.file)}${options.dryRun ? " (dry run)" : report.changed ? "" : " (no change)"}`);
+    for (const note of report.notes) out(`  ${note}`);
+    if (options.dryRun && report.diff) out(report.diff.trimEnd());
+  }
+  if (!options.dryRun && reports.at(-1)!.changed) {
+    out(`Every imported server is now shared through msm. "msm uninstall ${client!.name}${options.scope === "project" ? " --scope project" : ""}" puts the original entries back.`);
+    if (client!.after) out(`Then: ${client!.after}.`);
+  }
+  return reports;
+}
+
+/** Adds hosted targets to config.json, keeping every other key and its layout; the file stays private (0600). */
+function addTargets(configFile: string, added: [string, object][], options: RunOptions): FileReport {
+  const notes = added.map(([name]) => `added target ${name}`);
+  const edit = (text: string) => {
+    let next = text;
+    for (const [name, target] of added) {
+      const present = jsonc.entries(next, ["targets"], configFile);
+      if (!(name in present)) next = jsonc.add(next, ["targets"], name, target as Record<string, unknown>, configFile).text;
+    }
+    return { text: next, result: undefined };
+  };
+  if (options.dryRun) {
+    const before = snapshot(configFile);
+    return { client: "msm", file: configFile, changed: true, notes, clashes: [], diff: unifiedDiff(before.text, edit(before.text).text, tilde(configFile)) };
+  }
+  ensureHome();
+  const done = editFile(configFile, edit, { newMode: 0o600, ...options.write });
+  return { client: "msm", file: configFile, changed: done.changed, notes, clashes: [], diff: "" };
+}
