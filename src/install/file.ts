@@ -42,6 +42,8 @@ export const backupPath = (file: string) => `${file}.msm-backup`;
 export interface WriteOptions {
   /** Mode for a file msm creates (an existing file keeps its own). */
   newMode: number;
+  /** Mode the file gets whatever it had (msm's own config.json, which may hold secrets, stays 0600). */
+  mode?: number;
   /** Keep a copy of the original before the first change (not for a file msm itself created). */
   backup?: boolean;
   /** Test seam: runs between the read and the write-back, where another program may write the file. */
@@ -64,7 +66,7 @@ export function editFile<T>(file: string, edit: (text: string, exists: boolean) 
     if (!unchangedSince(before)) continue;
     const backedUp = before.exists && options.backup !== false && backupOnce(before);
     if (text === null) unlinkSync(before.real);
-    else replaceAtomic(before.real, text, before.mode ?? options.newMode, before.exists);
+    else replaceAtomic(before.real, text, options.mode ?? before.mode ?? options.newMode, before.exists);
     return { changed: true, backedUp, result, before, after: text };
   }
   throw new MsmError(

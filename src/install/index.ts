@@ -85,8 +85,10 @@ function applyToFile(
     return { client: client.name, file, changed: diff !== "", notes: result.notes, clashes: result.clashes, diff };
   }
   const newMode = scope === "user" ? 0o600 : 0o644;
+  // A folder msm creates for a new file (.cursor/, .vscode/, .codex/) goes again with that file.
+  if (!record.entries.length && !existsSync(dirname(snapshot(file).real))) record.createdDir = true;
   const done = editFile(file, run, { newMode, backup: !record.createdFile, ...options.write });
-  if (done.after === null && done.changed) removeEmptyDir(dirname(done.before.real));
+  if (done.after === null && done.changed && done.result.record.createdDir) removeEmptyDir(dirname(done.before.real));
   state.files[key] = done.result.record;
   const backup = done.backedUp ? backupPath(done.before.real) : undefined;
   return { client: client.name, file, changed: done.changed, notes: done.result.notes, clashes: done.result.clashes, diff: "", backup };
@@ -225,6 +227,6 @@ function addTargets(configFile: string, added: [string, object][], options: RunO
     return { client: "msm", file: configFile, changed: true, notes, clashes: [], diff: unifiedDiff(before.text, edit(before.text).text, tilde(configFile)) };
   }
   ensureHome();
-  const done = editFile(configFile, edit, { newMode: 0o600, ...options.write });
+  const done = editFile(configFile, edit, { newMode: 0o600, mode: 0o600, ...options.write });
   return { client: "msm", file: configFile, changed: done.changed, notes, clashes: [], diff: "" };
 }

@@ -24,6 +24,8 @@ const FileRecordSchema = z.object({
   scope: z.string(),
   /** The file did not exist before msm wrote it (removed again when msm's last entry goes). */
   createdFile: z.optional(z.boolean()),
+  /** msm also created the folder holding it. */
+  createdDir: z.optional(z.boolean()),
   /** In the order they were made; undone in reverse. */
   entries: z.array(EntryRecordSchema),
 });
