@@ -5,7 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { MSM, Sandbox, requireBinary } from "../helpers/sandbox.ts";
+import { run } from "../helpers/editors.ts";
+import { MSM, Sandbox } from "../helpers/sandbox.ts";
 
 const FIXTURES = join(import.meta.dir, "../fixtures/editors");
 
@@ -39,19 +40,6 @@ const CASES: Case[] = [
   { client: "codex", scope: "user", fixture: "codex.user.toml", file: (h) => join(h, ".codex/config.toml"), container: "mcp_servers", imported: ["docs"], untouched: ["figma"], comments: ["# Codex configuration", "# Remote one, left alone by import"], typed: false },
   { client: "codex", scope: "project", fixture: "codex.project.toml", file: (_h, p) => join(p, ".codex/config.toml"), container: "mcp_servers", imported: ["search"], untouched: [], comments: ["# project-level Codex settings"], typed: false },
 ];
-
-/** The sandbox environment with every variable that would move a client's files elsewhere removed. */
-function envOf(sandbox: Sandbox, extra: Record<string, string> = {}): Record<string, string> {
-  const env = { ...sandbox.env, ...extra };
-  for (const key of ["XDG_CONFIG_HOME", "CODEX_HOME", "CLAUDE_CONFIG_DIR", "APPDATA", "NO_COLOR", "FORCE_COLOR"]) delete env[key];
-  return env;
-}
-
-export function run(sandbox: Sandbox, args: string[], cwd: string, extra: Record<string, string> = {}) {
-  requireBinary();
-  const result = Bun.spawnSync([MSM, ...args], { env: envOf(sandbox, extra), cwd, stdin: "ignore" });
-  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
-}
 
 function parse(file: string): Record<string, unknown> {
   const text = readFileSync(file, "utf8");
