@@ -147,9 +147,12 @@ function indentUnit(text: string): string {
 }
 
 /** `value` as pretty JSON whose continuation lines sit at `indent`, in the file's own style. */
-export function formatValue(value: unknown, indent: string, unit: string): string {
-  return JSON.stringify(value, null, unit).replace(/\n/g, `\n${indent}`);
+export function formatValue(value: unknown, indent: string, unit: string, eol = "\n"): string {
+  return JSON.stringify(value, null, unit).replace(/\n/g, `${eol}${indent}`);
 }
+
+/** The file's line ending: a Windows-edited file keeps CRLF on the lines msm adds. */
+const eolOf = (text: string) => (text.includes("\r\n") ? "\r\n" : "\n");
 
 function memberIndent(text: string, object: Extract<Node, { kind: "object" }>, unit: string): string {
   const first = object.members[0];
@@ -164,24 +167,25 @@ function memberIndent(text: string, object: Extract<Node, { kind: "object" }>, u
 function insertMember(text: string, object: Extract<Node, { kind: "object" }>, key: string, value: unknown): { text: string; undo: Undo } {
   const unit = indentUnit(text);
   const indent = memberIndent(text, object, unit);
-  const member = `${JSON.stringify(key)}: ${formatValue(value, indent, unit)}`;
+  const eol = eolOf(text);
+  const member = `${JSON.stringify(key)}: ${formatValue(value, indent, unit, eol)}`;
   const last = object.members.at(-1);
   if (last) {
     const end = last.value.end;
-    const eol = text.indexOf("\n", end) < 0 ? text.length : text.indexOf("\n", end);
-    const rest = /^([ \t]*)(,?)[ \t]*(\/\/.*|\/\*.*\*\/[ \t]*)\r?$/.exec(text.slice(end, eol));
+    const lineEnd = text.indexOf("\n", end) < 0 ? text.length : text.indexOf("\n", end);
+    const rest = /^([ \t]*)(,?)[ \t]*(\/\/.*|\/\*.*\*\/[ \t]*)\r?$/.exec(text.slice(end, lineEnd));
     if (rest) {
       // The last member ends its line with a comment: the new member goes on the next line, the comma before it.
       const comma = rest[2] === "";
-      const at = text[eol - 1] === "\r" ? eol - 1 : eol;
-      const next = text.slice(0, end) + (comma ? "," : "") + text.slice(end, at) + `\n${indent}${member}` + text.slice(at);
+      const at = text[lineEnd - 1] === "\r" ? lineEnd - 1 : lineEnd;
+      const next = text.slice(0, end) + (comma ? "," : "") + text.slice(end, at) + `${eol}${indent}${member}` + text.slice(at);
       return { text: next, undo: { line: true, comma } };
     }
-    return { text: text.slice(0, end) + `,\n${indent}${member}` + text.slice(end), undo: {} };
+    return { text: text.slice(0, end) + `,${eol}${indent}${member}` + text.slice(end), undo: {} };
   }
   const inner = text.slice(object.start + 1, object.end - 1);
   const closing = indentAt(text, object.start);
-  const body = inner.trim() === "" ? `\n${indent}${member}\n${closing}` : `\n${indent}${member}${inner}`;
+  const body = inner.trim() === "" ? `${eol}${indent}${member}${eol}${closing}` : `${eol}${indent}${member}${inner}`;
   return { text: text.slice(0, object.start + 1) + body + text.slice(object.end - 1), undo: { inner } };
 }
 
@@ -195,7 +199,8 @@ function removeMember(text: string, object: Extract<Node, { kind: "object" }>, m
   if (index > 0) {
     const prevEnd = object.members[index - 1]!.value.end;
     if (!undo.line) return text.slice(0, prevEnd) + text.slice(member.value.end);
-    const lineBreak = text.lastIndexOf("\n", member.keyStart);
+    let lineBreak = text.lastIndexOf("\n", member.keyStart);
+    if (text[lineBreak - 1] === "\r") lineBreak--;
     const without = text.slice(0, lineBreak) + text.slice(member.value.end);
     return undo.comma && without[prevEnd] === "," ? without.slice(0, prevEnd) + without.slice(prevEnd + 1) : without;
   }
@@ -254,7 +259,7 @@ export function jsoncFormat(strict: boolean): Format {
       const object = objectAt(parseDocument(text), container)!;
       const member = memberOf(object, name)!;
       const unit = indentUnit(text);
-      const formatted = formatValue(value, indentAt(text, member.keyStart), unit);
+      const formatted = formatValue(value, indentAt(text, member.keyStart), unit, eolOf(text));
       return text.slice(0, member.value.start) + formatted + text.slice(member.value.end);
     },
     restore(text, container, name, original) {

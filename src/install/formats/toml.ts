@@ -137,11 +137,14 @@ function tomlValue(value: unknown): string {
 }
 
 /** `[container.NAME]` and one `key = value` line per field, ending with a newline. */
-function block(container: readonly string[], name: string, value: Record<string, unknown>): string {
+function block(container: readonly string[], name: string, value: Record<string, unknown>, eol = "\n"): string {
   const lines = [`[${[...container, name].map(tomlKey).join(".")}]`];
   for (const [k, v] of Object.entries(value)) if (v !== undefined) lines.push(`${tomlKey(k)} = ${tomlValue(v)}`);
-  return lines.join("\n") + "\n";
+  return lines.join(eol) + eol;
 }
+
+/** The file's line ending: a Windows-edited file keeps CRLF on the lines msm adds. */
+const eolOf = (text: string) => (text.includes("\r\n") ? "\r\n" : "\n");
 
 function verifyParses(text: string, file: string): string {
   parse(text, file);
@@ -160,8 +163,9 @@ export const toml: Format = {
   },
   add(text, container, name, value, file) {
     // Appended as a new table: a blank line after whatever came before, and a newline first if the file lacked one.
-    const prefix = text === "" ? "" : text.endsWith("\n") ? "\n" : "\n\n";
-    const next = text + prefix + block(container, name, value);
+    const eol = eolOf(text);
+    const prefix = text === "" ? "" : text.endsWith("\n") ? eol : eol + eol;
+    const next = text + prefix + block(container, name, value, eol);
     const entries = this.entries(verifyParses(next, file), container, file);
     if (!entries[name]) throw new TomlError(`${file}: cannot add [${[...container, name].join(".")}] here (is "${container.join(".")}" written inline?)`);
     return { text: next, undo: { prefix } satisfies Undo };
@@ -170,8 +174,9 @@ export const toml: Format = {
     const span = entrySpan(text, container, name);
     if (!span) throw new TomlError(`[${[...container, name].join(".")}] is not written as a table; edit it by hand`);
     const original = text.slice(span.start, span.end);
-    const written = block(container, name, value);
-    return text.slice(0, span.start) + (original.endsWith("\n") ? written : written.slice(0, -1)) + text.slice(span.end);
+    const eol = eolOf(text);
+    const written = block(container, name, value, eol);
+    return text.slice(0, span.start) + (original.endsWith("\n") ? written : written.slice(0, -eol.length)) + text.slice(span.end);
   },
   restore(text, container, name, original) {
     const span = entrySpan(text, container, name)!;
@@ -180,7 +185,8 @@ export const toml: Format = {
   remove(text, container, name, undo) {
     const span = entrySpan(text, container, name);
     if (!span) return text;
-    const prefix = typeof undo.prefix === "string" ? undo.prefix : text.slice(0, span.start).endsWith("\n\n") ? "\n" : "";
+    const eol = eolOf(text);
+    const prefix = typeof undo.prefix === "string" ? undo.prefix : text.slice(0, span.start).endsWith(eol + eol) ? eol : "";
     const start = text.slice(0, span.start).endsWith(prefix) ? span.start - prefix.length : span.start;
     return text.slice(0, start) + text.slice(span.end);
   },
