@@ -46,7 +46,7 @@ export async function doctor(place: Place = currentPlace()): Promise<DoctorRepor
   checks.push(checkHome());
   const { check: configCheck, config } = checkConfig();
   checks.push(configCheck);
-  checks.push(checkPrivateFile("token", paths.token(), "created by the first session"));
+  checks.push(checkPrivateFile("token", paths.token(), "created by the first session", true));
   checks.push(checkState());
   checks.push(...(await checkClients(place, config)));
   checks.push(...(await checkDaemons(config)));
@@ -72,11 +72,14 @@ function checkHome(): Check {
   }
 }
 
-function checkPrivateFile(name: string, file: string, absent: string): Check {
+/** Writable by others is a failure (config.json starts programs); readable by others fails only for a secret. */
+function checkPrivateFile(name: string, file: string, absent: string, secret = false): Check {
   try {
     const st = statSync(file);
     if (!mine(st.uid)) return { name, status: "fail", detail: `${file} belongs to another user`, fix: `remove it; msm will not use it` };
-    if ((st.mode & 0o077) !== 0) return { name, status: "fail", detail: `${file} is open to other users (mode ${(st.mode & 0o777).toString(8)})`, fix: `chmod 600 ${file}` };
+    const mode = (st.mode & 0o777).toString(8);
+    if ((st.mode & 0o022) !== 0) return { name, status: "fail", detail: `${file} is writable by other users (mode ${mode})`, fix: `chmod 600 ${file}` };
+    if ((st.mode & 0o044) !== 0) return { name, status: secret ? "fail" : "warn", detail: `${file} is readable by other users (mode ${mode}); it may hold secrets`, fix: `chmod 600 ${file}` };
     return { name, status: "ok", detail: `${tilde(file)} (private)` };
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { name, status: "ok", detail: `${tilde(file)} absent (${absent})` };
@@ -99,7 +102,7 @@ function checkConfig(): { check: Check; config: Config | undefined } {
 
 function checkState(): Check {
   const privacy = checkPrivateFile("installs.json", statePath(), "nothing installed yet");
-  if (privacy.status !== "ok") return privacy;
+  if (privacy.status === "fail") return privacy;
   try {
     const files = Object.keys(loadState().files).length;
     return { ...privacy, detail: `${privacy.detail}, ${files} editor files changed by msm` };
