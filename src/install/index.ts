@@ -168,45 +168,56 @@ export function uninstall(options: UninstallOptions): FileReport[] {
 }
 
 export interface ImportOptions extends RunOptions {
-  client: string;
+  /** Clients to import from; none = every client found on this machine. */
+  clients: string[];
   share: string;
+}
+
+/** `msm import [CLIENT…]`: each client in turn, so a server found in two editors becomes one shared target. */
+export function importServers(options: ImportOptions): FileReport[] {
+  const place = options.place ?? currentPlace();
+  const clients = chooseClients(options.clients, options.scope, place).filter((c) => existsSync(c.file(options.scope, place)!));
+  if (clients.length === 0) {
+    const where = options.clients.length ? options.clients.join(", ") : "any editor";
+    throw new MsmError("INSTALL_FAILED", `No ${options.scope}-scope MCP config of ${where} found to import from. See "msm import --help".`);
+  }
+  return clients.flatMap((client) => importFrom(client, { ...options, place }));
 }
 
 /**
  * `msm import CLIENT`: every stdio server of the client's file becomes an msm target (config.json first, so an entry
  * never names a target that is not there yet), then its entry becomes msm's proxy entry.
  */
-export function importServers(options: ImportOptions): FileReport[] {
-  const place = options.place ?? currentPlace();
-  const [client] = chooseClients([options.client], options.scope, place);
+function importFrom(client: EditorClient, options: ImportOptions): FileReport[] {
+  const place = options.place!;
   const configFile = paths.config();
   const raw = jsonc.entries(snapshot(configFile).text, ["targets"], configFile);
   const how = launcher();
   const state = loadState();
-  const file = client!.file(options.scope, place)!;
-  const record = state.files[snapshot(file).real] ?? { client: client!.name, scope: options.scope, entries: [] };
+  const file = client.file(options.scope, place)!;
+  const record = state.files[snapshot(file).real] ?? { client: client.name, scope: options.scope, entries: [] };
   // Plan against the current text to learn which targets to add; the file edit below redoes it on fresh text.
   const reserved = [...BUILTIN_TARGETS];
-  const plan = importEdit(client!, file, snapshot(file).text, record, raw, reserved, options.share, how);
+  const plan = importEdit(client, file, snapshot(file).text, record, raw, reserved, options.share, how);
   const reports: FileReport[] = [];
   const added = Object.entries(plan.targets);
   if (added.length) reports.push(addTargets(configFile, added, options));
   reports.push(
-    applyToFile(client!, options.scope, state, { ...options, place }, (text, _exists, rec) => {
-          return importEdit(client!, file, text, rec, raw, reserved, options.share, how);
+    applyToFile(client, options.scope, state, { ...options, place }, (text, _exists, rec) => {
+          return importEdit(client, file, text, rec, raw, reserved, options.share, how);
     }),
   );
   if (!options.dryRun) saveState(state);
   const out = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
   for (const report of reports) {
-    const label = report.client === "msm" ? "msm config" : client!.label;
+    const label = report.client === "msm" ? "msm config" : client.label;
     out(`${label} · ${tilde(report.file)}${options.dryRun ? " (dry run)" : report.changed ? "" : " (no change)"}`);
     for (const note of report.notes) out(`  ${note}`);
     if (options.dryRun && report.diff) out(report.diff.trimEnd());
   }
   if (!options.dryRun && reports.at(-1)!.changed) {
-    out(`Every imported server is now shared through msm. "msm uninstall ${client!.name}${options.scope === "project" ? " --scope project" : ""}" puts the original entries back.`);
-    if (client!.after) out(`Then: ${client!.after}.`);
+    out(`Every imported server is now shared through msm. "msm uninstall ${client.name}${options.scope === "project" ? " --scope project" : ""}" puts the original entries back.`);
+    if (client.after) out(`Then: ${client.after}.`);
   }
   return reports;
 }

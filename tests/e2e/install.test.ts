@@ -175,6 +175,32 @@ describe.each(CASES)("$client ($scope)", (c) => {
 });
 
 describe("install across clients", () => {
+  test("a machine with all five editors: import, then install, then uninstall puts every file back exactly", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    try {
+      const users = CASES.filter((c) => c.scope === "user").map((c) => ({ c, ...setup(c, sandbox) }));
+      const project = sandbox.project("app");
+      const imported = run(sandbox, ["import"], project);
+      expect(imported.stderr).toBe("");
+      expect(imported.code).toBe(0);
+      const installed = run(sandbox, ["install"], project);
+      expect(installed.code).toBe(0);
+      const config = JSON.parse(readFileSync(join(sandbox.msmHome, "config.json"), "utf8"));
+      for (const { c, file } of users) {
+        const entries = servers(file, c.container);
+        expect(entries.memory!.command).toBe(MSM);
+        for (const name of c.imported) {
+          expect(entries[name]!.args).toEqual(["proxy", "--target", name]);
+          expect(config.targets[name].share).toBe("project");
+        }
+      }
+      expect(run(sandbox, ["uninstall"], project).code).toBe(0);
+      for (const { file, original } of users) expect(readFileSync(file, "utf8")).toBe(original);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
+
   test("with no client, every editor found on the machine; files that did not exist are removed again", async () => {
     const sandbox = new Sandbox({ targets: { memory: { port: 0 }, notes: { command: "/nonexistent/notes-mcp", args: [] } } });
     try {
@@ -266,7 +292,7 @@ describe("install across clients", () => {
     try {
       const project = sandbox.project("app");
       const snapshot = tree(sandbox.root);
-      for (const args of [["install", "emacs"], ["install", "--format", "vscode"], ["install", "--scope", "global"], ["import"], ["uninstall", "--bogus"], ["install", "claude-desktop", "--scope", "project"]]) {
+      for (const args of [["install", "emacs"], ["install", "--format", "vscode"], ["install", "--scope", "global"], ["import", "--share", "everyone"], ["uninstall", "--bogus"], ["install", "claude-desktop", "--scope", "project"]]) {
         const result = run(sandbox, args, project);
         expect(result.code).toBe(2);
         expect(result.stderr).toMatch(/msm: .+\nRun "msm \S+ --help" for usage\./);

@@ -2,7 +2,6 @@ import { defineCommand } from "citty";
 import { SCOPES, type Scope } from "../../install/client.ts";
 import { CLIENT_NAMES } from "../../install/clients/index.ts";
 import { importServers } from "../../install/index.ts";
-import { UsageError } from "../../lib/errors.ts";
 import { strictArgs } from "../strict-args.ts";
 
 /** How a hosted server is shared: one child per project (the safe default), per session, or one for everything. */
@@ -14,16 +13,15 @@ export default defineCommand({
     description: "Move an editor's stdio MCP servers behind msm: each becomes a shared msm target, its entry an msm proxy entry",
   },
   args: {
-    client: { type: "positional", required: true, description: CLIENT_NAMES.join(", ") },
+    client: { type: "positional", required: false, description: `Editors to import from (${CLIENT_NAMES.join(", ")}); default: every one with a config file` },
     scope: { type: "string", default: "user", description: "user or project" },
     share: { type: "string", default: "project", description: "project (one server per project), session or global" },
     "dry-run": { type: "boolean", description: "Print the diffs; write nothing" },
   },
   run({ rawArgs }) {
     const args = strictArgs("import", rawArgs, { values: ["scope", "share"], booleans: ["dry-run"], choices: { scope: SCOPES, share: SHARES } });
-    if (args.positionals.length !== 1) throw new UsageError(`Name one client to import from: ${CLIENT_NAMES.join(", ")}.`);
     importServers({
-      client: args.positionals[0]!,
+      clients: args.positionals,
       scope: (args.values.scope ?? "user") as Scope,
       share: args.values.share ?? "project",
       dryRun: Boolean(args.booleans["dry-run"]),
