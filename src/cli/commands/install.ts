@@ -7,7 +7,7 @@ import { strictArgs } from "../strict-args.ts";
 export default defineCommand({
   meta: {
     name: "install",
-    description: `Add an "msm proxy --target NAME" entry per target to editors' MCP config (${CLIENT_NAMES.join(", ")}); with no CLIENT, every editor found`,
+    description: `Wire every target into editors' MCP config (${CLIENT_NAMES.join(", ")}); with no CLIENT, every editor found`,
   },
   args: {
     client: { type: "positional", required: false, description: "Editors to set up (several allowed); default: every one found on this machine" },
