@@ -1,8 +1,9 @@
 import { join } from "node:path";
 import type { Format } from "./formats/format.ts";
 
-export type Scope = "user" | "project";
-export const SCOPES: readonly Scope[] = ["user", "project"];
+/** user: the person's own config; project: files in the current folder; local: Claude Code's per-project part of ~/.claude.json. */
+export type Scope = "user" | "project" | "local";
+export const SCOPES: readonly Scope[] = ["user", "project", "local"];
 
 /** Where to look: the user's home, the project folder and the environment (injected so tests can point them anywhere). */
 export interface Place {
@@ -26,6 +27,8 @@ export interface EditorClient {
   format: Format;
   /** Where the servers live inside the file: `mcpServers`, `servers` or `mcp_servers`. */
   container: readonly string[];
+  /** A scope whose servers live elsewhere in the file (Claude Code's local scope). */
+  containerFor?(scope: Scope, place: Place): readonly string[];
   /** The config file of a scope; undefined when the client has no such scope. */
   file(scope: Scope, place: Place): string | undefined;
   /** A folder whose presence says the client is used on this machine. */
@@ -46,4 +49,17 @@ export function appDataDir(place: Place): string {
 /** `{command, args, env}` with `env` left out when empty, as the editors' own CLIs write it. */
 export function plainEntry(server: StdioEntry): Record<string, unknown> {
   return { command: server.command, args: server.args, ...(server.env && Object.keys(server.env).length ? { env: server.env } : {}) };
+}
+
+/** One scope of one client: the file and where in it msm's entries go. */
+export interface Spot {
+  client: EditorClient;
+  scope: Scope;
+  file: string;
+  container: readonly string[];
+}
+
+export function spotOf(client: EditorClient, scope: Scope, place: Place): Spot | undefined {
+  const file = client.file(scope, place);
+  return file === undefined ? undefined : { client, scope, file, container: client.containerFor?.(scope, place) ?? client.container };
 }

@@ -12,7 +12,7 @@ import { callManager, findSupervisor, SUPERVISOR } from "../lib/manager.ts";
 import { msmHome, paths, userHome } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
 import { VERSION } from "../lib/version.ts";
-import type { Place } from "./client.ts";
+import { SCOPES, spotOf, type Place } from "./client.ts";
 import { CLIENTS } from "./clients/index.ts";
 import { msmTargetOf } from "./entries.ts";
 import { snapshot } from "./file.ts";
@@ -131,13 +131,14 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
   const known = config ? targetNames(config) : undefined;
   let entries = 0;
   for (const client of CLIENTS) {
-    for (const scope of ["user", "project"] as const) {
-      const file = client.file(scope, place);
-      if (!file || !existsSync(file)) continue;
+    for (const scope of SCOPES) {
+      const spot = spotOf(client, scope, place);
+      if (!spot || !existsSync(spot.file)) continue;
+      const file = spot.file;
       const name = `${client.name} (${scope})`;
       let servers: Record<string, unknown>;
       try {
-        servers = client.format.entries(snapshot(file).text, client.container, file);
+        servers = client.format.entries(snapshot(file).text, spot.container, file);
       } catch (error) {
         checks.push({ name, status: "fail", detail: `cannot read ${tilde(file)}: ${(error as Error).message}`, fix: `fix the file; the editor cannot read it either` });
         continue;
@@ -166,7 +167,7 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
       entries += count;
       if (count === 0) continue;
       if (problems.length) {
-        const flag = scope === "project" ? " --scope project" : "";
+        const flag = scope === "user" ? "" : ` --scope ${scope}`;
         checks.push({ name, status: "fail", detail: `${tilde(file)}: ${problems.join("; ")}`, fix: `msm install ${client.name}${flag} (rewrites msm's entries for this binary and MSM_HOME)` });
       } else checks.push({ name, status: "ok", detail: `${tilde(file)}: ${count} msm entr${count === 1 ? "y" : "ies"}, binary ${VERSION}` });
     }

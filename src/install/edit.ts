@@ -3,7 +3,7 @@
  * import swaps stdio servers for msm's entries (remembering the originals), uninstall undoes both exactly. Pure, so a
  * write that raced another program is simply redone on the fresh text.
  */
-import type { EditorClient } from "./client.ts";
+import type { Spot } from "./client.ts";
 import { classify, clientEntry, msmTargetOf, proxyEntry, sameJson, type Launcher } from "./entries.ts";
 import type { EntryRecord, FileRecord } from "./state.ts";
 
@@ -19,18 +19,18 @@ export interface Outcome {
 const clone = (record: FileRecord): FileRecord => ({ ...record, entries: record.entries.map((e) => ({ ...e })) });
 
 /** Adds `msm proxy --target NAME` for each target, updates msm's own entries, never touches anyone else's. */
-export function installEdit(client: EditorClient, file: string, text: string, exists: boolean, record: FileRecord, targets: string[], how: Launcher): Outcome {
+export function installEdit({ client, file, container }: Spot, text: string, exists: boolean, record: FileRecord, targets: string[], how: Launcher): Outcome {
   const out: Outcome = { text, record: clone(record), notes: [], clashes: [] };
   if (!exists && out.record.entries.length === 0) out.record.createdFile = true;
   for (const name of targets) {
-    const current = client.format.entries(out.text, client.container, file);
+    const current = client.format.entries(out.text, container, file);
     const wanted = clientEntry(client, proxyEntry(how, name));
     const existing = current[name];
     const mine = out.record.entries.find((e) => e.name === name);
     if (existing === undefined) {
       // Recorded but gone: the user removed it by hand; forget that and add it again.
       if (mine) out.record.entries = out.record.entries.filter((e) => e !== mine);
-      const added = client.format.add(out.text, client.container, name, wanted, file);
+      const added = client.format.add(out.text, container, name, wanted, file);
       out.text = added.text;
       out.record.entries.push({ name, added: added.undo });
       out.notes.push(`added ${name}`);
@@ -39,7 +39,7 @@ export function installEdit(client: EditorClient, file: string, text: string, ex
       const updated = { ...wanted, ...kept };
       if (sameJson(existing, updated)) out.notes.push(`${name} already set`);
       else {
-        out.text = client.format.replace(out.text, client.container, name, updated);
+        out.text = client.format.replace(out.text, container, name, updated);
         out.notes.push(`updated ${name}`);
       }
     } else {
@@ -60,8 +60,7 @@ export interface ImportPlan {
  * a name already taken by a different server is a clash, reported and left alone.
  */
 export function importEdit(
-  client: EditorClient,
-  file: string,
+  { client, file, container }: Spot,
   text: string,
   record: FileRecord,
   known: Record<string, unknown>,
@@ -70,7 +69,7 @@ export function importEdit(
   how: Launcher,
 ): Outcome & ImportPlan {
   const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {} };
-  const entries = client.format.entries(text, client.container, file);
+  const entries = client.format.entries(text, container, file);
   for (const [name, entry] of Object.entries(entries)) {
     if (msmTargetOf(entry) !== undefined) continue;
     const sorted = classify(entry);
@@ -95,8 +94,8 @@ export function importEdit(
       continue;
     }
     if (existing === undefined) out.targets[name] = target;
-    const original = client.format.entryText(out.text, client.container, name)!;
-    out.text = client.format.replace(out.text, client.container, name, clientEntry(client, proxyEntry(how, name), sorted.extra));
+    const original = client.format.entryText(out.text, container, name)!;
+    out.text = client.format.replace(out.text, container, name, clientEntry(client, proxyEntry(how, name), sorted.extra));
     out.record.entries = out.record.entries.filter((e) => e.name !== name);
     out.record.entries.push({ name, replaced: original });
     out.notes.push(`${name}: now served by msm${existing === undefined ? " (new target)" : " (same server as the existing target)"}`);
@@ -115,30 +114,31 @@ function sameServer(existing: unknown, wanted: { command: string; args: string[]
  * Undoes msm's edits in reverse order: added entries removed, replaced ones restored from their original text, and
  * any other msm entry (its record lost) removed. Entries someone changed since are left alone and reported.
  */
-export function uninstallEdit(client: EditorClient, file: string, text: string, record: FileRecord): Outcome {
+export function uninstallEdit(spot: Spot, text: string, record: FileRecord): Outcome {
+  const { client, file, container } = spot;
   const out: Outcome = { text, record: { ...record, entries: [] }, notes: [], clashes: [] };
   const done = new Set<string>();
   for (const entry of [...record.entries].reverse()) {
     done.add(entry.name);
-    const current = client.format.entries(out.text, client.container, file)[entry.name];
+    const current = client.format.entries(out.text, container, file)[entry.name];
     if (current === undefined) continue;
     if (msmTargetOf(current) === undefined) {
       out.notes.push(`${entry.name}: changed by someone else since msm wrote it, left alone`);
       continue;
     }
-    out.text = undo(client, out.text, entry);
+    out.text = undo(spot, out.text, entry);
     out.notes.push(entry.replaced !== undefined ? `${entry.name}: original entry restored` : `removed ${entry.name}`);
   }
-  const current = client.format.entries(out.text, client.container, file);
+  const current = client.format.entries(out.text, container, file);
   for (const [name, value] of Object.entries(current)) {
     if (done.has(name) || msmTargetOf(value) === undefined) continue;
-    out.text = client.format.remove(out.text, client.container, name, {});
+    out.text = client.format.remove(out.text, container, name, {});
     out.notes.push(`removed ${name}`);
   }
   return out;
 }
 
-function undo(client: EditorClient, text: string, entry: EntryRecord): string {
-  if (entry.replaced !== undefined) return client.format.restore(text, client.container, entry.name, entry.replaced);
-  return client.format.remove(text, client.container, entry.name, entry.added ?? {});
+function undo({ client, container }: Spot, text: string, entry: EntryRecord): string {
+  if (entry.replaced !== undefined) return client.format.restore(text, container, entry.name, entry.replaced);
+  return client.format.remove(text, container, entry.name, entry.added ?? {});
 }

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { BUILTIN_TARGETS } from "../lib/config.ts";
 import { MsmError, UsageError } from "../lib/errors.ts";
 import { ensureHome, paths, userHome } from "../lib/paths.ts";
-import type { EditorClient, Place, Scope } from "./client.ts";
+import { spotOf, type EditorClient, type Place, type Scope, type Spot } from "./client.ts";
 import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
 import { unifiedDiff } from "./diff.ts";
 import { importEdit, installEdit, uninstallEdit, type Outcome } from "./edit.ts";
@@ -58,19 +58,18 @@ export interface FileReport {
   backup?: string;
 }
 
+/** installs.json keys: the real file, plus where in it when that is not the client's usual place (local scope). */
+function recordKey(spot: Spot): string {
+  const real = snapshot(spot.file).real;
+  return spot.container.join("\0") === spot.client.container.join("\0") ? real : `${real}#${spot.container.join("/")}`;
+}
+
 const tilde = (file: string) => (file.startsWith(userHome() + "/") ? `~${file.slice(userHome().length)}` : file);
 
 /** One client file through one edit: dry run (diff only) or the safe write, then the record saved. */
-function applyToFile(
-  client: EditorClient,
-  scope: Scope,
-  state: State,
-  options: RunOptions,
-  edit: (text: string, exists: boolean, record: FileRecord) => Outcome & { remove?: boolean },
-): FileReport {
-  const place = options.place ?? currentPlace();
-  const file = client.file(scope, place)!;
-  const key = snapshot(file).real;
+function applyToFile(spot: Spot, state: State, options: RunOptions, edit: (text: string, exists: boolean, record: FileRecord) => Outcome): FileReport {
+  const { client, scope, file } = spot;
+  const key = recordKey(spot);
   const record: FileRecord = state.files[key] ?? { client: client.name, scope, entries: [] };
   const run = (text: string, exists: boolean) => {
     const outcome = edit(text, exists, record);
@@ -84,7 +83,7 @@ function applyToFile(
     const diff = text === null ? (before.exists ? unifiedDiff(before.text, "", tilde(file)) : "") : unifiedDiff(before.text, text, tilde(file));
     return { client: client.name, file, changed: diff !== "", notes: result.notes, clashes: result.clashes, diff };
   }
-  const newMode = scope === "user" ? 0o600 : 0o644;
+  const newMode = scope === "project" ? 0o644 : 0o600;
   // A folder msm creates for a new file (.cursor/, .vscode/, .codex/) goes again with that file.
   if (!record.entries.length && !existsSync(dirname(snapshot(file).real))) record.createdDir = true;
   const done = editFile(file, run, { newMode, backup: !record.createdFile, ...options.write });
@@ -129,9 +128,10 @@ export function install(options: InstallOptions): FileReport[] {
   }
   const how = launcher(options.command);
   const state = loadState();
-  const reports = clients.map((client) =>
-    applyToFile(client, options.scope, state, { ...options, place }, (text, exists, record) => installEdit(client, client.file(options.scope, place)!, text, exists, record, targets, how)),
-  );
+  const reports = clients.map((client) => {
+    const spot = spotOf(client, options.scope, place)!;
+    return applyToFile(spot, state, options, (text, exists, record) => installEdit(spot, text, exists, record, targets, how));
+  });
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
   return reports;
@@ -161,7 +161,10 @@ export function uninstall(options: UninstallOptions): FileReport[] {
         const file = c.file(options.scope, place);
         return file !== undefined && existsSync(file);
       });
-  const reports = clients.map((client) => applyToFile(client, options.scope, state, { ...options, place }, (text, _exists, record) => uninstallEdit(client, client.file(options.scope, place)!, text, record)));
+  const reports = clients.map((client) => {
+    const spot = spotOf(client, options.scope, place)!;
+    return applyToFile(spot, state, options, (text, _exists, record) => uninstallEdit(spot, text, record));
+  });
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
   return reports;
@@ -194,19 +197,16 @@ function importFrom(client: EditorClient, options: ImportOptions): FileReport[] 
   const raw = jsonc.entries(snapshot(configFile).text, ["targets"], configFile);
   const how = launcher();
   const state = loadState();
-  const file = client.file(options.scope, place)!;
-  const record = state.files[snapshot(file).real] ?? { client: client.name, scope: options.scope, entries: [] };
+  const spot = spotOf(client, options.scope, place)!;
+  const file = spot.file;
+  const record = state.files[recordKey(spot)] ?? { client: client.name, scope: options.scope, entries: [] };
   // Plan against the current text to learn which targets to add; the file edit below redoes it on fresh text.
   const reserved = [...BUILTIN_TARGETS];
-  const plan = importEdit(client, file, snapshot(file).text, record, raw, reserved, options.share, how);
+  const plan = importEdit(spot, snapshot(file).text, record, raw, reserved, options.share, how);
   const reports: FileReport[] = [];
   const added = Object.entries(plan.targets);
   if (added.length) reports.push(addTargets(configFile, added, options));
-  reports.push(
-    applyToFile(client, options.scope, state, { ...options, place }, (text, _exists, rec) => {
-          return importEdit(client, file, text, rec, raw, reserved, options.share, how);
-    }),
-  );
+  reports.push(applyToFile(spot, state, options, (text, _exists, rec) => importEdit(spot, text, rec, raw, reserved, options.share, how)));
   if (!options.dryRun) saveState(state);
   const out = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
   for (const report of reports) {
@@ -216,7 +216,7 @@ function importFrom(client: EditorClient, options: ImportOptions): FileReport[] 
     if (options.dryRun && report.diff) out(report.diff.trimEnd());
   }
   if (!options.dryRun && reports.at(-1)!.changed) {
-    out(`Every imported server is now shared through msm. "msm uninstall ${client.name}${options.scope === "project" ? " --scope project" : ""}" puts the original entries back.`);
+    out(`Every imported server is now shared through msm. "msm uninstall ${client.name}${options.scope === "user" ? "" : ` --scope ${options.scope}`}" puts the original entries back.`);
     if (client.after) out(`Then: ${client.after}.`);
   }
   return reports;

@@ -13,7 +13,7 @@ import { ensureHome, msmHome } from "../lib/paths.ts";
 const EntryRecordSchema = z.object({
   name: z.string(),
   /** Set when msm added the entry: the format's undo facts. */
-  added: z.optional(z.record(z.string(), z.union([z.string(), z.boolean()]))),
+  added: z.optional(z.record(z.string(), z.union([z.string(), z.boolean(), z.number()]))),
   /** Set when `import` replaced a server: its exact original text. */
   replaced: z.optional(z.string()),
 });

@@ -54,7 +54,7 @@ describe("the claude CLI reads what msm wrote", () => {
     }
   }, 180_000);
 
-  test("claude mcp get: a project .mcp.json entry written with --command msm and a non-default MSM_HOME", async () => {
+  test("claude mcp get: a project .mcp.json entry (--command msm, non-default MSM_HOME), then the local scope", async () => {
     const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     try {
       const project = sandbox.project("app");
@@ -66,6 +66,12 @@ describe("the claude CLI reads what msm wrote", () => {
       expect(get.stdout).toContain("Command: msm");
       expect(get.stdout).toContain("Args: proxy --target memory");
       expect(get.stdout).toContain(`MSM_HOME=${home}`);
+
+      // Local scope (this folder, inside ~/.claude.json) wins over the project's .mcp.json, as Claude Code documents.
+      expect(run(sandbox, ["install", "claude-code", "--scope", "local"], project, { MSM_HOME: home }).code).toBe(0);
+      const local = await cli(sandbox, "claude", ["mcp", "get", "memory"], project);
+      expect(local.stdout).toContain("Local config");
+      expect(local.stdout).toContain(`Command: ${MSM}`);
     } finally {
       await sandbox.cleanup();
     }

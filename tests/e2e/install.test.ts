@@ -175,6 +175,37 @@ describe.each(CASES)("$client ($scope)", (c) => {
 });
 
 describe("install across clients", () => {
+  test("Claude Code's local scope: this folder's servers in ~/.claude.json, imported and put back", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    try {
+      const project = sandbox.project("app");
+      const file = join(sandbox.home, ".claude.json");
+      const fixture = JSON.parse(readFileSync(join(FIXTURES, "claude-code.user.json"), "utf8"));
+      fixture.projects[project] = { allowedTools: [], mcpServers: { "local-db": { type: "stdio", command: "/nonexistent/uvx", args: ["db-mcp"], env: { DB: "x" } } } };
+      const original = JSON.stringify(fixture, null, 2);
+      writeFileSync(file, original);
+      const local = () => JSON.parse(readFileSync(file, "utf8")).projects[project].mcpServers;
+      expect(run(sandbox, ["import", "claude-code", "--scope", "local"], project).code).toBe(0);
+      expect(run(sandbox, ["install", "claude-code", "--scope", "local"], project).code).toBe(0);
+      expect(local()["local-db"]).toEqual({ type: "stdio", command: MSM, args: ["proxy", "--target", "local-db"] });
+      expect(local().memory.command).toBe(MSM);
+      // the user scope and the other project are untouched
+      expect(JSON.parse(readFileSync(file, "utf8")).mcpServers).toEqual(fixture.mcpServers);
+      expect(JSON.parse(readFileSync(file, "utf8")).projects["/home/someone/code/app"]).toEqual(fixture.projects["/home/someone/code/app"]);
+      expect(run(sandbox, ["uninstall", "claude-code", "--scope", "local"], project).code).toBe(0);
+      expect(readFileSync(file, "utf8")).toBe(original);
+      // A project Claude Code has not seen yet: msm adds the path and takes it away again.
+      const other = sandbox.project("new");
+      expect(run(sandbox, ["install", "claude-code", "--scope", "local"], other).code).toBe(0);
+      expect(JSON.parse(readFileSync(file, "utf8")).projects[other].mcpServers.memory.command).toBe(MSM);
+      expect(run(sandbox, ["uninstall", "claude-code", "--scope", "local"], other).code).toBe(0);
+      expect(readFileSync(file, "utf8")).toBe(original);
+      expect(run(sandbox, ["install", "cursor", "--scope", "local"], project).code).toBe(2);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
+
   test("a machine with all five editors: import, then install, then uninstall puts every file back exactly", async () => {
     const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     try {

@@ -14,7 +14,7 @@ export default defineCommand({
   },
   args: {
     client: { type: "positional", required: false, description: `Editors to import from (${CLIENT_NAMES.join(", ")}); default: every one with a config file` },
-    scope: { type: "string", default: "user", description: "user or project" },
+    scope: { type: "string", default: "user", description: "user, project (this folder) or local (Claude Code: this folder in ~/.claude.json)" },
     share: { type: "string", default: "project", description: "project (one server per project), session or global" },
     "dry-run": { type: "boolean", description: "Print the diffs; write nothing" },
   },

@@ -11,7 +11,7 @@ export default defineCommand({
   },
   args: {
     client: { type: "positional", required: false, description: "Editors to set up (several allowed); default: every one found on this machine" },
-    scope: { type: "string", default: "user", description: "user (your own config) or project (this folder's .mcp.json, .cursor/, .vscode/, .codex/)" },
+    scope: { type: "string", default: "user", description: "user (your own config), project (this folder's .mcp.json, .cursor/, .vscode/, .codex/) or local (Claude Code: this folder, in ~/.claude.json)" },
     target: { type: "string", description: "Only these targets (repeat, or comma-separate); default: every target" },
     command: { type: "string", description: 'Command in the entry instead of this binary\'s absolute path (e.g. "msm" for a shared .mcp.json)' },
     "dry-run": { type: "boolean", description: "Print the diff; write nothing" },

@@ -10,7 +10,7 @@ export default defineCommand({
   },
   args: {
     client: { type: "positional", required: false, description: "Editors to clean (several allowed); default: every one with a config file" },
-    scope: { type: "string", default: "user", description: "user or project" },
+    scope: { type: "string", default: "user", description: "user, project (this folder) or local (Claude Code: this folder in ~/.claude.json)" },
     "dry-run": { type: "boolean", description: "Print the diff; write nothing" },
   },
   run({ rawArgs }) {

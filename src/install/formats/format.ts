@@ -4,7 +4,7 @@
  */
 
 /** Format-specific facts an exact undo of `add` needs (stored in MSM_HOME/installs.json). */
-export type Undo = Record<string, string | boolean>;
+export type Undo = Record<string, string | boolean | number>;
 
 export interface Format {
   /** The entries under `container`, by name ({} when the container or the file is absent). Throws on a bad file. */

@@ -164,7 +164,7 @@ function memberIndent(text: string, object: Extract<Node, { kind: "object" }>, u
  * Appends `"key": value` as the object's last member. Returns the new text and what removing it exactly needs: for
  * an empty object, the whitespace or comments that were inside the braces.
  */
-function insertMember(text: string, object: Extract<Node, { kind: "object" }>, key: string, value: unknown): { text: string; undo: Undo } {
+function insertMember(text: string, object: ObjectNode, key: string, value: unknown): { text: string; undo: Undo } {
   const unit = indentUnit(text);
   const indent = memberIndent(text, object, unit);
   const eol = eolOf(text);
@@ -190,7 +190,7 @@ function insertMember(text: string, object: Extract<Node, { kind: "object" }>, k
 }
 
 /** Removes a member: the exact inverse of insertMember when `undo` is the one it returned. */
-function removeMember(text: string, object: Extract<Node, { kind: "object" }>, member: Member, undo: Undo): string {
+function removeMember(text: string, object: ObjectNode, member: Member, undo: Undo): string {
   const index = object.members.indexOf(member);
   if (object.members.length === 1) {
     const inner = typeof undo.inner === "string" ? undo.inner : "";
@@ -211,12 +211,28 @@ function parseDocument(text: string): Node {
   return text.trim() === "" ? parseTree("{}") : parseTree(text);
 }
 
-function containerOf(root: Node, container: readonly string[], file: string) {
+type ObjectNode = Extract<Node, { kind: "object" }>;
+
+/**
+ * Walks `container` from the root: the deepest object that exists on the way and how many steps it took. A step
+ * that exists but is not an object is an error, since writing there would destroy someone's value.
+ */
+function walk(root: Node, container: readonly string[], file: string): { holder: ObjectNode; depth: number } {
   if (root.kind !== "object") throw new JsoncError(`${file}: the top level is not an object`);
-  const object = objectAt(root, container);
-  const holder = memberOf(root, container[0]!);
-  if (holder && !object) throw new JsoncError(`${file}: "${container.join(".")}" is not an object`);
-  return object;
+  let holder: ObjectNode = root;
+  let depth = 0;
+  for (; depth < container.length; depth++) {
+    const member = memberOf(holder, container[depth]!);
+    if (!member) break;
+    if (member.value.kind !== "object") throw new JsoncError(`${file}: "${container.slice(0, depth + 1).join(".")}" is not an object`);
+    holder = member.value;
+  }
+  return { holder, depth };
+}
+
+function containerOf(root: Node, container: readonly string[], file: string): ObjectNode | undefined {
+  const { holder, depth } = walk(root, container, file);
+  return depth === container.length ? holder : undefined;
 }
 
 /**
@@ -249,11 +265,13 @@ export function jsoncFormat(strict: boolean): Format {
       const createdFile = text.trim() === "";
       const source = createdFile ? "{}\n" : text;
       const root = parseDocument(source);
-      const object = containerOf(root, container, file);
-      if (object) return insertMember(source, object, name, value);
-      // No container yet: add it to the top level, holding this entry.
-      const made = insertMember(source, root as Extract<Node, { kind: "object" }>, container[0]!, { [name]: value });
-      return { text: made.text, undo: { ...made.undo, createdContainer: true, ...(createdFile ? { createdFile: text } : {}) } };
+      const { holder, depth } = walk(root, container, file);
+      if (depth === container.length) return insertMember(source, holder, name, value);
+      // The container (or part of its path) is missing: msm adds it, holding this entry, and notes where.
+      let nested: Record<string, unknown> = { [name]: value };
+      for (let k = container.length - 1; k > depth; k--) nested = { [container[k]!]: nested };
+      const made = insertMember(source, holder, container[depth]!, nested);
+      return { text: made.text, undo: { ...made.undo, createdAt: depth, ...(createdFile ? { createdFile: text } : {}) } };
     },
     replace(text, container, name, value) {
       const object = objectAt(parseDocument(text), container)!;
@@ -272,10 +290,12 @@ export function jsoncFormat(strict: boolean): Format {
       const object = objectAt(root, container);
       const member = object && memberOf(object, name);
       if (!object || !member) return text;
-      if (object.members.length === 1 && undo.createdContainer) {
-        // The container was msm's doing: take it away with its last entry.
-        const top = root as Extract<Node, { kind: "object" }>;
-        const next = removeMember(text, top, memberOf(top, container[0]!)!, undo);
+      const createdAt = typeof undo.createdAt === "number" ? undo.createdAt : undefined;
+      // The path was msm's doing: take it away with its last entry, if nothing else moved in meanwhile.
+      const alone = (k: number) => objectAt(root, container.slice(0, k))?.members.length === 1;
+      if (createdAt !== undefined && Array.from({ length: container.length - createdAt }, (_, i) => createdAt + 1 + i).every(alone)) {
+        const holder = objectAt(root, container.slice(0, createdAt))!;
+        const next = removeMember(text, holder, memberOf(holder, container[createdAt]!)!, undo);
         return typeof undo.createdFile === "string" && next.trim() === "{}" ? undo.createdFile : next;
       }
       return removeMember(text, object, member, undo);
