@@ -53,11 +53,13 @@ export function installEdit({ client, file, container }: Spot, text: string, exi
 export interface ImportPlan {
   /** Targets to add to config.json. */
   targets: Record<string, { command: string; args: string[]; env?: Record<string, string>; cwd?: string; share: string }>;
+  /** Entries replaced by msm's. */
+  imported: string[];
 }
 
 /**
- * Replaces every stdio server with msm's entry for a target of the same name. `known` are config.json's targets;
- * a name already taken by a different server is a clash, reported and left alone.
+ * Replaces every stdio server (of `only`, when given) with msm's entry for a target of the same name. `known` are
+ * config.json's targets; a name already taken by a different server is a clash, reported and left alone.
  */
 export function importEdit(
   { client, file, container }: Spot,
@@ -67,11 +69,12 @@ export function importEdit(
   reserved: readonly string[],
   share: string,
   how: Launcher,
+  only?: readonly string[],
 ): Outcome & ImportPlan {
-  const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {} };
+  const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {}, imported: [] };
   const entries = client.format.entries(text, container, file);
   for (const [name, entry] of Object.entries(entries)) {
-    if (msmTargetOf(entry) !== undefined) continue;
+    if (msmTargetOf(entry) !== undefined || (only && !only.includes(name))) continue;
     const sorted = classify(entry);
     if (sorted.kind === "remote") {
       out.notes.push(`${name}: a URL server, left as it is`);
@@ -98,6 +101,7 @@ export function importEdit(
     out.text = client.format.replace(out.text, container, name, clientEntry(client, proxyEntry(how, name), sorted.extra));
     out.record.entries = out.record.entries.filter((e) => e.name !== name);
     out.record.entries.push({ name, replaced: original });
+    out.imported.push(name);
     out.notes.push(`${name}: now served by msm${existing === undefined ? " (new target)" : " (same server as the existing target)"}`);
   }
   return out;

@@ -206,7 +206,10 @@ function importFrom(client: EditorClient, options: ImportOptions): FileReport[] 
   const reports: FileReport[] = [];
   const added = Object.entries(plan.targets);
   if (added.length) reports.push(addTargets(configFile, added, options));
-  reports.push(applyToFile(spot, state, options, (text, _exists, rec) => importEdit(spot, text, rec, raw, reserved, options.share, how)));
+  // The file may change before the write (the editor rewrote it): redo only what the plan put in config.json.
+  const known = { ...raw, ...plan.targets };
+  const report = applyToFile(spot, state, options, (text, _exists, rec) => importEdit(spot, text, rec, known, reserved, options.share, how, plan.imported));
+  reports.push({ ...report, notes: plan.notes, clashes: plan.clashes });
   if (!options.dryRun) saveState(state);
   const out = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
   for (const report of reports) {
