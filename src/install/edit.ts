@@ -97,7 +97,11 @@ export function importEdit(
       continue;
     }
     if (existing === undefined) out.targets[name] = target;
-    const original = client.format.entryText(out.text, container, name)!;
+    const original = client.format.entryText(out.text, container, name);
+    if (original === undefined) {
+      out.notes.push(`${name}: not imported, it is not written as its own table; move it to [${[...container, name].join(".")}] first`);
+      continue;
+    }
     out.text = client.format.replace(out.text, container, name, clientEntry(client, proxyEntry(how, name), sorted.extra));
     out.record.entries = out.record.entries.filter((e) => e.name !== name);
     out.record.entries.push({ name, replaced: original });

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { BUILTIN_TARGETS } from "../lib/config.ts";
-import { MsmError, UsageError } from "../lib/errors.ts";
+import { MsmError, UsageError, isMsmError } from "../lib/errors.ts";
 import { ensureHome, paths, userHome } from "../lib/paths.ts";
 import { spotOf, type EditorClient, type Place, type Scope, type Spot } from "./client.ts";
 import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
@@ -13,6 +13,7 @@ import { unifiedDiff } from "./diff.ts";
 import { importEdit, installEdit, uninstallEdit, type Outcome } from "./edit.ts";
 import { launcher } from "./entries.ts";
 import { backupPath, editFile, removeEmptyDir, snapshot, type WriteOptions } from "./file.ts";
+import { FormatError } from "./formats/format.ts";
 import { jsonc } from "./formats/jsonc.ts";
 import { loadState, saveState, type FileRecord, type State } from "./state.ts";
 
@@ -56,6 +57,21 @@ export interface FileReport {
   diff: string;
   /** The backup made by this run, if any. */
   backup?: string;
+  /** Why this file was left as it was. */
+  error?: string;
+}
+
+/**
+ * Runs one file's work; a file msm cannot read or edit safely is reported and left alone, and the other files still
+ * get done (the command then exits 1).
+ */
+function guarded(spot: Spot, work: () => FileReport[]): FileReport[] {
+  try {
+    return work();
+  } catch (error) {
+    if (!(error instanceof FormatError) && !isMsmError(error)) throw error;
+    return [{ client: spot.client.name, file: spot.file, changed: false, notes: [], clashes: [], diff: "", error: `${error.message}. It was left as it was.` }];
+  }
 }
 
 /** installs.json keys: the real file, plus where in it when that is not the client's usual place (local scope). */
@@ -96,13 +112,14 @@ function applyToFile(spot: Spot, state: State, options: RunOptions, edit: (text:
 function print(reports: FileReport[], options: RunOptions, clients: EditorClient[]): void {
   const out = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
   for (const report of reports) {
-    const client = clients.find((c) => c.name === report.client)!;
-    out(`${client.label} · ${tilde(report.file)}${options.dryRun ? " (dry run)" : report.changed ? "" : " (no change)"}`);
+    const client = clients.find((c) => c.name === report.client);
+    out(`${client?.label ?? "msm config"} · ${tilde(report.file)}${options.dryRun ? " (dry run)" : report.changed || report.error ? "" : " (no change)"}`);
     for (const note of report.notes) out(`  ${note}`);
+    if (report.error) out(`  error: ${report.error}`);
     if (options.dryRun && report.diff) out(report.diff.trimEnd());
     if (!options.dryRun && report.changed) {
       if (report.backup) out(`  backup of the original: ${tilde(report.backup)}`);
-      if (client.after) out(`  then: ${client.after}`);
+      if (client?.after) out(`  then: ${client.after}`);
     }
   }
 }
@@ -128,9 +145,9 @@ export function install(options: InstallOptions): FileReport[] {
   }
   const how = launcher(options.command);
   const state = loadState();
-  const reports = clients.map((client) => {
+  const reports = clients.flatMap((client) => {
     const spot = spotOf(client, options.scope, place)!;
-    return applyToFile(spot, state, options, (text, exists, record) => installEdit(spot, text, exists, record, targets, how));
+    return guarded(spot, () => [applyToFile(spot, state, options, (text, exists, record) => installEdit(spot, text, exists, record, targets, how))]);
   });
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
@@ -161,9 +178,9 @@ export function uninstall(options: UninstallOptions): FileReport[] {
         const file = c.file(options.scope, place);
         return file !== undefined && existsSync(file);
       });
-  const reports = clients.map((client) => {
+  const reports = clients.flatMap((client) => {
     const spot = spotOf(client, options.scope, place)!;
-    return applyToFile(spot, state, options, (text, _exists, record) => uninstallEdit(spot, text, record));
+    return guarded(spot, () => [applyToFile(spot, state, options, (text, _exists, record) => uninstallEdit(spot, text, record))]);
   });
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
@@ -184,20 +201,31 @@ export function importServers(options: ImportOptions): FileReport[] {
     const where = options.clients.length ? options.clients.join(", ") : "any editor";
     throw new MsmError("INSTALL_FAILED", `No ${options.scope}-scope MCP config of ${where} found to import from. See "msm import --help".`);
   }
-  return clients.flatMap((client) => importFrom(client, { ...options, place }));
+  const reports = clients.flatMap((client) => {
+    const spot = spotOf(client, options.scope, place)!;
+    return guarded(spot, () => importFrom(spot, options));
+  });
+  print(reports, options, clients);
+  const changed = reports.filter((r) => r.changed && r.client !== "msm").map((r) => r.client);
+  if (!options.dryRun && changed.length) {
+    const scope = options.scope === "user" ? "" : ` --scope ${options.scope}`;
+    (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(
+      `Every imported server is now shared through msm; "msm uninstall ${changed.join(" ")}${scope}" puts the original entries back.`,
+    );
+  }
+  return reports;
 }
 
 /**
  * `msm import CLIENT`: every stdio server of the client's file becomes an msm target (config.json first, so an entry
  * never names a target that is not there yet), then its entry becomes msm's proxy entry.
  */
-function importFrom(client: EditorClient, options: ImportOptions): FileReport[] {
-  const place = options.place!;
+function importFrom(spot: Spot, options: ImportOptions): FileReport[] {
+  const client = spot.client;
   const configFile = paths.config();
   const raw = jsonc.entries(snapshot(configFile).text, ["targets"], configFile);
   const how = launcher();
   const state = loadState();
-  const spot = spotOf(client, options.scope, place)!;
   const file = spot.file;
   const record = state.files[recordKey(spot)] ?? { client: client.name, scope: options.scope, entries: [] };
   // Plan against the current text to learn which targets to add; the file edit below redoes it on fresh text.
@@ -211,17 +239,6 @@ function importFrom(client: EditorClient, options: ImportOptions): FileReport[] 
   const report = applyToFile(spot, state, options, (text, _exists, rec) => importEdit(spot, text, rec, known, reserved, options.share, how, plan.imported));
   reports.push({ ...report, notes: plan.notes, clashes: plan.clashes });
   if (!options.dryRun) saveState(state);
-  const out = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
-  for (const report of reports) {
-    const label = report.client === "msm" ? "msm config" : client.label;
-    out(`${label} · ${tilde(report.file)}${options.dryRun ? " (dry run)" : report.changed ? "" : " (no change)"}`);
-    for (const note of report.notes) out(`  ${note}`);
-    if (options.dryRun && report.diff) out(report.diff.trimEnd());
-  }
-  if (!options.dryRun && reports.at(-1)!.changed) {
-    out(`Every imported server is now shared through msm. "msm uninstall ${client.name}${options.scope === "user" ? "" : ` --scope ${options.scope}`}" puts the original entries back.`);
-    if (client.after) out(`Then: ${client.after}.`);
-  }
   return reports;
 }
 

@@ -318,6 +318,24 @@ describe("install across clients", () => {
     }
   }, 60_000);
 
+  test("a file msm cannot read is reported and left alone; the other editors are still done (exit 1)", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    try {
+      const project = sandbox.project("app");
+      const broken = join(sandbox.home, ".cursor/mcp.json");
+      mkdirSync(dirname(broken), { recursive: true });
+      writeFileSync(broken, '{ "mcpServers": { "a": { "command": "x" }, }'); // truncated by a crash
+      mkdirSync(join(sandbox.home, ".codex"));
+      const result = run(sandbox, ["install"], project);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/Cursor · ~\/\.cursor\/mcp\.json\n {2}error: .*mcp\.json.* at line 1, column \d+\. It was left as it was\./);
+      expect(readFileSync(broken, "utf8")).toBe('{ "mcpServers": { "a": { "command": "x" }, }');
+      expect(servers(join(sandbox.home, ".codex/config.toml"), "mcp_servers").memory!.command).toBe(MSM);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
+
   test("unknown clients, flags and targets are errors that change nothing", async () => {
     const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     try {

@@ -20,11 +20,13 @@ export default defineCommand({
   },
   run({ rawArgs }) {
     const args = strictArgs("import", rawArgs, { values: ["scope", "share"], booleans: ["dry-run"], choices: { scope: SCOPES, share: SHARES } });
-    importServers({
+    const reports = importServers({
       clients: args.positionals,
       scope: (args.values.scope ?? "user") as Scope,
       share: args.values.share ?? "project",
       dryRun: Boolean(args.booleans["dry-run"]),
     });
+    // A file that could not be changed was reported with the others; the run as a whole did not fully succeed.
+    if (reports.some((r) => r.error)) process.exitCode = 1;
   },
 });

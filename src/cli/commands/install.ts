@@ -18,12 +18,14 @@ export default defineCommand({
   },
   run({ rawArgs }) {
     const args = strictArgs("install", rawArgs, { values: ["scope", "command"], lists: ["target"], booleans: ["dry-run"], choices: { scope: SCOPES } });
-    install({
+    const reports = install({
       clients: args.positionals,
       scope: (args.values.scope ?? "user") as Scope,
       targets: args.lists.target!,
       command: args.values.command,
       dryRun: Boolean(args.booleans["dry-run"]),
     });
+    // A file that could not be changed was reported with the others; the run as a whole did not fully succeed.
+    if (reports.some((r) => r.error)) process.exitCode = 1;
   },
 });

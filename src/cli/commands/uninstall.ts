@@ -15,6 +15,8 @@ export default defineCommand({
   },
   run({ rawArgs }) {
     const args = strictArgs("uninstall", rawArgs, { values: ["scope"], booleans: ["dry-run"], choices: { scope: SCOPES } });
-    uninstall({ clients: args.positionals, scope: (args.values.scope ?? "user") as Scope, dryRun: Boolean(args.booleans["dry-run"]) });
+    const reports = uninstall({ clients: args.positionals, scope: (args.values.scope ?? "user") as Scope, dryRun: Boolean(args.booleans["dry-run"]) });
+    // A file that could not be changed was reported with the others; the run as a whole did not fully succeed.
+    if (reports.some((r) => r.error)) process.exitCode = 1;
   },
 });

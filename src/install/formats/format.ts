@@ -20,3 +20,8 @@ export interface Format {
   /** Removes an entry `add` created; with the `undo` it returned, the text is exactly what it was before. */
   remove(text: string, container: readonly string[], name: string, undo: Undo): string;
 }
+
+/** A config file msm cannot read or cannot edit safely; the message names the file and the problem. */
+export class FormatError extends Error {
+  override readonly name = "FormatError";
+}

@@ -3,7 +3,7 @@
  * one object, restore it, remove it. Everything outside the edited span is left byte for byte (comments, key order,
  * indentation, trailing commas), because these files belong to the editor and the user, not to msm.
  */
-import type { Format, Undo } from "./format.ts";
+import { FormatError, type Format, type Undo } from "./format.ts";
 
 export type Node =
   | { kind: "object"; start: number; end: number; members: Member[] }
@@ -16,18 +16,14 @@ export interface Member {
   value: Node;
 }
 
-export class JsoncError extends Error {
-  override readonly name = "JsoncError";
-}
-
-/** Parses JSONC (comments, trailing commas) into a tree with offsets. Throws JsoncError with line and column. */
+/** Parses JSONC (comments, trailing commas) into a tree with offsets. Throws FormatError with line and column. */
 export function parseTree(text: string): Node {
   let i = 0;
   const fail = (what: string): never => {
     const before = text.slice(0, i);
     const line = before.split("\n").length;
     const column = i - before.lastIndexOf("\n");
-    throw new JsoncError(`${what} at line ${line}, column ${column}`);
+    throw new FormatError(`${what} at line ${line}, column ${column}`);
   };
   const skip = () => {
     for (;;) {
@@ -218,13 +214,13 @@ type ObjectNode = Extract<Node, { kind: "object" }>;
  * that exists but is not an object is an error, since writing there would destroy someone's value.
  */
 function walk(root: Node, container: readonly string[], file: string): { holder: ObjectNode; depth: number } {
-  if (root.kind !== "object") throw new JsoncError(`${file}: the top level is not an object`);
+  if (root.kind !== "object") throw new FormatError(`${file}: the top level is not an object`);
   let holder: ObjectNode = root;
   let depth = 0;
   for (; depth < container.length; depth++) {
     const member = memberOf(holder, container[depth]!);
     if (!member) break;
-    if (member.value.kind !== "object") throw new JsoncError(`${file}: "${container.slice(0, depth + 1).join(".")}" is not an object`);
+    if (member.value.kind !== "object") throw new FormatError(`${file}: "${container.slice(0, depth + 1).join(".")}" is not an object`);
     holder = member.value;
   }
   return { holder, depth };
@@ -242,11 +238,17 @@ function containerOf(root: Node, container: readonly string[], file: string): Ob
  */
 export function jsoncFormat(strict: boolean): Format {
   const check = (text: string, file: string) => {
-    if (!strict || text.trim() === "") return;
+    if (text.trim() === "") return;
+    try {
+      parseTree(text);
+    } catch (error) {
+      throw new FormatError(`${file} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (!strict) return;
     try {
       JSON.parse(text);
-    } catch (error) {
-      throw new JsoncError(`${file} is not plain JSON (${(error as Error).message})`);
+    } catch {
+      throw new FormatError(`${file} has comments or trailing commas, which its editor does not accept`);
     }
   };
   return {

@@ -2,11 +2,7 @@
  * Codex's `config.toml` as a set of `[mcp_servers.NAME]` tables. Reading uses Bun's own TOML parser; edits are made
  * on the text, one table's span at a time, so every comment and every other table stays as the user wrote it.
  */
-import type { Format, Undo } from "./format.ts";
-
-export class TomlError extends Error {
-  override readonly name = "TomlError";
-}
+import { FormatError, type Format, type Undo } from "./format.ts";
 
 interface Table {
   /** Dotted key path of the header, unquoted. */
@@ -21,7 +17,7 @@ function parse(text: string, file: string): Record<string, unknown> {
   try {
     return Bun.TOML.parse(text) as Record<string, unknown>;
   } catch (error) {
-    throw new TomlError(`${file} is not valid TOML (${(error as Error).message})`);
+    throw new FormatError(`${file} is not valid TOML (${(error as Error).message})`);
   }
 }
 
@@ -133,7 +129,7 @@ function tomlValue(value: unknown): string {
     const pairs = Object.entries(value).map(([k, v]) => `${tomlKey(k)} = ${tomlValue(v)}`);
     return pairs.length ? `{ ${pairs.join(", ")} }` : "{}";
   }
-  throw new TomlError(`cannot write ${JSON.stringify(value)} as TOML`);
+  throw new FormatError(`cannot write ${JSON.stringify(value)} as TOML`);
 }
 
 /** `[container.NAME]` and one `key = value` line per field, ending with a newline. */
@@ -167,12 +163,12 @@ export const toml: Format = {
     const prefix = text === "" ? "" : text.endsWith("\n") ? eol : eol + eol;
     const next = text + prefix + block(container, name, value, eol);
     const entries = this.entries(verifyParses(next, file), container, file);
-    if (!entries[name]) throw new TomlError(`${file}: cannot add [${[...container, name].join(".")}] here (is "${container.join(".")}" written inline?)`);
+    if (!entries[name]) throw new FormatError(`${file}: cannot add [${[...container, name].join(".")}] here (is "${container.join(".")}" written inline?)`);
     return { text: next, undo: { prefix } satisfies Undo };
   },
   replace(text, container, name, value) {
     const span = entrySpan(text, container, name);
-    if (!span) throw new TomlError(`[${[...container, name].join(".")}] is not written as a table; edit it by hand`);
+    if (!span) throw new FormatError(`[${[...container, name].join(".")}] is not written as a table; edit it by hand`);
     const original = text.slice(span.start, span.end);
     const eol = eolOf(text);
     const written = block(container, name, value, eol);
