@@ -4,7 +4,7 @@
  * write that raced another program is simply redone on the fresh text.
  */
 import type { Spot } from "./client.ts";
-import { classify, clientEntry, msmTargetOf, proxyEntry, sameJson, type Launcher } from "./entries.ts";
+import { classify, clientEntry, extraKeys, msmTargetOf, proxyEntry, sameJson, type Launcher } from "./entries.ts";
 import type { EntryRecord, FileRecord } from "./state.ts";
 
 export interface Outcome {
@@ -35,8 +35,8 @@ export function installEdit({ client, file, container }: Spot, text: string, exi
       out.record.entries.push({ name, added: added.undo });
       out.notes.push(`added ${name}`);
     } else if (msmTargetOf(existing) === name) {
-      const kept = Object.fromEntries(Object.entries(existing as object).filter(([k]) => !(k in wanted) && !["command", "args", "env", "type"].includes(k)));
-      const updated = { ...wanted, ...kept };
+      // Keys msm does not write (a timeout, a tool filter) stay as the user or `import` set them.
+      const updated = { ...wanted, ...extraKeys(existing as object) };
       if (sameJson(existing, updated)) out.notes.push(`${name} already set`);
       else {
         out.text = client.format.replace(out.text, container, name, updated);

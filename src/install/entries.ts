@@ -39,6 +39,11 @@ export function msmTargetOf(entry: unknown): string | undefined {
 /** Keys that describe how to start a stdio server; everything else in an entry (timeouts, tool filters) is carried. */
 const LAUNCH_KEYS = new Set(["type", "command", "args", "env", "cwd"]);
 
+/** An entry's keys beyond how to start the server. */
+export function extraKeys(entry: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(entry).filter(([k]) => !LAUNCH_KEYS.has(k)));
+}
+
 export type Classified =
   | { kind: "stdio"; server: { command: string; args: string[]; env: Record<string, string>; cwd?: string }; extra: Record<string, unknown> }
   | { kind: "remote" }
@@ -62,8 +67,7 @@ export function classify(entry: unknown): Classified {
   if (e.cwd !== undefined && typeof e.cwd !== "string") return { kind: "skip", reason: "its cwd is not a string" };
   const texts = [e.command, ...(args as string[]), ...Object.values(env as Record<string, string>), ...(typeof e.cwd === "string" ? [e.cwd] : [])];
   if (texts.some((t) => /\$\{[^}]*\}/.test(t))) return { kind: "skip", reason: "it uses ${…} variables the editor expands per session" };
-  const extra: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(e)) if (!LAUNCH_KEYS.has(k)) extra[k] = v;
+  const extra = extraKeys(e);
   const server = { command: e.command, args: args as string[], env: env as Record<string, string>, ...(typeof e.cwd === "string" ? { cwd: e.cwd } : {}) };
   return { kind: "stdio", server, extra };
 }
