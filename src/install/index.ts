@@ -184,6 +184,7 @@ export function uninstall(options: UninstallOptions): FileReport[] {
   });
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
+  if (reports.length === 0) (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(`No ${options.scope}-scope editor config found; nothing to do.`);
   return reports;
 }
 
