@@ -36,20 +36,20 @@ describe("JSON and JSONC edits", () => {
   for (const [name, text] of cases) {
     test(`add, then remove, is exact: ${name}`, () => {
       roundTrip(jsonc, text, ["mcpServers"], (t) => Bun.JSONC.parse(t));
-    });
+    }, 10_000);
   }
 
   test("a CRLF file gets CRLF lines", () => {
     const text = '{\r\n  "mcpServers": {\r\n    "a": {"command": "a"} // a\r\n  }\r\n}\r\n';
     const added = jsonc.add(text, ["mcpServers"], "memory", ENTRY, "f").text;
     expect(added.replace(/\r\n/g, "")).not.toContain("\n");
-  });
+  }, 10_000);
 
   test("plain JSON stays plain JSON, and a JSON file with comments is refused", () => {
     const text = roundTrip(json, '{\n  "mcpServers": {\n    "a": {"command": "a"}\n  }\n}\n', ["mcpServers"], JSON.parse);
     expect(() => JSON.parse(text)).not.toThrow();
     expect(() => json.entries('{ // no\n "mcpServers": {} }', ["mcpServers"], "f.json")).toThrow("has comments or trailing commas");
-  });
+  }, 10_000);
 
   test("replace and restore put the original source back, comments inside it included", () => {
     const text = '{\n  "servers": {\n    "a": { "command": "a", // why\n      "args": [] },\n    "b": 1\n  }\n}\n';
@@ -58,19 +58,19 @@ describe("JSON and JSONC edits", () => {
     const replaced = jsonc.replace(text, ["servers"], "a", ENTRY);
     expect((Bun.JSONC.parse(replaced) as { servers: { a: unknown; b: number } }).servers).toEqual({ a: ENTRY, b: 1 });
     expect(jsonc.restore(replaced, ["servers"], "a", original)).toBe(text);
-  });
+  }, 10_000);
 
   test("a duplicate key: the last one wins, as in every JSON reader", () => {
     const text = '{"mcpServers": {"a": {"command": "old"}, "a": {"command": "new"}}}';
     expect(jsonc.entries(text, ["mcpServers"], "f")).toEqual({ a: { command: "new" } });
     expect(jsonc.entryText(text, ["mcpServers"], "a")).toBe('{"command": "new"}');
-  });
+  }, 10_000);
 
   test("errors name the line and column; a non-object container is refused", () => {
     expect(() => parseTree('{\n  "a": [1,\n  }')).toThrow(/line 3, column 3/);
     expect(() => jsonc.add('{"mcpServers": []}', ["mcpServers"], "x", ENTRY, "f")).toThrow('"mcpServers" is not an object');
     expect(toValue(parseTree('{"a": [1, 2.5e3, true, null, "\\u00e9"]}'))).toEqual({ a: [1, 2500, true, null, "é"] });
-  });
+  }, 10_000);
 });
 
 describe("TOML edits", () => {
@@ -85,7 +85,7 @@ describe("TOML edits", () => {
   for (const [name, text] of cases) {
     test(`add, then remove, is exact: ${name}`, () => {
       roundTrip(toml, text, ["mcp_servers"], parse);
-    });
+    }, 10_000);
   }
 
   test("an entry's span covers its sub-tables, not the comments that introduce the next table", () => {
@@ -117,7 +117,7 @@ describe("TOML edits", () => {
       b: { command: "b" },
     });
     expect(toml.restore(replaced, ["mcp_servers"], "a", span)).toBe(text);
-  });
+  }, 10_000);
 
   test("quoted names and an inline servers table", () => {
     const added = toml.add("", ["mcp_servers"], "my.server", ENTRY, "f").text;
@@ -125,5 +125,5 @@ describe("TOML edits", () => {
     expect((parse(added) as { mcp_servers: Record<string, unknown> }).mcp_servers["my.server"]).toEqual(ENTRY);
     expect(() => toml.add('mcp_servers = { a = { command = "a" } }\n', ["mcp_servers"], "b", ENTRY, "f")).toThrow();
     expect(() => toml.entries("[broken\n", ["mcp_servers"], "config.toml")).toThrow("config.toml is not valid TOML");
-  });
+  }, 10_000);
 });
