@@ -18,11 +18,16 @@ export interface Snapshot {
 /** How many times an edit is redone on fresh content when another program wrote the file meanwhile. */
 export const EDIT_ATTEMPTS = 3;
 
-export function snapshot(file: string): Snapshot {
-  let real = file;
+/** Where a config file's bytes live: a dotfiles symlink is followed, so the link itself survives msm's writes. */
+export function realPath(file: string): string {
   try {
-    if (lstatSync(file).isSymbolicLink()) real = realpathSync(file);
+    if (lstatSync(file).isSymbolicLink()) return realpathSync(file);
   } catch {}
+  return file;
+}
+
+export function snapshot(file: string): Snapshot {
+  const real = realPath(file);
   try {
     const text = readFileSync(real, "utf8");
     return { file, real, exists: true, text, mode: statSync(real).mode & 0o7777 };

@@ -12,7 +12,7 @@ import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
 import { unifiedDiff } from "./diff.ts";
 import { importEdit, installEdit, uninstallEdit, type Outcome } from "./edit.ts";
 import { launcher } from "./entries.ts";
-import { backupPath, editFile, removeEmptyDir, snapshot, type WriteOptions } from "./file.ts";
+import { backupPath, editFile, realPath, removeEmptyDir, snapshot, type WriteOptions } from "./file.ts";
 import { FormatError } from "./formats/format.ts";
 import { jsonc } from "./formats/jsonc.ts";
 import { loadState, saveState, type FileRecord, type State } from "./state.ts";
@@ -76,7 +76,7 @@ function guarded(spot: Spot, work: () => FileReport[]): FileReport[] {
 
 /** installs.json keys: the real file, plus where in it when that is not the client's usual place (local scope). */
 function recordKey(spot: Spot): string {
-  const real = snapshot(spot.file).real;
+  const real = realPath(spot.file);
   return spot.container.join("\0") === spot.client.container.join("\0") ? real : `${real}#${spot.container.join("/")}`;
 }
 
@@ -101,7 +101,7 @@ function applyToFile(spot: Spot, state: State, options: RunOptions, edit: (text:
   }
   const newMode = scope === "project" ? 0o644 : 0o600;
   // A folder msm creates for a new file (.cursor/, .vscode/, .codex/) goes again with that file.
-  if (!record.entries.length && !existsSync(dirname(snapshot(file).real))) record.createdDir = true;
+  if (!record.entries.length && !existsSync(dirname(realPath(file)))) record.createdDir = true;
   const done = editFile(file, run, { newMode, backup: !record.createdFile, ...options.write });
   if (done.after === null && done.changed && done.result.record.createdDir) removeEmptyDir(dirname(done.before.real));
   state.files[key] = done.result.record;

@@ -203,8 +203,13 @@ function removeMember(text: string, object: ObjectNode, member: Member, undo: Un
   return text.slice(0, member.keyStart) + text.slice(object.members[1]!.keyStart);
 }
 
+/** The last tree parsed: one edit asks about the same text several times, and ~/.claude.json can be megabytes. */
+let memo: { text: string; tree: Node } | undefined;
+
 function parseDocument(text: string): Node {
-  return text.trim() === "" ? parseTree("{}") : parseTree(text);
+  const source = text.trim() === "" ? "{}" : text;
+  if (memo?.text !== source) memo = { text: source, tree: parseTree(source) };
+  return memo.tree;
 }
 
 type ObjectNode = Extract<Node, { kind: "object" }>;
@@ -240,7 +245,7 @@ export function jsoncFormat(strict: boolean): Format {
   const check = (text: string, file: string) => {
     if (text.trim() === "") return;
     try {
-      parseTree(text);
+      parseDocument(text);
     } catch (error) {
       throw new FormatError(`${file} is not valid JSON: ${(error as Error).message}`);
     }
