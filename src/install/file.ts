@@ -33,7 +33,7 @@ export function snapshot(file: string): Snapshot {
     return { file, real, exists: true, text, mode: statSync(real).mode & 0o7777 };
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { file, real, exists: false, text: "", mode: undefined };
-    throw new MsmError("INSTALL_FAILED", `Cannot read ${file} (${errnoCode(error) ?? String(error)}). Nothing was changed.`, { cause: error });
+    throw new MsmError("INSTALL_FAILED", `Cannot read ${file} (${errnoCode(error) ?? String(error)})`, { cause: error });
   }
 }
 
@@ -76,7 +76,7 @@ export function editFile<T>(file: string, edit: (text: string, exists: boolean) 
   }
   throw new MsmError(
     "FILE_CHANGED",
-    `${file} kept changing while msm was editing it (another program is writing it). Nothing was written; close that program or run the command again.`,
+    `${file} kept changing while msm was editing it (another program is writing it); close that program or run the command again`,
   );
 }
 
@@ -107,7 +107,7 @@ function replaceAtomic(file: string, text: string, mode: number, exists: boolean
     renameSync(temp, file);
   } catch (error) {
     removeQuietly(temp);
-    throw new MsmError("INSTALL_FAILED", `Cannot write ${file} (${errnoCode(error) ?? String(error)}). It was left as it was.`, { cause: error });
+    throw new MsmError("INSTALL_FAILED", `Cannot write ${file} (${errnoCode(error) ?? String(error)})`, { cause: error });
   }
 }
 

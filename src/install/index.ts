@@ -70,7 +70,7 @@ function guarded(spot: Spot, work: () => FileReport[]): FileReport[] {
     return work();
   } catch (error) {
     if (!(error instanceof FormatError) && !isMsmError(error)) throw error;
-    return [{ client: spot.client.name, file: spot.file, changed: false, notes: [], clashes: [], diff: "", error: `${error.message}. It was left as it was.` }];
+    return [{ client: spot.client.name, file: spot.file, changed: false, notes: [], clashes: [], diff: "", error: `${error.message.replace(/\.$/, "")}. It was left as it was.` }];
   }
 }
 
