@@ -44,7 +44,11 @@ export function installEdit({ client, file, container }: Spot, text: string, exi
       }
     } else {
       out.clashes.push(name);
-      out.notes.push(`${name} is already there and is not msm's: left alone (run "msm import ${client.name}" to move it behind msm)`);
+      const official = name === "memory" && JSON.stringify(existing).includes("server-memory");
+      const hint = official
+        ? `msm's memory is a drop-in for it: move its graph with "msm memory import FILE", remove the entry, then install again`
+        : `run "msm import ${client.name}" to move it behind msm`;
+      out.notes.push(`${name} is already there and is not msm's: left alone (${hint})`);
     }
   }
   return out;

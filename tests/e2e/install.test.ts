@@ -281,7 +281,7 @@ describe("install across clients", () => {
       writeFileSync(file, original);
       const result = run(sandbox, ["install", "cursor"], project);
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain("memory is already there and is not msm's");
+      expect(result.stdout).toContain("memory is already there and is not msm's: left alone (msm's memory is a drop-in for it");
       expect(readFileSync(file, "utf8")).toBe(original);
       // import cannot take it either: "memory" is msm's built-in target.
       const imported = run(sandbox, ["import", "cursor"], project);
