@@ -35,6 +35,8 @@ export interface EditorClient {
   marker(place: Place): string;
   /** The client's own shape of a stdio entry. */
   entry(server: StdioEntry): Record<string, unknown>;
+  /** The client's variable for the session's folder (`${workspaceFolder}`), which msm's host calls `{project}`. */
+  projectVariable?: string;
   /** What the user must do for the client to see a change. */
   after?: string;
 }

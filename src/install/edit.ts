@@ -79,13 +79,17 @@ export function importEdit(
   const entries = client.format.entries(text, container, file);
   for (const [name, entry] of Object.entries(entries)) {
     if (msmTargetOf(entry) !== undefined || (only && !only.includes(name))) continue;
-    const sorted = classify(entry);
+    const sorted = classify(entry, client.projectVariable);
     if (sorted.kind === "remote") {
       out.notes.push(`${name}: a URL server, left as it is`);
       continue;
     }
     if (sorted.kind === "skip") {
       out.notes.push(`${name}: not imported, ${sorted.reason}`);
+      continue;
+    }
+    if (share === "global" && JSON.stringify(sorted.server).includes("{project}")) {
+      out.notes.push(`${name}: not imported, it uses \${workspaceFolder}, which needs one server per project (not --share global)`);
       continue;
     }
     if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {

@@ -50,7 +50,7 @@ export type Classified =
   | { kind: "skip"; reason: string };
 
 /** Sorts an editor's entry for `import`: a stdio server msm can host, a URL server left alone, or why not. */
-export function classify(entry: unknown): Classified {
+export function classify(entry: unknown, projectVariable?: string): Classified {
   if (!entry || typeof entry !== "object" || Array.isArray(entry)) return { kind: "skip", reason: "not an object" };
   const e = entry as Record<string, unknown>;
   if (typeof e.url === "string" || typeof e.serverUrl === "string" || (typeof e.type === "string" && e.type !== "stdio")) return { kind: "remote" };
@@ -65,10 +65,17 @@ export function classify(entry: unknown): Classified {
     return { kind: "skip", reason: `it takes variables from the editor (${e.envFile !== undefined ? "envFile" : "env_vars"}), which a shared daemon cannot` };
   }
   if (e.cwd !== undefined && typeof e.cwd !== "string") return { kind: "skip", reason: "its cwd is not a string" };
-  const texts = [e.command, ...(args as string[]), ...Object.values(env as Record<string, string>), ...(typeof e.cwd === "string" ? [e.cwd] : [])];
+  // VS Code's and Cursor's `${workspaceFolder}` is the session's project, which msm's host fills in as `{project}`;
+  // any other `${…}` is the editor's to expand, per session, and a shared daemon cannot.
+  const project = (t: string) => (projectVariable ? t.replaceAll(projectVariable, "{project}") : t);
+  const command = project(e.command);
+  const argv = (args as string[]).map(project);
+  const vars = Object.fromEntries(Object.entries(env as Record<string, string>).map(([k, v]) => [k, project(v)]));
+  const cwd = typeof e.cwd === "string" ? project(e.cwd) : undefined;
+  const texts = [command, ...argv, ...Object.values(vars), ...(cwd !== undefined ? [cwd] : [])];
   if (texts.some((t) => /\$\{[^}]*\}/.test(t))) return { kind: "skip", reason: "it uses ${…} variables the editor expands per session" };
   const extra = extraKeys(e);
-  const server = { command: e.command, args: args as string[], env: env as Record<string, string>, ...(typeof e.cwd === "string" ? { cwd: e.cwd } : {}) };
+  const server = { command, args: argv, env: vars, ...(cwd !== undefined ? { cwd } : {}) };
   return { kind: "stdio", server, extra };
 }
 

@@ -36,7 +36,7 @@ const CASES: Case[] = [
   { client: "cursor", scope: "user", fixture: "cursor.user.json", file: (h) => join(h, ".cursor/mcp.json"), container: "mcpServers", imported: ["browser"], untouched: ["stripe", "secrets"], comments: [], typed: false },
   { client: "cursor", scope: "project", fixture: "cursor.project.json", file: (_h, p) => join(p, ".cursor/mcp.json"), container: "mcpServers", imported: ["db"], untouched: [], comments: [], typed: false },
   { client: "vscode", scope: "user", fixture: "vscode.user.jsonc", file: (h) => join(h, ".config/Code/User/mcp.json"), container: "servers", imported: ["fetch"], untouched: ["perplexity", "github"], comments: ["// VS Code user MCP servers", "/* search, keyed by an input */", "// no key needed", "// remote"], inside: ["// no key needed"], typed: true },
-  { client: "vscode", scope: "project", fixture: "vscode.project.jsonc", file: (_h, p) => join(p, ".vscode/mcp.json"), container: "servers", imported: ["playwright"], untouched: [], comments: ["// Shared with the team"], typed: true },
+  { client: "vscode", scope: "project", fixture: "vscode.project.jsonc", file: (_h, p) => join(p, ".vscode/mcp.json"), container: "servers", imported: ["playwright", "files"], untouched: [], comments: ["// Shared with the team"], typed: true },
   { client: "codex", scope: "user", fixture: "codex.user.toml", file: (h) => join(h, ".codex/config.toml"), container: "mcp_servers", imported: ["docs"], untouched: ["figma"], comments: ["# Codex configuration", "# Remote one, left alone by import"], typed: false },
   { client: "codex", scope: "project", fixture: "codex.project.toml", file: (_h, p) => join(p, ".codex/config.toml"), container: "mcp_servers", imported: ["search"], untouched: [], comments: ["# project-level Codex settings"], typed: false },
 ];
@@ -128,7 +128,9 @@ describe.each(CASES)("$client ($scope)", (c) => {
         expect(after[name]!.args).toEqual(["proxy", "--target", name]);
         expect(after[name]!.env).toBeUndefined();
         const env = was.env && Object.keys(was.env).length ? { env: was.env } : {};
-        expect(config.targets[name]).toEqual({ command: was.command, args: was.args, ...env, share: "project" });
+        // ${workspaceFolder} is the session's project: msm's host calls it {project}.
+        const args = (was.args as string[]).map((a) => a.replace("${workspaceFolder}", "{project}"));
+        expect(config.targets[name]).toEqual({ command: was.command, args, ...env, share: "project" });
       }
       for (const name of c.untouched) {
         expect(after[name]).toEqual(before[name]!);
@@ -313,6 +315,23 @@ describe("install across clients", () => {
       const codex = run(sandbox, ["import", "codex"], project);
       expect(codex.stdout).toContain('msm already has a different target "fs"');
       expect(readFileSync(codexFile, "utf8")).toBe(codexOriginal);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
+
+  test("--share global: one server for every session, but not for a server that needs the project folder", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    try {
+      const c = CASES.find((x) => x.client === "vscode" && x.scope === "project")!;
+      const { file, project } = setup(c, sandbox);
+      const result = run(sandbox, ["import", "vscode", "--scope", "project", "--share", "global"], project);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("files: not imported, it uses ${workspaceFolder}");
+      const config = JSON.parse(readFileSync(join(sandbox.msmHome, "config.json"), "utf8"));
+      expect(config.targets.playwright.share).toBe("global");
+      expect(config.targets.files).toBeUndefined();
+      expect(servers(file, "servers").files!.command).toBe("/nonexistent/npx");
     } finally {
       await sandbox.cleanup();
     }

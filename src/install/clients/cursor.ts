@@ -10,5 +10,6 @@ export const cursor: EditorClient = {
   container: ["mcpServers"],
   file: (scope, place) => scope === "local" ? undefined : join(scope === "user" ? place.home : place.cwd, ".cursor", "mcp.json"),
   marker: (place) => join(place.home, ".cursor"),
+  projectVariable: "${workspaceFolder}",
   entry: plainEntry,
 };

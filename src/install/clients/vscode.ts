@@ -13,5 +13,6 @@ export const vscode: EditorClient = {
   container: ["servers"],
   file: (scope, place) => scope === "local" ? undefined : (scope === "user" ? join(appDataDir(place), "Code", "User", "mcp.json") : join(place.cwd, ".vscode", "mcp.json")),
   marker: (place) => join(appDataDir(place), "Code", "User"),
+  projectVariable: "${workspaceFolder}",
   entry: (server) => ({ type: "stdio", ...plainEntry(server) }),
 };
