@@ -15,6 +15,10 @@ const commands = {
   logs: () => import("./commands/logs.ts").then((m) => m.default),
   ui: () => import("./commands/ui.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
+  install: () => import("./commands/install.ts").then((m) => m.default),
+  import: () => import("./commands/import.ts").then((m) => m.default),
+  uninstall: () => import("./commands/uninstall.ts").then((m) => m.default),
+  doctor: () => import("./commands/doctor.ts").then((m) => m.default),
 };
 
 export const root = defineCommand({
