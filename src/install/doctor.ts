@@ -5,13 +5,13 @@
 import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { loadConfig, resolveTarget, targetNames, type Config } from "../lib/config.ts";
+import { loadConfig, parseConfig, resolveTarget, targetNames, type Config } from "../lib/config.ts";
 import { errnoCode } from "../lib/errors.ts";
 import { listLocks, parseLockFile, ownerAlive } from "../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../lib/manager.ts";
 import { msmHome, paths, userHome } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
-import { VERSION } from "../lib/version.ts";
+import { VERSION, VERSION_LINE } from "../lib/version.ts";
 import { SCOPES, spotOf, type Place } from "./client.ts";
 import { CLIENTS } from "./clients/index.ts";
 import { msmTargetOf } from "./entries.ts";
@@ -94,6 +94,8 @@ function checkConfig(): { check: Check; config: Config | undefined } {
   try {
     config = loadConfig();
   } catch (error) {
+    // A config.json others may write is refused by loadConfig too; the privacy check's fix is the precise one.
+    if (privacy.status === "fail") return { check: privacy, config: undefined };
     return { check: { name: "config.json", status: "fail", detail: (error as Error).message, fix: `fix ${file}, then run msm doctor again` }, config: undefined };
   }
   if (privacy.status !== "ok") return { check: privacy, config };
@@ -159,7 +161,8 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
         const key = argv.join("\0");
         if (!versions.has(key)) versions.set(key, versionOf(argv));
         const version = await versions.get(key);
-        if (version !== VERSION) problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION}`);
+        // `--version` names the commit and build too: the same version number built from other code is another msm.
+        if (version !== VERSION_LINE) problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION_LINE}`);
         if (known && !known.includes(target)) problems.push(`${entryName}: target "${target}" is not in config.json`);
         const home = env?.MSM_HOME ?? join(userHome(), ".mcp-session-manager");
         if (home !== msmHome()) problems.push(`${entryName}: uses MSM_HOME ${home}, not ${msmHome()}`);
@@ -211,7 +214,8 @@ async function checkDaemons(config: Config | undefined): Promise<Check[]> {
     const info = entry.info;
     let target;
     try {
-      target = config ? resolveTarget(config, entry.name) : undefined;
+      // An unreadable config.json still leaves the built-in targets, which need no entry.
+      target = resolveTarget(config ?? parseConfig("{}"), entry.name);
     } catch {}
     if (!target) {
       checks.push({ name, status: "warn", detail: `daemon pid ${info.pid} runs but "${entry.name}" is not in config.json`, fix: `msm stop ${entry.name}` });
