@@ -23,11 +23,11 @@ export async function isHealthy(port: number, timeoutMs = HEALTH_TIMEOUT_MS): Pr
  * at its MCP endpoint: "http" accepts any HTTP answer below 500 (a GET without a session is usually 400 or 405,
  * which still proves the server is up), "mcp" demands a successful `initialize` and deletes the session after.
  */
-export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">): Promise<boolean> {
+export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
   if (lock.port <= 0) return false;
-  if (target.kind === "builtin") return isHealthy(lock.port);
+  if (target.kind === "builtin") return isHealthy(lock.port, timeoutMs);
   const url = `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`;
-  const signal = AbortSignal.timeout(HEALTH_TIMEOUT_MS);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
     if (target.health === "mcp" && target.transport === "streamable-http") return await mcpInitialize(url, signal);
     const response = await fetch(url, { headers: { ...CLOSE, accept: "application/json, text/event-stream" }, keepalive: false, signal });

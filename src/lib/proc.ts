@@ -76,6 +76,19 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/** The command line of `pid` (arguments joined by spaces), if it can be read. */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {}
+  if (process.platform === "linux") return undefined;
+  try {
+    return Bun.spawnSync(["ps", "-o", "command=", "-p", String(pid)]).stdout.toString().trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Is `pid` the leader of its own process group (started with setsid, as msm starts daemons)? */
 export function leadsGroup(pid: number): boolean {
   const stat = procStat(pid);

@@ -4,13 +4,13 @@ import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
 import { loadToken } from "../lib/token.ts";
 import { readLines } from "./lines.ts";
-import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
+import { Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
 import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
 import { StreamableBridge } from "./streamable.ts";
-import { parseHeaders, type Connect, type Upstream } from "./upstream.ts";
+import { parseHeaders, type Upstream } from "./upstream.ts";
 
 /** How long answers still owed to the editor may take after stdin closes (MSM_EOF_GRACE_MS overrides). */
 export const EOF_GRACE_MS = 5_000;
@@ -38,7 +38,7 @@ export interface ProxyOptions {
   output?: (line: string) => void;
   fetch?: typeof fetch;
   /** Finds the target's daemon, starting it if needed (lib/ensure.ts by default). */
-  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number }>;
+  ensure?: (target: import("../lib/config.ts").ResolvedTarget, options?: { passive?: boolean }) => Promise<{ url: string; transport: Transport; pid: number }>;
   eofGraceMs?: number;
   /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
   signals?: boolean;
@@ -51,7 +51,7 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string): Promise<{ transport: Transport; connect: Connect }> {
+async function upstreamOf(options: ProxyOptions, project: string): Promise<{ transport: Transport; connect: (reason?: ConnectReason) => Promise<Upstream> }> {
   const extra = parseHeaders(options.headers ?? []);
   if (options.url) {
     let url: URL;
@@ -68,11 +68,11 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   const headers: Record<string, string> = { [PROJECT_HEADER]: project, ...extra };
   // The built-in daemon demands the bearer token; external targets are their own servers.
   if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
-  const ensure = async (): Promise<Upstream> => {
+  const ensure = async (reason: ConnectReason): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
-    const endpoint = await ensureDaemon(target);
+    const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
@@ -86,11 +86,11 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   }
   return {
     transport,
-    connect: async () => {
+    connect: async (reason = "request") => {
       const known = lock;
       lock = undefined;
       if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers };
-      return ensure();
+      return ensure(reason);
     },
   };
 }
