@@ -82,7 +82,13 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
-    transport = resolveTarget(loadConfig(), name).transport;
+    // A broken entry must reach the editor as an answer (connect() below fails with the same message for every
+    // request), not as a proxy that exits before the editor has asked anything.
+    try {
+      transport = resolveTarget(loadConfig(), name).transport;
+    } catch {
+      transport = "streamable-http";
+    }
   }
   return {
     transport,

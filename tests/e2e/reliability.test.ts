@@ -184,8 +184,8 @@ describe("msm stop sticks (item 5)", () => {
       const refusals = () => s.stderr().split("event stream not reopened").length - 1;
       const before = refusals();
       await waitFor(() => refusals() > before, 15_000, "the proxy to give up the stream again");
+      await waitFor(() => !sandbox.lock("supervisor"), 10_000, "the supervisor to exit");
       expect(sandbox.lock("memory")).toBeUndefined();
-      expect(sandbox.lock("supervisor")).toBeUndefined();
       expect((await call<{ entities: { name: string }[] }>(s.client, "read_graph")).entities.map((e) => e.name)).toEqual(["kept"]);
       await s.close();
     } finally {
