@@ -38,6 +38,29 @@ export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" 
   }
 }
 
+/**
+ * Is the daemon's event loop answering at all? The supervisor's watch asks every few seconds, forever, so this must
+ * cost the server nothing: msm's daemons answer /health; an external server gets an OPTIONS request at its
+ * endpoint, which opens no SSE stream and no MCP session, and any HTTP answer (even an error status) proves it alive.
+ * A frozen process still accepts connections (the kernel queues them), so only an answer counts.
+ */
+export async function answers(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">, timeoutMs: number): Promise<boolean> {
+  if (lock.port <= 0) return false;
+  if (target.kind === "builtin") return isHealthy(lock.port, timeoutMs);
+  try {
+    const response = await fetch(`http://127.0.0.1:${lock.port}${lock.path ?? target.path}`, {
+      method: "OPTIONS",
+      headers: CLOSE,
+      keepalive: false,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function mcpInitialize(url: string, signal: AbortSignal): Promise<boolean> {
   const response = await fetch(url, {
     method: "POST",

@@ -5,7 +5,7 @@ import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
-import { probe } from "../lib/probe.ts";
+import { answers, probe } from "../lib/probe.ts";
 import { groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, terminate } from "../lib/proc.ts";
 import { connectionsTo, fetchStats } from "./activity.ts";
 import { launch, note, StartFailed } from "./launch.ts";
@@ -292,7 +292,7 @@ export class Keeper {
     this.probing = true;
     let answered: boolean;
     try {
-      answered = await probe(this.target, lock, HEALTH_PROBE_TIMEOUT_MS);
+      answered = await answers(this.target, lock, HEALTH_PROBE_TIMEOUT_MS);
     } finally {
       this.probing = false;
     }
