@@ -82,13 +82,8 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
-    // A broken entry must reach the editor as an answer (connect() below fails with the same message for every
-    // request), not as a proxy that exits before the editor has asked anything.
-    try {
-      transport = resolveTarget(loadConfig(), name).transport;
-    } catch {
-      transport = "streamable-http";
-    }
+    // An unknown or broken target ends this proxy with the reason on stderr; memory and other targets never get here.
+    transport = resolveTarget(loadConfig(), name).transport;
   }
   return {
     transport,

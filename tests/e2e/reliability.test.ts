@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Sandbox, alive, call, kill, msm, openSession, waitFor } from "../helpers/sandbox.ts";
+import { MSM, Sandbox, alive, call, kill, msm, openSession, waitFor } from "../helpers/sandbox.ts";
 
 type Row = { name: string; state: string; pid: number | null; uptimeSeconds: number | null; restarts: number; sessions: number | null; idleMinutes: number; note: string | null };
 type Report = { supervisor: { pid: number } | null; targets: Row[]; problems: string[] };
@@ -241,11 +241,12 @@ describe("a typo in one target never breaks the others (item 9)", () => {
       expect((await call<{ entities: unknown[] }>(memory.client, "read_graph")).entities).toEqual([]);
       const everything = await openSession(sandbox, project, { target: "everything" });
       expect(JSON.stringify((await everything.client.callTool({ name: "echo", arguments: { message: "hi" } })).content)).toContain("hi");
-      const broken = await openSession(sandbox, project, { target: "typo" }).then(
-        () => "connected",
-        (error: Error) => error.message,
-      );
-      expect(broken).toContain('unknown key "targets.typo.helth"');
+      // The broken target's proxy says what is wrong (stderr, exit 1) and touches nothing else.
+      const init = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+      const broken = Bun.spawnSync([MSM, "proxy", "--target", "typo"], { env: sandbox.env, cwd: project, stdin: Buffer.from(init + "\n") });
+      expect(broken.exitCode).toBe(1);
+      expect(broken.stdout.toString()).toBe("");
+      expect(broken.stderr.toString()).toContain('unknown key "targets.typo.helth"');
 
       const st = await status(sandbox);
       expect(st.code).toBe(1);
