@@ -19,7 +19,8 @@ const version = process.env.MSM_VERSION ?? pkg.version;
 
 async function build(target: string | undefined, outfile: string): Promise<void> {
   const result = await Bun.build({
-    entrypoints: ["./src/index.ts"],
+    // The memory daemon runs each database on a worker thread; a compiled binary only contains workers listed here.
+    entrypoints: ["./src/index.ts", "./src/memory/store-worker.ts"],
     minify: true,
     sourcemap: "linked",
     bytecode: true,

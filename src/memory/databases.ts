@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { errnoCode } from "../lib/errors.ts";
 import { userHome } from "../lib/paths.ts";
-import { GraphStore } from "./store.ts";
+import { openStoreWorker, type AsyncStore } from "./store-client.ts";
 
 /** The project a request speaks for, taken from its `Mcp-Project-Path` header. */
 export const requestProject = new AsyncLocalStorage<string | undefined>();
@@ -51,7 +51,7 @@ export function databasePathFor(project: string | undefined): string {
 }
 
 interface OpenDatabase {
-  store: GraphStore;
+  store: AsyncStore;
   lastUsed: number;
 }
 
@@ -74,7 +74,7 @@ export class Databases {
   }
 
   /** The store for the project of the request being handled. */
-  current(): GraphStore {
+  current(): AsyncStore {
     return this.get(this.choose(requestProject.getStore()));
   }
 
@@ -94,7 +94,7 @@ export class Databases {
     return choice.file;
   }
 
-  get(file: string): GraphStore {
+  get(file: string): AsyncStore {
     const now = Date.now();
     let hit = this.open.get(file);
     // A project folder deleted (and perhaps re-created) under an open database: writes would go to an unlinked file.
@@ -109,7 +109,8 @@ export class Databases {
       return hit.store;
     }
     if (file === homeDatabasePath()) mkdirSync(join(userHome(), ".claude"), { recursive: true });
-    const store = new GraphStore(file);
+    // Each database runs on a thread of its own: a big write or a foreign lock in one project never stalls another.
+    const store = openStoreWorker(file);
     this.open.set(file, { store, lastUsed: now });
     this.log.info(`opened ${file}`);
     while (this.open.size > this.limits.maxOpen) {
@@ -140,9 +141,8 @@ export class Databases {
     const entry = this.open.get(file);
     if (!entry) return;
     this.open.delete(file);
-    try {
-      entry.store.close();
-    } catch {}
+    // Calls already sent run first (a worker answers in order), then the file is closed and the thread ends.
+    void entry.store.close().catch(() => {});
     this.log.info(`closed ${file} (${why})`);
   }
 }

@@ -48,9 +48,9 @@ export class GraphStore {
   private readonly q: ReturnType<typeof prepare>;
   private writes = 0;
 
-  constructor(readonly file: string, options: { readonly?: boolean } = {}) {
+  constructor(readonly file: string, options: { readonly?: boolean; busyTimeoutMs?: number } = {}) {
     this.db = options.readonly ? new Database(file, { readonly: true, strict: true }) : new Database(file, { create: true, strict: true });
-    this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
     if (!options.readonly) {
       this.db.exec("PRAGMA journal_mode = WAL");
       // In WAL mode NORMAL loses nothing when a process dies (only on power loss may the last commits roll back),
