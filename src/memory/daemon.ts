@@ -130,7 +130,7 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     lock.release();
     await closeAll();
     server.stop(true);
-    databases.closeAll();
+    await databases.closeAll();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

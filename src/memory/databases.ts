@@ -99,7 +99,7 @@ export class Databases {
     let hit = this.open.get(file);
     // A project folder deleted (and perhaps re-created) under an open database: writes would go to an unlinked file.
     if (hit && !existsSync(file)) {
-      this.close(file, "its file is gone");
+      void this.close(file, "its file is gone");
       hit = undefined;
     }
     if (hit) {
@@ -115,7 +115,7 @@ export class Databases {
     this.log.info(`opened ${file}`);
     while (this.open.size > this.limits.maxOpen) {
       const [oldest] = this.open.keys();
-      this.close(oldest!, "too many open databases");
+      void this.close(oldest!, "too many open databases");
     }
     return store;
   }
@@ -127,22 +127,24 @@ export class Databases {
 
   closeIdle(now = Date.now()): void {
     for (const [file, entry] of this.open) {
-      if (now - entry.lastUsed >= this.limits.idleMs) this.close(file, "idle");
-      else if (!existsSync(file)) this.close(file, "its file is gone");
+      if (now - entry.lastUsed >= this.limits.idleMs) void this.close(file, "idle");
+      else if (!existsSync(file)) void this.close(file, "its file is gone");
     }
   }
 
-  closeAll(): void {
+  /** Closes every database; resolves when they are closed, or after `waitMs` (a worker may sit in a busy wait). */
+  async closeAll(waitMs = 1_000): Promise<void> {
     clearInterval(this.sweeper);
-    for (const file of [...this.open.keys()]) this.close(file, "shutting down");
+    const closing = [...this.open.keys()].map((file) => this.close(file, "shutting down"));
+    await Promise.race([Promise.allSettled(closing), Bun.sleep(waitMs)]);
   }
 
-  private close(file: string, why: string): void {
+  private async close(file: string, why: string): Promise<void> {
     const entry = this.open.get(file);
     if (!entry) return;
     this.open.delete(file);
     // Calls already sent run first (a worker answers in order), then the file is closed and the thread ends.
-    void entry.store.close().catch(() => {});
     this.log.info(`closed ${file} (${why})`);
+    await entry.store.close().catch(() => {});
   }
 }

@@ -40,7 +40,7 @@ describe("which database a request uses", () => {
       // The re-created folder gets a fresh database, not the deleted file that was still open.
       expect((await inProject().readGraph()).entities).toEqual([]);
     } finally {
-      databases.closeAll();
+      await databases.closeAll();
     }
   }, 20_000);
 
@@ -80,7 +80,7 @@ describe("open databases are bounded", () => {
       expect(databases.openFiles()).toEqual([]);
       expect((await databases.get(files[1]!).readGraph()).entities.map((e) => e.name)).toEqual(["kept"]);
     } finally {
-      databases.closeAll();
+      await databases.closeAll();
     }
   }, 20_000);
 });
