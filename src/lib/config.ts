@@ -206,7 +206,10 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
         text = `${key}: expected ${issue.expected === "int" ? "a whole number" : issue.expected}`;
         break;
       case "too_small":
-        text = issue.origin === "string" && Number(issue.minimum) === 1 ? `${key}: must not be empty` : `${key}: must be at least ${String(issue.minimum)}`;
+        text =
+          issue.origin === "string" && Number(issue.minimum) === 1
+            ? `${key}: must not be empty`
+            : `${key}: must be ${issue.inclusive === false ? "more than" : "at least"} ${String(issue.minimum)}`;
         break;
       case "too_big":
         text = `${key}: must be at most ${String(issue.maximum)}`;

@@ -178,7 +178,7 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
 }
 
 export default defineCommand({
-  meta: { name: "status", description: "Show every target: state, pid, port, uptime, sessions, memory (exit 1 if one failed or config.json has a problem)" },
+  meta: { name: "status", description: "Show every target: state, pid, port, sessions, memory (exit 1 on a problem)" },
   args: {
     json: { type: "boolean", description: "Print JSON instead of a table", default: false },
   },

@@ -93,6 +93,6 @@ describe("config.json", () => {
     expect(resolveTarget(config, "slow").startTimeoutMs).toBe(1500);
     expect(resolveTarget(config, "plain").startTimeoutMs).toBe(60_000);
     expect(resolveTarget(config, "memory").startTimeoutMs).toBe(60_000);
-    expect(readConfig(JSON.stringify({ targets: { z: { command: "x", startTimeoutSeconds: 0 } } })).broken.z).toContain("startTimeoutSeconds");
+    expect(readConfig(JSON.stringify({ targets: { z: { command: "x", startTimeoutSeconds: 0 } } })).broken.z).toContain("targets.z.startTimeoutSeconds: must be more than 0");
   });
 });
