@@ -3,8 +3,8 @@ import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import type { Endpoint } from "../../lib/ensure.ts";
 import { callManager, ensureSupervisor } from "../../lib/manager.ts";
 
-/** Stop (grace period) + start + health check. */
-const RESTART_TIMEOUT_MS = 40_000;
+/** Beyond the target's own start timeout: the stop's grace period, and then some. */
+const STOP_ALLOWANCE_MS = 15_000;
 
 export default defineCommand({
   meta: { name: "restart", description: "Stop and start a target's daemon; also clears a failed (crash-loop) state" },
@@ -12,9 +12,11 @@ export default defineCommand({
     name: { type: "positional", description: "Target to restart", required: true },
   },
   async run({ args }) {
-    resolveTarget(loadConfig(), args.name); // an unknown name fails here, with the list of known ones
+    // An unknown or broken name fails here, with the list of known ones or the key that is wrong.
+    const target = resolveTarget(loadConfig(), args.name);
     const manager = await ensureSupervisor();
-    const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, RESTART_TIMEOUT_MS);
+    const timeoutMs = target.startTimeoutMs + STOP_ALLOWANCE_MS;
+    const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, timeoutMs);
     process.stdout.write(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}\n`);
   },
 });
