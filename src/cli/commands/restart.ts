@@ -7,7 +7,7 @@ import { callManager, ensureSupervisor } from "../../lib/manager.ts";
 const STOP_ALLOWANCE_MS = 15_000;
 
 export default defineCommand({
-  meta: { name: "restart", description: "Stop and start a target's daemon; also clears a failed (crash-loop) state" },
+  meta: { name: "restart", description: "Restart a target's daemon with its config re-read; clears a failed state" },
   args: {
     name: { type: "positional", description: "Target to restart", required: true },
   },
