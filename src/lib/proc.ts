@@ -1,123 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { errnoCode } from "./errors.ts";
+import { readFileSync } from "node:fs";
+import { groupAlive, groupHasLiveMember, isAlive, leadsGroup, signal } from "./platform/index.ts";
 
-/**
- * Facts about other processes. Linux answers from /proc; elsewhere `ps` fills in what it can and the rest is
- * undefined (callers treat undefined as "cannot tell", never as "dead").
- */
-
-function procStat(pid: number): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 2 (comm) is in parentheses and may contain spaces: split after the last ')'.
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Is `pid` a running process? EPERM means it exists but belongs to someone else: still alive. A zombie is dead:
- * a daemon whose parent already exited is reparented to PID 1, and some inits (containers, VMs) reap only every
- * second or so, which made every "wait until the daemon is gone" take over a second after it had exited.
- */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if (errnoCode(error) !== "EPERM") return false;
-  }
-  return procStat(pid)?.[0] !== "Z";
-}
-
-/**
- * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22). Recorded in lock files so a pid that
- * the kernel later hands to another program is not mistaken for our daemon. undefined where there is no /proc.
- */
-export function startTicks(pid: number): string | undefined {
-  return procStat(pid)?.[19];
-}
-
-/**
- * Resident memory of a whole process group (a daemon and whatever it spawned: `npx` → node, `uvx` → python), or
- * of `pid` alone where groups cannot be listed.
- */
-export function groupRssBytes(pgid: number): number | undefined {
-  if (process.platform !== "linux") return rssBytes(pgid);
-  let total = 0;
-  let found = false;
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      const stat = procStat(Number(entry));
-      if (stat?.[2] !== String(pgid) || stat[0] === "Z") continue;
-      const rss = rssBytes(Number(entry));
-      if (rss !== undefined) {
-        total += rss;
-        found = true;
-      }
-    }
-  } catch {}
-  return found ? total : rssBytes(pgid);
-}
-
-/** Resident memory of `pid` in bytes, if it can be read. */
-export function rssBytes(pid: number): number | undefined {
-  try {
-    const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    if (match) return Number(match[1]) * 1024;
-  } catch {}
-  if (process.platform === "linux") return undefined;
-  try {
-    const out = Bun.spawnSync(["ps", "-o", "rss=", "-p", String(pid)]).stdout.toString().trim();
-    return out ? Number(out) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The command line of `pid` (arguments joined by spaces), if it can be read. */
-export function commandLine(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
-  } catch {}
-  if (process.platform === "linux") return undefined;
-  try {
-    return Bun.spawnSync(["ps", "-o", "command=", "-p", String(pid)]).stdout.toString().trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Is `pid` the leader of its own process group (started with setsid, as msm starts daemons)? */
-export function leadsGroup(pid: number): boolean {
-  const stat = procStat(pid);
-  if (stat) return stat[2] === String(pid);
-  try {
-    return Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(pid)]).stdout.toString().trim() === String(pid);
-  } catch {
-    return false;
-  }
-}
-
-/** Does any process still belong to process group `pgid` (e.g. children of a daemon whose leader died)? */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
-}
-
-export function signal(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Process facts live in platform/ (one module per OS); this re-export keeps the callers' imports short. */
+export { groupAlive, groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, startTicks } from "./platform/index.ts";
 
 /** How long a daemon gets after SIGTERM before SIGKILL. */
 export const SHUTDOWN_GRACE_MS = 3_000;
@@ -146,19 +31,15 @@ export async function terminate(pid: number, options: { group: boolean; graceMs?
   return "killed";
 }
 
-/** Is any non-zombie process left in group `pgid`? A group of zombies is gone; without /proc, trust kill(-pgid, 0). */
-export function groupHasLiveMember(pgid: number): boolean {
-  if (!groupAlive(pgid)) return false;
-  if (process.platform !== "linux") return true;
+/** The command line of `pid` (arguments joined by spaces), if it can be read (Linux /proc, else `ps`). */
+export function commandLine(pid: number): string | undefined {
   try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      const stat = procStat(Number(entry));
-      // stat[0] is the state, stat[2] the pgid.
-      if (stat && stat[2] === String(pgid) && stat[0] !== "Z") return true;
-    }
-    return false;
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {}
+  if (process.platform === "linux" || process.platform === "win32") return undefined;
+  try {
+    return Bun.spawnSync(["ps", "-o", "command=", "-p", String(pid)]).stdout.toString().trim() || undefined;
   } catch {
-    return true;
+    return undefined;
   }
 }

@@ -42,7 +42,7 @@ function workerUrl(): string {
 }
 
 /** Opens `file` in a worker thread of its own. Calls are answered in the order they were made. */
-export function openStoreWorker(file: string, busyTimeoutMs = WORKER_BUSY_TIMEOUT_MS): AsyncStore {
+export function openStoreWorker(file: string, options: { nofollow?: boolean; busyTimeoutMs?: number } = {}): AsyncStore {
   const worker = new Worker(workerUrl());
   worker.unref();
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -71,7 +71,7 @@ export function openStoreWorker(file: string, busyTimeoutMs = WORKER_BUSY_TIMEOU
     });
   };
   // Opening is queued like any call: the first call simply waits for it (and fails with its error, if any).
-  const opened = send("open", [file, busyTimeoutMs]);
+  const opened = send("open", [file, { nofollow: options.nofollow ?? false, busyTimeoutMs: options.busyTimeoutMs ?? WORKER_BUSY_TIMEOUT_MS }]);
   opened.catch(() => {});
   const store: Record<string, unknown> = {
     file,

@@ -22,7 +22,7 @@ self.onmessage = (event: MessageEvent<StoreRequest>) => {
     let result: unknown;
     if (method === "open") {
       file = args[0] as string;
-      store = new GraphStore(file, { busyTimeoutMs: args[1] as number });
+      store = new GraphStore(file, args[1] as { nofollow: boolean; busyTimeoutMs: number });
     } else if (method === "close") {
       store?.close();
       store = undefined;

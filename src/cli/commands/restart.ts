@@ -1,22 +1,33 @@
 import { defineCommand } from "citty";
 import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import type { Endpoint } from "../../lib/ensure.ts";
+import { MsmError } from "../../lib/errors.ts";
 import { callManager, ensureSupervisor } from "../../lib/manager.ts";
+import { RESTART_TIMEOUT_MS, replaceDaemons } from "../../lib/upgrade.ts";
 
-/** Beyond the target's own start timeout: the stop's grace period, and then some. */
+/** Beyond the target's own start timeout (a slow starter may take minutes): the stop's grace period, and then some. */
 const STOP_ALLOWANCE_MS = 15_000;
 
 export default defineCommand({
-  meta: { name: "restart", description: "Restart a target's daemon with its config re-read; clears a failed state" },
+  meta: { name: "restart", description: "Restart a target's daemon, config re-read (clears a failed state); --all: every one" },
   args: {
-    name: { type: "positional", description: "Target to restart", required: true },
+    name: { type: "positional", description: "Target to restart", required: false },
+    all: { type: "boolean", description: "Every running daemon, one at a time (and the supervisor, if it is another msm version)", default: false },
   },
   async run({ args }) {
-    // An unknown or broken name fails here, with the list of known ones or the key that is wrong.
+    const say = (line: string) => process.stdout.write(line + "\n");
+    if (args.all) {
+      const replaced = await replaceDaemons({ all: true, say });
+      if (!replaced.length) say("no daemon was running");
+      return;
+    }
+    if (!args.name) throw new MsmError("USAGE", `Name a target to restart ("msm restart memory"), or use "msm restart --all".`);
+    // An unknown or broken name fails here, with the list of known ones or the key that is wrong. The supervisor
+    // re-reads the target's config: changed args, env or idleMinutes apply with this restart.
     const target = resolveTarget(loadConfig(), args.name);
     const manager = await ensureSupervisor();
-    const timeoutMs = target.startTimeoutMs + STOP_ALLOWANCE_MS;
+    const timeoutMs = Math.max(RESTART_TIMEOUT_MS, target.startTimeoutMs + STOP_ALLOWANCE_MS);
     const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, timeoutMs);
-    process.stdout.write(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}\n`);
+    say(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}`);
   },
 });

@@ -8,6 +8,8 @@ import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
+import { skewNote } from "../../lib/skew.ts";
+import { VERSION } from "../../lib/version.ts";
 import { paint, table, useColor } from "../style.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
@@ -62,6 +64,7 @@ function invalidRow(name: string, message: string): TargetStatus {
     requests: null,
     rssBytes: null,
     idleMinutes: 0,
+    version: null,
     note: message,
     lastLog: [],
   };
@@ -90,6 +93,7 @@ async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
         port: info?.port ?? null,
         transport: info?.transport ?? target?.transport ?? "-",
         url: info ? `http://127.0.0.1:${info.port}${info.path ?? target?.path ?? ""}` : null,
+        version: info?.version ?? null,
         uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
         restarts: 0,
         sessions: null,
@@ -159,6 +163,8 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     ]);
   }
   out.push(table(rows));
+  const skew = skewLines(report);
+  if (skew.length) out.push("", ...skew.map((line) => c(line, "yellow")));
   const idleNote = (t: TargetStatus) => (t.idleMinutes > 0 && t.state === "running" ? `stops after ${idleText(t.idleMinutes)} without sessions` : null);
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
@@ -177,6 +183,18 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
   return out.join("\n") + "\n";
 }
 
+/** Processes of another msm version than this binary (after an upgrade), each with the command that fixes it. */
+export function skewLines(report: StatusReport, ours = VERSION): string[] {
+  const lines: string[] = [];
+  const supervisor = report.supervisor && skewNote(`the supervisor (pid ${report.supervisor.pid})`, report.supervisor.version, ours);
+  if (supervisor) lines.push(supervisor);
+  for (const t of report.targets) {
+    const note = t.state === "running" ? skewNote(`${t.name} (pid ${t.pid})`, t.version ?? undefined, ours) : undefined;
+    if (note) lines.push(note);
+  }
+  return lines;
+}
+
 export default defineCommand({
   meta: { name: "status", description: "Show every target: state, pid, port, sessions, memory (exit 1 on a problem)" },
   args: {
@@ -184,7 +202,8 @@ export default defineCommand({
   },
   async run({ args }) {
     const report = await collectStatus();
-    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderStatus(report));
+    // --json adds this binary's version and the skew lines, so scripts see an upgrade half done.
+    process.stdout.write(args.json ? JSON.stringify({ ...report, version: VERSION, skew: skewLines(report) }, null, 2) + "\n" : renderStatus(report));
     if (report.problems.length || report.targets.some((t) => t.state === "failed" || t.state === "invalid")) process.exitCode = 1;
   },
 });
