@@ -20,7 +20,7 @@ export function stoppedLine(result: StopResult): string {
 export default defineCommand({
   meta: {
     name: "stop",
-    description: "Stop a target's daemon until a session's next request, or --all daemons and the supervisor",
+    description: "Stop a daemon until a session's next request; --all: every daemon and the supervisor",
   },
   args: {
     name: { type: "positional", description: "Target to stop", required: false },
