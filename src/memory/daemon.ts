@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { createBaseApp } from "../lib/http.ts";
+import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
 import { acquireLock } from "../lib/lock.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
@@ -18,10 +19,17 @@ interface Session {
   server: McpServer;
 }
 
-/** The memory daemon's HTTP app: MCP over streamable HTTP at /mcp, one SDK transport + server per session. */
-export function createMemoryApp(token: string, databases: Databases) {
+/**
+ * The memory daemon's HTTP app: MCP over streamable HTTP at /mcp, one SDK transport + server per session. Sessions
+ * with no open stream and no request for `sessionIdleMs` are closed (a SIGKILLed proxy never sends DELETE).
+ */
+export function createMemoryApp(token: string, databases: Databases, options: { sessionIdleMs?: number } = {}) {
   const app = createBaseApp(token);
-  const sessions = new Map<string, Session>();
+  const sessions = new SessionTable<Session>({
+    idleMs: options.sessionIdleMs,
+    onExpire: (_id, session) => session.server.close(),
+  });
+  sessions.start();
   const subscriptions = new Subscriptions();
   // For the supervisor's status and idle shutdown (GET /stats, token required like everything but /health).
   let requests = 0;
@@ -32,7 +40,7 @@ export function createMemoryApp(token: string, databases: Databases) {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, session);
+        sessions.add(id, session);
       },
       onsessionclosed: (id) => {
         sessions.delete(id);
@@ -62,14 +70,23 @@ export function createMemoryApp(token: string, databases: Databases) {
       return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
     }
     const project = c.req.header(PROJECT_HEADER);
-    const response = await requestProject.run(project, () => session.transport.handleRequest(c.req.raw));
+    // The session is busy until the answer (or the event stream) is over: only then does its idle time run.
+    const end = id ? sessions.begin(id) : () => {};
+    let response: Response;
+    try {
+      response = await requestProject.run(project, () => session.transport.handleRequest(c.req.raw));
+    } catch (error) {
+      end();
+      throw error;
+    }
     // A POST without a session that did not initialize one (not an initialize request) leaves an orphan server.
     if (!id && !session.transport.sessionId) await session.server.close();
-    return response;
+    return onResponseDone(response, end, c.req.raw.signal);
   });
 
   const closeAll = async () => {
-    await Promise.allSettled([...sessions.values()].map((s) => s.server.close()));
+    sessions.stop();
+    await Promise.allSettled(sessions.values().map((s) => s.server.close()));
     sessions.clear();
   };
   return { app, sessions, closeAll };
@@ -113,7 +130,7 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     lock.release();
     await closeAll();
     server.stop(true);
-    databases.closeAll();
+    await databases.closeAll();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -5,13 +5,13 @@ import { paths } from "../lib/paths.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
 import { readLines } from "./lines.ts";
-import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
+import { Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
 import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
 import { StreamableBridge } from "./streamable.ts";
-import { parseHeaders, type Connect, type Upstream } from "./upstream.ts";
+import { parseHeaders, type Upstream } from "./upstream.ts";
 
 /** How long answers still owed to the editor may take after stdin closes (MSM_EOF_GRACE_MS overrides). */
 export const EOF_GRACE_MS = 5_000;
@@ -41,7 +41,10 @@ export interface ProxyOptions {
   output?: (line: string) => void;
   fetch?: typeof fetch;
   /** Finds the target's daemon, starting it if needed (lib/ensure.ts by default). */
-  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
+  ensure?: (
+    target: import("../lib/config.ts").ResolvedTarget,
+    options?: { passive?: boolean },
+  ) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
   eofGraceMs?: number;
   /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
   signals?: boolean;
@@ -54,7 +57,7 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: Connect }> {
+async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: (reason?: ConnectReason) => Promise<Upstream> }> {
   const extra = parseHeaders(options.headers ?? []);
   const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: project };
   if (options.url) {
@@ -82,11 +85,12 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
     const skew = skewNote(`the ${name} daemon${pid ? ` (pid ${pid})` : ""}`, version);
     if (skew) log.warn(skew);
   };
-  const ensure = async (): Promise<Upstream> => {
+  // `reason` "stream": only the event stream wants to reopen, which never starts a daemon stopped on purpose.
+  const ensure = async (reason: ConnectReason): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
-    const endpoint = await ensureDaemon(target);
+    const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
     return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
   };
@@ -101,14 +105,14 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   }
   return {
     transport,
-    connect: async () => {
+    connect: async (reason = "request") => {
       const known = lock;
       lock = undefined;
       if (known) {
         noteVersion(known.version, known.pid);
         return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
       }
-      return ensure();
+      return ensure(reason);
     },
   };
 }

@@ -270,7 +270,7 @@ describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
             sessions: 3, connections: 3, requests: 12, rssBytes: 70 * 1024 * 1024, idleMinutes: 0, note: null, lastLog: [], version: "test", children },
         ],
       }),
-      stop: async () => true,
+      stop: async (name: string) => ({ name, stopped: true, sessions: 0 }),
       restart: async () => ({}) as never,
       logs: () => [],
     };

@@ -88,6 +88,6 @@ describe("manager API", () => {
     expect(await unknown.json()).toMatchObject({ code: "UNKNOWN_TARGET", message: expect.stringContaining('Unknown target "nope"') });
 
     const stop = await app.request("/daemons/memory/stop", { method: "POST", headers: auth });
-    expect(await stop.json()).toEqual({ stopped: false });
+    expect(await stop.json()).toEqual({ name: "memory", stopped: false, sessions: null });
   });
 });

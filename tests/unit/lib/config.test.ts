@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig, parseConfig, resolveTarget } from "../../../src/lib/config.ts";
+import { loadConfig, parseConfig, readConfig, resolveTarget, targetNames } from "../../../src/lib/config.ts";
 import { MsmError } from "../../../src/lib/errors.ts";
 
 function configError(text: string): MsmError {
@@ -53,9 +53,46 @@ describe("config.json", () => {
     expect(() => resolveTarget(config, "nope")).toThrow(/Unknown target "nope". Known targets: memory, code/);
   });
 
-  test("an unreadable file says so", () => {
+  test("an unreadable file says so, and memory still resolves on its defaults", () => {
     const dir = mkdtempSync(join(process.env.MSM_TEST_ROOT!, "cfg-"));
     writeFileSync(join(dir, "config.json"), "{}");
-    expect(() => loadConfig(dir)).toThrow(MsmError);
+    const config = loadConfig(dir);
+    expect(config.error).toContain(`Cannot read ${dir}`);
+    expect(resolveTarget(config, "memory")).toMatchObject({ kind: "builtin", port: 3100 });
+  });
+
+  test("a typo in one target leaves the others (and memory) valid; the broken one names its key", () => {
+    const config = readConfig(
+      JSON.stringify({ targets: { memory: { port: 4100 }, good: { command: "x" }, typo: { command: "y", helth: "mcp" }, "bad name!": { command: "z" } } }),
+    );
+    expect(Object.keys(config.targets)).toEqual(["memory", "good"]);
+    expect(config.broken.typo).toContain('unknown key "targets.typo.helth"');
+    expect(config.broken["bad name!"]).toContain("target names use letters");
+    expect(config.error).toBeUndefined();
+    expect(resolveTarget(config, "memory").port).toBe(4100);
+    expect(resolveTarget(config, "good").kind).toBe("external");
+    expect(() => resolveTarget(config, "typo")).toThrow(/Target "typo" cannot start: .*targets\.typo\.helth/);
+    expect(targetNames(config)).toEqual(["memory", "good"]);
+  });
+
+  test("a file that is not JSON: memory on its defaults, every other target names the file's error", () => {
+    const config = readConfig("{ targets: ", "config.json");
+    expect(config.error).toContain("config.json is not valid JSON");
+    expect(resolveTarget(config, "memory")).toMatchObject({ kind: "builtin", port: 3100 });
+    expect(() => resolveTarget(config, "code")).toThrow(/Target "code" cannot start: config.json is not valid JSON/);
+  });
+
+  test("a broken memory entry still runs memory on its defaults (and is reported)", () => {
+    const config = readConfig(JSON.stringify({ targets: { memory: { port: "x" } } }));
+    expect(config.broken.memory).toContain("targets.memory.port");
+    expect(resolveTarget(config, "memory").port).toBe(3100);
+  });
+
+  test("startTimeoutSeconds: default 60 s, fractions allowed", () => {
+    const config = parseConfig(JSON.stringify({ targets: { slow: { command: "x", startTimeoutSeconds: 1.5 }, plain: { command: "y" } } }));
+    expect(resolveTarget(config, "slow").startTimeoutMs).toBe(1500);
+    expect(resolveTarget(config, "plain").startTimeoutMs).toBe(60_000);
+    expect(resolveTarget(config, "memory").startTimeoutMs).toBe(60_000);
+    expect(readConfig(JSON.stringify({ targets: { z: { command: "x", startTimeoutSeconds: 0 } } })).broken.z).toContain("targets.z.startTimeoutSeconds: must be more than 0");
   });
 });

@@ -13,7 +13,7 @@ function supervisor(status: () => SupervisorStatus) {
       calls.status++;
       return status();
     },
-    stop: async () => true,
+    stop: async (name: string) => ({ name, stopped: true, sessions: 0 }),
     restart: async () => ({ pid: 1, port: 1, url: "", transport: "http" }) as never,
     logs: () => [],
   };
