@@ -31,7 +31,8 @@ export const ExternalTargetSchema = z.strictObject({
   env: z._default(z.record(z.string(), z.string()), {}),
   /** Absolute working directory for the daemon. */
   cwd: z.optional(z.string()),
-  transport: z._default(TransportSchema, "streamable-http"),
+  /** Required: it is what tells a server that serves HTTP itself from a stdio server msm hosts. */
+  transport: TransportSchema,
   port: z.optional(PortSchema),
   /** URL path of the MCP endpoint (`/mcp` for streamable-http, `/sse` for legacy SSE). */
   path: z.optional(z.string().check(z.startsWith("/"))),
@@ -43,6 +44,29 @@ export const ExternalTargetSchema = z.strictObject({
   health: z._default(z.enum(["http", "mcp"]), "http"),
 });
 
+/** How many sessions share one child of a hosted stdio server. */
+export const ShareSchema = z.enum(["project", "global", "session"]);
+export type Share = z.infer<typeof ShareSchema>;
+
+/**
+ * A stdio MCP server msm hosts (a `command` without `transport`: the shape of an editor's `mcpServers` entry). A host
+ * daemon owns its children and multiplexes every session onto them; `{project}` in args, env values and cwd is the
+ * session's project folder.
+ */
+export const HostedTargetSchema = z.strictObject({
+  command: z.string().check(z.minLength(1)),
+  args: z._default(z.array(z.string()), []),
+  env: z._default(z.record(z.string(), z.string()), {}),
+  /** Working directory of a child; default the project folder ("project"/"session") or the home folder ("global"). */
+  cwd: z.optional(z.string()),
+  /** "project": one child per project folder (default); "global": one for every session; "session": one per session. */
+  share: z._default(ShareSchema, "project"),
+  /** How long a session waits for a child's first start (npx/uvx may download for a while). */
+  startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
+  /** Stop a child this many minutes after its last session left; default 10 ("project"/"session"), never ("global"). */
+  idleMinutes: IdleMinutesSchema,
+});
+
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
 export const ConfigSchema = z.strictObject({
   supervisor: z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 }),
@@ -50,15 +74,19 @@ export const ConfigSchema = z.strictObject({
 });
 export type ExternalTarget = z.infer<typeof ExternalTargetSchema>;
 export type BuiltinTarget = z.infer<typeof BuiltinTargetSchema>;
-export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & { targets: Record<string, ExternalTarget | BuiltinTarget> };
+export type HostedTarget = z.infer<typeof HostedTargetSchema>;
+export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & { targets: Record<string, ExternalTarget | BuiltinTarget | HostedTarget> };
 
 export const BUILTIN_TARGETS = ["memory"] as const;
 export const DEFAULT_MEMORY_PORT = 3100;
+/** Minutes a hosted child without sessions lives on ("project" and "session" share; "global" children stay). */
+export const DEFAULT_CHILD_IDLE_MINUTES = 10;
 
 /** A target after defaults: what a proxy or the supervisor acts on. */
 export type ResolvedTarget =
   | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number }
-  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number } & Omit<ExternalTarget, "port" | "path" | "idleMinutes">);
+  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number } & Omit<ExternalTarget, "port" | "path" | "idleMinutes">)
+  | ({ name: string; kind: "hosted"; port: 0; transport: "streamable-http"; path: "/mcp"; idleMinutes: number } & Omit<HostedTarget, "idleMinutes">);
 
 /** Reads config.json; an absent file means defaults. Any other problem is a CONFIG_* error naming the key. */
 export function loadConfig(file = paths.config()): Config {
@@ -88,7 +116,19 @@ export function parseConfig(text: string, file = "config.json"): Config {
   const targets: Config["targets"] = {};
   const issues: z.core.$ZodIssue[] = [];
   for (const [name, value] of Object.entries(parsed.data.targets)) {
-    const schema = (BUILTIN_TARGETS as readonly string[]).includes(name) ? BuiltinTargetSchema : ExternalTargetSchema;
+    const builtin = (BUILTIN_TARGETS as readonly string[]).includes(name);
+    const hosted = !builtin && value !== null && typeof value === "object" && !("transport" in value);
+    if (hosted) {
+      const portIssue = namesPort(value as Record<string, unknown>);
+      if (portIssue) {
+        throw new MsmError(
+          "CONFIG_INVALID",
+          `${file} is invalid: targets.${name} ${portIssue} but has no "transport". A server that serves HTTP itself needs ` +
+            `"transport": "streamable-http" (or "sse", "http"); a stdio server msm hosts takes no port.`,
+        );
+      }
+    }
+    const schema = builtin ? BuiltinTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema;
     const extra = schema === BuiltinTargetSchema && value && typeof value === "object" ? Object.keys(value).filter((k) => k !== "port" && k !== "idleMinutes") : [];
     if (extra.length) {
       const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
@@ -100,6 +140,14 @@ export function parseConfig(text: string, file = "config.json"): Config {
   }
   if (issues.length) throw invalid(file, issues);
   return { ...parsed.data, targets };
+}
+
+/** What in a transport-less entry says it serves HTTP itself: a `port` key or `{port}` in args or env. */
+function namesPort(entry: Record<string, unknown>): string | undefined {
+  if ("port" in entry) return 'sets "port"';
+  if ("path" in entry || "health" in entry) return `sets "${"path" in entry ? "path" : "health"}"`;
+  const texts = [...(Array.isArray(entry.args) ? entry.args : []), ...(entry.env && typeof entry.env === "object" ? Object.values(entry.env) : [])];
+  return texts.some((t) => typeof t === "string" && t.includes("{port}")) ? 'names "{port}"' : undefined;
 }
 
 function invalid(file: string, issues: readonly z.core.$ZodIssue[]): MsmError {
@@ -118,6 +166,11 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
       "UNKNOWN_TARGET",
       `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`,
     );
+  }
+  if (!("transport" in entry)) {
+    const { idleMinutes, ...rest } = entry;
+    const idle = idleMinutes ?? (entry.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
+    return { ...rest, name, kind: "hosted", port: 0, transport: "streamable-http", path: "/mcp", idleMinutes: idle };
   }
   const { port, path, idleMinutes, ...rest } = entry;
   return { ...rest, name, kind: "external", port: port ?? 0, path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp"), idleMinutes: idleMinutes ?? 0 };

@@ -66,11 +66,14 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
   const name = options.target;
   const headers: Record<string, string> = { [PROJECT_HEADER]: project, ...extra };
-  // The built-in daemon demands the bearer token; external targets are their own servers.
-  if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
+  // msm's own daemons (memory, stdio hosts) demand the bearer token; external targets are their own servers and
+  // must never see it.
+  const authorize = () => void (headers.authorization = `Bearer ${loadToken()}`);
+  if (name === "memory") authorize();
   const ensure = async (): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
+    if (target.kind !== "external") authorize();
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
     const endpoint = await ensureDaemon(target);
     return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers };
@@ -79,6 +82,7 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
   // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
   let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
+  if (lock?.auth === "bearer") authorize();
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
@@ -100,13 +104,13 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
  * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { port: number; path: string; transport: Transport } | undefined {
+export function liveLock(name: string): { port: number; path: string; transport: Transport; auth?: "bearer" } | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; auth?: unknown };
     if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
     if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
     process.kill(lock.pid, 0);
-    return { port: lock.port, path: lock.path, transport: lock.transport as Transport };
+    return { port: lock.port, path: lock.path, transport: lock.transport as Transport, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}) };
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@ import type { ResolvedTarget } from "../lib/config.ts";
 import { endpointOf, type Endpoint } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
+import type { ChildStatus } from "../lib/host-status.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
@@ -32,7 +33,7 @@ export type State = "stopped" | "starting" | "running" | "backoff" | "failed";
 /** One row of `GET /status`. */
 export interface TargetStatus {
   name: string;
-  kind: "builtin" | "external";
+  kind: ResolvedTarget["kind"];
   state: State;
   pid: number | null;
   port: number | null;
@@ -48,6 +49,8 @@ export interface TargetStatus {
   /** Why it is failed or stopped (crash loop, idle, stopped by a command), with the last log lines when failed. */
   note: string | null;
   lastLog: string[];
+  /** A stdio host's children (one per project, per session, or one global); absent for other targets. */
+  children?: ChildStatus[];
 }
 
 /**
@@ -69,7 +72,7 @@ export class Keeper {
   private lastLog: string[] = [];
   private lastActivity = Date.now();
   private lastRequests: number | undefined;
-  private stats: { sessions: number | null; requests: number | null; connections: number | null } = { sessions: null, requests: null, connections: null };
+  private stats: { sessions: number | null; requests: number | null; connections: number | null; children?: ChildStatus[] } = { sessions: null, requests: null, connections: null };
 
   constructor(
     public target: ResolvedTarget,
@@ -253,8 +256,8 @@ export class Keeper {
     if (this.state !== "running" || !this.lock) return false;
     const lock = this.lock;
     const connections = connectionsTo(lock.port) ?? null;
-    const stats = this.target.kind === "builtin" ? await fetchStats(lock.port, this.token) : undefined;
-    this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections };
+    const stats = this.target.kind !== "external" ? await fetchStats(lock.port, this.token) : undefined;
+    this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections, children: stats?.children };
     const requestsMoved = stats !== undefined && this.lastRequests !== undefined && stats.requests !== this.lastRequests;
     if (stats) this.lastRequests = stats.requests;
     if ((connections ?? 0) > 0 || requestsMoved) this.lastActivity = Date.now();
@@ -280,6 +283,7 @@ export class Keeper {
       idleMinutes: this.target.idleMinutes,
       note: this.note,
       lastLog: this.state === "failed" ? this.lastLog : [],
+      ...(this.target.kind === "hosted" ? { children: lock ? (this.stats.children ?? []) : [] } : {}),
     };
   }
 
