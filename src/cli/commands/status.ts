@@ -127,7 +127,31 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     ]);
   }
   out.push(table(rows));
-  const idleNote = (t: TargetStatus) => (t.idleMinutes > 0 && t.state === "running" ? `stops after ${idleText(t.idleMinutes)} without sessions` : null);
+  const tilde = (p: string) => (p.startsWith(userHome() + "/") ? `~${p.slice(userHome().length)}` : p);
+  for (const t of report.targets) {
+    if (!t.children?.length) continue;
+    out.push("", `${c(t.name, "bold")} children (stdio):`);
+    const childRows = [["  PROJECT", "STATE", "PID", "UPTIME", "RESTARTS", "SESSIONS", "MEMORY"].map((h) => c(h, "dim"))];
+    for (const child of t.children) {
+      childRows.push([
+        `  ${child.project ? tilde(child.project) : "(global)"}`,
+        c(`● ${child.state}`, STATE_STYLE[child.state]),
+        child.pid?.toString() ?? "-",
+        formatUptime(child.uptimeSeconds),
+        child.restarts ? c(String(child.restarts), child.restarts > 2 ? "yellow" : "cyan") : "0",
+        String(child.sessions),
+        formatBytes(child.rssBytes),
+      ]);
+    }
+    out.push(table(childRows));
+    for (const child of t.children) {
+      if (child.state === "failed" || child.note) out.push(`  ${child.project ? tilde(child.project) : "(global)"}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`);
+      for (const line of child.lastStderr) out.push(c(`    │ ${line}`, "dim"));
+      if (child.state === "failed") out.push(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`);
+    }
+  }
+  const idleNote = (t: TargetStatus) =>
+    t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${idleText(t.idleMinutes)} without sessions` : null;
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {
