@@ -97,6 +97,11 @@ export class Supervisor {
     return this.keeper(name).restart();
   }
 
+  /** A stdio host's child for one project, restarted inside the host: its sessions stay connected. */
+  restartChild(name: string, project: string): Promise<Endpoint & { restarted: string[] }> {
+    return this.keeper(name).restartChild(project);
+  }
+
   async stopAll(): Promise<string[]> {
     const keepers = [...this.keepers.values()];
     const results = await Promise.all(keepers.map((k) => k.stop("stopped by msm stop --all")));

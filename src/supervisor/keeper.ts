@@ -233,6 +233,23 @@ export class Keeper {
     return this.ensure();
   }
 
+  /** `msm restart NAME --project DIR` for a stdio host: the host restarts that project's child, sessions kept. */
+  async restartChild(project: string): Promise<Endpoint & { restarted: string[] }> {
+    if (this.target.kind !== "hosted") {
+      throw new MsmError("USAGE", `--project applies to stdio servers msm hosts; "${this.target.name}" is not one. Run "msm restart ${this.target.name}".`);
+    }
+    const endpoint = await this.ensure();
+    const lock = this.lock!;
+    const response = await fetch(`http://127.0.0.1:${lock.port}/restart?project=${encodeURIComponent(project)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.token}`, connection: "close" },
+      signal: AbortSignal.timeout(DAEMON_START_TIMEOUT_MS + this.target.startTimeoutSeconds * 1000),
+    });
+    const body = (await response.json().catch(() => ({}))) as { restarted?: string[]; message?: string };
+    if (!response.ok) throw new MsmError("UNKNOWN_TARGET", body.message ?? `The "${this.target.name}" host answered ${response.status}.`);
+    return { ...endpoint, restarted: body.restarted ?? [] };
+  }
+
   /** Called every watch tick: catches deaths of adopted daemons, which are not our children. */
   check(): void {
     if (this.state !== "running" || !this.lock || this.stopping) return;

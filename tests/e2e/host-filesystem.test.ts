@@ -3,22 +3,16 @@
 // globally served the wrong project) and the start race (twenty sessions opening at once must get one child).
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { FILESYSTEM, NODE, textOf } from "../helpers/hosted.ts";
 import { Sandbox, alive, msm, openSession, processesMatching, waitFor, type Session } from "../helpers/sandbox.ts";
 
 const SLOW = 120_000;
-export const FILESYSTEM = resolve(import.meta.dir, "../../node_modules/@modelcontextprotocol/server-filesystem/dist/index.js");
-
-/** `node` by absolute path, so the test needs neither npx nor the network. */
-export const NODE = Bun.which("node") ?? "node";
 
 function fsConfig(extra: object = {}) {
   return { targets: { memory: { port: 0 }, fs: { command: NODE, args: [FILESYSTEM, "{project}"], ...extra } } };
 }
 
-export function textOf(result: object): string {
-  return (((result as { content?: unknown }).content as { type: string; text?: string }[]) ?? []).map((c) => c.text ?? "").join("\n");
-}
 
 /** The server-filesystem children running in this sandbox. */
 function children(sandbox: Sandbox): number[] {
@@ -90,6 +84,8 @@ describe("hosting server-filesystem with {project}", () => {
         // The child's stderr lands in the target's log, tagged with its project.
         const log = readFileSync(join(sandbox.msmHome, "logs", "fs.log"), "utf8");
         expect(log).toContain(`[${p}] Secure MCP Filesystem Server running on stdio`);
+        // The child asked for roots while no session was waiting on it: msm answered with the project folder.
+        expect(log).toContain(`[${p}] Updated allowed directories from MCP roots: 1 valid directories`);
         const logs = await msm(sandbox, ["logs", "fs", "-n", "200"]);
         expect(logs.stdout).toContain("Secure MCP Filesystem Server");
       } finally {
