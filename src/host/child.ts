@@ -84,7 +84,10 @@ export class StdioChild {
     if (this.exited) return false;
     try {
       this.proc.stdin.write(JSON.stringify(message) + "\n");
-      void this.proc.stdin.flush();
+      // A child that exits while we write makes the flush fail (EPIPE) later, asynchronously: its exit is handled
+      // where it is noticed, and the host must not die of it.
+      const flushed = this.proc.stdin.flush();
+      if (flushed instanceof Promise) flushed.catch(() => {});
       return true;
     } catch {
       return false;

@@ -63,6 +63,9 @@ export async function runHostDaemon(options: HostDaemonOptions): Promise<void> {
     server.stop(true);
     process.exit(0);
   };
+  // Crash-proof: one child's broken pipe or one odd message must not take every session of every project down.
+  process.on("unhandledRejection", (error) => log.warn(`unexpected: ${(error as Error)?.stack ?? String(error)}`));
+  process.on("uncaughtException", (error) => log.warn(`unexpected: ${error.stack ?? String(error)}`));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGHUP", () => void stop("SIGHUP"));
