@@ -8,6 +8,7 @@ import { createBaseApp } from "../lib/http.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { MAX_BODY_BYTES } from "../lib/serve.ts";
+import type { ChildRecord } from "./leftovers.ts";
 import { SharedChild, type Client, type HostedTarget } from "./router.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
@@ -23,6 +24,8 @@ export interface HostAppOptions {
   log: ConsolaInstance;
   /** A child's stderr line, with the project it serves (for the target's log). */
   stderr: (project: string | undefined, line: string) => void;
+  /** Where the running children's pids are kept for the next host (no orphans after a host crash). */
+  record?: ChildRecord;
 }
 
 /**
@@ -116,8 +119,13 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     let child = children.get(key);
     if (!child) {
       const project = target.share === "global" ? undefined : session.project;
-      child = new SharedChild(target, project, log, (line) => options.stderr(project, line), (idle) => {
-        if (children.get(key) === idle && idle.clients.size === 0) children.delete(key);
+      child = new SharedChild(target, project, log, {
+        stderr: (line) => options.stderr(project, line),
+        idle: (idle) => {
+          if (children.get(key) === idle && idle.clients.size === 0) children.delete(key);
+        },
+        spawned: (pid) => options.record?.add(pid),
+        exited: (pid) => options.record?.remove(pid),
       });
       children.set(key, child);
     }

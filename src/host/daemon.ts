@@ -8,6 +8,7 @@ import { serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { createHostApp } from "./app.ts";
+import { ChildRecord } from "./leftovers.ts";
 
 export interface HostDaemonOptions {
   target: string;
@@ -41,7 +42,10 @@ export async function runHostDaemon(options: HostDaemonOptions): Promise<void> {
       appendFileSync(file, `${new Date().toISOString()} [${project ?? "global"}] ${line}\n`);
     } catch {}
   };
-  const host = createHostApp(target, token, { log, stderr });
+  const record = new ChildRecord(target.name);
+  const leftovers = record.reapLeftovers();
+  if (leftovers.length) log.warn(`killed ${leftovers.length} child process group(s) a previous host left behind: ${leftovers.join(", ")}`);
+  const host = createHostApp(target, token, { log, stderr, record });
   let server;
   try {
     server = serveLoopback(host.app.fetch, 0);

@@ -44,6 +44,16 @@ const NEEDS: Record<string, string> = { "roots/list": "roots", "sampling/createM
 
 type State = ChildStatus["state"];
 
+export interface ChildHooks {
+  /** Where the child's stderr lines go (the target's log, tagged with the project). */
+  stderr(line: string): void;
+  /** The child was stopped for idleness: its owner forgets it. */
+  idle(child: SharedChild): void;
+  /** A process was started / is gone (the host keeps a record, so a host that dies leaves no orphans). */
+  spawned?(pid: number): void;
+  exited?(pid: number): void;
+}
+
 /**
  * One child process and every session it serves: the child is initialized once and later sessions get the cached
  * answer; requests, progress tokens and cancellations are remapped per session (mux.ts); server→client requests go to
@@ -77,10 +87,7 @@ export class SharedChild {
     /** The project folder this child serves; for "global", undefined. */
     readonly project: string | undefined,
     private readonly log: ConsolaInstance,
-    /** Where the child's stderr lines go (the target's log, tagged with the project). */
-    private readonly stderr: (line: string) => void,
-    /** Called when the child was stopped for idleness: its owner forgets it. */
-    private readonly onIdle: (child: SharedChild) => void,
+    private readonly hooks: ChildHooks,
   ) {}
 
   private get label(): string {
@@ -149,7 +156,7 @@ export class SharedChild {
     try {
       child = new StdioChild({ command, cwd, env }, {
         message: (message) => this.fromChild(child, message),
-        stderr: (line) => this.stderr(line),
+        stderr: (line) => this.hooks.stderr(line),
         exit: (code, signal) => this.exited(child, code, signal),
       });
     } catch (error) {
@@ -158,6 +165,7 @@ export class SharedChild {
       return;
     }
     this.child = child;
+    this.hooks.spawned?.(child.pid);
     this.log.info(`${this.label}: started pid ${child.pid}: ${command.join(" ")}`);
     const init = await this.internal(child, "initialize", this.initParams, this.target.startTimeoutSeconds * 1000);
     if (this.child !== child) return;
@@ -200,6 +208,7 @@ export class SharedChild {
   }
 
   private exited(child: StdioChild, code: number | null, signal: string | null): void {
+    this.hooks.exited?.(child.pid);
     if (this.child !== child) return;
     this.child = undefined;
     const how = code !== null ? `exit code ${code}` : `signal ${signal ?? "?"}`;
@@ -381,7 +390,7 @@ export class SharedChild {
     if (ms <= 0) return;
     this.idleTimer = setTimeout(() => {
       if (this.clients.size > 0) return;
-      void this.stop(`idle for ${this.target.idleMinutes} min`).then(() => this.onIdle(this));
+      void this.stop(`idle for ${this.target.idleMinutes} min`).then(() => this.hooks.idle(this));
     }, ms);
     this.idleTimer.unref?.();
   }

@@ -1,7 +1,7 @@
 // Hosted children under stress a person actually meets: a session that stops reading (a peer froze a shared server
 // for 24 minutes on a full 64 KB pipe), a slow first start (`npx -y` downloading), a command that crash-loops.
 import { describe, expect, test } from "bun:test";
-import { Sandbox, MSM, alive, msm, openSession, waitFor, type Session } from "../helpers/sandbox.ts";
+import { Sandbox, MSM, alive, kill, msm, openSession, waitFor, type Session } from "../helpers/sandbox.ts";
 import { EVERYTHING, NODE, textOf } from "../helpers/hosted.ts";
 
 const SLOW = 120_000;
@@ -98,6 +98,57 @@ describe("hosted children under stress", () => {
         expect(log.stdout).toContain("cut off");
       } finally {
         reader?.kill("SIGKILL");
+        await Promise.all(opened.map((s) => s.close()));
+        await sandbox.cleanup();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "the host SIGKILLed: sessions carry on with a new host, and the old host's child is not left behind",
+    async () => {
+      // A server that outlives its stdin (as many wrappers do): after the host dies it would run forever.
+      const sandbox = new Sandbox(config({ command: "sh", args: ["-c", `"${NODE}" "${EVERYTHING}" stdio; exec sleep 600`] }));
+      const opened: Session[] = [];
+      try {
+        const project = sandbox.project("p");
+        const a = await openSession(sandbox, project, { target: "everything" });
+        opened.push(a);
+        const oldHost = sandbox.lock("everything")!.pid;
+        const oldChild = JSON.parse((await msm(sandbox, ["status", "--json"])).stdout).targets.find((t: { name: string }) => t.name === "everything").children[0].pid;
+        kill(oldHost, "SIGKILL");
+        // The proxy finds the host gone, has a new one started and replays its initialize: the editor sees nothing.
+        expect(textOf(await a.client.callTool({ name: "echo", arguments: { message: "after" } }))).toBe("Echo: after");
+        expect(sandbox.lock("everything")!.pid).not.toBe(oldHost);
+        // The orphan (the child's group, now `sleep`) is killed by the next host, from its record of children.
+        await waitFor(() => !alive(oldChild), 15_000, "the old host's child to be killed");
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await sandbox.cleanup();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a session whose proxy was SIGKILLed (no DELETE) expires at the host",
+    async () => {
+      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      const opened: Session[] = [];
+      try {
+        const project = sandbox.project("p");
+        const env = { MSM_SESSION_IDLE_MS: "1500" };
+        const a = await openSession(sandbox, project, { target: "everything", env });
+        opened.push(a);
+        const b = await openSession(sandbox, project, { target: "everything", env });
+        opened.push(b);
+        const sessions = async () => JSON.parse((await msm(sandbox, ["status", "--json"])).stdout).targets.find((t: { name: string }) => t.name === "everything").children[0].sessions;
+        expect(await sessions()).toBe(2);
+        kill(b.pid, "SIGKILL");
+        await waitFor(async () => (await sessions()) === 1, 30_000, "the dead session to expire");
+        expect(textOf(await a.client.callTool({ name: "echo", arguments: { message: "alive" } }))).toBe("Echo: alive");
+      } finally {
         await Promise.all(opened.map((s) => s.close()));
         await sandbox.cleanup();
       }
