@@ -135,6 +135,12 @@ export function parseConfig(text: string, file = "config.json"): Config {
       throw new MsmError("CONFIG_INVALID", `${file} is invalid: unknown key ${keys} (targets.${name} is built in; only "port" and "idleMinutes" may be set).`);
     }
     const target = schema.safeParse(value);
+    if (target.success && "share" in target.data && target.data.share === "global" && mentionsProject(target.data)) {
+      throw new MsmError(
+        "CONFIG_INVALID",
+        `${file} is invalid: targets.${name} uses "{project}" but "share" is "global" (one child for every project). Use "share": "project", or drop "{project}".`,
+      );
+    }
     if (target.success) targets[name] = target.data;
     else issues.push(...target.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
   }
@@ -148,6 +154,10 @@ function namesPort(entry: Record<string, unknown>): string | undefined {
   if ("path" in entry || "health" in entry) return `sets "${"path" in entry ? "path" : "health"}"`;
   const texts = [...(Array.isArray(entry.args) ? entry.args : []), ...(entry.env && typeof entry.env === "object" ? Object.values(entry.env) : [])];
   return texts.some((t) => typeof t === "string" && t.includes("{port}")) ? 'names "{port}"' : undefined;
+}
+
+function mentionsProject(entry: HostedTarget): boolean {
+  return [...entry.args, ...Object.values(entry.env), entry.cwd ?? ""].some((t) => t.includes("{project}"));
 }
 
 function invalid(file: string, issues: readonly z.core.$ZodIssue[]): MsmError {

@@ -42,6 +42,7 @@ describe("config.json", () => {
     expect(resolveTarget(config, "thinking")).toMatchObject({ kind: "hosted", share: "global", idleMinutes: 0 });
     expect(resolveTarget(config, "browser")).toMatchObject({ kind: "hosted", share: "session", idleMinutes: 0.5, startTimeoutSeconds: 5, cwd: "{project}" });
     expect(configError(JSON.stringify({ targets: { fs: { command: "x", share: "team" } } })).message).toContain("targets.fs.share");
+    expect(configError(JSON.stringify({ targets: { fs: { command: "x", args: ["{project}"], share: "global" } } })).message).toContain('uses "{project}" but "share" is "global"');
   });
 
   test("a target that names a port but no transport is an error that says to add one", () => {
