@@ -7,7 +7,9 @@ import { msmHome, userHome } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
+import { fetchStats } from "../../supervisor/activity.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
+import { loadToken } from "../../lib/token.ts";
 import { paint, table, useColor } from "../style.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
@@ -49,6 +51,8 @@ async function fromLockFiles(): Promise<TargetStatus[]> {
         target = config ? resolveTarget(config, name) : undefined;
       } catch {}
       const healthy = info && target ? await probe(target, info) : false;
+      // A stdio host tells about its children itself (it needs no supervisor for that).
+      const stats = info && healthy && target?.kind === "hosted" ? await fetchStats(info.port, loadToken()) : undefined;
       const started = info ? Date.parse(info.startedAt) : NaN;
       return {
         name,
@@ -60,13 +64,14 @@ async function fromLockFiles(): Promise<TargetStatus[]> {
         url: info ? `http://127.0.0.1:${info.port}${info.path ?? target?.path ?? ""}` : null,
         uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
         restarts: 0,
-        sessions: null,
+        sessions: stats?.sessions ?? null,
         connections: null,
         requests: null,
         rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
         idleMinutes: target?.idleMinutes ?? 0,
         note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target ? "not in config.json" : null,
         lastLog: [],
+        ...(target?.kind === "hosted" ? { children: stats?.children ?? [] } : {}),
       } satisfies TargetStatus;
     }),
   );
