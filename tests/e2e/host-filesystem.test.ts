@@ -68,6 +68,46 @@ describe("hosting server-filesystem with {project}", () => {
   );
 
   test(
+    'share "global": sessions in two projects get one child; share "session": one child each, gone when its session leaves',
+    async () => {
+      const shared = new Sandbox({
+        targets: {
+          memory: { port: 0 },
+          everywhere: { command: NODE, args: [FILESYSTEM, "/tmp"], share: "global" },
+          mine: { command: NODE, args: [FILESYSTEM, "{project}"], share: "session", idleMinutes: 0.02 },
+        },
+      });
+      const opened: Session[] = [];
+      try {
+        const a = shared.project("a");
+        const b = shared.project("b");
+        for (const p of [a, b]) opened.push(await openSession(shared, p, { target: "everywhere" }));
+        for (const s of opened) expect(textOf(await s.client.callTool({ name: "list_allowed_directories", arguments: {} }))).toContain("/tmp");
+        const status = async () => JSON.parse((await msm(shared, ["status", "--json"])).stdout).targets as { name: string; children: { project: string | null; sessions: number; pid: number }[] }[];
+        const global = (await status()).find((t) => t.name === "everywhere")!;
+        expect(global.children).toHaveLength(1);
+        expect(global.children[0]).toMatchObject({ project: null, sessions: 2 });
+
+        const m1 = await openSession(shared, a, { target: "mine" });
+        const m2 = await openSession(shared, a, { target: "mine" });
+        opened.push(m1, m2);
+        const mine = (await status()).find((t) => t.name === "mine")!;
+        expect(mine.children.map((c) => c.sessions)).toEqual([1, 1]);
+        const [first, second] = mine.children.map((c) => c.pid);
+        await m1.close();
+        // About a second after its session left, its child stops; the other session's child stays.
+        await waitFor(async () => !alive(first!) || !alive(second!), 20_000, "the left session's child to stop");
+        expect(textOf(await m2.client.callTool({ name: "list_allowed_directories", arguments: {} }))).toContain(a);
+        expect((await status()).find((t) => t.name === "mine")!.children).toHaveLength(1);
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await shared.cleanup();
+      }
+    },
+    SLOW,
+  );
+
+  test(
     "twenty sessions opening at once in one project get one child",
     async () => {
       const sandbox = new Sandbox(fsConfig());
