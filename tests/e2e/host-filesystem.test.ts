@@ -59,6 +59,11 @@ describe("hosting server-filesystem with {project}", () => {
         const table = await msm(sandbox, ["status"]);
         expect(table.stdout).toContain(a);
         expect(table.stdout).toContain(b);
+
+        // `msm stop fs` takes the host and both children down: nothing left running.
+        const stopped = await msm(sandbox, ["stop", "fs"]);
+        expect(stopped.code).toBe(0);
+        await waitFor(() => children(sandbox).length === 0, 15_000, "no server-filesystem child left");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
         await sandbox.cleanup();
