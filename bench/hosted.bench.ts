@@ -5,7 +5,7 @@
  * Memory = total proportional set size (PSS, /proc/PID/smaps_rollup: shared pages split between their users) of
  * every process each way runs — for msm the proxies, the supervisor, the host daemon and the child.
  * Warm start = spawn → initialize answered, with msm's host and child already running. Call = one tools/call
- * (list_allowed_directories) round trip, sequential. Targets (issue #8): PSS ≤ 0.5× direct (stretch 0.3×), warm
+ * (list_allowed_directories) round trip, sequential, direct and msm calls interleaved so both see the same load. Targets (issue #8): PSS ≤ 0.5× direct (stretch 0.3×), warm
  * start ≤ 0.2× a direct spawn, call p50 at most 0.5 ms above direct stdio.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -144,14 +144,7 @@ async function run(name: string, cmd: string[], pids: (sessions: Session[]) => n
       sessions.push(s);
       row.start.push(await s.open());
     }
-    const s = sessions[0]!;
-    for (let n = 0; n < 20; n++) await s.request("tools/call", { name: "list_allowed_directories", arguments: {} });
-    for (let n = 0; n < CALLS; n++) {
-      const t = performance.now();
-      const answer = await s.request("tools/call", { name: "list_allowed_directories", arguments: {} });
-      if (answer.error) throw new Error(`tools/call failed: ${JSON.stringify(answer.error)}`);
-      row.call.push(performance.now() - t);
-    }
+    for (let n = 0; n < 20; n++) await sessions[0]!.request("tools/call", { name: "list_allowed_directories", arguments: {} });
     // Sessions idle most of their life: memory once traffic pauses (msm's proxies collect garbage after 1 s).
     await Bun.sleep(2_500);
     const all = pids(sessions);
@@ -199,6 +192,29 @@ try {
       return `proxies ${sum(proxies).toFixed(1)} MB (${proxies.length}), supervisor ${pssMb(supervisor).toFixed(1)} MB, host ${pssMb(host).toFixed(1)} MB, child ${sum(children).toFixed(1)} MB (${children.length})`;
     },
   );
+
+  // Calls are timed interleaved, one direct and one msm call in turn, so both see the same load on a shared machine.
+  {
+    const d = new Session([NODE, FILESYSTEM, project]);
+    const m = new Session([MSM, "proxy", "--target", "fs"]);
+    try {
+      await d.open();
+      await m.open();
+      const call = async (s: Session, into: number[] | undefined) => {
+        const t = performance.now();
+        const answer = await s.request("tools/call", { name: "list_allowed_directories", arguments: {} });
+        if (answer.error) throw new Error(`tools/call failed: ${JSON.stringify(answer.error)}`);
+        into?.push(performance.now() - t);
+      };
+      for (let n = 0; n < 20; n++) await Promise.all([call(d, undefined), call(m, undefined)]);
+      for (let n = 0; n < CALLS; n++) {
+        await call(d, direct.call);
+        await call(m, viaMsm.call);
+      }
+    } finally {
+      await Promise.all([d.close(), m.close()]);
+    }
+  }
 
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "—");

@@ -12,6 +12,8 @@ import type { ChildRecord } from "./leftovers.ts";
 import { SharedChild, type Client, type HostedTarget } from "./router.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
+/** Quiet time after which the host runs a full garbage collection. */
+export const IDLE_GC_MS = 1_000;
 
 /**
  * Most bytes a session may leave untaken (a client that stopped reading its streams) before it is cut off, so one
@@ -200,8 +202,18 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     return c.json({ restarted: matching.map((child) => child.project ?? "global") });
   });
 
+  // A host idles most of its life between bursts of calls: a full collection once traffic pauses hands the heap
+  // those bursts grew back to the OS (as the proxy does).
+  let gcTimer: Timer | undefined;
+  const collectWhenIdle = () => {
+    clearTimeout(gcTimer);
+    gcTimer = setTimeout(() => Bun.gc(true), IDLE_GC_MS);
+    gcTimer.unref?.();
+  };
+
   app.all("/mcp", async (c) => {
     requests++;
+    collectWhenIdle();
     const id = c.req.header("mcp-session-id");
     let session: HostSession | undefined;
     if (id) {
