@@ -157,7 +157,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   );
 
   test(
-    "a server→client request goes to the session that can answer it, not to a busy one that cannot",
+    "a server→client request goes to the session that can answer it, not to a busy one that cannot; with none, msm answers",
     async () => {
       const sandbox = new Sandbox(config());
       const opened: Session[] = [];
@@ -173,6 +173,17 @@ describe("server-everything (stdio) shared by two sessions", () => {
         const sampled = await a.client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "x", maxTokens: 5 } });
         expect(textOf(sampled)).toContain("sampled by A");
         expect(textOf(await busy)).toContain("Long running operation completed");
+
+        // With no session able to answer, msm does: sampling is an error that says why, elicitation is cancelled.
+        const noSampler = await b.client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "x", maxTokens: 5 } }).then(
+          (r) => textOf(r),
+          (e: Error) => e.message,
+        );
+        expect(noSampler).toContain("No session connected through msm can sample");
+        const noElicitor = textOf(await b.client.callTool({ name: "trigger-elicitation-request", arguments: {} }));
+        expect(noElicitor).toMatch(/cancel/i);
+        expect(a.seen.sampled).toHaveLength(1);
+        expect(a.seen.elicited).toHaveLength(0);
       } finally {
         await Promise.all(opened.map((s) => s.close()));
         await sandbox.cleanup();
