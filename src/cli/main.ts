@@ -1,6 +1,6 @@
 import { defineCommand, renderUsage, runCommand, runMain, type ArgsDef, type CommandDef } from "citty";
 import { isMsmError } from "../lib/errors.ts";
-import { VERSION } from "../lib/version.ts";
+import { VERSION_LINE } from "../lib/version.ts";
 
 /** Loaded on demand: `msm proxy` must not pay for SQLite, Hono or the memory server it never uses. */
 const commands = {
@@ -11,6 +11,8 @@ const commands = {
   status: () => import("./commands/status.ts").then((m) => m.default),
   stop: () => import("./commands/stop.ts").then((m) => m.default),
   restart: () => import("./commands/restart.ts").then((m) => m.default),
+  "upgrade-daemons": () => import("./commands/upgrade-daemons.ts").then((m) => m.default),
+  service: () => import("./commands/service.ts").then((m) => m.default),
   logs: () => import("./commands/logs.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
 };
@@ -18,7 +20,7 @@ const commands = {
 export const root = defineCommand({
   meta: {
     name: "msm",
-    version: VERSION,
+    version: VERSION_LINE,
     description: "MCP session manager: many editor sessions share one daemon per MCP server",
   },
   subCommands: commands as unknown as Record<string, () => Promise<CommandDef>>,

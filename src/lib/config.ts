@@ -1,9 +1,10 @@
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 // zod/mini, not "zod": the same schemas and issues at about half the resident memory, which matters in the proxy
 // (started N×M times, every one of them parses config.json and lock files).
 import * as z from "zod/mini";
 import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
+import { foreignReason } from "./trust.ts";
 
 export const TransportSchema = z.enum(["streamable-http", "sse", "http"]);
 export type Transport = z.infer<typeof TransportSchema>;
@@ -91,11 +92,27 @@ export type ResolvedTarget =
 /** Reads config.json; an absent file means defaults. Any other problem is a CONFIG_* error naming the key. */
 export function loadConfig(file = paths.config()): Config {
   let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, "utf8");
+    fd = openSync(file, "r");
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return parseConfig("{}", file);
     throw new MsmError("CONFIG_UNREADABLE", `Cannot read ${file} (${errnoCode(error) ?? String(error)}).`, { cause: error });
+  }
+  try {
+    // config.json runs commands: one another user wrote (or could rewrite) is theirs, not this user's. Checked on the
+    // open descriptor, so what is read is what was checked (a symlink to the user's dotfiles is fine).
+    const problem = foreignReason(fstatSync(fd));
+    if (problem) {
+      const fix = problem.startsWith("is owned") ? `replace it with a file you own` : `run: chmod go-w ${file}`;
+      throw new MsmError("CONFIG_UNSAFE", `${file} ${problem}; msm refuses it because its commands would run as you. To fix, ${fix}.`);
+    }
+    text = readFileSync(fd, "utf8");
+  } catch (error) {
+    if (error instanceof MsmError) throw error;
+    throw new MsmError("CONFIG_UNREADABLE", `Cannot read ${file} (${errnoCode(error) ?? String(error)}).`, { cause: error });
+  } finally {
+    closeSync(fd);
   }
   return parseConfig(text, file);
 }

@@ -16,10 +16,12 @@ export interface Endpoint {
   url: string;
   transport: Transport;
   pid: number;
+  /** The msm version that started the daemon; a proxy of another version says so in its log. */
+  version?: string;
 }
 
-export function endpointOf(target: ResolvedTarget, lock: Pick<LockInfo, "pid" | "port" | "path" | "transport">): Endpoint {
-  return { url: `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`, transport: lock.transport, pid: lock.pid };
+export function endpointOf(target: ResolvedTarget, lock: Pick<LockInfo, "pid" | "port" | "path" | "transport"> & { version?: string }): Endpoint {
+  return { url: `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`, transport: lock.transport, pid: lock.pid, version: lock.version };
 }
 
 /** A daemon's lock names a live pid and a bound port that passes the target's health check. */

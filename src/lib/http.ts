@@ -19,11 +19,29 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /**
- * Every msm endpoint except `/health` demands `Authorization: Bearer <token>` (401) and refuses a present,
- * non-loopback `Origin` (403, DNS-rebinding and drive-by browser protection per the MCP transport spec).
+ * The names this server answers to: `127.0.0.1:<port>` or `localhost:<port>`. A page on a DNS-rebound name
+ * (evil.example resolving to 127.0.0.1) still sends `Host: evil.example:<port>`, so refusing it blocks the attack
+ * even where a browser sends no Origin. `port` is the listening port; undefined (an in-process `app.request`) checks
+ * the name alone. A request with no Host at all is no browser's and passes.
+ */
+export function isOwnHost(host: string | undefined, port: number | undefined): boolean {
+  if (host === undefined) return true;
+  const match = /^(127\.0\.0\.1|localhost):(\d{1,5})$/i.exec(host.trim());
+  return match !== null && (port === undefined || Number(match[2]) === port);
+}
+
+/**
+ * Every msm endpoint refuses a foreign `Host` (403, before anything else: `/health` says nothing to it either) and a
+ * present, non-loopback `Origin` (403, DNS-rebinding and drive-by browser protection per the MCP transport spec);
+ * everything but `/health` demands `Authorization: Bearer <token>` (401).
  */
 export function guard(token: string): MiddlewareHandler {
   return async (c, next) => {
+    // Under Bun.serve, Hono's env is the server (lib/serve.ts passes it), which knows the port it listens on.
+    const port = (c.env as { port?: unknown } | undefined)?.port;
+    if (!isOwnHost(c.req.header("host"), typeof port === "number" ? port : undefined)) {
+      return c.json({ error: "forbidden host" }, 403);
+    }
     const origin = c.req.header("origin");
     if (origin !== undefined && !isLoopbackOrigin(origin)) {
       return c.json({ error: "forbidden origin" }, 403);

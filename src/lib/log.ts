@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, copyFileSync, openSync, readSync, statSync, truncateSync, writeSync } from "node:fs";
+import { appendFileSync, chmodSync, closeSync, copyFileSync, openSync, readSync, statSync, truncateSync, writeSync } from "node:fs";
 // consola/core, not "consola": the full entry pulls in fancy reporters and terminal-width tables we never use, and
 // costs the proxy (which exists N×M times) about 12 MB of resident memory.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
@@ -32,10 +32,11 @@ export function createLogger(options: LoggerOptions = {}): ConsolaInstance {
   if (options.file) {
     const file = options.file;
     rotateInPlace(file);
+    keepPrivate(file);
     reporters.push({
       log: (entry: LogObject) => {
         try {
-          appendFileSync(file, `${entry.date.toISOString()} ${prefix(entry, options.tag)}${format(...entry.args)}\n`);
+          appendFileSync(file, `${entry.date.toISOString()} ${prefix(entry, options.tag)}${format(...entry.args)}\n`, { mode: LOG_MODE });
         } catch {
           // A log line is never worth crashing a daemon for (disk full, directory removed).
         }
@@ -46,6 +47,18 @@ export function createLogger(options: LoggerOptions = {}): ConsolaInstance {
     level: process.env.MSM_DEBUG ? 4 : 3,
     reporters,
   });
+}
+
+/** Logs name projects, paths and what sessions did: the user's alone to read. */
+export const LOG_MODE = 0o600;
+
+/** Tightens a log (and its rotated generation) written by an older msm with the default 0644. */
+function keepPrivate(file: string): void {
+  for (const f of [file, `${file}.1`]) {
+    try {
+      if (statSync(f).mode & 0o077) chmodSync(f, LOG_MODE);
+    } catch {}
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdirSync, chmodSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { MsmError, errnoCode } from "./errors.ts";
+import { foreignReason } from "./trust.ts";
 
 /** The state directory. Read on every call (not cached) so tests and tools that set MSM_HOME late still win. */
 export function msmHome(): string {
@@ -15,13 +16,26 @@ export function userHome(): string {
   return process.env.HOME || homedir();
 }
 
-/** Creates MSM_HOME (0700) and its logs folder if missing; tightens the mode of an existing one. */
+/**
+ * Creates MSM_HOME (0700) and its logs folder if missing; tightens the mode of an existing one that others can only
+ * read. One owned by another user, or writable by others, is refused: it holds the token and config.json, and
+ * config.json runs commands.
+ */
 export function ensureHome(): string {
   const home = msmHome();
   try {
-    mkdirSync(join(home, "logs"), { recursive: true, mode: 0o700 });
-    if ((statSync(home).mode & 0o777) !== 0o700) chmodSync(home, 0o700);
+    for (const dir of [home, join(home, "logs")]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const stat = statSync(dir);
+      const problem = foreignReason(stat);
+      if (problem) {
+        const fix = problem.startsWith("is owned") ? `point MSM_HOME at a folder you own` : `run: chmod 700 ${dir}`;
+        throw new MsmError("HOME_UNSAFE", `The state directory ${dir} ${problem}; msm refuses it because it holds the token and config.json (which runs commands). To fix, ${fix}.`);
+      }
+      if ((stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+    }
   } catch (error) {
+    if (error instanceof MsmError) throw error;
     throw new MsmError(
       "HOME_UNUSABLE",
       `Cannot use the state directory ${home} (${errnoCode(error) ?? String(error)}). ` +

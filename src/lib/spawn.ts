@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync } from "node:fs";
 import { resolve } from "node:path";
 import { ensureHome, msmHome, paths } from "./paths.ts";
+import { resolveCommand } from "./platform/index.ts";
 
 /**
  * How to run this msm again: the compiled binary is `process.execPath` alone; from source it is bun plus the entry
@@ -38,7 +39,8 @@ export function spawnDetached(name: string, args: string[], options: SpawnOption
   ensureHome();
   const fd = openSync(paths.log(name), "a", 0o600);
   try {
-    const child = Bun.spawn(options.command ?? [...selfCommand(), ...args], {
+    // A configured command is started directly, never through a shell (Windows: npx.cmd → node npx-cli.js).
+    const child = Bun.spawn(options.command ? resolveCommand(options.command) : [...selfCommand(), ...args], {
       stdin: "ignore",
       stdout: fd,
       stderr: fd,

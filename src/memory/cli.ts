@@ -1,27 +1,33 @@
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MsmError } from "../lib/errors.ts";
-import { homeDatabasePath } from "./databases.ts";
+import { chooseDatabase, ensureHomeDatabase, homeDatabasePath } from "./databases.ts";
 import { GraphStore } from "./store.ts";
 import { exportTo, exportToFile, importFile } from "./transfer.ts";
 
 /**
- * The database a command-line run means: the project's `.claude/memory.db` or the home one. Unlike the daemon, a
- * person typed this path, so a missing project folder is an error rather than a silent fallback.
+ * The database a command-line run means: the project's `.claude/memory.db` or the home one, under the daemon's
+ * rules (no symlinks, nothing another user controls). Unlike the daemon, a person typed this path, so it may be
+ * relative, and a project that cannot hold a database is an error rather than a fallback to the home one.
  */
-function databaseFor(project: string | undefined, create: boolean): string {
-  let dir: string;
-  if (project) {
-    dir = resolve(project);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MsmError("USAGE", `--project ${project}: no such directory`);
-    dir = join(dir, ".claude");
-  } else {
-    dir = join(homeDatabasePath(), "..");
+function databaseFor(project: string | undefined, create: boolean): { file: string; untrusted: boolean } {
+  if (!project) {
+    const file = homeDatabasePath();
+    if (create) ensureHomeDatabase(file);
+    else if (!existsSync(file)) throw new MsmError("USAGE", `No memory database at ${file} yet: nothing to export.`);
+    return { file, untrusted: false };
   }
-  const file = join(dir, "memory.db");
-  if (create) mkdirSync(dir, { recursive: true });
-  else if (!existsSync(file)) throw new MsmError("USAGE", `No memory database at ${file} yet: nothing to export.`);
-  return file;
+  let dir: string;
+  try {
+    dir = realpathSync(resolve(project));
+  } catch {
+    throw new MsmError("USAGE", `--project ${project}: no such directory`);
+  }
+  const expected = join(dir, ".claude", "memory.db");
+  if (!create && !existsSync(expected)) throw new MsmError("USAGE", `No memory database at ${expected} yet: nothing to export.`);
+  const choice = chooseDatabase(dir);
+  if (choice.fallback) throw new MsmError("USAGE", `--project ${project}: ${choice.fallback}.`);
+  return { file: choice.file, untrusted: choice.scope === "project" };
 }
 
 export async function runImport(file: string | undefined, project: string | undefined): Promise<void> {
@@ -29,8 +35,8 @@ export async function runImport(file: string | undefined, project: string | unde
     throw new MsmError("USAGE", 'Which file? Run "msm memory import FILE", or set MEMORY_FILE_PATH to the official server\'s memory file.');
   }
   const source = resolve(file);
-  const database = databaseFor(project, true);
-  const store = new GraphStore(database);
+  const { file: database, untrusted } = databaseFor(project, true);
+  const store = new GraphStore(database, { nofollow: untrusted });
   try {
     const started = Date.now();
     const report = await importFile(source, store, (message) => process.stderr.write(`msm memory import: ${message}\n`));
@@ -49,8 +55,8 @@ export async function runImport(file: string | undefined, project: string | unde
 }
 
 export async function runExport(project: string | undefined, output: string | undefined): Promise<void> {
-  const database = databaseFor(project, false);
-  const store = new GraphStore(database);
+  const { file: database, untrusted } = databaseFor(project, false);
+  const store = new GraphStore(database, { nofollow: untrusted });
   try {
     const counts = output ? exportToFile(store, resolve(output)) : exportTo(store, 1);
     process.stderr.write(`Exported ${counts.entities} entities and ${counts.relations} relations from ${database}${output ? ` to ${resolve(output)}` : ""}.\n`);

@@ -239,10 +239,13 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
     "memory_stats",
     {
       title: "Memory Stats",
-      description: "Where the knowledge graph is stored and how big it is: database path, entity, observation and relation counts, bytes on disk",
+      description:
+        "Where the knowledge graph is stored, why there, and how big it is: database path, scope (project or home) and the reason, entity, observation and relation counts, bytes on disk",
       inputSchema: {},
       outputSchema: {
         database: z.string(),
+        scope: z.enum(["project", "home"]),
+        why: z.string(),
         entities: z.number(),
         observations: z.number(),
         relations: z.number(),
@@ -251,8 +254,9 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       annotations: READ,
     },
     async () => {
-      const stats = databases.current().stats();
-      return { content: json(stats), structuredContent: { ...stats } };
+      const { store, choice } = databases.currentWithChoice();
+      const stats = { ...store.stats(), scope: choice.scope, why: choice.why };
+      return { content: json(stats), structuredContent: stats };
     },
   );
 

@@ -2,6 +2,7 @@ import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
+import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
 import { readLines } from "../lib/jsonrpc/lines.ts";
 import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
@@ -33,12 +34,14 @@ export interface ProxyOptions {
   /** Extra request headers, curl syntax ("Name: value"). */
   headers?: string[];
   project?: string;
+  /** Send the project header to a `--url` server that is not on this machine too (it names a local folder). */
+  sendProject?: boolean;
   input?: AsyncIterable<Uint8Array | string>;
   /** stdout is the wire: this is the only function in msm that writes to it. */
   output?: (line: string) => void;
   fetch?: typeof fetch;
   /** Finds the target's daemon, starting it if needed (lib/ensure.ts by default). */
-  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number }>;
+  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
   eofGraceMs?: number;
   /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
   signals?: boolean;
@@ -51,8 +54,9 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string): Promise<{ transport: Transport; connect: Connect }> {
+async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: Connect }> {
   const extra = parseHeaders(options.headers ?? []);
+  const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: project };
   if (options.url) {
     let url: URL;
     try {
@@ -60,23 +64,34 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     } catch {
       throw new MsmError("USAGE", `--url "${options.url}" is not a URL.`);
     }
-    const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { [PROJECT_HEADER]: project, ...extra } };
+    // The project header names a folder on this machine, which a remote server has no business knowing.
+    const send = options.sendProject || isLoopbackHost(url.hostname);
+    const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { ...(send ? projectHeader : {}), ...extra } };
     return { transport: upstream.transport, connect: async () => upstream };
   }
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
   const name = options.target;
-  const headers: Record<string, string> = { [PROJECT_HEADER]: project, ...extra };
+  const headers: Record<string, string> = { ...projectHeader, ...extra };
   // msm's own daemons (memory, stdio hosts) demand the bearer token; external targets are their own servers and
   // must never see it.
   const authorize = () => void (headers.authorization = `Bearer ${loadToken()}`);
   if (name === "memory") authorize();
+  // After an upgrade the daemon may still be the old binary: never silent about it (once per version seen).
+  let reported: string | undefined;
+  const noteVersion = (version: string | undefined, pid: number | undefined) => {
+    if (version === reported) return;
+    reported = version;
+    const skew = skewNote(`the ${name} daemon${pid ? ` (pid ${pid})` : ""}`, version);
+    if (skew) log.warn(skew);
+  };
   const ensure = async (): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
     if (target.kind !== "external") authorize();
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
     const endpoint = await ensureDaemon(target);
-    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers };
+    noteVersion(endpoint.version, endpoint.pid);
+    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
@@ -93,10 +108,19 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     connect: async () => {
       const known = lock;
       lock = undefined;
-      if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers };
+      if (known) {
+        noteVersion(known.version, known.pid);
+        return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
+      }
       return ensure();
     },
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: a server on this machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**
@@ -104,13 +128,14 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
  * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { port: number; path: string; transport: Transport; auth?: "bearer" } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer" } | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; auth?: unknown };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; version?: unknown; auth?: unknown };
     if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
     if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
     process.kill(lock.pid, 0);
-    return { port: lock.port, path: lock.path, transport: lock.transport as Transport, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}) };
+    const version = typeof lock.version === "string" ? lock.version : undefined;
+    return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}) };
   } catch {
     return undefined;
   }
@@ -142,9 +167,9 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   const write = (message: JsonRpcMessage) => output(JSON.stringify(message) + "\n");
 
   const project = resolveProject(options.project);
-  const { transport, connect } = await upstreamOf(options, project);
+  const { transport, connect } = await upstreamOf(options, project, log);
   const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch });
-  log.debug(`session for ${project} (${transport})`);
+  log.debug(`session for ${project ?? "no project"} (${transport})`);
 
   if (options.signals) {
     // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.

@@ -34,7 +34,7 @@ export class SseBridge extends Bridge {
       this.markSent(message, generation);
       let response: Response;
       try {
-        response = await postFresh(this.fetch, this.postUrl, {
+        response = await postFresh(this.fetch, this.upstream!, this.postUrl, {
           method: "POST",
           headers: { ...this.upstream!.headers, "content-type": "application/json" },
           body: JSON.stringify(message),

@@ -54,7 +54,7 @@ export class StreamableBridge extends Bridge {
       body: JSON.stringify(message),
       ...NO_TIMEOUT,
     };
-    return postFresh(this.fetch, this.upstream!.url, init);
+    return postFresh(this.fetch, this.upstream!, this.upstream!.url, init);
   }
 
   protected async forward(message: JsonRpcMessage, lifecycle: boolean): Promise<void> {

@@ -5,6 +5,12 @@ export interface Upstream {
   url: string;
   transport: Transport;
   headers: Record<string, string>;
+  /**
+   * Every POST on a connection of its own: set for the daemons msm runs on loopback. A pooled keep-alive socket to a
+   * daemon that just died is reset, not refused, and a reset cannot say whether the message got there; a fresh
+   * connection to a dead daemon is always refused, so recovery can resend with certainty (~0.2 ms a message).
+   */
+  freshConnections?: boolean;
 }
 
 /**
@@ -47,12 +53,14 @@ function isConnectionReset(error: unknown): boolean {
 }
 
 /**
- * POSTs one message. A server that just died leaves its pooled keep-alive socket behind for a moment; a POST written
- * to it is reset at once, before the server could have read it. That case is retried on a fresh connection: a
- * live server gets the message normally, a dead one refuses the connection and the caller's recovery takes over. A
- * reset that comes later belongs to a request that was in flight, and stays an error.
+ * POSTs one message. To msm's own daemons (`freshConnections`) it goes on a new connection, so a dead daemon shows
+ * as a refusal, never as an ambiguous reset. To any other server (`--url`, possibly remote, where a new TLS
+ * connection per message would cost far more) the pooled socket is used: a server that closed it leaves it behind
+ * for a moment, and a POST written to it is reset at once; that case is retried on a fresh connection. This is a
+ * best guess by timing, acceptable only because such servers are not msm's to restart.
  */
-export async function postFresh(fetchFn: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+export async function postFresh(fetchFn: typeof fetch, upstream: Upstream, url: string, init: RequestInit): Promise<Response> {
+  if (upstream.freshConnections) return fetchFn(url, { ...init, keepalive: false });
   // The pool may hold several dead sockets (one per earlier concurrent request); each failed try discards one.
   for (let attempt = 0; ; attempt++) {
     const sentAt = performance.now();

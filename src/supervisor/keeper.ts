@@ -8,6 +8,7 @@ import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
 import { groupHasLiveMember, groupRssBytes, isAlive, rssBytes, signal, terminate } from "../lib/proc.ts";
+import { skewNote } from "../lib/skew.ts";
 import { connectionsTo, fetchStats } from "./activity.ts";
 import { DAEMON_START_TIMEOUT_MS, launch, note, StartFailed } from "./launch.ts";
 
@@ -39,6 +40,8 @@ export interface TargetStatus {
   port: number | null;
   transport: string;
   url: string | null;
+  /** The msm version that started the daemon (from its lock); differs from the supervisor's after an upgrade. */
+  version: string | null;
   uptimeSeconds: number | null;
   restarts: number;
   sessions: number | null;
@@ -87,6 +90,8 @@ export class Keeper {
     this.runningSince = Date.parse(lock.startedAt) || Date.now();
     this.lastActivity = Date.now();
     this.log.info(`${this.target.name}: adopted running daemon pid ${lock.pid} on port ${lock.port}`);
+    const skew = skewNote(`${this.target.name} daemon pid ${lock.pid}`, lock.version);
+    if (skew) this.log.warn(skew);
   }
 
   /** Resolves when the daemon is healthy; starts it if needed. A crash-looped target stays failed until restart. */
@@ -261,7 +266,7 @@ export class Keeper {
     if (!(await this.refreshStats())) return;
     const connections = this.stats.connections;
     const idleMs = this.target.idleMinutes * 60_000;
-    // Without /proc (connections unknown) an external server's use cannot be seen: never stop it as idle.
+    // Connections unknown (no way to count them on this OS) an external server's use cannot be seen: never stop it as idle.
     if (idleMs <= 0 || (connections === null && this.stats.requests === null)) return;
     if (Date.now() - this.lastActivity >= idleMs) {
       await this.stop(`idle for ${formatMinutes(this.target.idleMinutes)}`);
@@ -291,6 +296,7 @@ export class Keeper {
       port: lock?.port ?? null,
       transport: lock?.transport ?? this.target.transport,
       url: lock ? endpointOf(this.target, lock).url : null,
+      version: lock?.version ?? null,
       uptimeSeconds: lock ? Math.max(0, Math.round((Date.now() - this.runningSince) / 1000)) : null,
       restarts: this.restarts,
       sessions: lock ? this.stats.sessions : null,

@@ -15,7 +15,7 @@ describe("memory durability", () => {
       let killed = false;
       const writer = async (w: number, round: number) => {
         const client = sessions[w]!.client;
-        for (let k = 0; !killed; k++) {
+        for (let k = 0; !killed && !sandbox.closed; k++) {
           const name = `r${round}-w${w}-${k}`;
           try {
             if (k % 2 === 0) {
@@ -37,11 +37,15 @@ describe("memory durability", () => {
         killed = false;
         const before = acked.entities.size + acked.observations.size;
         const writers = [0, 1, 2, 3].map((w) => writer(w, round));
-        await waitFor(() => acked.entities.size + acked.observations.size >= before + 60, 30_000, "writes to be acknowledged");
         const daemon = sandbox.lock("memory")!.pid;
-        kill(daemon, "SIGKILL");
-        killed = true;
-        await Promise.all(writers);
+        try {
+          await waitFor(() => acked.entities.size + acked.observations.size >= before + 60, 30_000, "writes to be acknowledged");
+          kill(daemon, "SIGKILL");
+        } finally {
+          // Whether the kill happened or the wait failed, the writers stop: a loop left running hung a suite once.
+          killed = true;
+          await Promise.all(writers);
+        }
         await waitFor(() => !alive(daemon), 5000, "daemon to die");
         for (const s of sessions) await s.close();
       }
@@ -67,7 +71,7 @@ describe("memory durability", () => {
     } finally {
       await sandbox.cleanup();
     }
-  });
+  }, 60_000);
 });
 
 describe("memory://knowledge-graph", () => {
@@ -93,11 +97,18 @@ describe("memory://knowledge-graph", () => {
       await call(writer.client, "add_observations", { observations: [{ entityName: "A", contents: ["x"] }] });
       await call(writer.client, "delete_entities", { entityNames: ["nobody"] });
       await waitFor(() => seen.watcher >= 3, 5000, "a notification per change");
-      // Reads change nothing and notify nobody; other projects' databases are not this one.
+      // Reads change nothing and notify nobody; other projects' databases are not this one. The daemon sends a
+      // session's notifications in order, so once the next write's notification is in, one for the read would be too.
       await call(writer.client, "read_graph");
-      await Bun.sleep(200);
-      expect(seen.watcher).toBe(3);
+      await call(writer.client, "create_entities", { entities: [{ name: "barrier", entityType: "t", observations: [] }] });
+      await waitFor(() => seen.watcher >= 4, 5000, "the barrier write's notification");
+      expect(seen.watcher).toBe(4);
       expect(seen.elsewhere).toBe(0);
+      await call(elsewhere.client, "create_entities", { entities: [{ name: "own", entityType: "t", observations: [] }] });
+      await waitFor(() => seen.elsewhere >= 1, 5000, "the other project's own notification");
+      expect(seen.elsewhere).toBe(1);
+      await call(writer.client, "delete_entities", { entityNames: ["barrier"] });
+      await waitFor(() => seen.watcher >= 5, 5000, "the barrier's removal");
 
       const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
       expect(JSON.parse((resource.contents[0] as { text: string }).text)).toEqual({
@@ -106,8 +117,11 @@ describe("memory://knowledge-graph", () => {
       });
       await watcher.client.unsubscribeResource({ uri: "memory://knowledge-graph" });
       await call(writer.client, "create_entities", { entities: [{ name: "B", entityType: "t", observations: [] }] });
-      await Bun.sleep(200);
-      expect(seen.watcher).toBe(3);
+      // Subscribed again, the next change notifies once: had B's change notified, that would have come first.
+      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
+      await call(writer.client, "create_entities", { entities: [{ name: "C", entityType: "t", observations: [] }] });
+      await waitFor(() => seen.watcher >= 6, 5000, "the notification after subscribing again");
+      expect(seen.watcher).toBe(6);
       for (const s of [writer, watcher, elsewhere]) await s.close();
     } finally {
       await sandbox.cleanup();

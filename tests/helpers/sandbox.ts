@@ -15,8 +15,26 @@ export function requireBinary(): void {
  * A private HOME + MSM_HOME for one test, with the memory daemon on a free port (config port 0). `cleanup()` kills
  * every process the test started — proxies it tracked and daemons named by lock files — by pid, then deletes it all.
  */
+/**
+ * Sandboxes a running test created and has not cleaned up yet; the test preload cleans them after each test, whether
+ * it passed, failed or timed out. Sandboxes made outside a test (a beforeAll) belong to their file's own hooks.
+ */
+let testSandboxes: Set<Sandbox> | undefined;
+
+export function beginTest(): void {
+  testSandboxes = new Set();
+}
+
+export async function cleanupLeftovers(): Promise<void> {
+  const left = testSandboxes;
+  testSandboxes = undefined;
+  for (const sandbox of left ?? []) await sandbox.cleanup();
+}
+
 export class Sandbox {
   readonly root: string;
+  /** True once cleanup() started: loops a test runs against this sandbox stop on it. */
+  closed = false;
   readonly home: string;
   readonly msmHome: string;
   readonly env: Record<string, string>;
@@ -35,6 +53,7 @@ export class Sandbox {
     delete env.MSM_PROJECT_DIR;
     delete env.MSM_BACKOFF_MS; // a test that wants a short crash-loop backoff passes it explicitly
     this.env = { ...env, HOME: this.home, MSM_HOME: this.msmHome };
+    testSandboxes?.add(this);
   }
 
   /** A project folder (with .git, as a real one has) inside the sandbox. */
@@ -75,6 +94,8 @@ export class Sandbox {
    * running with this sandbox's MSM_HOME in its environment is killed, so nothing outlives the test.
    */
   async cleanup(): Promise<void> {
+    this.closed = true;
+    testSandboxes?.delete(this);
     const supervisor = this.lock("supervisor")?.pid;
     if (supervisor) {
       kill(supervisor, "SIGKILL");
@@ -114,7 +135,12 @@ export class Sandbox {
   }
 }
 
-/** Running and not a zombie (a reparented daemon can sit as a zombie for a second until PID 1 reaps it). */
+/**
+ * Running, or still tearing down. A reparented daemon can sit as a zombie for a second until PID 1 reaps it: that
+ * is dead. But a killed multi-threaded process (Bun) shows its main thread as a zombie while its other threads are
+ * still exiting, and until the last one has, its sockets are open: its port accepts connections and then resets
+ * them. Dead means a zombie with no thread left but the main one.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -123,9 +149,10 @@ export function alive(pid: number): boolean {
   }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z") return true;
+    return readdirSync(`/proc/${pid}/task`).length > 1;
   } catch {
-    return true;
+    return existsSync(`/proc/${pid}`);
   }
 }
 

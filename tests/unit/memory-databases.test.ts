@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Databases, chooseDatabase, homeDatabasePath, requestProject } from "../../src/memory/databases.ts";
 
 function projectDir(): string {
-  const dir = mkdtempSync(join(process.env.MSM_TEST_ROOT!, "project-"));
+  const dir = realpathSync(mkdtempSync(join(process.env.MSM_TEST_ROOT!, "project-")));
   mkdirSync(join(dir, ".git"));
   return dir;
 }
@@ -14,14 +14,30 @@ function recorder() {
   return { lines, log: { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`) } };
 }
 
+/**
+ * Makes a folder unwritable even for root, who ignores modes: `chattr +i` (immutable) as root, chmod 0555 otherwise.
+ * Returns the undo.
+ */
+export function makeReadOnly(path: string): () => void {
+  if (process.getuid?.() === 0) {
+    Bun.spawnSync(["chattr", "+i", path]);
+    return () => void Bun.spawnSync(["chattr", "-i", path]);
+  }
+  const mode = statSync(path).mode & 0o7777;
+  chmodSync(path, 0o555);
+  return () => chmodSync(path, mode);
+}
+
 describe("which database a request uses", () => {
-  test("a project's .claude/memory.db; no project means the home database", () => {
+  test("a project's .claude/memory.db, created private; no project means the home database", () => {
     const dir = projectDir();
-    expect(chooseDatabase(dir)).toEqual({ file: join(dir, ".claude", "memory.db") });
-    expect(chooseDatabase(undefined)).toEqual({ file: homeDatabasePath() });
+    expect(chooseDatabase(dir)).toEqual({ file: join(dir, ".claude", "memory.db"), scope: "project", why: `the project ${dir} keeps its memory in its .claude folder` });
+    expect(statSync(join(dir, ".claude")).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, ".claude", "memory.db")).mode & 0o777).toBe(0o600);
+    expect(chooseDatabase(undefined)).toEqual({ file: homeDatabasePath(), scope: "home", why: "the session has no project" });
   });
 
-  test("a project folder that disappears falls back to the home database, with one log line each way", () => {
+  test("a project folder that disappears is an error naming it, never the home database; one log line each way", () => {
     const dir = projectDir();
     const { lines, log } = recorder();
     const databases = new Databases(log);
@@ -29,10 +45,9 @@ describe("which database a request uses", () => {
       const inProject = () => requestProject.run(dir, () => databases.current());
       inProject().createEntities([{ name: "in project", entityType: "t", observations: [] }]);
       rmSync(dir, { recursive: true, force: true });
-      const fallback = inProject();
-      expect(fallback.file).toBe(homeDatabasePath());
-      inProject();
-      expect(lines.filter((l) => l.startsWith("warn"))).toEqual([`warn project ${dir} does not exist: using the home database ${homeDatabasePath()}`]);
+      expect(inProject).toThrow(`The project path ${dir} does not exist`);
+      expect(inProject).toThrow();
+      expect(lines.filter((l) => l.startsWith("warn"))).toHaveLength(1);
       mkdirSync(dir);
       expect(inProject().file).toBe(join(dir, ".claude", "memory.db"));
       expect(lines).toContain(`info project ${dir} is usable again: using ${join(dir, ".claude", "memory.db")}`);
@@ -44,20 +59,22 @@ describe("which database a request uses", () => {
     }
   });
 
-  test("a path that is a file, not a folder, falls back too", () => {
+  test("a path that is a file, not a folder, is refused", () => {
     const file = join(projectDir(), "not-a-dir");
     writeFileSync(file, "");
-    expect(chooseDatabase(file)).toEqual({ file: homeDatabasePath(), fallback: `${file} is not a directory` });
+    expect(() => chooseDatabase(file)).toThrow(`The project path ${file} is not a directory`);
   });
 
-  test.skipIf(process.getuid?.() === 0)("a read-only project falls back to the home database", () => {
+  test("a read-only project with no database yet uses the home database, and says why", () => {
     const dir = projectDir();
-    mkdirSync(join(dir, ".claude"));
-    chmodSync(join(dir, ".claude"), 0o555);
+    const undo = makeReadOnly(dir);
     try {
-      expect(chooseDatabase(dir).fallback).toBe(`${dir} is read-only`);
+      const choice = chooseDatabase(dir);
+      expect(choice.file).toBe(homeDatabasePath());
+      expect(choice.scope).toBe("home");
+      expect(choice.why).toBe(`${dir} is read-only, so it cannot hold ${join(dir, ".claude", "memory.db")}; it has no database yet, so the home database is used`);
     } finally {
-      chmodSync(join(dir, ".claude"), 0o755);
+      undo();
     }
   });
 });

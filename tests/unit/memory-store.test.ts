@@ -58,7 +58,7 @@ describe("search: the official match set, through the trigram index, ranked", ()
     }
     expect(nonEmpty).toBeGreaterThan(300);
     store.close();
-  });
+  }, 60_000);
 
   test("an exact name first, then names containing the query, then observation matches by BM25", () => {
     const store = freshStore();
@@ -172,10 +172,10 @@ describe("the file", () => {
     store.close();
   });
 
-  test("pragmas: WAL, synchronous NORMAL, busy timeout, foreign keys", () => {
+  test("pragmas: WAL, synchronous FULL, busy timeout, foreign keys", () => {
     const store = freshStore();
     expect(store.db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    expect(store.db.query("PRAGMA synchronous").get()).toEqual({ synchronous: 1 });
+    expect(store.db.query("PRAGMA synchronous").get()).toEqual({ synchronous: 2 });
     expect((store.db.query("PRAGMA busy_timeout").get() as { timeout: number }).timeout).toBe(10_000);
     expect(store.db.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
     store.close();

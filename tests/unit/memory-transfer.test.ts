@@ -72,7 +72,7 @@ describe("import", () => {
     // Progress is time-based, so only its form is certain, not its count.
     for (const m of messages) expect(m).toMatch(/^(checking|importing): line \d+ \(\d+%\)$/);
     store.close();
-  });
+  }, 60_000);
 });
 
 describe("export", () => {

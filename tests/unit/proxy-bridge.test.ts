@@ -135,13 +135,25 @@ afterEach(async () => {
   for (const s of servers.splice(0)) s.stop();
 });
 
-function setup(options: { recoverTimeoutMs?: number } = {}) {
+/** Polls until `check` holds (a condition, never a fixed sleep, decides when a test moves on). */
+async function until(check: () => unknown, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+const sawRequest = (server: TestServer, id: number) => server.seen.some((s) => s.body?.id === id && s.body?.method !== undefined);
+
+function setup(options: { recoverTimeoutMs?: number; beforeConnect?: () => void } = {}) {
   const server = new TestServer().start();
   servers.push(server);
   const ed = editor();
   let connects = 0;
   const connect = async (): Promise<Upstream> => {
     connects++;
+    options.beforeConnect?.();
     return { url: server.url, transport: "streamable-http", headers: { "mcp-project-path": "/p" } };
   };
   const bridge = new StreamableBridge({ connect, write: ed.write, log: quiet, recoverTimeoutMs: options.recoverTimeoutMs });
@@ -178,7 +190,7 @@ describe("StreamableBridge", () => {
   test("the GET stream opens before notifications/initialized is forwarded", async () => {
     const { server, ed, bridge } = setup();
     await handshake(bridge, ed);
-    await Bun.sleep(50);
+    await until(() => server.seen.some((s) => s.body?.method === "notifications/initialized"), "notifications/initialized");
     const order = server.seen.map((s) => s.body?.method ?? s.method);
     expect(order.indexOf("GET")).toBeGreaterThan(-1);
     expect(order.indexOf("GET")).toBeLessThan(order.indexOf("notifications/initialized"));
@@ -209,10 +221,9 @@ describe("StreamableBridge", () => {
     const { server, ed, bridge } = setup();
     await handshake(bridge, ed);
     bridge.send(call(5, "slow"));
-    await Bun.sleep(50);
+    await until(() => sawRequest(server, 5), "the slow call to reach the server");
     bridge.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 5, reason: "user" } });
-    await Bun.sleep(50);
-    expect(server.seen.some((s) => s.body?.method === "notifications/cancelled")).toBe(true);
+    await until(() => server.seen.some((s) => s.body?.method === "notifications/cancelled"), "the cancellation to reach the server");
     // close() with a long grace returns at once: nothing is owed any more.
     const started = Date.now();
     await bridge.close({ graceMs: 10_000, deleteTimeoutMs: 200 });
@@ -240,12 +251,17 @@ describe("StreamableBridge", () => {
   });
 
   test("connection refused: connect() again (daemon ensured), replay, resend", async () => {
-    const { server, ed, bridge, connects } = setup();
+    let down = false;
+    // connect() is where the proxy ensures the daemon: here that brings the stopped server back on its port.
+    const { server, ed, bridge, connects } = setup({
+      beforeConnect: () => {
+        if (down) server.start(server.port);
+        down = false;
+      },
+    });
     await handshake(bridge, ed);
-    const port = server.port;
     server.stop();
-    await Bun.sleep(50);
-    server.start(port);
+    down = true;
     bridge.send(call(2, "echo", { text: "back" }));
     expect(((await ed.answer(2)).result as { content: { text: string }[] }).content[0]!.text).toBe("back");
     expect(connects()).toBeGreaterThanOrEqual(2);
@@ -256,7 +272,7 @@ describe("StreamableBridge", () => {
     const { server, ed, bridge } = setup({ recoverTimeoutMs: 500 });
     await handshake(bridge, ed);
     bridge.send(call(3, "slow"));
-    await Bun.sleep(100);
+    await until(() => sawRequest(server, 3), "the slow call to reach the server");
     server.stop();
     const answer = await ed.answer(3);
     expect((answer.error as { code: number; message: string }).message).toMatch(/stopped while handling this request/);

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { readLines } from "../../src/lib/jsonrpc/lines.ts";
 import { readSse } from "../../src/lib/jsonrpc/sse.ts";
 import { parseLine } from "../../src/lib/jsonrpc/messages.ts";
-import { isUnreachable, parseHeaders, postFresh, STALE_SOCKET_MS } from "../../src/proxy/upstream.ts";
+import { isUnreachable, parseHeaders, postFresh, STALE_SOCKET_MS, type Upstream } from "../../src/proxy/upstream.ts";
 import { resolveProject } from "../../src/proxy/project.ts";
 import { collectHeaders } from "../../src/cli/commands/proxy.ts";
 
@@ -120,8 +120,11 @@ describe("resolveProject", () => {
   const bare = join(root, "bare", "x");
   mkdirSync(bare, { recursive: true });
 
-  test("--project wins, relative to the working directory", () => {
-    expect(resolveProject("other", { MSM_PROJECT_DIR: "/ignored" }, deep)).toBe(join(deep, "other"));
+  test("--project wins; it must be absolute, and is sent canonical", () => {
+    expect(resolveProject(repo, { MSM_PROJECT_DIR: "/ignored" }, deep)).toBe(repo);
+    expect(resolveProject(join(deep, "..", ".."), {}, "/")).toBe(repo);
+    expect(() => resolveProject("other", {}, deep)).toThrow('--project "other" is not an absolute path');
+    expect(() => resolveProject(undefined, { CLAUDE_PROJECT_DIR: "rel" }, deep)).toThrow('CLAUDE_PROJECT_DIR "rel" is not an absolute path');
   });
 
   test("MSM_PROJECT_DIR, then CLAUDE_PROJECT_DIR", () => {
@@ -144,17 +147,31 @@ describe("resolveProject", () => {
 
 describe("postFresh", () => {
   const reset = () => Object.assign(new Error("ECONNRESET: The socket connection was closed unexpectedly"), { code: "ECONNRESET" });
+  const foreign: Upstream = { url: "http://127.0.0.1:1/mcp", transport: "streamable-http", headers: {} };
+  const own: Upstream = { ...foreign, freshConnections: true };
 
-  test("a reset right after sending (a stale pooled socket) is retried once on a fresh connection", async () => {
+  test("to msm's own daemon every POST takes a new connection, and a reset is never resent", async () => {
+    const calls: RequestInit[] = [];
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      calls.push(init);
+      throw reset();
+    }) as unknown as typeof fetch;
+    await expect(postFresh(fakeFetch, own, own.url, { method: "POST", body: "{}" })).rejects.toThrow("ECONNRESET");
+    expect(calls.length).toBe(1);
+    expect(calls[0]!.keepalive).toBe(false);
+  });
+
+  test("to another server, a reset right after sending (a stale pooled socket) is retried on a fresh connection", async () => {
     const calls: RequestInit[] = [];
     const fakeFetch = (async (_url: string, init: RequestInit) => {
       calls.push(init);
       if (calls.length === 1) throw reset();
       return new Response("ok");
     }) as unknown as typeof fetch;
-    const response = await postFresh(fakeFetch, "http://127.0.0.1:1/mcp", { method: "POST", body: "{}" });
+    const response = await postFresh(fakeFetch, foreign, foreign.url, { method: "POST", body: "{}" });
     expect(await response.text()).toBe("ok");
     expect(calls.length).toBe(2);
+    expect(calls[0]!.keepalive).toBeUndefined();
     expect(calls[1]!.keepalive).toBe(false);
   });
 
@@ -165,7 +182,7 @@ describe("postFresh", () => {
       await Bun.sleep(STALE_SOCKET_MS + 30);
       throw reset();
     }) as unknown as typeof fetch;
-    await expect(postFresh(fakeFetch, "http://127.0.0.1:1/mcp", { method: "POST" })).rejects.toThrow("ECONNRESET");
+    await expect(postFresh(fakeFetch, foreign, foreign.url, { method: "POST" })).rejects.toThrow("ECONNRESET");
     expect(calls).toBe(1);
   });
 });

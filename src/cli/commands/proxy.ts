@@ -24,7 +24,8 @@ export default defineCommand({
     url: { type: "string", description: "Reach this MCP HTTP server directly, without config (e.g. http://127.0.0.1:3001/mcp)" },
     transport: { type: "string", description: "streamable-http (default), sse (2024-11-05 HTTP+SSE) or http (plain JSON POST)" },
     header: { type: "string", alias: "H", description: "Extra request header \"Name: value\"; repeat for more" },
-    project: { type: "string", description: "Project directory sent to the daemon (default: $MSM_PROJECT_DIR or $CLAUDE_PROJECT_DIR, else the nearest .git/.claude ancestor)" },
+    project: { type: "string", description: "Absolute project directory sent to the daemon (default: $MSM_PROJECT_DIR or $CLAUDE_PROJECT_DIR, else the nearest .git/.claude ancestor)" },
+    "send-project": { type: "boolean", description: "With --url: send the project path to a server that is not on this machine too (loopback servers always get it)" },
   },
   async run({ args, rawArgs }) {
     const { MsmError } = await import("../../lib/errors.ts");
@@ -41,6 +42,7 @@ export default defineCommand({
       transport,
       headers: collectHeaders(rawArgs),
       project: args.project,
+      sendProject: Boolean(args["send-project"]),
       signals: true,
     });
     await flushStdout();

@@ -2,28 +2,38 @@ import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import type { Endpoint } from "../../lib/ensure.ts";
+import { MsmError } from "../../lib/errors.ts";
 import { callManager, ensureSupervisor } from "../../lib/manager.ts";
-
-/** Stop (grace period) + start + health check. */
-const RESTART_TIMEOUT_MS = 40_000;
+import { RESTART_TIMEOUT_MS, replaceDaemons } from "../../lib/upgrade.ts";
 
 export default defineCommand({
-  meta: { name: "restart", description: "Stop and start a target's daemon (a hosted stdio server: all its children, or one with --project); clears a failed state" },
+  meta: {
+    name: "restart",
+    description: "Stop and start a target's daemon (clears a failed state; a hosted stdio server: all its children, or one with --project); --all: every running daemon, one at a time",
+  },
   args: {
-    name: { type: "positional", description: "Target to restart", required: true },
+    name: { type: "positional", description: "Target to restart", required: false },
+    all: { type: "boolean", description: "Every running daemon, one at a time (and the supervisor, if it is another msm version)", default: false },
     project: { type: "string", description: "A stdio server msm hosts: restart only the child serving this project folder (its sessions stay)" },
   },
   async run({ args }) {
+    const say = (line: string) => process.stdout.write(line + "\n");
+    if (args.all) {
+      const replaced = await replaceDaemons({ all: true, say });
+      if (!replaced.length) say("no daemon was running");
+      return;
+    }
+    if (!args.name) throw new MsmError("USAGE", `Name a target to restart ("msm restart memory"), or use "msm restart --all".`);
     resolveTarget(loadConfig(), args.name); // an unknown name fails here, with the list of known ones
     const manager = await ensureSupervisor();
     if (args.project) {
       const project = resolve(args.project);
       const path = `/daemons/${encodeURIComponent(args.name)}/restart?project=${encodeURIComponent(project)}`;
       const answer = await callManager<Endpoint & { restarted: string[] }>(manager, "POST", path, RESTART_TIMEOUT_MS + 60_000);
-      process.stdout.write(`restarted ${args.name} for ${answer.restarted.join(", ")}\n`);
+      say(`restarted ${args.name} for ${answer.restarted.join(", ")}`);
       return;
     }
     const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, RESTART_TIMEOUT_MS);
-    process.stdout.write(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}\n`);
+    say(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}`);
   },
 });

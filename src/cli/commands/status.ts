@@ -10,6 +10,8 @@ import type { SupervisorStatus } from "../../supervisor/index.ts";
 import { fetchStats } from "../../supervisor/activity.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
 import { loadToken } from "../../lib/token.ts";
+import { skewNote } from "../../lib/skew.ts";
+import { VERSION } from "../../lib/version.ts";
 import { paint, table, useColor } from "../style.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
@@ -62,6 +64,7 @@ async function fromLockFiles(): Promise<TargetStatus[]> {
         port: info?.port ?? null,
         transport: info?.transport ?? target?.transport ?? "-",
         url: info ? `http://127.0.0.1:${info.port}${info.path ?? target?.path ?? ""}` : null,
+        version: info?.version ?? null,
         uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
         restarts: 0,
         sessions: stats?.sessions ?? null,
@@ -155,6 +158,8 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
       if (child.state === "failed") out.push(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`);
     }
   }
+  const skew = skewLines(report);
+  if (skew.length) out.push("", ...skew.map((line) => c(line, "yellow")));
   const idleNote = (t: TargetStatus) =>
     t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${idleText(t.idleMinutes)} without sessions` : null;
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
@@ -168,6 +173,18 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
   return out.join("\n") + "\n";
 }
 
+/** Processes of another msm version than this binary (after an upgrade), each with the command that fixes it. */
+export function skewLines(report: StatusReport, ours = VERSION): string[] {
+  const lines: string[] = [];
+  const supervisor = report.supervisor && skewNote(`the supervisor (pid ${report.supervisor.pid})`, report.supervisor.version, ours);
+  if (supervisor) lines.push(supervisor);
+  for (const t of report.targets) {
+    const note = t.state === "running" ? skewNote(`${t.name} (pid ${t.pid})`, t.version ?? undefined, ours) : undefined;
+    if (note) lines.push(note);
+  }
+  return lines;
+}
+
 export default defineCommand({
   meta: { name: "status", description: "Show every target: state, pid, port, uptime, restarts, sessions, memory (exit 1 if one failed)" },
   args: {
@@ -175,7 +192,8 @@ export default defineCommand({
   },
   async run({ args }) {
     const report = await collectStatus();
-    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderStatus(report));
+    // --json adds this binary's version and the skew lines, so scripts see an upgrade half done.
+    process.stdout.write(args.json ? JSON.stringify({ ...report, version: VERSION, skew: skewLines(report) }, null, 2) + "\n" : renderStatus(report));
     if (report.targets.some((t) => t.state === "failed")) process.exitCode = 1;
   },
 });

@@ -74,12 +74,35 @@ test("release never deletes a successor's lock", () => {
 
 test("processes racing for one lock: exactly one wins", async () => {
   const home = freshHome();
+  // Each racer holds whatever it got until every racer has answered (its stdin closes): one that exited early would
+  // leave a dead pid in the lock, and a slow starter on a busy machine would then rightly take it over.
   const script = `
     import { acquireLock } from ${JSON.stringify(join(import.meta.dir, "../../../src/lib/lock.ts"))};
     const r = acquireLock("race", { pid: process.pid, port: 0, transport: "http", startedAt: "now", version: "t" });
-    process.stdout.write("release" in r ? "won" : "lost");
-    await Bun.sleep(300);`;
-  const runs = Array.from({ length: 8 }, () => Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MSM_HOME: home }, stdout: "pipe" }));
-  const results = await Promise.all(runs.map((p) => new Response(p.stdout).text()));
-  expect(results.filter((r) => r === "won").length).toBe(1);
-});
+    process.stdout.write("release" in r ? "won\\n" : "lost\\n");
+    for await (const _ of Bun.stdin.stream()) {}`;
+  const runs = Array.from({ length: 8 }, () =>
+    Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MSM_HOME: home }, stdin: "pipe", stdout: "pipe" }),
+  );
+  try {
+    const results = await Promise.all(
+      runs.map(async (p) => {
+        const reader = p.stdout.getReader();
+        let text = "";
+        while (!text.includes("\n")) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          text += new TextDecoder().decode(chunk.value);
+        }
+        return text.trim();
+      }),
+    );
+    expect(results.filter((r) => r === "won").length).toBe(1);
+    expect(results.filter((r) => r === "lost").length).toBe(7);
+  } finally {
+    for (const p of runs) {
+      p.stdin.end();
+      p.kill();
+    }
+  }
+}, 30_000);
