@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { realpathSync, statSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { realpathSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { HostStats } from "../lib/host-status.ts";
@@ -8,6 +7,7 @@ import { createBaseApp } from "../lib/http.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { MAX_BODY_BYTES } from "../lib/serve.ts";
+import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
 import { SharedChild, type Client, type HostedTarget } from "./router.ts";
 
@@ -91,20 +91,15 @@ class HostSession implements Client, Expirable {
   }
 }
 
-/** The project a session says it works in: an absolute, existing directory of this user, canonical (symlinks resolved). */
+/**
+ * The project a session says it works in. Like the memory daemon, only an absolute, canonical directory of this
+ * user (lib/trust.ts) is accepted: a child is started there and `{project}` is replaced by it.
+ */
 export function checkProject(given: string | undefined): string {
   if (!given) throw new Error(`the session did not say which project it is in (no ${PROJECT_HEADER} header)`);
-  if (!isAbsolute(given)) throw new Error(`the project path "${given}" is not absolute`);
-  let real: string;
-  try {
-    real = realpathSync(given);
-  } catch {
-    throw new Error(`the project folder ${given} does not exist`);
-  }
-  const stat = statSync(real);
-  if (!stat.isDirectory()) throw new Error(`the project path ${given} is not a folder`);
-  if (typeof process.getuid === "function" && stat.uid !== process.getuid()) throw new Error(`the project folder ${given} belongs to another user`);
-  return real;
+  const problem = projectProblem(given);
+  if (problem) throw new Error(`the project folder ${given} ${problem}`);
+  return given;
 }
 
 export function createHostApp(target: HostedTarget, token: string, options: HostAppOptions) {
