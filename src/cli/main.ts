@@ -7,6 +7,7 @@ const commands = {
   proxy: () => import("./commands/proxy.ts").then((m) => m.default),
   supervisor: () => import("./commands/supervisor.ts").then((m) => m.default),
   memory: () => import("./commands/memory.ts").then((m) => m.default),
+  host: () => import("./commands/host.ts").then((m) => m.default),
   status: () => import("./commands/status.ts").then((m) => m.default),
   stop: () => import("./commands/stop.ts").then((m) => m.default),
   restart: () => import("./commands/restart.ts").then((m) => m.default),

@@ -34,7 +34,8 @@ export const ExternalTargetSchema = z.strictObject({
   env: z._default(z.record(z.string(), z.string()), {}),
   /** Absolute working directory for the daemon. */
   cwd: z.optional(z.string()),
-  transport: z._default(TransportSchema, "streamable-http"),
+  /** Required: it is what tells a server that serves HTTP itself from a stdio server msm hosts. */
+  transport: TransportSchema,
   port: z.optional(PortSchema),
   /** URL path of the MCP endpoint (`/mcp` for streamable-http, `/sse` for legacy SSE). */
   path: z.optional(z.string().check(z.startsWith("/"))),
@@ -51,6 +52,29 @@ export const ExternalTargetSchema = z.strictObject({
   startTimeoutSeconds: z.optional(z.number().check(z.positive())),
 });
 
+/** How many sessions share one child of a hosted stdio server. */
+export const ShareSchema = z.enum(["project", "global", "session"]);
+export type Share = z.infer<typeof ShareSchema>;
+
+/**
+ * A stdio MCP server msm hosts (a `command` without `transport`: the shape of an editor's `mcpServers` entry). A host
+ * daemon owns its children and multiplexes every session onto them; `{project}` in args, env values and cwd is the
+ * session's project folder.
+ */
+export const HostedTargetSchema = z.strictObject({
+  command: z.string().check(z.minLength(1)),
+  args: z._default(z.array(z.string()), []),
+  env: z._default(z.record(z.string(), z.string()), {}),
+  /** Working directory of a child; default the project folder ("project"/"session") or the home folder ("global"). */
+  cwd: z.optional(z.string()),
+  /** "project": one child per project folder (default); "global": one for every session; "session": one per session. */
+  share: z._default(ShareSchema, "project"),
+  /** How long a session waits for a child's first start (npx/uvx may download for a while). */
+  startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
+  /** Stop a child this many minutes after its last session left; default 10 ("project"/"session"), never ("global"). */
+  idleMinutes: IdleMinutesSchema,
+});
+
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
 export const SupervisorSchema = z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 });
 export const ConfigSchema = z.strictObject({
@@ -59,8 +83,9 @@ export const ConfigSchema = z.strictObject({
 });
 export type ExternalTarget = z.infer<typeof ExternalTargetSchema>;
 export type BuiltinTarget = z.infer<typeof BuiltinTargetSchema>;
+export type HostedTarget = z.infer<typeof HostedTargetSchema>;
 export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & {
-  targets: Record<string, ExternalTarget | BuiltinTarget>;
+  targets: Record<string, ExternalTarget | BuiltinTarget | HostedTarget>;
   /**
    * Entries that failed validation, by target name, with the message a person reads. One typo must not break the
    * other targets (least of all the built-in memory): a broken entry is left out of `targets` and reported here.
@@ -74,6 +99,8 @@ export const BUILTIN_TARGETS = ["memory"] as const;
 export const DEFAULT_MEMORY_PORT = 3100;
 /** How long a target's daemon may take to pass its first health check unless `startTimeoutSeconds` says otherwise. */
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
+/** Minutes a hosted child without sessions lives on ("project" and "session" share; "global" children stay). */
+export const DEFAULT_CHILD_IDLE_MINUTES = 10;
 
 /** A target after defaults: what a proxy or the supervisor acts on. */
 export type ResolvedTarget =
@@ -81,6 +108,11 @@ export type ResolvedTarget =
   | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number; startTimeoutMs: number } & Omit<
       ExternalTarget,
       "port" | "path" | "idleMinutes" | "startTimeoutSeconds"
+    >)
+  // A hosted target's host daemon starts at once; its `startTimeoutSeconds` is how long a session waits for a child.
+  | ({ name: string; kind: "hosted"; port: 0; transport: "streamable-http"; path: "/mcp"; idleMinutes: number; startTimeoutMs: number } & Omit<
+      HostedTarget,
+      "idleMinutes"
     >);
 
 /**
@@ -159,18 +191,44 @@ export function readConfig(text: string, file = "config.json"): Config {
 }
 
 /** One target entry checked against the schema its name calls for: the parsed target, or what is wrong with it. */
-function targetProblem(name: string, value: unknown): { target: ExternalTarget | BuiltinTarget } | string {
+function targetProblem(name: string, value: unknown): { target: ExternalTarget | BuiltinTarget | HostedTarget } | string {
   if (!TARGET_NAME.test(name)) return `targets.${name}: target names use letters, digits, ".", "_" and "-"`;
-  // Built-in names take only a port and idleMinutes; every other name is an external server and needs a command.
+  // Built-in names take only a port and idleMinutes; any other name with a `transport` serves HTTP itself, and one
+  // without is a stdio server msm hosts (the shape of an editor's entry).
   const builtin = (BUILTIN_TARGETS as readonly string[]).includes(name);
+  const hosted = !builtin && value !== null && typeof value === "object" && !Array.isArray(value) && !("transport" in value);
+  if (hosted) {
+    const portIssue = namesPort(value as Record<string, unknown>);
+    if (portIssue) {
+      return (
+        `targets.${name} ${portIssue} but has no "transport". A server that serves HTTP itself needs ` +
+        `"transport": "streamable-http" (or "sse", "http"); a stdio server msm hosts takes no port`
+      );
+    }
+  }
   const extra = builtin && value && typeof value === "object" ? Object.keys(value).filter((k) => k !== "port" && k !== "idleMinutes") : [];
   if (extra.length) {
     const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
     return `unknown key ${keys} (targets.${name} is built in; only "port" and "idleMinutes" may be set)`;
   }
-  const parsed = (builtin ? BuiltinTargetSchema : ExternalTargetSchema).safeParse(value);
-  if (parsed.success) return { target: parsed.data };
-  return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
+  const parsed = (builtin ? BuiltinTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
+  if (!parsed.success) return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
+  if ("share" in parsed.data && parsed.data.share === "global" && mentionsProject(parsed.data)) {
+    return `targets.${name} uses "{project}" but "share" is "global" (one child for every project). Use "share": "project", or drop "{project}"`;
+  }
+  return { target: parsed.data };
+}
+
+/** What in a transport-less entry says it serves HTTP itself: a `port` key or `{port}` in args or env. */
+function namesPort(entry: Record<string, unknown>): string | undefined {
+  if ("port" in entry) return 'sets "port"';
+  if ("path" in entry || "health" in entry) return `sets "${"path" in entry ? "path" : "health"}"`;
+  const texts = [...(Array.isArray(entry.args) ? entry.args : []), ...(entry.env && typeof entry.env === "object" ? Object.values(entry.env) : [])];
+  return texts.some((t) => typeof t === "string" && t.includes("{port}")) ? 'names "{port}"' : undefined;
+}
+
+function mentionsProject(entry: HostedTarget): boolean {
+  return [...entry.args, ...Object.values(entry.env), entry.cwd ?? ""].some((t) => t.includes("{project}"));
 }
 
 export function resolveTarget(config: Config, name: string): ResolvedTarget {
@@ -190,6 +248,11 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
       "UNKNOWN_TARGET",
       `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`,
     );
+  }
+  if (!("transport" in entry)) {
+    const { idleMinutes, ...rest } = entry;
+    const idle = idleMinutes ?? (entry.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
+    return { ...rest, name, kind: "hosted", port: 0, transport: "streamable-http", path: "/mcp", idleMinutes: idle, startTimeoutMs: DEFAULT_START_TIMEOUT_MS };
   }
   const { port, path, idleMinutes, startTimeoutSeconds, ...rest } = entry;
   return {

@@ -19,13 +19,14 @@ export async function isHealthy(port: number, timeoutMs = HEALTH_TIMEOUT_MS): Pr
 }
 
 /**
- * Is the daemon a lock describes serving? The built-in memory daemon has /health; an external server is asked
+ * Is the daemon a lock describes serving? msm's own daemons have /health; an external server is asked
  * at its MCP endpoint: "http" accepts any HTTP answer below 500 (a GET without a session is usually 400 or 405,
  * which still proves the server is up), "mcp" demands a successful `initialize` and deletes the session after.
  */
 export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
   if (lock.port <= 0) return false;
-  if (target.kind === "builtin") return isHealthy(lock.port, timeoutMs);
+  // msm's own daemons (memory, a stdio host) answer /health.
+  if (target.kind !== "external") return isHealthy(lock.port, timeoutMs);
   const url = `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`;
   const signal = AbortSignal.timeout(timeoutMs);
   try {

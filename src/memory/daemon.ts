@@ -17,6 +17,8 @@ export const PROJECT_HEADER = "mcp-project-path";
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
+  /** Ends the session's server (the table calls it when the session expires or is deleted); once only. */
+  close: () => void;
 }
 
 /**
@@ -25,10 +27,7 @@ interface Session {
  */
 export function createMemoryApp(token: string, databases: Databases, options: { sessionIdleMs?: number } = {}) {
   const app = createBaseApp(token);
-  const sessions = new SessionTable<Session>({
-    idleMs: options.sessionIdleMs,
-    onExpire: (_id, session) => session.server.close(),
-  });
+  const sessions = new SessionTable<Session>(options.sessionIdleMs);
   sessions.start();
   const subscriptions = new Subscriptions();
   // For the supervisor's status and idle shutdown (GET /stats, token required like everything but /health).
@@ -43,13 +42,23 @@ export function createMemoryApp(token: string, databases: Databases, options: { 
         sessions.add(id, session);
       },
       onsessionclosed: (id) => {
-        sessions.delete(id);
+        sessions.delete(id, "closed by its client");
       },
       maxRequestBodySize: MAX_BODY_BYTES,
     });
-    const session: Session = { transport, server };
+    let closed = false;
+    const session: Session = {
+      transport,
+      server,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        void server.close().catch(() => {});
+      },
+    };
     transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
+      closed = true;
+      if (transport.sessionId) sessions.delete(transport.sessionId, "transport closed");
       subscriptions.forget(server);
     };
     await server.connect(transport);
@@ -71,7 +80,7 @@ export function createMemoryApp(token: string, databases: Databases, options: { 
     }
     const project = c.req.header(PROJECT_HEADER);
     // The session is busy until the answer (or the event stream) is over: only then does its idle time run.
-    const end = id ? sessions.begin(id) : () => {};
+    const end = id ? sessions.requestStarted(id) : () => {};
     let response: Response;
     try {
       response = await requestProject.run(project, () => session.transport.handleRequest(c.req.raw));
@@ -85,9 +94,9 @@ export function createMemoryApp(token: string, databases: Databases, options: { 
   });
 
   const closeAll = async () => {
-    sessions.stop();
-    await Promise.allSettled(sessions.values().map((s) => s.server.close()));
-    sessions.clear();
+    const servers = sessions.values().map((s) => s.server);
+    sessions.closeAll("daemon stopping");
+    await Promise.allSettled(servers.map((server) => server.close()));
   };
   return { app, sessions, closeAll };
 }

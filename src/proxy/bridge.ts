@@ -1,8 +1,8 @@
-import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "./jsonrpc.ts";
+import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { isUnreachable, type Upstream } from "./upstream.ts";
 
-export type { JsonRpcMessage } from "./jsonrpc.ts";
-export { errorResponse } from "./jsonrpc.ts";
+export type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+export { errorResponse } from "../lib/jsonrpc/messages.ts";
 
 /** The few logger methods the bridge uses (consola in production, a stub in unit tests). */
 export interface Log {

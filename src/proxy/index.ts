@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
-import { readLines } from "./lines.ts";
+import { readLines } from "../lib/jsonrpc/lines.ts";
 import { Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
-import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
+import { parseLine, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
@@ -75,8 +75,10 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
   const name = options.target;
   const headers: Record<string, string> = { ...projectHeader, ...extra };
-  // The built-in daemon demands the bearer token; external targets are their own servers.
-  if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
+  // msm's own daemons (memory, stdio hosts) demand the bearer token; external targets are their own servers and
+  // must never see it.
+  const authorize = () => void (headers.authorization = `Bearer ${loadToken()}`);
+  if (name === "memory") authorize();
   // After an upgrade the daemon may still be the old binary: never silent about it (once per version seen).
   let reported: string | undefined;
   const noteVersion = (version: string | undefined, pid: number | undefined) => {
@@ -89,6 +91,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   const ensure = async (reason: ConnectReason): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
+    if (target.kind !== "external") authorize();
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
     const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
@@ -98,6 +101,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
   // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
   let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
+  if (lock?.auth === "bearer") authorize();
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
@@ -128,14 +132,14 @@ export function isLoopbackHost(hostname: string): boolean {
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
  * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer" } | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; version?: unknown };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; version?: unknown; auth?: unknown };
     if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
     if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
     process.kill(lock.pid, 0);
     const version = typeof lock.version === "string" ? lock.version : undefined;
-    return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version };
+    return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}) };
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { Bridge, backoff, errorText, sleep, type BridgeOptions } from "./bridge.ts";
-import { isRequest, parseServerText, type JsonRpcMessage } from "./jsonrpc.ts";
-import { readSse } from "./sse.ts";
+import { isRequest, parseServerText, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { readSse } from "../lib/jsonrpc/sse.ts";
 import { isUnreachable, NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
 /**

@@ -26,7 +26,11 @@ export function createManagerApp(supervisor: Supervisor, token: string): Hono {
 
   app.post("/daemons/:name/stop", async (c) => c.json(await supervisor.stop(c.req.param("name"))));
 
-  app.post("/daemons/:name/restart", async (c) => c.json(await supervisor.restart(c.req.param("name"))));
+  app.post("/daemons/:name/restart", async (c) => {
+    const project = c.req.query("project");
+    if (project) return c.json(await supervisor.restartChild(c.req.param("name"), project));
+    return c.json(await supervisor.restart(c.req.param("name")));
+  });
 
   app.get("/daemons/:name/logs", (c) => {
     const lines = Math.min(MAX_LOG_LINES, Math.max(0, Number(c.req.query("lines") ?? 100) || 0));

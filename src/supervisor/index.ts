@@ -120,6 +120,11 @@ export class Supervisor {
     return this.keeper(name).restart(target);
   }
 
+  /** A stdio host's child for one project, restarted inside the host: its sessions stay connected. */
+  restartChild(name: string, project: string): Promise<Endpoint & { restarted: string[] }> {
+    return this.keeper(name).restartChild(project);
+  }
+
   async stopAll(): Promise<StopResult[]> {
     const keepers = [...this.keepers.values()];
     const results = await Promise.all(

@@ -3,6 +3,7 @@ import type { ResolvedTarget } from "../lib/config.ts";
 import { endpointOf, type Endpoint } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
+import type { ChildStatus } from "../lib/host-status.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { answers, probe } from "../lib/probe.ts";
@@ -46,7 +47,7 @@ export type ShownState = State | "unresponsive";
 /** One row of `GET /status`. */
 export interface TargetStatus {
   name: string;
-  kind: "builtin" | "external";
+  kind: ResolvedTarget["kind"];
   state: ShownState | "invalid";
   pid: number | null;
   port: number | null;
@@ -64,6 +65,8 @@ export interface TargetStatus {
   /** Why it is failed or stopped (crash loop, idle, stopped by a command), with the last log lines when failed. */
   note: string | null;
   lastLog: string[];
+  /** A stdio host's children (one per project, per session, or one global); absent for other targets. */
+  children?: ChildStatus[];
 }
 
 /**
@@ -85,7 +88,7 @@ export class Keeper {
   private lastLog: string[] = [];
   private lastActivity = Date.now();
   private lastRequests: number | undefined;
-  private stats: { sessions: number | null; requests: number | null; connections: number | null } = { sessions: null, requests: null, connections: null };
+  private stats: { sessions: number | null; requests: number | null; connections: number | null; children?: ChildStatus[] } = { sessions: null, requests: null, connections: null };
   /** When the running daemon last answered its health check, and since when it has not (undefined = it answers). */
   private lastAnswered = Date.now();
   private silentSince: number | undefined;
@@ -279,6 +282,23 @@ export class Keeper {
     return this.ensure();
   }
 
+  /** `msm restart NAME --project DIR` for a stdio host: the host restarts that project's child, sessions kept. */
+  async restartChild(project: string): Promise<Endpoint & { restarted: string[] }> {
+    if (this.target.kind !== "hosted") {
+      throw new MsmError("USAGE", `--project applies to stdio servers msm hosts; "${this.target.name}" is not one. Run "msm restart ${this.target.name}".`);
+    }
+    const endpoint = await this.ensure();
+    const lock = this.lock!;
+    const response = await fetch(`http://127.0.0.1:${lock.port}/restart?project=${encodeURIComponent(project)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.token}`, connection: "close" },
+      signal: AbortSignal.timeout(this.target.startTimeoutMs + this.target.startTimeoutSeconds * 1000),
+    });
+    const body = (await response.json().catch(() => ({}))) as { restarted?: string[]; message?: string };
+    if (!response.ok) throw new MsmError("UNKNOWN_TARGET", body.message ?? `The "${this.target.name}" host answered ${response.status}.`);
+    return { ...endpoint, restarted: body.restarted ?? [] };
+  }
+
   /** Called every watch tick: catches deaths of adopted daemons, which are not our children. */
   check(): void {
     if (this.state !== "running" || !this.lock || this.stopping) return;
@@ -344,8 +364,8 @@ export class Keeper {
     if (this.state !== "running" || !this.lock) return false;
     const lock = this.lock;
     const connections = connectionsTo(lock.port) ?? null;
-    const stats = this.target.kind === "builtin" ? await fetchStats(lock.port, this.token) : undefined;
-    this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections };
+    const stats = this.target.kind !== "external" ? await fetchStats(lock.port, this.token) : undefined;
+    this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections, children: stats?.children };
     const requestsMoved = stats !== undefined && this.lastRequests !== undefined && stats.requests !== this.lastRequests;
     if (stats) this.lastRequests = stats.requests;
     if ((connections ?? 0) > 0 || requestsMoved) this.lastActivity = Date.now();
@@ -373,6 +393,7 @@ export class Keeper {
       idleMinutes: this.target.idleMinutes,
       note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : this.note,
       lastLog: this.state === "failed" ? this.lastLog : [],
+      ...(this.target.kind === "hosted" ? { children: lock ? (this.stats.children ?? []) : [] } : {}),
     };
   }
 

@@ -23,13 +23,14 @@ export interface Launched {
 export async function launch(target: ResolvedTarget, timeoutMs = target.startTimeoutMs): Promise<Launched> {
   const existing = readLock(target.name);
   if (existing) return { lock: existing, adopted: true };
-  return target.kind === "builtin" ? launchBuiltin(target, timeoutMs) : launchExternal(target, timeoutMs);
+  return target.kind === "external" ? launchExternal(target, timeoutMs) : launchOwn(target, timeoutMs);
 }
 
-/** msm's own daemons (`msm memory`) take their lock and pick their port themselves. */
-async function launchBuiltin(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
-  note(target.name, `starting msm ${target.name} (preferred port ${target.port || "any"})`);
-  const child = spawnDetached(target.name, [target.name, "--detached", "--port", String(target.port)]);
+/** msm's own daemons (`msm memory`, `msm host --target NAME`) take their lock and pick their port themselves. */
+async function launchOwn(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
+  const args = target.kind === "hosted" ? ["host", "--target", target.name, "--detached"] : [target.name, "--detached", "--port", String(target.port)];
+  note(target.name, target.kind === "hosted" ? `starting the host for "${target.command}"` : `starting msm ${target.name} (preferred port ${target.port || "any"})`);
+  const child = spawnDetached(target.name, args);
   let exitCode: number | null | undefined;
   void child.exited.then((code) => (exitCode = code));
   const deadline = Date.now() + timeoutMs;

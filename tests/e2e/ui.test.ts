@@ -258,8 +258,8 @@ describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
     // The page against the dashboard app itself, fed a status with children as the hosting work reports them.
     const { createUi } = await import("../../src/supervisor/web/app.ts");
     const children = [
-      { project: "/work/alpha", pid: 4242, uptime: 75, restarts: 0, sessions: 2, rss: 31 * 1024 * 1024 },
-      { project: "/work/beta", pid: 4343, uptime: 12, restarts: 1, sessions: 1, rss: 29 * 1024 * 1024 },
+      { project: "/work/alpha", share: "project" as const, state: "running" as const, pid: 4242, uptimeSeconds: 75, restarts: 0, sessions: 2, rssBytes: 31 * 1024 * 1024, note: null, lastStderr: [] },
+      { project: "/work/beta", share: "project" as const, state: "running" as const, pid: 4343, uptimeSeconds: 12, restarts: 1, sessions: 1, rssBytes: 29 * 1024 * 1024, note: null, lastStderr: [] },
     ];
     const sup = {
       port: 0,

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import type { Endpoint } from "../../lib/ensure.ts";
@@ -9,10 +10,14 @@ import { RESTART_TIMEOUT_MS, replaceDaemons } from "../../lib/upgrade.ts";
 const STOP_ALLOWANCE_MS = 15_000;
 
 export default defineCommand({
-  meta: { name: "restart", description: "Restart a target's daemon, config re-read (clears a failed state); --all: every one" },
+  meta: {
+    name: "restart",
+    description: "Restart a target's daemon, config re-read (clears a failed state; a hosted stdio server: all its children, or one with --project); --all: every running daemon",
+  },
   args: {
     name: { type: "positional", description: "Target to restart", required: false },
     all: { type: "boolean", description: "Every running daemon, one at a time (and the supervisor, if it is another msm version)", default: false },
+    project: { type: "string", description: "A stdio server msm hosts: restart only the child serving this project folder (its sessions stay)" },
   },
   async run({ args }) {
     const say = (line: string) => process.stdout.write(line + "\n");
@@ -27,6 +32,13 @@ export default defineCommand({
     const target = resolveTarget(loadConfig(), args.name);
     const manager = await ensureSupervisor();
     const timeoutMs = Math.max(RESTART_TIMEOUT_MS, target.startTimeoutMs + STOP_ALLOWANCE_MS);
+    if (args.project) {
+      const project = resolve(args.project);
+      const path = `/daemons/${encodeURIComponent(args.name)}/restart?project=${encodeURIComponent(project)}`;
+      const answer = await callManager<Endpoint & { restarted: string[] }>(manager, "POST", path, timeoutMs + 60_000);
+      say(`restarted ${args.name} for ${answer.restarted.join(", ")}`);
+      return;
+    }
     const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, timeoutMs);
     say(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}`);
   },

@@ -7,7 +7,9 @@ import { msmHome, userHome } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
+import { fetchStats } from "../../supervisor/activity.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
+import { loadToken } from "../../lib/token.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
 import { paint, table, useColor } from "../style.ts";
@@ -84,6 +86,8 @@ async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
         target = resolveTarget(config, name);
       } catch {}
       const healthy = info && target ? await probe(target, info) : false;
+      // A stdio host tells about its children itself (it needs no supervisor for that).
+      const stats = info && healthy && target?.kind === "hosted" ? await fetchStats(info.port, loadToken()) : undefined;
       const started = info ? Date.parse(info.startedAt) : NaN;
       return {
         name,
@@ -96,13 +100,14 @@ async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
         version: info?.version ?? null,
         uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
         restarts: 0,
-        sessions: null,
+        sessions: stats?.sessions ?? null,
         connections: null,
         requests: null,
         rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
         idleMinutes: target?.idleMinutes ?? 0,
         note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target && !(name in config.broken) ? "not in config.json" : null,
         lastLog: [],
+        ...(target?.kind === "hosted" ? { children: stats?.children ?? [] } : {}),
       } satisfies TargetStatus;
     }),
   );
@@ -163,9 +168,33 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     ]);
   }
   out.push(table(rows));
+  const tilde = (p: string) => (p.startsWith(userHome() + "/") ? `~${p.slice(userHome().length)}` : p);
+  for (const t of report.targets) {
+    if (!t.children?.length) continue;
+    out.push("", `${c(t.name, "bold")} children (stdio):`);
+    const childRows = [["  PROJECT", "STATE", "PID", "UPTIME", "RESTARTS", "SESSIONS", "MEMORY"].map((h) => c(h, "dim"))];
+    for (const child of t.children) {
+      childRows.push([
+        `  ${child.project ? tilde(child.project) : "(global)"}`,
+        c(`● ${child.state}`, STATE_STYLE[child.state]),
+        child.pid?.toString() ?? "-",
+        formatUptime(child.uptimeSeconds),
+        child.restarts ? c(String(child.restarts), child.restarts > 2 ? "yellow" : "cyan") : "0",
+        String(child.sessions),
+        formatBytes(child.rssBytes),
+      ]);
+    }
+    out.push(table(childRows));
+    for (const child of t.children) {
+      if (child.state === "failed" || child.note) out.push(`  ${child.project ? tilde(child.project) : "(global)"}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`);
+      for (const line of child.lastStderr) out.push(c(`    │ ${line}`, "dim"));
+      if (child.state === "failed") out.push(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`);
+    }
+  }
   const skew = skewLines(report);
   if (skew.length) out.push("", ...skew.map((line) => c(line, "yellow")));
-  const idleNote = (t: TargetStatus) => (t.idleMinutes > 0 && t.state === "running" ? `stops after ${idleText(t.idleMinutes)} without sessions` : null);
+  const idleNote = (t: TargetStatus) =>
+    t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${idleText(t.idleMinutes)} without sessions` : null;
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {

@@ -22,10 +22,35 @@ describe("config.json", () => {
     expect(resolveTarget(config, "memory")).toMatchObject({ kind: "builtin", port: 3100, path: "/mcp" });
   });
 
-  test("external targets get defaults for transport, args, env and path", () => {
-    const config = parseConfig(JSON.stringify({ targets: { code: { command: "uvx", args: ["x", "--port", "{port}"] }, legacy: { command: "y", transport: "sse" } } }));
+  test("external targets (a transport set) get defaults for args, env and path", () => {
+    const config = parseConfig(JSON.stringify({ targets: { code: { command: "uvx", args: ["x", "--port", "{port}"], transport: "streamable-http" }, legacy: { command: "y", transport: "sse" } } }));
     expect(resolveTarget(config, "code")).toMatchObject({ kind: "external", command: "uvx", transport: "streamable-http", path: "/mcp", env: {}, port: 0 });
     expect(resolveTarget(config, "legacy")).toMatchObject({ transport: "sse", path: "/sse" });
+  });
+
+  test("a command without a transport is a stdio server msm hosts, shared per project by default", () => {
+    const config = parseConfig(
+      JSON.stringify({
+        targets: {
+          fs: { command: "npx", args: ["-y", "@modelcontextprotocol/server-filesystem", "{project}"] },
+          thinking: { command: "npx", args: ["x"], share: "global" },
+          browser: { command: "npx", args: ["@playwright/mcp"], share: "session", idleMinutes: 0.5, startTimeoutSeconds: 5, env: { A: "{project}" }, cwd: "{project}" },
+        },
+      }),
+    );
+    expect(resolveTarget(config, "fs")).toMatchObject({ kind: "hosted", share: "project", startTimeoutSeconds: 60, idleMinutes: 10, transport: "streamable-http", path: "/mcp" });
+    expect(resolveTarget(config, "thinking")).toMatchObject({ kind: "hosted", share: "global", idleMinutes: 0 });
+    expect(resolveTarget(config, "browser")).toMatchObject({ kind: "hosted", share: "session", idleMinutes: 0.5, startTimeoutSeconds: 5, cwd: "{project}" });
+    expect(configError(JSON.stringify({ targets: { fs: { command: "x", share: "team" } } })).message).toContain("targets.fs.share");
+    expect(configError(JSON.stringify({ targets: { fs: { command: "x", args: ["{project}"], share: "global" } } })).message).toContain('uses "{project}" but "share" is "global"');
+  });
+
+  test("a target that names a port but no transport is an error that says to add one", () => {
+    const message = configError(JSON.stringify({ targets: { code: { command: "uvx", args: ["code-index-mcp", "--port", "{port}"] } } })).message;
+    expect(message).toContain('targets.code names "{port}" but has no "transport"');
+    expect(message).toContain('"transport": "streamable-http"');
+    expect(configError(JSON.stringify({ targets: { code: { command: "x", env: { PORT: "{port}" } } } })).message).toContain('names "{port}"');
+    expect(configError(JSON.stringify({ targets: { code: { command: "x", port: 3101 } } })).message).toContain('sets "port" but has no "transport"');
   });
 
   test("malformed JSON is a clear error", () => {

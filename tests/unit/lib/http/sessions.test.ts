@@ -1,56 +1,102 @@
 import { describe, expect, test } from "bun:test";
-import { onResponseDone, SessionTable, sessionIdleMsFromEnv, SESSION_IDLE_MS } from "../../../../src/lib/http/sessions.ts";
+import { onResponseDone, queueBody, SessionTable, sessionIdleMs } from "../../../../src/lib/http/sessions.ts";
 
-function table(idleMs: number) {
-  let now = 1_000;
-  const expired: string[] = [];
-  const sessions = new SessionTable<string>({ idleMs, onExpire: (id) => void expired.push(id), now: () => now });
-  return { sessions, expired, advance: (ms: number) => (now += ms) };
+class Fake {
+  closed: string | undefined;
+  close(reason: string) {
+    this.closed = reason;
+  }
 }
 
 describe("session table", () => {
-  test("a session with no request and no stream is reaped after idleMs; one with an open stream never is", async () => {
-    const { sessions, expired, advance } = table(1_000);
-    sessions.add("orphan", "a");
-    sessions.add("listening", "b");
-    const stream = sessions.begin("listening");
-    advance(999);
-    expect(sessions.sweep()).toEqual([]);
-    advance(1);
-    expect(sessions.sweep()).toEqual(["orphan"]);
-    await Bun.sleep(0);
-    expect(expired).toEqual(["orphan"]);
-    expect(sessions.get("orphan")).toBeUndefined();
-    advance(60_000);
-    expect(sessions.sweep()).toEqual([]);
-    // The stream closes: its idle time starts then.
-    stream();
-    stream(); // ending twice counts once
-    advance(999);
-    expect(sessions.sweep()).toEqual([]);
-    advance(1);
-    expect(sessions.sweep()).toEqual(["listening"]);
-    expect(sessions.size).toBe(0);
+  test("a session with no stream and no request for the idle time is closed; an open stream or request keeps it", () => {
+    let now = 0;
+    const table = new SessionTable<Fake>(1_000, () => now);
+    const idle = new Fake();
+    const streaming = new Fake();
+    const working = new Fake();
+    table.add("idle", idle);
+    table.add("streaming", streaming);
+    table.add("working", working);
+    const endStream = table.streamOpened("streaming");
+    const endRequest = table.requestStarted("working");
+    now = 999;
+    expect(table.sweep()).toEqual([]);
+    now = 1_000;
+    expect(table.sweep()).toEqual(["idle"]);
+    expect(idle.closed).toContain("no stream and no request");
+    now = 5_000;
+    expect(table.sweep()).toEqual([]);
+    endStream();
+    endStream(); // twice is harmless
+    endRequest();
+    now = 5_999;
+    expect(table.sweep()).toEqual([]);
+    now = 6_000;
+    expect(table.sweep().sort()).toEqual(["streaming", "working"]);
+    expect(table.size).toBe(0);
   }, 5_000);
 
-  test("a deleted session is not expired; begin() on an unknown id is harmless", () => {
-    const { sessions, expired, advance } = table(10);
-    sessions.add("gone", "x");
-    expect(sessions.delete("gone")).toBe(true);
-    sessions.begin("nope")();
-    advance(100);
-    expect(sessions.sweep()).toEqual([]);
-    expect(expired).toEqual([]);
+  test("use keeps a session alive; delete closes it once", () => {
+    let now = 0;
+    const table = new SessionTable<Fake>(1_000, () => now);
+    const s = new Fake();
+    table.add("s", s);
+    now = 900;
+    expect(table.get("s")).toBe(s);
+    now = 1_800;
+    expect(table.sweep()).toEqual([]);
+    expect(table.delete("s", "bye")).toBe(true);
+    expect(table.delete("s", "again")).toBe(false);
+    expect(s.closed).toBe("bye");
   }, 5_000);
 
-  test("MSM_SESSION_IDLE_MS overrides the 10-minute default; junk is ignored", () => {
-    expect(SESSION_IDLE_MS).toBe(600_000);
-    expect(sessionIdleMsFromEnv({ MSM_SESSION_IDLE_MS: "1500" })).toBe(1_500);
-    expect(sessionIdleMsFromEnv({ MSM_SESSION_IDLE_MS: "soon" })).toBe(600_000);
-    expect(sessionIdleMsFromEnv({})).toBe(600_000);
+  test("MSM_SESSION_IDLE_MS overrides the idle time; nonsense is ignored", () => {
+    expect(sessionIdleMs({ MSM_SESSION_IDLE_MS: "250" })).toBe(250);
+    expect(sessionIdleMs({ MSM_SESSION_IDLE_MS: "soon" })).toBe(10 * 60_000);
+    expect(sessionIdleMs({})).toBe(10 * 60_000);
+  }, 5_000);
+});
+
+describe("queueBody", () => {
+  test("counts what the client has not taken yet, and ends once", async () => {
+    let queued = 0;
+    let ends = 0;
+    const source = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(10));
+        c.enqueue(new Uint8Array(20));
+        c.close();
+      },
+    });
+    const { response } = queueBody(new Response(source), { queued: (d) => (queued += d), end: () => ends++ });
+    await Bun.sleep(10);
+    expect(queued).toBe(30);
+    const reader = response.body!.getReader();
+    expect((await reader.read()).value!.byteLength).toBe(10);
+    expect(queued).toBe(20);
+    expect((await reader.read()).value!.byteLength).toBe(20);
+    expect((await reader.read()).done).toBe(true);
+    expect(queued).toBe(0);
+    expect(ends).toBe(1);
   }, 5_000);
 
-  test("onResponseDone fires when the body ends, or is cancelled by a client that went away", async () => {
+  test("abort drops the queue and errors the stream", async () => {
+    let queued = 0;
+    let ends = 0;
+    const source = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new Uint8Array(100)) });
+    const { response, abort } = queueBody(new Response(source), { queued: (d) => (queued += d), end: () => ends++ });
+    await Bun.sleep(10);
+    expect(queued).toBe(100);
+    abort("cut off");
+    expect(queued).toBe(0);
+    expect(ends).toBe(1);
+    await expect(response.body!.getReader().read()).rejects.toThrow("cut off");
+  }, 5_000);
+});
+
+describe("onResponseDone", () => {
+  test("fires when the body ends, or is cancelled by a client that went away", async () => {
     let ended = 0;
     const whole = onResponseDone(new Response("hello"), () => ended++);
     expect(await whole.text()).toBe("hello");
