@@ -230,8 +230,8 @@ describe("a typo in one target never breaks the others (item 9)", () => {
       ...base,
       targets: {
         ...base.targets,
-        everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" } },
-        typo: { command: "node", args: ["x"], helth: "mcp" },
+        everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, transport: "streamable-http" },
+        typo: { command: "node", args: ["x"], helth: "mcp", transport: "streamable-http" },
       },
     };
     const sandbox = new Sandbox(config);
@@ -280,7 +280,7 @@ describe("a typo in one target never breaks the others (item 9)", () => {
 
 describe("config changes apply on restart (item 13)", () => {
   test("msm restart NAME re-reads args, env and idleMinutes of a running target", async () => {
-    const target = (extra: object) => ({ command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, ...extra });
+    const target = (extra: object) => ({ command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, transport: "streamable-http", ...extra });
     const sandbox = new Sandbox({ ...base, targets: { ...base.targets, everything: target({}) } });
     try {
       const first = await msm(sandbox, ["restart", "everything"]);
@@ -305,7 +305,7 @@ describe("slow starters come up (item 14)", () => {
   test("a server that needs 26 s to start is waited for (default startTimeoutSeconds 60) and serves the waiting session", async () => {
     const sandbox = new Sandbox({
       ...base,
-      targets: { ...base.targets, slow: { command: "sh", args: ["-c", `sleep 26 && exec node ${EVERYTHING} streamableHttp`], env: { PORT: "{port}" } } },
+      targets: { ...base.targets, slow: { command: "sh", args: ["-c", `sleep 26 && exec node ${EVERYTHING} streamableHttp`], env: { PORT: "{port}" }, transport: "streamable-http" } },
     });
     try {
       const started = performance.now();
@@ -327,7 +327,7 @@ describe("slow starters come up (item 14)", () => {
       ...base,
       targets: {
         ...base.targets,
-        slow: { command: "sh", args: ["-c", `sleep 4 && exec node ${EVERYTHING} streamableHttp`], env: { PORT: "{port}" }, startTimeoutSeconds: 1.5 },
+        slow: { command: "sh", args: ["-c", `sleep 4 && exec node ${EVERYTHING} streamableHttp`], env: { PORT: "{port}" }, transport: "streamable-http", startTimeoutSeconds: 1.5 },
       },
     });
     try {

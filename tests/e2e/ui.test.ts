@@ -15,8 +15,8 @@ const config = {
   supervisor: { port: 0 },
   targets: {
     memory: { port: 0 },
-    everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, health: "mcp" },
-    broken: { command: "sh", args: ["-c", "echo 'boom: cannot open the index'; exit 3"] },
+    everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, health: "mcp", transport: "streamable-http" },
+    broken: { command: "sh", args: ["-c", "echo 'boom: cannot open the index'; exit 3"], transport: "streamable-http" },
   },
 };
 

@@ -88,7 +88,7 @@ describe("config.json", () => {
 
   test("a typo in one target leaves the others (and memory) valid; the broken one names its key", () => {
     const config = readConfig(
-      JSON.stringify({ targets: { memory: { port: 4100 }, good: { command: "x" }, typo: { command: "y", helth: "mcp" }, "bad name!": { command: "z" } } }),
+      JSON.stringify({ targets: { memory: { port: 4100 }, good: { command: "x", transport: "streamable-http" }, typo: { command: "y", helth: "mcp", transport: "streamable-http" }, "bad name!": { command: "z", transport: "streamable-http" } } }),
     );
     expect(Object.keys(config.targets)).toEqual(["memory", "good"]);
     expect(config.broken.typo).toContain('unknown key "targets.typo.helth"');
@@ -114,10 +114,10 @@ describe("config.json", () => {
   });
 
   test("startTimeoutSeconds: default 60 s, fractions allowed", () => {
-    const config = parseConfig(JSON.stringify({ targets: { slow: { command: "x", startTimeoutSeconds: 1.5 }, plain: { command: "y" } } }));
+    const config = parseConfig(JSON.stringify({ targets: { slow: { command: "x", startTimeoutSeconds: 1.5, transport: "streamable-http" }, plain: { command: "y", transport: "streamable-http" } } }));
     expect(resolveTarget(config, "slow").startTimeoutMs).toBe(1500);
     expect(resolveTarget(config, "plain").startTimeoutMs).toBe(60_000);
     expect(resolveTarget(config, "memory").startTimeoutMs).toBe(60_000);
-    expect(readConfig(JSON.stringify({ targets: { z: { command: "x", startTimeoutSeconds: 0 } } })).broken.z).toContain("targets.z.startTimeoutSeconds: must be more than 0");
+    expect(readConfig(JSON.stringify({ targets: { z: { command: "x", startTimeoutSeconds: 0, transport: "streamable-http" } } })).broken.z).toContain("targets.z.startTimeoutSeconds: must be more than 0");
   });
 });
