@@ -188,7 +188,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   if (!options.input && process.stdin.isTTY) {
     process.stderr.write(
       `msm proxy: waiting for MCP JSON-RPC messages on stdin, one per line (${project}).\n` +
-        `This is the command an editor runs; see "msm generate-config". Press Ctrl-D to end.\n`,
+        `This is the command an editor runs (see "msm generate-config"); Ctrl-D or Ctrl-C ends it.\n`,
     );
   }
   for await (const line of readLines(input)) {
