@@ -39,6 +39,45 @@ export function startTicks(pid: number): string | undefined {
 }
 
 /**
+ * The command line of `pid` (arguments joined by spaces), undefined where there is no /proc. Recorded in the locks
+ * msm's own processes write for themselves: msm never rewrites its argv, while some servers do (npm sets its title),
+ * so it is only compared where the lock's writer was the process itself.
+ */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").replaceAll("\0", " ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lock file records to recognise the process that wrote it. */
+export interface ProcessRecord {
+  pid: number;
+  /** startTicks() of `pid` when the lock was written. */
+  pidStart?: string;
+  /** commandLine() of `pid`, when the process wrote the lock itself. */
+  command?: string;
+}
+
+/**
+ * Is the process a lock names still the one that wrote it — so safe to send a token to, or a signal? Dead (or a
+ * zombie) → no. Where /proc tells start times: a record without one was never written by msm for this process (a
+ * hand-made or foreign file) → no; a different start time means the kernel reused the pid for another program → no.
+ * A recorded command line must match too. Where nothing can be checked (no /proc), a live pid is trusted.
+ */
+export function processMatches(record: ProcessRecord): boolean {
+  if (!Number.isInteger(record.pid) || record.pid <= 0 || !isAlive(record.pid)) return false;
+  const started = startTicks(record.pid);
+  if (started !== undefined && started !== record.pidStart) return false;
+  if (record.command !== undefined) {
+    const command = commandLine(record.pid);
+    if (command !== undefined && command !== record.command) return false;
+  }
+  return true;
+}
+
+/**
  * Resident memory of a whole process group (a daemon and whatever it spawned: `npx` → node, `uvx` → python), or
  * of `pid` alone where groups cannot be listed.
  */

@@ -2,6 +2,7 @@ import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
+import { processMatches } from "../lib/proc.ts";
 import { loadToken } from "../lib/token.ts";
 import { MAX_MESSAGE_BYTES, readLines, type Line } from "./lines.ts";
 import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
@@ -104,32 +105,38 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
 /**
  * A daemon's lock file read without its zod schema: loading zod, the config and the start machinery costs a proxy
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
- * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
+ * The pid must still be the process that wrote the lock (start time, command line): a recycled pid next to a
+ * foreign server on the old port must never be sent the bearer token. Anything unexpected → undefined, and the
+ * caller takes the full ensureDaemon() path.
  */
 export function liveLock(name: string): { port: number; path: string; transport: Transport } | undefined {
+  const lock = readOwnLock(name);
+  if (!lock || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
+  if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
+  return { port: lock.port, path: lock.path, transport: lock.transport as Transport };
+}
+
+const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
+
+/** `<name>.lock` when the process it names is the one that wrote it; same schema-free read as liveLock. */
+function readOwnLock(name: string): Record<string, unknown> | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown };
-    if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
-    if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
-    process.kill(lock.pid, 0);
-    return { port: lock.port, path: lock.path, transport: lock.transport as Transport };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as Record<string, unknown>;
+    if (typeof lock.pid !== "number") return undefined;
+    const record = {
+      pid: lock.pid,
+      pidStart: typeof lock.pidStart === "string" ? lock.pidStart : undefined,
+      command: typeof lock.command === "string" ? lock.command : undefined,
+    };
+    return processMatches(record) ? lock : undefined;
   } catch {
     return undefined;
   }
 }
 
-const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
-
-/** Does `<name>.lock` name a running pid? Same schema-free read as liveLock, for the same reason. */
+/** Does `<name>.lock` name the running process that wrote it? */
 function pidFileAlive(name: string): boolean {
-  try {
-    const { pid } = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown };
-    if (typeof pid !== "number") return false;
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return readOwnLock(name) !== undefined;
 }
 
 /** Runs one session: stdin lines to the server, server messages to stdout. Resolves with the exit code at EOF. */
