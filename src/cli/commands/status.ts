@@ -114,9 +114,11 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
   const home = report.home.startsWith(userHome() + "/") ? `~${report.home.slice(userHome().length)}` : report.home;
   const out: string[] = [];
+  // The home path is the one part that can be long: its own segment, cut in the middle if it alone is too wide.
+  const where = c(home.length > width ? `${home.slice(0, 20)}…${home.slice(home.length - width + 21)}` : home, "dim");
   const head = report.supervisor
-    ? [`${c("msm", "bold")} ${report.supervisor.version}`, `supervisor pid ${report.supervisor.pid} on 127.0.0.1:${report.supervisor.port}`, `up ${formatUptime(report.supervisor.uptimeSeconds)}`, c(home, "dim")]
-    : [c("msm", "bold"), `${c("supervisor not running", "yellow")} (it starts with the next session)`, `from lock files in ${c(home, "dim")}`];
+    ? [`${c("msm", "bold")} ${report.supervisor.version}`, `supervisor pid ${report.supervisor.pid} on 127.0.0.1:${report.supervisor.port}`, `up ${formatUptime(report.supervisor.uptimeSeconds)}`, where]
+    : [c("msm", "bold"), `${c("supervisor not running", "yellow")} (it starts with the next session)`, "read from lock files", where];
   out.push(...joinWrapped(head, " · ", width));
   out.push("");
   const dash = (v: number | null) => (v === null ? "-" : v.toLocaleString("en-US"));
