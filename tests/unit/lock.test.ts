@@ -101,11 +101,12 @@ describe("locks are never trusted blindly (issue 9, item 10)", () => {
     }
   });
 
-  test("a recorded command line must match too", () => {
+  test("a recorded command line must match too", async () => {
     const sleeper = Bun.spawn(["sleep", "30"]);
     try {
+      // Until the child has exec'd, its command line is still being set up.
+      await waitUntil(() => commandLine(sleeper.pid) === "sleep 30", 5_000);
       const pidStart = startTicks(sleeper.pid);
-      expect(commandLine(sleeper.pid)).toBe("sleep 30");
       expect(ownerAlive(info(sleeper.pid, { pidStart, command: "sleep 30" }))).toBe(true);
       expect(ownerAlive(info(sleeper.pid, { pidStart, command: "/usr/local/bin/msm memory --detached" }))).toBe(false);
       // Locks written before command lines were recorded still count by their start time.

@@ -77,12 +77,20 @@ test("release never deletes a successor's lock", () => {
 
 test("processes racing for one lock: exactly one wins", async () => {
   const home = freshHome();
+  // Every racer holds on (the winner keeps its lock) until all have answered: a winner that exited early would leave
+  // a dead pid behind, and a late racer would rightly take the lock over.
   const script = `
     import { acquireLock } from ${JSON.stringify(join(import.meta.dir, "../../../src/lib/lock.ts"))};
     const r = acquireLock("race", { pid: process.pid, port: 0, transport: "http", startedAt: "now", version: "t" });
-    process.stdout.write("release" in r ? "won" : "lost");
-    await Bun.sleep(300);`;
-  const runs = Array.from({ length: 8 }, () => Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MSM_HOME: home }, stdout: "pipe" }));
-  const results = await Promise.all(runs.map((p) => new Response(p.stdout).text()));
-  expect(results.filter((r) => r === "won").length).toBe(1);
-});
+    process.stdout.write("release" in r ? "won\\n" : "lost\\n");
+    for await (const _ of process.stdin) {}`;
+  const runs = Array.from({ length: 8 }, () => Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MSM_HOME: home }, stdin: "pipe", stdout: "pipe" }));
+  try {
+    const results = await Promise.all(runs.map(async (p) => (await p.stdout.getReader().read()).value));
+    const text = results.map((r) => new TextDecoder().decode(r).trim());
+    expect(text.filter((r) => r === "won").length).toBe(1);
+  } finally {
+    for (const p of runs) p.stdin.end();
+    await Promise.all(runs.map((p) => p.exited));
+  }
+}, 30_000);
