@@ -79,7 +79,7 @@ function absoluteHome(): void {
 }
 
 /** Long-running commands that keep their own crash handling (the proxy must outlive an odd error). */
-const DAEMONS = ["proxy", "supervisor", "memory serve"];
+const DAEMONS = ["proxy", "supervisor", "memory", "memory serve"];
 
 /**
  * A closed stdout (a pager or `head` that quit) ends the command quietly instead of with an EPIPE stack trace.
