@@ -15,6 +15,9 @@ export type MsmErrorCode =
   | "NOT_RUNNING"
   | "UNKNOWN_TARGET"
   | "PORT_BUSY"
+  /** A file or directory the command was pointed at is missing or malformed (exit 1: the command line was fine). */
+  | "INPUT_INVALID"
+  /** The command line itself is wrong: an unknown flag, a missing argument (exit 2). */
   | "USAGE";
 
 export class MsmError extends Error {

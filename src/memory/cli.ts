@@ -13,14 +13,14 @@ function databaseFor(project: string | undefined, create: boolean): string {
   let dir: string;
   if (project) {
     dir = resolve(project);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MsmError("USAGE", `--project ${project}: no such directory`);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MsmError("INPUT_INVALID", `--project ${project}: no such directory`);
     dir = join(dir, ".claude");
   } else {
     dir = join(homeDatabasePath(), "..");
   }
   const file = join(dir, "memory.db");
   if (create) mkdirSync(dir, { recursive: true });
-  else if (!existsSync(file)) throw new MsmError("USAGE", `No memory database at ${file} yet: nothing to export.`);
+  else if (!existsSync(file)) throw new MsmError("INPUT_INVALID", `No memory database at ${file} yet: nothing to export.`);
   return file;
 }
 
