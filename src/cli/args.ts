@@ -99,11 +99,8 @@ function checkArgs(argsDef: ArgsDef, args: string[], path: string[], leaf: boole
   let extra: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === "--") {
-      positionals += args.length - i - 1;
-      extra ??= args[i + 1];
-      break;
-    }
+    // Everything after "--" is passed through as is (a command line to run, say): not ours to check.
+    if (arg === "--") break;
     if (HELP_FLAGS.includes(arg)) continue;
     if (!arg.startsWith("-") || arg === "-") {
       positionals++;
