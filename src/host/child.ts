@@ -51,7 +51,13 @@ export class StdioChild {
     this.pid = proc.pid;
     const out = (async () => {
       try {
-        for await (const line of readLines(proc.stdout)) {
+        for await (const read of readLines(proc.stdout)) {
+          if (!("text" in read)) {
+            // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole.
+            events.stderr(`(a ${read.problem === "too-large" ? "message over 64 MiB" : "line that is not UTF-8"} on stdout was dropped)`);
+            continue;
+          }
+          const line = read.text;
           if (line.trim() === "") continue;
           const messages = parseServerText(line);
           if (!messages) {
@@ -64,7 +70,8 @@ export class StdioChild {
     })();
     const err = (async () => {
       try {
-        for await (const line of readLines(proc.stderr)) {
+        for await (const read of readLines(proc.stderr)) {
+          const line = "text" in read ? read.text : `(a ${read.problem === "too-large" ? "line over 64 MiB" : "line that is not UTF-8"} was dropped)`;
           this.stderrTail.push(line);
           if (this.stderrTail.length > STDERR_KEEP) this.stderrTail.shift();
           events.stderr(line);

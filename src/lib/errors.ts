@@ -22,6 +22,9 @@ export type MsmErrorCode =
   | "PORT_BUSY"
   | "INSTALL_FAILED"
   | "FILE_CHANGED"
+  /** A file or directory the command was pointed at is missing or malformed (exit 1: the command line was fine). */
+  | "INPUT_INVALID"
+  /** The command line itself is wrong: an unknown flag, a missing argument (exit 2). */
   | "USAGE";
 
 export class MsmError extends Error {

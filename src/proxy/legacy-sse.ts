@@ -37,7 +37,7 @@ export class SseBridge extends Bridge {
         response = await postFresh(this.fetch, this.upstream!, this.postUrl, {
           method: "POST",
           headers: { ...this.upstream!.headers, "content-type": "application/json" },
-          body: JSON.stringify(message),
+          body: this.body(message),
           ...NO_TIMEOUT,
         });
       } catch (error) {
@@ -82,7 +82,7 @@ export class SseBridge extends Bridge {
     const response = await this.fetch(this.postUrl!, {
       method: "POST",
       headers: { ...this.upstream!.headers, "content-type": "application/json" },
-      body: JSON.stringify(message),
+      body: this.body(message),
       ...NO_TIMEOUT,
     });
     await response.body?.cancel().catch(noop);

@@ -51,7 +51,7 @@ export class StreamableBridge extends Bridge {
     const init: RequestInit = {
       method: "POST",
       headers: this.headers({ "content-type": "application/json", accept }),
-      body: JSON.stringify(message),
+      body: this.body(message),
       ...NO_TIMEOUT,
     };
     return postFresh(this.fetch, this.upstream!, this.upstream!.url, init);

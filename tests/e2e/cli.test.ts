@@ -100,8 +100,11 @@ describe("the msm command line", () => {
       const session = await openSession(sandbox, sandbox.project("p"));
       const lock = sandbox.lock("memory")!;
       const table = run(sandbox, ["status"]);
-      expect(table.stdout).toMatch(/TARGET\s+STATE\s+PID\s+PORT\s+TRANSPORT\s+UPTIME/);
-      expect(table.stdout).toMatch(new RegExp(`memory\\s+\\S*\\s*running\\s+${lock.pid}\\s+${lock.port}\\s+streamable-http`));
+      expect(table.stdout).toMatch(/TARGET\s+STATE\s+PID\s+PORT\s+UPTIME\s+SESSIONS\s+MEMORY/);
+      expect(table.stdout).toMatch(new RegExp(`memory\\s+\\S*\\s*running\\s+${lock.pid}\\s+${lock.port}\\s`));
+      // Piped, not a terminal: no colour codes, and every line fits 80 columns.
+      expect(table.stdout).not.toContain("\x1b[");
+      for (const line of table.stdout.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
       const json = JSON.parse(run(sandbox, ["status", "--json"]).stdout);
       expect(json.targets).toEqual([
         expect.objectContaining({ name: "memory", state: "running", pid: lock.pid, port: lock.port, transport: "streamable-http" }),

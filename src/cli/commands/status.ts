@@ -12,7 +12,7 @@ import type { TargetStatus } from "../../supervisor/keeper.ts";
 import { loadToken } from "../../lib/token.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
-import { paint, table, useColor } from "../style.ts";
+import { paint, table, truncate, useColor, visibleLength, wrap } from "../style.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
 export interface StatusReport {
@@ -138,36 +138,58 @@ function idleText(minutes: number): string {
 
 const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", unresponsive: "yellow", failed: "red", invalid: "red", stopped: "gray" } as const;
 
-/** The table a person reads: one line per target, a dot coloured by state, notes and failure logs underneath. */
-export function renderStatus(report: StatusReport, color = useColor()): string {
+/** `msm status` is read in the narrowest common terminal. */
+export const STATUS_WIDTH = 80;
+
+interface Column {
+  head: string;
+  cell: (t: TargetStatus) => string;
+}
+
+/**
+ * The table a person reads: one line per target, a dot coloured by state, notes and failure logs underneath. Every
+ * line fits STATUS_WIDTH: the least useful columns go first when it would not (all of them are in --json), then
+ * long target names are cut.
+ */
+export function renderStatus(report: StatusReport, color = useColor(), width = STATUS_WIDTH): string {
   const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
   const home = report.home.startsWith(userHome() + "/") ? `~${report.home.slice(userHome().length)}` : report.home;
   const out: string[] = [];
-  if (report.supervisor) {
-    const s = report.supervisor;
-    out.push(`${c("msm", "bold")} ${s.version} · supervisor pid ${s.pid} on 127.0.0.1:${s.port} · up ${formatUptime(s.uptimeSeconds)} · ${c(home, "dim")}`);
-  } else {
-    out.push(`${c("msm", "bold")} · ${c("supervisor not running", "yellow")} (it starts with the next session) · from lock files in ${c(home, "dim")}`);
-  }
+  // The home path is the one part that can be long: its own segment, cut in the middle if it alone is too wide.
+  const where = c(home.length > width ? `${home.slice(0, 20)}…${home.slice(home.length - width + 21)}` : home, "dim");
+  const head = report.supervisor
+    ? [`${c("msm", "bold")} ${report.supervisor.version}`, `supervisor pid ${report.supervisor.pid} on 127.0.0.1:${report.supervisor.port}`, `up ${formatUptime(report.supervisor.uptimeSeconds)}`, where]
+    : [c("msm", "bold"), `${c("supervisor not running", "yellow")} (it starts with the next session)`, "read from lock files", where];
+  out.push(...joinWrapped(head, " · ", width));
   out.push("");
-  const rows = [["TARGET", "STATE", "PID", "PORT", "TRANSPORT", "UPTIME", "RESTARTS", "SESSIONS", "REQUESTS", "MEMORY"].map((h) => c(h, "dim"))];
   const dash = (v: number | null) => (v === null ? "-" : v.toLocaleString("en-US"));
-  for (const t of report.targets) {
-    const style = STATE_STYLE[t.state];
-    rows.push([
-      c(t.name, "bold"),
-      c(`● ${t.state}`, style),
-      t.pid?.toString() ?? "-",
-      t.port?.toString() ?? "-",
-      t.transport,
-      formatUptime(t.uptimeSeconds),
-      t.restarts ? c(String(t.restarts), t.restarts > 2 ? "yellow" : "cyan") : "0",
-      dash(t.sessions ?? t.connections),
-      dash(t.requests),
-      formatBytes(t.rssBytes),
-    ]);
-  }
-  out.push(table(rows));
+  // In the order they are given up when the table is too wide: the last one first.
+  const columns: Column[] = [
+    { head: "TARGET", cell: (t) => c(t.name, "bold") },
+    { head: "STATE", cell: (t) => c(`● ${t.state}`, STATE_STYLE[t.state]) },
+    { head: "PID", cell: (t) => t.pid?.toString() ?? "-" },
+    { head: "PORT", cell: (t) => t.port?.toString() ?? "-" },
+    { head: "UPTIME", cell: (t) => formatUptime(t.uptimeSeconds) },
+    { head: "SESSIONS", cell: (t) => dash(t.sessions ?? t.connections) },
+    { head: "MEMORY", cell: (t) => formatBytes(t.rssBytes) },
+    { head: "RESTARTS", cell: (t) => (t.restarts ? c(String(t.restarts), t.restarts > 2 ? "yellow" : "cyan") : "0") },
+    { head: "REQUESTS", cell: (t) => dash(t.requests) },
+    { head: "TRANSPORT", cell: (t) => t.transport },
+  ];
+  const render = (cols: Column[], nameWidth = Infinity) =>
+    table([cols.map((col) => c(col.head, "dim")), ...report.targets.map((t) => cols.map((col, i) => (i === 0 ? truncate(col.cell(t), nameWidth) : col.cell(t))))]);
+  const widest = (text: string) => Math.max(...text.split("\n").map(visibleLength));
+  const names = Math.max("TARGET".length, ...report.targets.map((t) => t.name.length));
+  // Too wide: give up TRANSPORT and REQUESTS, then cut long names to 16, then the other optional columns, then names.
+  let shown = columns;
+  let nameWidth = names;
+  const fits = () => widest(render(shown, nameWidth)) <= width;
+  while (!fits() && shown.length > 8) shown = shown.slice(0, -1);
+  if (!fits()) nameWidth = Math.max(16, names - (widest(render(shown, nameWidth)) - width));
+  while (!fits() && shown.length > 4) shown = shown.slice(0, -1);
+  if (!fits()) nameWidth = Math.max("TARGET".length, nameWidth - (widest(render(shown, nameWidth)) - width));
+  out.push(render(shown, nameWidth));
+  // A hosted stdio server's children, one per project (or one global, or one per session).
   const tilde = (p: string) => (p.startsWith(userHome() + "/") ? `~${p.slice(userHome().length)}` : p);
   for (const t of report.targets) {
     if (!t.children?.length) continue;
@@ -175,7 +197,8 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     const childRows = [["  PROJECT", "STATE", "PID", "UPTIME", "RESTARTS", "SESSIONS", "MEMORY"].map((h) => c(h, "dim"))];
     for (const child of t.children) {
       childRows.push([
-        `  ${child.project ? tilde(child.project) : "(global)"}`,
+        // Long project paths keep their end, the part that names the project.
+        `  ${child.project ? truncateStart(tilde(child.project), 28) : "(global)"}`,
         c(`● ${child.state}`, STATE_STYLE[child.state]),
         child.pid?.toString() ?? "-",
         formatUptime(child.uptimeSeconds),
@@ -186,22 +209,23 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     }
     out.push(table(childRows));
     for (const child of t.children) {
-      if (child.state === "failed" || child.note) out.push(`  ${child.project ? tilde(child.project) : "(global)"}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`);
-      for (const line of child.lastStderr) out.push(c(`    │ ${line}`, "dim"));
-      if (child.state === "failed") out.push(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`);
+      const name = child.project ? tilde(child.project) : "(global)";
+      if (child.state === "failed" || child.note) out.push(...wrap(`  ${name}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`, width, "    "));
+      for (const line of child.lastStderr) out.push(c(truncate(`    │ ${line}`, width), "dim"));
+      if (child.state === "failed") out.push(...wrap(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`, width, "    "));
     }
   }
   const skew = skewLines(report);
-  if (skew.length) out.push("", ...skew.map((line) => c(line, "yellow")));
+  if (skew.length) out.push("", ...skew.flatMap((line) => wrap(c(line, "yellow"), width, "  ")));
   const idleNote = (t: TargetStatus) =>
     t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${idleText(t.idleMinutes)} without sessions` : null;
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {
     const parts = [t.note, idleNote(t)].filter(Boolean).join("; ");
-    if (parts) out.push(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`);
-    for (const line of t.lastLog) out.push(c(`  │ ${line}`, "dim"));
-    if (t.state === "failed") out.push(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`);
+    if (parts) out.push(...wrap(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`, width, "  "));
+    for (const line of t.lastLog) out.push(c(truncate(`  │ ${line}`, width), "dim"));
+    if (t.state === "failed") out.push(...wrap(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`, width, "  "));
   }
   // Problems not already shown as a target's note (the file as a whole: not JSON, an unknown top-level key).
   const general = report.problems.filter((p) => !report.targets.some((t) => t.note?.includes(p)));
@@ -224,6 +248,22 @@ export function skewLines(report: StatusReport, ours = VERSION): string[] {
   return lines;
 }
 
+/** Segments joined by `separator`, starting a new line instead of running past `width`. */
+function joinWrapped(segments: string[], separator: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const segment of segments) {
+    if (line && visibleLength(line + separator + segment) > width) {
+      lines.push(line);
+      line = segment;
+    } else {
+      line = line ? line + separator + segment : segment;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 export default defineCommand({
   meta: { name: "status", description: "Show every target: state, pid, port, sessions, memory (exit 1 on a problem)" },
   args: {
@@ -236,3 +276,8 @@ export default defineCommand({
     if (report.problems.length || report.targets.some((t) => t.state === "failed" || t.state === "invalid")) process.exitCode = 1;
   },
 });
+
+/** `text` cut to `max` characters from the left, so its end stays readable. */
+function truncateStart(text: string, max: number): string {
+  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
+}

@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
+import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import { MsmError } from "../../lib/errors.ts";
 import { listLocks, readLock, releaseIfOwned } from "../../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
@@ -28,6 +30,8 @@ export default defineCommand({
   },
   async run({ args }) {
     if (!args.name && !args.all) throw new MsmError("USAGE", `Name a target to stop ("msm stop memory"), or use "msm stop --all".`);
+    if (args.name && args.all) throw new MsmError("USAGE", `Name a target or use --all, not both.`);
+    if (args.name) knownTarget(args.name);
     const manager = await findSupervisor();
     if (manager) {
       if (args.all) {
@@ -53,6 +57,15 @@ export default defineCommand({
     else say(stopped.length ? `stopped ${stopped.join(", ")}` : "nothing was running");
   },
 });
+
+/**
+ * `msm stop nope` is a typo, not "nope was not running". A name with a lock file is stoppable even when it has
+ * left config.json (its daemon may still run); anything else must be a configured target.
+ */
+function knownTarget(name: string): void {
+  if (name === "memory" || existsSync(paths.lock(name))) return;
+  resolveTarget(loadConfig(), name);
+}
 
 function say(line: string): void {
   process.stdout.write(line + "\n");
