@@ -20,6 +20,11 @@ export type MsmErrorCode =
   | "NOT_RUNNING"
   | "UNKNOWN_TARGET"
   | "PORT_BUSY"
+  | "INSTALL_FAILED"
+  | "FILE_CHANGED"
+  /** A file or directory the command was pointed at is missing or malformed (exit 1: the command line was fine). */
+  | "INPUT_INVALID"
+  /** The command line itself is wrong: an unknown flag, a missing argument (exit 2). */
   | "USAGE";
 
 export class MsmError extends Error {
@@ -41,4 +46,9 @@ export function isMsmError(error: unknown): error is MsmError {
 export function errnoCode(error: unknown): string | undefined {
   if (error && typeof error === "object" && "code" in error && typeof error.code === "string") return error.code;
   return undefined;
+}
+
+/** A mistake on the command line (unknown option or value). Named like citty's own, so the CLI prints usage advice and exits 2. */
+export class UsageError extends Error {
+  override readonly name = "CLIError";
 }

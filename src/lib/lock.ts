@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, renameSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import * as z from "zod/mini";
@@ -6,9 +6,21 @@ import { errnoCode } from "./errors.ts";
 import { createFileExclusive, removeQuietly, writeFileAtomic } from "./fsutil.ts";
 import { msmHome, paths } from "./paths.ts";
 import { PortSchema, TransportSchema } from "./config.ts";
-import { isAlive, startTicks } from "./proc.ts";
+import { commandLine, processMatches, startTicks } from "./proc.ts";
 
 export { isAlive } from "./proc.ts";
+
+/**
+ * A process that holds its own lock checks it this often and rewrites it if it was damaged or removed, so a lock of
+ * a live process is never missing or corrupt for long.
+ */
+export const HEAL_INTERVAL_MS = 1_000;
+/**
+ * A corrupt lock file younger than this may belong to a live holder that has not rewritten it yet: it is waited
+ * for, not discarded (discarding it let a second daemon of the same target start next to the first).
+ */
+export const CORRUPT_GRACE_MS = 5 * HEAL_INTERVAL_MS;
+const CORRUPT_POLL_MS = 50;
 
 /** What a live daemon (or the supervisor) publishes about itself in `<name>.lock`. */
 export const LockSchema = z.object({
@@ -21,24 +33,33 @@ export const LockSchema = z.object({
   version: z.string(),
   /** URL path of the MCP endpoint, for daemons. */
   path: z.optional(z.string()),
+  /** msm's own daemon (a stdio host): clients must send the bearer token, as to the memory daemon. */
+  auth: z.optional(z.literal("bearer")),
   /** Start time of `pid` (see proc.startTicks): a recycled pid running another program does not match. */
   pidStart: z.optional(z.string()),
   /** Stop the whole process group (external servers and whatever they spawned), not just `pid`. */
   group: z.optional(z.boolean()),
+  /** Command line of `pid` (see proc.commandLine), recorded when the process wrote its own lock. */
+  command: z.optional(z.string()),
 });
 export type LockInfo = z.infer<typeof LockSchema>;
 
 export type AcquireResult = { release: () => void; update: (info: LockInfo) => void } | { existing: LockInfo };
 
 /**
- * Is the process a lock names still the one that wrote it? Dead (or zombie) → no. Alive but started at another time
- * than recorded → no: the kernel reused the pid for some other program after our daemon died.
+ * Is the process a lock names still the one that wrote it (start time and command line, see proc.processMatches)?
+ * Only then may it be sent the bearer token or a signal.
  */
 export function ownerAlive(info: LockInfo): boolean {
-  if (!isAlive(info.pid)) return false;
-  if (info.pidStart === undefined) return true;
-  const now = startTicks(info.pid);
-  return now === undefined || now === info.pidStart;
+  return processMatches(info);
+}
+
+export interface AcquireOptions {
+  /**
+   * Called (once) when the holder finds its lock taken by another live process: it is now a duplicate and should
+   * exit. Only for a lock held by the process it names.
+   */
+  onLost?: (owner: LockInfo) => void;
 }
 
 /** Reads and validates a lock file. Missing, corrupt or owned by a dead or recycled pid → undefined. */
@@ -54,6 +75,10 @@ export function parseLockFile(file: string): LockInfo | undefined {
   } catch {
     return undefined;
   }
+  return parse(text);
+}
+
+function parse(text: string): LockInfo | undefined {
   try {
     const result = LockSchema.safeParse(JSON.parse(text));
     return result.success ? result.data : undefined;
@@ -66,26 +91,105 @@ export function parseLockFile(file: string): LockInfo | undefined {
  * Takes `<name>.lock` for this process with exclusive create. A lock that is corrupt or whose pid is dead is
  * discarded (never repaired) and the take retried; a live one is returned as `existing`.
  */
-export function acquireLock(name: string, given: LockInfo, file = paths.lock(name)): AcquireResult {
-  const stamp = (next: LockInfo): LockInfo => ({ ...next, pidStart: next.pidStart ?? startTicks(next.pid) });
+export function acquireLock(name: string, given: LockInfo, file = paths.lock(name), options: AcquireOptions = {}): AcquireResult {
+  const stamp = (next: LockInfo): LockInfo => ({
+    ...next,
+    pidStart: next.pidStart ?? startTicks(next.pid),
+    command: next.command ?? (next.pid === process.pid ? commandLine(next.pid) : undefined),
+  });
   const info = stamp(given);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      createFileExclusive(file, JSON.stringify(info, null, 2) + "\n");
-      return {
-        release: () => releaseIfOwned(file, info.pid),
-        update: (next) => writeFileAtomic(file, JSON.stringify(stamp(next), null, 2) + "\n"),
-      };
+      createFileExclusive(file, serialize(info));
+      return hold(file, info, stamp, options);
     } catch (error) {
       if (errnoCode(error) !== "EEXIST") throw error;
     }
-    const existing = parseLockFile(file);
+    const existing = waitWhileCorrupt(file);
     if (existing && ownerAlive(existing)) return { existing };
     discardStale(file);
   }
   const existing = parseLockFile(file);
   if (existing) return { existing };
   throw new Error(`could not take ${file}: it keeps changing under us`);
+}
+
+const serialize = (info: LockInfo) => JSON.stringify(info, null, 2) + "\n";
+
+/** The lock just taken: released or updated by its holder, and kept intact while the holder lives. */
+function hold(file: string, taken: LockInfo, stamp: (next: LockInfo) => LockInfo, options: AcquireOptions) {
+  let current = taken;
+  let timer: Timer | undefined;
+  // Only a lock naming this very process is healed: one written on a child's behalf lives as long as the child.
+  if (taken.pid === process.pid) {
+    timer = setInterval(() => {
+      const owner = heal(file, current);
+      if (owner) {
+        clearInterval(timer);
+        options.onLost?.(owner);
+      }
+    }, HEAL_INTERVAL_MS);
+    timer.unref?.();
+  }
+  return {
+    release: () => {
+      clearInterval(timer);
+      releaseIfOwned(file, current.pid);
+    },
+    update: (next: LockInfo) => {
+      current = stamp(next);
+      writeFileAtomic(file, serialize(current));
+    },
+  };
+}
+
+/**
+ * The holder's check of its own lock: rewritten when corrupt or removed (by a person, or by a tool that thought it
+ * stale) so no one starts a second daemon beside us; returns the live process that took it over, if one did.
+ */
+function heal(file: string, mine: LockInfo): LockInfo | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    // Gone: put it back, exclusively (whoever re-created it first wins; the next check sees who). A removed
+    // MSM_HOME (ENOENT on create) is left removed.
+    if (errnoCode(error) === "ENOENT") {
+      try {
+        createFileExclusive(file, serialize(mine));
+      } catch {}
+    }
+    return undefined;
+  }
+  const found = parse(text);
+  if (found && found.pid === mine.pid) return undefined;
+  if (found && ownerAlive(found)) return found;
+  try {
+    writeFileAtomic(file, serialize(mine));
+  } catch {}
+  return undefined;
+}
+
+/**
+ * Reads a lock file that exists; while it is corrupt and young (its live holder may be about to heal it) waits,
+ * blocking, at most CORRUPT_GRACE_MS. Returns the valid lock, or undefined when it stayed corrupt or vanished.
+ */
+function waitWhileCorrupt(file: string): LockInfo | undefined {
+  for (;;) {
+    const parsed = parseLockFile(file);
+    if (parsed || !corruptAndYoung(file)) return parsed;
+    Bun.sleepSync(CORRUPT_POLL_MS);
+  }
+}
+
+/** A lock file that exists, does not parse, and was written less than CORRUPT_GRACE_MS ago. */
+function corruptAndYoung(file: string): boolean {
+  try {
+    const age = Date.now() - statSync(file).mtimeMs;
+    return age < CORRUPT_GRACE_MS && parseLockFile(file) === undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -109,11 +213,15 @@ function discardStale(file: string): void {
   removeQuietly(aside);
 }
 
-/** Clears `<name>.lock` if it is stale (corrupt, dead or recycled pid); a live lock is left alone. */
+/**
+ * Clears `<name>.lock` if it is stale (dead or recycled pid, or corrupt for longer than CORRUPT_GRACE_MS); a live
+ * lock, or a freshly corrupt one its holder may still heal, is left alone.
+ */
 export function clearIfStale(name: string): void {
   const file = paths.lock(name);
   const info = parseLockFile(file);
   if (info && ownerAlive(info)) return;
+  if (!info && corruptAndYoung(file)) return;
   try {
     readFileSync(file);
   } catch {

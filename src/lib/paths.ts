@@ -1,13 +1,17 @@
 import { mkdirSync, chmodSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { MsmError, errnoCode } from "./errors.ts";
 import { foreignReason } from "./trust.ts";
 
-/** The state directory. Read on every call (not cached) so tests and tools that set MSM_HOME late still win. */
+/**
+ * The state directory, always absolute (a relative MSM_HOME is taken from the working directory; the CLI also
+ * rewrites the variable so the daemons it starts elsewhere agree). Read on every call (not cached) so tests and
+ * tools that set MSM_HOME late still win.
+ */
 export function msmHome(): string {
   const fromEnv = process.env.MSM_HOME;
-  if (fromEnv && fromEnv.trim() !== "") return fromEnv;
+  if (fromEnv && fromEnv.trim() !== "") return resolve(fromEnv);
   return join(userHome(), ".mcp-session-manager");
 }
 

@@ -1,7 +1,33 @@
-import { groupAlive, groupHasLiveMember, isAlive, leadsGroup, signal } from "./platform/index.ts";
+import { commandLine, groupAlive, groupHasLiveMember, isAlive, leadsGroup, signal, startTicks } from "./platform/index.ts";
 
 /** Process facts live in platform/ (one module per OS); this re-export keeps the callers' imports short. */
-export { groupAlive, groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, startTicks } from "./platform/index.ts";
+export { commandLine, groupAlive, groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, startTicks } from "./platform/index.ts";
+
+/** What a lock file records to recognise the process that wrote it. */
+export interface ProcessRecord {
+  pid: number;
+  /** startTicks() of `pid` when the lock was written. */
+  pidStart?: string;
+  /** commandLine() of `pid`, when the process wrote the lock itself. */
+  command?: string;
+}
+
+/**
+ * Is the process a lock names still the one that wrote it — so safe to send a token to, or a signal? Dead (or a
+ * zombie) → no. Where /proc tells start times: a record without one was never written by msm for this process (a
+ * hand-made or foreign file) → no; a different start time means the kernel reused the pid for another program → no.
+ * A recorded command line must match too. Where nothing can be checked (no /proc), a live pid is trusted.
+ */
+export function processMatches(record: ProcessRecord): boolean {
+  if (!Number.isInteger(record.pid) || record.pid <= 0 || !isAlive(record.pid)) return false;
+  const started = startTicks(record.pid);
+  if (started !== undefined && started !== record.pidStart) return false;
+  if (record.command !== undefined) {
+    const command = commandLine(record.pid);
+    if (command !== undefined && command !== record.command) return false;
+  }
+  return true;
+}
 
 /** How long a daemon gets after SIGTERM before SIGKILL. */
 export const SHUTDOWN_GRACE_MS = 3_000;

@@ -14,19 +14,19 @@ function databaseFor(project: string | undefined, create: boolean): { file: stri
   if (!project) {
     const file = homeDatabasePath();
     if (create) ensureHomeDatabase(file);
-    else if (!existsSync(file)) throw new MsmError("USAGE", `No memory database at ${file} yet: nothing to export.`);
+    else if (!existsSync(file)) throw new MsmError("INPUT_INVALID", `No memory database at ${file} yet: nothing to export.`);
     return { file, untrusted: false };
   }
   let dir: string;
   try {
     dir = realpathSync(resolve(project));
   } catch {
-    throw new MsmError("USAGE", `--project ${project}: no such directory`);
+    throw new MsmError("INPUT_INVALID", `--project ${project}: no such directory`);
   }
   const expected = join(dir, ".claude", "memory.db");
-  if (!create && !existsSync(expected)) throw new MsmError("USAGE", `No memory database at ${expected} yet: nothing to export.`);
+  if (!create && !existsSync(expected)) throw new MsmError("INPUT_INVALID", `No memory database at ${expected} yet: nothing to export.`);
   const choice = chooseDatabase(dir);
-  if (choice.fallback) throw new MsmError("USAGE", `--project ${project}: ${choice.fallback}.`);
+  if (choice.fallback) throw new MsmError("INPUT_INVALID", `--project ${project}: ${choice.fallback}.`);
   return { file: choice.file, untrusted: choice.scope === "project" };
 }
 

@@ -2,7 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Databases } from "./databases.ts";
-import type { GraphStore } from "./store.ts";
+import type { AsyncStore } from "./store-client.ts";
 import {
   EntitySchema,
   GraphError,
@@ -46,6 +46,40 @@ export class Subscriptions {
   }
 }
 
+/** Sizes one call may not exceed: a tool error naming the limit beats a database stalled on a giant write. */
+export const MAX_NAME_BYTES = 4 * 1024;
+export const MAX_OBSERVATION_BYTES = 8 * 1024 * 1024;
+export const MAX_CALL_BYTES = 32 * 1024 * 1024;
+/** Argument keys whose strings are observations (everything else is a name, a type or a query). */
+const OBSERVATION_KEYS = new Set(["observations", "contents"]);
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, "")} MiB` : `${(bytes / 1024).toFixed(1).replace(/\.0$/, "")} KiB`;
+}
+
+/** Throws a GraphError (a tool error the editor shows) when a string or the whole call is over its limit. */
+export function withinLimits<T>(args: T): T {
+  let total = 0;
+  const visit = (value: unknown, path: string, observation: boolean): void => {
+    if (typeof value === "string") {
+      const bytes = Buffer.byteLength(value);
+      total += bytes;
+      const limit = observation ? MAX_OBSERVATION_BYTES : MAX_NAME_BYTES;
+      if (bytes > limit) {
+        const what = observation ? "one observation" : "a name, type or query";
+        throw new GraphError(`${path} is ${mib(bytes)}; the limit for ${what} is ${mib(limit)}. Split it, or store a reference to it instead.`);
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => visit(item, `${path}[${i}]`, observation));
+    } else if (value && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) visit(item, path ? `${path}.${key}` : key, observation || OBSERVATION_KEYS.has(key));
+    }
+  };
+  visit(args, "", false);
+  if (total > MAX_CALL_BYTES) throw new GraphError(`this call carries ${mib(total)} of text; the limit for one call is ${mib(MAX_CALL_BYTES)}. Split it into several calls.`);
+  return args;
+}
+
 function json(value: unknown): { type: "text"; text: string }[] {
   return [{ type: "text", text: JSON.stringify(value, null, 2) }];
 }
@@ -54,9 +88,9 @@ function json(value: unknown): { type: "text"; text: string }[] {
 export function createMemoryServer(databases: Databases, subscriptions: Subscriptions): McpServer {
   const server = new McpServer({ name: "memory-server", version: VERSION });
 
-  const mutate = <T>(fn: (store: GraphStore) => T): T => {
+  const mutate = async <T>(fn: (store: AsyncStore) => Promise<T>): Promise<T> => {
     const store = databases.current();
-    const result = fn(store);
+    const result = await fn(store);
     subscriptions.changed(store.file);
     return result;
   };
@@ -70,8 +104,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: { entities: z.array(EntitySchema) },
       annotations: WRITE,
     },
-    async ({ entities }) => {
-      const result = mutate((s) => s.createEntities(entities));
+    async (args) => {
+      const { entities } = withinLimits(args);
+      const result = await mutate((s) => s.createEntities(entities));
       return { content: json(result), structuredContent: { entities: result } };
     },
   );
@@ -85,8 +120,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: { relations: z.array(RelationSchema) },
       annotations: WRITE,
     },
-    async ({ relations }) => {
-      const result = mutate((s) => s.createRelations(relations));
+    async (args) => {
+      const { relations } = withinLimits(args);
+      const result = await mutate((s) => s.createRelations(relations));
       return { content: json(result), structuredContent: { relations: result } };
     },
   );
@@ -100,8 +136,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: { results: z.array(ObservationAddResultSchema) },
       annotations: WRITE,
     },
-    async ({ observations }) => {
-      const result = mutate((s) => s.addObservations(observations));
+    async (args) => {
+      const { observations } = withinLimits(args);
+      const result = await mutate((s) => s.addObservations(observations));
       return { content: json(result), structuredContent: { results: result } };
     },
   );
@@ -115,8 +152,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: StatusShape,
       annotations: DELETE,
     },
-    async ({ entityNames }) => {
-      mutate((s) => s.deleteEntities(entityNames));
+    async (args) => {
+      const { entityNames } = withinLimits(args);
+      await mutate((s) => s.deleteEntities(entityNames));
       return done("Entities deleted successfully");
     },
   );
@@ -130,8 +168,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: StatusShape,
       annotations: DELETE,
     },
-    async ({ deletions }) => {
-      mutate((s) => s.deleteObservations(deletions));
+    async (args) => {
+      const { deletions } = withinLimits(args);
+      await mutate((s) => s.deleteObservations(deletions));
       return done("Observations deleted successfully");
     },
   );
@@ -145,8 +184,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: StatusShape,
       annotations: DELETE,
     },
-    async ({ relations }) => {
-      mutate((s) => s.deleteRelations(relations));
+    async (args) => {
+      const { relations } = withinLimits(args);
+      await mutate((s) => s.deleteRelations(relations));
       return done("Relations deleted successfully");
     },
   );
@@ -160,8 +200,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async ({ limit, offset }) => {
-      const graph = databases.current().readGraph({ limit, offset });
+    async (args) => {
+      const { limit, offset } = withinLimits(args);
+      const graph = await databases.current().readGraph({ limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -178,8 +219,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async ({ query, limit, offset }) => {
-      const graph = databases.current().searchNodes(query, { limit, offset });
+    async (args) => {
+      const { query, limit, offset } = withinLimits(args);
+      const graph = await databases.current().searchNodes(query, { limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -193,8 +235,9 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async ({ names }) => {
-      const graph = databases.current().openNodes(names);
+    async (args) => {
+      const { names } = withinLimits(args);
+      const graph = await databases.current().openNodes(names);
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -210,7 +253,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       mimeType: "application/json",
     },
     async (uri) => ({
-      contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(databases.current().readGraph(), null, 2) }],
+      contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(await databases.current().readGraph(), null, 2) }],
     }),
   );
 
@@ -255,7 +298,7 @@ function done(message: string) {
 /**
  * Tools the official server lacks. Additive only: the nine official tools keep their names, schemas and answers.
  */
-function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>(fn: (store: GraphStore) => T) => T): void {
+function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>(fn: (store: AsyncStore) => Promise<T>) => Promise<T>): void {
   server.registerTool(
     "memory_stats",
     {
@@ -276,7 +319,7 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
     },
     async () => {
       const { store, choice } = databases.currentWithChoice();
-      const stats = { ...store.stats(), scope: choice.scope, why: choice.why };
+      const stats = { ...(await store.stats()), scope: choice.scope, why: choice.why };
       return { content: json(stats), structuredContent: stats };
     },
   );
@@ -293,8 +336,9 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       outputSchema: EntitySchema.shape,
       annotations: WRITE,
     },
-    async ({ oldName, newName }) => {
-      const entity = mutate((s) => s.renameEntity(oldName, newName));
+    async (args) => {
+      const { oldName, newName } = withinLimits(args);
+      const entity = await mutate((s) => s.renameEntity(oldName, newName));
       return { content: json(entity), structuredContent: { ...entity } };
     },
   );
@@ -312,8 +356,9 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       outputSchema: EntitySchema.shape,
       annotations: { ...WRITE, destructiveHint: true },
     },
-    async ({ sources, target }) => {
-      const entity = mutate((s) => s.mergeEntities(sources, target));
+    async (args) => {
+      const { sources, target } = withinLimits(args);
+      const entity = await mutate((s) => s.mergeEntities(sources, target));
       return { content: json(entity), structuredContent: { ...entity } };
     },
   );
@@ -333,8 +378,9 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       },
       annotations: READ,
     },
-    async ({ name }) => {
-      const details = databases.current().entityDetails(name);
+    async (args) => {
+      const { name } = withinLimits(args);
+      const details = await databases.current().entityDetails(name);
       if (!details) throw new GraphError(`Entity with name ${name} not found`);
       const out = { ...details, createdAt: new Date(details.createdAt).toISOString(), updatedAt: new Date(details.updatedAt).toISOString() };
       return { content: json(out), structuredContent: out };
@@ -354,8 +400,9 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       outputSchema: { relations: z.array(RelationSchema) },
       annotations: READ,
     },
-    async ({ name, direction, limit, offset }) => {
-      const relations = databases.current().nodeRelations(name, direction ?? "both", { limit, offset });
+    async (args) => {
+      const { name, direction, limit, offset } = withinLimits(args);
+      const relations = await databases.current().nodeRelations(name, direction ?? "both", { limit, offset });
       return { content: json(relations), structuredContent: { relations } };
     },
   );

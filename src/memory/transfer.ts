@@ -50,7 +50,7 @@ function parseLine(text: string, file: string, line: number): Item | undefined {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new MsmError("USAGE", `${file}:${line}: not valid JSON (${(error as Error).message}). Fix or remove that line and import again; nothing was imported.`);
+    throw new MsmError("INPUT_INVALID", `${file}:${line}: not valid JSON (${(error as Error).message}). Fix or remove that line and import again; nothing was imported.`);
   }
   const type = raw && typeof raw === "object" ? (raw as { type?: unknown }).type : undefined;
   if (type === "entity") {
@@ -69,7 +69,7 @@ function parseLine(text: string, file: string, line: number): Item | undefined {
 function invalid(file: string, line: number, what: string, error: z.ZodError): MsmError {
   const issue = error.issues[0]!;
   const where = issue.path.length ? `"${issue.path.join(".")}"` : "the line";
-  return new MsmError("USAGE", `${file}:${line}: not a valid ${what}: ${where} ${issue.message}. Fix that line and import again; nothing was imported.`);
+  return new MsmError("INPUT_INVALID", `${file}:${line}: not a valid ${what}: ${where} ${issue.message}. Fix that line and import again; nothing was imported.`);
 }
 
 /** Reads the file line by line, handing each parsed item to `visit`. */
@@ -116,7 +116,7 @@ function readDocument(file: string): { entities: Entity[]; relations: Relation[]
  * means nothing is imported), the second writes in batches so a running daemon is never locked out for long.
  */
 export async function importFile(file: string, store: GraphStore, progress: (message: string) => void = () => {}): Promise<ImportReport> {
-  if (!existsSync(file)) throw new MsmError("USAGE", `No such file: ${file}`);
+  if (!existsSync(file)) throw new MsmError("INPUT_INVALID", `No such file: ${file}`);
   const size = statSync(file).size;
   const report: ImportReport = { lines: 0, ignored: 0, entitiesAdded: 0, entitiesMerged: 0, observationsAdded: 0, relationsAdded: 0 };
   const add = (counts: ImportCounts) => {

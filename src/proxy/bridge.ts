@@ -1,8 +1,8 @@
-import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "./jsonrpc.ts";
-import { isUnreachable, type Connect, type Upstream } from "./upstream.ts";
+import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { isUnreachable, type Upstream } from "./upstream.ts";
 
-export type { JsonRpcMessage } from "./jsonrpc.ts";
-export { errorResponse } from "./jsonrpc.ts";
+export type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+export { errorResponse } from "../lib/jsonrpc/messages.ts";
 
 /** The few logger methods the bridge uses (consola in production, a stub in unit tests). */
 export interface Log {
@@ -11,11 +11,21 @@ export interface Log {
   warn: (...args: unknown[]) => void;
 }
 
+/**
+ * Why the bridge reconnects: "request" = it has a message to deliver (may start a stopped daemon); "stream" = only
+ * the event stream wants to reopen, which must never start a daemon someone stopped (`msm stop` holds until the
+ * editor's next request).
+ */
+export type ConnectReason = "request" | "stream";
+
 export interface BridgeOptions {
   /** Finds (or starts) the server; called at start and again whenever the server has gone away. */
-  connect: Connect;
-  /** Writes one JSON-RPC message as one line to the editor. The only path to stdout. */
-  write: (message: JsonRpcMessage) => void;
+  connect: (reason?: ConnectReason) => Promise<Upstream>;
+  /**
+   * Writes one JSON-RPC message as one line to the editor. The only path to stdout. `raw` is the server's own text
+   * of exactly that message, on one line: written as is rather than serialised again.
+   */
+  write: (message: JsonRpcMessage, raw?: string) => void;
   log: Log;
   fetch?: typeof fetch;
   /** How long a message keeps waiting for a vanished server before the editor is told it is unreachable. */
@@ -68,8 +78,11 @@ export abstract class Bridge {
   /** Ids the proxy answered itself (with an error) after they reached the server: a late answer is dropped, not doubled. */
   private readonly answered = new Set<JsonRpcId>();
   private readonly replays = new Map<JsonRpcId, (message: JsonRpcMessage) => void>();
+  /** The editor's own text of a message, sent as the request body instead of a fresh JSON.stringify. */
+  private readonly bodies = new WeakMap<JsonRpcMessage, string>();
   private barrier: Promise<void>;
   private recovering: Promise<void> | undefined;
+  private recoveringFor: ConnectReason = "request";
   private idleWaiters: (() => void)[] = [];
   private replayCount = 0;
   protected closing = false;
@@ -85,9 +98,16 @@ export abstract class Bridge {
     this.barrier = this.recover(0).catch((error) => this.log.warn(`cannot reach the MCP server yet: ${errorText(error)}`));
   }
 
-  /** Forwards one editor message; answers arrive through `write`. */
-  send(message: JsonRpcMessage): void {
+  /** Forwards one editor message (`raw`: its text as the editor sent it); answers arrive through `write`. */
+  send(message: JsonRpcMessage, raw?: string): void {
     if (isRequest(message)) this.pending.set(message.id, {});
+    try {
+      this.bodies.set(message, raw ?? JSON.stringify(message));
+    } catch (error) {
+      // JSON.parse accepts nesting that JSON.stringify cannot write back (a stack overflow): say so, not "lost the connection".
+      this.fail(message, `msm: cannot forward this message: it cannot be serialised (${errorText(error)})`);
+      return;
+    }
     if (message.method === "notifications/cancelled") {
       // The editor will ignore an answer to a cancelled request (spec, cancellation): stop waiting for it.
       const id = (message.params as { requestId?: JsonRpcId } | undefined)?.requestId;
@@ -101,6 +121,11 @@ export abstract class Bridge {
       return;
     }
     void this.forward(message, false).catch((error) => this.fail(message, `msm: ${errorText(error)}`));
+  }
+
+  /** The HTTP body for a message: the editor's text when it came as one line, else its serialisation. */
+  protected body(message: JsonRpcMessage): string {
+    return this.bodies.get(message) ?? JSON.stringify(message);
   }
 
   /** Transport-specific delivery of one message, retrying through `recover` when the server has gone away. */
@@ -127,23 +152,28 @@ export abstract class Bridge {
    * Makes a new server session after the old one vanished. Concurrent callers share one attempt, and a caller whose
    * failure belongs to an older generation just waits for the attempt that already replaced it.
    */
-  protected recover(failedGeneration: number): Promise<void> {
+  protected recover(failedGeneration: number, reason: ConnectReason = "request"): Promise<void> {
     if (this.closing) return Promise.reject(new Error("msm is shutting down"));
-    if (this.recovering) return this.recovering;
+    if (this.recovering) {
+      // A stream's attempt may be refused (daemon stopped); a message to deliver then makes its own attempt.
+      if (reason === "request" && this.recoveringFor === "stream") return this.recovering.catch(() => this.recover(failedGeneration, reason));
+      return this.recovering;
+    }
     if (failedGeneration !== this.generation) return Promise.resolve();
-    const attempt = this.reconnect().finally(() => {
+    const attempt = this.reconnect(reason).finally(() => {
       this.recovering = undefined;
     });
     this.recovering = attempt;
+    this.recoveringFor = reason;
     return attempt;
   }
 
-  private async reconnect(): Promise<void> {
+  private async reconnect(reason: ConnectReason): Promise<void> {
     const deadline = Date.now() + this.recoverTimeoutMs;
     for (let failures = 1; ; failures++) {
       if (this.closing) throw new Error("msm is shutting down");
       // connect() has its own deadline (a daemon start); when it gives up there is no point in asking again.
-      this.upstream = await this.options.connect();
+      this.upstream = await this.options.connect(reason);
       const generation = ++this.generation;
       try {
         await this.reopen(generation);
@@ -223,7 +253,7 @@ export abstract class Bridge {
   }
 
   /** Writes a server message to the editor, except answers to replays (swallowed) and answers already given. */
-  protected deliver(message: JsonRpcMessage): void {
+  protected deliver(message: JsonRpcMessage, raw?: string): void {
     if (message.method === undefined && message.id !== undefined && message.id !== null) {
       const replay = this.replays.get(message.id);
       if (replay) {
@@ -235,7 +265,7 @@ export abstract class Bridge {
       if (this.initializeMessage?.id === message.id && "result" in message) this.established = this.initializeMessage;
       this.settle(message.id);
     }
-    this.options.write(message);
+    this.options.write(message, raw);
   }
 
   protected deliverText(text: string): JsonRpcMessage[] {
@@ -244,7 +274,10 @@ export abstract class Bridge {
       this.log.warn(`dropped a malformed message from the server: ${text.slice(0, 200)}`);
       return [];
     }
-    for (const message of messages) this.deliver(message);
+    // One message on one line (valid JSON holds a raw newline only between tokens) goes out as the server wrote it.
+    const raw = messages.length === 1 ? text.trim() : undefined;
+    const single = raw !== undefined && raw.startsWith("{") && !/[\r\n]/.test(raw) ? raw : undefined;
+    for (const message of messages) this.deliver(message, single);
     return messages;
   }
 

@@ -2,19 +2,26 @@ import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
+import { processMatches } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
-import { readLines } from "./lines.ts";
-import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
-import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
+import { MAX_MESSAGE_BYTES, readLines, type Line } from "../lib/jsonrpc/lines.ts";
+import { Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
+import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
 import { StreamableBridge } from "./streamable.ts";
-import { parseHeaders, type Connect, type Upstream } from "./upstream.ts";
+import { parseHeaders, type Upstream } from "./upstream.ts";
 
-/** How long answers still owed to the editor may take after stdin closes (MSM_EOF_GRACE_MS overrides). */
-export const EOF_GRACE_MS = 5_000;
+/**
+ * How long answers still owed to the editor may take after stdin closes (MSM_EOF_GRACE_MS overrides). A client that
+ * writes its last request and closes stdin (a script, a pipe) still wants the answer; as long as the bridge's own
+ * recovery bound, so a request waiting for a restarting daemon is answered by the bridge, not cut off here.
+ */
+export const EOF_GRACE_MS = 30_000;
+/** How long the exit waits for stdout to take the last answers (an editor that stopped reading must not hold us). */
+export const FLUSH_TIMEOUT_MS = 10_000;
 /** SIGTERM/SIGHUP: the editor will SIGKILL 400 ms later (Claude Code), so the proxy is gone well before that. */
 export const SIGNAL_EXIT_MS = 250;
 /** Part of SIGNAL_EXIT_MS spent trying to DELETE the session. */
@@ -41,7 +48,10 @@ export interface ProxyOptions {
   output?: (line: string) => void;
   fetch?: typeof fetch;
   /** Finds the target's daemon, starting it if needed (lib/ensure.ts by default). */
-  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
+  ensure?: (
+    target: import("../lib/config.ts").ResolvedTarget,
+    options?: { passive?: boolean },
+  ) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
   eofGraceMs?: number;
   /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
   signals?: boolean;
@@ -54,7 +64,7 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: Connect }> {
+async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: (reason?: ConnectReason) => Promise<Upstream> }> {
   const extra = parseHeaders(options.headers ?? []);
   const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: project };
   if (options.url) {
@@ -72,8 +82,10 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
   const name = options.target;
   const headers: Record<string, string> = { ...projectHeader, ...extra };
-  // The built-in daemon demands the bearer token; external targets are their own servers.
-  if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
+  // msm's own daemons (memory, stdio hosts) demand the bearer token; external targets are their own servers and
+  // must never see it.
+  const authorize = () => void (headers.authorization = `Bearer ${loadToken()}`);
+  if (name === "memory") authorize();
   // After an upgrade the daemon may still be the old binary: never silent about it (once per version seen).
   let reported: string | undefined;
   const noteVersion = (version: string | undefined, pid: number | undefined) => {
@@ -82,11 +94,13 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
     const skew = skewNote(`the ${name} daemon${pid ? ` (pid ${pid})` : ""}`, version);
     if (skew) log.warn(skew);
   };
-  const ensure = async (): Promise<Upstream> => {
+  // `reason` "stream": only the event stream wants to reopen, which never starts a daemon stopped on purpose.
+  const ensure = async (reason: ConnectReason): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
+    if (target.kind !== "external") authorize();
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
-    const endpoint = await ensureDaemon(target);
+    const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
     return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
   };
@@ -94,6 +108,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
   // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
   let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
+  if (lock?.auth === "bearer") authorize();
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
@@ -101,14 +116,14 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   }
   return {
     transport,
-    connect: async () => {
+    connect: async (reason = "request") => {
       const known = lock;
       lock = undefined;
       if (known) {
         noteVersion(known.version, known.pid);
         return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
       }
-      return ensure();
+      return ensure(reason);
     },
   };
 }
@@ -122,33 +137,39 @@ export function isLoopbackHost(hostname: string): boolean {
 /**
  * A daemon's lock file read without its zod schema: loading zod, the config and the start machinery costs a proxy
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
- * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
+ * The pid must still be the process that wrote the lock (start time, command line): a recycled pid next to a
+ * foreign server on the old port must never be sent the bearer token. Anything unexpected → undefined, and the
+ * caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer" } | undefined {
+  const lock = readOwnLock(name);
+  if (!lock || typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
+  if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
+  const version = typeof lock.version === "string" ? lock.version : undefined;
+  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}) };
+}
+
+const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
+
+/** `<name>.lock` when the process it names is the one that wrote it; same schema-free read as liveLock. */
+function readOwnLock(name: string): Record<string, unknown> | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; version?: unknown };
-    if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
-    if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
-    process.kill(lock.pid, 0);
-    const version = typeof lock.version === "string" ? lock.version : undefined;
-    return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as Record<string, unknown>;
+    if (typeof lock.pid !== "number") return undefined;
+    const record = {
+      pid: lock.pid,
+      pidStart: typeof lock.pidStart === "string" ? lock.pidStart : undefined,
+      command: typeof lock.command === "string" ? lock.command : undefined,
+    };
+    return processMatches(record) ? lock : undefined;
   } catch {
     return undefined;
   }
 }
 
-const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
-
-/** Does `<name>.lock` name a running pid? Same schema-free read as liveLock, for the same reason. */
+/** Does `<name>.lock` name the running process that wrote it? */
 function pidFileAlive(name: string): boolean {
-  try {
-    const { pid } = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown };
-    if (typeof pid !== "number") return false;
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return readOwnLock(name) !== undefined;
 }
 
 /** Runs one session: stdin lines to the server, server messages to stdout. Resolves with the exit code at EOF. */
@@ -159,8 +180,21 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     consoleToStderr(own);
     log = own;
   }
-  const output = options.output ?? ((line: string) => void process.stdout.write(line));
-  const write = (message: JsonRpcMessage) => output(JSON.stringify(message) + "\n");
+  const output = options.output ?? writeStdout;
+  const write = (message: JsonRpcMessage, raw?: string) => {
+    let line = raw;
+    if (line === undefined) {
+      try {
+        line = JSON.stringify(message);
+      } catch (error) {
+        // A server message JSON.stringify cannot write (nesting too deep): the editor still gets an answer.
+        log.warn(`could not pass on a server message: ${errorText(error)}`);
+        if (message.method !== undefined || message.id === undefined || message.id === null) return;
+        line = JSON.stringify(errorResponse(message.id, UPSTREAM_ERROR, `msm: the MCP server's answer could not be passed on (${errorText(error)})`));
+      }
+    }
+    output(line + "\n");
+  };
 
   const project = resolveProject(options.project);
   const { transport, connect } = await upstreamOf(options, project, log);
@@ -189,12 +223,26 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     idleTimer.unref?.();
   };
 
-  for await (const line of readLines(options.input ?? process.stdin)) {
+  const input = options.input ?? process.stdin;
+  // Someone ran `msm proxy` in a terminal: it is waiting for an editor's JSON-RPC, not hanging.
+  if (!options.input && process.stdin.isTTY) {
+    process.stderr.write(
+      `msm proxy: waiting for MCP JSON-RPC messages on stdin, one per line (${project}).\n` +
+        `This is the command an editor runs (see "msm generate-config"); Ctrl-D or Ctrl-C ends it.\n`,
+    );
+  }
+  for await (const line of readLines(input)) {
     collectWhenIdle();
-    if (line.trim() === "") continue;
-    const { messages, errors } = parseLine(line);
+    if ("problem" in line) {
+      const { code, text } = unreadable(line);
+      log.warn(`${text} (id ${JSON.stringify(line.id)})`);
+      write(errorResponse(line.id, code, text));
+      continue;
+    }
+    if (line.text.trim() === "") continue;
+    const { messages, errors, raw } = parseLine(line.text);
     for (const error of errors) write(error);
-    for (const message of messages) bridge.send(message);
+    for (const message of messages) bridge.send(message, raw);
   }
   const envGrace = Number(process.env.MSM_EOF_GRACE_MS);
   const graceMs = options.eofGraceMs ?? (Number.isFinite(envGrace) && process.env.MSM_EOF_GRACE_MS !== "" ? envGrace : EOF_GRACE_MS);
@@ -202,10 +250,27 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   return 0;
 }
 
-/** Resolves once everything written to stdout has been handed to the OS. */
-export function flushStdout(): Promise<void> {
+/** The error answer for a line the proxy could not read: too large (-32600) or not UTF-8 (-32700). */
+function unreadable(line: Extract<Line, { problem: string }>): { code: number; text: string } {
+  const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  if (line.problem === "invalid-utf8") return { code: PARSE_ERROR, text: "Parse error: the message is not valid UTF-8" };
+  return { code: INVALID_REQUEST, text: `Invalid Request: message too large (${mib(line.bytes)}; msm accepts up to ${mib(MAX_MESSAGE_BYTES)}), discarded` };
+}
+
+/** Resolves when the last stdout write has been handed to the OS; writes complete in order, so all have. */
+let lastWrite: Promise<void> = Promise.resolve();
+
+function writeStdout(line: string): void {
+  lastWrite = new Promise((resolve) => process.stdout.write(line, () => resolve()));
+}
+
+/**
+ * Resolves once everything written to stdout has been handed to the OS (bounded). Exiting before that truncates
+ * the last answers: Bun's stdout pipe buffers a large write, and its writableNeedDrain stays false meanwhile.
+ */
+export function flushStdout(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
   return new Promise((resolve) => {
-    if (process.stdout.writableNeedDrain) process.stdout.once("drain", () => resolve());
-    else process.stdout.write("", () => resolve());
+    setTimeout(resolve, timeoutMs).unref?.();
+    void lastWrite.then(() => resolve());
   });
 }

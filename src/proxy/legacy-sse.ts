@@ -1,6 +1,6 @@
 import { Bridge, backoff, errorText, sleep } from "./bridge.ts";
-import type { JsonRpcMessage } from "./jsonrpc.ts";
-import { readSse } from "./sse.ts";
+import type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { readSse } from "../lib/jsonrpc/sse.ts";
 import { NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
 /** How long a new SSE stream may take to name its POST endpoint, and a replayed initialize to be answered. */
@@ -37,7 +37,7 @@ export class SseBridge extends Bridge {
         response = await postFresh(this.fetch, this.upstream!, this.postUrl, {
           method: "POST",
           headers: { ...this.upstream!.headers, "content-type": "application/json" },
-          body: JSON.stringify(message),
+          body: this.body(message),
           ...NO_TIMEOUT,
         });
       } catch (error) {
@@ -82,7 +82,7 @@ export class SseBridge extends Bridge {
     const response = await this.fetch(this.postUrl!, {
       method: "POST",
       headers: { ...this.upstream!.headers, "content-type": "application/json" },
-      body: JSON.stringify(message),
+      body: this.body(message),
       ...NO_TIMEOUT,
     });
     await response.body?.cancel().catch(noop);

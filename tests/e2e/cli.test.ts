@@ -45,18 +45,25 @@ describe("the msm command line", () => {
     }
   });
 
-  test("a corrupt config.json is a clear error naming the problem, with nothing on stdout", async () => {
+  test("a mistake in config.json: the broken target's proxy names it and exits 1; memory runs on its defaults", async () => {
     const sandbox = new Sandbox();
     try {
-      writeFileSync(join(sandbox.msmHome, "config.json"), '{"targets": {"memory": {"port": 0, "colour": 1}}}');
-      const result = run(sandbox, ["proxy", "--target", "memory"], { stdin: INIT + "\n" });
-      expect(result.code).toBe(1);
-      expect(result.stdout).toBe("");
-      expect(result.stderr).toContain('unknown key "targets.memory.colour"');
+      writeFileSync(join(sandbox.msmHome, "config.json"), '{"supervisor": {"port": 0}, "targets": {"memory": {"port": 0, "colour": 1}, "code": {"command": "x", "colour": 1}}}');
+      const broken = run(sandbox, ["proxy", "--target", "code"], { stdin: INIT + "\n" });
+      expect(broken.code).toBe(1);
+      expect(broken.stdout).toBe("");
+      expect(broken.stderr).toContain('unknown key "targets.code.colour"');
+      const memory = run(sandbox, ["proxy", "--target", "memory"], { stdin: INIT + "\n" });
+      expect(memory.code).toBe(0);
+      expect(JSON.parse(memory.stdout.trim().split("\n")[0]!)).toMatchObject({ id: 1, result: { serverInfo: { name: "memory-server" } } });
+      const status = run(sandbox, ["status"]);
+      expect(status.code).toBe(1);
+      expect(status.stdout).toContain('unknown key "targets.memory.colour"');
+      expect(status.stdout).toContain('unknown key "targets.code.colour"');
     } finally {
       await sandbox.cleanup();
     }
-  });
+  }, 60_000);
 
   test("every stdout line of a proxy is one JSON-RPC message", async () => {
     const sandbox = new Sandbox();
@@ -93,8 +100,11 @@ describe("the msm command line", () => {
       const session = await openSession(sandbox, sandbox.project("p"));
       const lock = sandbox.lock("memory")!;
       const table = run(sandbox, ["status"]);
-      expect(table.stdout).toMatch(/TARGET\s+STATE\s+PID\s+PORT\s+TRANSPORT\s+UPTIME/);
-      expect(table.stdout).toMatch(new RegExp(`memory\\s+\\S*\\s*running\\s+${lock.pid}\\s+${lock.port}\\s+streamable-http`));
+      expect(table.stdout).toMatch(/TARGET\s+STATE\s+PID\s+PORT\s+UPTIME\s+SESSIONS\s+MEMORY/);
+      expect(table.stdout).toMatch(new RegExp(`memory\\s+\\S*\\s*running\\s+${lock.pid}\\s+${lock.port}\\s`));
+      // Piped, not a terminal: no colour codes, and every line fits 80 columns.
+      expect(table.stdout).not.toContain("\x1b[");
+      for (const line of table.stdout.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
       const json = JSON.parse(run(sandbox, ["status", "--json"]).stdout);
       expect(json.targets).toEqual([
         expect.objectContaining({ name: "memory", state: "running", pid: lock.pid, port: lock.port, transport: "streamable-http" }),

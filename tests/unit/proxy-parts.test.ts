@@ -2,9 +2,9 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { readLines } from "../../src/proxy/lines.ts";
-import { readSse } from "../../src/proxy/sse.ts";
-import { parseLine } from "../../src/proxy/jsonrpc.ts";
+import { readLines, recoverId, type Line } from "../../src/lib/jsonrpc/lines.ts";
+import { readSse } from "../../src/lib/jsonrpc/sse.ts";
+import { parseLine } from "../../src/lib/jsonrpc/messages.ts";
 import { isUnreachable, parseHeaders, postFresh, STALE_SOCKET_MS, type Upstream } from "../../src/proxy/upstream.ts";
 import { resolveProject } from "../../src/proxy/project.ts";
 import { collectHeaders } from "../../src/cli/commands/proxy.ts";
@@ -19,14 +19,42 @@ async function* chunks(...parts: (string | Uint8Array)[]): AsyncGenerator<Uint8A
   for (const p of parts) yield typeof p === "string" ? new TextEncoder().encode(p) : p;
 }
 
+const texts = (lines: Line[]) => lines.map((l) => ("text" in l ? l.text : l));
+
 describe("readLines", () => {
   test("splits across chunk boundaries, strips CR, keeps a last unterminated line", async () => {
-    expect(await collect(readLines(chunks('{"a":', '1}\n{"b"', ":2}\r\n\n", '{"c":3}')))).toEqual(['{"a":1}', '{"b":2}', "", '{"c":3}']);
+    expect(texts(await collect(readLines(chunks('{"a":', '1}\n{"b"', ":2}\r\n\n", '{"c":3}'))))).toEqual(['{"a":1}', '{"b":2}', "", '{"c":3}']);
   });
 
   test("a multi-byte character split between chunks survives", async () => {
     const bytes = new TextEncoder().encode('"€"\n');
-    expect(await collect(readLines(chunks(bytes.slice(0, 2), bytes.slice(2))))).toEqual(['"€"']);
+    expect(texts(await collect(readLines(chunks(bytes.slice(0, 2), bytes.slice(2)))))).toEqual(['"€"']);
+  });
+
+  test("invalid UTF-8 is reported (with the id when it can be found), never replaced", async () => {
+    const bad = (prefix: string, suffix: string) => new Uint8Array([...new TextEncoder().encode(prefix), 0xff, 0xc3, ...new TextEncoder().encode(suffix)]);
+    const lines = await collect(readLines(chunks(bad('{"jsonrpc":"2.0","id":7,"method":"x","params":{"a":"', '"}}\n'), '{"ok":1}\n', bad('{"a":"', '"}'))));
+    expect(lines).toEqual([{ problem: "invalid-utf8", bytes: 57, id: 7 }, { text: '{"ok":1}' }, { problem: "invalid-utf8", bytes: 10, id: null }]);
+  });
+
+  test("a line over the limit is discarded as it streams (its id kept), and the next line is read normally", async () => {
+    const limit = 1024 * 1024;
+    const body = "x".repeat(64 * 1024);
+    // The SDK writes the id last; some clients write it first; neither id may come from inside params.
+    const idLast = ['{"method":"tools/call","params":{"id":99,"a":"', ...Array(40).fill(body), '"},"jsonrpc":"2.0","id":"req-5"}\n'];
+    const idFirst = ['{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"a":"', ...Array(40).fill(body), '"}}\n'];
+    const noId = ['{"params":{"a":"', ...Array(40).fill(body), '","id":3}}\n'];
+    const lines = await collect(readLines(chunks(...idLast, ...idFirst, ...noId, '{"ok":1}\n'), limit));
+    expect(lines.map((l) => ("text" in l ? l.text : `${l.problem} ${l.id}`))).toEqual(["too-large req-5", "too-large 6", "too-large null", '{"ok":1}']);
+  });
+
+  test("recoverId only trusts a top-level id", () => {
+    expect(recoverId('{"jsonrpc":"2.0","id":1,', "")).toBe(1);
+    expect(recoverId('{"method":"x","params":{"id":2},"id":"a"', "")).toBe("a");
+    expect(recoverId('{"method":"x","params":{"id":2', "")).toBeNull();
+    expect(recoverId("", ',"jsonrpc":"2.0","id":3}')).toBe(3);
+    expect(recoverId("", ',"id":3}}')).toBeNull();
+    expect(recoverId("", '"id":null}')).toBeNull();
   });
 
   test("a 16 MiB line in 64 KiB chunks comes out whole", async () => {
@@ -34,9 +62,9 @@ describe("readLines", () => {
     const parts: string[] = [];
     for (let i = 0; i < line.length; i += 65536) parts.push(line.slice(i, i + 65536));
     parts.push("\n");
-    const out = await collect(readLines(chunks(...parts)));
+    const out = texts(await collect(readLines(chunks(...parts))));
     expect(out.length).toBe(1);
-    expect(out[0]!.length).toBe(line.length);
+    expect((out[0] as string).length).toBe(line.length);
   });
 });
 

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { loadConfig, resolveTarget, targetNames, type Config } from "../../lib/config.ts";
+import { configProblems, loadConfig, resolveTarget, targetNames, type Config } from "../../lib/config.ts";
 import { isMsmError } from "../../lib/errors.ts";
 import { listLocks, type LockInfo } from "../../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
@@ -7,39 +7,74 @@ import { msmHome, userHome } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
+import { fetchStats } from "../../supervisor/activity.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
+import { loadToken } from "../../lib/token.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
-import { paint, table, useColor } from "../style.ts";
+import { paint, table, truncate, useColor, visibleLength, wrap } from "../style.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
 export interface StatusReport {
   home: string;
   supervisor: SupervisorStatus["supervisor"] | null;
   targets: TargetStatus[];
+  /** What is wrong in config.json, one message per problem, each naming its key (status exits 1 when any). */
+  problems: string[];
 }
 
 export async function collectStatus(): Promise<StatusReport> {
+  const config = loadConfig();
   const manager = await findSupervisor();
   if (manager) {
     try {
       const answer = await callManager<SupervisorStatus>(manager, "GET", "/status", 5_000);
-      return { home: msmHome(), ...answer };
+      return withConfig({ home: msmHome(), ...answer, problems: [] }, config);
     } catch (error) {
       if (!isMsmError(error)) throw error;
     }
   }
-  return { home: msmHome(), supervisor: null, targets: await fromLockFiles() };
+  return withConfig({ home: msmHome(), supervisor: null, targets: await fromLockFiles(config), problems: [] }, config);
+}
+
+/**
+ * config.json's problems go into the report: a broken entry is a row of its own (state `invalid`, the message as
+ * its note) unless its daemon still runs from before the typo, whose row then carries the message.
+ */
+function withConfig(report: StatusReport, config: Config): StatusReport {
+  for (const [name, message] of Object.entries(config.broken)) {
+    const row = report.targets.find((t) => t.name === name);
+    if (row) row.note = row.note ? `${row.note}; ${message}` : message;
+    else report.targets.push(invalidRow(name, message));
+  }
+  return { ...report, problems: configProblems(config) };
+}
+
+function invalidRow(name: string, message: string): TargetStatus {
+  return {
+    name,
+    kind: "external",
+    state: "invalid",
+    pid: null,
+    port: null,
+    transport: "-",
+    url: null,
+    uptimeSeconds: null,
+    restarts: 0,
+    sessions: null,
+    connections: null,
+    requests: null,
+    rssBytes: null,
+    idleMinutes: 0,
+    version: null,
+    note: message,
+    lastLog: [],
+  };
 }
 
 /** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */
-async function fromLockFiles(): Promise<TargetStatus[]> {
-  let names: string[] = ["memory"];
-  let config: Config | undefined;
-  try {
-    config = loadConfig();
-    names = targetNames(config);
-  } catch {}
+async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
+  const names = targetNames(config);
   const locks = new Map(listLocks().map((l) => [l.name, l]));
   for (const name of locks.keys()) if (name !== SUPERVISOR && !names.includes(name)) names.push(name);
   return Promise.all(
@@ -48,9 +83,11 @@ async function fromLockFiles(): Promise<TargetStatus[]> {
       const info: LockInfo | undefined = entry?.alive ? entry.info : undefined;
       let target;
       try {
-        target = config ? resolveTarget(config, name) : undefined;
+        target = resolveTarget(config, name);
       } catch {}
       const healthy = info && target ? await probe(target, info) : false;
+      // A stdio host tells about its children itself (it needs no supervisor for that).
+      const stats = info && healthy && target?.kind === "hosted" ? await fetchStats(info.port, loadToken()) : undefined;
       const started = info ? Date.parse(info.startedAt) : NaN;
       return {
         name,
@@ -63,13 +100,14 @@ async function fromLockFiles(): Promise<TargetStatus[]> {
         version: info?.version ?? null,
         uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
         restarts: 0,
-        sessions: null,
+        sessions: stats?.sessions ?? null,
         connections: null,
         requests: null,
         rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
         idleMinutes: target?.idleMinutes ?? 0,
-        note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target ? "not in config.json" : null,
+        note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target && !(name in config.broken) ? "not in config.json" : null,
         lastLog: [],
+        ...(target?.kind === "hosted" ? { children: stats?.children ?? [] } : {}),
       } satisfies TargetStatus;
     }),
   );
@@ -98,48 +136,102 @@ function idleText(minutes: number): string {
   return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
 }
 
-const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", failed: "red", stopped: "gray" } as const;
+const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", unresponsive: "yellow", failed: "red", invalid: "red", stopped: "gray" } as const;
 
-/** The table a person reads: one line per target, a dot coloured by state, notes and failure logs underneath. */
-export function renderStatus(report: StatusReport, color = useColor()): string {
+/** `msm status` is read in the narrowest common terminal. */
+export const STATUS_WIDTH = 80;
+
+interface Column {
+  head: string;
+  cell: (t: TargetStatus) => string;
+}
+
+/**
+ * The table a person reads: one line per target, a dot coloured by state, notes and failure logs underneath. Every
+ * line fits STATUS_WIDTH: the least useful columns go first when it would not (all of them are in --json), then
+ * long target names are cut.
+ */
+export function renderStatus(report: StatusReport, color = useColor(), width = STATUS_WIDTH): string {
   const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
   const home = report.home.startsWith(userHome() + "/") ? `~${report.home.slice(userHome().length)}` : report.home;
   const out: string[] = [];
-  if (report.supervisor) {
-    const s = report.supervisor;
-    out.push(`${c("msm", "bold")} ${s.version} · supervisor pid ${s.pid} on 127.0.0.1:${s.port} · up ${formatUptime(s.uptimeSeconds)} · ${c(home, "dim")}`);
-  } else {
-    out.push(`${c("msm", "bold")} · ${c("supervisor not running", "yellow")} (it starts with the next session) · from lock files in ${c(home, "dim")}`);
-  }
+  // The home path is the one part that can be long: its own segment, cut in the middle if it alone is too wide.
+  const where = c(home.length > width ? `${home.slice(0, 20)}…${home.slice(home.length - width + 21)}` : home, "dim");
+  const head = report.supervisor
+    ? [`${c("msm", "bold")} ${report.supervisor.version}`, `supervisor pid ${report.supervisor.pid} on 127.0.0.1:${report.supervisor.port}`, `up ${formatUptime(report.supervisor.uptimeSeconds)}`, where]
+    : [c("msm", "bold"), `${c("supervisor not running", "yellow")} (it starts with the next session)`, "read from lock files", where];
+  out.push(...joinWrapped(head, " · ", width));
   out.push("");
-  const rows = [["TARGET", "STATE", "PID", "PORT", "TRANSPORT", "UPTIME", "RESTARTS", "SESSIONS", "REQUESTS", "MEMORY"].map((h) => c(h, "dim"))];
   const dash = (v: number | null) => (v === null ? "-" : v.toLocaleString("en-US"));
+  // In the order they are given up when the table is too wide: the last one first.
+  const columns: Column[] = [
+    { head: "TARGET", cell: (t) => c(t.name, "bold") },
+    { head: "STATE", cell: (t) => c(`● ${t.state}`, STATE_STYLE[t.state]) },
+    { head: "PID", cell: (t) => t.pid?.toString() ?? "-" },
+    { head: "PORT", cell: (t) => t.port?.toString() ?? "-" },
+    { head: "UPTIME", cell: (t) => formatUptime(t.uptimeSeconds) },
+    { head: "SESSIONS", cell: (t) => dash(t.sessions ?? t.connections) },
+    { head: "MEMORY", cell: (t) => formatBytes(t.rssBytes) },
+    { head: "RESTARTS", cell: (t) => (t.restarts ? c(String(t.restarts), t.restarts > 2 ? "yellow" : "cyan") : "0") },
+    { head: "REQUESTS", cell: (t) => dash(t.requests) },
+    { head: "TRANSPORT", cell: (t) => t.transport },
+  ];
+  const render = (cols: Column[], nameWidth = Infinity) =>
+    table([cols.map((col) => c(col.head, "dim")), ...report.targets.map((t) => cols.map((col, i) => (i === 0 ? truncate(col.cell(t), nameWidth) : col.cell(t))))]);
+  const widest = (text: string) => Math.max(...text.split("\n").map(visibleLength));
+  const names = Math.max("TARGET".length, ...report.targets.map((t) => t.name.length));
+  // Too wide: give up TRANSPORT and REQUESTS, then cut long names to 16, then the other optional columns, then names.
+  let shown = columns;
+  let nameWidth = names;
+  const fits = () => widest(render(shown, nameWidth)) <= width;
+  while (!fits() && shown.length > 8) shown = shown.slice(0, -1);
+  if (!fits()) nameWidth = Math.max(16, names - (widest(render(shown, nameWidth)) - width));
+  while (!fits() && shown.length > 4) shown = shown.slice(0, -1);
+  if (!fits()) nameWidth = Math.max("TARGET".length, nameWidth - (widest(render(shown, nameWidth)) - width));
+  out.push(render(shown, nameWidth));
+  // A hosted stdio server's children, one per project (or one global, or one per session).
+  const tilde = (p: string) => (p.startsWith(userHome() + "/") ? `~${p.slice(userHome().length)}` : p);
   for (const t of report.targets) {
-    const style = STATE_STYLE[t.state];
-    rows.push([
-      c(t.name, "bold"),
-      c(`● ${t.state}`, style),
-      t.pid?.toString() ?? "-",
-      t.port?.toString() ?? "-",
-      t.transport,
-      formatUptime(t.uptimeSeconds),
-      t.restarts ? c(String(t.restarts), t.restarts > 2 ? "yellow" : "cyan") : "0",
-      dash(t.sessions ?? t.connections),
-      dash(t.requests),
-      formatBytes(t.rssBytes),
-    ]);
+    if (!t.children?.length) continue;
+    out.push("", `${c(t.name, "bold")} children (stdio):`);
+    const childRows = [["  PROJECT", "STATE", "PID", "UPTIME", "RESTARTS", "SESSIONS", "MEMORY"].map((h) => c(h, "dim"))];
+    for (const child of t.children) {
+      childRows.push([
+        // Long project paths keep their end, the part that names the project.
+        `  ${child.project ? truncateStart(tilde(child.project), 28) : "(global)"}`,
+        c(`● ${child.state}`, STATE_STYLE[child.state]),
+        child.pid?.toString() ?? "-",
+        formatUptime(child.uptimeSeconds),
+        child.restarts ? c(String(child.restarts), child.restarts > 2 ? "yellow" : "cyan") : "0",
+        String(child.sessions),
+        formatBytes(child.rssBytes),
+      ]);
+    }
+    out.push(table(childRows));
+    for (const child of t.children) {
+      const name = child.project ? tilde(child.project) : "(global)";
+      if (child.state === "failed" || child.note) out.push(...wrap(`  ${name}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`, width, "    "));
+      for (const line of child.lastStderr) out.push(c(truncate(`    │ ${line}`, width), "dim"));
+      if (child.state === "failed") out.push(...wrap(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`, width, "    "));
+    }
   }
-  out.push(table(rows));
   const skew = skewLines(report);
-  if (skew.length) out.push("", ...skew.map((line) => c(line, "yellow")));
-  const idleNote = (t: TargetStatus) => (t.idleMinutes > 0 && t.state === "running" ? `stops after ${idleText(t.idleMinutes)} without sessions` : null);
+  if (skew.length) out.push("", ...skew.flatMap((line) => wrap(c(line, "yellow"), width, "  ")));
+  const idleNote = (t: TargetStatus) =>
+    t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${idleText(t.idleMinutes)} without sessions` : null;
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {
     const parts = [t.note, idleNote(t)].filter(Boolean).join("; ");
-    if (parts) out.push(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`);
-    for (const line of t.lastLog) out.push(c(`  │ ${line}`, "dim"));
-    if (t.state === "failed") out.push(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`);
+    if (parts) out.push(...wrap(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`, width, "  "));
+    for (const line of t.lastLog) out.push(c(truncate(`  │ ${line}`, width), "dim"));
+    if (t.state === "failed") out.push(...wrap(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`, width, "  "));
+  }
+  // Problems not already shown as a target's note (the file as a whole: not JSON, an unknown top-level key).
+  const general = report.problems.filter((p) => !report.targets.some((t) => t.note?.includes(p)));
+  if (general.length) {
+    out.push("", c("config.json has a problem (memory and valid targets keep working):", "red"));
+    for (const problem of general) out.push(`  ${problem}`);
   }
   return out.join("\n") + "\n";
 }
@@ -156,8 +248,24 @@ export function skewLines(report: StatusReport, ours = VERSION): string[] {
   return lines;
 }
 
+/** Segments joined by `separator`, starting a new line instead of running past `width`. */
+function joinWrapped(segments: string[], separator: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const segment of segments) {
+    if (line && visibleLength(line + separator + segment) > width) {
+      lines.push(line);
+      line = segment;
+    } else {
+      line = line ? line + separator + segment : segment;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 export default defineCommand({
-  meta: { name: "status", description: "Show every target: state, pid, port, uptime, restarts, sessions, memory (exit 1 if one failed)" },
+  meta: { name: "status", description: "Show every target: state, pid, port, sessions, memory (exit 1 on a problem)" },
   args: {
     json: { type: "boolean", description: "Print JSON instead of a table", default: false },
   },
@@ -165,6 +273,11 @@ export default defineCommand({
     const report = await collectStatus();
     // --json adds this binary's version and the skew lines, so scripts see an upgrade half done.
     process.stdout.write(args.json ? JSON.stringify({ ...report, version: VERSION, skew: skewLines(report) }, null, 2) + "\n" : renderStatus(report));
-    if (report.targets.some((t) => t.state === "failed")) process.exitCode = 1;
+    if (report.problems.length || report.targets.some((t) => t.state === "failed" || t.state === "invalid")) process.exitCode = 1;
   },
 });
+
+/** `text` cut to `max` characters from the left, so its end stays readable. */
+function truncateStart(text: string, max: number): string {
+  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
+}

@@ -35,6 +35,7 @@ export const darwin: Platform = {
   // launchd reaps orphans at once, so the zombie window Linux containers have does not arise: kill(pid, 0) is enough.
   isAlive: exists,
   startTime: (pid) => ps("lstart", pid),
+  commandLine: (pid) => ps("command", pid),
   groupOf: (pid) => {
     const pgid = ps("pgid", pid);
     return pgid === undefined ? undefined : Number(pgid);

@@ -26,6 +26,11 @@ export function startTicks(pid: number): string | undefined {
   return os.startTime(pid);
 }
 
+/** The command line of `pid` (undefined where this OS cannot tell); see Platform.commandLine. */
+export function commandLine(pid: number): string | undefined {
+  return os.commandLine?.(pid);
+}
+
 /** Resident memory of `pid` in bytes, if it can be read. */
 export function rssBytes(pid: number): number | undefined {
   return os.rssBytes(pid);

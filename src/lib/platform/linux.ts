@@ -41,6 +41,13 @@ export const linux: Platform = {
   isAlive: (pid) => exists(pid) && procStat(pid)?.[0] !== "Z",
   /** Clock ticks since boot when the process started (/proc/<pid>/stat field 22). */
   startTime: (pid) => procStat(pid)?.[19],
+  commandLine: (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").replaceAll("\0", " ");
+    } catch {
+      return undefined;
+    }
+  },
   groupOf: (pid) => {
     const pgid = procStat(pid)?.[2];
     return pgid === undefined ? undefined : Number(pgid);

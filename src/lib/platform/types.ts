@@ -7,6 +7,11 @@ export interface Platform {
   isAlive(pid: number): boolean;
   /** An opaque value fixed for the life of the process: a pid recycled for another program has another one. */
   startTime(pid: number): string | undefined;
+  /**
+   * The command line of `pid` as this OS reports it, compared only with what the same process recorded for itself
+   * (a lock msm wrote): msm never rewrites its argv, while some servers do (npm sets its title).
+   */
+  commandLine?(pid: number): string | undefined;
   /** Process group of `pid`. Windows has none: a daemon's process tree stands in, so the daemon is its own group. */
   groupOf(pid: number): number | undefined;
   /** Live (non-zombie) members of group `pgid`, if they can be listed. */

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { acquireLock, listLocks, readLock, type LockInfo } from "../../../src/lib/lock.ts";
+import { acquireLock, CORRUPT_GRACE_MS, listLocks, readLock, type LockInfo } from "../../../src/lib/lock.ts";
 
 const originalHome = process.env.MSM_HOME;
 afterAll(() => {
@@ -55,6 +55,9 @@ test("a lock naming a dead pid is discarded and taken over", () => {
 test("a corrupt lock file is discarded, not repaired", () => {
   const home = freshHome();
   writeFileSync(join(home, "memory.lock"), "{ not json");
+  // Older than a live holder's heal interval: nobody is going to repair it.
+  const old = (Date.now() - CORRUPT_GRACE_MS - 1_000) / 1000;
+  utimesSync(join(home, "memory.lock"), old, old);
   expect(listLocks()).toEqual([{ name: "memory", info: undefined, alive: false }]);
   const lock = acquireLock("memory", info());
   expect("release" in lock).toBe(true);

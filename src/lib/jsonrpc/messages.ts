@@ -1,4 +1,4 @@
-/** JSON-RPC 2.0 as MCP uses it: what the proxy must recognise to route, answer and validate editor messages. */
+/** JSON-RPC 2.0 as MCP uses it: what the proxy and the host must recognise to route, answer and validate messages. */
 
 export type JsonRpcId = string | number;
 
@@ -52,6 +52,11 @@ export interface ParsedLine {
   messages: JsonRpcMessage[];
   /** Answers the proxy owes the editor right away: -32700 for bad JSON, -32600 for invalid messages. */
   errors: JsonRpcMessage[];
+  /**
+   * The line itself when it is exactly the one message in `messages`: forwarded as is, never serialised again
+   * (re-serialising costs a copy of every large message, and throws on nesting that JSON.parse accepted).
+   */
+  raw?: string;
 }
 
 /**
@@ -79,6 +84,7 @@ export function parseLine(line: string): ParsedLine {
     const id = typeof item === "object" && item !== null && isId((item as { id?: unknown }).id) ? (item as { id: JsonRpcId }).id : null;
     out.errors.push(errorResponse(id, INVALID_REQUEST, `Invalid Request: ${reason}`));
   }
+  if (!Array.isArray(value) && out.messages.length === 1) out.raw = line;
   return out;
 }
 
