@@ -10,7 +10,7 @@ import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { Databases, requestProject } from "./databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
-import { LeanHttpTransport } from "./transport.ts";
+import { LeanHttpTransport } from "../lib/http/lean-transport.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
 

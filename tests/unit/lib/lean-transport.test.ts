@@ -3,7 +3,7 @@
 // an SSE stream carrying those messages, then the answer. Nothing about a request is ever dropped.
 import { describe, expect, test } from "bun:test";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { LeanHttpTransport } from "../../src/memory/transport.ts";
+import { LeanHttpTransport } from "../../../src/lib/http/lean-transport.ts";
 
 const URL_ = "http://127.0.0.1/mcp";
 const VERSION = "2025-06-18";

@@ -12,7 +12,8 @@ import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type RequestId } from
  *
  * - a single request that asked for no progress (no `_meta.progressToken`), after initialize, from a client that
  *   accepts both types, is held: if its answer is the first message about it, the answer goes out as one
- *   `application/json` body (always so for msm's own tools, whose `resources/updated` goes on the GET stream); if a
+ *   `application/json` body (always so for the memory daemon's tools, whose `resources/updated` goes on the GET
+ *   stream, and for most calls a host forwards to its child); if a
  *   notification or a server→client request about it comes first, the answer becomes an SSE stream that carries
  *   those messages and then the response, as the SDK would have sent them;
  * - everything else — initialize, batches, requests with a progress token, notifications, responses, GET, DELETE,
