@@ -1,5 +1,6 @@
 import { Bridge, backoff, errorText, sleep, type BridgeOptions } from "./bridge.ts";
 import { isRequest, parseServerText, type JsonRpcMessage } from "./jsonrpc.ts";
+import { envelopeVersion, revisionHeaders, ToolHeaders } from "./revision.ts";
 import { readSse } from "./sse.ts";
 import { isUnreachable, NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
@@ -33,6 +34,8 @@ export class StreamableBridge extends Bridge {
   private lastEventId: string | undefined;
   /** GETs resuming request streams; aborted with the session. */
   private readonly resumptions = new Set<AbortController>();
+  /** Tool arguments the 2026-07-28 revision mirrors in `Mcp-Param-*` headers, learned from tools/list answers. */
+  private readonly toolHeaders = new ToolHeaders();
 
   constructor(
     options: BridgeOptions,
@@ -55,7 +58,7 @@ export class StreamableBridge extends Bridge {
     const accept = "application/json, text/event-stream";
     const init: RequestInit = {
       method: "POST",
-      headers: this.headers({ "content-type": "application/json", accept }),
+      headers: { ...this.headers({ "content-type": "application/json", accept }), ...revisionHeaders(message, this.toolHeaders) },
       body: JSON.stringify(message),
       ...NO_TIMEOUT,
     };
@@ -108,10 +111,11 @@ export class StreamableBridge extends Bridge {
   /** Reads one POST's answer: 202, JSON, or an SSE stream of related messages ending with the response. */
   private async consume(response: Response, message: JsonRpcMessage, initializing: boolean): Promise<void> {
     const onMessages = (messages: JsonRpcMessage[]) => {
-      if (!initializing) return;
       for (const m of messages) {
+        if (m.id !== message.id) continue;
         const version = (m.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
-        if (m.id === message.id && typeof version === "string") this.protocolVersion = version;
+        if (initializing && typeof version === "string") this.protocolVersion = version;
+        if (message.method === "tools/list") this.toolHeaders.learn(m.result);
       }
     };
     if (response.status === 202 || response.status === 204) {
@@ -214,6 +218,12 @@ export class StreamableBridge extends Bridge {
   /** A non-2xx answer: pass on a JSON-RPC error the server gave (with this request's id), else say what happened. */
   private answerHttpError(message: JsonRpcMessage, status: number, text: string): void {
     const parsed = parseServerText(text)?.[0];
+    if (parsed?.error && isRequest(message) && envelopeVersion(message) !== undefined) {
+      // 2026-07-28: header, version and capability errors come as HTTP 400 with a JSON-RPC error the client acts on
+      // (an unsupported version names the supported ones, to continue with): pass it through unchanged.
+      this.deliver({ jsonrpc: "2.0", id: message.id, error: parsed.error });
+      return;
+    }
     if (parsed?.error && isRequest(message)) {
       const error = parsed.error as { code?: number; message?: string };
       this.fail(message, `msm: the MCP server answered HTTP ${status}: ${error.message ?? text.slice(0, 200)}`);
