@@ -12,6 +12,9 @@ const commands = {
   restart: () => import("./commands/restart.ts").then((m) => m.default),
   logs: () => import("./commands/logs.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
+  login: () => import("./commands/login.ts").then((m) => m.default),
+  logout: () => import("./commands/logout.ts").then((m) => m.default),
+  remote: () => import("./commands/remote.ts").then((m) => m.default),
 };
 
 export const root = defineCommand({

@@ -43,6 +43,20 @@ export const ExternalTargetSchema = z.strictObject({
   health: z._default(z.enum(["http", "mcp"]), "http"),
 });
 
+/**
+ * A remote MCP server reached by URL (`"url": "https://…/mcp"`). msm runs one local relay per remote target: every
+ * session goes through it, so the server sees one client, one OAuth login and one refresher however many sessions
+ * are open. Never receives msm's bearer token or project paths.
+ */
+export const RemoteTargetSchema = z.strictObject({
+  url: z.string().check(z.regex(/^https?:\/\/[^\s]+$/, "an http(s) URL")),
+  /** Extra request headers sent to the server (an API key, say); OAuth tokens come from `msm login NAME`. */
+  headers: z._default(z.record(z.string(), z.string()), {}),
+  /** Port of the local relay (any free one by default). */
+  port: z.optional(PortSchema),
+  idleMinutes: IdleMinutesSchema,
+});
+
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
 export const ConfigSchema = z.strictObject({
   supervisor: z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 }),
@@ -50,7 +64,8 @@ export const ConfigSchema = z.strictObject({
 });
 export type ExternalTarget = z.infer<typeof ExternalTargetSchema>;
 export type BuiltinTarget = z.infer<typeof BuiltinTargetSchema>;
-export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & { targets: Record<string, ExternalTarget | BuiltinTarget> };
+export type RemoteTarget = z.infer<typeof RemoteTargetSchema>;
+export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & { targets: Record<string, ExternalTarget | BuiltinTarget | RemoteTarget> };
 
 export const BUILTIN_TARGETS = ["memory"] as const;
 export const DEFAULT_MEMORY_PORT = 3100;
@@ -58,7 +73,8 @@ export const DEFAULT_MEMORY_PORT = 3100;
 /** A target after defaults: what a proxy or the supervisor acts on. */
 export type ResolvedTarget =
   | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number }
-  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number } & Omit<ExternalTarget, "port" | "path" | "idleMinutes">);
+  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number } & Omit<ExternalTarget, "port" | "path" | "idleMinutes">)
+  | { name: string; kind: "remote"; url: string; headers: Record<string, string>; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number };
 
 /** Reads config.json; an absent file means defaults. Any other problem is a CONFIG_* error naming the key. */
 export function loadConfig(file = paths.config()): Config {
@@ -88,7 +104,9 @@ export function parseConfig(text: string, file = "config.json"): Config {
   const targets: Config["targets"] = {};
   const issues: z.core.$ZodIssue[] = [];
   for (const [name, value] of Object.entries(parsed.data.targets)) {
-    const schema = (BUILTIN_TARGETS as readonly string[]).includes(name) ? BuiltinTargetSchema : ExternalTargetSchema;
+    const builtin = (BUILTIN_TARGETS as readonly string[]).includes(name);
+    const remote = !builtin && Boolean(value && typeof value === "object" && "url" in value);
+    const schema = builtin ? BuiltinTargetSchema : remote ? RemoteTargetSchema : ExternalTargetSchema;
     const extra = schema === BuiltinTargetSchema && value && typeof value === "object" ? Object.keys(value).filter((k) => k !== "port" && k !== "idleMinutes") : [];
     if (extra.length) {
       const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
@@ -112,15 +130,19 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
     const port = entry && "port" in entry && entry.port !== undefined ? entry.port : DEFAULT_MEMORY_PORT;
     return { name, kind: "builtin", port, transport: "streamable-http", path: "/mcp", idleMinutes: entry?.idleMinutes ?? 0 };
   }
-  if (!entry || !("command" in entry)) {
+  if (entry && "url" in entry) {
+    return { name, kind: "remote", url: entry.url, headers: entry.headers, port: entry.port ?? 0, transport: "streamable-http", path: "/mcp", idleMinutes: entry.idleMinutes ?? 0 };
+  }
+  const external = entry as ExternalTarget | BuiltinTarget | undefined;
+  if (!external || !("command" in external)) {
     const known = [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((k) => !BUILTIN_TARGETS.includes(k as "memory"))];
     throw new MsmError(
       "UNKNOWN_TARGET",
       `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`,
     );
   }
-  const { port, path, idleMinutes, ...rest } = entry;
-  return { ...rest, name, kind: "external", port: port ?? 0, path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp"), idleMinutes: idleMinutes ?? 0 };
+  const { port, path, idleMinutes, ...rest } = external;
+  return { ...rest, name, kind: "external", port: port ?? 0, path: path ?? (external.transport === "sse" ? "/sse" : "/mcp"), idleMinutes: idleMinutes ?? 0 };
 }
 
 /** Every target the config knows, the built-in memory first. */

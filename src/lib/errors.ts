@@ -15,6 +15,7 @@ export type MsmErrorCode =
   | "NOT_RUNNING"
   | "UNKNOWN_TARGET"
   | "PORT_BUSY"
+  | "LOGIN_FAILED"
   | "USAGE";
 
 export class MsmError extends Error {

@@ -25,6 +25,8 @@ export const LockSchema = z.object({
   pidStart: z.optional(z.string()),
   /** Stop the whole process group (external servers and whatever they spawned), not just `pid`. */
   group: z.optional(z.boolean()),
+  /** One of msm's own daemons that is not the memory daemon (a remote target's relay): it demands the bearer token. */
+  own: z.optional(z.boolean()),
 });
 export type LockInfo = z.infer<typeof LockSchema>;
 

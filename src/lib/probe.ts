@@ -25,7 +25,8 @@ export async function isHealthy(port: number, timeoutMs = HEALTH_TIMEOUT_MS): Pr
  */
 export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">): Promise<boolean> {
   if (lock.port <= 0) return false;
-  if (target.kind === "builtin") return isHealthy(lock.port);
+  // msm's own daemons (memory, the relay of a remote target) have /health.
+  if (target.kind !== "external") return isHealthy(lock.port);
   const url = `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`;
   const signal = AbortSignal.timeout(HEALTH_TIMEOUT_MS);
   try {

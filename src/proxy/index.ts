@@ -71,6 +71,8 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
   const ensure = async (): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
+    // A remote target is reached through msm's own relay, which demands the token (and never passes it on).
+    if (target.kind === "remote") headers.authorization = `Bearer ${loadToken()}`;
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
     const endpoint = await ensureDaemon(target);
     return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
@@ -89,6 +91,7 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     connect: async () => {
       const known = lock;
       lock = undefined;
+      if (known?.own) headers.authorization = `Bearer ${loadToken()}`;
       if (known) return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
       return ensure();
     },
@@ -100,13 +103,13 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
  * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { port: number; path: string; transport: Transport } | undefined {
+export function liveLock(name: string): { port: number; path: string; transport: Transport; own: boolean } | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; own?: unknown };
     if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
     if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
     process.kill(lock.pid, 0);
-    return { port: lock.port, path: lock.path, transport: lock.transport as Transport };
+    return { port: lock.port, path: lock.path, transport: lock.transport as Transport, own: lock.own === true };
   } catch {
     return undefined;
   }

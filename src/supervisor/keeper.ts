@@ -32,7 +32,7 @@ export type State = "stopped" | "starting" | "running" | "backoff" | "failed";
 /** One row of `GET /status`. */
 export interface TargetStatus {
   name: string;
-  kind: "builtin" | "external";
+  kind: ResolvedTarget["kind"];
   state: State;
   pid: number | null;
   port: number | null;
@@ -253,7 +253,7 @@ export class Keeper {
     if (this.state !== "running" || !this.lock) return false;
     const lock = this.lock;
     const connections = connectionsTo(lock.port) ?? null;
-    const stats = this.target.kind === "builtin" ? await fetchStats(lock.port, this.token) : undefined;
+    const stats = this.target.kind !== "external" ? await fetchStats(lock.port, this.token) : undefined;
     this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections };
     const requestsMoved = stats !== undefined && this.lastRequests !== undefined && stats.requests !== this.lastRequests;
     if (stats) this.lastRequests = stats.requests;

@@ -24,13 +24,14 @@ export interface Launched {
 export async function launch(target: ResolvedTarget, timeoutMs = DAEMON_START_TIMEOUT_MS): Promise<Launched> {
   const existing = readLock(target.name);
   if (existing) return { lock: existing, adopted: true };
-  return target.kind === "builtin" ? launchBuiltin(target, timeoutMs) : launchExternal(target, timeoutMs);
+  return target.kind === "external" ? launchExternal(target, timeoutMs) : launchBuiltin(target, timeoutMs);
 }
 
-/** msm's own daemons (`msm memory`) take their lock and pick their port themselves. */
+/** msm's own daemons (`msm memory`, `msm remote NAME`) take their lock and pick their port themselves. */
 async function launchBuiltin(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
-  note(target.name, `starting msm ${target.name} (preferred port ${target.port || "any"})`);
-  const child = spawnDetached(target.name, [target.name, "--detached", "--port", String(target.port)]);
+  note(target.name, `starting msm ${target.kind === "remote" ? `remote ${target.name}` : target.name} (preferred port ${target.port || "any"})`);
+  const command = target.kind === "remote" ? ["remote", target.name] : [target.name];
+  const child = spawnDetached(target.name, [...command, "--detached", "--port", String(target.port)]);
   let exitCode: number | null | undefined;
   void child.exited.then((code) => (exitCode = code));
   const deadline = Date.now() + timeoutMs;

@@ -8,6 +8,7 @@ import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
+import { loginState, type LoginState } from "../../remote/store.ts";
 import { paint, table, useColor } from "../style.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
@@ -15,6 +16,8 @@ export interface StatusReport {
   home: string;
   supervisor: SupervisorStatus["supervisor"] | null;
   targets: TargetStatus[];
+  /** Remote (`"url"`) targets: whether `msm login NAME` has been done and until when the access token is good. */
+  logins?: Record<string, LoginState>;
 }
 
 export async function collectStatus(): Promise<StatusReport> {
@@ -22,12 +25,25 @@ export async function collectStatus(): Promise<StatusReport> {
   if (manager) {
     try {
       const answer = await callManager<SupervisorStatus>(manager, "GET", "/status", 5_000);
-      return { home: msmHome(), ...answer };
+      return { home: msmHome(), ...answer, ...logins() };
     } catch (error) {
       if (!isMsmError(error)) throw error;
     }
   }
-  return { home: msmHome(), supervisor: null, targets: await fromLockFiles() };
+  return { home: msmHome(), supervisor: null, targets: await fromLockFiles(), ...logins() };
+}
+
+/** Login state of every remote target, read from MSM_HOME/auth (the relay keeps it current). */
+function logins(): { logins?: Record<string, LoginState> } {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch {
+    return {};
+  }
+  const remote = Object.entries(config.targets).filter(([, t]) => "url" in t);
+  if (!remote.length) return {};
+  return { logins: Object.fromEntries(remote.map(([name]) => [name, loginState(name)])) };
 }
 
 /** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */
@@ -135,6 +151,16 @@ export function renderStatus(report: StatusReport, color = useColor()): string {
     if (parts) out.push(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`);
     for (const line of t.lastLog) out.push(c(`  │ ${line}`, "dim"));
     if (t.state === "failed") out.push(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`);
+  }
+  const logins = Object.entries(report.logins ?? {});
+  if (logins.length) out.push("");
+  for (const [name, login] of logins) {
+    if (!login.loggedIn) {
+      out.push(`${c(name, "bold")}: ${c("not logged in", "yellow")} — run ${c(`msm login ${name}`, "cyan")}`);
+      continue;
+    }
+    const expiry = login.expiresAt === null ? "" : ` · access token ${login.expiresAt > Date.now() ? "valid until" : "expired at"} ${new Date(login.expiresAt).toLocaleString()}`;
+    out.push(`${c(name, "bold")}: ${c("logged in", "green")}${expiry}${login.refreshable ? " · refreshed by msm" : ""}`);
   }
   return out.join("\n") + "\n";
 }
