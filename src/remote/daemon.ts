@@ -11,6 +11,21 @@ import { dueForRefresh, readLogin, refreshLogin } from "./auth.ts";
 type Remote = Extract<ResolvedTarget, { kind: "remote" }>;
 
 /**
+ * How long a request waits for a login the first session started (the browser opened on the authorization page)
+ * before the editor is told to log in; MSM_LOGIN_WAIT_MS overrides. Long enough to click "allow", short enough that
+ * a machine without a browser answers within an editor's patience.
+ */
+export const LOGIN_WAIT_MS = 20_000;
+/** How long to wait for the authorization URL itself (discovery and client registration come first). */
+const LOGIN_URL_WAIT_MS = 10_000;
+
+interface LoginAttempt {
+  url?: string;
+  done: Promise<boolean>;
+  urlKnown: Promise<void>;
+}
+
+/**
  * Request headers that stay on this side. msm's bearer token and the editor's project path are for msm's daemons
  * only (a remote server must never learn either); hop-by-hop and body-framing headers belong to each connection;
  * Host, Origin and cookies would describe the loopback hop, not the remote one.
@@ -34,6 +49,45 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
   const app = createBaseApp(token);
   let requests = 0;
   let refreshing: Promise<boolean> | undefined;
+  let loggingIn: LoginAttempt | undefined;
+  const envWait = Number(process.env.MSM_LOGIN_WAIT_MS);
+  const loginWaitMs = process.env.MSM_LOGIN_WAIT_MS && Number.isFinite(envWait) ? envWait : LOGIN_WAIT_MS;
+
+  /**
+   * No login yet (or the grant is gone): the first session to need one starts it — the browser opens on the
+   * authorization page, as `msm login` would — and every request meanwhile waits for the same attempt.
+   */
+  const startLogin = (): LoginAttempt => {
+    if (loggingIn) return loggingIn;
+    let urlKnown = () => {};
+    const attempt: LoginAttempt = { done: Promise.resolve(false), urlKnown: new Promise<void>((resolve) => (urlKnown = resolve)) };
+    attempt.done = import("./login.ts")
+      .then(({ login }) =>
+        login(target, (url) => {
+          attempt.url = url;
+          log.info(`login needed: opened the browser on ${url}`);
+          urlKnown();
+        }),
+      )
+      .then(
+        () => {
+          log.info("logged in");
+          return true;
+        },
+        (error: Error) => {
+          log.warn(`login did not complete: ${error.message}`);
+          return false;
+        },
+      )
+      .finally(() => {
+        loggingIn = undefined;
+        urlKnown();
+      });
+    loggingIn = attempt;
+    return attempt;
+  };
+  const within = <T>(promise: Promise<T>, ms: number, otherwise: T) =>
+    Promise.race([promise, new Promise<T>((resolve) => setTimeout(() => resolve(otherwise), ms).unref?.())]);
   app.get("/stats", (c) => c.json({ sessions: null, requests }));
 
   /** One refresh for everyone waiting; true when a usable access token is on file afterwards. */
@@ -84,7 +138,20 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
     }
     if (response.status === 401) {
       await response.body?.cancel().catch(() => {});
-      const message = `msm: ${target.url} needs a login: run "msm login ${target.name}", then retry`;
+      const attempt = startLogin();
+      await within(attempt.urlKnown, LOGIN_URL_WAIT_MS, undefined);
+      if (await within(attempt.done, loginWaitMs, false)) {
+        try {
+          response = await forward(request, body);
+        } catch (error) {
+          return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${(error as Error).message})` } }, 502);
+        }
+      }
+    }
+    if (response.status === 401) {
+      await response.body?.cancel().catch(() => {});
+      const open = loggingIn?.url ? `open ${loggingIn.url} to log in, or ` : "";
+      const message = `msm: ${target.url} needs a login: ${open}run "msm login ${target.name}", then retry`;
       return c.json({ jsonrpc: "2.0", id: null, error: { code: -32001, message } }, 401);
     }
     const headers = new Headers();

@@ -15,7 +15,7 @@ export const LOGIN_TIMEOUT_MS = 5 * 60_000;
  * page (and the URL printed, for a machine without one), the code received on a loopback redirect and exchanged.
  * The tokens land in MSM_HOME (0600), where the target's relay uses and refreshes them.
  */
-export async function login(target: Remote, print: (line: string) => void, timeoutMs = LOGIN_TIMEOUT_MS): Promise<void> {
+export async function login(target: Remote, onUrl: (url: string) => void, timeoutMs = LOGIN_TIMEOUT_MS): Promise<void> {
   const state = randomBytes(16).toString("base64url");
   let received: (code: string) => void = () => {};
   let refused: (error: Error) => void = () => {};
@@ -23,10 +23,10 @@ export async function login(target: Remote, print: (line: string) => void, timeo
     received = resolve;
     refused = reject;
   });
-  const callback = Bun.serve({
+  const serve = (port: number) => Bun.serve({
     hostname: "127.0.0.1",
-    port: 0,
-    fetch(request) {
+    port,
+    fetch(request: Request) {
       const url = new URL(request.url);
       if (url.pathname !== "/callback") return new Response("not found", { status: 404 });
       const error = url.searchParams.get("error");
@@ -40,11 +40,20 @@ export async function login(target: Remote, print: (line: string) => void, timeo
       return new Response("msm is logged in. You can close this tab.");
     },
   });
+  // The port the registered client's redirect names, when free: the server knows that redirect, no new registration.
+  const registered = (readLogin(target.name).client as { redirect_uris?: string[] } | undefined)?.redirect_uris?.[0];
+  const previous = registered ? Number(new URL(registered).port) : 0;
+  let callback: ReturnType<typeof serve>;
+  try {
+    callback = serve(previous);
+  } catch {
+    callback = serve(0);
+  }
   const timer = setTimeout(() => refused(new MsmError("LOGIN_FAILED", `No answer from the browser within ${Math.round(timeoutMs / 60_000)} minutes. Run "msm login ${target.name}" again.`)), timeoutMs);
   try {
     const redirect = `http://127.0.0.1:${callback.port}/callback`;
     const provider = new FileAuthProvider(target.name, redirect, (url) => {
-      print(`Open this address to log in to ${target.name}:\n${url.href}`);
+      onUrl(url.href);
       openBrowser(url.href);
     });
     provider.state = () => state;

@@ -12,7 +12,7 @@ export default defineCommand({
     if (target.kind !== "remote") throw new MsmError("USAGE", `"${args.name}" is not a remote target: only targets with a "url" in config.json log in.`);
     const { login } = await import("../../remote/login.ts");
     const { loginState } = await import("../../remote/auth.ts");
-    await login(target, (line) => process.stdout.write(line + "\n"));
+    await login(target, (url) => process.stdout.write(`Open this address to log in to ${args.name}:\n${url}\n`));
     const state = loginState(args.name);
     const until = state.expiresAt ? ` (access token valid until ${new Date(state.expiresAt).toLocaleString()}${state.refreshable ? ", refreshed by msm" : ""})` : "";
     process.stdout.write(`Logged in to ${args.name}${until}. Every session uses this login.\n`);
