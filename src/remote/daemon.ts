@@ -6,7 +6,9 @@ import { ensureHome, paths } from "../lib/paths.ts";
 import { serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
+import { extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
 import { dueForRefresh, readLogin, refreshLogin } from "./auth.ts";
+import type { Challenge } from "./login.ts";
 
 type Remote = Extract<ResolvedTarget, { kind: "remote" }>;
 
@@ -18,6 +20,12 @@ type Remote = Extract<ResolvedTarget, { kind: "remote" }>;
 export const LOGIN_WAIT_MS = 20_000;
 /** How long to wait for the authorization URL itself (discovery and client registration come first). */
 const LOGIN_URL_WAIT_MS = 10_000;
+
+/** 401, or 403 asking for more scope (step-up authorization): a person must approve, in the browser. */
+function needsLogin(response: Response): boolean {
+  if (response.status === 401) return true;
+  return response.status === 403 && /insufficient_scope/.test(response.headers.get("www-authenticate") ?? "");
+}
 
 interface LoginAttempt {
   url?: string;
@@ -57,17 +65,21 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
    * No login yet (or the grant is gone): the first session to need one starts it — the browser opens on the
    * authorization page, as `msm login` would — and every request meanwhile waits for the same attempt.
    */
-  const startLogin = (): LoginAttempt => {
+  const startLogin = (challenge: Challenge): LoginAttempt => {
     if (loggingIn) return loggingIn;
     let urlKnown = () => {};
     const attempt: LoginAttempt = { done: Promise.resolve(false), urlKnown: new Promise<void>((resolve) => (urlKnown = resolve)) };
     attempt.done = import("./login.ts")
       .then(({ login }) =>
-        login(target, (url) => {
-          attempt.url = url;
-          log.info(`login needed: opened the browser on ${url}`);
-          urlKnown();
-        }),
+        login(
+          target,
+          (url) => {
+            attempt.url = url;
+            log.info(`login needed: opened the browser on ${url}`);
+            urlKnown();
+          },
+          challenge,
+        ),
       )
       .then(
         () => {
@@ -136,9 +148,9 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
       log.warn(`cannot reach ${target.url}: ${(error as Error).message}`);
       return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${(error as Error).message})` } }, 502);
     }
-    if (response.status === 401) {
+    if (needsLogin(response)) {
       await response.body?.cancel().catch(() => {});
-      const attempt = startLogin();
+      const attempt = startLogin(extractWWWAuthenticateParams(response));
       await within(attempt.urlKnown, LOGIN_URL_WAIT_MS, undefined);
       if (await within(attempt.done, loginWaitMs, false)) {
         try {
@@ -148,7 +160,7 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
         }
       }
     }
-    if (response.status === 401) {
+    if (needsLogin(response)) {
       await response.body?.cancel().catch(() => {});
       const open = loggingIn?.url ? `open ${loggingIn.url} to log in, or ` : "";
       const message = `msm: ${target.url} needs a login: ${open}run "msm login ${target.name}", then retry`;

@@ -15,7 +15,13 @@ export const LOGIN_TIMEOUT_MS = 5 * 60_000;
  * page (and the URL printed, for a machine without one), the code received on a loopback redirect and exchanged.
  * The tokens land in MSM_HOME (0600), where the target's relay uses and refreshes them.
  */
-export async function login(target: Remote, onUrl: (url: string) => void, timeoutMs = LOGIN_TIMEOUT_MS): Promise<void> {
+/** What the server's 401/403 said (`WWW-Authenticate`): where its metadata is, and the scope it wants. */
+export interface Challenge {
+  resourceMetadataUrl?: URL;
+  scope?: string;
+}
+
+export async function login(target: Remote, onUrl: (url: string) => void, challenge: Challenge = {}, timeoutMs = LOGIN_TIMEOUT_MS): Promise<void> {
   const state = randomBytes(16).toString("base64url");
   let received: (code: string) => void = () => {};
   let refused: (error: Error) => void = () => {};
@@ -60,9 +66,10 @@ export async function login(target: Remote, onUrl: (url: string) => void, timeou
     // An explicit login starts over: the old tokens (and any grant they belong to) are replaced, the client kept.
     const { client } = readLogin(target.name);
     writeLogin(target.name, client ? { client } : {});
-    const first = await auth(provider, { serverUrl: target.url });
+    const options = { serverUrl: target.url, resourceMetadataUrl: challenge.resourceMetadataUrl, scope: challenge.scope };
+    const first = await auth(provider, options);
     if (first === "AUTHORIZED") return;
-    const outcome = await auth(provider, { serverUrl: target.url, authorizationCode: await code });
+    const outcome = await auth(provider, { ...options, authorizationCode: await code });
     if (outcome !== "AUTHORIZED") throw new MsmError("LOGIN_FAILED", `The login to ${target.url} did not complete. Run "msm login ${target.name}" again.`);
   } finally {
     clearTimeout(timer);

@@ -2,7 +2,8 @@
 // SDK client, reaching the scenario's server through `msm proxy --url` over stdio — or, with --direct, the SDK's own
 // HTTP client with no msm in between, the yardstick the proxy is held to.
 // Run: bun tests/conformance/client.ts [--direct] SERVER_URL   (scenario name in MCP_CONFORMANCE_SCENARIO)
-import { resolve } from "node:path";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -14,13 +15,38 @@ const MSM = process.env.MSM_BIN ?? resolve(import.meta.dir, "../../dist/msm");
 /** Arguments for the tools the scenarios offer; any other tool is called without arguments. */
 const ARGUMENTS: Record<string, Record<string, unknown>> = { add_numbers: { a: 5, b: 3 } };
 
+/**
+ * The auth scenarios' servers demand OAuth: they are reached as a remote target (`"url"` in config.json), whose
+ * relay does the login the first time a session needs it, in the "browser" below. Everything else: `--url`.
+ */
+function proxyArgs(url: string): string[] {
+  if (!process.env.MCP_CONFORMANCE_SCENARIO?.startsWith("auth/")) return ["--url", url];
+  const home = process.env.MSM_HOME;
+  if (!home) throw new Error("MSM_HOME must point at a scratch state directory");
+  const file = join(home, "config.json");
+  const config = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { targets?: Record<string, unknown> }) : {};
+  const name = `conformance-${new URL(url).port}`;
+  config.targets = { ...config.targets, [name]: { url } };
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return ["--target", name];
+}
+
+/** $BROWSER for the relay's login: a person who approves at once (the scenarios' servers approve without asking). */
+function browserEnv(): Record<string, string> {
+  const env = { ...process.env } as Record<string, string>;
+  if (!env.MSM_HOME) return env;
+  const script = join(env.MSM_HOME, "browser.sh");
+  writeFileSync(script, `#!/bin/sh\nexec "${process.execPath}" "${resolve(import.meta.dir, "../fixtures/browser.ts")}" "$1"\n`, { mode: 0o755 });
+  return { ...env, BROWSER: script };
+}
+
 async function main(): Promise<void> {
   const direct = process.argv.includes("--direct");
   const url = process.argv.filter((a) => !a.startsWith("--")).at(-1);
   if (!url?.startsWith("http")) throw new Error("usage: client.ts [--direct] SERVER_URL");
   const transport: Transport = direct
     ? new StreamableHTTPClientTransport(new URL(url))
-    : new StdioClientTransport({ command: MSM, args: ["proxy", "--url", url], env: process.env as Record<string, string>, stderr: "inherit" });
+    : new StdioClientTransport({ command: MSM, args: ["proxy", ...proxyArgs(url)], env: browserEnv(), stderr: "inherit" });
   // Elicitation with applyDefaults: the SDK client fills in the schema's defaults (SEP-1034) — through msm the request
   // must arrive intact for that to work.
   const client = new Client({ name: "msm-conformance", version: "1.0.0" }, { capabilities: { elicitation: { form: { applyDefaults: true } } } });

@@ -1,6 +1,6 @@
 // The official conformance suite (@modelcontextprotocol/conformance) in CI: its server scenarios against the memory
-// daemon, its client scenarios through `msm proxy --url` (tests/conformance/client.ts drives the proxy over stdio,
-// as an editor does). Which scenarios fail is pinned by name in tests/conformance/expected-failures.yml: a new
+// daemon, its client scenarios through `msm proxy` (tests/conformance/client.ts drives the proxy over stdio, as an
+// editor does: `--url` for the plain scenarios, a remote target whose relay logs in for the auth ones). Which scenarios fail is pinned by name in tests/conformance/expected-failures.yml: a new
 // failure fails the test, and so does an expected failure that starts passing (the list must stay true).
 import { expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
@@ -126,7 +126,7 @@ test(
 );
 
 test(
-  "client scenarios through msm proxy --url: exactly the expected ones fail, sse-retry included among the passes",
+  "client scenarios through msm proxy: exactly the expected ones fail; sse-retry and the OAuth flows pass",
   async () => {
     requireBinary();
     const sandbox = new Sandbox();
