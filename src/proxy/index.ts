@@ -60,7 +60,9 @@ async function upstreamOf(options: ProxyOptions, project: string): Promise<{ tra
     } catch {
       throw new MsmError("USAGE", `--url "${options.url}" is not a URL.`);
     }
-    const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { [PROJECT_HEADER]: project, ...extra } };
+    // The project path is for servers on this machine (msm's daemons read it); a remote server never learns it.
+    const local = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+    const upstream: Upstream = { url: url.href, transport: options.transport ?? "streamable-http", headers: { ...(local ? { [PROJECT_HEADER]: project } : {}), ...extra } };
     return { transport: upstream.transport, connect: async () => upstream };
   }
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
