@@ -52,6 +52,8 @@ export const RemoteTargetSchema = z.strictObject({
   url: z.string().check(z.regex(/^https?:\/\/[^\s]+$/, "an http(s) URL")),
   /** Extra request headers sent to the server (an API key, say); OAuth tokens come from `msm login NAME`. */
   headers: z._default(z.record(z.string(), z.string()), {}),
+  /** An OAuth client registered by hand, for servers that offer no dynamic client registration. */
+  oauth: z.optional(z.strictObject({ clientId: z.string().check(z.minLength(1)), clientSecret: z.optional(z.string()) })),
   /** Port of the local relay (any free one by default). */
   port: z.optional(PortSchema),
   idleMinutes: IdleMinutesSchema,
@@ -74,7 +76,7 @@ export const DEFAULT_MEMORY_PORT = 3100;
 export type ResolvedTarget =
   | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number }
   | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number } & Omit<ExternalTarget, "port" | "path" | "idleMinutes">)
-  | { name: string; kind: "remote"; url: string; headers: Record<string, string>; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number };
+  | { name: string; kind: "remote"; url: string; headers: Record<string, string>; oauth?: RemoteTarget["oauth"]; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number };
 
 /** Reads config.json; an absent file means defaults. Any other problem is a CONFIG_* error naming the key. */
 export function loadConfig(file = paths.config()): Config {
@@ -131,7 +133,7 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
     return { name, kind: "builtin", port, transport: "streamable-http", path: "/mcp", idleMinutes: entry?.idleMinutes ?? 0 };
   }
   if (entry && "url" in entry) {
-    return { name, kind: "remote", url: entry.url, headers: entry.headers, port: entry.port ?? 0, transport: "streamable-http", path: "/mcp", idleMinutes: entry.idleMinutes ?? 0 };
+    return { name, kind: "remote", url: entry.url, headers: entry.headers, oauth: entry.oauth, port: entry.port ?? 0, transport: "streamable-http", path: "/mcp", idleMinutes: entry.idleMinutes ?? 0 };
   }
   const external = entry as ExternalTarget | BuiltinTarget | undefined;
   if (!external || !("command" in external)) {

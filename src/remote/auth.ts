@@ -18,12 +18,15 @@ export class FileAuthProvider implements OAuthClientProvider {
     private readonly name: string,
     private readonly redirect: string | undefined,
     private readonly onAuthorize?: (url: URL) => void | Promise<void>,
+    /** A client registered by hand (config `oauth`): used as is, never registered again. */
+    private readonly preset?: { clientId: string; clientSecret?: string },
   ) {}
 
   /** The relay has no redirect of its own: it names the login's, since the SDK treats a flow without one as a
    * non-interactive grant and would never refresh. */
   get redirectUrl(): string | undefined {
-    return this.redirect ?? (readLogin(this.name).client as { redirect_uris?: string[] } | undefined)?.redirect_uris?.[0];
+    const login = readLogin(this.name);
+    return this.redirect ?? (login.client as { redirect_uris?: string[] } | undefined)?.redirect_uris?.[0] ?? login.redirect;
   }
 
   get clientMetadata(): OAuthClientMetadata {
@@ -37,6 +40,7 @@ export class FileAuthProvider implements OAuthClientProvider {
   }
 
   clientInformation(): OAuthClientInformationMixed | undefined {
+    if (this.preset) return { client_id: this.preset.clientId, client_secret: this.preset.clientSecret };
     const client = readLogin(this.name).client;
     // A client registered for another loopback port cannot receive this login's redirect: register again.
     const uris = (client as { redirect_uris?: string[] } | undefined)?.redirect_uris;
@@ -93,6 +97,11 @@ export class FileAuthProvider implements OAuthClientProvider {
  * Refreshes the access token (rotating refresh tokens included) through the SDK's flow. "REDIRECT" means the grant
  * is gone and a person must log in again.
  */
-export function refreshLogin(name: string, serverUrl: string, fetchFn?: typeof fetch): Promise<"AUTHORIZED" | "REDIRECT"> {
-  return auth(new FileAuthProvider(name, undefined), { serverUrl, fetchFn });
+export function refreshLogin(
+  name: string,
+  serverUrl: string,
+  preset?: { clientId: string; clientSecret?: string },
+  fetchFn?: typeof fetch,
+): Promise<"AUTHORIZED" | "REDIRECT"> {
+  return auth(new FileAuthProvider(name, undefined, undefined, preset), { serverUrl, fetchFn });
 }

@@ -106,7 +106,7 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
   const refresh = (): Promise<boolean> => {
     refreshing ??= (async () => {
       try {
-        const outcome = await refreshLogin(target.name, target.url, fetchFn);
+        const outcome = await refreshLogin(target.name, target.url, target.oauth, fetchFn);
         if (outcome === "AUTHORIZED") log.info("access token refreshed");
         else log.warn(`the login has expired: run "msm login ${target.name}"`);
         return outcome === "AUTHORIZED";

@@ -58,14 +58,19 @@ export async function login(target: Remote, onUrl: (url: string) => void, challe
   const timer = setTimeout(() => refused(new MsmError("LOGIN_FAILED", `No answer from the browser within ${Math.round(timeoutMs / 60_000)} minutes. Run "msm login ${target.name}" again.`)), timeoutMs);
   try {
     const redirect = `http://127.0.0.1:${callback.port}/callback`;
-    const provider = new FileAuthProvider(target.name, redirect, (url) => {
-      onUrl(url.href);
-      openBrowser(url.href);
-    });
+    const provider = new FileAuthProvider(
+      target.name,
+      redirect,
+      (url) => {
+        onUrl(url.href);
+        openBrowser(url.href);
+      },
+      target.oauth,
+    );
     provider.state = () => state;
     // An explicit login starts over: the old tokens (and any grant they belong to) are replaced, the client kept.
     const { client } = readLogin(target.name);
-    writeLogin(target.name, client ? { client } : {});
+    writeLogin(target.name, client ? { client, redirect } : { redirect });
     const options = { serverUrl: target.url, resourceMetadataUrl: challenge.resourceMetadataUrl, scope: challenge.scope };
     const first = await auth(provider, options);
     if (first === "AUTHORIZED") return;

@@ -16,6 +16,8 @@ export interface Login {
   expiresAt?: number;
   /** When it was issued (ms since the epoch): short-lived tokens are refreshed a share of their life early. */
   issuedAt?: number;
+  /** The loopback redirect of the last login (a refresh must name one to count as the same interactive flow). */
+  redirect?: string;
   /** PKCE verifier of a login in progress (never used after the code exchange). */
   verifier?: string;
 }

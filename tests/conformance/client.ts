@@ -26,7 +26,10 @@ function proxyArgs(url: string): string[] {
   const file = join(home, "config.json");
   const config = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { targets?: Record<string, unknown> }) : {};
   const name = `conformance-${new URL(url).port}`;
-  config.targets = { ...config.targets, [name]: { url } };
+  // A scenario that hands out a pre-registered client (no dynamic registration) puts it in the target's config.
+  const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? "{}") as { client_id?: string; client_secret?: string };
+  const oauth = context.client_id && process.env.MCP_CONFORMANCE_SCENARIO === "auth/pre-registration" ? { clientId: context.client_id, clientSecret: context.client_secret } : undefined;
+  config.targets = { ...config.targets, [name]: { url, ...(oauth ? { oauth } : {}) } };
   writeFileSync(file, JSON.stringify(config, null, 2));
   return ["--target", name];
 }
