@@ -55,16 +55,27 @@ interface Declaration {
 export class ToolHeaders {
   private readonly tools = new Map<string, Declaration[]>();
 
-  /** Records the declarations of every tool in a `tools/list` result. */
-  learn(result: unknown): void {
-    if (!isObject(result) || !Array.isArray(result.tools)) return;
-    for (const tool of result.tools) {
-      if (!isObject(tool) || typeof tool.name !== "string") continue;
-      const declarations: Declaration[] = [];
-      collect(tool.inputSchema, [], declarations);
+  /**
+   * Records the declarations of every tool in a `tools/list` result. With `exclude` (a 2026-07-28 exchange), tools
+   * whose declarations break the revision's rules are removed from the result, as the revision requires of an HTTP
+   * client: the editor on stdio never sees their headers and could not reject them itself. Returns their names.
+   */
+  learn(result: unknown, exclude = false): string[] {
+    if (!isObject(result) || !Array.isArray(result.tools)) return [];
+    const invalid: string[] = [];
+    result.tools = result.tools.filter((tool: unknown) => {
+      if (!isObject(tool) || typeof tool.name !== "string") return true;
+      const declarations = scanDeclarations(tool.inputSchema);
+      if (!declarations) {
+        this.tools.delete(tool.name);
+        if (exclude) invalid.push(tool.name);
+        return !exclude;
+      }
       if (declarations.length) this.tools.set(tool.name, declarations);
       else this.tools.delete(tool.name);
-    }
+      return true;
+    });
+    return invalid;
   }
 
   /** The `Mcp-Param-*` headers for one `tools/call`: absent or non-primitive arguments send none. */
@@ -89,12 +100,40 @@ function primitiveText(value: unknown): string | undefined {
   return Number.isInteger(value) && !Number.isSafeInteger(value) ? undefined : String(value);
 }
 
-/** Declarations sit on properties reachable through `properties` chains only (the revision's rule). */
-function collect(schema: unknown, path: string[], into: Declaration[]): void {
-  if (!isObject(schema)) return;
-  const header = schema["x-mcp-header"];
-  if (path.length && typeof header === "string" && header !== "") into.push({ path, header });
-  if (isObject(schema.properties)) for (const [key, child] of Object.entries(schema.properties)) collect(child, [...path, key], into);
+/** RFC 9110 token: what a header name may be. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Subschemas an `x-mcp-header` must never sit under: only chains of `properties` are statically reachable. */
+const UNREACHABLE = ["items", "prefixItems", "contains", "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "propertyNames", "patternProperties", "dependentSchemas", "oneOf", "anyOf", "allOf", "not", "if", "then", "else", "$defs", "definitions"];
+const KEYED = new Set(["patternProperties", "dependentSchemas", "$defs", "definitions"]);
+
+/**
+ * A tool's `x-mcp-header` declarations, or undefined when one breaks the revision's rules (then the whole tool is
+ * invalid): on a property reached through `properties` only, a non-empty token, a string, integer or boolean
+ * property, unique regardless of case.
+ */
+export function scanDeclarations(schema: unknown): Declaration[] | undefined {
+  const found: Declaration[] = [];
+  const seen = new Set<string>();
+  const visit = (node: unknown, path: string[], reachable: boolean): boolean => {
+    if (!isObject(node)) return true;
+    if ("x-mcp-header" in node) {
+      const header = node["x-mcp-header"];
+      if (!reachable || !path.length || typeof header !== "string" || !TOKEN.test(header)) return false;
+      if (!["string", "integer", "boolean"].includes(node.type as string)) return false;
+      if (seen.has(header.toLowerCase())) return false;
+      seen.add(header.toLowerCase());
+      found.push({ path, header });
+    }
+    if (isObject(node.properties)) for (const [key, child] of Object.entries(node.properties)) if (!visit(child, [...path, key], reachable)) return false;
+    for (const keyword of UNREACHABLE) {
+      const sub = node[keyword];
+      if (sub === undefined) continue;
+      const branches = Array.isArray(sub) ? sub : KEYED.has(keyword) && isObject(sub) ? Object.values(sub) : [sub];
+      for (const branch of branches) if (!visit(branch, [...path, `<${keyword}>`], false)) return false;
+    }
+    return true;
+  };
+  return visit(schema, [], true) ? found : undefined;
 }
 
 /**

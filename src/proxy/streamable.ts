@@ -110,13 +110,20 @@ export class StreamableBridge extends Bridge {
 
   /** Reads one POST's answer: 202, JSON, or an SSE stream of related messages ending with the response. */
   private async consume(response: Response, message: JsonRpcMessage, initializing: boolean): Promise<void> {
-    const onMessages = (messages: JsonRpcMessage[]) => {
+    // What the proxy itself learns from the answer, before the editor gets it.
+    const answer = (text: string) => {
+      const messages = parseServerText(text);
+      if (!messages) return void this.deliverText(text);
       for (const m of messages) {
         if (m.id !== message.id) continue;
         const version = (m.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
         if (initializing && typeof version === "string") this.protocolVersion = version;
-        if (message.method === "tools/list") this.toolHeaders.learn(m.result);
+        if (message.method === "tools/list") {
+          const invalid = this.toolHeaders.learn(m.result, envelopeVersion(message) !== undefined);
+          if (invalid.length) this.log.warn(`left out tools with invalid x-mcp-header declarations: ${invalid.join(", ")}`);
+        }
       }
+      for (const m of messages) this.deliver(m);
     };
     if (response.status === 202 || response.status === 204) {
       await response.body?.cancel().catch(noop);
@@ -125,7 +132,7 @@ export class StreamableBridge extends Bridge {
     }
     const type = response.headers.get("content-type") ?? "";
     if (type.includes("text/event-stream") && response.body) {
-      await this.readAnswer(response.body, message, onMessages);
+      await this.readAnswer(response.body, message, answer);
       return;
     }
     let text = "";
@@ -139,7 +146,7 @@ export class StreamableBridge extends Bridge {
       this.answerHttpError(message, response.status, text);
       return;
     }
-    if (text.trim() !== "") onMessages(this.deliverText(text));
+    if (text.trim() !== "") answer(text);
     if (this.isOwed(message)) this.fail(message, "msm: the MCP server sent no answer to this request");
   }
 
@@ -150,7 +157,7 @@ export class StreamableBridge extends Bridge {
    * there. So a stream that ends unanswered is resumed, and the request fails only when resuming is impossible: no
    * event id was ever sent, the server is gone or refuses, or resumed streams keep ending with nothing new.
    */
-  private async readAnswer(first: ReadableStream<Uint8Array>, message: JsonRpcMessage, onMessages: (m: JsonRpcMessage[]) => void): Promise<void> {
+  private async readAnswer(first: ReadableStream<Uint8Array>, message: JsonRpcMessage, answer: (text: string) => void): Promise<void> {
     const generation = this.generation;
     let body: ReadableStream<Uint8Array> | undefined = first;
     let lastEventId: string | undefined;
@@ -168,7 +175,7 @@ export class StreamableBridge extends Bridge {
             }
             // WHATWG: `retry` sets the reconnection time for the rest of the connection, not just one event.
             if (event.retry !== undefined) retryMs = event.retry;
-            if (event.event === "message" && event.data !== "") onMessages(this.deliverText(event.data));
+            if (event.event === "message" && event.data !== "") answer(event.data);
             // A resumed GET may stay open as the server's general stream once the answer is in: stop reading it.
             if (resumed && !this.isOwed(message)) break;
           }

@@ -1,7 +1,7 @@
 // The client side of the conformance suite (@modelcontextprotocol/conformance `client --command`): an editor, the real
 // SDK client, reaching the scenario's server through `msm proxy --url` over stdio — or, with --direct, the SDK's own
 // HTTP client with no msm in between, the yardstick the proxy is held to.
-// Run: bun tests/conformance/client.ts [--direct] SERVER_URL   (scenario name in MCP_CONFORMANCE_SCENARIO)
+// Run: bun tests/conformance/client.ts [--direct] [--modern] SERVER_URL   (scenario in MCP_CONFORMANCE_SCENARIO)
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -43,10 +43,33 @@ function browserEnv(): Record<string, string> {
   return { ...env, BROWSER: script };
 }
 
+/** A value of the schema's type for every property: the scenarios' tools check what arrives, not what it means. */
+function argumentsFor(schema: unknown): Record<string, unknown> {
+  const properties = (schema as { properties?: Record<string, { type?: string }> } | undefined)?.properties ?? {};
+  const types: Record<string, unknown> = { integer: 5, number: 5, boolean: true, array: [], object: {} };
+  return Object.fromEntries(Object.entries(properties).map(([key, p]) => [key, types[p.type ?? ""] ?? "value"]));
+}
+
+/**
+ * --modern: a 2026-07-28 editor, the TypeScript SDK v2 client negotiating the revision (server/discover) through
+ * `msm proxy --url` on stdio, or over HTTP itself with --direct.
+ */
+async function modern(url: string, direct: boolean): Promise<void> {
+  const { Client: ModernClient, StreamableHTTPClientTransport: ModernHttp } = await import("@modelcontextprotocol/client");
+  const { StdioClientTransport: ModernStdio } = await import("@modelcontextprotocol/client/stdio");
+  const transport = direct ? new ModernHttp(new URL(url)) : new ModernStdio({ command: MSM, args: ["proxy", "--url", url], env: process.env as Record<string, string>, stderr: "inherit" });
+  const client = new ModernClient({ name: "msm-conformance", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+  await client.connect(transport);
+  const { tools } = await client.listTools();
+  for (const tool of tools) await client.callTool({ name: tool.name, arguments: argumentsFor(tool.inputSchema) }).catch((e: Error) => console.error(`${tool.name}: ${e.message}`));
+  await client.close();
+}
+
 async function main(): Promise<void> {
   const direct = process.argv.includes("--direct");
   const url = process.argv.filter((a) => !a.startsWith("--")).at(-1);
-  if (!url?.startsWith("http")) throw new Error("usage: client.ts [--direct] SERVER_URL");
+  if (!url?.startsWith("http")) throw new Error("usage: client.ts [--direct] [--modern] SERVER_URL");
+  if (process.argv.includes("--modern")) return modern(url, direct);
   const transport: Transport = direct
     ? new StreamableHTTPClientTransport(new URL(url))
     : new StdioClientTransport({ command: MSM, args: ["proxy", ...proxyArgs(url)], env: browserEnv(), stderr: "inherit" });

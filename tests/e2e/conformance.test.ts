@@ -8,6 +8,8 @@ import { join, resolve } from "node:path";
 import { MSM, Sandbox, openSession, requireBinary } from "../helpers/sandbox.ts";
 
 const CONFORMANCE = resolve(import.meta.dir, "../../node_modules/@modelcontextprotocol/conformance/dist/index.js");
+/** The suite's next release (0.2.0-alpha), the first with 2026-07-28 scenarios; installed under an alias. */
+const CONFORMANCE_NEXT = resolve(import.meta.dir, "../../node_modules/mcp-conformance-next/dist/index.js");
 const ADAPTER = resolve(import.meta.dir, "../conformance/client.ts");
 const EXPECTED = resolve(import.meta.dir, "../conformance/expected-failures.yml");
 /** Every scenario runs one after another (the suite's own --suite runs them all at once, which skews sse-retry's
@@ -15,8 +17,8 @@ const EXPECTED = resolve(import.meta.dir, "../conformance/expected-failures.yml"
 const WHOLE_SUITE_MS = 600_000;
 
 /** The two lists of the expected-failures file (a YAML subset: `key:` then `  - name` lines). */
-function expectedFailures(): { server: string[]; client: string[] } {
-  const lists: Record<string, string[]> = { server: [], client: [] };
+function expectedFailures(): { server: string[]; client: string[]; modern: string[] } {
+  const lists: Record<string, string[]> = { server: [], client: [], modern: [] };
   let current: string[] | undefined;
   for (const raw of readFileSync(EXPECTED, "utf8").split("\n")) {
     const line = raw.replace(/#.*/, "").trimEnd();
@@ -24,7 +26,7 @@ function expectedFailures(): { server: string[]; client: string[] } {
     if (key) current = lists[key] ??= [];
     else if (/^\s+- /.test(line)) current?.push(line.replace(/^\s+- /, "").trim());
   }
-  return { server: lists.server!, client: lists.client! };
+  return { server: lists.server!, client: lists.client!, modern: lists.modern! };
 }
 
 interface Check {
@@ -34,9 +36,9 @@ interface Check {
 }
 
 /** Runs the conformance CLI (under Bun: it does not run under Node 20) and returns each scenario's checks. */
-async function conformance(sandbox: Sandbox, args: string[], outDir: string): Promise<Map<string, Check[]>> {
+async function conformance(sandbox: Sandbox, args: string[], outDir: string, cli = CONFORMANCE): Promise<Map<string, Check[]>> {
   mkdirSync(outDir, { recursive: true });
-  const child = Bun.spawn([process.execPath, CONFORMANCE, ...args, "--output-dir", outDir], {
+  const child = Bun.spawn([process.execPath, cli, ...args, "--output-dir", outDir], {
     env: { ...sandbox.env, MSM_BIN: MSM },
     stdout: "pipe",
     stderr: "pipe",
@@ -75,10 +77,10 @@ function describeFailures(results: Map<string, Check[]>, names: string[]): strin
 }
 
 /** The list of scenarios of one side, as `conformance list` prints it. */
-async function scenarios(side: "server" | "client"): Promise<string[]> {
-  const out = await new Response(Bun.spawn([process.execPath, CONFORMANCE, "list"], { stdout: "pipe" }).stdout).text();
+async function scenarios(side: "server" | "client", cli = CONFORMANCE, version?: string): Promise<string[]> {
+  const out = await new Response(Bun.spawn([process.execPath, cli, "list"], { stdout: "pipe" }).stdout).text();
   const section = out.split(/\n\s*\n/).find((part) => part.toLowerCase().startsWith(`${side} scenarios`)) ?? "";
-  return [...section.matchAll(/^\s+- (\S+)/gm)].map((m) => m[1]!);
+  return [...section.matchAll(/^\s+- (\S+) \[([^\]]*)\]/gm)].filter((m) => !version || m[2]!.split(",").includes(version)).map((m) => m[1]!);
 }
 
 test(
@@ -144,6 +146,38 @@ test(
       if (JSON.stringify(failed) !== JSON.stringify(expected)) console.error(describeFailures(results, failed.filter((n) => !expected.includes(n))));
       expect(failed).toEqual(expected);
       expect(failed).not.toContain("sse-retry");
+    } finally {
+      await sandbox.cleanup();
+    }
+  },
+  WHOLE_SUITE_MS,
+);
+
+test(
+  "2026-07-28 client scenarios through msm proxy --url fail exactly as they do with no msm in between",
+  async () => {
+    requireBinary();
+    const sandbox = new Sandbox();
+    try {
+      // The revision's own scenarios (auth ones are covered above, through the relay).
+      const all = (await scenarios("client", CONFORMANCE_NEXT, "2026-07-28")).filter((s) => !s.startsWith("auth/"));
+      expect(all).toContain("http-standard-headers");
+      const run = async (direct: boolean) => {
+        const results = new Map<string, Check[]>();
+        for (const scenario of all) {
+          const command = `${process.execPath} ${ADAPTER} --modern${direct ? " --direct" : ""}`;
+          const out = join(sandbox.root, direct ? "direct" : "msm", scenario.replace(/\//g, "_"));
+          const args = ["client", "--command", command, "--scenario", scenario, "--spec-version", "2026-07-28", "--timeout", "30000"];
+          results.set(scenario, [...(await conformance(sandbox, args, out, CONFORMANCE_NEXT)).values()][0]!);
+        }
+        return results;
+      };
+      const throughMsm = await run(false);
+      const direct = await run(true);
+      const failed = failing(throughMsm);
+      if (JSON.stringify(failed) !== JSON.stringify(failing(direct))) console.error(describeFailures(throughMsm, failed));
+      expect(failed).toEqual(failing(direct));
+      expect(failed).toEqual(expectedFailures().modern.sort());
     } finally {
       await sandbox.cleanup();
     }

@@ -1,6 +1,6 @@
 // The 2026-07-28 headers the proxy derives from a message body (SEP-2243), and that earlier revisions get none.
 import { describe, expect, test } from "bun:test";
-import { encodeHeaderValue, revisionHeaders, ToolHeaders } from "../../src/proxy/revision.ts";
+import { encodeHeaderValue, revisionHeaders, scanDeclarations, ToolHeaders } from "../../src/proxy/revision.ts";
 
 const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": { name: "ed", version: "1" } };
 
@@ -42,7 +42,7 @@ describe("revision headers", () => {
             properties: {
               region: { type: "string", "x-mcp-header": "Region" },
               opts: { type: "object", properties: { dry: { type: "boolean", "x-mcp-header": "Dry-Run" }, n: { type: "integer", "x-mcp-header": "N" } } },
-              list: { type: "array", items: { type: "string", "x-mcp-header": "Nope" } },
+              list: { type: "array", items: { type: "string" } },
             },
           },
         },
@@ -57,5 +57,22 @@ describe("revision headers", () => {
     // Absent or null arguments send no header; an unknown tool sends none.
     expect(Object.keys(call({ region: null })).filter((k) => k.startsWith("mcp-param-"))).toEqual([]);
     expect(Object.keys(revisionHeaders({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "other", arguments: { region: "x" }, _meta: meta } }, tools)).filter((k) => k.startsWith("mcp-param-"))).toEqual([]);
+  });
+
+  test("tools with invalid x-mcp-header declarations are left out of a 2026-07-28 tools/list, kept otherwise", () => {
+    const prop = (extra: object) => ({ type: "object", properties: { p: { type: "string", ...extra } } });
+    expect(scanDeclarations(prop({ "x-mcp-header": "Ok" }))).toEqual([{ path: ["p"], header: "Ok" }]);
+    expect(scanDeclarations(prop({ "x-mcp-header": "" }))).toBeUndefined();
+    expect(scanDeclarations(prop({ "x-mcp-header": "has space" }))).toBeUndefined();
+    expect(scanDeclarations({ type: "object", properties: { n: { type: "number", "x-mcp-header": "N" } } })).toBeUndefined();
+    expect(scanDeclarations({ type: "object", properties: { a: { type: "string", "x-mcp-header": "X" }, b: { type: "string", "x-mcp-header": "x" } } })).toBeUndefined();
+    expect(scanDeclarations({ type: "object", properties: { l: { type: "array", items: { type: "string", "x-mcp-header": "L" } } } })).toBeUndefined();
+    const result = () => ({ tools: [{ name: "good", inputSchema: prop({ "x-mcp-header": "Ok" }) }, { name: "bad", inputSchema: prop({ "x-mcp-header": "" }) }] });
+    const modern = result();
+    expect(new ToolHeaders().learn(modern, true)).toEqual(["bad"]);
+    expect(modern.tools.map((t) => t.name)).toEqual(["good"]);
+    const legacy = result();
+    expect(new ToolHeaders().learn(legacy)).toEqual([]);
+    expect(legacy.tools.map((t) => t.name)).toEqual(["good", "bad"]);
   });
 });
