@@ -105,6 +105,11 @@ test(
           const headers = new Headers(request.headers);
           headers.set("authorization", `Bearer ${token}`);
           headers.set("mcp-project-path", project);
+          // The relay's own address becomes the daemon's (its Host check wants its own port); any other Host (the
+          // suite's DNS-rebinding scenario) goes through as sent, for the daemon to refuse.
+          const host = request.headers.get("host") ?? "";
+          const own = [`127.0.0.1:${forwarder!.port}`, `localhost:${forwarder!.port}`];
+          if (own.includes(host)) headers.set("host", host.replace(/:\d+$/, `:${lock.port}`));
           const target = `http://127.0.0.1:${lock.port}${new URL(request.url).pathname}`;
           const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
           const response = await fetch(target, { method: request.method, headers, body, redirect: "manual", timeout: false } as RequestInit);
