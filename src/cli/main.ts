@@ -24,6 +24,9 @@ const commands = {
   import: () => import("./commands/import.ts").then((m) => m.default),
   uninstall: () => import("./commands/uninstall.ts").then((m) => m.default),
   doctor: () => import("./commands/doctor.ts").then((m) => m.default),
+  login: () => import("./commands/login.ts").then((m) => m.default),
+  logout: () => import("./commands/logout.ts").then((m) => m.default),
+  remote: () => import("./commands/remote.ts").then((m) => m.default),
 };
 
 export const root = defineCommand({
@@ -87,7 +90,7 @@ function absoluteHome(): void {
 }
 
 /** Long-running commands that keep their own crash handling (the proxy must outlive an odd error). */
-const DAEMONS = ["proxy", "supervisor", "memory", "memory serve", "host"];
+const DAEMONS = ["proxy", "supervisor", "memory", "memory serve", "host", "remote"];
 
 /**
  * A closed stdout (a pager or `head` that quit) ends the command quietly instead of with an EPIPE stack trace.

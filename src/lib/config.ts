@@ -75,6 +75,22 @@ export const HostedTargetSchema = z.strictObject({
   idleMinutes: IdleMinutesSchema,
 });
 
+/**
+ * A remote MCP server reached by URL (`"url": "https://…/mcp"`). msm runs one local relay per remote target: every
+ * session goes through it, so the server sees one client, one OAuth login and one refresher however many sessions
+ * are open. Never receives msm's bearer token or project paths.
+ */
+export const RemoteTargetSchema = z.strictObject({
+  url: z.string().check(z.regex(/^https?:\/\/[^\s]+$/, "an http(s) URL")),
+  /** Extra request headers sent to the server (an API key, say); OAuth tokens come from `msm login NAME`. */
+  headers: z._default(z.record(z.string(), z.string()), {}),
+  /** An OAuth client registered by hand, for servers that offer no dynamic client registration. */
+  oauth: z.optional(z.strictObject({ clientId: z.string().check(z.minLength(1)), clientSecret: z.optional(z.string()) })),
+  /** Port of the local relay (any free one by default). */
+  port: z.optional(PortSchema),
+  idleMinutes: IdleMinutesSchema,
+});
+
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
 export const SupervisorSchema = z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 });
 export const ConfigSchema = z.strictObject({
@@ -84,8 +100,9 @@ export const ConfigSchema = z.strictObject({
 export type ExternalTarget = z.infer<typeof ExternalTargetSchema>;
 export type BuiltinTarget = z.infer<typeof BuiltinTargetSchema>;
 export type HostedTarget = z.infer<typeof HostedTargetSchema>;
+export type RemoteTarget = z.infer<typeof RemoteTargetSchema>;
 export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & {
-  targets: Record<string, ExternalTarget | BuiltinTarget | HostedTarget>;
+  targets: Record<string, ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget>;
   /**
    * Entries that failed validation, by target name, with the message a person reads. One typo must not break the
    * other targets (least of all the built-in memory): a broken entry is left out of `targets` and reported here.
@@ -113,7 +130,19 @@ export type ResolvedTarget =
   | ({ name: string; kind: "hosted"; port: 0; transport: "streamable-http"; path: "/mcp"; idleMinutes: number; startTimeoutMs: number } & Omit<
       HostedTarget,
       "idleMinutes"
-    >);
+    >)
+  | {
+      name: string;
+      kind: "remote";
+      url: string;
+      headers: Record<string, string>;
+      oauth?: RemoteTarget["oauth"];
+      port: number;
+      transport: "streamable-http";
+      path: "/mcp";
+      idleMinutes: number;
+      startTimeoutMs: number;
+    };
 
 /**
  * Reads config.json; an absent file means defaults. Never throws for bad content: what is wrong is reported in
@@ -191,12 +220,13 @@ export function readConfig(text: string, file = "config.json"): Config {
 }
 
 /** One target entry checked against the schema its name calls for: the parsed target, or what is wrong with it. */
-function targetProblem(name: string, value: unknown): { target: ExternalTarget | BuiltinTarget | HostedTarget } | string {
+function targetProblem(name: string, value: unknown): { target: ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget } | string {
   if (!TARGET_NAME.test(name)) return `targets.${name}: target names use letters, digits, ".", "_" and "-"`;
   // Built-in names take only a port and idleMinutes; any other name with a `transport` serves HTTP itself, and one
   // without is a stdio server msm hosts (the shape of an editor's entry).
   const builtin = (BUILTIN_TARGETS as readonly string[]).includes(name);
-  const hosted = !builtin && value !== null && typeof value === "object" && !Array.isArray(value) && !("transport" in value);
+  const remote = !builtin && Boolean(value && typeof value === "object" && "url" in value);
+  const hosted = !builtin && !remote && value !== null && typeof value === "object" && !Array.isArray(value) && !("transport" in value);
   if (hosted) {
     const portIssue = namesPort(value as Record<string, unknown>);
     if (portIssue) {
@@ -211,7 +241,7 @@ function targetProblem(name: string, value: unknown): { target: ExternalTarget |
     const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
     return `unknown key ${keys} (targets.${name} is built in; only "port" and "idleMinutes" may be set)`;
   }
-  const parsed = (builtin ? BuiltinTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
+  const parsed = (builtin ? BuiltinTargetSchema : remote ? RemoteTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
   if (!parsed.success) return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
   if ("share" in parsed.data && parsed.data.share === "global" && mentionsProject(parsed.data)) {
     return `targets.${name} uses "{project}" but "share" is "global" (one child for every project). Use "share": "project", or drop "{project}"`;
@@ -240,6 +270,20 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
   }
   const broken = config.broken[name];
   if (broken !== undefined) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${broken}`);
+  if (entry && "url" in entry) {
+    return {
+      name,
+      kind: "remote",
+      url: entry.url,
+      headers: entry.headers,
+      oauth: entry.oauth,
+      port: entry.port ?? 0,
+      transport: "streamable-http",
+      path: "/mcp",
+      idleMinutes: entry.idleMinutes ?? 0,
+      startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
+    };
+  }
   if (!entry || !("command" in entry)) {
     // The file itself is broken: the target may well be in it, so say that rather than "unknown".
     if (config.error) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${config.error}`);
@@ -250,17 +294,17 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
     );
   }
   if (!("transport" in entry)) {
-    const { idleMinutes, ...rest } = entry;
-    const idle = idleMinutes ?? (entry.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
+    const { idleMinutes, ...rest } = entry as HostedTarget;
+    const idle = idleMinutes ?? (rest.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
     return { ...rest, name, kind: "hosted", port: 0, transport: "streamable-http", path: "/mcp", idleMinutes: idle, startTimeoutMs: DEFAULT_START_TIMEOUT_MS };
   }
-  const { port, path, idleMinutes, startTimeoutSeconds, ...rest } = entry;
+  const { port, path, idleMinutes, startTimeoutSeconds, ...rest } = entry as unknown as ExternalTarget;
   return {
     ...rest,
     name,
     kind: "external",
     port: port ?? 0,
-    path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp"),
+    path: path ?? (rest.transport === "sse" ? "/sse" : "/mcp"),
     idleMinutes: idleMinutes ?? 0,
     startTimeoutMs: startTimeoutSeconds !== undefined ? startTimeoutSeconds * 1000 : DEFAULT_START_TIMEOUT_MS,
   };

@@ -20,6 +20,7 @@ export type MsmErrorCode =
   | "NOT_RUNNING"
   | "UNKNOWN_TARGET"
   | "PORT_BUSY"
+  | "LOGIN_FAILED"
   | "INSTALL_FAILED"
   | "FILE_CHANGED"
   /** A file or directory the command was pointed at is missing or malformed (exit 1: the command line was fine). */

@@ -41,6 +41,8 @@ export const LockSchema = z.object({
   group: z.optional(z.boolean()),
   /** Command line of `pid` (see proc.commandLine), recorded when the process wrote its own lock. */
   command: z.optional(z.string()),
+  /** One of msm's own daemons that is not the memory daemon (a remote target's relay): it demands the bearer token. */
+  own: z.optional(z.boolean()),
 });
 export type LockInfo = z.infer<typeof LockSchema>;
 

@@ -25,7 +25,7 @@ export async function isHealthy(port: number, timeoutMs = HEALTH_TIMEOUT_MS): Pr
  */
 export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
   if (lock.port <= 0) return false;
-  // msm's own daemons (memory, a stdio host) answer /health.
+  // msm's own daemons (memory, a stdio host, the relay of a remote target) answer /health.
   if (target.kind !== "external") return isHealthy(lock.port, timeoutMs);
   const url = `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`;
   const signal = AbortSignal.timeout(timeoutMs);

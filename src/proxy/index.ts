@@ -108,7 +108,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
   // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
   let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
-  if (lock?.auth === "bearer") authorize();
+  if (lock?.auth === "bearer" || lock?.own) authorize();
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
@@ -141,12 +141,12 @@ export function isLoopbackHost(hostname: string): boolean {
  * foreign server on the old port must never be sent the bearer token. Anything unexpected → undefined, and the
  * caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer" } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer"; own?: boolean } | undefined {
   const lock = readOwnLock(name);
   if (!lock || typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
   if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
   const version = typeof lock.version === "string" ? lock.version : undefined;
-  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}) };
+  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}), own: lock.own === true };
 }
 
 const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];

@@ -1,6 +1,7 @@
 import { Bridge, backoff, errorText, sleep, type BridgeOptions } from "./bridge.ts";
 import { isRequest, parseServerText, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { readSse } from "../lib/jsonrpc/sse.ts";
+import { envelopeVersion, revisionHeaders, ToolHeaders } from "./revision.ts";
 import { isUnreachable, NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
 /**
@@ -11,6 +12,9 @@ import { isUnreachable, NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts
 export const STREAM_OPEN_WAIT_MS = 300;
 /** A server that keeps refusing the GET stream this many times in a row has none to offer. */
 const STREAM_MAX_FAILURES = 20;
+
+/** Resumed answer streams in a row that may end with no new event before the request is given up on. */
+const RESUME_MAX_FRUITLESS = 3;
 
 const noop = () => {};
 
@@ -28,6 +32,10 @@ export class StreamableBridge extends Bridge {
   private protocolVersion: string | undefined;
   private stream: AbortController | undefined;
   private lastEventId: string | undefined;
+  /** GETs resuming request streams; aborted with the session. */
+  private readonly resumptions = new Set<AbortController>();
+  /** Tool arguments the 2026-07-28 revision mirrors in `Mcp-Param-*` headers, learned from tools/list answers. */
+  private readonly toolHeaders = new ToolHeaders();
 
   constructor(
     options: BridgeOptions,
@@ -50,7 +58,7 @@ export class StreamableBridge extends Bridge {
     const accept = "application/json, text/event-stream";
     const init: RequestInit = {
       method: "POST",
-      headers: this.headers({ "content-type": "application/json", accept }),
+      headers: { ...this.headers({ "content-type": "application/json", accept }), ...revisionHeaders(message, this.toolHeaders) },
       body: this.body(message),
       ...NO_TIMEOUT,
     };
@@ -102,12 +110,20 @@ export class StreamableBridge extends Bridge {
 
   /** Reads one POST's answer: 202, JSON, or an SSE stream of related messages ending with the response. */
   private async consume(response: Response, message: JsonRpcMessage, initializing: boolean): Promise<void> {
-    const onMessages = (messages: JsonRpcMessage[]) => {
-      if (!initializing) return;
+    // What the proxy itself learns from the answer, before the editor gets it.
+    const answer = (text: string) => {
+      const messages = parseServerText(text);
+      if (!messages) return void this.deliverText(text);
       for (const m of messages) {
+        if (m.id !== message.id) continue;
         const version = (m.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
-        if (m.id === message.id && typeof version === "string") this.protocolVersion = version;
+        if (initializing && typeof version === "string") this.protocolVersion = version;
+        if (message.method === "tools/list") {
+          const invalid = this.toolHeaders.learn(m.result, envelopeVersion(message) !== undefined);
+          if (invalid.length) this.log.warn(`left out tools with invalid x-mcp-header declarations: ${invalid.join(", ")}`);
+        }
       }
+      for (const m of messages) this.deliver(m);
     };
     if (response.status === 202 || response.status === 204) {
       await response.body?.cancel().catch(noop);
@@ -116,17 +132,7 @@ export class StreamableBridge extends Bridge {
     }
     const type = response.headers.get("content-type") ?? "";
     if (type.includes("text/event-stream") && response.body) {
-      try {
-        for await (const event of readSse(response.body)) {
-          if (event.event === "message" && event.data !== "") onMessages(this.deliverText(event.data));
-        }
-      } catch (error) {
-        this.log.debug(`answer stream for ${message.method ?? message.id} broke: ${errorText(error)}`);
-      }
-      // The stream ended without the response: the daemon died (or dropped the stream) while handling the request.
-      if (this.isOwed(message)) {
-        this.fail(message, "msm: the MCP server stopped while handling this request (it may have restarted); the request may not have completed — retry it");
-      }
+      await this.readAnswer(response.body, message, answer);
       return;
     }
     let text = "";
@@ -140,13 +146,91 @@ export class StreamableBridge extends Bridge {
       this.answerHttpError(message, response.status, text);
       return;
     }
-    if (text.trim() !== "") onMessages(this.deliverText(text));
+    if (text.trim() !== "") answer(text);
     if (this.isOwed(message)) this.fail(message, "msm: the MCP server sent no answer to this request");
+  }
+
+  /**
+   * Reads a request's event stream until its answer. Spec 2025-11-25 (transports, resumability): a server that has
+   * sent an event id may close the stream before the answer (to free a connection during a long call) and expects
+   * the client to GET with `Last-Event-ID` after the `retry` delay it sent; the stream, missed events first, goes on
+   * there. So a stream that ends unanswered is resumed, and the request fails only when resuming is impossible: no
+   * event id was ever sent, the server is gone or refuses, or resumed streams keep ending with nothing new.
+   */
+  private async readAnswer(first: ReadableStream<Uint8Array>, message: JsonRpcMessage, answer: (text: string) => void): Promise<void> {
+    const generation = this.generation;
+    let body: ReadableStream<Uint8Array> | undefined = first;
+    let lastEventId: string | undefined;
+    let retryMs: number | undefined;
+    let fruitless = 0;
+    let why = "the stream ended before the answer";
+    for (let resumed = false; ; resumed = true) {
+      let progressed = false;
+      if (body) {
+        try {
+          for await (const event of readSse(body)) {
+            if (event.id !== undefined && event.id !== lastEventId) {
+              lastEventId = event.id;
+              progressed = true;
+            }
+            // WHATWG: `retry` sets the reconnection time for the rest of the connection, not just one event.
+            if (event.retry !== undefined) retryMs = event.retry;
+            if (event.event === "message" && event.data !== "") answer(event.data);
+            // A resumed GET may stay open as the server's general stream once the answer is in: stop reading it.
+            if (resumed && !this.isOwed(message)) break;
+          }
+        } catch (error) {
+          why = `the stream broke (${errorText(error)})`;
+          this.log.debug(`answer stream for ${message.method ?? message.id} broke: ${errorText(error)}`);
+        }
+        if (resumed) await body.cancel().catch(noop);
+      }
+      if (!this.isOwed(message)) return;
+      fruitless = progressed ? 0 : fruitless + 1;
+      const stale = generation !== this.generation || this.closing;
+      if (lastEventId === undefined || stale || fruitless > RESUME_MAX_FRUITLESS) {
+        // The daemon died (or dropped the stream) while handling the request, and there is nothing to resume.
+        this.log.debug(`cannot resume the answer to ${message.method ?? message.id}: ${why}`);
+        this.fail(message, "msm: the MCP server stopped while handling this request (it may have restarted); the request may not have completed — retry it");
+        return;
+      }
+      // Spec: the client MUST wait the server's `retry` before reconnecting (checked by the conformance suite).
+      await sleep(retryMs ?? backoff(fruitless));
+      if (!this.isOwed(message)) return;
+      body = undefined;
+      const controller = new AbortController();
+      this.resumptions.add(controller);
+      try {
+        const headers = this.headers({ accept: "text/event-stream", "last-event-id": lastEventId });
+        const response = await this.fetch(this.upstream!.url, { method: "GET", headers, signal: controller.signal, ...NO_TIMEOUT });
+        const type = response.headers.get("content-type") ?? "";
+        if (response.ok && type.includes("text/event-stream") && response.body) {
+          this.log.debug(`resumed the answer to ${message.method ?? message.id} after event ${lastEventId}`);
+          body = response.body;
+        } else {
+          const text = await response.text().catch(() => "");
+          why = `resuming was refused with HTTP ${response.status} ${text.slice(0, 200)}`.trim();
+          // 405: no GET streams at all; 404/400: the session is gone. Neither will change by asking again.
+          if (response.status === 405 || sessionGone(response.status, text)) fruitless = RESUME_MAX_FRUITLESS;
+        }
+      } catch (error) {
+        why = `resuming failed (${errorText(error)})`;
+        if (isUnreachable(error) || controller.signal.aborted) fruitless = RESUME_MAX_FRUITLESS;
+      } finally {
+        this.resumptions.delete(controller);
+      }
+    }
   }
 
   /** A non-2xx answer: pass on a JSON-RPC error the server gave (with this request's id), else say what happened. */
   private answerHttpError(message: JsonRpcMessage, status: number, text: string): void {
     const parsed = parseServerText(text)?.[0];
+    if (parsed?.error && isRequest(message) && envelopeVersion(message) !== undefined) {
+      // 2026-07-28: header, version and capability errors come as HTTP 400 with a JSON-RPC error the client acts on
+      // (an unsupported version names the supported ones, to continue with): pass it through unchanged.
+      this.deliver({ jsonrpc: "2.0", id: message.id, error: parsed.error });
+      return;
+    }
     if (parsed?.error && isRequest(message)) {
       const error = parsed.error as { code?: number; message?: string };
       this.fail(message, `msm: the MCP server answered HTTP ${status}: ${error.message ?? text.slice(0, 200)}`);
@@ -157,6 +241,7 @@ export class StreamableBridge extends Bridge {
 
   protected async reopen(generation: number): Promise<void> {
     this.stream?.abort();
+    for (const resumption of this.resumptions) resumption.abort();
     this.stream = undefined;
     this.sessionId = undefined;
     this.protocolVersion = undefined;
@@ -261,6 +346,7 @@ export class StreamableBridge extends Bridge {
 
   protected async shutdown(deleteTimeoutMs: number): Promise<void> {
     this.stream?.abort();
+    for (const resumption of this.resumptions) resumption.abort();
     if (!this.sessionId || !this.upstream || this.plain) return;
     // Spec (session management): a client that no longer needs the session SHOULD DELETE it.
     const response = await this.fetch(this.upstream.url, {

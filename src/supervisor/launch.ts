@@ -26,10 +26,18 @@ export async function launch(target: ResolvedTarget, timeoutMs = target.startTim
   return target.kind === "external" ? launchExternal(target, timeoutMs) : launchOwn(target, timeoutMs);
 }
 
-/** msm's own daemons (`msm memory`, `msm host --target NAME`) take their lock and pick their port themselves. */
+/** msm's own daemons (`msm memory`, `msm host --target NAME`, `msm remote NAME`) take their lock and pick their port themselves. */
 async function launchOwn(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
-  const args = target.kind === "hosted" ? ["host", "--target", target.name, "--detached"] : [target.name, "--detached", "--port", String(target.port)];
-  note(target.name, target.kind === "hosted" ? `starting the host for "${target.command}"` : `starting msm ${target.name} (preferred port ${target.port || "any"})`);
+  const args =
+    target.kind === "hosted"
+      ? ["host", "--target", target.name, "--detached"]
+      : [...(target.kind === "remote" ? ["remote", target.name] : [target.name]), "--detached", "--port", String(target.port)];
+  note(
+    target.name,
+    target.kind === "hosted"
+      ? `starting the host for "${target.command}"`
+      : `starting msm ${target.kind === "remote" ? `remote ${target.name}` : target.name} (preferred port ${target.port || "any"})`,
+  );
   const child = spawnDetached(target.name, args);
   let exitCode: number | null | undefined;
   void child.exited.then((code) => (exitCode = code));

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../helpers/editors.ts";
 import { MSM, Sandbox, kill, openSession } from "../helpers/sandbox.ts";
+import { startTicks } from "../../src/lib/proc.ts";
 
 interface Report {
   ok: boolean;
@@ -59,7 +60,7 @@ describe("msm doctor", () => {
       const dead = Bun.spawn(["true"]);
       await dead.exited;
       writeFileSync(join(sandbox.msmHome, "ghost.lock"), JSON.stringify({ pid: dead.pid, port: 1, transport: "streamable-http", startedAt: new Date().toISOString(), version: "0.1.0" }));
-      writeFileSync(join(sandbox.msmHome, "memory.lock"), JSON.stringify({ pid: sleeper.pid, port: 1, transport: "streamable-http", startedAt: new Date().toISOString(), version: "0.0.1" }));
+      writeFileSync(join(sandbox.msmHome, "memory.lock"), JSON.stringify({ pid: sleeper.pid, pidStart: startTicks(sleeper.pid), port: 1, transport: "streamable-http", startedAt: new Date().toISOString(), version: "0.0.1" }));
       const result = run(sandbox, ["doctor", "--json"], project);
       expect(result.code).toBe(1);
       const report = JSON.parse(result.stdout) as Report;

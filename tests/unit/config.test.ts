@@ -17,6 +17,13 @@ describe("config", () => {
     expect(targetNames(config)).toEqual(["memory", "code"]);
   });
 
+  test("a target with a url is remote: headers and a hand-registered OAuth client optional; unknown keys named", () => {
+    const config = parseConfig(JSON.stringify({ targets: { r: { url: "https://mcp.example.com/mcp", headers: { "X-Team": "core" }, oauth: { clientId: "id" } } } }));
+    expect(resolveTarget(config, "r")).toMatchObject({ kind: "remote", url: "https://mcp.example.com/mcp", headers: { "X-Team": "core" }, oauth: { clientId: "id" }, port: 0, path: "/mcp" });
+    expect(() => parseConfig(JSON.stringify({ targets: { r: { url: "https://x/mcp", command: "node" } } }))).toThrow(/targets\.r\.command/);
+    expect(() => parseConfig(JSON.stringify({ targets: { r: { url: "not a url" } } }))).toThrow(/targets\.r\.url/);
+  });
+
   test("mistakes are named", () => {
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { idleMinutes: -1 } } }))).toThrow(/targets\.memory\.idleMinutes/);
     expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", transport: "streamable-http", health: "ping" } } }))).toThrow(/targets\.code\.health/);

@@ -13,6 +13,7 @@ import { loadToken } from "../../lib/token.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
 import { paint, table, truncate, useColor, visibleLength, wrap } from "../style.ts";
+import { loginState, type LoginState } from "../../remote/store.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
 export interface StatusReport {
@@ -21,6 +22,8 @@ export interface StatusReport {
   targets: TargetStatus[];
   /** What is wrong in config.json, one message per problem, each naming its key (status exits 1 when any). */
   problems: string[];
+  /** Remote (`"url"`) targets: whether `msm login NAME` has been done and until when the access token is good. */
+  logins?: Record<string, LoginState>;
 }
 
 export async function collectStatus(): Promise<StatusReport> {
@@ -29,12 +32,12 @@ export async function collectStatus(): Promise<StatusReport> {
   if (manager) {
     try {
       const answer = await callManager<SupervisorStatus>(manager, "GET", "/status", 5_000);
-      return withConfig({ home: msmHome(), ...answer, problems: [] }, config);
+      return withConfig({ home: msmHome(), ...answer, problems: [], ...logins(config) }, config);
     } catch (error) {
       if (!isMsmError(error)) throw error;
     }
   }
-  return withConfig({ home: msmHome(), supervisor: null, targets: await fromLockFiles(config), problems: [] }, config);
+  return withConfig({ home: msmHome(), supervisor: null, targets: await fromLockFiles(config), problems: [], ...logins(config) }, config);
 }
 
 /**
@@ -70,6 +73,13 @@ function invalidRow(name: string, message: string): TargetStatus {
     note: message,
     lastLog: [],
   };
+}
+
+/** Login state of every remote target, read from MSM_HOME/auth (the relay keeps it current). */
+function logins(config: Config): { logins?: Record<string, LoginState> } {
+  const remote = Object.entries(config.targets).filter(([, t]) => "url" in t);
+  if (!remote.length) return {};
+  return { logins: Object.fromEntries(remote.map(([name]) => [name, loginState(name)])) };
 }
 
 /** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */
@@ -232,6 +242,16 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   if (general.length) {
     out.push("", c("config.json has a problem (memory and valid targets keep working):", "red"));
     for (const problem of general) out.push(`  ${problem}`);
+  }
+  const logins = Object.entries(report.logins ?? {});
+  if (logins.length) out.push("");
+  for (const [name, login] of logins) {
+    if (!login.loggedIn) {
+      out.push(`${c(name, "bold")}: ${c("not logged in", "yellow")} — run ${c(`msm login ${name}`, "cyan")}`);
+      continue;
+    }
+    const expiry = login.expiresAt === null ? "" : ` · access token ${login.expiresAt > Date.now() ? "valid until" : "expired at"} ${new Date(login.expiresAt).toLocaleString()}`;
+    out.push(`${c(name, "bold")}: ${c("logged in", "green")}${expiry}${login.refreshable ? " · refreshed by msm" : ""}`);
   }
   return out.join("\n") + "\n";
 }

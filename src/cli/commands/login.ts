@@ -1,0 +1,20 @@
+import { defineCommand } from "citty";
+import { MsmError } from "../../lib/errors.ts";
+
+export default defineCommand({
+  meta: { name: "login", description: "Log in to a remote target (OAuth in the browser, once for every session)" },
+  args: {
+    name: { type: "positional", description: "Remote target from config.json (one with a \"url\")", required: true },
+  },
+  async run({ args }) {
+    const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
+    const target = resolveTarget(loadConfig(), args.name);
+    if (target.kind !== "remote") throw new MsmError("USAGE", `"${args.name}" is not a remote target: only targets with a "url" in config.json log in.`);
+    const { login } = await import("../../remote/login.ts");
+    const { loginState } = await import("../../remote/auth.ts");
+    await login(target, (url) => process.stdout.write(`Open this address to log in to ${args.name}:\n${url}\n`));
+    const state = loginState(args.name);
+    const until = state.expiresAt ? ` (access token valid until ${new Date(state.expiresAt).toLocaleString()}${state.refreshable ? ", refreshed by msm" : ""})` : "";
+    process.stdout.write(`Logged in to ${args.name}${until}. Every session uses this login.\n`);
+  },
+});

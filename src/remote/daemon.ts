@@ -1,0 +1,215 @@
+import type { ResolvedTarget } from "../lib/config.ts";
+import { createBaseApp } from "../lib/http.ts";
+import { acquireLock } from "../lib/lock.ts";
+import { createLogger } from "../lib/log.ts";
+import { ensureHome, paths } from "../lib/paths.ts";
+import { serveLoopback } from "../lib/serve.ts";
+import { loadToken } from "../lib/token.ts";
+import { VERSION } from "../lib/version.ts";
+import { extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
+import { dueForRefresh, readLogin, refreshLogin } from "./auth.ts";
+import type { Challenge } from "./login.ts";
+
+type Remote = Extract<ResolvedTarget, { kind: "remote" }>;
+
+/**
+ * How long a request waits for a login the first session started (the browser opened on the authorization page)
+ * before the editor is told to log in; MSM_LOGIN_WAIT_MS overrides. Long enough to click "allow", short enough that
+ * a machine without a browser answers within an editor's patience.
+ */
+export const LOGIN_WAIT_MS = 20_000;
+/** How long to wait for the authorization URL itself (discovery and client registration come first). */
+const LOGIN_URL_WAIT_MS = 10_000;
+
+/** 401, or 403 asking for more scope (step-up authorization): a person must approve, in the browser. */
+function needsLogin(response: Response): boolean {
+  if (response.status === 401) return true;
+  return response.status === 403 && /insufficient_scope/.test(response.headers.get("www-authenticate") ?? "");
+}
+
+interface LoginAttempt {
+  url?: string;
+  done: Promise<boolean>;
+  urlKnown: Promise<void>;
+}
+
+/**
+ * Request headers that stay on this side. msm's bearer token and the editor's project path are for msm's daemons
+ * only (a remote server must never learn either); hop-by-hop and body-framing headers belong to each connection;
+ * Host, Origin and cookies would describe the loopback hop, not the remote one.
+ */
+const LOCAL_ONLY = new Set(["authorization", "mcp-project-path", "host", "origin", "cookie", "connection", "keep-alive", "content-length", "transfer-encoding", "accept-encoding", "te", "upgrade"]);
+/** Bun's fetch has already decoded the body: its original encoding and length no longer describe it. */
+const DECODED = new Set(["content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"]);
+
+interface Log {
+  info: (message: string) => void;
+  warn: (message: string) => void;
+}
+
+/**
+ * The relay for one remote target: every session's proxy talks to it on loopback (behind msm's token), it talks to
+ * the remote server with the OAuth access token of the one login, and it alone refreshes that token — one refresh at
+ * a time, shared by every request that needs it, so twenty sessions never race a rotating refresh token. MCP
+ * sessions stay one per editor session (the server's own session ids pass through untouched).
+ */
+export function createRelay(target: Remote, token: string, log: Log, fetchFn: typeof fetch = fetch) {
+  const app = createBaseApp(token);
+  let requests = 0;
+  let refreshing: Promise<boolean> | undefined;
+  let loggingIn: LoginAttempt | undefined;
+  const envWait = Number(process.env.MSM_LOGIN_WAIT_MS);
+  const loginWaitMs = process.env.MSM_LOGIN_WAIT_MS && Number.isFinite(envWait) ? envWait : LOGIN_WAIT_MS;
+
+  /**
+   * No login yet (or the grant is gone): the first session to need one starts it — the browser opens on the
+   * authorization page, as `msm login` would — and every request meanwhile waits for the same attempt.
+   */
+  const startLogin = (challenge: Challenge): LoginAttempt => {
+    if (loggingIn) return loggingIn;
+    let urlKnown = () => {};
+    const attempt: LoginAttempt = { done: Promise.resolve(false), urlKnown: new Promise<void>((resolve) => (urlKnown = resolve)) };
+    attempt.done = import("./login.ts")
+      .then(({ login }) =>
+        login(
+          target,
+          (url) => {
+            attempt.url = url;
+            log.info(`login needed: opened the browser on ${url}`);
+            urlKnown();
+          },
+          challenge,
+        ),
+      )
+      .then(
+        () => {
+          log.info("logged in");
+          return true;
+        },
+        (error: Error) => {
+          log.warn(`login did not complete: ${error.message}`);
+          return false;
+        },
+      )
+      .finally(() => {
+        loggingIn = undefined;
+        urlKnown();
+      });
+    loggingIn = attempt;
+    return attempt;
+  };
+  const within = <T>(promise: Promise<T>, ms: number, otherwise: T) =>
+    Promise.race([promise, new Promise<T>((resolve) => setTimeout(() => resolve(otherwise), ms).unref?.())]);
+  app.get("/stats", (c) => c.json({ sessions: null, requests }));
+
+  /** One refresh for everyone waiting; true when a usable access token is on file afterwards. */
+  const refresh = (): Promise<boolean> => {
+    refreshing ??= (async () => {
+      try {
+        const outcome = await refreshLogin(target.name, target.url, target.oauth, fetchFn);
+        if (outcome === "AUTHORIZED") log.info("access token refreshed");
+        else log.warn(`the login has expired: run "msm login ${target.name}"`);
+        return outcome === "AUTHORIZED";
+      } catch (error) {
+        log.warn(`refreshing the access token failed: ${(error as Error).message}`);
+        return false;
+      } finally {
+        refreshing = undefined;
+      }
+    })();
+    return refreshing;
+  };
+
+  const forward = async (request: Request, body: ArrayBuffer | undefined): Promise<Response> => {
+    const headers = new Headers();
+    request.headers.forEach((value, name) => {
+      if (!LOCAL_ONLY.has(name)) headers.set(name, value);
+    });
+    for (const [name, value] of Object.entries(target.headers)) headers.set(name, value);
+    const access = readLogin(target.name).tokens?.access_token;
+    if (access) headers.set("authorization", `Bearer ${access}`);
+    return fetchFn(target.url, { method: request.method, headers, body, redirect: "manual", signal: request.signal, timeout: false } as RequestInit);
+  };
+
+  app.all("/mcp", async (c) => {
+    requests++;
+    const request = c.req.raw;
+    const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
+    if (dueForRefresh(readLogin(target.name))) await refresh();
+    let response: Response;
+    try {
+      response = await forward(request, body);
+      // The server refused the token (expired early, revoked): refresh once and try again.
+      if (response.status === 401 && readLogin(target.name).tokens?.refresh_token) {
+        await response.body?.cancel().catch(() => {});
+        if (await refresh()) response = await forward(request, body);
+      }
+    } catch (error) {
+      log.warn(`cannot reach ${target.url}: ${(error as Error).message}`);
+      return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${(error as Error).message})` } }, 502);
+    }
+    if (needsLogin(response)) {
+      await response.body?.cancel().catch(() => {});
+      const attempt = startLogin(extractWWWAuthenticateParams(response));
+      await within(attempt.urlKnown, LOGIN_URL_WAIT_MS, undefined);
+      if (await within(attempt.done, loginWaitMs, false)) {
+        try {
+          response = await forward(request, body);
+        } catch (error) {
+          return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${(error as Error).message})` } }, 502);
+        }
+      }
+    }
+    if (needsLogin(response)) {
+      await response.body?.cancel().catch(() => {});
+      const open = loggingIn?.url ? `open ${loggingIn.url} to log in, or ` : "";
+      const message = `msm: ${target.url} needs a login: ${open}run "msm login ${target.name}", then retry`;
+      return c.json({ jsonrpc: "2.0", id: null, error: { code: -32001, message } }, 401);
+    }
+    const headers = new Headers();
+    response.headers.forEach((value, name) => {
+      if (!DECODED.has(name)) headers.set(name, value);
+    });
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  });
+  return app;
+}
+
+export interface RelayOptions {
+  target: Remote;
+  port: number;
+  detached: boolean;
+}
+
+export async function runRelay(options: RelayOptions): Promise<void> {
+  ensureHome();
+  const { target } = options;
+  const logger = createLogger({ file: paths.log(target.name), tag: target.name, stderr: !options.detached });
+  const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
+  const startedAt = new Date().toISOString();
+  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt, version: VERSION, path: "/mcp", own: true };
+  const lock = acquireLock(target.name, info);
+  if ("existing" in lock) {
+    log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
+    return;
+  }
+  const app = createRelay(target, loadToken(), log);
+  let server;
+  try {
+    server = serveLoopback(app.fetch, options.port);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  lock.update({ ...info, port: server.port ?? 0 });
+  log.info(`relaying http://127.0.0.1:${server.port}/mcp to ${target.url} (pid ${process.pid}, version ${VERSION})`);
+  const stop = (signal: string) => {
+    log.info(`${signal}: shutting down`);
+    lock.release();
+    server.stop(true);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => stop("SIGHUP"));
+}
