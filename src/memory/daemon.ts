@@ -8,7 +8,9 @@ import { ensureHome, paths } from "../lib/paths.ts";
 import { MAX_BODY_BYTES, serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
-import { Databases, requestProject } from "./databases.ts";
+import { openGraphSource, type GraphSource } from "./backend.ts";
+import { requestProject } from "./databases.ts";
+import { loadConfig } from "../lib/config.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
@@ -19,7 +21,7 @@ interface Session {
 }
 
 /** The memory daemon's HTTP app: MCP over streamable HTTP at /mcp, one SDK transport + server per session. */
-export function createMemoryApp(token: string, databases: Databases) {
+export function createMemoryApp(token: string, databases: GraphSource) {
   const app = createBaseApp(token);
   const sessions = new Map<string, Session>();
   const subscriptions = new Subscriptions();
@@ -91,7 +93,8 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
     return;
   }
-  const databases = new Databases({ info: (m) => log.info(m), warn: (m) => log.warn(m) });
+  const memory = loadConfig().targets.memory;
+  const databases = openGraphSource(memory && "database" in memory ? memory.database : undefined, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const { app, closeAll } = createMemoryApp(token, databases);
   let server;
   try {
@@ -113,7 +116,7 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     lock.release();
     await closeAll();
     server.stop(true);
-    databases.closeAll();
+    await databases.closeAll();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

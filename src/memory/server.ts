@@ -1,8 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import type { Databases } from "./databases.ts";
-import type { GraphStore } from "./store.ts";
+import type { Graph, GraphSource } from "./backend.ts";
 import {
   EntitySchema,
   GraphError,
@@ -51,12 +50,13 @@ function json(value: unknown): { type: "text"; text: string }[] {
 }
 
 /** One MCP server per session; all of them share the open databases. */
-export function createMemoryServer(databases: Databases, subscriptions: Subscriptions): McpServer {
+export function createMemoryServer(databases: GraphSource, subscriptions: Subscriptions): McpServer {
   const server = new McpServer({ name: "memory-server", version: VERSION });
 
-  const mutate = <T>(fn: (store: GraphStore) => T): T => {
+  // Awaited: a SQLite store answers at once, a PostgreSQL one with a promise.
+  const mutate = async <T>(fn: (store: Graph) => T | Promise<T>): Promise<T> => {
     const store = databases.current();
-    const result = fn(store);
+    const result = await fn(store);
     subscriptions.changed(store.file);
     return result;
   };
@@ -71,7 +71,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: WRITE,
     },
     async ({ entities }) => {
-      const result = mutate((s) => s.createEntities(entities));
+      const result = await mutate((s) => s.createEntities(entities));
       return { content: json(result), structuredContent: { entities: result } };
     },
   );
@@ -86,7 +86,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: WRITE,
     },
     async ({ relations }) => {
-      const result = mutate((s) => s.createRelations(relations));
+      const result = await mutate((s) => s.createRelations(relations));
       return { content: json(result), structuredContent: { relations: result } };
     },
   );
@@ -101,7 +101,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: WRITE,
     },
     async ({ observations }) => {
-      const result = mutate((s) => s.addObservations(observations));
+      const result = await mutate((s) => s.addObservations(observations));
       return { content: json(result), structuredContent: { results: result } };
     },
   );
@@ -116,7 +116,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: DELETE,
     },
     async ({ entityNames }) => {
-      mutate((s) => s.deleteEntities(entityNames));
+      await mutate((s) => s.deleteEntities(entityNames));
       return done("Entities deleted successfully");
     },
   );
@@ -131,7 +131,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: DELETE,
     },
     async ({ deletions }) => {
-      mutate((s) => s.deleteObservations(deletions));
+      await mutate((s) => s.deleteObservations(deletions));
       return done("Observations deleted successfully");
     },
   );
@@ -146,7 +146,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: DELETE,
     },
     async ({ relations }) => {
-      mutate((s) => s.deleteRelations(relations));
+      await mutate((s) => s.deleteRelations(relations));
       return done("Relations deleted successfully");
     },
   );
@@ -161,7 +161,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: READ,
     },
     async ({ limit, offset }) => {
-      const graph = databases.current().readGraph({ limit, offset });
+      const graph = await databases.current().readGraph({ limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -179,7 +179,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: READ,
     },
     async ({ query, limit, offset }) => {
-      const graph = databases.current().searchNodes(query, { limit, offset });
+      const graph = await databases.current().searchNodes(query, { limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -194,7 +194,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       annotations: READ,
     },
     async ({ names }) => {
-      const graph = databases.current().openNodes(names);
+      const graph = await databases.current().openNodes(names);
       return { content: json(graph), structuredContent: { ...graph } };
     },
   );
@@ -210,7 +210,7 @@ export function createMemoryServer(databases: Databases, subscriptions: Subscrip
       mimeType: "application/json",
     },
     async (uri) => ({
-      contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(databases.current().readGraph(), null, 2) }],
+      contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(await databases.current().readGraph(), null, 2) }],
     }),
   );
 
@@ -234,13 +234,13 @@ function done(message: string) {
 /**
  * Tools the official server lacks. Additive only: the nine official tools keep their names, schemas and answers.
  */
-function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>(fn: (store: GraphStore) => T) => T): void {
+function registerExtraTools(server: McpServer, databases: GraphSource, mutate: <T>(fn: (store: Graph) => T | Promise<T>) => Promise<T>): void {
   server.registerTool(
     "memory_stats",
     {
       title: "Memory Stats",
       description:
-        "Where the knowledge graph is stored, why there, and how big it is: database path, scope (project or home) and the reason, entity, observation and relation counts, bytes on disk",
+        "Where the knowledge graph is stored, why there, and how big it is: backend (sqlite or postgres), database path or server, scope (project or home) and the reason, the project id in a shared PostgreSQL database and how it was found, entity, observation and relation counts, bytes on disk",
       inputSchema: {},
       outputSchema: {
         database: z.string(),
@@ -250,12 +250,15 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
         observations: z.number(),
         relations: z.number(),
         bytes: z.number(),
+        backend: z.enum(["sqlite", "postgres"]),
+        projectId: z.string().optional().describe("PostgreSQL: the project's id in the shared database"),
+        projectIdSource: z.enum(["git-origin", "msm.json", "path", "home"]).optional().describe("PostgreSQL: how the project id was found"),
       },
       annotations: READ,
     },
     async () => {
       const { store, choice } = databases.currentWithChoice();
-      const stats = { ...store.stats(), scope: choice.scope, why: choice.why };
+      const stats = { ...(await store.stats()), scope: choice.scope, why: choice.why, backend: choice.backend, projectId: choice.projectId, projectIdSource: choice.projectIdSource };
       return { content: json(stats), structuredContent: stats };
     },
   );
@@ -273,7 +276,7 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       annotations: WRITE,
     },
     async ({ oldName, newName }) => {
-      const entity = mutate((s) => s.renameEntity(oldName, newName));
+      const entity = await mutate((s) => s.renameEntity(oldName, newName));
       return { content: json(entity), structuredContent: { ...entity } };
     },
   );
@@ -292,7 +295,7 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       annotations: { ...WRITE, destructiveHint: true },
     },
     async ({ sources, target }) => {
-      const entity = mutate((s) => s.mergeEntities(sources, target));
+      const entity = await mutate((s) => s.mergeEntities(sources, target));
       return { content: json(entity), structuredContent: { ...entity } };
     },
   );
@@ -313,7 +316,7 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       annotations: READ,
     },
     async ({ name }) => {
-      const details = databases.current().entityDetails(name);
+      const details = await databases.current().entityDetails(name);
       if (!details) throw new GraphError(`Entity with name ${name} not found`);
       const out = { ...details, createdAt: new Date(details.createdAt).toISOString(), updatedAt: new Date(details.updatedAt).toISOString() };
       return { content: json(out), structuredContent: out };
@@ -334,7 +337,7 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
       annotations: READ,
     },
     async ({ name, direction, limit, offset }) => {
-      const relations = databases.current().nodeRelations(name, direction ?? "both", { limit, offset });
+      const relations = await databases.current().nodeRelations(name, direction ?? "both", { limit, offset });
       return { content: json(relations), structuredContent: { relations } };
     },
   );
