@@ -37,7 +37,7 @@ export function parsePgUrl(text: string, env: Record<string, string | undefined>
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new MsmError("USAGE", `The memory database URL must start with postgres:// or postgresql://, not ${url.protocol}//.`);
   }
-  const hostname = decodeURIComponent(url.hostname.replace(/^\[|\]$/g, "")) || env.PGHOST || "localhost";
+  const hostname = (decodeURIComponent(url.hostname.replace(/^\[|\]$/g, "")) || env.PGHOST || "localhost").toLowerCase();
   const port = url.port ? Number(url.port) : Number(env.PGPORT ?? 5432);
   const username = decodeURIComponent(url.username) || env.PGUSER || env.USER || "postgres";
   const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || env.PGDATABASE || username;
