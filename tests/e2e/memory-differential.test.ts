@@ -134,7 +134,7 @@ describe(`msm answers exactly like the official memory server (${backend})`, () 
       );
       expect((await msm.client.listResources()).resources).toEqual((await official.client.listResources()).resources);
       expect(msm.client.getServerCapabilities()?.resources?.subscribe).toBe(true);
-      expect((await msm.client.callTool({ name: "memory_stats", arguments: {} })).structuredContent?.backend).toBe(backend);
+      expect(((await msm.client.callTool({ name: "memory_stats", arguments: {} })).structuredContent as { backend?: string }).backend).toBe(backend);
       await msm.close();
     } finally {
       await official.close();

@@ -22,8 +22,8 @@ function machine(): Sandbox {
   return new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl() } } });
 }
 
-function text(result: { content?: unknown }): string {
-  return (result.content as { text: string }[]).map((c) => c.text).join("\n");
+function text(result: unknown): string {
+  return (result as { content: { text: string }[] }).content.map((c) => c.text).join("\n");
 }
 
 describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
@@ -157,6 +157,57 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
         expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
       }
       await session.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 120_000);
+
+  test("msm memory migrate --to / --from copy a project's graph both ways, idempotently; import and export use the configured backend", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const origin = "https://github.com/acme/migrate.git";
+      const local = clone(sandbox, "local", origin);
+      const lines = [
+        { type: "entity", name: "A", entityType: "t", observations: ["one", "two"] },
+        { type: "entity", name: "B", entityType: "t", observations: [] },
+        { type: "relation", from: "A", to: "B", relationType: "uses" },
+      ];
+      const file = join(sandbox.root, "graph.jsonl");
+      writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+      expect((await msm(sandbox, ["memory", "import", file, "--project", local])).code).toBe(0);
+
+      const url = pg.passwordUrl();
+      const first = await msm(sandbox, ["memory", "migrate", "--to", url, "--project", local]);
+      expect(first.code).toBe(0);
+      expect(first.stderr).toContain(`Copied 2 entities and 1 relations from ${join(local, ".claude", "memory.db")} to postgres://team@127.0.0.1:${pg.port}/msm (project github.com/acme/migrate)`);
+      expect(first.stderr).toContain("2 entities added");
+      const again = await msm(sandbox, ["memory", "migrate", "--to", url, "--project", local]);
+      expect(again.stderr).toContain("0 entities added, 2 already there, 0 observations and 0 relations added");
+      for (const out of [first, again]) expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
+
+      // Export from PostgreSQL (the backend the environment names) is the same file a SQLite export gives.
+      const fromSqlite = await msm(sandbox, ["memory", "export", "--project", local]);
+      const fromPg = await msm(sandbox, ["memory", "export", "--project", local], { MSM_MEMORY_DATABASE_URL: url });
+      expect(fromPg.code).toBe(0);
+      expect(fromPg.stdout).toBe(fromSqlite.stdout);
+      expect(fromPg.stdout).toBe(lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+
+      // Import straight into PostgreSQL, then copy the graph back into another clone's SQLite file.
+      const more = join(sandbox.root, "more.jsonl");
+      writeFileSync(more, JSON.stringify({ type: "entity", name: "C", entityType: "t", observations: ["three"] }) + "\n");
+      expect((await msm(sandbox, ["memory", "import", more, "--project", local], { MSM_MEMORY_DATABASE_URL: url })).code).toBe(0);
+      const other = clone(sandbox, "other", "git@github.com:acme/migrate");
+      const back = await msm(sandbox, ["memory", "migrate", "--from", url, "--project", other]);
+      expect(back.code).toBe(0);
+      expect(back.stderr).toContain("Copied 3 entities and 1 relations");
+      const exported = await msm(sandbox, ["memory", "export", "--project", other]);
+      expect(exported.stdout.trim().split("\n").map((l) => JSON.parse(l).name ?? "relation")).toEqual(["A", "B", "C", "relation"]);
+
+      // The server down: a plain error naming it, not a stack trace and not the password.
+      const down = await msm(sandbox, ["memory", "migrate", "--to", `postgres://team:${PG_PASSWORD}@127.0.0.1:1/msm`, "--project", local]);
+      expect(down.code).toBe(1);
+      expect(down.stderr).toContain("Cannot reach the memory database postgres://team@127.0.0.1:1/msm");
+      expect(down.stderr).not.toContain(PG_PASSWORD);
     } finally {
       await sandbox.cleanup();
     }
