@@ -135,6 +135,27 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       await call(session.client, "create_entities", { entities: [{ name: "after", entityType: "t", observations: [] }] });
       expect((await call<{ entities: { name: string }[] }>(session.client, "read_graph")).entities.map((e) => e.name)).toEqual(["before", "after"]);
 
+      // The pool is bounded: a burst of 40 concurrent calls uses at most 4 connections (the server restarted, so
+      // every connection of user `team` now is this daemon's).
+      const admin = new Bun.SQL(pg.url("postgres"), { max: 1 });
+      try {
+        let most = 0;
+        let done = false;
+        const burst = Promise.all(Array.from({ length: 40 }, (_, i) => call(session.client, i % 2 ? "search_nodes" : "create_entities", i % 2 ? { query: "e" } : { entities: [{ name: `burst-${i}`, entityType: "t", observations: [] }] }))).finally(() => {
+          done = true;
+        });
+        while (!done) {
+          const [row] = await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'team'`;
+          most = Math.max(most, row.n);
+          await Bun.sleep(5);
+        }
+        await burst;
+        expect(most).toBeGreaterThan(0);
+        expect(most).toBeLessThanOrEqual(4);
+      } finally {
+        await admin.close();
+      }
+
       // A wrong password: the error says the login was refused, and shows neither password.
       const wrong = new Sandbox({ targets: { memory: { port: 0, database: `postgres://team:Wr0ng-${PG_PASSWORD}@127.0.0.1:${pg.port}/msm` } } });
       try {
