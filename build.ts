@@ -60,8 +60,9 @@ export function buildInfo(): BuildInfo {
 
 async function build(info: BuildInfo, outfile: string, target?: Target): Promise<void> {
   const result = await Bun.build({
-    // The dashboard's SQLite worker is started with `new Worker(url)`: a compiled binary only holds it as an entrypoint.
-    entrypoints: ["./src/index.ts", "./src/supervisor/web/explorer-worker.ts"],
+    // Workers are started with `new Worker(url)`, and a compiled binary only contains workers listed here: the memory
+    // daemon runs each database on one, the dashboard's read-only explorer on another.
+    entrypoints: ["./src/index.ts", "./src/memory/store-worker.ts", "./src/supervisor/web/explorer-worker.ts"],
     minify: true,
     sourcemap: "linked",
     bytecode: true,

@@ -7,6 +7,7 @@ const commands = {
   proxy: () => import("./commands/proxy.ts").then((m) => m.default),
   supervisor: () => import("./commands/supervisor.ts").then((m) => m.default),
   memory: () => import("./commands/memory.ts").then((m) => m.default),
+  host: () => import("./commands/host.ts").then((m) => m.default),
   status: () => import("./commands/status.ts").then((m) => m.default),
   stop: () => import("./commands/stop.ts").then((m) => m.default),
   restart: () => import("./commands/restart.ts").then((m) => m.default),
@@ -15,6 +16,10 @@ const commands = {
   logs: () => import("./commands/logs.ts").then((m) => m.default),
   ui: () => import("./commands/ui.ts").then((m) => m.default),
   "generate-config": () => import("./commands/generate-config.ts").then((m) => m.default),
+  install: () => import("./commands/install.ts").then((m) => m.default),
+  import: () => import("./commands/import.ts").then((m) => m.default),
+  uninstall: () => import("./commands/uninstall.ts").then((m) => m.default),
+  doctor: () => import("./commands/doctor.ts").then((m) => m.default),
 };
 
 export const root = defineCommand({

@@ -9,6 +9,8 @@ import { foreignReason } from "./trust.ts";
 export const TransportSchema = z.enum(["streamable-http", "sse", "http"]);
 export type Transport = z.infer<typeof TransportSchema>;
 
+const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+
 export const PortSchema = z.number().check(z.int(), z.minimum(0), z.maximum(65535));
 
 /**
@@ -37,7 +39,8 @@ export const ExternalTargetSchema = z.strictObject({
   env: z._default(z.record(z.string(), z.string()), {}),
   /** Absolute working directory for the daemon. */
   cwd: z.optional(z.string()),
-  transport: z._default(TransportSchema, "streamable-http"),
+  /** Required: it is what tells a server that serves HTTP itself from a stdio server msm hosts. */
+  transport: TransportSchema,
   port: z.optional(PortSchema),
   /** URL path of the MCP endpoint (`/mcp` for streamable-http, `/sse` for legacy SSE). */
   path: z.optional(z.string().check(z.startsWith("/"))),
@@ -47,39 +50,94 @@ export const ExternalTargetSchema = z.strictObject({
    * "mcp" = an MCP `initialize` succeeds there (the session is deleted right after).
    */
   health: z._default(z.enum(["http", "mcp"]), "http"),
+  /**
+   * How long the server may take to answer its first health check (fractions allowed; default 60): a first
+   * `npx -y` / `uvx` run downloads before it serves. Sessions wait this long too.
+   */
+  startTimeoutSeconds: z.optional(z.number().check(z.positive())),
+});
+
+/** How many sessions share one child of a hosted stdio server. */
+export const ShareSchema = z.enum(["project", "global", "session"]);
+export type Share = z.infer<typeof ShareSchema>;
+
+/**
+ * A stdio MCP server msm hosts (a `command` without `transport`: the shape of an editor's `mcpServers` entry). A host
+ * daemon owns its children and multiplexes every session onto them; `{project}` in args, env values and cwd is the
+ * session's project folder.
+ */
+export const HostedTargetSchema = z.strictObject({
+  command: z.string().check(z.minLength(1)),
+  args: z._default(z.array(z.string()), []),
+  env: z._default(z.record(z.string(), z.string()), {}),
+  /** Working directory of a child; default the project folder ("project"/"session") or the home folder ("global"). */
+  cwd: z.optional(z.string()),
+  /** "project": one child per project folder (default); "global": one for every session; "session": one per session. */
+  share: z._default(ShareSchema, "project"),
+  /** How long a session waits for a child's first start (npx/uvx may download for a while). */
+  startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
+  /** Stop a child this many minutes after its last session left; default 10 ("project"/"session"), never ("global"). */
+  idleMinutes: IdleMinutesSchema,
 });
 
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
+export const SupervisorSchema = z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 });
 export const ConfigSchema = z.strictObject({
-  supervisor: z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 }),
-  targets: z._default(z.record(z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]*$/i)), z.unknown()), {}),
+  supervisor: SupervisorSchema,
+  targets: z._default(z.record(z.string().check(z.regex(TARGET_NAME)), z.unknown()), {}),
 });
 export type ExternalTarget = z.infer<typeof ExternalTargetSchema>;
 export type BuiltinTarget = z.infer<typeof BuiltinTargetSchema>;
-export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & { targets: Record<string, ExternalTarget | BuiltinTarget> };
+export type HostedTarget = z.infer<typeof HostedTargetSchema>;
+export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & {
+  targets: Record<string, ExternalTarget | BuiltinTarget | HostedTarget>;
+  /**
+   * Entries that failed validation, by target name, with the message a person reads. One typo must not break the
+   * other targets (least of all the built-in memory): a broken entry is left out of `targets` and reported here.
+   */
+  broken: Record<string, string>;
+  /** What is wrong with the file as a whole (not JSON, unreadable, unknown top-level key); its valid parts still apply. */
+  error?: string;
+};
 
 export const BUILTIN_TARGETS = ["memory"] as const;
 const BUILTIN_KEYS = Object.keys(BuiltinTargetSchema.shape);
 export const DEFAULT_MEMORY_PORT = 3100;
+/** How long a target's daemon may take to pass its first health check unless `startTimeoutSeconds` says otherwise. */
+export const DEFAULT_START_TIMEOUT_MS = 60_000;
+/** Minutes a hosted child without sessions lives on ("project" and "session" share; "global" children stay). */
+export const DEFAULT_CHILD_IDLE_MINUTES = 10;
 
 /** A target after defaults: what a proxy or the supervisor acts on. */
 export type ResolvedTarget =
-  | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number }
-  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number } & Omit<ExternalTarget, "port" | "path" | "idleMinutes">);
+  | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number; startTimeoutMs: number }
+  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number; startTimeoutMs: number } & Omit<
+      ExternalTarget,
+      "port" | "path" | "idleMinutes" | "startTimeoutSeconds"
+    >)
+  // A hosted target's host daemon starts at once; its `startTimeoutSeconds` is how long a session waits for a child.
+  | ({ name: string; kind: "hosted"; port: 0; transport: "streamable-http"; path: "/mcp"; idleMinutes: number; startTimeoutMs: number } & Omit<
+      HostedTarget,
+      "idleMinutes"
+    >);
 
-/** Reads config.json; an absent file means defaults. Any other problem is a CONFIG_* error naming the key. */
+/**
+ * Reads config.json; an absent file means defaults. Never throws for bad content: what is wrong is reported in
+ * `broken` (per target) and `error` (the file as a whole), and everything valid still applies.
+ */
 export function loadConfig(file = paths.config()): Config {
   let text: string;
   let fd: number;
   try {
     fd = openSync(file, "r");
   } catch (error) {
-    if (errnoCode(error) === "ENOENT") return parseConfig("{}", file);
-    throw new MsmError("CONFIG_UNREADABLE", `Cannot read ${file} (${errnoCode(error) ?? String(error)}).`, { cause: error });
+    if (errnoCode(error) === "ENOENT") return readConfig("{}", file);
+    return { ...readConfig("{}", file), error: `Cannot read ${file} (${errnoCode(error) ?? String(error)}).` };
   }
   try {
     // config.json runs commands: one another user wrote (or could rewrite) is theirs, not this user's. Checked on the
-    // open descriptor, so what is read is what was checked (a symlink to the user's dotfiles is fine).
+    // open descriptor, so what is read is what was checked (a symlink to the user's dotfiles is fine). Refused
+    // outright (not a per-target problem): nothing in it may be trusted, not even a port.
     const problem = foreignReason(fstatSync(fd));
     if (problem) {
       const fix = problem.startsWith("is owned") ? `replace it with a file you own` : `run: chmod go-w ${file}`;
@@ -88,62 +146,130 @@ export function loadConfig(file = paths.config()): Config {
     text = readFileSync(fd, "utf8");
   } catch (error) {
     if (error instanceof MsmError) throw error;
-    throw new MsmError("CONFIG_UNREADABLE", `Cannot read ${file} (${errnoCode(error) ?? String(error)}).`, { cause: error });
+    return { ...readConfig("{}", file), error: `Cannot read ${file} (${errnoCode(error) ?? String(error)}).` };
   } finally {
     closeSync(fd);
   }
-  return parseConfig(text, file);
+  return readConfig(text, file);
 }
 
+/** Strict parse for callers that want all or nothing: any problem is a CONFIG_INVALID error naming the keys. */
 export function parseConfig(text: string, file = "config.json"): Config {
+  const config = readConfig(text, file);
+  const problems = [config.error, ...Object.values(config.broken)].filter((p): p is string => p !== undefined);
+  if (problems.length) throw new MsmError("CONFIG_INVALID", problems.join("\n"));
+  return config;
+}
+
+/** Every problem of a loaded config, one message each (they name the key). */
+export function configProblems(config: Config): string[] {
+  return [config.error, ...Object.values(config.broken)].filter((p): p is string => p !== undefined);
+}
+
+/** Lenient parse: each target is validated on its own, and what is wrong is recorded rather than thrown. */
+export function readConfig(text: string, file = "config.json"): Config {
+  const defaults: Config = { supervisor: { port: 3199 }, targets: {}, broken: {} };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new MsmError(
-      "CONFIG_INVALID",
-      `${file} is not valid JSON: ${(error as Error).message}. Fix it, or move it away to use the defaults.`,
-    );
+    return { ...defaults, error: `${file} is not valid JSON: ${(error as Error).message}. Fix it, or move it away to use the defaults.` };
   }
-  const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) throw invalid(file, parsed.error.issues);
-  // Built-in names take only a port and idleMinutes; every other name is an external server and needs a command.
-  const targets: Config["targets"] = {};
-  const issues: z.core.$ZodIssue[] = [];
-  for (const [name, value] of Object.entries(parsed.data.targets)) {
-    const schema = (BUILTIN_TARGETS as readonly string[]).includes(name) ? BuiltinTargetSchema : ExternalTargetSchema;
-    const extra = schema === BuiltinTargetSchema && value && typeof value === "object" ? Object.keys(value).filter((k) => !BUILTIN_KEYS.includes(k)) : [];
-    if (extra.length) {
-      const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
-      throw new MsmError("CONFIG_INVALID", `${file} is invalid: unknown key ${keys} (targets.${name} is built in; only ${BUILTIN_KEYS.map((k) => `"${k}"`).join(", ")} may be set).`);
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return { ...defaults, error: `${file} is invalid: (top level): expected object.` };
+  const top = raw as Record<string, unknown>;
+  const outer: string[] = [];
+  const unknown = Object.keys(top).filter((k) => k !== "supervisor" && k !== "targets");
+  if (unknown.length) outer.push(`unknown key ${unknown.map((k) => `"${k}"`).join(", ")}`);
+  const supervisor = SupervisorSchema.safeParse(top.supervisor);
+  if (!supervisor.success) outer.push(describeIssues(supervisor.error.issues.map((i) => ({ ...i, path: ["supervisor", ...i.path] }))));
+  const config: Config = { ...defaults, supervisor: supervisor.success ? supervisor.data : defaults.supervisor };
+  const entries = top.targets === undefined ? {} : top.targets;
+  if (!entries || typeof entries !== "object" || Array.isArray(entries)) outer.push("targets: expected object");
+  else {
+    for (const [name, value] of Object.entries(entries)) {
+      const problem = targetProblem(name, value);
+      if (typeof problem === "string") config.broken[name] = `${file} is invalid: ${problem}. See the README's config section for the format.`;
+      else config.targets[name] = problem.target;
     }
-    const target = schema.safeParse(value);
-    if (target.success) targets[name] = target.data;
-    else issues.push(...target.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
   }
-  if (issues.length) throw invalid(file, issues);
-  return { ...parsed.data, targets };
+  if (outer.length) config.error = `${file} is invalid: ${outer.join("; ")}. See the README's config section for the format.`;
+  return config;
 }
 
-function invalid(file: string, issues: readonly z.core.$ZodIssue[]): MsmError {
-  return new MsmError("CONFIG_INVALID", `${file} is invalid: ${describeIssues(issues)}. See the README's config section for the format.`);
+/** One target entry checked against the schema its name calls for: the parsed target, or what is wrong with it. */
+function targetProblem(name: string, value: unknown): { target: ExternalTarget | BuiltinTarget | HostedTarget } | string {
+  if (!TARGET_NAME.test(name)) return `targets.${name}: target names use letters, digits, ".", "_" and "-"`;
+  // Built-in names take only a port and idleMinutes; any other name with a `transport` serves HTTP itself, and one
+  // without is a stdio server msm hosts (the shape of an editor's entry).
+  const builtin = (BUILTIN_TARGETS as readonly string[]).includes(name);
+  const hosted = !builtin && value !== null && typeof value === "object" && !Array.isArray(value) && !("transport" in value);
+  if (hosted) {
+    const portIssue = namesPort(value as Record<string, unknown>);
+    if (portIssue) {
+      return (
+        `targets.${name} ${portIssue} but has no "transport". A server that serves HTTP itself needs ` +
+        `"transport": "streamable-http" (or "sse", "http"); a stdio server msm hosts takes no port`
+      );
+    }
+  }
+  const extra = builtin && value && typeof value === "object" ? Object.keys(value).filter((k) => !BUILTIN_KEYS.includes(k)) : [];
+  if (extra.length) {
+    const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
+    return `unknown key ${keys} (targets.${name} is built in; only ${BUILTIN_KEYS.map((k) => `"${k}"`).join(", ")} may be set)`;
+  }
+  const parsed = (builtin ? BuiltinTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
+  if (!parsed.success) return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
+  if ("share" in parsed.data && parsed.data.share === "global" && mentionsProject(parsed.data)) {
+    return `targets.${name} uses "{project}" but "share" is "global" (one child for every project). Use "share": "project", or drop "{project}"`;
+  }
+  return { target: parsed.data };
+}
+
+/** What in a transport-less entry says it serves HTTP itself: a `port` key or `{port}` in args or env. */
+function namesPort(entry: Record<string, unknown>): string | undefined {
+  if ("port" in entry) return 'sets "port"';
+  if ("path" in entry || "health" in entry) return `sets "${"path" in entry ? "path" : "health"}"`;
+  const texts = [...(Array.isArray(entry.args) ? entry.args : []), ...(entry.env && typeof entry.env === "object" ? Object.values(entry.env) : [])];
+  return texts.some((t) => typeof t === "string" && t.includes("{port}")) ? 'names "{port}"' : undefined;
+}
+
+function mentionsProject(entry: HostedTarget): boolean {
+  return [...entry.args, ...Object.values(entry.env), entry.cwd ?? ""].some((t) => t.includes("{project}"));
 }
 
 export function resolveTarget(config: Config, name: string): ResolvedTarget {
   const entry = config.targets[name];
   if (name === "memory") {
+    // A broken memory entry is reported (status) but never stops memory: it runs on its defaults.
     const port = entry && "port" in entry && entry.port !== undefined ? entry.port : DEFAULT_MEMORY_PORT;
-    return { name, kind: "builtin", port, transport: "streamable-http", path: "/mcp", idleMinutes: entry?.idleMinutes ?? 0 };
+    return { name, kind: "builtin", port, transport: "streamable-http", path: "/mcp", idleMinutes: entry?.idleMinutes ?? 0, startTimeoutMs: DEFAULT_START_TIMEOUT_MS };
   }
+  const broken = config.broken[name];
+  if (broken !== undefined) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${broken}`);
   if (!entry || !("command" in entry)) {
+    // The file itself is broken: the target may well be in it, so say that rather than "unknown".
+    if (config.error) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${config.error}`);
     const known = [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((k) => !BUILTIN_TARGETS.includes(k as "memory"))];
     throw new MsmError(
       "UNKNOWN_TARGET",
       `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`,
     );
   }
-  const { port, path, idleMinutes, ...rest } = entry;
-  return { ...rest, name, kind: "external", port: port ?? 0, path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp"), idleMinutes: idleMinutes ?? 0 };
+  if (!("transport" in entry)) {
+    const { idleMinutes, ...rest } = entry;
+    const idle = idleMinutes ?? (entry.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
+    return { ...rest, name, kind: "hosted", port: 0, transport: "streamable-http", path: "/mcp", idleMinutes: idle, startTimeoutMs: DEFAULT_START_TIMEOUT_MS };
+  }
+  const { port, path, idleMinutes, startTimeoutSeconds, ...rest } = entry;
+  return {
+    ...rest,
+    name,
+    kind: "external",
+    port: port ?? 0,
+    path: path ?? (entry.transport === "sse" ? "/sse" : "/mcp"),
+    idleMinutes: idleMinutes ?? 0,
+    startTimeoutMs: startTimeoutSeconds !== undefined ? startTimeoutSeconds * 1000 : DEFAULT_START_TIMEOUT_MS,
+  };
 }
 
 /** Every target the config knows, the built-in memory first. */
@@ -167,7 +293,10 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
         text = `${key}: expected ${issue.expected === "int" ? "a whole number" : issue.expected}`;
         break;
       case "too_small":
-        text = issue.origin === "string" && Number(issue.minimum) === 1 ? `${key}: must not be empty` : `${key}: must be at least ${String(issue.minimum)}`;
+        text =
+          issue.origin === "string" && Number(issue.minimum) === 1
+            ? `${key}: must not be empty`
+            : `${key}: must be ${issue.inclusive === false ? "more than" : "at least"} ${String(issue.minimum)}`;
         break;
       case "too_big":
         text = `${key}: must be at most ${String(issue.maximum)}`;

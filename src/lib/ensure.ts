@@ -1,14 +1,12 @@
 import { MsmError, isMsmError } from "./errors.ts";
 import { readLock, type LockInfo } from "./lock.ts";
-import { callManager, ensureSupervisor, supervisorLockAlive } from "./manager.ts";
+import { callManager, ensureSupervisor, findSupervisor, SUPERVISOR_START_TIMEOUT_MS, supervisorLockAlive } from "./manager.ts";
 import { paths } from "./paths.ts";
 import { probe } from "./probe.ts";
 import type { ResolvedTarget, Transport } from "./config.ts";
 
 export { isHealthy } from "./probe.ts";
 
-/** How long a proxy waits for a daemon to become healthy before telling the editor it could not start. */
-export const DAEMON_START_TIMEOUT_MS = 25_000;
 /** Pause before asking again when the supervisor vanished mid-request (it was killed, or is being replaced). */
 const RETRY_MS = 100;
 
@@ -35,9 +33,12 @@ async function liveEndpoint(target: ResolvedTarget): Promise<Endpoint | undefine
  * Returns a healthy endpoint of the target's daemon. Fast path: its lock names a live, healthy daemon — go straight
  * to it. Otherwise the supervisor (started on demand) is asked to ensure it: the supervisor is the only process that
  * spawns daemons, so twenty proxies racing here still get one daemon. Throws MsmError saying what to run next.
+ * A session waits as long as the target may take to start (`startTimeoutSeconds`), plus a supervisor start.
+ * `passive` (a session's event stream reconnecting) never starts anything: with no daemon and no supervisor
+ * running, or a daemon stopped on purpose, it fails with NOT_RUNNING and the session's next request starts it.
  */
-export async function ensureDaemon(target: ResolvedTarget, options: { timeoutMs?: number } = {}): Promise<Endpoint> {
-  const timeoutMs = options.timeoutMs ?? DAEMON_START_TIMEOUT_MS;
+export async function ensureDaemon(target: ResolvedTarget, options: { timeoutMs?: number; passive?: boolean } = {}): Promise<Endpoint> {
+  const timeoutMs = options.timeoutMs ?? target.startTimeoutMs + SUPERVISOR_START_TIMEOUT_MS;
   const live = await liveEndpoint(target);
   if (live) {
     // Daemons outlive a crashed supervisor; the next session brings it back so crashes are watched again.
@@ -47,10 +48,12 @@ export async function ensureDaemon(target: ResolvedTarget, options: { timeoutMs?
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    const manager = await ensureSupervisor(deadline);
+    const manager = options.passive ? await findSupervisor() : await ensureSupervisor(deadline);
+    if (!manager) throw new MsmError("NOT_RUNNING", `The "${target.name}" daemon is not running; the next request starts it.`);
     const remaining = Math.max(1, deadline - Date.now());
+    const passive = options.passive ? "&passive=1" : "";
     try {
-      return await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(target.name)}/ensure?timeoutMs=${Math.max(1, remaining - 500)}`, remaining);
+      return await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(target.name)}/ensure?timeoutMs=${Math.max(1, remaining - 500)}${passive}`, remaining);
     } catch (error) {
       if (!isMsmError(error) || error.code !== "SUPERVISOR_UNREACHABLE") throw error;
       lastError = error;

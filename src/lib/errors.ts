@@ -21,6 +21,8 @@ export type MsmErrorCode =
   | "NOT_RUNNING"
   | "UNKNOWN_TARGET"
   | "PORT_BUSY"
+  | "INSTALL_FAILED"
+  | "FILE_CHANGED"
   | "USAGE";
 
 export class MsmError extends Error {
@@ -42,4 +44,9 @@ export function isMsmError(error: unknown): error is MsmError {
 export function errnoCode(error: unknown): string | undefined {
   if (error && typeof error === "object" && "code" in error && typeof error.code === "string") return error.code;
   return undefined;
+}
+
+/** A mistake on the command line (unknown option or value). Named like citty's own, so the CLI prints usage advice and exits 2. */
+export class UsageError extends Error {
+  override readonly name = "CLIError";
 }

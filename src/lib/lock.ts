@@ -21,6 +21,8 @@ export const LockSchema = z.object({
   version: z.string(),
   /** URL path of the MCP endpoint, for daemons. */
   path: z.optional(z.string()),
+  /** msm's own daemon (a stdio host): clients must send the bearer token, as to the memory daemon. */
+  auth: z.optional(z.literal("bearer")),
   /** Start time of `pid` (see proc.startTicks): a recycled pid running another program does not match. */
   pidStart: z.optional(z.string()),
   /** Stop the whole process group (external servers and whatever they spawned), not just `pid`. */

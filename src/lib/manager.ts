@@ -1,5 +1,6 @@
 import { MsmError } from "./errors.ts";
-import { acquireLock, isAlive, readLock, type LockInfo } from "./lock.ts";
+import { acquireLock, isAlive, ownerAlive, readLock, releaseIfOwned, type LockInfo } from "./lock.ts";
+import { commandLine, signal } from "./proc.ts";
 import { ensureHome, paths } from "./paths.ts";
 import { isHealthy } from "./probe.ts";
 import { spawnDetached } from "./spawn.ts";
@@ -11,6 +12,11 @@ export const SUPERVISOR = "supervisor";
 /** How long a caller waits for a freshly spawned supervisor to answer /health. */
 export const SUPERVISOR_START_TIMEOUT_MS = 10_000;
 const POLL_MS = 25;
+/**
+ * A supervisor whose process lives but that leaves /health unanswered this long is frozen (SIGSTOP, a deadlock):
+ * the next caller that needs it kills it and starts another. Well above any pause a busy machine causes.
+ */
+export const SUPERVISOR_HANG_MS = 5_000;
 
 /** A running supervisor's manager API. */
 export interface Manager {
@@ -69,6 +75,8 @@ function startLockInfo(): LockInfo {
 async function spawnAndWait(deadline: number): Promise<Manager> {
   // Re-check under the start lock: the previous holder may have finished between our first look and now.
   let exited = false;
+  const current = readLock(SUPERVISOR);
+  if (current) await replaceIfFrozen(current, deadline);
   if (!readLock(SUPERVISOR)) {
     const child = spawnDetached(SUPERVISOR, [SUPERVISOR, "--detached"]);
     void child.exited.then(() => (exited = true));
@@ -85,6 +93,30 @@ async function spawnAndWait(deadline: number): Promise<Manager> {
     await Bun.sleep(POLL_MS);
   }
   throw new MsmError("SUPERVISOR_UNREACHABLE", `The msm supervisor did not answer in time. See ${paths.log(SUPERVISOR)}.`);
+}
+
+/**
+ * The live supervisor named by `lock` does not answer. Give it SUPERVISOR_HANG_MS; if it stays silent, kill it —
+ * only after checking the lock still names the same process (pid and start time) and that it is an msm supervisor
+ * by its command line, so a recycled pid is never signalled — and remove its lock so a new one can take over.
+ * Daemons run in their own sessions and keep serving; the new supervisor adopts them.
+ */
+async function replaceIfFrozen(lock: LockInfo, deadline: number): Promise<void> {
+  const until = Math.min(deadline, Date.now() + SUPERVISOR_HANG_MS);
+  while (Date.now() < until) {
+    if (!ownerAlive(lock)) return;
+    if (lock.port > 0 && (await isHealthy(lock.port))) return;
+    await Bun.sleep(POLL_MS * 4);
+  }
+  const again = readLock(SUPERVISOR);
+  if (!again || again.pid !== lock.pid || again.pidStart !== lock.pidStart) return;
+  if (again.port > 0 && (await isHealthy(again.port))) return;
+  const command = commandLine(lock.pid);
+  if (command !== undefined && !/\bsupervisor\b/.test(command)) return;
+  signal(lock.pid, "SIGKILL");
+  const dead = Date.now() + 2_000;
+  while (Date.now() < dead && isAlive(lock.pid)) await Bun.sleep(POLL_MS);
+  releaseIfOwned(paths.lock(SUPERVISOR), lock.pid);
 }
 
 /**

@@ -19,20 +19,44 @@ export async function isHealthy(port: number, timeoutMs = HEALTH_TIMEOUT_MS): Pr
 }
 
 /**
- * Is the daemon a lock describes serving? The built-in memory daemon has /health; an external server is asked
+ * Is the daemon a lock describes serving? msm's own daemons have /health; an external server is asked
  * at its MCP endpoint: "http" accepts any HTTP answer below 500 (a GET without a session is usually 400 or 405,
  * which still proves the server is up), "mcp" demands a successful `initialize` and deletes the session after.
  */
-export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">): Promise<boolean> {
+export async function probe(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
   if (lock.port <= 0) return false;
-  if (target.kind === "builtin") return isHealthy(lock.port);
+  // msm's own daemons (memory, a stdio host) answer /health.
+  if (target.kind !== "external") return isHealthy(lock.port, timeoutMs);
   const url = `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`;
-  const signal = AbortSignal.timeout(HEALTH_TIMEOUT_MS);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
     if (target.health === "mcp" && target.transport === "streamable-http") return await mcpInitialize(url, signal);
     const response = await fetch(url, { headers: { ...CLOSE, accept: "application/json, text/event-stream" }, keepalive: false, signal });
     await response.body?.cancel();
     return response.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Is the daemon's event loop answering at all? The supervisor's watch asks every few seconds, forever, so this must
+ * cost the server nothing: msm's daemons answer /health; an external server gets an OPTIONS request at its
+ * endpoint, which opens no SSE stream and no MCP session, and any HTTP answer (even an error status) proves it alive.
+ * A frozen process still accepts connections (the kernel queues them), so only an answer counts.
+ */
+export async function answers(target: ResolvedTarget, lock: Pick<LockInfo, "port" | "path">, timeoutMs: number): Promise<boolean> {
+  if (lock.port <= 0) return false;
+  if (target.kind === "builtin") return isHealthy(lock.port, timeoutMs);
+  try {
+    const response = await fetch(`http://127.0.0.1:${lock.port}${lock.path ?? target.path}`, {
+      method: "OPTIONS",
+      headers: CLOSE,
+      keepalive: false,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    return true;
   } catch {
     return false;
   }

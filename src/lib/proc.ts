@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { groupAlive, groupHasLiveMember, isAlive, leadsGroup, signal } from "./platform/index.ts";
 
 /** Process facts live in platform/ (one module per OS); this re-export keeps the callers' imports short. */
@@ -28,4 +29,17 @@ export async function terminate(pid: number, options: { group: boolean; graceMs?
   const killDeadline = Date.now() + 1_000;
   while (Date.now() < killDeadline && running()) await Bun.sleep(EXIT_POLL_MS);
   return "killed";
+}
+
+/** The command line of `pid` (arguments joined by spaces), if it can be read (Linux /proc, else `ps`). */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {}
+  if (process.platform === "linux" || process.platform === "win32") return undefined;
+  try {
+    return Bun.spawnSync(["ps", "-o", "command=", "-p", String(pid)]).stdout.toString().trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

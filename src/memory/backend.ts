@@ -3,44 +3,29 @@ import { MsmError } from "../lib/errors.ts";
 import { projectProblem } from "../lib/trust.ts";
 import { Databases, requestProject, type DatabaseChoice } from "./databases.ts";
 import { PgGraph, PgServer } from "./pg-store.ts";
+import type { AsyncStore } from "./store-client.ts";
 import { configuredDatabaseUrl, parsePgUrl } from "./pg-url.ts";
 import { projectIdentity, type ProjectIdentity } from "./project-id.ts";
-import type { Direction, GraphStore, ImportCounts } from "./store.ts";
-import type {
-  Entity,
-  EntityDetails,
-  KnowledgeGraph,
-  MemoryStats,
-  ObservationAdd,
-  ObservationAddResult,
-  ObservationDelete,
-  Page,
-  Relation,
-} from "./types.ts";
+import type { STORE_METHODS } from "./store-client.ts";
+import type { GraphStore, ImportCounts } from "./store.ts";
+import type { Entity, Relation } from "./types.ts";
 
 type Maybe<T> = T | Promise<T>;
 
-/** What the MCP server needs from a graph: GraphStore answers at once, PgGraph with promises; callers await both. */
-export interface Graph {
-  readonly file: string;
-  createEntities(entities: Entity[]): Maybe<Entity[]>;
-  createRelations(relations: Relation[]): Maybe<Relation[]>;
-  addObservations(additions: ObservationAdd[]): Maybe<ObservationAddResult[]>;
-  deleteEntities(names: string[]): Maybe<void>;
-  deleteObservations(deletions: ObservationDelete[]): Maybe<void>;
-  deleteRelations(relations: Relation[]): Maybe<void>;
-  readGraph(page?: Page): Maybe<KnowledgeGraph>;
-  searchNodes(query: string, page?: Page): Maybe<KnowledgeGraph>;
-  openNodes(names: string[]): Maybe<KnowledgeGraph>;
-  stats(): Maybe<MemoryStats>;
-  renameEntity(oldName: string, newName: string): Maybe<Entity>;
-  mergeEntities(sources: string[], target: string): Maybe<Entity>;
-  entityDetails(name: string): Maybe<EntityDetails | undefined>;
-  nodeRelations(name: string, direction?: Direction, page?: Page): Maybe<Relation[]>;
+/**
+ * What the MCP server needs from a graph: the SQLite worker (AsyncStore) and PgGraph both answer with promises;
+ * `Maybe` also admits a plain GraphStore (tests, tools). `file` keys resource subscriptions.
+ */
+export type Graph = { readonly file: string } & {
+  [K in (typeof STORE_METHODS)[number]]: (...args: Parameters<GraphStore[K]>) => Maybe<ReturnType<GraphStore[K]>>;
+};
+export type GraphItem = { type: "entity"; entity: Entity } | { type: "relation"; relation: Relation };
+
+/** What import, export and migrate need: write a batch with the import rules, read everything in order. */
+export interface TransferGraph {
   importGraph(entities: Entity[], relations: Relation[]): Maybe<ImportCounts>;
   iterate(): Iterable<GraphItem> | AsyncIterable<GraphItem>;
 }
-export type GraphItem = { type: "entity"; entity: Entity } | { type: "relation"; relation: Relation };
 
 /** Where a session's graph lives and why, for `memory_stats`. */
 export interface StoreChoice {
@@ -64,15 +49,15 @@ export interface GraphSource {
 export class SqliteSource implements GraphSource {
   readonly backend = "sqlite" as const;
   constructor(readonly databases: Databases) {}
-  current(): GraphStore {
+  current(): AsyncStore {
     return this.databases.current();
   }
-  currentWithChoice(): { store: GraphStore; choice: StoreChoice & DatabaseChoice } {
+  currentWithChoice(): { store: AsyncStore; choice: StoreChoice & DatabaseChoice } {
     const { store, choice } = this.databases.currentWithChoice();
     return { store, choice: { ...choice, backend: "sqlite" } };
   }
-  closeAll(): void {
-    this.databases.closeAll();
+  closeAll(): Promise<void> {
+    return this.databases.closeAll();
   }
 }
 

@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
-import { identityFor, type Graph } from "./backend.ts";
+import { identityFor, type TransferGraph as Graph } from "./backend.ts";
 import { chooseDatabase, ensureHomeDatabase, homeDatabasePath } from "./databases.ts";
 import { PgGraph, PgServer } from "./pg-store.ts";
 import { configuredDatabaseUrl, parsePgUrl } from "./pg-url.ts";

@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { loadConfig } from "../lib/config.ts";
+import { MsmError } from "../lib/errors.ts";
 import { createBaseApp } from "../lib/http.ts";
+import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
 import { acquireLock } from "../lib/lock.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
@@ -10,7 +13,6 @@ import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { openGraphSource, type GraphSource } from "./backend.ts";
 import { requestProject } from "./databases.ts";
-import { loadConfig } from "../lib/config.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
@@ -18,12 +20,18 @@ export const PROJECT_HEADER = "mcp-project-path";
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
+  /** Ends the session's server (the table calls it when the session expires or is deleted); once only. */
+  close: () => void;
 }
 
-/** The memory daemon's HTTP app: MCP over streamable HTTP at /mcp, one SDK transport + server per session. */
-export function createMemoryApp(token: string, databases: GraphSource) {
+/**
+ * The memory daemon's HTTP app: MCP over streamable HTTP at /mcp, one SDK transport + server per session. Sessions
+ * with no open stream and no request for `sessionIdleMs` are closed (a SIGKILLed proxy never sends DELETE).
+ */
+export function createMemoryApp(token: string, databases: GraphSource, options: { sessionIdleMs?: number } = {}) {
   const app = createBaseApp(token);
-  const sessions = new Map<string, Session>();
+  const sessions = new SessionTable<Session>(options.sessionIdleMs);
+  sessions.start();
   const subscriptions = new Subscriptions();
   // For the supervisor's status and idle shutdown (GET /stats, token required like everything but /health).
   let requests = 0;
@@ -34,16 +42,26 @@ export function createMemoryApp(token: string, databases: GraphSource) {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, session);
+        sessions.add(id, session);
       },
       onsessionclosed: (id) => {
-        sessions.delete(id);
+        sessions.delete(id, "closed by its client");
       },
       maxRequestBodySize: MAX_BODY_BYTES,
     });
-    const session: Session = { transport, server };
+    let closed = false;
+    const session: Session = {
+      transport,
+      server,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        void server.close().catch(() => {});
+      },
+    };
     transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
+      closed = true;
+      if (transport.sessionId) sessions.delete(transport.sessionId, "transport closed");
       subscriptions.forget(server);
     };
     await server.connect(transport);
@@ -64,15 +82,24 @@ export function createMemoryApp(token: string, databases: GraphSource) {
       return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
     }
     const project = c.req.header(PROJECT_HEADER);
-    const response = await requestProject.run(project, () => session.transport.handleRequest(c.req.raw));
+    // The session is busy until the answer (or the event stream) is over: only then does its idle time run.
+    const end = id ? sessions.requestStarted(id) : () => {};
+    let response: Response;
+    try {
+      response = await requestProject.run(project, () => session.transport.handleRequest(c.req.raw));
+    } catch (error) {
+      end();
+      throw error;
+    }
     // A POST without a session that did not initialize one (not an initialize request) leaves an orphan server.
     if (!id && !session.transport.sessionId) await session.server.close();
-    return response;
+    return onResponseDone(response, end, c.req.raw.signal);
   });
 
   const closeAll = async () => {
-    await Promise.allSettled([...sessions.values()].map((s) => s.server.close()));
-    sessions.clear();
+    const servers = sessions.values().map((s) => s.server);
+    sessions.closeAll("daemon stopping");
+    await Promise.allSettled(servers.map((server) => server.close()));
   };
   return { app, sessions, closeAll };
 }
@@ -93,7 +120,15 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
     return;
   }
-  const memory = loadConfig().targets.memory;
+  const config = loadConfig();
+  // A broken memory entry (say a mistyped database URL) must not quietly put a team's writes in local SQLite files.
+  if (config.broken.memory) {
+    lock.release();
+    log.error(config.broken.memory);
+    throw new MsmError("CONFIG_INVALID", config.broken.memory);
+  }
+  if (config.error) log.warn(config.error);
+  const memory = config.targets.memory;
   const databases = openGraphSource(memory && "database" in memory ? memory.database : undefined, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const { app, closeAll } = createMemoryApp(token, databases);
   let server;

@@ -5,7 +5,7 @@ import { MsmError, errnoCode } from "../lib/errors.ts";
 import { recordDatabase } from "../lib/known-databases.ts";
 import { userHome } from "../lib/paths.ts";
 import { foreignReason, projectProblem } from "../lib/trust.ts";
-import { GraphStore } from "./store.ts";
+import { openStoreWorker, type AsyncStore } from "./store-client.ts";
 
 /** The project a request speaks for, taken from its `Mcp-Project-Path` header. */
 export const requestProject = new AsyncLocalStorage<string | undefined>();
@@ -192,7 +192,7 @@ export function databasePathFor(project: string | undefined): string {
 }
 
 interface OpenDatabase {
-  store: GraphStore;
+  store: AsyncStore;
   lastUsed: number;
   /** The file's identity when opened: a different inode under the same name means the open one was unlinked. */
   identity: string | undefined;
@@ -227,12 +227,12 @@ export class Databases {
   }
 
   /** The store for the project of the request being handled (throws an MsmError the tool call reports). */
-  current(): GraphStore {
+  current(): AsyncStore {
     return this.currentWithChoice().store;
   }
 
   /** The store and why it was chosen (`memory_stats`). */
-  currentWithChoice(): { store: GraphStore; choice: DatabaseChoice } {
+  currentWithChoice(): { store: AsyncStore; choice: DatabaseChoice } {
     const choice = this.choose(requestProject.getStore());
     return { store: this.get(choice.file, choice.scope === "project"), choice };
   }
@@ -257,12 +257,12 @@ export class Databases {
     this.log.warn(message);
   }
 
-  get(file: string, untrusted = false): GraphStore {
+  get(file: string, untrusted = false): AsyncStore {
     const now = Date.now();
     let hit = this.open.get(file);
     // A project folder deleted (and perhaps re-created) under an open database: writes would go to an unlinked file.
     if (hit && hit.identity !== identityOf(file)) {
-      this.close(file, "its file is gone");
+      void this.close(file, "its file is gone");
       hit = undefined;
     }
     if (hit) {
@@ -272,13 +272,14 @@ export class Databases {
       return hit.store;
     }
     if (file === homeDatabasePath()) ensureHomeDatabase(file);
-    const store = new GraphStore(file, { nofollow: untrusted });
+    // Each database runs on a thread of its own: a big write or a foreign lock in one project never stalls another.
+    const store = openStoreWorker(file, { nofollow: untrusted });
     this.open.set(file, { store, lastUsed: now, identity: identityOf(file) });
     this.log.info(`opened ${file}`);
     recordDatabase(file);
     while (this.open.size > this.limits.maxOpen) {
       const [oldest] = this.open.keys();
-      this.close(oldest!, "too many open databases");
+      void this.close(oldest!, "too many open databases");
     }
     return store;
   }
@@ -290,23 +291,24 @@ export class Databases {
 
   closeIdle(now = Date.now()): void {
     for (const [file, entry] of this.open) {
-      if (now - entry.lastUsed >= this.limits.idleMs) this.close(file, "idle");
-      else if (entry.identity !== identityOf(file)) this.close(file, "its file is gone");
+      if (now - entry.lastUsed >= this.limits.idleMs) void this.close(file, "idle");
+      else if (entry.identity !== identityOf(file)) void this.close(file, "its file is gone");
     }
   }
 
-  closeAll(): void {
+  /** Closes every database; resolves when they are closed, or after `waitMs` (a worker may sit in a busy wait). */
+  async closeAll(waitMs = 1_000): Promise<void> {
     clearInterval(this.sweeper);
-    for (const file of [...this.open.keys()]) this.close(file, "shutting down");
+    const closing = [...this.open.keys()].map((file) => this.close(file, "shutting down"));
+    await Promise.race([Promise.allSettled(closing), Bun.sleep(waitMs)]);
   }
 
-  private close(file: string, why: string): void {
+  private async close(file: string, why: string): Promise<void> {
     const entry = this.open.get(file);
     if (!entry) return;
     this.open.delete(file);
-    try {
-      entry.store.close();
-    } catch {}
     this.log.info(`closed ${file} (${why})`);
+    // Calls already sent run first (a worker answers in order), then the file is closed and the thread ends.
+    await entry.store.close().catch(() => {});
   }
 }

@@ -45,6 +45,40 @@ export class Subscriptions {
   }
 }
 
+/** Sizes one call may not exceed: a tool error naming the limit beats a database stalled on a giant write. */
+export const MAX_NAME_BYTES = 4 * 1024;
+export const MAX_OBSERVATION_BYTES = 8 * 1024 * 1024;
+export const MAX_CALL_BYTES = 32 * 1024 * 1024;
+/** Argument keys whose strings are observations (everything else is a name, a type or a query). */
+const OBSERVATION_KEYS = new Set(["observations", "contents"]);
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, "")} MiB` : `${(bytes / 1024).toFixed(1).replace(/\.0$/, "")} KiB`;
+}
+
+/** Throws a GraphError (a tool error the editor shows) when a string or the whole call is over its limit. */
+export function withinLimits<T>(args: T): T {
+  let total = 0;
+  const visit = (value: unknown, path: string, observation: boolean): void => {
+    if (typeof value === "string") {
+      const bytes = Buffer.byteLength(value);
+      total += bytes;
+      const limit = observation ? MAX_OBSERVATION_BYTES : MAX_NAME_BYTES;
+      if (bytes > limit) {
+        const what = observation ? "one observation" : "a name, type or query";
+        throw new GraphError(`${path} is ${mib(bytes)}; the limit for ${what} is ${mib(limit)}. Split it, or store a reference to it instead.`);
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => visit(item, `${path}[${i}]`, observation));
+    } else if (value && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) visit(item, path ? `${path}.${key}` : key, observation || OBSERVATION_KEYS.has(key));
+    }
+  };
+  visit(args, "", false);
+  if (total > MAX_CALL_BYTES) throw new GraphError(`this call carries ${mib(total)} of text; the limit for one call is ${mib(MAX_CALL_BYTES)}. Split it into several calls.`);
+  return args;
+}
+
 function json(value: unknown): { type: "text"; text: string }[] {
   return [{ type: "text", text: JSON.stringify(value, null, 2) }];
 }
@@ -53,7 +87,6 @@ function json(value: unknown): { type: "text"; text: string }[] {
 export function createMemoryServer(databases: GraphSource, subscriptions: Subscriptions): McpServer {
   const server = new McpServer({ name: "memory-server", version: VERSION });
 
-  // Awaited: a SQLite store answers at once, a PostgreSQL one with a promise.
   const mutate = async <T>(fn: (store: Graph) => T | Promise<T>): Promise<T> => {
     const store = databases.current();
     const result = await fn(store);
@@ -70,7 +103,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: { entities: z.array(EntitySchema) },
       annotations: WRITE,
     },
-    async ({ entities }) => {
+    async (args) => {
+      const { entities } = withinLimits(args);
       const result = await mutate((s) => s.createEntities(entities));
       return { content: json(result), structuredContent: { entities: result } };
     },
@@ -85,7 +119,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: { relations: z.array(RelationSchema) },
       annotations: WRITE,
     },
-    async ({ relations }) => {
+    async (args) => {
+      const { relations } = withinLimits(args);
       const result = await mutate((s) => s.createRelations(relations));
       return { content: json(result), structuredContent: { relations: result } };
     },
@@ -100,7 +135,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: { results: z.array(ObservationAddResultSchema) },
       annotations: WRITE,
     },
-    async ({ observations }) => {
+    async (args) => {
+      const { observations } = withinLimits(args);
       const result = await mutate((s) => s.addObservations(observations));
       return { content: json(result), structuredContent: { results: result } };
     },
@@ -115,7 +151,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: StatusShape,
       annotations: DELETE,
     },
-    async ({ entityNames }) => {
+    async (args) => {
+      const { entityNames } = withinLimits(args);
       await mutate((s) => s.deleteEntities(entityNames));
       return done("Entities deleted successfully");
     },
@@ -130,7 +167,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: StatusShape,
       annotations: DELETE,
     },
-    async ({ deletions }) => {
+    async (args) => {
+      const { deletions } = withinLimits(args);
       await mutate((s) => s.deleteObservations(deletions));
       return done("Observations deleted successfully");
     },
@@ -145,7 +183,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: StatusShape,
       annotations: DELETE,
     },
-    async ({ relations }) => {
+    async (args) => {
+      const { relations } = withinLimits(args);
       await mutate((s) => s.deleteRelations(relations));
       return done("Relations deleted successfully");
     },
@@ -160,7 +199,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async ({ limit, offset }) => {
+    async (args) => {
+      const { limit, offset } = withinLimits(args);
       const graph = await databases.current().readGraph({ limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
@@ -178,7 +218,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async ({ query, limit, offset }) => {
+    async (args) => {
+      const { query, limit, offset } = withinLimits(args);
       const graph = await databases.current().searchNodes(query, { limit, offset });
       return { content: json(graph), structuredContent: { ...graph } };
     },
@@ -193,7 +234,8 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
       outputSchema: GraphShape,
       annotations: READ,
     },
-    async ({ names }) => {
+    async (args) => {
+      const { names } = withinLimits(args);
       const graph = await databases.current().openNodes(names);
       return { content: json(graph), structuredContent: { ...graph } };
     },
@@ -275,7 +317,8 @@ function registerExtraTools(server: McpServer, databases: GraphSource, mutate: <
       outputSchema: EntitySchema.shape,
       annotations: WRITE,
     },
-    async ({ oldName, newName }) => {
+    async (args) => {
+      const { oldName, newName } = withinLimits(args);
       const entity = await mutate((s) => s.renameEntity(oldName, newName));
       return { content: json(entity), structuredContent: { ...entity } };
     },
@@ -294,7 +337,8 @@ function registerExtraTools(server: McpServer, databases: GraphSource, mutate: <
       outputSchema: EntitySchema.shape,
       annotations: { ...WRITE, destructiveHint: true },
     },
-    async ({ sources, target }) => {
+    async (args) => {
+      const { sources, target } = withinLimits(args);
       const entity = await mutate((s) => s.mergeEntities(sources, target));
       return { content: json(entity), structuredContent: { ...entity } };
     },
@@ -315,7 +359,8 @@ function registerExtraTools(server: McpServer, databases: GraphSource, mutate: <
       },
       annotations: READ,
     },
-    async ({ name }) => {
+    async (args) => {
+      const { name } = withinLimits(args);
       const details = await databases.current().entityDetails(name);
       if (!details) throw new GraphError(`Entity with name ${name} not found`);
       const out = { ...details, createdAt: new Date(details.createdAt).toISOString(), updatedAt: new Date(details.updatedAt).toISOString() };
@@ -336,7 +381,8 @@ function registerExtraTools(server: McpServer, databases: GraphSource, mutate: <
       outputSchema: { relations: z.array(RelationSchema) },
       annotations: READ,
     },
-    async ({ name, direction, limit, offset }) => {
+    async (args) => {
+      const { name, direction, limit, offset } = withinLimits(args);
       const relations = await databases.current().nodeRelations(name, direction ?? "both", { limit, offset });
       return { content: json(relations), structuredContent: { relations } };
     },

@@ -53,10 +53,10 @@ export class GraphStore {
    * project, which a cloned repository controls. bun:sqlite takes raw flags only without its `strict` option, so
    * named parameters are always bound with their `:` prefix (valid in both modes).
    */
-  constructor(readonly file: string, options: { readonly?: boolean; nofollow?: boolean } = {}) {
+  constructor(readonly file: string, options: { readonly?: boolean; nofollow?: boolean; busyTimeoutMs?: number } = {}) {
     const flags = (options.readonly ? constants.SQLITE_OPEN_READONLY : constants.SQLITE_OPEN_READWRITE | constants.SQLITE_OPEN_CREATE) | (options.nofollow ? constants.SQLITE_OPEN_NOFOLLOW : 0);
     this.db = new Database(file, flags);
-    this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
     if (!options.readonly) {
       this.db.exec("PRAGMA journal_mode = WAL");
       // FULL: a call the editor saw succeed survives a power loss too, not just a crash of the process (NORMAL in WAL

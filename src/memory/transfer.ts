@@ -2,7 +2,7 @@ import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSy
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import { MsmError } from "../lib/errors.ts";
-import type { Graph } from "./backend.ts";
+import type { TransferGraph as Graph } from "./backend.ts";
 import type { ImportCounts } from "./store.ts";
 import type { Entity, Relation } from "./types.ts";
 

@@ -1,8 +1,8 @@
-import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "./jsonrpc.ts";
-import { isUnreachable, type Connect, type Upstream } from "./upstream.ts";
+import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { isUnreachable, type Upstream } from "./upstream.ts";
 
-export type { JsonRpcMessage } from "./jsonrpc.ts";
-export { errorResponse } from "./jsonrpc.ts";
+export type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+export { errorResponse } from "../lib/jsonrpc/messages.ts";
 
 /** The few logger methods the bridge uses (consola in production, a stub in unit tests). */
 export interface Log {
@@ -11,9 +11,16 @@ export interface Log {
   warn: (...args: unknown[]) => void;
 }
 
+/**
+ * Why the bridge reconnects: "request" = it has a message to deliver (may start a stopped daemon); "stream" = only
+ * the event stream wants to reopen, which must never start a daemon someone stopped (`msm stop` holds until the
+ * editor's next request).
+ */
+export type ConnectReason = "request" | "stream";
+
 export interface BridgeOptions {
   /** Finds (or starts) the server; called at start and again whenever the server has gone away. */
-  connect: Connect;
+  connect: (reason?: ConnectReason) => Promise<Upstream>;
   /** Writes one JSON-RPC message as one line to the editor. The only path to stdout. */
   write: (message: JsonRpcMessage) => void;
   log: Log;
@@ -70,6 +77,7 @@ export abstract class Bridge {
   private readonly replays = new Map<JsonRpcId, (message: JsonRpcMessage) => void>();
   private barrier: Promise<void>;
   private recovering: Promise<void> | undefined;
+  private recoveringFor: ConnectReason = "request";
   private idleWaiters: (() => void)[] = [];
   private replayCount = 0;
   protected closing = false;
@@ -127,23 +135,28 @@ export abstract class Bridge {
    * Makes a new server session after the old one vanished. Concurrent callers share one attempt, and a caller whose
    * failure belongs to an older generation just waits for the attempt that already replaced it.
    */
-  protected recover(failedGeneration: number): Promise<void> {
+  protected recover(failedGeneration: number, reason: ConnectReason = "request"): Promise<void> {
     if (this.closing) return Promise.reject(new Error("msm is shutting down"));
-    if (this.recovering) return this.recovering;
+    if (this.recovering) {
+      // A stream's attempt may be refused (daemon stopped); a message to deliver then makes its own attempt.
+      if (reason === "request" && this.recoveringFor === "stream") return this.recovering.catch(() => this.recover(failedGeneration, reason));
+      return this.recovering;
+    }
     if (failedGeneration !== this.generation) return Promise.resolve();
-    const attempt = this.reconnect().finally(() => {
+    const attempt = this.reconnect(reason).finally(() => {
       this.recovering = undefined;
     });
     this.recovering = attempt;
+    this.recoveringFor = reason;
     return attempt;
   }
 
-  private async reconnect(): Promise<void> {
+  private async reconnect(reason: ConnectReason): Promise<void> {
     const deadline = Date.now() + this.recoverTimeoutMs;
     for (let failures = 1; ; failures++) {
       if (this.closing) throw new Error("msm is shutting down");
       // connect() has its own deadline (a daemon start); when it gives up there is no point in asking again.
-      this.upstream = await this.options.connect();
+      this.upstream = await this.options.connect(reason);
       const generation = ++this.generation;
       try {
         await this.reopen(generation);

@@ -4,14 +4,14 @@ import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
-import { readLines } from "./lines.ts";
-import { Bridge, errorText, type BridgeOptions, type Log } from "./bridge.ts";
-import { parseLine, type JsonRpcMessage } from "./jsonrpc.ts";
+import { readLines } from "../lib/jsonrpc/lines.ts";
+import { Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
+import { parseLine, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
 import { StreamableBridge } from "./streamable.ts";
-import { parseHeaders, type Connect, type Upstream } from "./upstream.ts";
+import { parseHeaders, type Upstream } from "./upstream.ts";
 
 /** How long answers still owed to the editor may take after stdin closes (MSM_EOF_GRACE_MS overrides). */
 export const EOF_GRACE_MS = 5_000;
@@ -41,7 +41,10 @@ export interface ProxyOptions {
   output?: (line: string) => void;
   fetch?: typeof fetch;
   /** Finds the target's daemon, starting it if needed (lib/ensure.ts by default). */
-  ensure?: (target: import("../lib/config.ts").ResolvedTarget) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
+  ensure?: (
+    target: import("../lib/config.ts").ResolvedTarget,
+    options?: { passive?: boolean },
+  ) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
   eofGraceMs?: number;
   /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
   signals?: boolean;
@@ -54,7 +57,7 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: Connect }> {
+async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: (reason?: ConnectReason) => Promise<Upstream> }> {
   const extra = parseHeaders(options.headers ?? []);
   const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: project };
   if (options.url) {
@@ -72,8 +75,10 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
   const name = options.target;
   const headers: Record<string, string> = { ...projectHeader, ...extra };
-  // The built-in daemon demands the bearer token; external targets are their own servers.
-  if (name === "memory") headers.authorization = `Bearer ${loadToken()}`;
+  // msm's own daemons (memory, stdio hosts) demand the bearer token; external targets are their own servers and
+  // must never see it.
+  const authorize = () => void (headers.authorization = `Bearer ${loadToken()}`);
+  if (name === "memory") authorize();
   // After an upgrade the daemon may still be the old binary: never silent about it (once per version seen).
   let reported: string | undefined;
   const noteVersion = (version: string | undefined, pid: number | undefined) => {
@@ -82,11 +87,13 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
     const skew = skewNote(`the ${name} daemon${pid ? ` (pid ${pid})` : ""}`, version);
     if (skew) log.warn(skew);
   };
-  const ensure = async (): Promise<Upstream> => {
+  // `reason` "stream": only the event stream wants to reopen, which never starts a daemon stopped on purpose.
+  const ensure = async (reason: ConnectReason): Promise<Upstream> => {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
     const target = resolveTarget(loadConfig(), name);
+    if (target.kind !== "external") authorize();
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
-    const endpoint = await ensureDaemon(target);
+    const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
     return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
   };
@@ -94,6 +101,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
   // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
   let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
+  if (lock?.auth === "bearer") authorize();
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
@@ -101,14 +109,14 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   }
   return {
     transport,
-    connect: async () => {
+    connect: async (reason = "request") => {
       const known = lock;
       lock = undefined;
       if (known) {
         noteVersion(known.version, known.pid);
         return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
       }
-      return ensure();
+      return ensure(reason);
     },
   };
 }
@@ -124,14 +132,14 @@ export function isLoopbackHost(hostname: string): boolean {
  * ~4.5 MB of memory and milliseconds of start on every session, while a live daemon only needs its port read.
  * Anything unexpected → undefined, and the caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer" } | undefined {
   try {
-    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; version?: unknown };
+    const lock = JSON.parse(readFileSync(paths.lock(name), "utf8")) as { pid?: unknown; port?: unknown; path?: unknown; transport?: unknown; version?: unknown; auth?: unknown };
     if (typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
     if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
     process.kill(lock.pid, 0);
     const version = typeof lock.version === "string" ? lock.version : undefined;
-    return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version };
+    return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}) };
   } catch {
     return undefined;
   }

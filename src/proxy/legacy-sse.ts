@@ -1,6 +1,6 @@
 import { Bridge, backoff, errorText, sleep } from "./bridge.ts";
-import type { JsonRpcMessage } from "./jsonrpc.ts";
-import { readSse } from "./sse.ts";
+import type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { readSse } from "../lib/jsonrpc/sse.ts";
 import { NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
 /** How long a new SSE stream may take to name its POST endpoint, and a replayed initialize to be answered. */

@@ -1,6 +1,6 @@
 import { Bridge, backoff, errorText, sleep, type BridgeOptions } from "./bridge.ts";
-import { isRequest, parseServerText, type JsonRpcMessage } from "./jsonrpc.ts";
-import { readSse } from "./sse.ts";
+import { isRequest, parseServerText, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { readSse } from "../lib/jsonrpc/sse.ts";
 import { isUnreachable, NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
 
 /**
@@ -227,7 +227,7 @@ export class StreamableBridge extends Bridge {
           if (response.status === 404 || response.status === 400) {
             const text = await response.text().catch(() => "");
             if (!sessionGone(response.status, text)) return;
-            if (current()) void this.recover(generation).catch((error) => this.log.warn(`cannot reconnect: ${errorText(error)}`));
+            if (current()) void this.recover(generation, "stream").catch((error) => this.log.debug(`event stream not reopened: ${errorText(error)}`));
             return;
           }
           if (!response.ok || !response.body) {
@@ -245,8 +245,9 @@ export class StreamableBridge extends Bridge {
           opened();
           if (!current()) return;
           if (isUnreachable(error)) {
-            // The daemon is gone: make a new session (which opens its own stream).
-            void this.recover(generation).catch((e) => this.log.warn(`cannot reconnect: ${errorText(e)}`));
+            // The daemon is gone: make a new session (which opens its own stream) if a daemon is (re)starting anyway;
+            // a daemon stopped on purpose stays stopped until the editor's next request.
+            void this.recover(generation, "stream").catch((e) => this.log.debug(`event stream not reopened: ${errorText(e)}`));
             return;
           }
           this.log.debug(`GET stream dropped: ${errorText(error)}`);

@@ -1,9 +1,12 @@
+import type { ChildStatus } from "../lib/host-status.ts";
+
 export { connectionsTo } from "../lib/platform/index.ts";
 
-/** What msm's own daemons report at `/stats` (authenticated). */
+/** What msm's own daemons report at `/stats` (authenticated); a stdio host adds its children. */
 export interface DaemonStats {
   sessions: number;
   requests: number;
+  children?: ChildStatus[];
 }
 
 /** Asks an msm daemon for its counters; undefined for daemons without /stats (older builds, external servers). */
@@ -19,7 +22,8 @@ export async function fetchStats(port: number, token: string, timeoutMs = 1_000)
       return undefined;
     }
     const body = (await response.json()) as Partial<DaemonStats>;
-    return typeof body.sessions === "number" && typeof body.requests === "number" ? { sessions: body.sessions, requests: body.requests } : undefined;
+    if (typeof body.sessions !== "number" || typeof body.requests !== "number") return undefined;
+    return { sessions: body.sessions, requests: body.requests, ...(Array.isArray(body.children) ? { children: body.children } : {}) };
   } catch {
     return undefined;
   }

@@ -17,14 +17,20 @@ export function createManagerApp(supervisor: Supervisor, token: string): Hono {
 
   app.get("/status", async (c) => c.json(await supervisor.status()));
 
+  /** `?passive=1`: a session's event stream reconnecting — answered 409 NOT_RUNNING rather than starting a stopped daemon. */
   app.post("/daemons/:name/ensure", async (c) => {
     const timeoutMs = Number(c.req.query("timeoutMs")) || undefined;
-    return c.json(await supervisor.ensure(c.req.param("name"), timeoutMs));
+    const passive = c.req.query("passive") === "1";
+    return c.json(await supervisor.ensure(c.req.param("name"), timeoutMs, { passive }));
   });
 
-  app.post("/daemons/:name/stop", async (c) => c.json({ stopped: await supervisor.stop(c.req.param("name")) }));
+  app.post("/daemons/:name/stop", async (c) => c.json(await supervisor.stop(c.req.param("name"))));
 
-  app.post("/daemons/:name/restart", async (c) => c.json(await supervisor.restart(c.req.param("name"))));
+  app.post("/daemons/:name/restart", async (c) => {
+    const project = c.req.query("project");
+    if (project) return c.json(await supervisor.restartChild(c.req.param("name"), project));
+    return c.json(await supervisor.restart(c.req.param("name")));
+  });
 
   app.get("/daemons/:name/logs", (c) => {
     const lines = Math.min(MAX_LOG_LINES, Math.max(0, Number(c.req.query("lines") ?? 100) || 0));
@@ -43,7 +49,7 @@ export function createManagerApp(supervisor: Supervisor, token: string): Hono {
 
   app.onError((error, c) => {
     if (isMsmError(error)) {
-      const status = error.code === "UNKNOWN_TARGET" ? 404 : 503;
+      const status = error.code === "UNKNOWN_TARGET" ? 404 : error.code === "NOT_RUNNING" ? 409 : error.code === "CONFIG_INVALID" ? 422 : 503;
       return c.json({ code: error.code, message: error.message }, status);
     }
     return c.json({ code: "INTERNAL", message: `msm supervisor: ${error.message}` }, 500);

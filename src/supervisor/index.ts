@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
 import { loadConfig, resolveTarget, targetNames, type ResolvedTarget } from "../lib/config.ts";
 import type { Endpoint } from "../lib/ensure.ts";
-import { MsmError } from "../lib/errors.ts";
+import { isMsmError, MsmError } from "../lib/errors.ts";
 import { acquireLock, clearIfStale, listLocks, parseLockFile, readLock } from "../lib/lock.ts";
 import { createLogger, rotateInPlace, tailLines } from "../lib/log.ts";
 import { SUPERVISOR } from "../lib/manager.ts";
@@ -16,6 +16,8 @@ import { Keeper, type TargetStatus } from "./keeper.ts";
 
 /** How often deaths of adopted daemons (not our children) are looked for. */
 export const WATCH_INTERVAL_MS = 500;
+/** How often running daemons are asked for their health (a frozen one is replaced after keeper.HANG_MS). */
+export const HEALTH_INTERVAL_MS = 2_000;
 /** How often sessions/requests/connections are sampled and idle daemons stopped. */
 export const ACTIVITY_INTERVAL_MS = 5_000;
 /** How often daemon logs are checked against the rotation size. */
@@ -24,6 +26,13 @@ export const LOG_CHECK_INTERVAL_MS = 30_000;
 export interface SupervisorOptions {
   port?: number;
   detached: boolean;
+}
+
+/** What `msm stop` reports per daemon: sessions attached when it stopped (null = cannot tell). */
+export interface StopResult {
+  name: string;
+  stopped: boolean;
+  sessions: number | null;
 }
 
 export interface SupervisorStatus {
@@ -50,7 +59,15 @@ export class Supervisor {
   }
 
   private keeper(name: string): Keeper {
-    const target = this.resolve(name);
+    let target: ResolvedTarget;
+    try {
+      target = this.resolve(name);
+    } catch (error) {
+      // Broken in config.json since it started: it can still be stopped (not started) under its old config.
+      const known = this.keepers.get(name);
+      if (known && isMsmError(error) && error.code === "CONFIG_INVALID" && known.state !== "stopped") return known;
+      throw error;
+    }
     let keeper = this.keepers.get(name);
     if (!keeper) {
       keeper = new Keeper(target, this.log, this.token);
@@ -85,22 +102,38 @@ export class Supervisor {
     }
   }
 
-  ensure(name: string, timeoutMs?: number): Promise<Endpoint> {
-    return this.keeper(name).ensure(timeoutMs);
+  /** `passive`: a session's event stream reconnecting, which never starts a stopped daemon (see Keeper.ensure). */
+  ensure(name: string, timeoutMs?: number, options: { passive?: boolean } = {}): Promise<Endpoint> {
+    return this.keeper(name).ensure(timeoutMs, options);
   }
 
-  stop(name: string): Promise<boolean> {
-    return this.keeper(name).stop();
+  /** Stops one daemon; says how many sessions were attached (their next request starts it again). */
+  async stop(name: string): Promise<StopResult> {
+    const keeper = this.keeper(name);
+    const sessions = await keeper.attached();
+    return { name, stopped: await keeper.stop(), sessions };
   }
 
+  /** Restart re-reads the target's config: changed args, env or idleMinutes apply now, not at some later start. */
   restart(name: string): Promise<Endpoint> {
-    return this.keeper(name).restart();
+    const target = this.resolve(name);
+    return this.keeper(name).restart(target);
   }
 
-  async stopAll(): Promise<string[]> {
+  /** A stdio host's child for one project, restarted inside the host: its sessions stay connected. */
+  restartChild(name: string, project: string): Promise<Endpoint & { restarted: string[] }> {
+    return this.keeper(name).restartChild(project);
+  }
+
+  async stopAll(): Promise<StopResult[]> {
     const keepers = [...this.keepers.values()];
-    const results = await Promise.all(keepers.map((k) => k.stop("stopped by msm stop --all")));
-    return keepers.filter((_, i) => results[i]).map((k) => k.target.name);
+    const results = await Promise.all(
+      keepers.map(async (k) => {
+        const sessions = await k.attached();
+        return { name: k.target.name, stopped: await k.stop("stopped by msm stop --all"), sessions };
+      }),
+    );
+    return results.filter((r) => r.stopped);
   }
 
   logs(name: string, lines: number): string[] {
@@ -127,6 +160,10 @@ export class Supervisor {
       },
       targets: keepers.map((k) => k.status()),
     };
+  }
+
+  async checkHealth(): Promise<void> {
+    await Promise.all([...this.keepers.values()].map((k) => k.checkHealth().catch((e) => this.log.warn(`${k.target.name}: ${(e as Error).message}`))));
   }
 
   watch(): void {
@@ -190,6 +227,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<void> {
 
   const timers = [
     setInterval(() => supervisor.watch(), WATCH_INTERVAL_MS),
+    setInterval(() => void supervisor.checkHealth(), HEALTH_INTERVAL_MS),
     setInterval(() => void supervisor.activity(), ACTIVITY_INTERVAL_MS),
     setInterval(() => supervisor.rotateLogs(), LOG_CHECK_INTERVAL_MS),
   ];

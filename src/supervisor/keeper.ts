@@ -3,13 +3,14 @@ import type { ResolvedTarget } from "../lib/config.ts";
 import { endpointOf, type Endpoint } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
+import type { ChildStatus } from "../lib/host-status.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
-import { probe } from "../lib/probe.ts";
-import { groupHasLiveMember, groupRssBytes, isAlive, rssBytes, signal, terminate } from "../lib/proc.ts";
+import { answers, probe } from "../lib/probe.ts";
+import { groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, terminate } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
 import { connectionsTo, fetchStats } from "./activity.ts";
-import { DAEMON_START_TIMEOUT_MS, launch, note, StartFailed } from "./launch.ts";
+import { launch, note, StartFailed } from "./launch.ts";
 
 /**
  * Waits before restart number 1, 2, … after unasked exits in a row; one more exit than this list is a crash loop.
@@ -21,20 +22,33 @@ function backoffFromEnv(text: string | undefined): number[] | undefined {
   const steps = text?.split(",").map(Number);
   return steps?.length && steps.every((n) => Number.isFinite(n) && n >= 0) ? steps : undefined;
 }
-/** A daemon that has run this long is stable again: its next exit starts the backoff from the beginning. */
-export const STABLE_MS = 5 * 60_000;
+/**
+ * A death counts toward `failed` only if the daemon had been healthy for less than this: a server that cannot start
+ * or dies on its first requests is broken, one that ran and was killed from outside (an OOM killer, a person) is
+ * unlucky, and is simply restarted however often that happens.
+ */
+export const EARLY_DEATH_MS = 5_000;
+/** How long a running daemon may leave its health check unanswered before it counts as hung and is replaced. */
+export const HANG_MS = 15_000;
+/**
+ * One health probe's limit. Generous: a daemon's event loop may be busy for seconds (a big write), and only a
+ * daemon that stays silent for HANG_MS is replaced — a long tool call alone never is.
+ */
+export const HEALTH_PROBE_TIMEOUT_MS = 2_000;
 /** Log lines kept with a `failed` state, so `msm status` shows why without opening the log. */
 export const FAILED_LOG_LINES = 6;
 /** msm's own notes in a daemon log ("starting …", "exited …"): left out of the failure excerpt, the daemon's words matter. */
 const MSM_NOTE = / \[msm\] /;
 
 export type State = "stopped" | "starting" | "running" | "backoff" | "failed";
+/** What status shows: a running daemon that does not answer its health check is `unresponsive`. */
+export type ShownState = State | "unresponsive";
 
 /** One row of `GET /status`. */
 export interface TargetStatus {
   name: string;
-  kind: "builtin" | "external";
-  state: State;
+  kind: ResolvedTarget["kind"];
+  state: ShownState | "invalid";
   pid: number | null;
   port: number | null;
   transport: string;
@@ -51,6 +65,8 @@ export interface TargetStatus {
   /** Why it is failed or stopped (crash loop, idle, stopped by a command), with the last log lines when failed. */
   note: string | null;
   lastLog: string[];
+  /** A stdio host's children (one per project, per session, or one global); absent for other targets. */
+  children?: ChildStatus[];
 }
 
 /**
@@ -72,7 +88,11 @@ export class Keeper {
   private lastLog: string[] = [];
   private lastActivity = Date.now();
   private lastRequests: number | undefined;
-  private stats: { sessions: number | null; requests: number | null; connections: number | null } = { sessions: null, requests: null, connections: null };
+  private stats: { sessions: number | null; requests: number | null; connections: number | null; children?: ChildStatus[] } = { sessions: null, requests: null, connections: null };
+  /** When the running daemon last answered its health check, and since when it has not (undefined = it answers). */
+  private lastAnswered = Date.now();
+  private silentSince: number | undefined;
+  private probing = false;
 
   constructor(
     public target: ResolvedTarget,
@@ -86,38 +106,52 @@ export class Keeper {
     this.state = "running";
     this.runningSince = Date.parse(lock.startedAt) || Date.now();
     this.lastActivity = Date.now();
+    this.lastAnswered = Date.now();
+    this.silentSince = undefined;
     this.log.info(`${this.target.name}: adopted running daemon pid ${lock.pid} on port ${lock.port}`);
     const skew = skewNote(`${this.target.name} daemon pid ${lock.pid}`, lock.version);
     if (skew) this.log.warn(skew);
   }
 
-  /** Resolves when the daemon is healthy; starts it if needed. A crash-looped target stays failed until restart. */
-  async ensure(timeoutMs = DAEMON_START_TIMEOUT_MS): Promise<Endpoint> {
+  /**
+   * Resolves when the daemon is healthy; starts it if needed. A crash-looped target stays failed until restart.
+   * `passive` is a session's event stream reconnecting, not a request: it may wait for a daemon the supervisor is
+   * (re)starting anyway, but never starts one that was stopped — `msm stop` holds until an editor sends a request.
+   * `timeoutMs` bounds only how long a running daemon that does not answer is waited for; a start gets the
+   * target's own `startTimeoutMs`.
+   */
+  async ensure(timeoutMs = this.target.startTimeoutMs, options: { passive?: boolean } = {}): Promise<Endpoint> {
     if (this.stopping) await this.stopping;
-    this.lastActivity = Date.now();
-    // A proxy that saw the daemon die may ask before our watch tick did: record the death first (it counts).
+    // A proxy that saw the daemon die may ask before our watch tick did: record the death first.
     this.check();
     if (this.isFailed()) {
       throw new MsmError("DAEMON_FAILED", `${this.failedMessage()} Fix the cause, then run "msm restart ${this.target.name}".`);
     }
+    if (options.passive && this.state === "stopped") {
+      this.log.info(`${this.target.name}: not starting it for a session's event stream (${this.note ?? "stopped"}); the next request will`);
+      throw new MsmError("NOT_RUNNING", `The "${this.target.name}" daemon is stopped (${this.note ?? "stopped"}); the next request starts it again.`);
+    }
+    this.lastActivity = Date.now();
     if (this.state === "running" && this.lock) {
-      if (await probe(this.target, this.lock)) return endpointOf(this.target, this.lock);
-      // Alive but not answering: it may be busy starting up or under load; give it the start timeout.
+      const lock = this.lock;
+      if (await probe(this.target, lock)) return endpointOf(this.target, lock);
+      // Alive but not answering: busy, or hung — the health watch decides which, and replaces a hung daemon.
       const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline && this.lock && ownerAlive(this.lock)) {
+      while (Date.now() < deadline && this.lock === lock && ownerAlive(lock)) {
         await Bun.sleep(100);
-        if (this.lock && (await probe(this.target, this.lock))) return endpointOf(this.target, this.lock);
+        if (this.lock === lock && (await probe(this.target, lock))) return endpointOf(this.target, lock);
       }
-      if (this.lock && ownerAlive(this.lock)) {
-        throw new MsmError("DAEMON_UNREACHABLE", `The "${this.target.name}" daemon (pid ${this.lock.pid}) is running but not answering. Run "msm restart ${this.target.name}".`);
+      if (this.lock === lock && ownerAlive(lock)) {
+        throw new MsmError("DAEMON_UNREACHABLE", `The "${this.target.name}" daemon (pid ${lock.pid}) is running but not answering. Run "msm restart ${this.target.name}".`);
       }
-      // It died while we waited: count it, then start a new one below.
+      // It died (or was replaced as hung) while we waited: record it, then start a new one below.
       this.check();
       if (this.isFailed()) throw new MsmError("DAEMON_FAILED", `${this.failedMessage()} Fix the cause, then run "msm restart ${this.target.name}".`);
+      if (this.state === "running" && this.lock) return endpointOf(this.target, this.lock);
     }
     // In backoff a session is waiting: start now rather than make it wait out the delay.
     if (this.state === "backoff") this.restarts++;
-    const lock = await this.start(timeoutMs);
+    const lock = await this.start();
     return endpointOf(this.target, lock);
   }
 
@@ -125,18 +159,20 @@ export class Keeper {
     return this.state === "failed";
   }
 
-  private start(timeoutMs = DAEMON_START_TIMEOUT_MS): Promise<LockInfo> {
+  private start(): Promise<LockInfo> {
     if (this.starting) return this.starting;
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.state = "starting";
     this.note = null;
-    this.starting = launch(this.target, timeoutMs)
+    this.starting = launch(this.target, this.target.startTimeoutMs)
       .then(({ lock, exited, adopted }) => {
         this.lock = lock;
         this.state = "running";
         this.runningSince = adopted ? Date.parse(lock.startedAt) || Date.now() : Date.now();
         this.lastActivity = Date.now();
+        this.lastAnswered = Date.now();
+        this.silentSince = undefined;
         this.lastRequests = undefined;
         this.log.info(`${this.target.name}: ${adopted ? "adopted" : "started"} pid ${lock.pid} on port ${lock.port}`);
         // As the parent we hear of the exit at once; adopted daemons are caught by check()'s polling.
@@ -155,16 +191,17 @@ export class Keeper {
   }
 
   /** The daemon named by `lock` is gone. Unasked → restart with backoff; during stop() → nothing to do. */
-  private exited(lock: LockInfo, code: number | null | undefined): void {
+  private exited(lock: LockInfo, code: number | null | undefined, why?: string): void {
     if (this.lock?.pid !== lock.pid || this.stopping) return;
     this.lock = undefined;
     releaseIfOwned(paths.lock(this.target.name), lock.pid);
     // Whatever the daemon spawned is still in its group: end it, or it keeps the port and becomes an orphan.
     if (lock.group && !isAlive(lock.pid) && groupHasLiveMember(lock.pid)) signal(-lock.pid, "SIGKILL");
-    const how = code === undefined ? "" : code === null ? " (killed by a signal)" : ` (exit code ${code})`;
+    const how = why ? ` (${why})` : code === undefined ? "" : code === null ? " (killed by a signal)" : ` (exit code ${code})`;
     note(this.target.name, `daemon pid ${lock.pid} exited${how}`);
     this.log.warn(`${this.target.name}: daemon pid ${lock.pid} exited${how}`);
-    if (Date.now() - this.runningSince >= STABLE_MS) this.crashes = 0;
+    // It ran well and was killed or fell over later: unlucky, not broken. Only early deaths build up to `failed`.
+    if (Date.now() - this.runningSince >= EARLY_DEATH_MS) this.crashes = 0;
     this.crashed(`exited${how}`);
   }
 
@@ -194,6 +231,15 @@ export class Keeper {
   private failedMessage(): string {
     const lines = this.lastLog.length ? `\nLast log lines:\n  ${this.lastLog.join("\n  ")}\n` : " ";
     return `The "${this.target.name}" daemon ${this.note ?? "failed"}.${lines}`;
+  }
+
+  /**
+   * Sessions attached right now: the daemon's own count for msm's daemons, open connections for external servers
+   * (each session holds its event stream open). null when it is not running or cannot be told.
+   */
+  async attached(): Promise<number | null> {
+    if (!(await this.refreshStats())) return null;
+    return this.stats.sessions ?? this.stats.connections;
   }
 
   /** Stops the daemon (SIGTERM to its group, SIGKILL after the grace period) and keeps it stopped until ensured. */
@@ -228,17 +274,77 @@ export class Keeper {
     return lock !== undefined;
   }
 
-  /** Stop, forget any crash loop, start again. */
-  async restart(): Promise<Endpoint> {
+  /** Stop, forget any crash loop, start again — with `target` as the config says now (args, env, idleMinutes…). */
+  async restart(target = this.target): Promise<Endpoint> {
     await this.stop("restarting");
     this.state = "stopped";
+    this.target = target;
     return this.ensure();
+  }
+
+  /** `msm restart NAME --project DIR` for a stdio host: the host restarts that project's child, sessions kept. */
+  async restartChild(project: string): Promise<Endpoint & { restarted: string[] }> {
+    if (this.target.kind !== "hosted") {
+      throw new MsmError("USAGE", `--project applies to stdio servers msm hosts; "${this.target.name}" is not one. Run "msm restart ${this.target.name}".`);
+    }
+    const endpoint = await this.ensure();
+    const lock = this.lock!;
+    const response = await fetch(`http://127.0.0.1:${lock.port}/restart?project=${encodeURIComponent(project)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.token}`, connection: "close" },
+      signal: AbortSignal.timeout(this.target.startTimeoutMs + this.target.startTimeoutSeconds * 1000),
+    });
+    const body = (await response.json().catch(() => ({}))) as { restarted?: string[]; message?: string };
+    if (!response.ok) throw new MsmError("UNKNOWN_TARGET", body.message ?? `The "${this.target.name}" host answered ${response.status}.`);
+    return { ...endpoint, restarted: body.restarted ?? [] };
   }
 
   /** Called every watch tick: catches deaths of adopted daemons, which are not our children. */
   check(): void {
     if (this.state !== "running" || !this.lock || this.stopping) return;
     if (!ownerAlive(this.lock)) this.exited(this.lock, undefined);
+  }
+
+  /**
+   * Called every health tick: a running daemon must answer its health check. One that stays silent for HANG_MS
+   * (frozen, deadlocked, stopped with SIGSTOP) is killed with its group and restarted: its sessions' calls in flight
+   * see their connections die and get an error instead of waiting forever. A long tool call alone never counts —
+   * the health check is answered beside it.
+   */
+  async checkHealth(): Promise<void> {
+    if (this.state !== "running" || !this.lock || this.stopping || this.probing) return;
+    const lock = this.lock;
+    this.probing = true;
+    let answered: boolean;
+    try {
+      answered = await answers(this.target, lock, HEALTH_PROBE_TIMEOUT_MS);
+    } finally {
+      this.probing = false;
+    }
+    if (this.lock !== lock || this.stopping) return;
+    const now = Date.now();
+    if (answered) {
+      if (this.silentSince !== undefined) this.log.info(`${this.target.name}: pid ${lock.pid} answers its health check again`);
+      this.lastAnswered = now;
+      this.silentSince = undefined;
+      return;
+    }
+    if (!ownerAlive(lock)) return this.check();
+    if (this.silentSince === undefined) {
+      this.silentSince = this.lastAnswered;
+      this.log.warn(`${this.target.name}: pid ${lock.pid} is not answering its health check`);
+    }
+    if (now - this.lastAnswered < HANG_MS) return;
+    const silent = Math.round((now - this.lastAnswered) / 1000);
+    const why = `not answering its health check for ${silent} s; killed`;
+    note(this.target.name, `daemon pid ${lock.pid} ${why}`);
+    this.log.warn(`${this.target.name}: daemon pid ${lock.pid} ${why}`);
+    // SIGKILL works on a stopped process too; the group takes along whatever the daemon spawned.
+    const group = (lock.group ?? true) && leadsGroup(lock.pid);
+    signal(group ? -lock.pid : lock.pid, "SIGKILL");
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && isAlive(lock.pid)) await Bun.sleep(20);
+    this.exited(lock, null, why);
   }
 
   /** Called every activity tick: refreshes counters and stops a daemon nobody has used for `idleMinutes`. */
@@ -258,8 +364,8 @@ export class Keeper {
     if (this.state !== "running" || !this.lock) return false;
     const lock = this.lock;
     const connections = connectionsTo(lock.port) ?? null;
-    const stats = this.target.kind === "builtin" ? await fetchStats(lock.port, this.token) : undefined;
-    this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections };
+    const stats = this.target.kind !== "external" ? await fetchStats(lock.port, this.token) : undefined;
+    this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections, children: stats?.children };
     const requestsMoved = stats !== undefined && this.lastRequests !== undefined && stats.requests !== this.lastRequests;
     if (stats) this.lastRequests = stats.requests;
     if ((connections ?? 0) > 0 || requestsMoved) this.lastActivity = Date.now();
@@ -268,10 +374,11 @@ export class Keeper {
 
   status(): TargetStatus {
     const lock = this.state === "running" ? this.lock : undefined;
+    const silent = lock && this.silentSince !== undefined ? Math.round((Date.now() - this.silentSince) / 1000) : undefined;
     return {
       name: this.target.name,
       kind: this.target.kind,
-      state: this.state,
+      state: silent !== undefined ? "unresponsive" : this.state,
       pid: lock?.pid ?? null,
       port: lock?.port ?? null,
       transport: lock?.transport ?? this.target.transport,
@@ -284,8 +391,9 @@ export class Keeper {
       requests: lock ? this.stats.requests : null,
       rssBytes: lock ? ((lock.group ? groupRssBytes(lock.pid) : rssBytes(lock.pid)) ?? null) : null,
       idleMinutes: this.target.idleMinutes,
-      note: this.note,
+      note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : this.note,
       lastLog: this.state === "failed" ? this.lastLog : [],
+      ...(this.target.kind === "hosted" ? { children: lock ? (this.stats.children ?? []) : [] } : {}),
     };
   }
 

@@ -9,8 +9,6 @@ import { terminate } from "../lib/proc.ts";
 import { spawnDetached } from "../lib/spawn.ts";
 import { VERSION } from "../lib/version.ts";
 
-/** How long a new daemon may take to pass its health check (npx/uvx may download first). */
-export const DAEMON_START_TIMEOUT_MS = 20_000;
 const POLL_MS = 50;
 
 /** A daemon that passed its health check. `exited` exists when we spawned it (we are its parent). */
@@ -21,16 +19,18 @@ export interface Launched {
 }
 
 /** Starts the target's daemon and waits until it is healthy; a live daemon already holding the lock is adopted. */
-export async function launch(target: ResolvedTarget, timeoutMs = DAEMON_START_TIMEOUT_MS): Promise<Launched> {
+/** `timeoutMs` (the target's `startTimeoutMs` by default) is how long it may take: npx/uvx may download first. */
+export async function launch(target: ResolvedTarget, timeoutMs = target.startTimeoutMs): Promise<Launched> {
   const existing = readLock(target.name);
   if (existing) return { lock: existing, adopted: true };
-  return target.kind === "builtin" ? launchBuiltin(target, timeoutMs) : launchExternal(target, timeoutMs);
+  return target.kind === "external" ? launchExternal(target, timeoutMs) : launchOwn(target, timeoutMs);
 }
 
-/** msm's own daemons (`msm memory`) take their lock and pick their port themselves. */
-async function launchBuiltin(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
-  note(target.name, `starting msm ${target.name} (preferred port ${target.port || "any"})`);
-  const child = spawnDetached(target.name, [target.name, "--detached", "--port", String(target.port)]);
+/** msm's own daemons (`msm memory`, `msm host --target NAME`) take their lock and pick their port themselves. */
+async function launchOwn(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
+  const args = target.kind === "hosted" ? ["host", "--target", target.name, "--detached"] : [target.name, "--detached", "--port", String(target.port)];
+  note(target.name, target.kind === "hosted" ? `starting the host for "${target.command}"` : `starting msm ${target.name} (preferred port ${target.port || "any"})`);
+  const child = spawnDetached(target.name, args);
   let exitCode: number | null | undefined;
   void child.exited.then((code) => (exitCode = code));
   const deadline = Date.now() + timeoutMs;
@@ -45,7 +45,7 @@ async function launchBuiltin(target: ResolvedTarget, timeoutMs: number): Promise
     await Bun.sleep(POLL_MS);
   }
   await terminate(child.pid, { group: true });
-  throw startFailed(target, `did not pass its health check within ${Math.round(timeoutMs / 1000)} s`);
+  throw startFailed(target, `did not pass its health check within ${seconds(timeoutMs)}`);
 }
 
 /**
@@ -95,7 +95,7 @@ async function launchExternal(target: Extract<ResolvedTarget, { kind: "external"
   }
   await terminate(child.pid, { group: true });
   releaseIfOwned(paths.lock(target.name), child.pid);
-  throw startFailed(target, `did not answer on http://127.0.0.1:${port}${target.path} within ${Math.round(timeoutMs / 1000)} s`);
+  throw startFailed(target, `did not answer on http://127.0.0.1:${port}${target.path} within ${seconds(timeoutMs)}`);
 }
 
 /** A failed start: `why` is the short reason the keeper records (status shows it), the message is for people. */
@@ -141,4 +141,9 @@ function bindOnce(port: number): Promise<number | undefined> {
       server.close(() => resolve(bound));
     });
   });
+}
+
+/** "1.5 s", "60 s": start timeouts may be fractions. */
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }

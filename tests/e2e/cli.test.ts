@@ -45,18 +45,25 @@ describe("the msm command line", () => {
     }
   });
 
-  test("a corrupt config.json is a clear error naming the problem, with nothing on stdout", async () => {
+  test("a mistake in config.json: the broken target's proxy names it and exits 1; memory runs on its defaults", async () => {
     const sandbox = new Sandbox();
     try {
-      writeFileSync(join(sandbox.msmHome, "config.json"), '{"targets": {"memory": {"port": 0, "colour": 1}}}');
-      const result = run(sandbox, ["proxy", "--target", "memory"], { stdin: INIT + "\n" });
-      expect(result.code).toBe(1);
-      expect(result.stdout).toBe("");
-      expect(result.stderr).toContain('unknown key "targets.memory.colour"');
+      writeFileSync(join(sandbox.msmHome, "config.json"), '{"supervisor": {"port": 0}, "targets": {"memory": {"port": 0, "colour": 1}, "code": {"command": "x", "colour": 1}}}');
+      const broken = run(sandbox, ["proxy", "--target", "code"], { stdin: INIT + "\n" });
+      expect(broken.code).toBe(1);
+      expect(broken.stdout).toBe("");
+      expect(broken.stderr).toContain('unknown key "targets.code.colour"');
+      const memory = run(sandbox, ["proxy", "--target", "memory"], { stdin: INIT + "\n" });
+      expect(memory.code).toBe(0);
+      expect(JSON.parse(memory.stdout.trim().split("\n")[0]!)).toMatchObject({ id: 1, result: { serverInfo: { name: "memory-server" } } });
+      const status = run(sandbox, ["status"]);
+      expect(status.code).toBe(1);
+      expect(status.stdout).toContain('unknown key "targets.memory.colour"');
+      expect(status.stdout).toContain('unknown key "targets.code.colour"');
     } finally {
       await sandbox.cleanup();
     }
-  });
+  }, 60_000);
 
   test("every stdout line of a proxy is one JSON-RPC message", async () => {
     const sandbox = new Sandbox();

@@ -115,7 +115,7 @@ describe("external targets", () => {
       ...base,
       targets: {
         ...base.targets,
-        everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, port: busy.port, health: "mcp" },
+        everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, transport: "streamable-http", port: busy.port, health: "mcp" },
       },
     });
     try {
@@ -213,7 +213,7 @@ describe("self-healing", () => {
   test("a crash loop ends in state failed with its last log lines; status exits non-zero; restart clears it", async () => {
     const sandbox = new Sandbox({
       ...base,
-      targets: { ...base.targets, broken: { command: "sh", args: ["-c", "echo 'boom: cannot open the index'; exit 3"] } },
+      targets: { ...base.targets, broken: { command: "sh", args: ["-c", "echo 'boom: cannot open the index'; exit 3"], transport: "streamable-http" } },
     });
     try {
       // Short backoff (env inherited by the supervisor this command starts) so the loop ends in seconds, not 31 s.
@@ -238,7 +238,7 @@ describe("self-healing", () => {
       expect(logs.stdout.trim().split("\n").length).toBe(3);
 
       // The user fixes the command; restart leaves the failed state behind.
-      const fixed = { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" } };
+      const fixed = { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, transport: "streamable-http" };
       writeFileSync(join(sandbox.msmHome, "config.json"), JSON.stringify({ ...base, targets: { ...base.targets, broken: fixed } }));
       const restarted = await msm(sandbox, ["restart", "broken"]);
       expect(restarted.code).toBe(0);

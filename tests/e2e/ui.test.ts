@@ -15,8 +15,8 @@ const config = {
   supervisor: { port: 0 },
   targets: {
     memory: { port: 0 },
-    everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, health: "mcp" },
-    broken: { command: "sh", args: ["-c", "echo 'boom: cannot open the index'; exit 3"] },
+    everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, health: "mcp", transport: "streamable-http" },
+    broken: { command: "sh", args: ["-c", "echo 'boom: cannot open the index'; exit 3"], transport: "streamable-http" },
   },
 };
 
@@ -258,8 +258,8 @@ describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
     // The page against the dashboard app itself, fed a status with children as the hosting work reports them.
     const { createUi } = await import("../../src/supervisor/web/app.ts");
     const children = [
-      { project: "/work/alpha", pid: 4242, uptime: 75, restarts: 0, sessions: 2, rss: 31 * 1024 * 1024 },
-      { project: "/work/beta", pid: 4343, uptime: 12, restarts: 1, sessions: 1, rss: 29 * 1024 * 1024 },
+      { project: "/work/alpha", share: "project" as const, state: "running" as const, pid: 4242, uptimeSeconds: 75, restarts: 0, sessions: 2, rssBytes: 31 * 1024 * 1024, note: null, lastStderr: [] },
+      { project: "/work/beta", share: "project" as const, state: "running" as const, pid: 4343, uptimeSeconds: 12, restarts: 1, sessions: 1, rssBytes: 29 * 1024 * 1024, note: null, lastStderr: [] },
     ];
     const sup = {
       port: 0,
@@ -270,7 +270,7 @@ describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
             sessions: 3, connections: 3, requests: 12, rssBytes: 70 * 1024 * 1024, idleMinutes: 0, note: null, lastLog: [], version: "test", children },
         ],
       }),
-      stop: async () => true,
+      stop: async (name: string) => ({ name, stopped: true, sessions: 0 }),
       restart: async () => ({}) as never,
       logs: () => [],
     };

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 
 /** The compiled binary under test; `npm test` builds it before running the suite. */
 export const MSM = resolve(import.meta.dir, "../../dist/msm");
@@ -176,7 +177,15 @@ export interface Session {
 export async function openSession(
   sandbox: Sandbox,
   cwd: string,
-  options: { target?: string; args?: string[]; env?: Record<string, string>; clientName?: string } = {},
+  options: {
+    target?: string;
+    args?: string[];
+    env?: Record<string, string>;
+    clientName?: string;
+    /** Client capabilities to declare (sampling, roots, elicitation), and handlers to set before connecting. */
+    capabilities?: ClientCapabilities;
+    setup?: (client: Client) => void;
+  } = {},
 ): Promise<Session> {
   requireBinary();
   const transport = new StdioClientTransport({
@@ -190,7 +199,8 @@ export async function openSession(
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: options.clientName ?? "msm-test", version: "1.0.0" });
+  const client = new Client({ name: options.clientName ?? "msm-test", version: "1.0.0" }, { capabilities: options.capabilities ?? {} });
+  options.setup?.(client);
   await client.connect(transport);
   const pid = transport.pid!;
   sandbox.track(pid);

@@ -10,7 +10,7 @@ describe("config", () => {
 
   test("idleMinutes per target (fractions allowed); external health defaults to http", () => {
     const config = parseConfig(
-      JSON.stringify({ targets: { memory: { idleMinutes: 30 }, code: { command: "uvx", args: ["x", "--port", "{port}"], idleMinutes: 0.5 } } }),
+      JSON.stringify({ targets: { memory: { idleMinutes: 30 }, code: { command: "uvx", args: ["x", "--port", "{port}"], transport: "streamable-http", idleMinutes: 0.5 } } }),
     );
     expect(resolveTarget(config, "memory").idleMinutes).toBe(30);
     expect(resolveTarget(config, "code")).toMatchObject({ kind: "external", idleMinutes: 0.5, health: "http", path: "/mcp", port: 0 });
@@ -19,7 +19,7 @@ describe("config", () => {
 
   test("mistakes are named", () => {
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { idleMinutes: -1 } } }))).toThrow(/targets\.memory\.idleMinutes/);
-    expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", health: "ping" } } }))).toThrow(/targets\.code\.health/);
+    expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", transport: "streamable-http", health: "ping" } } }))).toThrow(/targets\.code\.health/);
     expect(() => parseConfig(JSON.stringify({ supervisor: { port: 3199, idle: 1 } }))).toThrow(/unknown key "supervisor\.idle"/);
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { command: "x" } } }))).toThrow(/"port", "idleMinutes", "database"/);
   });

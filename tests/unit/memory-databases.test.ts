@@ -37,13 +37,13 @@ describe("which database a request uses", () => {
     expect(chooseDatabase(undefined)).toEqual({ file: homeDatabasePath(), scope: "home", why: "the session has no project" });
   });
 
-  test("a project folder that disappears is an error naming it, never the home database; one log line each way", () => {
+  test("a project folder that disappears is an error naming it, never the home database; one log line each way", async () => {
     const dir = projectDir();
     const { lines, log } = recorder();
     const databases = new Databases(log);
     try {
       const inProject = () => requestProject.run(dir, () => databases.current());
-      inProject().createEntities([{ name: "in project", entityType: "t", observations: [] }]);
+      await inProject().createEntities([{ name: "in project", entityType: "t", observations: [] }]);
       rmSync(dir, { recursive: true, force: true });
       expect(inProject).toThrow(`The project path ${dir} does not exist`);
       expect(inProject).toThrow();
@@ -53,11 +53,11 @@ describe("which database a request uses", () => {
       expect(lines).toContain(`info project ${dir} is usable again: using ${join(dir, ".claude", "memory.db")}`);
       expect(lines).toContain(`info closed ${join(dir, ".claude", "memory.db")} (its file is gone)`);
       // The re-created folder gets a fresh database, not the deleted file that was still open.
-      expect(inProject().readGraph().entities).toEqual([]);
+      expect((await inProject().readGraph()).entities).toEqual([]);
     } finally {
-      databases.closeAll();
+      await databases.closeAll();
     }
-  });
+  }, 20_000);
 
   test("a path that is a file, not a folder, is refused", () => {
     const file = join(projectDir(), "not-a-dir");
@@ -80,7 +80,7 @@ describe("which database a request uses", () => {
 });
 
 describe("open databases are bounded", () => {
-  test("least recently used is closed past the limit; idle ones are closed by the sweep", () => {
+  test("least recently used is closed past the limit; idle ones are closed by the sweep", async () => {
     const { lines, log } = recorder();
     const databases = new Databases(log, { maxOpen: 2, idleMs: 60_000 });
     try {
@@ -92,12 +92,12 @@ describe("open databases are bounded", () => {
       expect(databases.openFiles()).toEqual([files[0]!, files[2]!]);
       expect(lines).toContain(`info closed ${files[1]} (too many open databases)`);
       // A closed store reopens transparently with its data.
-      databases.get(files[1]!).createEntities([{ name: "kept", entityType: "t", observations: [] }]);
+      await databases.get(files[1]!).createEntities([{ name: "kept", entityType: "t", observations: [] }]);
       databases.closeIdle(Date.now() + 61_000);
       expect(databases.openFiles()).toEqual([]);
-      expect(databases.get(files[1]!).readGraph().entities.map((e) => e.name)).toEqual(["kept"]);
+      expect((await databases.get(files[1]!).readGraph()).entities.map((e) => e.name)).toEqual(["kept"]);
     } finally {
-      databases.closeAll();
+      await databases.closeAll();
     }
-  });
+  }, 20_000);
 });

@@ -8,7 +8,7 @@ import { ListRootsResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { primeEventStream } from "../../src/lib/serve.ts";
 import { StreamableBridge } from "../../src/proxy/streamable.ts";
-import type { JsonRpcMessage } from "../../src/proxy/jsonrpc.ts";
+import type { JsonRpcMessage } from "../../src/lib/jsonrpc/messages.ts";
 import type { Upstream } from "../../src/proxy/upstream.ts";
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {} };

@@ -2,9 +2,9 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { readLines } from "../../src/proxy/lines.ts";
-import { readSse } from "../../src/proxy/sse.ts";
-import { parseLine } from "../../src/proxy/jsonrpc.ts";
+import { readLines } from "../../src/lib/jsonrpc/lines.ts";
+import { readSse } from "../../src/lib/jsonrpc/sse.ts";
+import { parseLine } from "../../src/lib/jsonrpc/messages.ts";
 import { isUnreachable, parseHeaders, postFresh, STALE_SOCKET_MS, type Upstream } from "../../src/proxy/upstream.ts";
 import { resolveProject } from "../../src/proxy/project.ts";
 import { collectHeaders } from "../../src/cli/commands/proxy.ts";

@@ -35,7 +35,7 @@ async function until<T>(check: () => T, ms = 10_000): Promise<T> {
 describe("keeper", () => {
   test("a daemon that keeps dying is retried with backoff, then failed with its last log lines", async () => {
     expect(BACKOFF_MS).toEqual([20, 20, 20, 20, 20]);
-    const config = parseConfig(JSON.stringify({ targets: { crashy: { command: "sh", args: ["-c", "echo 'boom: bad flag'; exit 3"] } } }));
+    const config = parseConfig(JSON.stringify({ targets: { crashy: { command: "sh", args: ["-c", "echo 'boom: bad flag'; exit 3"], transport: "streamable-http" } } }));
     const keeper = new Keeper(resolveTarget(config, "crashy"), log, token);
     const first = await keeper.ensure(5_000).catch((e) => e);
     expect(first.code).toBe("DAEMON_START_FAILED");
@@ -53,7 +53,7 @@ describe("keeper", () => {
   });
 
   test("a command that does not exist fails with a message naming it", async () => {
-    const config = parseConfig(JSON.stringify({ targets: { ghost: { command: "/nonexistent/msm-test-server" } } }));
+    const config = parseConfig(JSON.stringify({ targets: { ghost: { command: "/nonexistent/msm-test-server", transport: "streamable-http" } } }));
     const keeper = new Keeper(resolveTarget(config, "ghost"), log, token);
     const error = await keeper.ensure(5_000).catch((e) => e);
     expect(error.code).toBe("DAEMON_START_FAILED");
@@ -88,6 +88,6 @@ describe("manager API", () => {
     expect(await unknown.json()).toMatchObject({ code: "UNKNOWN_TARGET", message: expect.stringContaining('Unknown target "nope"') });
 
     const stop = await app.request("/daemons/memory/stop", { method: "POST", headers: auth });
-    expect(await stop.json()).toEqual({ stopped: false });
+    expect(await stop.json()).toEqual({ name: "memory", stopped: false, sessions: null });
   });
 });

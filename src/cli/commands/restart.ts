@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import type { Endpoint } from "../../lib/ensure.ts";
@@ -5,11 +6,18 @@ import { MsmError } from "../../lib/errors.ts";
 import { callManager, ensureSupervisor } from "../../lib/manager.ts";
 import { RESTART_TIMEOUT_MS, replaceDaemons } from "../../lib/upgrade.ts";
 
+/** Beyond the target's own start timeout (a slow starter may take minutes): the stop's grace period, and then some. */
+const STOP_ALLOWANCE_MS = 15_000;
+
 export default defineCommand({
-  meta: { name: "restart", description: "Stop and start a target's daemon (clears a failed state); --all: every running daemon, one at a time" },
+  meta: {
+    name: "restart",
+    description: "Restart a target's daemon, config re-read (clears a failed state; a hosted stdio server: all its children, or one with --project); --all: every running daemon",
+  },
   args: {
     name: { type: "positional", description: "Target to restart", required: false },
     all: { type: "boolean", description: "Every running daemon, one at a time (and the supervisor, if it is another msm version)", default: false },
+    project: { type: "string", description: "A stdio server msm hosts: restart only the child serving this project folder (its sessions stay)" },
   },
   async run({ args }) {
     const say = (line: string) => process.stdout.write(line + "\n");
@@ -19,9 +27,19 @@ export default defineCommand({
       return;
     }
     if (!args.name) throw new MsmError("USAGE", `Name a target to restart ("msm restart memory"), or use "msm restart --all".`);
-    resolveTarget(loadConfig(), args.name); // an unknown name fails here, with the list of known ones
+    // An unknown or broken name fails here, with the list of known ones or the key that is wrong. The supervisor
+    // re-reads the target's config: changed args, env or idleMinutes apply with this restart.
+    const target = resolveTarget(loadConfig(), args.name);
     const manager = await ensureSupervisor();
-    const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, RESTART_TIMEOUT_MS);
+    const timeoutMs = Math.max(RESTART_TIMEOUT_MS, target.startTimeoutMs + STOP_ALLOWANCE_MS);
+    if (args.project) {
+      const project = resolve(args.project);
+      const path = `/daemons/${encodeURIComponent(args.name)}/restart?project=${encodeURIComponent(project)}`;
+      const answer = await callManager<Endpoint & { restarted: string[] }>(manager, "POST", path, timeoutMs + 60_000);
+      say(`restarted ${args.name} for ${answer.restarted.join(", ")}`);
+      return;
+    }
+    const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, timeoutMs);
     say(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}`);
   },
 });

@@ -4,12 +4,24 @@ import { listLocks, readLock, releaseIfOwned } from "../../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
 import { paths } from "../../lib/paths.ts";
 import { terminate } from "../../lib/proc.ts";
+import type { StopResult } from "../../supervisor/index.ts";
 
 /** Stopping waits for SIGTERM's grace period and then some. */
 const STOP_TIMEOUT_MS = 15_000;
 
+/** "stopped memory (2 sessions attached: their next request starts it again)". */
+export function stoppedLine(result: StopResult): string {
+  if (!result.stopped) return `${result.name} was not running`;
+  if (!result.sessions) return `stopped ${result.name}`;
+  const them = result.sessions === 1 ? "1 session attached: its" : `${result.sessions} sessions attached: their`;
+  return `stopped ${result.name} (${them} next request starts it again)`;
+}
+
 export default defineCommand({
-  meta: { name: "stop", description: "Stop a target's daemon (the next session starts it again), or --all daemons and the supervisor" },
+  meta: {
+    name: "stop",
+    description: "Stop a daemon until a session's next request; --all: every daemon and the supervisor",
+  },
   args: {
     name: { type: "positional", description: "Target to stop", required: false },
     all: { type: "boolean", description: "Stop every daemon and the supervisor", default: false },
@@ -19,11 +31,11 @@ export default defineCommand({
     const manager = await findSupervisor();
     if (manager) {
       if (args.all) {
-        const { stopped } = await callManager<{ stopped: string[] }>(manager, "POST", "/shutdown", STOP_TIMEOUT_MS);
-        say(stopped.length ? `stopped ${stopped.join(", ")} and the supervisor` : "stopped the supervisor (no daemon was running)");
+        const { stopped } = await callManager<{ stopped: StopResult[] }>(manager, "POST", "/shutdown", STOP_TIMEOUT_MS);
+        for (const result of stopped) say(stoppedLine(result));
+        say(stopped.length ? "stopped the supervisor" : "stopped the supervisor (no daemon was running)");
       } else {
-        const { stopped } = await callManager<{ stopped: boolean }>(manager, "POST", `/daemons/${encodeURIComponent(args.name!)}/stop`, STOP_TIMEOUT_MS);
-        say(stopped ? `stopped ${args.name}` : `${args.name} was not running`);
+        say(stoppedLine(await callManager<StopResult>(manager, "POST", `/daemons/${encodeURIComponent(args.name!)}/stop`, STOP_TIMEOUT_MS)));
       }
       return;
     }

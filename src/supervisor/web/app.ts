@@ -96,7 +96,7 @@ export function createUi(supervisor: UiSupervisor) {
     const lines = Math.min(MAX_LOG_LINES, Math.max(0, Number(c.req.query("lines") ?? 200) || 0));
     return c.json({ lines: supervisor.logs(c.req.param("name"), lines) });
   });
-  app.post("/ui/api/daemons/:name/stop", async (c) => c.json({ stopped: await supervisor.stop(c.req.param("name")) }));
+  app.post("/ui/api/daemons/:name/stop", async (c) => c.json(await supervisor.stop(c.req.param("name"))));
   app.post("/ui/api/daemons/:name/restart", async (c) => c.json(await supervisor.restart(c.req.param("name"))));
 
   app.get("/ui/api/databases", async (c) => c.json(await explorer.databases()));

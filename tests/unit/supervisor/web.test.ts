@@ -13,7 +13,7 @@ function supervisor(status: () => SupervisorStatus) {
       calls.status++;
       return status();
     },
-    stop: async () => true,
+    stop: async (name: string) => ({ name, stopped: true, sessions: 0 }),
     restart: async () => ({ pid: 1, port: 1, url: "", transport: "http" }) as never,
     logs: () => [],
   };
@@ -27,7 +27,7 @@ const snapshot = (): SupervisorStatus => ({
       name: "fs", kind: "external", state: "running", pid: 10, port: 11, transport: "http", url: null, uptimeSeconds: 5, restarts: 0,
       sessions: 2, connections: 2, requests: 7, rssBytes: 1000, idleMinutes: 0, note: null, lastLog: [], version: "t",
       // What a hosted target carries once the host work lands: rendered as rows under it when present.
-      children: [{ project: "/p/alpha", pid: 12, uptime: 4, restarts: 0, sessions: 1, rss: 500 }],
+      children: [{ project: "/p/alpha", share: "project" as const, state: "running" as const, pid: 12, uptimeSeconds: 4, restarts: 0, sessions: 1, rssBytes: 500, note: null, lastStderr: [] }],
     } as SupervisorStatus["targets"][number],
   ],
 });
@@ -48,7 +48,7 @@ test("many viewers polling at once cost one status probe per snapshot, and child
     expect(answers.every((r) => r.status === 200)).toBe(true);
     expect(calls.status).toBe(1);
     const body = (await answers[0]!.json()) as { status: SupervisorStatus; history: Record<string, unknown[]> };
-    expect((body.status.targets[0] as unknown as { children: unknown[] }).children).toEqual([{ project: "/p/alpha", pid: 12, uptime: 4, restarts: 0, sessions: 1, rss: 500 }]);
+    expect((body.status.targets[0] as unknown as { children: unknown[] }).children).toEqual([{ project: "/p/alpha", share: "project" as const, state: "running" as const, pid: 12, uptimeSeconds: 4, restarts: 0, sessions: 1, rssBytes: 500, note: null, lastStderr: [] }]);
     expect(body.history.fs).toHaveLength(1);
     // A second round within the snapshot's age is still the same probe.
     await Promise.all(Array.from({ length: 20 }, get));

@@ -1,4 +1,4 @@
-/** JSON-RPC 2.0 as MCP uses it: what the proxy must recognise to route, answer and validate editor messages. */
+/** JSON-RPC 2.0 as MCP uses it: what the proxy and the host must recognise to route, answer and validate messages. */
 
 export type JsonRpcId = string | number;
 

@@ -1,0 +1,31 @@
+import { defineCommand } from "citty";
+import { doctor, type CheckStatus } from "../../install/doctor.ts";
+import { strictArgs } from "../strict-args.ts";
+import { paint, useColor } from "../style.ts";
+
+const MARK: Record<CheckStatus, [string, "green" | "yellow" | "red"]> = { ok: ["✓", "green"], warn: ["!", "yellow"], fail: ["✗", "red"] };
+
+export default defineCommand({
+  meta: {
+    name: "doctor",
+    description: "Check editors' msm entries, MSM_HOME, config.json, the supervisor, daemons, locks and ports; exit 0 only when all pass",
+  },
+  args: {
+    json: { type: "boolean", description: "Print the checks as JSON" },
+  },
+  async run({ rawArgs }) {
+    const args = strictArgs("doctor", rawArgs, { booleans: ["json"] });
+    const report = await doctor();
+    if (args.booleans.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+    else {
+      const color = useColor();
+      for (const check of report.checks) {
+        const [mark, style] = MARK[check.status];
+        process.stdout.write(`${paint(mark, style, color)} ${paint(check.name, "bold", color)}: ${check.detail}\n`);
+        if (check.fix) process.stdout.write(`    fix: ${check.fix}\n`);
+      }
+      process.stdout.write(report.ok ? "All checks passed.\n" : "Some checks failed; each says how to fix it.\n");
+    }
+    if (!report.ok) process.exitCode = 1;
+  },
+});

@@ -1,0 +1,240 @@
+import { randomUUID } from "node:crypto";
+import { realpathSync } from "node:fs";
+import type { ConsolaInstance } from "consola";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { HostStats } from "../lib/host-status.ts";
+import { createBaseApp } from "../lib/http.ts";
+import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
+import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { MAX_BODY_BYTES } from "../lib/serve.ts";
+import { projectProblem } from "../lib/trust.ts";
+import type { ChildRecord } from "./leftovers.ts";
+import { SharedChild, type Client, type HostedTarget } from "./router.ts";
+
+export const PROJECT_HEADER = "mcp-project-path";
+/** Quiet time after which the host runs a full garbage collection. */
+export const IDLE_GC_MS = 1_000;
+
+/**
+ * Most bytes a session may leave untaken (a client that stopped reading its streams) before it is cut off, so one
+ * stalled session can neither grow the host without bound nor hold anything up for the others.
+ * MSM_SESSION_QUEUE_BYTES overrides.
+ */
+export const SESSION_QUEUE_BYTES = Number(process.env.MSM_SESSION_QUEUE_BYTES) > 0 ? Number(process.env.MSM_SESSION_QUEUE_BYTES) : MAX_BODY_BYTES;
+
+export interface HostAppOptions {
+  log: ConsolaInstance;
+  /** A child's stderr line, with the project it serves (for the target's log). */
+  stderr: (project: string | undefined, line: string) => void;
+  /** Where the running children's pids are kept for the next host (no orphans after a host crash). */
+  record?: ChildRecord;
+}
+
+/**
+ * One MCP session at the host per editor session (never one shared server object whose handlers the newest session
+ * overwrites). The SDK transport is only the wire — POST/GET/DELETE, SSE streams, session ids; every message goes
+ * to the router of the session's child.
+ */
+class HostSession implements Client, Expirable {
+  id = "";
+  project = "";
+  capabilities: Record<string, unknown> = {};
+  child: SharedChild | undefined;
+  closed = false;
+  private queuedBytes = 0;
+  private readonly aborts = new Set<(reason: string) => void>();
+
+  constructor(
+    readonly transport: WebStandardStreamableHTTPServerTransport,
+    private readonly log: ConsolaInstance,
+    private readonly overflow: (session: HostSession) => void,
+  ) {}
+
+  send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void {
+    if (this.closed) return;
+    // Without an event store the SDK writes synchronously, so messages keep their order; a stream that is gone
+    // (its client went away) rejects, and the message has nowhere to go.
+    this.transport.send(message as never, relatedRequestId !== undefined ? { relatedRequestId } : undefined).catch((error: Error) => {
+      this.log.debug(`session ${this.id}: ${error.message}`);
+    });
+  }
+
+  /** Measures what this session's client has not taken yet; too much cuts it off. */
+  watch(response: Response, streamDone: () => void): Response {
+    if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+      streamDone();
+      return response;
+    }
+    let abort: (reason: string) => void = () => {};
+    const queued = queueBody(response, {
+      queued: (delta) => {
+        this.queuedBytes += delta;
+        if (this.queuedBytes > SESSION_QUEUE_BYTES && !this.closed) this.overflow(this);
+      },
+      end: () => {
+        this.aborts.delete(abort);
+        streamDone();
+      },
+    });
+    abort = queued.abort;
+    this.aborts.add(abort);
+    return queued.response;
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.info(`session ${this.id || "(uninitialized)"} closed: ${reason}`);
+    this.child?.detach(this);
+    for (const abort of [...this.aborts]) abort(reason);
+    void this.transport.close().catch(() => {});
+  }
+}
+
+/**
+ * The project a session says it works in. Like the memory daemon, only an absolute, canonical directory of this
+ * user (lib/trust.ts) is accepted: a child is started there and `{project}` is replaced by it.
+ */
+export function checkProject(given: string | undefined): string {
+  if (!given) throw new Error(`the session did not say which project it is in (no ${PROJECT_HEADER} header)`);
+  const problem = projectProblem(given);
+  if (problem) throw new Error(`the project folder ${given} ${problem}`);
+  return given;
+}
+
+export function createHostApp(target: HostedTarget, token: string, options: HostAppOptions) {
+  const { log } = options;
+  const app = createBaseApp(token);
+  const sessions = new SessionTable<HostSession>();
+  sessions.start();
+  /** Children by share key: the project folder, "global", or "session:<id>". */
+  const children = new Map<string, SharedChild>();
+  let requests = 0;
+
+  const childFor = (session: HostSession): SharedChild => {
+    const key = target.share === "global" ? "global" : target.share === "session" ? `session:${session.id}` : session.project;
+    let child = children.get(key);
+    if (!child) {
+      const project = target.share === "global" ? undefined : session.project;
+      child = new SharedChild(target, project, log, {
+        stderr: (line) => options.stderr(project, line),
+        idle: (idle) => {
+          if (children.get(key) === idle && idle.clients.size === 0) children.delete(key);
+        },
+        spawned: (pid) => options.record?.add(pid),
+        exited: (pid) => options.record?.remove(pid),
+      });
+      children.set(key, child);
+    }
+    return child;
+  };
+
+  const initialize = async (session: HostSession, message: JsonRpcMessage & { id: JsonRpcId }, headers: Record<string, string>) => {
+    const params = (message.params ?? {}) as Record<string, unknown>;
+    try {
+      session.project = checkProject(headers[PROJECT_HEADER]);
+    } catch (error) {
+      if (target.share !== "global") return session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+    }
+    session.capabilities = (params.capabilities ?? {}) as Record<string, unknown>;
+    const child = childFor(session);
+    session.child = child;
+    try {
+      const result = await child.attach(session, params);
+      if (session.closed) return child.detach(session);
+      log.info(`session ${session.id} (${session.project || "no project"}) joined the ${target.share === "global" ? "global child" : `child for ${child.project}`}`);
+      session.send({ jsonrpc: "2.0", id: message.id, result });
+    } catch (error) {
+      session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+    }
+  };
+
+  const openSession = async (): Promise<HostSession> => {
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        session.id = id;
+        sessions.add(id, session);
+      },
+      onsessionclosed: (id) => {
+        sessions.delete(id, "closed by the client");
+      },
+      maxRequestBodySize: MAX_BODY_BYTES,
+    });
+    const session: HostSession = new HostSession(transport, log, (s) => sessions.delete(s.id, `cut off: more than ${SESSION_QUEUE_BYTES} bytes waiting for a client that stopped reading`));
+    transport.onmessage = (message, extra) => {
+      const m = message as JsonRpcMessage;
+      if (m.method === "initialize" && m.id !== undefined && m.id !== null) {
+        void initialize(session, m as JsonRpcMessage & { id: JsonRpcId }, (extra?.requestInfo?.headers ?? {}) as Record<string, string>);
+        return;
+      }
+      if (session.child) session.child.fromClient(session, m);
+      else if (m.id !== undefined && m.id !== null && m.method) session.send(errorResponse(m.id, UPSTREAM_ERROR, "msm: the session is not initialized yet"));
+    };
+    transport.onclose = () => {
+      if (session.id) sessions.delete(session.id, "transport closed");
+    };
+    await transport.start();
+    return session;
+  };
+
+  app.get("/stats", (c) => c.json({ sessions: sessions.size, requests, children: [...children.values()].map((child) => child.status()) } satisfies HostStats));
+
+  /** `msm restart NAME --project DIR` (via the supervisor): restart that project's child, sessions kept. */
+  app.post("/restart", async (c) => {
+    const wanted = c.req.query("project");
+    let project: string | undefined;
+    try {
+      project = wanted ? realpathSync(wanted) : undefined;
+    } catch {
+      project = wanted;
+    }
+    const matching = [...children.values()].filter((child) => !project || child.project === project);
+    if (project && matching.length === 0) {
+      return c.json({ code: "UNKNOWN_TARGET", message: `The "${target.name}" host runs no child for ${wanted}. "msm status" lists the running children.` }, 404);
+    }
+    await Promise.all(matching.map((child) => child.restart()));
+    return c.json({ restarted: matching.map((child) => child.project ?? "global") });
+  });
+
+  // A host idles most of its life between bursts of calls: a full collection once traffic pauses hands the heap
+  // those bursts grew back to the OS (as the proxy does).
+  let gcTimer: Timer | undefined;
+  const collectWhenIdle = () => {
+    clearTimeout(gcTimer);
+    gcTimer = setTimeout(() => Bun.gc(true), IDLE_GC_MS);
+    gcTimer.unref?.();
+  };
+
+  app.all("/mcp", async (c) => {
+    requests++;
+    collectWhenIdle();
+    const id = c.req.header("mcp-session-id");
+    let session: HostSession | undefined;
+    if (id) {
+      session = sessions.get(id);
+      // 404 tells a client its session is gone (host restarted, session expired): it must initialize again.
+      if (!session) return c.json({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, 404);
+    } else if (c.req.method === "POST") {
+      session = await openSession();
+    } else {
+      return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
+    }
+    const response = await session.transport.handleRequest(c.req.raw);
+    if (!session.id) {
+      // Not an initialize: nothing was created that anyone could reach again.
+      session.close("not an initialize request");
+      return response;
+    }
+    return session.watch(response, sessions.streamOpened(session.id));
+  });
+
+  const close = async () => {
+    sessions.closeAll("the host is stopping");
+    await Promise.all([...children.values()].map((child) => child.stop("the host is stopping")));
+  };
+  const kill = () => {
+    for (const child of children.values()) child.kill();
+  };
+  return { app, sessions, children, close, kill };
+}

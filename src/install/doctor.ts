@@ -1,0 +1,279 @@
+/**
+ * `msm doctor`: everything that must be true for editors' sessions to share msm's daemons, each check saying how to
+ * fix what it found. Read-only: it starts nothing and changes nothing.
+ */
+import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { loadConfig, parseConfig, resolveTarget, targetNames, type Config } from "../lib/config.ts";
+import { errnoCode } from "../lib/errors.ts";
+import { listLocks, parseLockFile, ownerAlive } from "../lib/lock.ts";
+import { callManager, findSupervisor, SUPERVISOR } from "../lib/manager.ts";
+import { msmHome, paths, userHome } from "../lib/paths.ts";
+import { probe } from "../lib/probe.ts";
+import { VERSION, VERSION_LINE } from "../lib/version.ts";
+import { SCOPES, spotOf, type Place } from "./client.ts";
+import { CLIENTS } from "./clients/index.ts";
+import { msmTargetOf } from "./entries.ts";
+import { snapshot } from "./file.ts";
+import { currentPlace } from "./index.ts";
+import { loadState, statePath } from "./state.ts";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to run or do, when the status is not ok. */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  version: string;
+  home: string;
+  checks: Check[];
+}
+
+/** How long `<binary> --version` may take before the binary counts as broken. */
+const VERSION_TIMEOUT_MS = 10_000;
+
+const tilde = (file: string) => (file.startsWith(userHome() + "/") ? `~${file.slice(userHome().length)}` : file);
+
+export async function doctor(place: Place = currentPlace()): Promise<DoctorReport> {
+  const checks: Check[] = [];
+  checks.push(checkHome());
+  const { check: configCheck, config } = checkConfig();
+  checks.push(configCheck);
+  checks.push(checkPrivateFile("token", paths.token(), "created by the first session", true));
+  checks.push(checkState());
+  checks.push(...(await checkClients(place, config)));
+  checks.push(...(await checkDaemons(config)));
+  checks.push(...checkStaleLocks());
+  if (config) checks.push(...(await checkPorts(config)));
+  return { ok: checks.every((c) => c.status !== "fail"), version: VERSION, home: msmHome(), checks };
+}
+
+const mine = (uid: number) => typeof process.getuid !== "function" || uid === process.getuid();
+
+function checkHome(): Check {
+  const home = msmHome();
+  const name = "MSM_HOME";
+  try {
+    const st = statSync(home);
+    if (!st.isDirectory()) return { name, status: "fail", detail: `${home} is not a directory`, fix: `move it away; msm creates the folder` };
+    if (!mine(st.uid)) return { name, status: "fail", detail: `${home} belongs to another user`, fix: `point MSM_HOME at a folder of your own` };
+    if ((st.mode & 0o077) !== 0) return { name, status: "fail", detail: `${home} is open to other users (mode ${(st.mode & 0o777).toString(8)})`, fix: `chmod 700 ${home}` };
+    return { name, status: "ok", detail: `${tilde(home)} (private)` };
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return { name, status: "ok", detail: `${tilde(home)} not created yet (the first session creates it)` };
+    return { name, status: "fail", detail: `cannot read ${home} (${errnoCode(error)})`, fix: "check its permissions" };
+  }
+}
+
+/** Writable by others is a failure (config.json starts programs); readable by others fails only for a secret. */
+function checkPrivateFile(name: string, file: string, absent: string, secret = false): Check {
+  try {
+    const st = statSync(file);
+    if (!mine(st.uid)) return { name, status: "fail", detail: `${file} belongs to another user`, fix: `remove it; msm will not use it` };
+    const mode = (st.mode & 0o777).toString(8);
+    if ((st.mode & 0o022) !== 0) return { name, status: "fail", detail: `${file} is writable by other users (mode ${mode})`, fix: `chmod 600 ${file}` };
+    if ((st.mode & 0o044) !== 0) return { name, status: secret ? "fail" : "warn", detail: `${file} is readable by other users (mode ${mode}); it may hold secrets`, fix: `chmod 600 ${file}` };
+    return { name, status: "ok", detail: `${tilde(file)} (private)` };
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return { name, status: "ok", detail: `${tilde(file)} absent (${absent})` };
+    return { name, status: "fail", detail: `cannot read ${file} (${errnoCode(error)})`, fix: "check its permissions" };
+  }
+}
+
+function checkConfig(): { check: Check; config: Config | undefined } {
+  const file = paths.config();
+  const privacy = checkPrivateFile("config.json", file, "defaults");
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    // A config.json others may write is refused by loadConfig too; the privacy check's fix is the precise one.
+    if (privacy.status === "fail") return { check: privacy, config: undefined };
+    return { check: { name: "config.json", status: "fail", detail: (error as Error).message, fix: `fix ${file}, then run msm doctor again` }, config: undefined };
+  }
+  if (privacy.status !== "ok") return { check: privacy, config };
+  return { check: { name: "config.json", status: "ok", detail: `${privacy.detail}, ${targetNames(config).length} targets: ${targetNames(config).join(", ")}` }, config };
+}
+
+function checkState(): Check {
+  const privacy = checkPrivateFile("installs.json", statePath(), "nothing installed yet");
+  if (privacy.status === "fail") return privacy;
+  try {
+    const files = Object.keys(loadState().files).length;
+    return { ...privacy, detail: `${privacy.detail}, ${files} editor files changed by msm` };
+  } catch (error) {
+    return { name: "installs.json", status: "fail", detail: (error as Error).message };
+  }
+}
+
+/** Runs `<command> --version` once per binary; undefined when it cannot run. */
+async function versionOf(argv: string[]): Promise<string | undefined> {
+  try {
+    const child = Bun.spawn([...argv, "--version"], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: process.env });
+    const timer = setTimeout(() => child.kill("SIGKILL"), VERSION_TIMEOUT_MS);
+    const [text, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    clearTimeout(timer);
+    return code === 0 ? text.trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each client file holding msm entries: the binary they run exists and is this version; their targets exist. */
+async function checkClients(place: Place, config: Config | undefined): Promise<Check[]> {
+  const checks: Check[] = [];
+  const versions = new Map<string, Promise<string | undefined>>();
+  const known = config ? targetNames(config) : undefined;
+  let entries = 0;
+  for (const client of CLIENTS) {
+    for (const scope of SCOPES) {
+      const spot = spotOf(client, scope, place);
+      if (!spot || !existsSync(spot.file)) continue;
+      const file = spot.file;
+      const name = `${client.name} (${scope})`;
+      let servers: Record<string, unknown>;
+      try {
+        servers = client.format.entries(snapshot(file).text, spot.container, file);
+      } catch (error) {
+        checks.push({ name, status: "fail", detail: `cannot read ${tilde(file)}: ${(error as Error).message}`, fix: `fix the file; the editor cannot read it either` });
+        continue;
+      }
+      const problems: string[] = [];
+      let count = 0;
+      for (const [entryName, entry] of Object.entries(servers)) {
+        const target = msmTargetOf(entry);
+        if (target === undefined) continue;
+        count++;
+        const { command, args, env } = entry as { command: string; args: string[]; env?: Record<string, string> };
+        const resolved = command.includes("/") || command.includes("\\") ? command : (Bun.which(command) ?? undefined);
+        if (!resolved || !isExecutable(resolved)) {
+          problems.push(`${entryName}: ${command} is missing or not executable`);
+          continue;
+        }
+        const argv = [resolved, ...args.slice(0, args.indexOf("proxy"))];
+        const key = argv.join("\0");
+        if (!versions.has(key)) versions.set(key, versionOf(argv));
+        const version = await versions.get(key);
+        // `--version` names the commit and build too: the same version number built from other code is another msm.
+        if (version !== VERSION_LINE) problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION_LINE}`);
+        if (known && !known.includes(target)) problems.push(`${entryName}: target "${target}" is not in config.json`);
+        const home = env?.MSM_HOME ?? join(userHome(), ".mcp-session-manager");
+        if (home !== msmHome()) problems.push(`${entryName}: uses MSM_HOME ${home}, not ${msmHome()}`);
+      }
+      entries += count;
+      if (count === 0) continue;
+      if (problems.length) {
+        const flag = scope === "user" ? "" : ` --scope ${scope}`;
+        checks.push({ name, status: "fail", detail: `${tilde(file)}: ${problems.join("; ")}`, fix: `msm install ${client.name}${flag} (rewrites msm's entries for this binary and MSM_HOME)` });
+      } else checks.push({ name, status: "ok", detail: `${tilde(file)}: ${count} msm entr${count === 1 ? "y" : "ies"}, binary ${VERSION}` });
+    }
+  }
+  if (entries === 0) checks.push({ name: "editors", status: "warn", detail: "no editor config runs msm yet", fix: "msm install (and msm import CLIENT to move existing servers behind msm)" });
+  return checks;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The supervisor and every running daemon answer, and run this version. */
+async function checkDaemons(config: Config | undefined): Promise<Check[]> {
+  const checks: Check[] = [];
+  const lock = parseLockFile(paths.lock(SUPERVISOR));
+  const supervisorLive = lock && ownerAlive(lock);
+  const manager = supervisorLive ? await findSupervisor() : undefined;
+  if (!supervisorLive) checks.push({ name: "supervisor", status: "ok", detail: "not running (the next session starts it)" });
+  else if (!manager) checks.push({ name: "supervisor", status: "fail", detail: `pid ${lock.pid} holds supervisor.lock but does not answer on port ${lock.port}`, fix: `kill ${lock.pid} (the next session starts a new one); see msm logs supervisor` });
+  else if (lock.version !== VERSION) checks.push({ name: "supervisor", status: "fail", detail: `pid ${lock.pid} runs msm ${lock.version}, this binary is ${VERSION}`, fix: "msm stop --all (the next session starts this version)" });
+  else checks.push({ name: "supervisor", status: "ok", detail: `pid ${lock.pid} on 127.0.0.1:${lock.port}, version ${lock.version}` });
+
+  let states = new Map<string, { state: string; note: string | null }>();
+  if (manager) {
+    try {
+      const status = await callManager<{ targets: { name: string; state: string; note: string | null }[] }>(manager, "GET", "/status", 5_000);
+      states = new Map(status.targets.map((t) => [t.name, t]));
+    } catch (error) {
+      checks.push({ name: "supervisor", status: "fail", detail: (error as Error).message, fix: "msm logs supervisor" });
+    }
+  }
+  for (const entry of listLocks()) {
+    if (entry.name === SUPERVISOR || !entry.alive || !entry.info) continue;
+    const name = `target ${entry.name}`;
+    const info = entry.info;
+    let target;
+    try {
+      // An unreadable config.json still leaves the built-in targets, which need no entry.
+      target = resolveTarget(config ?? parseConfig("{}"), entry.name);
+    } catch {}
+    if (!target) {
+      checks.push({ name, status: "warn", detail: `daemon pid ${info.pid} runs but "${entry.name}" is not in config.json`, fix: `msm stop ${entry.name}` });
+      continue;
+    }
+    if (info.version !== VERSION) {
+      checks.push({ name, status: "fail", detail: `daemon pid ${info.pid} runs msm ${info.version}, this binary is ${VERSION}`, fix: `msm restart ${entry.name}` });
+      continue;
+    }
+    const answers = await probe(target, info);
+    checks.push(
+      answers
+        ? { name, status: "ok", detail: `pid ${info.pid} answers on 127.0.0.1:${info.port}` }
+        : { name, status: "fail", detail: `pid ${info.pid} does not answer on 127.0.0.1:${info.port}`, fix: `msm restart ${entry.name}; see msm logs ${entry.name}` },
+    );
+  }
+  for (const [targetName, t] of states) {
+    if (t.state === "failed") checks.push({ name: `target ${targetName}`, status: "fail", detail: `failed: ${t.note ?? "crash loop"}`, fix: `msm logs ${targetName}, fix the cause, then msm restart ${targetName}` });
+  }
+  return checks;
+}
+
+/** Lock files whose owner is gone: harmless (the next start clears them) but a sign of a crash, and worth a look. */
+function checkStaleLocks(): Check[] {
+  const stale: string[] = [];
+  for (const entry of listLocks()) if (!entry.alive) stale.push(paths.lock(entry.name));
+  let files: string[] = [];
+  try {
+    files = readdirSync(msmHome()).filter((f) => f.endsWith(".starting"));
+  } catch {}
+  for (const f of files) {
+    const info = parseLockFile(join(msmHome(), f));
+    if (!info || !ownerAlive(info)) stale.push(join(msmHome(), f));
+  }
+  if (stale.length === 0) return [{ name: "locks", status: "ok", detail: "no stale lock files" }];
+  return [{ name: "locks", status: "fail", detail: `stale: ${stale.map(tilde).join(", ")} (their process is gone)`, fix: `rm ${stale.join(" ")}` }];
+}
+
+/** Configured ports held by some other program: not fatal (msm takes a free port), but the config no longer says where. */
+async function checkPorts(config: Config): Promise<Check[]> {
+  const ours = new Set(listLocks().filter((l) => l.alive && l.info).map((l) => l.info!.port));
+  const wanted: [string, number][] = [["supervisor", config.supervisor.port]];
+  for (const name of targetNames(config)) {
+    try {
+      const t = resolveTarget(config, name);
+      if (t.port > 0) wanted.push([name, t.port]);
+    } catch {}
+  }
+  const busy: string[] = [];
+  for (const [name, port] of wanted) if (port > 0 && !ours.has(port) && !(await portFree(port))) busy.push(`${port} (${name})`);
+  if (busy.length === 0) return [{ name: "ports", status: "ok", detail: `configured ports free or used by msm: ${wanted.map(([, p]) => p).join(", ")}` }];
+  return [{ name: "ports", status: "warn", detail: `taken by another program: ${busy.join(", ")}; msm uses a free port instead`, fix: `change the port in ${paths.config()} if a fixed port matters to you` }];
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host: "127.0.0.1", exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,88 @@
+import type { GraphStore } from "./store.ts";
+import { GraphError } from "./types.ts";
+import type { StoreReply, StoreRequest } from "./store-worker.ts";
+
+/** The GraphStore methods the daemon calls, each answered by the database's worker thread. */
+export const STORE_METHODS = [
+  "createEntities",
+  "createRelations",
+  "addObservations",
+  "deleteEntities",
+  "deleteObservations",
+  "deleteRelations",
+  "readGraph",
+  "searchNodes",
+  "openNodes",
+  "stats",
+  "renameEntity",
+  "mergeEntities",
+  "entityDetails",
+  "nodeRelations",
+] as const;
+type Method = (typeof STORE_METHODS)[number];
+
+/** A GraphStore whose every call runs on its own thread: same methods, answers as promises. */
+export type AsyncStore = { readonly file: string; close(): Promise<void> } & {
+  [K in Method]: (...args: Parameters<GraphStore[K]>) => Promise<ReturnType<GraphStore[K]>>;
+};
+
+/**
+ * A write blocked by another program's lock fails after this long with an error naming the program (the daemon's
+ * own writers never wait on each other: one worker per file runs its calls in order).
+ */
+export const WORKER_BUSY_TIMEOUT_MS = 4_000;
+
+/**
+ * Where the worker's code is: next to this file when run from source; inside a compiled binary, at the path
+ * build.ts's extra entrypoint gets (entrypoints are laid out relative to src/, as `memory/store-worker.js`).
+ */
+function workerUrl(): string {
+  if (import.meta.url.includes("$bunfs")) return "/$bunfs/root/memory/store-worker.js";
+  return new URL("./store-worker.ts", import.meta.url).href;
+}
+
+/** Opens `file` in a worker thread of its own. Calls are answered in the order they were made. */
+export function openStoreWorker(file: string, options: { nofollow?: boolean; busyTimeoutMs?: number } = {}): AsyncStore {
+  const worker = new Worker(workerUrl());
+  worker.unref();
+  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  let next = 0;
+  let closed = false;
+  worker.onmessage = (event: MessageEvent<StoreReply>) => {
+    const reply = event.data;
+    const call = waiting.get(reply.id);
+    if (!call) return;
+    waiting.delete(reply.id);
+    if ("error" in reply) {
+      const error = reply.error.name === "GraphError" ? new GraphError(reply.error.message) : new Error(reply.error.message);
+      call.reject(error);
+    } else call.resolve(reply.result);
+  };
+  worker.onerror = (event) => {
+    for (const call of waiting.values()) call.reject(new Error(`msm memory: the worker for ${file} failed: ${event.message}`));
+    waiting.clear();
+  };
+  const send = (method: string, args: unknown[]): Promise<unknown> => {
+    if (closed) return Promise.reject(new Error(`msm memory: ${file} was closed; try again`));
+    const id = ++next;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args } satisfies StoreRequest);
+    });
+  };
+  // Opening is queued like any call: the first call simply waits for it (and fails with its error, if any).
+  const opened = send("open", [file, { nofollow: options.nofollow ?? false, busyTimeoutMs: options.busyTimeoutMs ?? WORKER_BUSY_TIMEOUT_MS }]);
+  opened.catch(() => {});
+  const store: Record<string, unknown> = {
+    file,
+    close: async () => {
+      if (closed) return;
+      const done = send("close", []).catch(() => {});
+      closed = true;
+      await done;
+      worker.terminate();
+    },
+  };
+  for (const method of STORE_METHODS) store[method] = (...args: unknown[]) => send(method, args);
+  return store as unknown as AsyncStore;
+}

@@ -1,0 +1,143 @@
+// A real stdio server (@modelcontextprotocol/server-filesystem) hosted by msm, driven by the real SDK client through
+// `dist/msm proxy` as an editor does. Covers the peers' per-project sharing bugs (mcp-mux, Serena: a server shared
+// globally served the wrong project) and the start race (twenty sessions opening at once must get one child).
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FILESYSTEM, NODE, textOf } from "../helpers/hosted.ts";
+import { Sandbox, alive, msm, openSession, processesMatching, waitFor, type Session } from "../helpers/sandbox.ts";
+
+const SLOW = 120_000;
+
+function fsConfig(extra: object = {}) {
+  return { targets: { memory: { port: 0 }, fs: { command: NODE, args: [FILESYSTEM, "{project}"], ...extra } } };
+}
+
+
+/** The server-filesystem children running in this sandbox. */
+function children(sandbox: Sandbox): number[] {
+  return processesMatching(sandbox, "server-filesystem/dist/index.js");
+}
+
+describe("hosting server-filesystem with {project}", () => {
+  test(
+    "three sessions in two projects: exactly two children, each seeing only its own project",
+    async () => {
+      const sandbox = new Sandbox(fsConfig());
+      const opened: Session[] = [];
+      try {
+        const a = sandbox.project("alpha");
+        const b = sandbox.project("beta");
+        writeFileSync(join(a, "a.txt"), "in alpha");
+        writeFileSync(join(b, "b.txt"), "in beta");
+        const a1 = await openSession(sandbox, a, { target: "fs" });
+        opened.push(a1);
+        const a2 = await openSession(sandbox, a, { target: "fs" });
+        opened.push(a2);
+        const b1 = await openSession(sandbox, b, { target: "fs" });
+        opened.push(b1);
+
+        for (const s of [a1, a2]) {
+          const listed = textOf(await s.client.callTool({ name: "list_allowed_directories", arguments: {} }));
+          expect(listed).toContain(a);
+          expect(listed).not.toContain(b);
+          expect(textOf(await s.client.callTool({ name: "read_text_file", arguments: { path: join(a, "a.txt") } }))).toBe("in alpha");
+          const denied = await s.client.callTool({ name: "read_text_file", arguments: { path: join(b, "b.txt") } });
+          expect(denied.isError).toBe(true);
+        }
+        const listedB = textOf(await b1.client.callTool({ name: "list_allowed_directories", arguments: {} }));
+        expect(listedB).toContain(b);
+        expect(listedB).not.toContain(a);
+        expect(children(sandbox)).toHaveLength(2);
+
+        // What a person sees: both children, their projects and sessions, in `msm status --json` and the table.
+        const status = await msm(sandbox, ["status", "--json"]);
+        const fs = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "fs");
+        expect(fs.kind).toBe("hosted");
+        const rows = fs.children.map((c: { project: string; sessions: number; state: string; pid: number }) => [c.project, c.sessions, c.state]).sort();
+        expect(rows).toEqual([[a, 2, "running"], [b, 1, "running"]].sort());
+        const table = await msm(sandbox, ["status"]);
+        expect(table.stdout).toContain(a);
+        expect(table.stdout).toContain(b);
+
+        // `msm stop fs` takes the host and both children down: nothing left running.
+        const stopped = await msm(sandbox, ["stop", "fs"]);
+        expect(stopped.code).toBe(0);
+        await waitFor(() => children(sandbox).length === 0, 15_000, "no server-filesystem child left");
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await sandbox.cleanup();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    'share "global": sessions in two projects get one child; share "session": one child each, gone when its session leaves',
+    async () => {
+      const shared = new Sandbox({
+        targets: {
+          memory: { port: 0 },
+          everywhere: { command: NODE, args: [FILESYSTEM, "/tmp"], share: "global" },
+          mine: { command: NODE, args: [FILESYSTEM, "{project}"], share: "session", idleMinutes: 0.02 },
+        },
+      });
+      const opened: Session[] = [];
+      try {
+        const a = shared.project("a");
+        const b = shared.project("b");
+        for (const p of [a, b]) opened.push(await openSession(shared, p, { target: "everywhere" }));
+        for (const s of opened) expect(textOf(await s.client.callTool({ name: "list_allowed_directories", arguments: {} }))).toContain("/tmp");
+        const status = async () => JSON.parse((await msm(shared, ["status", "--json"])).stdout).targets as { name: string; children: { project: string | null; sessions: number; pid: number }[] }[];
+        const global = (await status()).find((t) => t.name === "everywhere")!;
+        expect(global.children).toHaveLength(1);
+        expect(global.children[0]).toMatchObject({ project: null, sessions: 2 });
+
+        const m1 = await openSession(shared, a, { target: "mine" });
+        const m2 = await openSession(shared, a, { target: "mine" });
+        opened.push(m1, m2);
+        const mine = (await status()).find((t) => t.name === "mine")!;
+        expect(mine.children.map((c) => c.sessions)).toEqual([1, 1]);
+        const [first, second] = mine.children.map((c) => c.pid);
+        await m1.close();
+        // About a second after its session left, its child stops; the other session's child stays.
+        await waitFor(async () => !alive(first!) || !alive(second!), 20_000, "the left session's child to stop");
+        expect(textOf(await m2.client.callTool({ name: "list_allowed_directories", arguments: {} }))).toContain(a);
+        expect((await status()).find((t) => t.name === "mine")!.children).toHaveLength(1);
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await shared.cleanup();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "twenty sessions opening at once in one project get one child",
+    async () => {
+      const sandbox = new Sandbox(fsConfig());
+      let opened: Session[] = [];
+      try {
+        const p = sandbox.project("crowd");
+        writeFileSync(join(p, "x.txt"), "x");
+        opened = await Promise.all(Array.from({ length: 20 }, () => openSession(sandbox, p, { target: "fs" })));
+        const answers = await Promise.all(opened.map((s) => s.client.callTool({ name: "read_text_file", arguments: { path: join(p, "x.txt") } })));
+        for (const answer of answers) expect(textOf(answer)).toBe("x");
+        expect(children(sandbox)).toHaveLength(1);
+        const host = sandbox.lock("fs")!;
+        expect(alive(host.pid)).toBe(true);
+        // The child's stderr lands in the target's log, tagged with its project.
+        const log = readFileSync(join(sandbox.msmHome, "logs", "fs.log"), "utf8");
+        expect(log).toContain(`[${p}] Secure MCP Filesystem Server running on stdio`);
+        // The child asked for roots while no session was waiting on it: msm answered with the project folder.
+        expect(log).toContain(`[${p}] Updated allowed directories from MCP roots: 1 valid directories`);
+        const logs = await msm(sandbox, ["logs", "fs", "-n", "200"]);
+        expect(logs.stdout).toContain("Secure MCP Filesystem Server");
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await sandbox.cleanup();
+      }
+    },
+    SLOW,
+  );
+});
