@@ -11,7 +11,7 @@ import { ensureHome, paths } from "../lib/paths.ts";
 import { MAX_BODY_BYTES, serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
-import { openGraphSource, type GraphSource } from "./backend.ts";
+import { namesDatabase, openGraphSource, type GraphSource } from "./backend.ts";
 import { requestProject } from "./databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 
@@ -121,8 +121,9 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     return;
   }
   const config = loadConfig();
-  // A broken memory entry (say a mistyped database URL) must not quietly put a team's writes in local SQLite files.
-  if (config.broken.memory) {
+  // A broken memory entry runs memory on its defaults, except when it names a database: a mistyped URL must not
+  // quietly put a team's writes in local SQLite files.
+  if (config.broken.memory && namesDatabase()) {
     lock.release();
     log.error(config.broken.memory);
     throw new MsmError("CONFIG_INVALID", config.broken.memory);

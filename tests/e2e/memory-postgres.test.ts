@@ -233,4 +233,16 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       await sandbox.cleanup();
     }
   }, 120_000);
+
+  test("a mistyped database URL stops the daemon with the reason instead of quietly using local SQLite", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: `postgress://team:${PG_PASSWORD}@127.0.0.1/msm` } } });
+    try {
+      const out = await msm(sandbox, ["memory", "serve", "--port", "0"]);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain("targets.memory.database: must be a postgres:// or postgresql:// URL");
+      expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
 });
