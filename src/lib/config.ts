@@ -24,6 +24,11 @@ export const BuiltinTargetSchema = z.strictObject({
   /** Preferred port; a busy port is not fatal, the daemon takes a free one and its lock file says which. */
   port: z.optional(PortSchema),
   idleMinutes: IdleMinutesSchema,
+  /**
+   * `postgres://user@host/db`: keep every project's graph in this PostgreSQL database (shared by a team's machines)
+   * instead of per-project SQLite files. MSM_MEMORY_DATABASE_URL overrides it. Never printed with its password.
+   */
+  database: z.optional(z.string().check(z.regex(/^postgres(ql)?:\/\//))),
 });
 
 /** An external MCP server msm starts and shares; it must serve MCP over its own HTTP transport. */
@@ -113,6 +118,7 @@ export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & {
 };
 
 export const BUILTIN_TARGETS = ["memory"] as const;
+const BUILTIN_KEYS = Object.keys(BuiltinTargetSchema.shape);
 export const DEFAULT_MEMORY_PORT = 3100;
 /** How long a target's daemon may take to pass its first health check unless `startTimeoutSeconds` says otherwise. */
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
@@ -236,10 +242,10 @@ function targetProblem(name: string, value: unknown): { target: ExternalTarget |
       );
     }
   }
-  const extra = builtin && value && typeof value === "object" ? Object.keys(value).filter((k) => k !== "port" && k !== "idleMinutes") : [];
+  const extra = builtin && value && typeof value === "object" ? Object.keys(value).filter((k) => !BUILTIN_KEYS.includes(k)) : [];
   if (extra.length) {
     const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
-    return `unknown key ${keys} (targets.${name} is built in; only "port" and "idleMinutes" may be set)`;
+    return `unknown key ${keys} (targets.${name} is built in; only ${BUILTIN_KEYS.map((k) => `"${k}"`).join(", ")} may be set)`;
   }
   const parsed = (builtin ? BuiltinTargetSchema : remote ? RemoteTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
   if (!parsed.success) return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
@@ -343,7 +349,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
         text = `${key}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
         break;
       case "invalid_format":
-        text = key.startsWith("targets.") && issue.format === "regex" ? `${key}: target names use letters, digits, ".", "_" and "-"` : `${key}: must ${issue.format === "starts_with" ? `start with "${(issue as { prefix?: string }).prefix}"` : `match ${issue.format}`}`;
+        text = key.endsWith(".database") ? `${key}: must be a postgres:// or postgresql:// URL` : key.startsWith("targets.") && issue.format === "regex" ? `${key}: target names use letters, digits, ".", "_" and "-"` : `${key}: must ${issue.format === "starts_with" ? `start with "${(issue as { prefix?: string }).prefix}"` : `match ${issue.format}`}`;
         break;
       case "invalid_key":
         for (const inner of issue.issues) visit(inner, path);

@@ -1,9 +1,13 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { loadConfig } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
+import { identityFor, type TransferGraph as Graph } from "./backend.ts";
 import { chooseDatabase, ensureHomeDatabase, homeDatabasePath } from "./databases.ts";
-import { GraphStore } from "./store.ts";
-import { exportTo, exportToFile, importFile } from "./transfer.ts";
+import { PgGraph, PgServer } from "./pg-store.ts";
+import { configuredDatabaseUrl, parsePgUrl } from "./pg-url.ts";
+import { GraphError, GraphStore } from "./store.ts";
+import { copyGraph, exportTo, exportToFile, importFile } from "./transfer.ts";
 
 /**
  * The database a command-line run means: the project's `.claude/memory.db` or the home one, under the daemon's
@@ -17,12 +21,7 @@ function databaseFor(project: string | undefined, create: boolean): { file: stri
     else if (!existsSync(file)) throw new MsmError("INPUT_INVALID", `No memory database at ${file} yet: nothing to export.`);
     return { file, untrusted: false };
   }
-  let dir: string;
-  try {
-    dir = realpathSync(resolve(project));
-  } catch {
-    throw new MsmError("INPUT_INVALID", `--project ${project}: no such directory`);
-  }
+  const dir = projectDir(project);
   const expected = join(dir, ".claude", "memory.db");
   if (!create && !existsSync(expected)) throw new MsmError("INPUT_INVALID", `No memory database at ${expected} yet: nothing to export.`);
   const choice = chooseDatabase(dir);
@@ -30,37 +29,106 @@ function databaseFor(project: string | undefined, create: boolean): { file: stri
   return { file: choice.file, untrusted: choice.scope === "project" };
 }
 
-export async function runImport(file: string | undefined, project: string | undefined): Promise<void> {
+function projectDir(project: string): string {
+  try {
+    return realpathSync(resolve(project));
+  } catch {
+    throw new MsmError("INPUT_INVALID", `--project ${project}: no such directory`);
+  }
+}
+
+/** A project's graph on a PostgreSQL server (the caller closes the server). */
+function postgresGraph(url: string, project: string | undefined): { graph: PgGraph; server: PgServer; where: string } {
+  const server = new PgServer(parsePgUrl(url), { max: 2 });
+  const graph = new PgGraph(server, identityFor(project === undefined ? undefined : projectDir(project)));
+  return { graph, server, where: `${server.target.display} (project ${graph.identity.id})` };
+}
+
+/** The graph import/export use: the daemon's backend (MSM_MEMORY_DATABASE_URL or targets.memory.database), else SQLite. */
+function configuredGraph(project: string | undefined, create: boolean): { graph: Graph; where: string; close: () => Promise<void>; optimize: () => void } {
+  const memory = loadConfig().targets.memory;
+  const url = configuredDatabaseUrl(memory && "database" in memory ? memory.database : undefined);
+  if (url) {
+    const { graph, server, where } = postgresGraph(url, project);
+    return { graph, where, close: () => server.close(), optimize: () => {} };
+  }
+  const { file, untrusted } = databaseFor(project, create);
+  const store = new GraphStore(file, { nofollow: untrusted });
+  return { graph: store, where: file, close: async () => store.close(), optimize: () => store.optimizeSearchIndex() };
+}
+
+async function runImportInner(file: string | undefined, project: string | undefined): Promise<void> {
   if (!file) {
     throw new MsmError("USAGE", 'Which file? Run "msm memory import FILE", or set MEMORY_FILE_PATH to the official server\'s memory file.');
   }
   const source = resolve(file);
-  const { file: database, untrusted } = databaseFor(project, true);
-  const store = new GraphStore(database, { nofollow: untrusted });
+  const target = configuredGraph(project, true);
   try {
     const started = Date.now();
-    const report = await importFile(source, store, (message) => process.stderr.write(`msm memory import: ${message}\n`));
-    store.optimizeSearchIndex();
+    const report = await importFile(source, target.graph, (message) => process.stderr.write(`msm memory import: ${message}\n`));
+    target.optimize();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stderr.write(
-      `Imported ${source} into ${database} in ${seconds} s: ${report.entitiesAdded} entities added` +
+      `Imported ${source} into ${target.where} in ${seconds} s: ${report.entitiesAdded} entities added` +
         (report.entitiesMerged ? `, ${report.entitiesMerged} merged into existing ones` : "") +
         `, ${report.observationsAdded} observations, ${report.relationsAdded} relations` +
         (report.ignored ? ` (${report.ignored} lines of unknown type ignored)` : "") +
         ".\n",
     );
   } finally {
-    store.close();
+    await target.close();
   }
 }
 
-export async function runExport(project: string | undefined, output: string | undefined): Promise<void> {
-  const { file: database, untrusted } = databaseFor(project, false);
-  const store = new GraphStore(database, { nofollow: untrusted });
+async function runExportInner(project: string | undefined, output: string | undefined): Promise<void> {
+  const source = configuredGraph(project, false);
   try {
-    const counts = output ? exportToFile(store, resolve(output)) : exportTo(store, 1);
-    process.stderr.write(`Exported ${counts.entities} entities and ${counts.relations} relations from ${database}${output ? ` to ${resolve(output)}` : ""}.\n`);
+    const counts = output ? await exportToFile(source.graph, resolve(output)) : await exportTo(source.graph, 1);
+    process.stderr.write(`Exported ${counts.entities} entities and ${counts.relations} relations from ${source.where}${output ? ` to ${resolve(output)}` : ""}.\n`);
   } finally {
-    store.close();
+    await source.close();
   }
 }
+
+/**
+ * `--to URL`: the project's SQLite graph into PostgreSQL; `--from URL`: back into SQLite. Import rules (nothing
+ * duplicated, missing observations added), so a second run, or one after an interruption, is harmless.
+ */
+async function runMigrateInner(options: { to?: string; from?: string; project?: string }): Promise<void> {
+  if (!!options.to === !!options.from) {
+    throw new MsmError("USAGE", "Give exactly one of --to URL (SQLite → PostgreSQL) or --from URL (PostgreSQL → SQLite).");
+  }
+  const pg = postgresGraph((options.to ?? options.from)!, options.project);
+  const { file, untrusted } = databaseFor(options.project, !!options.from);
+  const store = new GraphStore(file, { nofollow: untrusted });
+  const [from, to, fromWhere, toWhere] = options.to ? [store, pg.graph, file, pg.where] : [pg.graph, store, pg.where, file];
+  try {
+    const started = Date.now();
+    const report = await copyGraph(from, to, (message) => process.stderr.write(`msm memory migrate: ${message}\n`));
+    if (options.from) store.optimizeSearchIndex();
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stderr.write(
+      `Copied ${report.entities} entities and ${report.relations} relations from ${fromWhere} to ${toWhere} in ${seconds} s: ` +
+        `${report.entitiesAdded} entities added, ${report.entitiesMerged} already there, ${report.observationsAdded} observations and ${report.relationsAdded} relations added.\n`,
+    );
+  } finally {
+    store.close();
+    await pg.server.close();
+  }
+}
+
+/** A database failure (server down, login refused) is a plain message for a person, not a stack trace. */
+function friendly<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await fn(...args);
+    } catch (error) {
+      if (error instanceof GraphError) throw new MsmError("DATABASE_FAILED", error.message);
+      throw error;
+    }
+  };
+}
+
+export const runImport = friendly(runImportInner);
+export const runExport = friendly(runExportInner);
+export const runMigrate = friendly(runMigrateInner);

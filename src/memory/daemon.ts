@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { loadConfig } from "../lib/config.ts";
+import { MsmError } from "../lib/errors.ts";
 import { createBaseApp } from "../lib/http.ts";
 import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
 import { acquireLock } from "../lib/lock.ts";
@@ -8,7 +10,8 @@ import { ensureHome, paths } from "../lib/paths.ts";
 import { MAX_BODY_BYTES, serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
-import { Databases, requestProject } from "./databases.ts";
+import { namesDatabase, openGraphSource, type GraphSource } from "./backend.ts";
+import { requestProject } from "./databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 import { LeanHttpTransport } from "../lib/http/lean-transport.ts";
 
@@ -25,7 +28,7 @@ interface Session {
  * The memory daemon's HTTP app: MCP over streamable HTTP at /mcp, one SDK transport + server per session. Sessions
  * with no open stream and no request for `sessionIdleMs` are closed (a SIGKILLed proxy never sends DELETE).
  */
-export function createMemoryApp(token: string, databases: Databases, options: { sessionIdleMs?: number } = {}) {
+export function createMemoryApp(token: string, databases: GraphSource, options: { sessionIdleMs?: number } = {}) {
   const app = createBaseApp(token);
   const sessions = new SessionTable<Session>(options.sessionIdleMs);
   sessions.start();
@@ -117,7 +120,17 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
     return;
   }
-  const databases = new Databases({ info: (m) => log.info(m), warn: (m) => log.warn(m) });
+  const config = loadConfig();
+  // A broken memory entry runs memory on its defaults, except when it names a database: a mistyped URL must not
+  // quietly put a team's writes in local SQLite files.
+  if (config.broken.memory && namesDatabase()) {
+    lock.release();
+    log.error(config.broken.memory);
+    throw new MsmError("CONFIG_INVALID", config.broken.memory);
+  }
+  if (config.error) log.warn(config.error);
+  const memory = config.targets.memory;
+  const databases = openGraphSource(memory && "database" in memory ? memory.database : undefined, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const { app, closeAll } = createMemoryApp(token, databases);
   let server;
   try {

@@ -1,8 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import type { Databases } from "./databases.ts";
-import type { AsyncStore } from "./store-client.ts";
+import type { Graph, GraphSource } from "./backend.ts";
 import {
   EntitySchema,
   GraphError,
@@ -85,10 +84,10 @@ function json(value: unknown): { type: "text"; text: string }[] {
 }
 
 /** One MCP server per session; all of them share the open databases. */
-export function createMemoryServer(databases: Databases, subscriptions: Subscriptions): McpServer {
+export function createMemoryServer(databases: GraphSource, subscriptions: Subscriptions): McpServer {
   const server = new McpServer({ name: "memory-server", version: VERSION });
 
-  const mutate = async <T>(fn: (store: AsyncStore) => Promise<T>): Promise<T> => {
+  const mutate = async <T>(fn: (store: Graph) => T | Promise<T>): Promise<T> => {
     const store = databases.current();
     const result = await fn(store);
     subscriptions.changed(store.file);
@@ -298,13 +297,13 @@ function done(message: string) {
 /**
  * Tools the official server lacks. Additive only: the nine official tools keep their names, schemas and answers.
  */
-function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>(fn: (store: AsyncStore) => Promise<T>) => Promise<T>): void {
+function registerExtraTools(server: McpServer, databases: GraphSource, mutate: <T>(fn: (store: Graph) => T | Promise<T>) => Promise<T>): void {
   server.registerTool(
     "memory_stats",
     {
       title: "Memory Stats",
       description:
-        "Where the knowledge graph is stored, why there, and how big it is: database path, scope (project or home) and the reason, entity, observation and relation counts, bytes on disk",
+        "Where the knowledge graph is stored, why there, and how big it is: backend (sqlite or postgres), database path or server, scope (project or home) and the reason, the project id in a shared PostgreSQL database and how it was found, entity, observation and relation counts, bytes on disk",
       inputSchema: {},
       outputSchema: {
         database: z.string(),
@@ -314,12 +313,15 @@ function registerExtraTools(server: McpServer, databases: Databases, mutate: <T>
         observations: z.number(),
         relations: z.number(),
         bytes: z.number(),
+        backend: z.enum(["sqlite", "postgres"]),
+        projectId: z.string().optional().describe("PostgreSQL: the project's id in the shared database"),
+        projectIdSource: z.enum(["git-origin", "msm.json", "path", "home"]).optional().describe("PostgreSQL: how the project id was found"),
       },
       annotations: READ,
     },
     async () => {
       const { store, choice } = databases.currentWithChoice();
-      const stats = { ...(await store.stats()), scope: choice.scope, why: choice.why };
+      const stats = { ...(await store.stats()), scope: choice.scope, why: choice.why, backend: choice.backend, projectId: choice.projectId, projectIdSource: choice.projectIdSource };
       return { content: json(stats), structuredContent: stats };
     },
   );

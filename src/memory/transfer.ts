@@ -2,7 +2,8 @@ import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSy
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import { MsmError } from "../lib/errors.ts";
-import { GraphStore, type ImportCounts } from "./store.ts";
+import type { TransferGraph as Graph } from "./backend.ts";
+import type { ImportCounts } from "./store.ts";
 import type { Entity, Relation } from "./types.ts";
 
 /*
@@ -72,8 +73,8 @@ function invalid(file: string, line: number, what: string, error: z.ZodError): M
   return new MsmError("INPUT_INVALID", `${file}:${line}: not a valid ${what}: ${where} ${issue.message}. Fix that line and import again; nothing was imported.`);
 }
 
-/** Reads the file line by line, handing each parsed item to `visit`. */
-async function eachLine(file: string, visit: (item: Item | undefined, line: number, bytes: number) => void): Promise<void> {
+/** Reads the file line by line, yielding each parsed item with its line number and the bytes read so far. */
+async function* eachLine(file: string): AsyncGenerator<{ item: Item | undefined; line: number; bytes: number }> {
   const input = createReadStream(file, { encoding: "utf8" });
   const lines = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
@@ -81,7 +82,7 @@ async function eachLine(file: string, visit: (item: Item | undefined, line: numb
   for await (const text of lines) {
     n++;
     bytes += text.length + 1;
-    visit(parseLine(text, file, n), n, bytes);
+    yield { item: parseLine(text, file, n), line: n, bytes };
   }
 }
 
@@ -115,7 +116,7 @@ function readDocument(file: string): { entities: Entity[]; relations: Relation[]
  * Imports a memory file into a database. Two passes over JSON lines: the first checks every line (so a bad line
  * means nothing is imported), the second writes in batches so a running daemon is never locked out for long.
  */
-export async function importFile(file: string, store: GraphStore, progress: (message: string) => void = () => {}): Promise<ImportReport> {
+export async function importFile(file: string, store: Graph, progress: (message: string) => void = () => {}): Promise<ImportReport> {
   if (!existsSync(file)) throw new MsmError("INPUT_INVALID", `No such file: ${file}`);
   const size = statSync(file).size;
   const report: ImportReport = { lines: 0, ignored: 0, entitiesAdded: 0, entitiesMerged: 0, observationsAdded: 0, relationsAdded: 0 };
@@ -128,8 +129,8 @@ export async function importFile(file: string, store: GraphStore, progress: (mes
 
   const doc = readDocument(file);
   if (doc) {
-    for (let i = 0; i < doc.entities.length; i += IMPORT_BATCH) add(store.importGraph(doc.entities.slice(i, i + IMPORT_BATCH), []));
-    for (let i = 0; i < doc.relations.length; i += IMPORT_BATCH) add(store.importGraph([], doc.relations.slice(i, i + IMPORT_BATCH)));
+    for (let i = 0; i < doc.entities.length; i += IMPORT_BATCH) add(await store.importGraph(doc.entities.slice(i, i + IMPORT_BATCH), []));
+    for (let i = 0; i < doc.relations.length; i += IMPORT_BATCH) add(await store.importGraph([], doc.relations.slice(i, i + IMPORT_BATCH)));
     return report;
   }
 
@@ -141,28 +142,28 @@ export async function importFile(file: string, store: GraphStore, progress: (mes
     progress(`${phase}: line ${line} (${Math.min(100, Math.floor((bytes / size) * 100))}%)`);
   };
 
-  await eachLine(file, (item, line, bytes) => {
+  for await (const { item, line, bytes } of eachLine(file)) {
     report.lines = line;
     if (item?.kind === "ignored") report.ignored++;
     tick("checking", line, bytes);
-  });
+  }
 
   let entities: Entity[] = [];
   let relations: Relation[] = [];
-  const flush = () => {
-    if (entities.length || relations.length) add(store.importGraph(entities, relations));
+  const flush = async () => {
+    if (entities.length || relations.length) add(await store.importGraph(entities, relations));
     entities = [];
     relations = [];
   };
   // Entities go in before the relations of the same batch; relations may name entities that come later, which the
   // official format allows (relations are not tied to entity rows).
-  await eachLine(file, (item, line, bytes) => {
+  for await (const { item, line, bytes } of eachLine(file)) {
     if (item?.kind === "entity") entities.push(item.entity);
     else if (item?.kind === "relation") relations.push(item.relation);
-    if (entities.length + relations.length >= IMPORT_BATCH) flush();
+    if (entities.length + relations.length >= IMPORT_BATCH) await flush();
     tick("importing", line, bytes);
-  });
-  flush();
+  }
+  await flush();
   return report;
 }
 
@@ -175,7 +176,7 @@ function relationLine(r: Relation): string {
 }
 
 /** Streams the graph as official JSON lines to a file descriptor; returns the counts written. */
-export function exportTo(store: GraphStore, fd: number): { entities: number; relations: number } {
+export async function exportTo(store: Graph, fd: number): Promise<{ entities: number; relations: number }> {
   const counts = { entities: 0, relations: 0 };
   let buffer = "";
   const push = (line: string) => {
@@ -185,7 +186,7 @@ export function exportTo(store: GraphStore, fd: number): { entities: number; rel
       buffer = "";
     }
   };
-  for (const item of store.iterate()) {
+  for await (const item of store.iterate()) {
     if (item.type === "entity") {
       push(entityLine(item.entity));
       counts.entities++;
@@ -199,11 +200,11 @@ export function exportTo(store: GraphStore, fd: number): { entities: number; rel
 }
 
 /** Writes the export to a file atomically (temp file + rename), like the official server saves its own. */
-export function exportToFile(store: GraphStore, file: string): { entities: number; relations: number } {
+export async function exportToFile(store: Graph, file: string): Promise<{ entities: number; relations: number }> {
   const temp = `${file}.${process.pid}.tmp`;
   const fd = openSync(temp, "w");
   try {
-    const counts = exportTo(store, fd);
+    const counts = await exportTo(store, fd);
     closeSync(fd);
     renameSync(temp, file);
     return counts;
@@ -222,4 +223,41 @@ function writeAll(fd: number, text: string): void {
   const data = Buffer.from(text, "utf8");
   let offset = 0;
   while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
+}
+
+/**
+ * Copies one graph into another (SQLite ⇄ PostgreSQL) in batches, with the import rules: an entity already there
+ * gets the missing observations, nothing is duplicated, so running it twice is harmless.
+ */
+export async function copyGraph(from: Graph, to: Graph, progress: (message: string) => void = () => {}): Promise<ImportCounts & { entities: number; relations: number }> {
+  const total = { entitiesAdded: 0, entitiesMerged: 0, observationsAdded: 0, relationsAdded: 0, entities: 0, relations: 0 };
+  let entities: Entity[] = [];
+  let relations: Relation[] = [];
+  let lastReport = Date.now();
+  const flush = async () => {
+    if (!entities.length && !relations.length) return;
+    const counts = await to.importGraph(entities, relations);
+    total.entitiesAdded += counts.entitiesAdded;
+    total.entitiesMerged += counts.entitiesMerged;
+    total.observationsAdded += counts.observationsAdded;
+    total.relationsAdded += counts.relationsAdded;
+    entities = [];
+    relations = [];
+    if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
+      lastReport = Date.now();
+      progress(`copied ${total.entities} entities, ${total.relations} relations`);
+    }
+  };
+  for await (const item of from.iterate()) {
+    if (item.type === "entity") {
+      entities.push(item.entity);
+      total.entities++;
+    } else {
+      relations.push(item.relation);
+      total.relations++;
+    }
+    if (entities.length + relations.length >= IMPORT_BATCH) await flush();
+  }
+  await flush();
+  return total;
 }

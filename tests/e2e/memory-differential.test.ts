@@ -4,10 +4,11 @@
  * compared as sets of entities, because msm ranks them; everything else — text, structuredContent, errors, order —
  * must match exactly. MSM_DIFF_SEEDS=N runs more seeds.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { Sandbox, openSession } from "../helpers/sandbox.ts";
 import { rng, startOfficial } from "../helpers/official.ts";
+import { TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
 
 const SEEDS = Number(process.env.MSM_DIFF_SEEDS ?? 100);
 const STEPS = Number(process.env.MSM_DIFF_STEPS ?? 60);
@@ -106,9 +107,11 @@ async function reset(client: Client): Promise<void> {
   if (graph.relations.length) await client.callTool({ name: "delete_relations", arguments: { relations: graph.relations } });
 }
 
-describe("msm answers exactly like the official memory server", () => {
+/** The same test on each backend: per-project SQLite files, and one PostgreSQL server (a throwaway one). */
+function differential(backend: "sqlite" | "postgres", seeds: number, config: () => object): void {
+describe(`msm answers exactly like the official memory server (${backend})`, () => {
   test("tools, schemas, annotations and the resource are the official ones (plus additive extras)", async () => {
-    const sandbox = new Sandbox();
+    const sandbox = new Sandbox(config());
     const official = await startOfficial(sandbox.root);
     try {
       const msm = await openSession(sandbox, sandbox.project("p"));
@@ -131,6 +134,7 @@ describe("msm answers exactly like the official memory server", () => {
       );
       expect((await msm.client.listResources()).resources).toEqual((await official.client.listResources()).resources);
       expect(msm.client.getServerCapabilities()?.resources?.subscribe).toBe(true);
+      expect(((await msm.client.callTool({ name: "memory_stats", arguments: {} })).structuredContent as { backend?: string }).backend).toBe(backend);
       await msm.close();
     } finally {
       await official.close();
@@ -138,13 +142,13 @@ describe("msm answers exactly like the official memory server", () => {
     }
   });
 
-  test(`${SEEDS} seeded random sequences of ${STEPS} calls give identical answers`, async () => {
-    const sandbox = new Sandbox();
+  test(`${seeds} seeded random sequences of ${STEPS} calls give identical answers`, async () => {
+    const sandbox = new Sandbox(config());
     const official = await startOfficial(sandbox.root);
     try {
       const msm = await openSession(sandbox, sandbox.project("p"));
       let calls = 0;
-      for (let seed = 1; seed <= SEEDS; seed++) {
+      for (let seed = 1; seed <= seeds; seed++) {
         const r = rng(seed);
         for (let step = 0; step < STEPS; step++) {
           const call = nextCall(r);
@@ -166,11 +170,28 @@ describe("msm answers exactly like the official memory server", () => {
         await reset(msm.client);
         expect(await outcome(msm.client, { name: "read_graph", arguments: {} })).toEqual(await outcome(official.client, { name: "read_graph", arguments: {} }));
       }
-      expect(calls).toBe(SEEDS * STEPS);
+      expect(calls).toBe(seeds * STEPS);
       await msm.close();
     } finally {
       await official.close();
       await sandbox.cleanup();
     }
-  }, 180_000);
+  }, 300_000);
 });
+}
+
+differential("sqlite", SEEDS, () => ({ targets: { memory: { port: 0 } } }));
+
+// PostgreSQL is slower per call (a network round trip per statement), so fewer seeds unless MSM_DIFF_SEEDS says.
+let pg: TestPostgres | undefined;
+if (postgresAvailable()) {
+  beforeAll(async () => {
+    pg = await TestPostgres.start();
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  }, 60_000);
+  differential("postgres", Number(process.env.MSM_DIFF_SEEDS ?? 40), () => ({ targets: { memory: { port: 0, database: pg!.passwordUrl() } } }));
+} else {
+  test.skip("PostgreSQL differential (initdb not installed)", () => {});
+}

@@ -28,6 +28,6 @@ describe("config", () => {
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { idleMinutes: -1 } } }))).toThrow(/targets\.memory\.idleMinutes/);
     expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", transport: "streamable-http", health: "ping" } } }))).toThrow(/targets\.code\.health/);
     expect(() => parseConfig(JSON.stringify({ supervisor: { port: 3199, idle: 1 } }))).toThrow(/unknown key "supervisor\.idle"/);
-    expect(() => parseConfig(JSON.stringify({ targets: { memory: { command: "x" } } }))).toThrow(/"port" and "idleMinutes"/);
+    expect(() => parseConfig(JSON.stringify({ targets: { memory: { command: "x" } } }))).toThrow(/"port", "idleMinutes", "database"/);
   });
 });

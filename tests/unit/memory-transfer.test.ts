@@ -76,13 +76,13 @@ describe("import", () => {
 });
 
 describe("export", () => {
-  test("writes the official line format, entities then relations, in creation order", () => {
+  test("writes the official line format, entities then relations, in creation order", async () => {
     const d = dir();
     const store = new GraphStore(join(d, "memory.db"));
     store.createEntities([{ name: "A", entityType: "t", observations: ["x"] }, { name: "B", entityType: "t", observations: [] }]);
     store.createRelations([{ from: "B", to: "A", relationType: "r" }]);
     const out = join(d, "out.jsonl");
-    expect(exportToFile(store, out)).toEqual({ entities: 2, relations: 1 });
+    expect(await exportToFile(store, out)).toEqual({ entities: 2, relations: 1 });
     expect(readFileSync(out, "utf8")).toBe(
       [
         '{"type":"entity","name":"A","entityType":"t","observations":["x"]}',

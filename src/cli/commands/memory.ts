@@ -9,7 +9,7 @@ const serveArgs = {
 } as const;
 
 const projectArg = {
-  project: { type: "string", description: "Project folder whose .claude/memory.db to use (default: the home database ~/.claude/memory.db)" },
+  project: { type: "string", description: "Project folder whose graph to use: its .claude/memory.db, or its project id on PostgreSQL (default: the home graph)" },
 } as const;
 
 const serve = defineCommand({
@@ -47,13 +47,29 @@ const exportCommand = defineCommand({
   },
 });
 
+const migrateCommand = defineCommand({
+  meta: {
+    name: "migrate",
+    description: "Copy a project's graph between its SQLite file and a PostgreSQL database (--to URL or --from URL; safe to repeat)",
+  },
+  args: {
+    to: { type: "string", description: "Copy the SQLite graph into this PostgreSQL database (postgres://user@host/db)" },
+    from: { type: "string", description: "Copy the graph from this PostgreSQL database back into the SQLite file" },
+    ...projectArg,
+  },
+  async run({ args }) {
+    const { runMigrate } = await import("../../memory/cli.ts");
+    await runMigrate({ to: args.to, from: args.from, project: args.project });
+  },
+});
+
 export default defineCommand({
   meta: {
     name: "memory",
-    description: "The built-in knowledge-graph memory: run the daemon (MCP over streamable HTTP on 127.0.0.1), import or export",
+    description: "The built-in knowledge-graph memory: run the daemon (MCP over streamable HTTP on 127.0.0.1), import, export or migrate to/from PostgreSQL",
   },
   args: serveArgs,
-  subCommands: { serve, import: importCommand, export: exportCommand },
+  subCommands: { serve, import: importCommand, export: exportCommand, migrate: migrateCommand },
   default: "serve",
 });
 

@@ -1,0 +1,248 @@
+/**
+ * The memory daemon on a real (throwaway) PostgreSQL server: several MSM_HOMEs stand for several machines, each with
+ * its own clone of one repository. What a user sees: one shared graph, no lost writes, clear errors during an outage
+ * that never show the password, and recovery without restarting anything.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Sandbox, call, msm, openSession, type Session } from "../helpers/sandbox.ts";
+import { PG_PASSWORD, TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
+
+let pg: TestPostgres;
+
+/** A clone of a repository: a project folder whose .git/config names `origin`. */
+function clone(sandbox: Sandbox, name: string, origin?: string): string {
+  const dir = sandbox.project(name);
+  if (origin) writeFileSync(join(dir, ".git", "config"), `[core]\n\tbare = false\n[remote "origin"]\n\turl = ${origin}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
+  return dir;
+}
+
+function machine(): Sandbox {
+  return new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl() } } });
+}
+
+function text(result: unknown): string {
+  return (result as { content: { text: string }[] }).content.map((c) => c.text).join("\n");
+}
+
+describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
+  beforeAll(async () => {
+    pg = await TestPostgres.start();
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  }, 60_000);
+
+  test("two machines with two clones of one repository share one graph; other repositories never see it", async () => {
+    const a = machine();
+    // The second machine takes the URL from the environment instead of config.json.
+    const b = new Sandbox();
+    const c = machine();
+    try {
+      const sa = await openSession(a, clone(a, "app", "https://GitHub.com/acme/app.git"));
+      const sb = await openSession(b, clone(b, "checkout", "git@github.com:acme/app"), { env: { MSM_MEMORY_DATABASE_URL: pg.passwordUrl() } });
+      const sc = await openSession(c, clone(c, "app", "https://github.com/acme/other.git"));
+      await call(sa.client, "create_entities", { entities: [{ name: "Release", entityType: "process", observations: ["tag, then publish"] }] });
+      await call(sb.client, "add_observations", { observations: [{ entityName: "Release", contents: ["added on machine B"] }] });
+      const graph = await call<{ entities: { name: string; observations: string[] }[] }>(sa.client, "read_graph");
+      expect(graph.entities).toEqual([{ name: "Release", entityType: "process", observations: ["tag, then publish", "added on machine B"] } as never]);
+      expect((await call<{ entities: unknown[] }>(sc.client, "read_graph")).entities).toEqual([]);
+
+      const stats = await call<Record<string, unknown>>(sb.client, "memory_stats");
+      expect(stats).toMatchObject({ backend: "postgres", projectId: "github.com/acme/app", projectIdSource: "git-origin", scope: "project", entities: 1, observations: 2 });
+      expect(String(stats.database)).not.toContain(PG_PASSWORD);
+
+      // A folder with no remote: an explicit projectId in .claude/msm.json names it, on any machine.
+      const named = a.project("notes");
+      mkdirSync(join(named, ".claude"), { mode: 0o700 });
+      writeFileSync(join(named, ".claude", "msm.json"), JSON.stringify({ projectId: "team-notes" }), { mode: 0o600 });
+      const sn = await openSession(a, named);
+      expect(await call(sn.client, "memory_stats")).toMatchObject({ projectId: "id:team-notes", projectIdSource: "msm.json" });
+      const plain = await openSession(c, c.project("scratch"));
+      expect(await call(plain.client, "memory_stats")).toMatchObject({ projectId: `path:${c.project("scratch")}`, projectIdSource: "path" });
+      for (const s of [sa, sb, sc, sn, plain]) await s.close();
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup(), c.cleanup()]);
+    }
+  }, 120_000);
+
+  test("eight daemons with separate MSM_HOMEs write one project at once and lose no acknowledged write", async () => {
+    const machines = Array.from({ length: 8 }, () => machine());
+    const WRITES = 15;
+    try {
+      const sessions: Session[] = [];
+      for (const [i, m] of machines.entries()) sessions.push(await openSession(m, clone(m, `clone${i}`, "ssh://git@github.com:22/acme/busy.git")));
+      await call(sessions[0]!.client, "create_entities", { entities: [{ name: "hub", entityType: "shared", observations: [] }, { name: "sink", entityType: "shared", observations: [] }] });
+      const acknowledged = { entities: new Set<string>(), hub: new Set<string>(), relations: new Set<string>(), sink: new Set<string>() };
+      await Promise.all(
+        sessions.map(async (s, k) => {
+          for (let i = 0; i < WRITES; i++) {
+            const name = `w${k}-${i}`;
+            await call(s.client, "create_entities", { entities: [{ name, entityType: "item", observations: [`made by ${k}`] }] });
+            acknowledged.entities.add(name);
+            await call(s.client, "add_observations", { observations: [{ entityName: "hub", contents: [`${k}:${i}`] }] });
+            acknowledged.hub.add(`${k}:${i}`);
+            await call(s.client, "create_relations", { relations: [{ from: name, to: "hub", relationType: "feeds" }] });
+            acknowledged.relations.add(name);
+          }
+          // Contended structural changes: every machine renames its first item and folds its second into one sink.
+          await call(s.client, "rename_entity", { oldName: `w${k}-0`, newName: `renamed-${k}` });
+          await call(s.client, "merge_entities", { sources: [`w${k}-1`], target: "sink" });
+          acknowledged.sink.add(`made by ${k}`);
+        }),
+      );
+      const graph = await call<{ entities: { name: string; observations: string[] }[]; relations: { from: string; to: string }[] }>(sessions[3]!.client, "read_graph");
+      const names = new Set(graph.entities.map((e) => e.name));
+      for (let k = 0; k < 8; k++) {
+        for (let i = 2; i < WRITES; i++) expect(names.has(`w${k}-${i}`)).toBe(true);
+        expect(names.has(`renamed-${k}`)).toBe(true);
+        expect(names.has(`w${k}-0`) || names.has(`w${k}-1`)).toBe(false);
+      }
+      expect(new Set(graph.entities.find((e) => e.name === "hub")!.observations)).toEqual(acknowledged.hub);
+      expect(new Set(graph.entities.find((e) => e.name === "sink")!.observations)).toEqual(acknowledged.sink);
+      // Every relation survived, re-pointed with its renamed or merged endpoint; none names a gone entity. The eight
+      // merged items' "feeds hub" relations all became sink→hub, which exists once (duplicates are dropped).
+      expect(graph.relations.length).toBe(8 * WRITES - 7);
+      for (const r of graph.relations) expect(names.has(r.from) && names.has(r.to)).toBe(true);
+      expect(graph.relations.filter((r) => r.from === "sink").length).toBe(1);
+      for (const s of sessions) await s.close();
+    } finally {
+      await Promise.all(machines.map((m) => m.cleanup()));
+    }
+  }, 240_000);
+
+  test("an outage is a clear tool error naming the server, never the password; calls work again when it is back", async () => {
+    const sandbox = machine();
+    try {
+      const session = await openSession(sandbox, clone(sandbox, "app", "https://github.com/acme/outage.git"));
+      await call(session.client, "create_entities", { entities: [{ name: "before", entityType: "t", observations: [] }] });
+      pg.stopServer();
+      let down: string;
+      try {
+        const result = await session.client.callTool({ name: "search_nodes", arguments: { query: "before" } });
+        expect(result.isError).toBe(true);
+        down = text(result);
+        const write = await session.client.callTool({ name: "create_entities", arguments: { entities: [{ name: "during", entityType: "t", observations: [] }] } });
+        expect(write.isError).toBe(true);
+      } finally {
+        expect(pg.startServer()).toBe(true);
+      }
+      expect(down).toContain(`postgres://team@127.0.0.1:${pg.port}/msm`);
+      expect(down).toContain("Check that PostgreSQL is running");
+      expect(down).not.toContain(PG_PASSWORD);
+      // Back: the same daemon, the same session.
+      await call(session.client, "create_entities", { entities: [{ name: "after", entityType: "t", observations: [] }] });
+      expect((await call<{ entities: { name: string }[] }>(session.client, "read_graph")).entities.map((e) => e.name)).toEqual(["before", "after"]);
+
+      // The pool is bounded: a burst of 40 concurrent calls uses at most 4 connections (the server restarted, so
+      // every connection of user `team` now is this daemon's).
+      const admin = new Bun.SQL(pg.url("postgres"), { max: 1 });
+      try {
+        let most = 0;
+        let done = false;
+        const burst = Promise.all(Array.from({ length: 40 }, (_, i) => call(session.client, i % 2 ? "search_nodes" : "create_entities", i % 2 ? { query: "e" } : { entities: [{ name: `burst-${i}`, entityType: "t", observations: [] }] }))).finally(() => {
+          done = true;
+        });
+        while (!done) {
+          const [row] = await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'team'`;
+          most = Math.max(most, row.n);
+          await Bun.sleep(5);
+        }
+        await burst;
+        expect(most).toBeGreaterThan(0);
+        expect(most).toBeLessThanOrEqual(4);
+      } finally {
+        await admin.close();
+      }
+
+      // A wrong password: the error says the login was refused, and shows neither password.
+      const wrong = new Sandbox({ targets: { memory: { port: 0, database: `postgres://team:Wr0ng-${PG_PASSWORD}@127.0.0.1:${pg.port}/msm` } } });
+      try {
+        const s = await openSession(wrong, wrong.project("p"));
+        const result = await s.client.callTool({ name: "read_graph", arguments: {} });
+        expect(result.isError).toBe(true);
+        expect(text(result)).toContain("refused the login for user team");
+        expect(text(result)).not.toContain(PG_PASSWORD);
+        await s.close();
+      } finally {
+        await wrong.cleanup();
+      }
+
+      // Nowhere a user looks: the daemon's log, msm status (text and JSON).
+      const log = readFileSync(join(sandbox.msmHome, "logs", "memory.log"), "utf8");
+      expect(log).toContain(`PostgreSQL postgres://team@127.0.0.1:${pg.port}/msm`);
+      expect(log).not.toContain(PG_PASSWORD);
+      for (const args of [["status"], ["status", "--json"]]) {
+        const out = await msm(sandbox, args);
+        expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
+      }
+      await session.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 120_000);
+
+  test("msm memory migrate --to / --from copy a project's graph both ways, idempotently; import and export use the configured backend", async () => {
+    const sandbox = new Sandbox();
+    try {
+      const origin = "https://github.com/acme/migrate.git";
+      const local = clone(sandbox, "local", origin);
+      const lines = [
+        { type: "entity", name: "A", entityType: "t", observations: ["one", "two"] },
+        { type: "entity", name: "B", entityType: "t", observations: [] },
+        { type: "relation", from: "A", to: "B", relationType: "uses" },
+      ];
+      const file = join(sandbox.root, "graph.jsonl");
+      writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+      expect((await msm(sandbox, ["memory", "import", file, "--project", local])).code).toBe(0);
+
+      const url = pg.passwordUrl();
+      const first = await msm(sandbox, ["memory", "migrate", "--to", url, "--project", local]);
+      expect(first.code).toBe(0);
+      expect(first.stderr).toContain(`Copied 2 entities and 1 relations from ${join(local, ".claude", "memory.db")} to postgres://team@127.0.0.1:${pg.port}/msm (project github.com/acme/migrate)`);
+      expect(first.stderr).toContain("2 entities added");
+      const again = await msm(sandbox, ["memory", "migrate", "--to", url, "--project", local]);
+      expect(again.stderr).toContain("0 entities added, 2 already there, 0 observations and 0 relations added");
+      for (const out of [first, again]) expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
+
+      // Export from PostgreSQL (the backend the environment names) is the same file a SQLite export gives.
+      const fromSqlite = await msm(sandbox, ["memory", "export", "--project", local]);
+      const fromPg = await msm(sandbox, ["memory", "export", "--project", local], { MSM_MEMORY_DATABASE_URL: url });
+      expect(fromPg.code).toBe(0);
+      expect(fromPg.stdout).toBe(fromSqlite.stdout);
+      expect(fromPg.stdout).toBe(lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+
+      // Import straight into PostgreSQL, then copy the graph back into another clone's SQLite file.
+      const more = join(sandbox.root, "more.jsonl");
+      writeFileSync(more, JSON.stringify({ type: "entity", name: "C", entityType: "t", observations: ["three"] }) + "\n");
+      expect((await msm(sandbox, ["memory", "import", more, "--project", local], { MSM_MEMORY_DATABASE_URL: url })).code).toBe(0);
+      const other = clone(sandbox, "other", "git@github.com:acme/migrate");
+      const back = await msm(sandbox, ["memory", "migrate", "--from", url, "--project", other]);
+      expect(back.code).toBe(0);
+      expect(back.stderr).toContain("Copied 3 entities and 1 relations");
+      const exported = await msm(sandbox, ["memory", "export", "--project", other]);
+      expect(exported.stdout.trim().split("\n").map((l) => JSON.parse(l).name ?? "relation")).toEqual(["A", "B", "C", "relation"]);
+
+      // The server down: a plain error naming it, not a stack trace and not the password.
+      const down = await msm(sandbox, ["memory", "migrate", "--to", `postgres://team:${PG_PASSWORD}@127.0.0.1:1/msm`, "--project", local]);
+      expect(down.code).toBe(1);
+      expect(down.stderr).toContain("Cannot reach the memory database postgres://team@127.0.0.1:1/msm");
+      expect(down.stderr).not.toContain(PG_PASSWORD);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 120_000);
+
+  test("a mistyped database URL stops the daemon with the reason instead of quietly using local SQLite", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: `postgress://team:${PG_PASSWORD}@127.0.0.1/msm` } } });
+    try {
+      const out = await msm(sandbox, ["memory", "serve", "--port", "0"]);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain("targets.memory.database: must be a postgres:// or postgresql:// URL");
+      expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
+});
