@@ -13,7 +13,7 @@ export default defineCommand({
     const { login } = await import("../../remote/login.ts");
     const { loginState } = await import("../../remote/auth.ts");
     await login(target, (url) => process.stdout.write(`Open this address to log in to ${args.name}:\n${url}\n`));
-    const state = loginState(args.name);
+    const state = loginState(args.name, target.oauth?.grant === "client_credentials");
     const until = state.expiresAt ? ` (access token valid until ${new Date(state.expiresAt).toLocaleString()}${state.refreshable ? ", refreshed by msm" : ""})` : "";
     process.stdout.write(`Logged in to ${args.name}${until}. Every session uses this login.\n`);
   },
