@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { MsmError } from "../../lib/errors.ts";
 
 export default defineCommand({
-  meta: { name: "login", description: "Log in to a remote target (OAuth in the browser, once for every session)" },
+  meta: { name: "login", description: "Log in to a remote target (OAuth in the browser, or client credentials; once for every session)" },
   args: {
     name: { type: "positional", description: "Remote target from config.json (one with a \"url\")", required: true },
   },
