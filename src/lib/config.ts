@@ -81,6 +81,34 @@ export const HostedTargetSchema = z.strictObject({
 });
 
 /**
+ * A remote target's hand-registered OAuth client. "authorization_code" (default): a person logs in once in the
+ * browser. "client_credentials" (a machine client, SEP-1046): msm obtains tokens itself, authenticating with the
+ * secret (client_secret_basic) or with a JWT signed by the private key in `privateKeyFile` (private_key_jwt).
+ */
+export const OAuthClientSchema = z
+  .strictObject({
+    clientId: z.string().check(z.minLength(1)),
+    clientSecret: z.optional(z.string()),
+    grant: z._default(z.enum(["authorization_code", "client_credentials"]), "authorization_code"),
+    /** PEM (PKCS#8) private key for private_key_jwt; a relative path is relative to MSM_HOME. */
+    privateKeyFile: z.optional(z.string().check(z.minLength(1))),
+    /** The JWT's signing algorithm (ES256, RS256, …); by default the one the key's type implies. */
+    algorithm: z.optional(z.string().check(z.minLength(1))),
+    /** Scope to ask for when neither the server's challenge nor its metadata names one. */
+    scope: z.optional(z.string()),
+  })
+  .check(
+    z.refine((o) => o.grant === "client_credentials" || o.privateKeyFile === undefined, {
+      message: 'privateKeyFile is for "grant": "client_credentials" only',
+      path: ["privateKeyFile"],
+    }),
+    z.refine((o) => o.grant !== "client_credentials" || o.clientSecret !== undefined || o.privateKeyFile !== undefined, {
+      message: '"grant": "client_credentials" needs a clientSecret or a privateKeyFile',
+      path: ["grant"],
+    }),
+  );
+
+/**
  * A remote MCP server reached by URL (`"url": "https://…/mcp"`). msm runs one local relay per remote target: every
  * session goes through it, so the server sees one client, one OAuth login and one refresher however many sessions
  * are open. Never receives msm's bearer token or project paths.
@@ -90,7 +118,7 @@ export const RemoteTargetSchema = z.strictObject({
   /** Extra request headers sent to the server (an API key, say); OAuth tokens come from `msm login NAME`. */
   headers: z._default(z.record(z.string(), z.string()), {}),
   /** An OAuth client registered by hand, for servers that offer no dynamic client registration. */
-  oauth: z.optional(z.strictObject({ clientId: z.string().check(z.minLength(1)), clientSecret: z.optional(z.string()) })),
+  oauth: z.optional(OAuthClientSchema),
   /** Port of the local relay (any free one by default). */
   port: z.optional(PortSchema),
   idleMinutes: IdleMinutesSchema,

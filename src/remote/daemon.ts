@@ -7,7 +7,7 @@ import { serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
-import { dueForRefresh, readLogin, refreshLogin } from "./auth.ts";
+import { dueForRefresh, isMachineClient, readLogin, refreshLogin } from "./auth.ts";
 import type { Challenge } from "./login.ts";
 
 type Remote = Extract<ResolvedTarget, { kind: "remote" }>;
@@ -60,6 +60,8 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
   let loggingIn: LoginAttempt | undefined;
   const envWait = Number(process.env.MSM_LOGIN_WAIT_MS);
   const loginWaitMs = process.env.MSM_LOGIN_WAIT_MS && Number.isFinite(envWait) ? envWait : LOGIN_WAIT_MS;
+  /** Client credentials: the relay gets every token itself (no browser), and a new one whenever the last runs out. */
+  const machine = isMachineClient(target.oauth);
 
   /**
    * No login yet (or the grant is gone): the first session to need one starts it — the browser opens on the
@@ -135,12 +137,12 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
     requests++;
     const request = c.req.raw;
     const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
-    if (dueForRefresh(readLogin(target.name))) await refresh();
+    if (dueForRefresh(readLogin(target.name), Date.now(), machine)) await refresh();
     let response: Response;
     try {
       response = await forward(request, body);
       // The server refused the token (expired early, revoked): refresh once and try again.
-      if (response.status === 401 && readLogin(target.name).tokens?.refresh_token) {
+      if (response.status === 401 && (machine ? readLogin(target.name).tokens : readLogin(target.name).tokens?.refresh_token)) {
         await response.body?.cancel().catch(() => {});
         if (await refresh()) response = await forward(request, body);
       }
@@ -163,7 +165,9 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
     if (needsLogin(response)) {
       await response.body?.cancel().catch(() => {});
       const open = loggingIn?.url ? `open ${loggingIn.url} to log in, or ` : "";
-      const message = `msm: ${target.url} needs a login: ${open}run "msm login ${target.name}", then retry`;
+      const message = machine
+        ? `msm: ${target.url} refused msm's client credentials (see "msm logs ${target.name}"; check "oauth" of target "${target.name}" in config.json)`
+        : `msm: ${target.url} needs a login: ${open}run "msm login ${target.name}", then retry`;
       return c.json({ jsonrpc: "2.0", id: null, error: { code: -32001, message } }, 401);
     }
     const headers = new Headers();

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { ResolvedTarget } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
-import { FileAuthProvider, readLogin, writeLogin } from "./auth.ts";
+import { FileAuthProvider, isMachineClient, readLogin, writeLogin } from "./auth.ts";
 
 type Remote = Extract<ResolvedTarget, { kind: "remote" }>;
 
@@ -22,6 +22,7 @@ export interface Challenge {
 }
 
 export async function login(target: Remote, onUrl: (url: string) => void, challenge: Challenge = {}, timeoutMs = LOGIN_TIMEOUT_MS): Promise<void> {
+  if (isMachineClient(target.oauth)) return machineLogin(target, challenge);
   const state = randomBytes(16).toString("base64url");
   let received: (code: string) => void = () => {};
   let refused: (error: Error) => void = () => {};
@@ -80,6 +81,21 @@ export async function login(target: Remote, onUrl: (url: string) => void, challe
     clearTimeout(timer);
     callback.stop(true);
   }
+}
+
+/**
+ * Client credentials: no person, no browser, no redirect — the client's secret (or a JWT signed with its key) buys
+ * an access token at the token endpoint, and again whenever it runs out.
+ */
+async function machineLogin(target: Remote, challenge: Challenge): Promise<void> {
+  const provider = new FileAuthProvider(target.name, undefined, undefined, target.oauth);
+  let outcome: string;
+  try {
+    outcome = await auth(provider, { serverUrl: target.url, resourceMetadataUrl: challenge.resourceMetadataUrl, scope: challenge.scope });
+  } catch (error) {
+    throw new MsmError("LOGIN_FAILED", `${target.url} refused msm's client credentials: ${(error as Error).message}. Check "oauth" of target "${target.name}" in config.json.`);
+  }
+  if (outcome !== "AUTHORIZED") throw new MsmError("LOGIN_FAILED", `The client-credentials login to ${target.url} did not complete.`);
 }
 
 /** $BROWSER when set (as other CLIs honour it), else the platform's opener; the printed URL is the fallback. */

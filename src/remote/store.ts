@@ -46,9 +46,12 @@ export function forgetLogin(name: string): boolean {
   return had;
 }
 
-/** Whether the access token is close enough to its end to refresh it before the next request. */
-export function dueForRefresh(login: Login, now = Date.now()): boolean {
-  if (!login.tokens?.refresh_token || login.expiresAt === undefined) return false;
+/**
+ * Whether the access token is close enough to its end to refresh it before the next request. A client-credentials
+ * client (`renewable`) needs no refresh token: it asks for a new access token with its own credentials.
+ */
+export function dueForRefresh(login: Login, now = Date.now(), renewable = false): boolean {
+  if (!login.tokens || (!login.tokens.refresh_token && !renewable) || login.expiresAt === undefined) return false;
   const lifetime = login.issuedAt !== undefined ? login.expiresAt - login.issuedAt : Infinity;
   return login.expiresAt - now < Math.min(REFRESH_EARLY_MS, lifetime / 4);
 }
@@ -60,7 +63,7 @@ export interface LoginState {
   refreshable: boolean;
 }
 
-export function loginState(name: string): LoginState {
+export function loginState(name: string, renewable = false): LoginState {
   const login = readLogin(name);
-  return { loggedIn: Boolean(login.tokens?.access_token), expiresAt: login.expiresAt ?? null, refreshable: Boolean(login.tokens?.refresh_token) };
+  return { loggedIn: Boolean(login.tokens?.access_token), expiresAt: login.expiresAt ?? null, refreshable: renewable || Boolean(login.tokens?.refresh_token) };
 }

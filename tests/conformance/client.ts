@@ -26,12 +26,29 @@ function proxyArgs(url: string): string[] {
   const file = join(home, "config.json");
   const config = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { targets?: Record<string, unknown> }) : {};
   const name = `conformance-${new URL(url).port}`;
-  // A scenario that hands out a pre-registered client (no dynamic registration) puts it in the target's config.
-  const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? "{}") as { client_id?: string; client_secret?: string };
-  const oauth = context.client_id && process.env.MCP_CONFORMANCE_SCENARIO === "auth/pre-registration" ? { clientId: context.client_id, clientSecret: context.client_secret } : undefined;
+  const oauth = clientFromContext(home, name);
   config.targets = { ...config.targets, [name]: { url, ...(oauth ? { oauth } : {}) } };
   writeFileSync(file, JSON.stringify(config, null, 2));
   return ["--target", name];
+}
+
+/**
+ * A scenario that hands out a client (MCP_CONFORMANCE_CONTEXT) puts it in the target's config, as a user would:
+ * pre-registration's for the browser login, the client-credentials ones as a machine client (its secret, or its
+ * private key written to a file for private_key_jwt).
+ */
+function clientFromContext(home: string, name: string): Record<string, string> | undefined {
+  const scenario = process.env.MCP_CONFORMANCE_SCENARIO;
+  const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? "{}") as { client_id?: string; client_secret?: string; private_key_pem?: string; signing_algorithm?: string };
+  if (!context.client_id) return undefined;
+  if (scenario === "auth/pre-registration") return { clientId: context.client_id, clientSecret: context.client_secret! };
+  if (scenario === "auth/client-credentials-basic") return { clientId: context.client_id, clientSecret: context.client_secret!, grant: "client_credentials" };
+  if (scenario === "auth/client-credentials-jwt") {
+    const keyFile = join(home, `${name}.pem`);
+    writeFileSync(keyFile, context.private_key_pem!, { mode: 0o600 });
+    return { clientId: context.client_id, grant: "client_credentials", privateKeyFile: keyFile, algorithm: context.signing_algorithm! };
+  }
+  return undefined;
 }
 
 /** $BROWSER for the relay's login: a person who approves at once (the scenarios' servers approve without asking). */

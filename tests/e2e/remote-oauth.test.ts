@@ -18,6 +18,8 @@ interface Stats {
   registrations: number;
   authorizations: number;
   refreshes: number;
+  clientCredentials: number;
+  refusedClients: number;
   reuseDetected: number;
   leaks: number;
   sessions: number;
@@ -144,6 +146,64 @@ test(
       expect(stats.registrations).toBe(1);
       expect(statSync(join(sandbox.msmHome, "auth", "remote.json")).mode & 0o777).toBe(0o600);
       await Promise.all([first.close(), second.close()]);
+    } finally {
+      await sandbox.cleanup();
+    }
+  },
+  SLOW,
+);
+
+test(
+  "a client-credentials target: the relay gets and renews its tokens itself, no browser; a wrong secret is named",
+  async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    try {
+      const server = await startOAuthServer(sandbox);
+      const machine = (secret: string) => ({ url: `${server.base}/mcp`, oauth: { clientId: "machine", clientSecret: secret, grant: "client_credentials" } });
+      const targets = { memory: { port: 0 }, robot: machine("machine-secret"), wrong: machine("not-the-secret") };
+      await Bun.write(join(sandbox.msmHome, "config.json"), JSON.stringify({ targets }));
+      const project = sandbox.project("p");
+      // $BROWSER fails the test if anything opens it: a machine client has no person to ask.
+      const browser = join(sandbox.root, "browser.sh");
+      const opened = join(sandbox.root, "browser-opened");
+      writeFileSync(browser, `#!/bin/sh\necho "$1" >> "${opened}"\n`);
+      chmodSync(browser, 0o755);
+      const env = { BROWSER: browser };
+      const sessions = await Promise.all([0, 1].map((i) => openSession(sandbox, project, { target: "robot", clientName: `editor-${i}`, env })));
+      // Longer than several token lifetimes: with no refresh token, the relay asks for a new access token each time.
+      const until = Date.now() + TTL_SECONDS * 1000 * 3;
+      while (Date.now() < until) {
+        const results = await Promise.all(sessions.map((s) => s.client.callTool({ name: "whoami", arguments: {} })));
+        for (const r of results) expect((r.content as { text: string }[])[0]!.text).toBe("an authorized caller");
+        await Bun.sleep(100);
+      }
+      const stats = await server.stats();
+      expect(stats.clientCredentials).toBeGreaterThanOrEqual(3);
+      expect(stats.authorizations).toBe(0);
+      expect(stats.registrations).toBe(0);
+      expect(stats.leaks).toBe(0);
+      expect(stats.foreignBearers).toEqual([]);
+      expect(await Bun.file(opened).exists()).toBe(false);
+      expect(statSync(join(sandbox.msmHome, "auth", "robot.json")).mode & 0o777).toBe(0o600);
+      expect((await msm(sandbox, ["status"])).stdout).toMatch(/robot.*logged in.*refreshed by msm/i);
+      await Promise.all(sessions.map((s) => s.close()));
+
+      // `msm login` gets a token the same way, printing no address to open.
+      const login = await msm(sandbox, ["login", "robot"], env);
+      expect(login.stdout).toContain("Logged in to robot");
+      expect(login.stdout).not.toContain("Open this address");
+
+      // A refused secret: the editor is told what was refused and where to look, at once (no login wait).
+      const refused = await openSession(sandbox, project, { target: "wrong", env }).then(
+        (s) => s.close().then(() => "connected"),
+        (error: Error) => error.message,
+      );
+      expect(refused).toContain("refused msm's client credentials");
+      expect((await server.stats()).refusedClients).toBeGreaterThanOrEqual(1);
+      expect(await Bun.file(opened).exists()).toBe(false);
+    } catch (error) {
+      console.error(await Bun.file(join(sandbox.msmHome, "logs", "robot.log")).text().catch(() => "(no relay log)"));
+      throw error;
     } finally {
       await sandbox.cleanup();
     }

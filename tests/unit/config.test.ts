@@ -24,6 +24,16 @@ describe("config", () => {
     expect(() => parseConfig(JSON.stringify({ targets: { r: { url: "not a url" } } }))).toThrow(/targets\.r\.url/);
   });
 
+  test("a client-credentials OAuth client needs a secret or a private key; the key is for that grant only", () => {
+    const remote = (oauth: object) => JSON.stringify({ targets: { r: { url: "https://x/mcp", oauth } } });
+    expect(resolveTarget(parseConfig(remote({ clientId: "id" })), "r")).toMatchObject({ oauth: { grant: "authorization_code" } });
+    const jwt = { clientId: "id", grant: "client_credentials", privateKeyFile: "key.pem", algorithm: "ES256" };
+    expect(resolveTarget(parseConfig(remote(jwt)), "r")).toMatchObject({ oauth: jwt });
+    expect(() => parseConfig(remote({ clientId: "id", grant: "client_credentials" }))).toThrow(/targets\.r\.oauth\.grant: "grant": "client_credentials" needs a clientSecret or a privateKeyFile/);
+    expect(() => parseConfig(remote({ clientId: "id", privateKeyFile: "key.pem" }))).toThrow(/targets\.r\.oauth\.privateKeyFile/);
+    expect(() => parseConfig(remote({ clientId: "id", grant: "password", clientSecret: "s" }))).toThrow(/targets\.r\.oauth\.grant: must be one of/);
+  });
+
   test("mistakes are named", () => {
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { idleMinutes: -1 } } }))).toThrow(/targets\.memory\.idleMinutes/);
     expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", transport: "streamable-http", health: "ping" } } }))).toThrow(/targets\.code\.health/);

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { MsmError } from "../../lib/errors.ts";
 
 export default defineCommand({
-  meta: { name: "login", description: "Log in to a remote target (OAuth in the browser, once for every session)" },
+  meta: { name: "login", description: "Log in to a remote target (OAuth in the browser, or client credentials; once for every session)" },
   args: {
     name: { type: "positional", description: "Remote target from config.json (one with a \"url\")", required: true },
   },
@@ -13,7 +13,7 @@ export default defineCommand({
     const { login } = await import("../../remote/login.ts");
     const { loginState } = await import("../../remote/auth.ts");
     await login(target, (url) => process.stdout.write(`Open this address to log in to ${args.name}:\n${url}\n`));
-    const state = loginState(args.name);
+    const state = loginState(args.name, target.oauth?.grant === "client_credentials");
     const until = state.expiresAt ? ` (access token valid until ${new Date(state.expiresAt).toLocaleString()}${state.refreshable ? ", refreshed by msm" : ""})` : "";
     process.stdout.write(`Logged in to ${args.name}${until}. Every session uses this login.\n`);
   },

@@ -79,7 +79,7 @@ function invalidRow(name: string, message: string): TargetStatus {
 function logins(config: Config): { logins?: Record<string, LoginState> } {
   const remote = Object.entries(config.targets).filter(([, t]) => "url" in t);
   if (!remote.length) return {};
-  return { logins: Object.fromEntries(remote.map(([name]) => [name, loginState(name)])) };
+  return { logins: Object.fromEntries(remote.map(([name, t]) => [name, loginState(name, (t as { oauth?: { grant?: string } }).oauth?.grant === "client_credentials")])) };
 }
 
 /** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */
