@@ -124,9 +124,9 @@ describe("hosted children under stress", () => {
         // No progress token: the call is held for its 3 s, six idle times, with no stream open.
         const answer = await post({ id: 2, method: "tools/call", params: { name: "trigger-long-running-operation", arguments: { duration: 3, steps: 2 } } });
         expect(answer.headers.get("content-type")).toContain("application/json");
-        const message = await answer.json();
+        const message = (await answer.json()) as { error?: unknown; result: { content: { text: string }[] } };
         expect(message.error).toBeUndefined();
-        expect(message.result.content[0].text).toContain("completed");
+        expect(message.result.content[0]?.text).toContain("completed");
         const log = await msm(sandbox, ["logs", "everything", "-n", "500"]);
         expect(log.stdout).not.toContain("no stream and no request");
       } finally {
