@@ -285,7 +285,8 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     } else {
       return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
     }
-    // A held call is in flight until its answer is out: a session waiting on a slow child is busy, not idle.
+    // A held call is in flight until it is answered (an event stream, until it ends): a session waiting on a slow
+    // child is busy, not idle.
     const inFlight = id ? sessions.requestStarted(id) : undefined;
     let response: Response;
     try {
