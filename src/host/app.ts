@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { realpathSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { HostStats } from "../lib/host-status.ts";
 import { createBaseApp } from "../lib/http.ts";
+import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { MAX_BODY_BYTES } from "../lib/serve.ts";
@@ -21,6 +21,19 @@ export const IDLE_GC_MS = 1_000;
  * MSM_SESSION_QUEUE_BYTES overrides.
  */
 export const SESSION_QUEUE_BYTES = Number(process.env.MSM_SESSION_QUEUE_BYTES) > 0 ? Number(process.env.MSM_SESSION_QUEUE_BYTES) : MAX_BODY_BYTES;
+
+/** A JSON answer larger than this is handed to the server a slice at a time, so what its client leaves unread is measured. */
+const JSON_SLICE_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
+
+/** The lean transport (a call that streams nothing is answered as one JSON body), its JSON answers metered by the session. */
+class HostTransport extends LeanHttpTransport {
+  meter: (text: string) => JsonBody = (text) => text;
+
+  protected override jsonBody(text: string): JsonBody {
+    return this.meter(text);
+  }
+}
 
 export interface HostAppOptions {
   log: ConsolaInstance;
@@ -45,10 +58,12 @@ class HostSession implements Client, Expirable {
   private readonly aborts = new Set<(reason: string) => void>();
 
   constructor(
-    readonly transport: WebStandardStreamableHTTPServerTransport,
+    readonly transport: HostTransport,
     private readonly log: ConsolaInstance,
     private readonly overflow: (session: HostSession) => void,
-  ) {}
+  ) {
+    transport.meter = (text) => this.jsonBody(text);
+  }
 
   send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void {
     if (this.closed) return;
@@ -67,10 +82,7 @@ class HostSession implements Client, Expirable {
     }
     let abort: (reason: string) => void = () => {};
     const queued = queueBody(response, {
-      queued: (delta) => {
-        this.queuedBytes += delta;
-        if (this.queuedBytes > SESSION_QUEUE_BYTES && !this.closed) this.overflow(this);
-      },
+      queued: (delta) => this.queue(delta),
       end: () => {
         this.aborts.delete(abort);
         streamDone();
@@ -79,6 +91,59 @@ class HostSession implements Client, Expirable {
     abort = queued.abort;
     this.aborts.add(abort);
     return queued.response;
+  }
+
+  /**
+   * The body of an answer that goes out as JSON, counted against the same bound as the event streams. A small one goes
+   * as it is: the server takes it whole at once, as it takes an event stream's chunk. A large one is handed over a
+   * slice at a time as the client reads, so what it leaves unread stays here, measured, not in the server's buffers.
+   */
+  private jsonBody(text: string): JsonBody {
+    if (text.length <= JSON_SLICE_BYTES) return text;
+    const bytes = encoder.encode(text);
+    let offset = 0;
+    let done = false;
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.aborts.delete(abort);
+      this.queue(offset - bytes.byteLength);
+    };
+    const abort = (reason: string) => {
+      finish();
+      try {
+        controller?.error(new Error(reason));
+      } catch {}
+    };
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          controller = c;
+        },
+        pull: (c) => {
+          if (done) return;
+          const end = Math.min(offset + JSON_SLICE_BYTES, bytes.byteLength);
+          const slice = bytes.subarray(offset, end);
+          offset = end;
+          this.queue(-slice.byteLength);
+          c.enqueue(slice);
+          if (offset < bytes.byteLength) return;
+          finish();
+          c.close();
+        },
+        cancel: finish,
+      },
+      { highWaterMark: 0 },
+    );
+    this.aborts.add(abort);
+    this.queue(bytes.byteLength);
+    return body;
+  }
+
+  private queue(delta: number): void {
+    this.queuedBytes += delta;
+    if (this.queuedBytes > SESSION_QUEUE_BYTES && !this.closed) this.overflow(this);
   }
 
   close(reason: string): void {
@@ -150,7 +215,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   };
 
   const openSession = async (): Promise<HostSession> => {
-    const transport = new WebStandardStreamableHTTPServerTransport({
+    const transport = new HostTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         session.id = id;
@@ -220,13 +285,22 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     } else {
       return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
     }
-    const response = await session.transport.handleRequest(c.req.raw);
+    // A held call is in flight until it is answered (an event stream, until it ends): a session waiting on a slow
+    // child is busy, not idle.
+    const inFlight = id ? sessions.requestStarted(id) : undefined;
+    let response: Response;
+    try {
+      response = await session.transport.handleRequest(c.req.raw);
+    } catch (error) {
+      inFlight?.();
+      throw error;
+    }
     if (!session.id) {
       // Not an initialize: nothing was created that anyone could reach again.
       session.close("not an initialize request");
       return response;
     }
-    return session.watch(response, sessions.streamOpened(session.id));
+    return session.watch(response, inFlight ?? sessions.streamOpened(session.id));
   });
 
   const close = async () => {

@@ -241,4 +241,58 @@ describe("server-everything (stdio) shared by two sessions", () => {
     },
     SLOW,
   );
+
+  test(
+    "at the host, a call that streams nothing is answered as one JSON body; progress or a request from the child still streams",
+    async () => {
+      const sandbox = new Sandbox(config());
+      const opened: Session[] = [];
+      try {
+        const project = sandbox.project("p");
+        opened.push(await openSession(sandbox, project, { target: "everything" }));
+        const url = `http://127.0.0.1:${sandbox.lock("everything")!.port}/mcp`;
+        const headers: Record<string, string> = { authorization: `Bearer ${sandbox.token()}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
+        const post = (body: object) => fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", ...body }) });
+        const init = await post({ id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: { sampling: {} }, clientInfo: { name: "raw", version: "1" } } });
+        headers["mcp-session-id"] = init.headers.get("mcp-session-id")!;
+        headers["mcp-protocol-version"] = "2025-06-18";
+        await init.text();
+        expect((await post({ method: "notifications/initialized" })).status).toBe(202);
+
+        const plain = await post({ id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "lean" } } });
+        expect(plain.headers.get("content-type")).toContain("application/json");
+        expect(await plain.json()).toMatchObject({ id: 2, result: { content: [{ type: "text", text: "Echo: lean" }] } });
+
+        const withProgress = await post({ id: 3, method: "tools/call", params: { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 }, _meta: { progressToken: "p3" } } });
+        expect(withProgress.headers.get("content-type")).toContain("text/event-stream");
+        const events = await withProgress.text();
+        expect(events).toContain('"notifications/progress"');
+        expect(events).toContain('"id":3');
+
+        // No progress asked, but the child asks this session to sample before it answers: the answer becomes a stream.
+        const sampling = await post({ id: 4, method: "tools/call", params: { name: "trigger-sampling-request", arguments: { prompt: "x", maxTokens: 5 } } });
+        expect(sampling.headers.get("content-type")).toContain("text/event-stream");
+        const reader = sampling.body!.pipeThrough(new TextDecoderStream()).getReader();
+        let text = "";
+        while (!text.includes("sampling/createMessage")) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`the stream ended before the sampling request: ${text}`);
+          text += value;
+        }
+        const asked = JSON.parse(text.split("\n").find((l) => l.startsWith("data: ") && l.includes("sampling/createMessage"))!.slice(6));
+        const answer = await post({ id: asked.id, result: { model: "raw", role: "assistant", content: { type: "text", text: "sampled" } } });
+        expect(answer.status).toBe(202);
+        while (!text.includes('"id":4')) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+        expect(text).toContain("sampled");
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await sandbox.cleanup();
+      }
+    },
+    SLOW,
+  );
 });

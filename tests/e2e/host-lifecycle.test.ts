@@ -106,6 +106,38 @@ describe("hosted children under stress", () => {
   );
 
   test(
+    "at the host, a session waiting on a call answered as one JSON body is busy, not idle: it is not reaped meanwhile",
+    async () => {
+      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      const opened: Session[] = [];
+      try {
+        const project = sandbox.project("p");
+        opened.push(await openSession(sandbox, project, { target: "everything", env: { MSM_SESSION_IDLE_MS: "500" } }));
+        const url = `http://127.0.0.1:${sandbox.lock("everything")!.port}/mcp`;
+        const headers: Record<string, string> = { authorization: `Bearer ${sandbox.token()}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
+        const post = (body: object) => fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", ...body }) });
+        const init = await post({ id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+        headers["mcp-session-id"] = init.headers.get("mcp-session-id")!;
+        headers["mcp-protocol-version"] = "2025-06-18";
+        await init.text();
+        await (await post({ method: "notifications/initialized" })).text();
+        // No progress token: the call is held for its 3 s, six idle times, with no stream open.
+        const answer = await post({ id: 2, method: "tools/call", params: { name: "trigger-long-running-operation", arguments: { duration: 3, steps: 2 } } });
+        expect(answer.headers.get("content-type")).toContain("application/json");
+        const message = (await answer.json()) as { error?: unknown; result: { content: { text: string }[] } };
+        expect(message.error).toBeUndefined();
+        expect(message.result.content[0]?.text).toContain("completed");
+        const log = await msm(sandbox, ["logs", "everything", "-n", "500"]);
+        expect(log.stdout).not.toContain("no stream and no request");
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await sandbox.cleanup();
+      }
+    },
+    SLOW,
+  );
+
+  test(
     "the host SIGKILLed: sessions carry on with a new host, and the old host's child is not left behind",
     async () => {
       // A server that outlives its stdin (as many wrappers do): after the host dies it would run forever.

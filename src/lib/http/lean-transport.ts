@@ -120,13 +120,21 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
   }
 
   private json(body: unknown): Response {
-    return new Response(JSON.stringify(body), { status: 200, headers: this.headers({ "content-type": "application/json" }) });
+    return new Response(this.jsonBody(JSON.stringify(body)), { status: 200, headers: this.headers({ "content-type": "application/json" }) });
+  }
+
+  /** The body of a held request's JSON answer; an owner that bounds what its clients leave unread meters it here. */
+  protected jsonBody(text: string): JsonBody {
+    return text;
   }
 
   private headers(base: Record<string, string>): Record<string, string> {
     return this.sessionId === undefined ? base : { ...base, "mcp-session-id": this.sessionId };
   }
 }
+
+/** What a JSON answer is sent as: the text itself, or a stream of it. */
+export type JsonBody = string | ReadableStream<Uint8Array>;
 
 interface Held {
   resolve: (response: Response) => void;
