@@ -210,6 +210,9 @@ describe("StreamableBridge", () => {
     const { server, ed, bridge } = setup();
     ed.onRequest((m) => (m.method === "roots/list" ? { jsonrpc: "2.0", id: m.id!, result: { roots: [{ uri: "file:///unprompted" }] } } : undefined));
     await handshake(bridge, ed);
+    // The bridge forwards notifications/initialized only once its GET stream is open: before that, a message the
+    // server sends on its own has no stream to go to (the SDK drops it), and listRoots() would wait forever.
+    await until(() => server.seen.some((s) => s.body?.method === "notifications/initialized"), "the GET stream to open");
     const mcp = server.servers()[0]!;
     await mcp.sendToolListChanged();
     const roots = await mcp.server.listRoots();
