@@ -1,5 +1,5 @@
 // The official conformance suite (@modelcontextprotocol/conformance) in CI: its server scenarios against the memory
-// daemon, its client scenarios through `msm proxy` (tests/conformance/client.ts drives the proxy over stdio, as an
+// daemon and a hosted stdio server (tests/fixtures/conformance-stdio-server.ts behind `msm host`), its client scenarios through `msm proxy` (tests/conformance/client.ts drives the proxy over stdio, as an
 // editor does: `--url` for the plain scenarios, a remote target whose relay logs in for the auth ones). Which scenarios fail is pinned by name in tests/conformance/expected-failures.yml: a new
 // failure fails the test, and so does an expected failure that starts passing (the list must stay true).
 import { expect, test } from "bun:test";
@@ -12,13 +12,14 @@ const CONFORMANCE = resolve(import.meta.dir, "../../node_modules/@modelcontextpr
 const CONFORMANCE_NEXT = resolve(import.meta.dir, "../../node_modules/mcp-conformance-next/dist/index.js");
 const ADAPTER = resolve(import.meta.dir, "../conformance/client.ts");
 const EXPECTED = resolve(import.meta.dir, "../conformance/expected-failures.yml");
+const STDIO_SERVER = resolve(import.meta.dir, "../fixtures/conformance-stdio-server.ts");
 /** Every scenario runs one after another (the suite's own --suite runs them all at once, which skews sse-retry's
  * timing checks on a busy 2-core machine); a few minutes in all. */
 const WHOLE_SUITE_MS = 600_000;
 
-/** The two lists of the expected-failures file (a YAML subset: `key:` then `  - name` lines). */
-function expectedFailures(): { server: string[]; client: string[]; modern: string[] } {
-  const lists: Record<string, string[]> = { server: [], client: [], modern: [] };
+/** The lists of the expected-failures file (a YAML subset: `key:` then `  - name` lines). */
+function expectedFailures(): { server: string[]; hosted: string[]; client: string[]; modern: string[] } {
+  const lists: Record<string, string[]> = { server: [], hosted: [], client: [], modern: [] };
   let current: string[] | undefined;
   for (const raw of readFileSync(EXPECTED, "utf8").split("\n")) {
     const line = raw.replace(/#.*/, "").trimEnd();
@@ -26,7 +27,7 @@ function expectedFailures(): { server: string[]; client: string[]; modern: strin
     if (key) current = lists[key] ??= [];
     else if (/^\s+- /.test(line)) current?.push(line.replace(/^\s+- /, "").trim());
   }
-  return { server: lists.server!, client: lists.client!, modern: lists.modern! };
+  return { server: lists.server!, hosted: lists.hosted!, client: lists.client!, modern: lists.modern! };
 }
 
 interface Check {
@@ -83,49 +84,74 @@ async function scenarios(side: "server" | "client", cli = CONFORMANCE, version?:
   return [...section.matchAll(/^\s+- (\S+) \[([^\]]*)\]/gm)].filter((m) => !version || m[2]!.split(",").includes(version)).map((m) => m[1]!);
 }
 
+/** The suite cannot send msm's bearer token or project header: a loopback relay in front of a daemon adds them, and
+ * nothing else. Its own address becomes the daemon's (the daemon's Host check wants its own port); any other Host
+ * (the suite's DNS-rebinding scenario) goes through as sent, for the daemon to refuse. */
+function relay(daemonPort: number, token: string, project: string): ReturnType<typeof Bun.serve> {
+  const server: ReturnType<typeof Bun.serve> = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    idleTimeout: 0,
+    fetch: async (request) => {
+      const headers = new Headers(request.headers);
+      headers.set("authorization", `Bearer ${token}`);
+      headers.set("mcp-project-path", project);
+      const host = request.headers.get("host") ?? "";
+      if ([`127.0.0.1:${server.port}`, `localhost:${server.port}`].includes(host)) headers.set("host", host.replace(/:\d+$/, `:${daemonPort}`));
+      const target = `http://127.0.0.1:${daemonPort}${new URL(request.url).pathname}`;
+      const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
+      const response = await fetch(target, { method: request.method, headers, body, redirect: "manual", timeout: false } as RequestInit);
+      return new Response(response.body, { status: response.status, headers: response.headers });
+    },
+  });
+  return server;
+}
+
+/** Runs the server scenarios against one target's daemon (started by a first session) and checks that exactly the
+ * expected ones fail. */
+async function serverScenarios(sandbox: Sandbox, target: string, expected: string[]): Promise<void> {
+  const project = sandbox.project("conformance");
+  const session = await openSession(sandbox, project, { target });
+  await session.close();
+  const lock = sandbox.lock(target)!;
+  const forwarder = relay(lock.port, sandbox.token(), project);
+  try {
+    const url = `http://127.0.0.1:${forwarder.port}/mcp`;
+    // Every scenario, the pending ones too (JSON Schema 2020-12 keywords, SSE polling).
+    const results = await conformance(sandbox, ["server", "--url", url, "--suite", "all"], join(sandbox.root, `server-results-${target}`));
+    expect([...results.keys()].sort()).toEqual((await scenarios("server")).sort());
+    const failed = failing(results);
+    if (JSON.stringify(failed) !== JSON.stringify(expected.sort())) console.error(describeFailures(results, failed.filter((n) => !expected.includes(n))));
+    expect(failed).toEqual(expected.sort());
+  } finally {
+    forwarder.stop(true);
+  }
+}
+
 test(
   "server scenarios against the memory daemon: exactly the expected ones fail",
   async () => {
     requireBinary();
     const sandbox = new Sandbox();
-    let forwarder: ReturnType<typeof Bun.serve> | undefined;
     try {
-      // A session starts the daemon; the daemon's port and token come from its lock file and MSM_HOME.
-      const session = await openSession(sandbox, sandbox.project("conformance"));
-      await session.close();
-      const lock = sandbox.lock("memory")!;
-      const token = sandbox.token();
-      const project = sandbox.project("conformance");
-      // The suite cannot send msm's bearer token or project header: a loopback relay adds them, and nothing else.
-      forwarder = Bun.serve({
-        port: 0,
-        hostname: "127.0.0.1",
-        idleTimeout: 0,
-        fetch: async (request) => {
-          const headers = new Headers(request.headers);
-          headers.set("authorization", `Bearer ${token}`);
-          headers.set("mcp-project-path", project);
-          // The relay's own address becomes the daemon's (its Host check wants its own port); any other Host (the
-          // suite's DNS-rebinding scenario) goes through as sent, for the daemon to refuse.
-          const host = request.headers.get("host") ?? "";
-          const own = [`127.0.0.1:${forwarder!.port}`, `localhost:${forwarder!.port}`];
-          if (own.includes(host)) headers.set("host", host.replace(/:\d+$/, `:${lock.port}`));
-          const target = `http://127.0.0.1:${lock.port}${new URL(request.url).pathname}`;
-          const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
-          const response = await fetch(target, { method: request.method, headers, body, redirect: "manual", timeout: false } as RequestInit);
-          return new Response(response.body, { status: response.status, headers: response.headers });
-        },
-      });
-      const url = `http://127.0.0.1:${forwarder.port}/mcp`;
-      const results = await conformance(sandbox, ["server", "--url", url], join(sandbox.root, "server-results"));
-      // The default ("active") suite leaves out the pending scenarios; every other one must have run.
-      expect(results.size).toBeGreaterThanOrEqual((await scenarios("server")).length - 4);
-      const failed = failing(results);
-      const expected = expectedFailures().server.sort();
-      if (JSON.stringify(failed) !== JSON.stringify(expected)) console.error(describeFailures(results, failed.filter((n) => !expected.includes(n))));
-      expect(failed).toEqual(expected);
+      await serverScenarios(sandbox, "memory", expectedFailures().server);
     } finally {
-      forwarder?.stop(true);
+      await sandbox.cleanup();
+    }
+  },
+  WHOLE_SUITE_MS,
+);
+
+test(
+  "server scenarios against a hosted stdio server (msm host and its child): exactly the expected ones fail",
+  async () => {
+    requireBinary();
+    // A stdio server with every feature the scenarios call, shared through `msm host`: what fails here is what the
+    // host changes on the way (ids, progress tokens, server-to-client requests, subscriptions, streams, Host check).
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 }, conformance: { command: process.execPath, args: [STDIO_SERVER] } } });
+    try {
+      await serverScenarios(sandbox, "conformance", expectedFailures().hosted);
+    } finally {
       await sandbox.cleanup();
     }
   },
