@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { realpathSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
 import type { HostStats } from "../lib/host-status.ts";
-import { createBaseApp } from "../lib/http.ts";
+import { createBaseApp } from "../lib/http/app.ts";
 import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";

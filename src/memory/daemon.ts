@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { loadConfig } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
-import { createBaseApp } from "../lib/http.ts";
+import { createBaseApp } from "../lib/http/app.ts";
 import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
 import { acquireLock } from "../lib/lock.ts";
 import { createLogger } from "../lib/log.ts";

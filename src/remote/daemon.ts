@@ -1,5 +1,5 @@
 import type { ResolvedTarget } from "../lib/config.ts";
-import { createBaseApp } from "../lib/http.ts";
+import { createBaseApp } from "../lib/http/app.ts";
 import { acquireLock } from "../lib/lock.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
