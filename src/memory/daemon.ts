@@ -115,7 +115,7 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
   const log = createLogger({ file: paths.log("memory"), tag: "memory", stderr: !options.detached });
   const token = loadToken();
   const startedAt = new Date().toISOString();
-  const lock = acquireLock("memory", { pid: process.pid, port: 0, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp" });
+  const lock = acquireLock("memory", { pid: process.pid, port: 0, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp", auth: "bearer" });
   if ("existing" in lock) {
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
     return;
@@ -140,7 +140,7 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     throw error;
   }
   const port = server.port ?? 0;
-  lock.update({ pid: process.pid, port, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp" });
+  lock.update({ pid: process.pid, port, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp", auth: "bearer" });
   log.info(`listening on http://127.0.0.1:${port}/mcp (pid ${process.pid}, version ${VERSION})`);
   if (port !== options.port && options.port > 0) log.warn(`port ${options.port} was busy; took ${port} instead`);
 

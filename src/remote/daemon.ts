@@ -191,7 +191,7 @@ export async function runRelay(options: RelayOptions): Promise<void> {
   const logger = createLogger({ file: paths.log(target.name), tag: target.name, stderr: !options.detached });
   const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
   const startedAt = new Date().toISOString();
-  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt, version: VERSION, path: "/mcp", own: true };
+  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt, version: VERSION, path: "/mcp", auth: "bearer" as const };
   const lock = acquireLock(target.name, info);
   if ("existing" in lock) {
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
