@@ -3,9 +3,10 @@ import { MsmError } from "../lib/errors.ts";
 
 /**
  * The command line checked the way gh and docker check it, for every command in one place (main.ts), so a command
- * added to the lazy map gets it without doing anything: an unknown flag, a flag without its value, a stray argument
- * or an unknown subcommand is a usage error (exit 2) naming the nearest valid spelling. citty itself accepts any
- * flag silently.
+ * added to the lazy map gets it without doing anything: an unknown flag, a flag without its value, a value an `enum`
+ * flag does not list, a value given to a boolean, a stray argument or an unknown subcommand is a usage error (exit 2)
+ * naming the nearest valid spelling. citty itself accepts any flag silently. For commands that write a user's editor
+ * config a typo must stop the run, so nothing they parse may slip past this.
  */
 
 /** A command line that cannot be run; `path` names the command whose --help to point at. */
@@ -28,6 +29,34 @@ const resolveValue = async <T>(value: Resolvable<T> | undefined): Promise<T | un
   typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
 
 export const HELP_FLAGS = ["--help", "-h"];
+
+/** Positionals that take any number of values (`msm install cursor codex`): read them from citty's `args._`. */
+const VARIADIC = new WeakSet<ArgDef>();
+
+export function many<T extends ArgDef>(def: T): T {
+  VARIADIC.add(def);
+  return def;
+}
+
+export const isMany = (def: ArgDef): boolean => VARIADIC.has(def);
+
+/** Flags that take a value. */
+const takesValue = (def: ArgDef | undefined): boolean => def?.type === "string" || def?.type === "enum";
+
+/**
+ * Every value of a flag given several times, in order (`--target a --target=b`): citty keeps only the last. `alias`
+ * is its one-letter form. Stops at "--", as the check does.
+ */
+export function flagValues(rawArgs: string[], name: string, alias?: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    if ((arg === `--${name}` || (alias && arg === `-${alias}`)) && i + 1 < rawArgs.length) values.push(rawArgs[++i]!);
+    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
+  }
+  return values;
+}
 
 /**
  * Finds the command `argv` names, the way citty will run it: the first argument that is not a flag (or a flag's
@@ -71,7 +100,7 @@ function subCommandIndex(args: string[], argsDef: ArgsDef): number {
     if (arg === "--") return -1;
     if (arg.startsWith("-")) {
       const def = findFlag(argsDef, arg);
-      if (def?.type === "string" && !arg.includes("=")) i++;
+      if (takesValue(def) && !arg.includes("=")) i++;
       continue;
     }
     return i;
@@ -115,10 +144,17 @@ function checkArgs(argsDef: ArgsDef, args: string[], path: string[], leaf: boole
       if (negated?.type === "boolean") continue;
     }
     if (!def) throw new UsageError(`unknown flag ${name} for "${where}".${suggestion(name, flagNames(argsDef))}`, path);
-    if (def.type === "string" && !arg.includes("=")) {
-      if (i + 1 >= args.length) throw new UsageError(`flag ${name} needs a value.`, path);
-      i++;
+    const inline = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : undefined;
+    if (def.type === "boolean" && inline !== undefined) throw new UsageError(`flag ${name} takes no value.`, path);
+    if (!takesValue(def)) continue;
+    let value = inline;
+    if (value === undefined) {
+      value = args[++i];
+      // `--scope --dry-run`: the next flag is not the value ("-" alone is: stdin or stdout).
+      if (value === undefined || (value.startsWith("-") && value !== "-")) throw new UsageError(`flag ${name} needs a value.`, path);
     }
+    const options = def.type === "enum" ? (def.options ?? []) : [];
+    if (options.length && !options.includes(value)) throw new UsageError(`flag ${name} must be one of ${options.join(", ")}, not "${value}".`, path);
   }
   if (leaf && extra !== undefined) {
     const allowed = positionalCount(argsDef);
@@ -127,7 +163,8 @@ function checkArgs(argsDef: ArgsDef, args: string[], path: string[], leaf: boole
 }
 
 function positionalCount(argsDef: ArgsDef): number {
-  return Object.values(argsDef).filter((def) => def.type === "positional").length;
+  const positionals = Object.values(argsDef).filter((def) => def.type === "positional");
+  return positionals.some(isMany) ? Infinity : positionals.length;
 }
 
 function flagNames(argsDef: ArgsDef): string[] {

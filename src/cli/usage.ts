@@ -1,4 +1,5 @@
 import type { ArgDef, ArgsDef, CommandDef, CommandMeta, Resolvable } from "citty";
+import { isMany } from "./args.ts";
 import { paint, wrap } from "./style.ts";
 
 /** Help is laid out for the narrowest common terminal. */
@@ -30,7 +31,10 @@ export async function renderUsage(cmd: CommandDef, path: string[], color: boolea
   const usage = [name];
   if (Object.keys(subCommands).length) usage.push(hasDefault ? "[command]" : "<command>");
   usage.push("[options]");
-  for (const [key, def] of positionals) usage.push(def.required === false || def.default !== undefined ? `[${key}]` : `<${key}>`);
+  for (const [key, def] of positionals) {
+    const name = isMany(def) ? `${key}...` : key;
+    usage.push(def.required === false || def.default !== undefined ? `[${name}]` : `<${name}>`);
+  }
   out.push(...wrap(`${c("Usage:", "bold")} ${usage.join(" ")}`, USAGE_WIDTH, "  "), "");
 
   if (positionals.length) {

@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { realpathSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
 import type { HostStats } from "../lib/host-status.ts";
-import { createBaseApp } from "../lib/http.ts";
+import { createBaseApp } from "../lib/http/app.ts";
+import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
@@ -215,17 +215,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   };
 
   const openSession = async (): Promise<HostSession> => {
-    const transport = new HostTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        session.id = id;
-        sessions.add(id, session);
-      },
-      onsessionclosed: (id) => {
-        sessions.delete(id, "closed by the client");
-      },
-      maxRequestBodySize: MAX_BODY_BYTES,
-    });
+    const transport = new HostTransport(sessionTransportOptions(sessions, () => session, (id) => (session.id = id)));
     const session: HostSession = new HostSession(transport, log, (s) => sessions.delete(s.id, `cut off: more than ${SESSION_QUEUE_BYTES} bytes waiting for a client that stopped reading`));
     transport.onmessage = (message, extra) => {
       const m = message as JsonRpcMessage;
@@ -271,36 +261,13 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     gcTimer.unref?.();
   };
 
-  app.all("/mcp", async (c) => {
-    requests++;
-    collectWhenIdle();
-    const id = c.req.header("mcp-session-id");
-    let session: HostSession | undefined;
-    if (id) {
-      session = sessions.get(id);
-      // 404 tells a client its session is gone (host restarted, session expired): it must initialize again.
-      if (!session) return c.json({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, 404);
-    } else if (c.req.method === "POST") {
-      session = await openSession();
-    } else {
-      return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
-    }
-    // A held call is in flight until it is answered (an event stream, until it ends): a session waiting on a slow
-    // child is busy, not idle.
-    const inFlight = id ? sessions.requestStarted(id) : undefined;
-    let response: Response;
-    try {
-      response = await session.transport.handleRequest(c.req.raw);
-    } catch (error) {
-      inFlight?.();
-      throw error;
-    }
-    if (!session.id) {
-      // Not an initialize: nothing was created that anyone could reach again.
-      session.close("not an initialize request");
-      return response;
-    }
-    return session.watch(response, inFlight ?? sessions.streamOpened(session.id));
+  routeMcp(app, sessions, {
+    open: openSession,
+    deliver: (session, response, done) => session.watch(response, done),
+    seen: () => {
+      requests++;
+      collectWhenIdle();
+    },
   });
 
   const close = async () => {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import * as z from "zod/mini";
 import { errnoCode } from "./errors.ts";
+import { wantsToken } from "./lock-auth.ts";
 import { createFileExclusive, removeQuietly, writeFileAtomic } from "./fsutil.ts";
 import { msmHome, paths } from "./paths.ts";
 import { PortSchema, TransportSchema } from "./config.ts";
@@ -33,7 +34,7 @@ export const LockSchema = z.object({
   version: z.string(),
   /** URL path of the MCP endpoint, for daemons. */
   path: z.optional(z.string()),
-  /** msm's own daemon (a stdio host): clients must send the bearer token, as to the memory daemon. */
+  /** One of msm's own daemons (memory, a stdio host, a remote relay): clients must send the bearer token (see lock-auth.ts). */
   auth: z.optional(z.literal("bearer")),
   /** Start time of `pid` (see proc.startTicks): a recycled pid running another program does not match. */
   pidStart: z.optional(z.string()),
@@ -41,8 +42,6 @@ export const LockSchema = z.object({
   group: z.optional(z.boolean()),
   /** Command line of `pid` (see proc.commandLine), recorded when the process wrote its own lock. */
   command: z.optional(z.string()),
-  /** One of msm's own daemons that is not the memory daemon (a remote target's relay): it demands the bearer token. */
-  own: z.optional(z.boolean()),
 });
 export type LockInfo = z.infer<typeof LockSchema>;
 
@@ -82,8 +81,11 @@ export function parseLockFile(file: string): LockInfo | undefined {
 
 function parse(text: string): LockInfo | undefined {
   try {
-    const result = LockSchema.safeParse(JSON.parse(text));
-    return result.success ? result.data : undefined;
+    const raw = JSON.parse(text) as Record<string, unknown>;
+    const result = LockSchema.safeParse(raw);
+    if (!result.success) return undefined;
+    // An older relay's `own: true` is read as the one field that says it now.
+    return wantsToken(raw) && result.data.auth === undefined ? { ...result.data, auth: "bearer" } : result.data;
   } catch {
     return undefined;
   }

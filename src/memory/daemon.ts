@@ -1,13 +1,11 @@
-import { randomUUID } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { loadConfig } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
-import { createBaseApp } from "../lib/http.ts";
+import { createBaseApp } from "../lib/http/app.ts";
+import { routeMcp, runDaemon, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
-import { acquireLock } from "../lib/lock.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
-import { MAX_BODY_BYTES, serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { namesDatabase, openGraphSource, type GraphSource } from "./backend.ts";
@@ -39,16 +37,7 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
 
   const openSession = async (): Promise<Session> => {
     const server = createMemoryServer(databases, subscriptions);
-    const transport = new LeanHttpTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessions.add(id, session);
-      },
-      onsessionclosed: (id) => {
-        sessions.delete(id, "closed by its client");
-      },
-      maxRequestBodySize: MAX_BODY_BYTES,
-    });
+    const transport = new LeanHttpTransport(sessionTransportOptions(sessions, () => session));
     let closed = false;
     const session: Session = {
       transport,
@@ -68,32 +57,13 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
     return session;
   };
 
-  app.all("/mcp", async (c) => {
-    requests++;
-    const id = c.req.header("mcp-session-id");
-    let session: Session | undefined;
-    if (id) {
-      session = sessions.get(id);
-      // 404 tells a client its session is gone (daemon restarted): it must initialize again (spec, session management).
-      if (!session) return c.json({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, 404);
-    } else if (c.req.method === "POST") {
-      session = await openSession();
-    } else {
-      return c.json({ jsonrpc: "2.0", error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" }, id: null }, 400);
-    }
-    const project = c.req.header(PROJECT_HEADER);
+  routeMcp(app, sessions, {
+    open: openSession,
+    // Each request is served in the project its proxy names (the database it reads and writes).
+    handle: (session, request) => requestProject.run(request.headers.get(PROJECT_HEADER) ?? undefined, () => session.transport.handleRequest(request)),
     // The session is busy until the answer (or the event stream) is over: only then does its idle time run.
-    const end = id ? sessions.requestStarted(id) : () => {};
-    let response: Response;
-    try {
-      response = await requestProject.run(project, () => session.transport.handleRequest(c.req.raw));
-    } catch (error) {
-      end();
-      throw error;
-    }
-    // A POST without a session that did not initialize one (not an initialize request) leaves an orphan server.
-    if (!id && !session.transport.sessionId) await session.server.close();
-    return onResponseDone(response, end, c.req.raw.signal);
+    deliver: (_session, response, done, request) => onResponseDone(response, done, request.signal),
+    seen: () => void requests++,
   });
 
   const closeAll = async () => {
@@ -113,49 +83,28 @@ export interface MemoryDaemonOptions {
 export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<void> {
   ensureHome();
   const log = createLogger({ file: paths.log("memory"), tag: "memory", stderr: !options.detached });
-  const token = loadToken();
-  const startedAt = new Date().toISOString();
-  const lock = acquireLock("memory", { pid: process.pid, port: 0, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp" });
-  if ("existing" in lock) {
-    log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
-    return;
-  }
-  const config = loadConfig();
-  // A broken memory entry runs memory on its defaults, except when it names a database: a mistyped URL must not
-  // quietly put a team's writes in local SQLite files.
-  if (config.broken.memory && namesDatabase()) {
-    lock.release();
-    log.error(config.broken.memory);
-    throw new MsmError("CONFIG_INVALID", config.broken.memory);
-  }
-  if (config.error) log.warn(config.error);
-  const memory = config.targets.memory;
-  const databases = openGraphSource(memory && "database" in memory ? memory.database : undefined, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
-  const { app, closeAll } = createMemoryApp(token, databases);
-  let server;
-  try {
-    server = serveLoopback(app.fetch, options.port);
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
-  const port = server.port ?? 0;
-  lock.update({ pid: process.pid, port, transport: "streamable-http", startedAt, version: VERSION, path: "/mcp" });
-  log.info(`listening on http://127.0.0.1:${port}/mcp (pid ${process.pid}, version ${VERSION})`);
-  if (port !== options.port && options.port > 0) log.warn(`port ${options.port} was busy; took ${port} instead`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: shutting down`);
-    lock.release();
-    await closeAll();
-    server.stop(true);
-    await databases.closeAll();
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGHUP", () => void stop("SIGHUP"));
+  await runDaemon({
+    name: "memory",
+    log,
+    port: options.port,
+    start: () => {
+      const config = loadConfig();
+      // A broken memory entry runs memory on its defaults, except when it names a database: a mistyped URL must not
+      // quietly put a team's writes in local SQLite files.
+      if (config.broken.memory && namesDatabase()) {
+        log.error(config.broken.memory);
+        throw new MsmError("CONFIG_INVALID", config.broken.memory);
+      }
+      if (config.error) log.warn(config.error);
+      const memory = config.targets.memory;
+      const databases = openGraphSource(memory && "database" in memory ? memory.database : undefined, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
+      const { app, closeAll } = createMemoryApp(loadToken(), databases);
+      return {
+        fetch: app.fetch,
+        listening: (port) => `listening on http://127.0.0.1:${port}/mcp (pid ${process.pid}, version ${VERSION})`,
+        close: closeAll,
+        closed: () => databases.closeAll(),
+      };
+    },
+  });
 }

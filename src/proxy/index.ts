@@ -2,6 +2,7 @@ import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
+import { wantsToken } from "../lib/lock-auth.ts";
 import { processMatches } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
@@ -82,8 +83,8 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   if (!options.target) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
   const name = options.target;
   const headers: Record<string, string> = { ...projectHeader, ...extra };
-  // msm's own daemons (memory, stdio hosts) demand the bearer token; external targets are their own servers and
-  // must never see it.
+  // msm's own daemons (memory, stdio hosts, remote relays) demand the bearer token; external targets are their own
+  // servers and must never see it. A memory daemon older than its lock's `auth` field is known by its name.
   const authorize = () => void (headers.authorization = `Bearer ${loadToken()}`);
   if (name === "memory") authorize();
   // After an upgrade the daemon may still be the old binary: never silent about it (once per version seen).
@@ -108,7 +109,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
   // The supervisor must be alive too: it is what restarts the daemon if it crashes, and ensure() brings it back.
   let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
-  if (lock?.auth === "bearer" || lock?.own) authorize();
+  if (lock?.auth === "bearer") authorize();
   let transport = options.transport ?? lock?.transport;
   if (!transport) {
     const { loadConfig, resolveTarget } = await import("../lib/config.ts");
@@ -141,12 +142,12 @@ export function isLoopbackHost(hostname: string): boolean {
  * foreign server on the old port must never be sent the bearer token. Anything unexpected → undefined, and the
  * caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer"; own?: boolean } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer" } | undefined {
   const lock = readOwnLock(name);
   if (!lock || typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
   if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
   const version = typeof lock.version === "string" ? lock.version : undefined;
-  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(lock.auth === "bearer" ? { auth: "bearer" as const } : {}), own: lock.own === true };
+  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(wantsToken(lock) ? { auth: "bearer" as const } : {}) };
 }
 
 const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];

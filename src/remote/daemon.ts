@@ -1,9 +1,8 @@
 import type { ResolvedTarget } from "../lib/config.ts";
-import { createBaseApp } from "../lib/http.ts";
-import { acquireLock } from "../lib/lock.ts";
+import { createBaseApp } from "../lib/http/app.ts";
+import { runDaemon } from "../lib/http/daemon.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
-import { serveLoopback } from "../lib/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -190,30 +189,13 @@ export async function runRelay(options: RelayOptions): Promise<void> {
   const { target } = options;
   const logger = createLogger({ file: paths.log(target.name), tag: target.name, stderr: !options.detached });
   const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
-  const startedAt = new Date().toISOString();
-  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt, version: VERSION, path: "/mcp", own: true };
-  const lock = acquireLock(target.name, info);
-  if ("existing" in lock) {
-    log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
-    return;
-  }
-  const app = createRelay(target, loadToken(), log);
-  let server;
-  try {
-    server = serveLoopback(app.fetch, options.port);
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
-  lock.update({ ...info, port: server.port ?? 0 });
-  log.info(`relaying http://127.0.0.1:${server.port}/mcp to ${target.url} (pid ${process.pid}, version ${VERSION})`);
-  const stop = (signal: string) => {
-    log.info(`${signal}: shutting down`);
-    lock.release();
-    server.stop(true);
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => stop("SIGHUP"));
+  await runDaemon({
+    name: target.name,
+    log,
+    port: options.port,
+    start: () => ({
+      fetch: createRelay(target, loadToken(), log).fetch,
+      listening: (port) => `relaying http://127.0.0.1:${port}/mcp to ${target.url} (pid ${process.pid}, version ${VERSION})`,
+    }),
+  });
 }

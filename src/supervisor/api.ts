@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { createBaseApp } from "../lib/http.ts";
+import { createBaseApp } from "../lib/http/app.ts";
 import { isMsmError } from "../lib/errors.ts";
 import type { Supervisor } from "./index.ts";
 import { dashboard } from "./web/mount.ts";

@@ -273,6 +273,19 @@ describe("install across clients", () => {
     }
   }, 60_000);
 
+  test("several editors in one run, and --target repeated or comma-separated", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 }, a: { command: "/nonexistent/a", args: [] }, b: { command: "/nonexistent/b", args: [] }, c: { command: "/nonexistent/c", args: [] } } });
+    try {
+      const project = sandbox.project("app");
+      const result = run(sandbox, ["install", "claude-code", "cursor", "--scope", "project", "--target", "a", "--target=b,c", "--command", "msm"], project);
+      expect(result.code).toBe(0);
+      expect(Object.keys(servers(join(project, ".mcp.json"), "mcpServers")).sort()).toEqual(["a", "b", "c"]);
+      expect(Object.keys(servers(join(project, ".cursor/mcp.json"), "mcpServers")).sort()).toEqual(["a", "b", "c"]);
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
+
   test("a foreign entry with msm's target name is reported and left alone", async () => {
     const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     try {

@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
 import { doctor, type CheckStatus } from "../../install/doctor.ts";
-import { strictArgs } from "../strict-args.ts";
 import { paint, useColor } from "../style.ts";
 
 const MARK: Record<CheckStatus, [string, "green" | "yellow" | "red"]> = { ok: ["✓", "green"], warn: ["!", "yellow"], fail: ["✗", "red"] };
@@ -13,10 +12,9 @@ export default defineCommand({
   args: {
     json: { type: "boolean", description: "Print the checks as JSON" },
   },
-  async run({ rawArgs }) {
-    const args = strictArgs("doctor", rawArgs, { booleans: ["json"] });
+  async run({ args }) {
     const report = await doctor();
-    if (args.booleans.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+    if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     else {
       const color = useColor();
       for (const check of report.checks) {

@@ -3,8 +3,6 @@ import { CLIENT_NAMES, clientNamed } from "../../install/clients/index.ts";
 import { launcher, proxyEntry } from "../../install/entries.ts";
 import { snippet } from "../../install/snippet.ts";
 import { loadConfig, targetNames } from "../../lib/config.ts";
-import { UsageError } from "../../lib/errors.ts";
-import { strictArgs } from "../strict-args.ts";
 
 export default defineCommand({
   meta: {
@@ -12,16 +10,14 @@ export default defineCommand({
     description: "Print the MCP config that runs every target through this msm binary (msm install writes it for you)",
   },
   args: {
-    client: { type: "string", description: `Print it in this editor's format: ${CLIENT_NAMES.join(", ")} (default: a plain mcpServers block)` },
+    client: { type: "enum", options: CLIENT_NAMES, description: `Print it in this editor's format: ${CLIENT_NAMES.join(", ")} (default: a plain mcpServers block)` },
     command: { type: "string", description: "Command in the entries instead of this binary's absolute path" },
   },
-  run({ rawArgs }) {
-    const args = strictArgs("generate-config", rawArgs, { values: ["client", "command"], choices: { client: CLIENT_NAMES } });
-    if (args.positionals.length) throw new UsageError(`Unexpected argument "${args.positionals[0]}"; use --client NAME`);
+  run({ args }) {
     const targets = targetNames(loadConfig());
-    const how = launcher(args.values.command);
-    if (args.values.client) {
-      process.stdout.write(snippet(clientNamed(args.values.client)!, targets, how));
+    const how = launcher(args.command);
+    if (args.client) {
+      process.stdout.write(snippet(clientNamed(args.client)!, targets, how));
       return;
     }
     // Claude Code, Cursor and Claude Desktop all read this shape.

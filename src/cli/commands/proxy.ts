@@ -1,18 +1,11 @@
 import { defineCommand } from "citty";
 import type { Transport } from "../../lib/config.ts";
+import { flagValues } from "../args.ts";
 
 const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
 
-/** citty keeps only the last of repeated flags; `--header` may be given many times, so collect them from argv. */
-export function collectHeaders(rawArgs: string[]): string[] {
-  const headers: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i]!;
-    if ((arg === "--header" || arg === "-H") && i + 1 < rawArgs.length) headers.push(rawArgs[++i]!);
-    else if (arg.startsWith("--header=")) headers.push(arg.slice("--header=".length));
-  }
-  return headers;
-}
+/** `--header` may be given many times. */
+export const collectHeaders = (rawArgs: string[]): string[] => flagValues(rawArgs, "header", "H");
 
 export default defineCommand({
   meta: {
@@ -22,18 +15,16 @@ export default defineCommand({
   args: {
     target: { type: "string", description: "Target name from config.json, or the built-in \"memory\"" },
     url: { type: "string", description: "Reach this MCP HTTP server directly, without config (e.g. http://127.0.0.1:3001/mcp)" },
-    transport: { type: "string", description: "streamable-http (default), sse (2024-11-05 HTTP+SSE) or http (plain JSON POST)" },
+    transport: { type: "enum", options: TRANSPORTS, description: "streamable-http (default), sse (2024-11-05 HTTP+SSE) or http (plain JSON POST)" },
     header: { type: "string", alias: "H", description: "Extra request header \"Name: value\"; repeat for more" },
     project: { type: "string", description: "Absolute project directory sent to the daemon (default: $MSM_PROJECT_DIR or $CLAUDE_PROJECT_DIR, else the nearest .git/.claude ancestor)" },
     "send-project": { type: "boolean", description: "With --url: send the project path to a server that is not on this machine too (loopback servers always get it)" },
   },
   async run({ args, rawArgs }) {
     const { MsmError } = await import("../../lib/errors.ts");
-    // Checked by hand rather than with the config schema: `--url` sessions never load zod or the config at all.
+    // --transport was checked with every flag (cli/args.ts), not with the config schema: `--url` sessions never load
+    // zod or the config at all.
     const transport = args.transport as Transport | undefined;
-    if (transport !== undefined && !TRANSPORTS.includes(transport)) {
-      throw new MsmError("USAGE", `--transport "${args.transport}" is not one of ${TRANSPORTS.join(", ")}.`);
-    }
     if (!args.target && !args.url) throw new MsmError("USAGE", 'msm proxy needs --target NAME or --url URL. Run "msm proxy --help" for usage.');
     const { runProxy, flushStdout } = await import("../../proxy/index.ts");
     const code = await runProxy({

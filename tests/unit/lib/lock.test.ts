@@ -2,6 +2,8 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { acquireLock, CORRUPT_GRACE_MS, listLocks, readLock, type LockInfo } from "../../../src/lib/lock.ts";
+import { startTicks } from "../../../src/lib/proc.ts";
+import { liveLock } from "../../../src/proxy/index.ts";
 
 const originalHome = process.env.MSM_HOME;
 afterAll(() => {
@@ -109,3 +111,19 @@ test("processes racing for one lock: exactly one wins", async () => {
     }
   }
 }, 30_000);
+
+test("one field says a daemon wants msm's token; an older relay's `own: true` still counts (upgrade path)", () => {
+  const home = freshHome();
+  const write = (name: string, extra: object) =>
+    writeFileSync(join(home, `${name}.lock`), JSON.stringify({ ...info(process.pid, 4000), path: "/mcp", pidStart: startTicks(process.pid), ...extra }));
+  write("host", { auth: "bearer" });
+  write("old-relay", { own: true });
+  write("external", {});
+  for (const name of ["host", "old-relay"]) {
+    expect(readLock(name)?.auth).toBe("bearer");
+    expect(liveLock(name)?.auth).toBe("bearer");
+  }
+  expect(readLock("old-relay")).not.toHaveProperty("own");
+  expect(readLock("external")?.auth).toBeUndefined();
+  expect(liveLock("external")?.auth).toBeUndefined();
+}, 10_000);
