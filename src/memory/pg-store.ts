@@ -2,6 +2,7 @@ import { SQL } from "bun";
 import type { ImportCounts, Direction } from "./store.ts";
 import type { ProjectIdentity } from "./project-id.ts";
 import { redact, type PgTarget } from "./pg-url.ts";
+import { ensureSchema } from "./pg-schema.ts";
 import {
   GraphError,
   type Entity,
@@ -20,53 +21,15 @@ import {
  * every machine at one server and each repository sees its own graph. It mirrors store.ts call for call so answers
  * are the same: rows ordered by id (creation order), relations naming their endpoints, `*_lc` columns holding
  * JavaScript's toLowerCase() (PostgreSQL's lower() folds by collation, not like JS), and substring search as
- * `LIKE '%q%'` over those columns, indexed with pg_trgm GIN indexes.
+ * `LIKE '%q%'` over those columns, indexed with pg_trgm GIN indexes (tables in pg-schema.ts).
  *
- * Observations are unique per entity by md5(content): a btree entry is capped near 2.7 kB and observations can be
- * paragraphs. Every call is one SERIALIZABLE transaction, retried when PostgreSQL reports a conflict with another
+ * Every call is one SERIALIZABLE transaction, retried when PostgreSQL reports a conflict with another
  * writer (eight daemons on eight machines may write the same project at once).
  */
-const SCHEMA = `
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE TABLE IF NOT EXISTS msm_projects (
-  id bigserial PRIMARY KEY,
-  key text NOT NULL UNIQUE,
-  created_at bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS msm_entities (
-  id bigserial PRIMARY KEY,
-  project bigint NOT NULL REFERENCES msm_projects(id) ON DELETE CASCADE,
-  name text NOT NULL,
-  entity_type text NOT NULL,
-  name_lc text NOT NULL,
-  type_lc text NOT NULL,
-  created_at bigint NOT NULL,
-  updated_at bigint NOT NULL,
-  UNIQUE (project, name)
-);
-CREATE TABLE IF NOT EXISTS msm_observations (
-  id bigserial PRIMARY KEY,
-  entity_id bigint NOT NULL REFERENCES msm_entities(id) ON DELETE CASCADE,
-  project bigint NOT NULL,
-  content text NOT NULL,
-  content_lc text NOT NULL,
-  created_at bigint NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS msm_observations_unique ON msm_observations (entity_id, md5(content));
-CREATE TABLE IF NOT EXISTS msm_relations (
-  id bigserial PRIMARY KEY,
-  project bigint NOT NULL REFERENCES msm_projects(id) ON DELETE CASCADE,
-  from_name text NOT NULL,
-  to_name text NOT NULL,
-  relation_type text NOT NULL,
-  created_at bigint NOT NULL,
-  UNIQUE (project, from_name, to_name, relation_type)
-);
-CREATE INDEX IF NOT EXISTS msm_relations_to ON msm_relations (project, to_name);
-CREATE INDEX IF NOT EXISTS msm_entities_name_trgm ON msm_entities USING gin (name_lc gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS msm_entities_type_trgm ON msm_entities USING gin (type_lc gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS msm_observations_trgm ON msm_observations USING gin (content_lc gin_trgm_ops);
-`;
+
+/** FTS5's BM25 constants, as search.ts uses them for SQLite. */
+const BM25_K1 = 1.2;
+const BM25_B = 0.75;
 
 /** Connections per daemon: enough for a few concurrent calls, small enough that eight machines × N daemons fit. */
 export const PG_POOL_MAX = 4;
@@ -76,7 +39,6 @@ const IDLE_TIMEOUT_S = 60;
 const MAX_CONFLICT_RETRIES = 30;
 /** A pooled connection the server closed (restart) fails once; a retry takes a fresh one. */
 const MAX_CONNECTION_RETRIES = 2;
-const SCHEMA_LOCK = 0x6d736d; // "msm": serialises schema creation by daemons starting at once
 
 type Tx = SQL;
 type Sql = SQL;
@@ -126,14 +88,9 @@ export class PgServer {
     await this.sql.close({ timeout: 1 }).catch(() => {});
   }
 
-  /** Creates the tables once per daemon; a failure is retried on the next call (the server may come back). */
+  /** Creates or upgrades the tables once per daemon; a failure is retried on the next call (the server may come back). */
   private schema(): Promise<void> {
-    this.ready ??= this.sql
-      .begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
-        await tx.unsafe(SCHEMA);
-      })
-      .then(() => undefined)
+    this.ready ??= ensureSchema(this.sql, this.target.display)
       .catch((error) => {
         this.ready = undefined;
         throw error;
@@ -377,9 +334,10 @@ export class PgGraph {
 
   /**
    * The same match set as GraphStore.searchNodes (the query lower-cased by JavaScript, matched as a substring of the
-   * lower-cased name, type or any observation) and the same ranking tiers: an exact name, then names containing the
-   * query, then type matches, then observation matches — the last ordered by their shortest matching observation
-   * (PostgreSQL has no BM25; for one phrase BM25 is dominated by document length, so this orders nearly alike).
+   * lower-cased name, type or any observation) in the same order: an exact name, then names containing the query, then
+   * type matches, then observation matches by BM25 — the very expression search.ts gives SQLite (same operations in
+   * the same order on float8, so the same doubles), with the average document length from msm_observation_stats where
+   * SQLite reads FTS5's. Ties go to the older entity, as there.
    */
   searchNodes(query: string, page: Page = {}): Promise<KnowledgeGraph> {
     const needle = query.toLowerCase();
@@ -392,10 +350,20 @@ export class PgGraph {
       } else {
         const pattern = likePattern(needle);
         rows = (await tx`
-          WITH hits (id, score) AS (
-            SELECT id, 0 FROM msm_entities WHERE project = ${project} AND (name_lc LIKE ${pattern} OR type_lc LIKE ${pattern})
+          WITH stats AS (
+            SELECT coalesce(sum(row_count), 0)::float8 AS n, coalesce(sum(token_count), 0)::float8 AS tokens
+              FROM msm_observation_stats WHERE project = ${project}
+          ), avg AS (
+            SELECT CASE WHEN n > 0 AND tokens > 0 THEN tokens / n ELSE 1::float8 END AS dl FROM stats
+          ), matched AS (
+            SELECT o.entity_id, (length(o.content_lc) - length(replace(o.content_lc, ${needle}, '')))::float8 / length(${needle}) AS tf,
+                   greatest(length(o.content_lc) - 2, 1) AS dl
+              FROM msm_observations o WHERE o.project = ${project} AND o.content_lc LIKE ${pattern}
+          ), hits (id, score) AS (
+            SELECT id, -1e300::float8 FROM msm_entities WHERE project = ${project} AND (name_lc LIKE ${pattern} OR type_lc LIKE ${pattern})
             UNION ALL
-            SELECT entity_id, length(content_lc) FROM msm_observations WHERE project = ${project} AND content_lc LIKE ${pattern}
+            SELECT m.entity_id, -(m.tf * ${BM25_K1 + 1}::float8) / (m.tf + ${BM25_K1}::float8 * (${1 - BM25_B}::float8 + ${BM25_B}::float8 * m.dl / avg.dl))
+              FROM matched m, avg
           ), best (id, score) AS (SELECT id, min(score) FROM hits GROUP BY id)
           SELECT e.id, e.name, e.entity_type FROM best JOIN msm_entities e ON e.id = best.id
           ORDER BY e.name_lc = ${needle} DESC, strpos(e.name_lc, ${needle}) > 0 DESC, best.score, e.id

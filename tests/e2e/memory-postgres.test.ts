@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox, call, msm, openSession, type Session } from "../helpers/sandbox.ts";
 import { PG_PASSWORD, TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
+import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/pg-schema.ts";
 
 let pg: TestPostgres;
 
@@ -24,6 +25,23 @@ function machine(): Sandbox {
 
 function text(result: unknown): string {
   return (result as { content: { text: string }[] }).content.map((c) => c.text).join("\n");
+}
+
+/** Per project: observations and trigram tokens as msm_observation_stats has them, and as counted from the rows. */
+async function observationStats(url: string): Promise<Record<string, number[]>> {
+  return query(url, "SELECT project::text AS p, sum(row_count)::float8 AS n, sum(token_count)::float8 AS t FROM msm_observation_stats GROUP BY project HAVING sum(row_count) > 0");
+}
+async function observationTotals(url: string): Promise<Record<string, number[]>> {
+  return query(url, "SELECT project::text AS p, count(*)::float8 AS n, sum(greatest(length(content_lc) - 2, 0))::float8 AS t FROM msm_observations GROUP BY project");
+}
+async function query(url: string, text: string): Promise<Record<string, number[]>> {
+  const db = new Bun.SQL(url, { max: 1 });
+  try {
+    const rows = (await db.unsafe(text)) as { p: string; n: number; t: number }[];
+    return Object.fromEntries(rows.map((r) => [r.p, [r.n, r.t]]));
+  } finally {
+    await db.close();
+  }
 }
 
 describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
@@ -106,6 +124,8 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       expect(graph.relations.length).toBe(8 * WRITES - 7);
       for (const r of graph.relations) expect(names.has(r.from) && names.has(r.to)).toBe(true);
       expect(graph.relations.filter((r) => r.from === "sink").length).toBe(1);
+      // The search statistics kept by triggers agree with the rows, after concurrent inserts, merges and deletes.
+      expect(await observationStats(pg.url())).toEqual(await observationTotals(pg.url()));
       for (const s of sessions) await s.close();
     } finally {
       await Promise.all(machines.map((m) => m.cleanup()));
@@ -231,6 +251,63 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       expect(down.stderr).not.toContain(PG_PASSWORD);
     } finally {
       await sandbox.cleanup();
+    }
+  }, 120_000);
+
+  test("a database from before schema versions is upgraded in place on first use: graph kept, search statistics counted", async () => {
+    await pg.psql("CREATE DATABASE legacy", "postgres");
+    // What msm wrote before schema versions: the version-1 tables, no msm_schema, no statistics.
+    await pg.psql(PG_SCHEMA_STEPS[1]!, "legacy");
+    await pg.psql(
+      `INSERT INTO msm_projects (key, created_at) VALUES ('id:legacy', 0);
+       INSERT INTO msm_entities (project, name, entity_type, name_lc, type_lc, created_at, updated_at) VALUES
+         (1, 'Short', 'note', 'short', 'note', 0, 0), (1, 'Repeat', 'note', 'repeat', 'note', 0, 0);
+       INSERT INTO msm_observations (entity_id, project, content, content_lc, created_at) VALUES
+         (1, 1, 'a cup of tea', 'a cup of tea', 0), (2, 1, 'tea tea tea tea', 'tea tea tea tea', 0);`,
+      "legacy",
+    );
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg.url("legacy") } } });
+    try {
+      const project = sandbox.project("legacy");
+      mkdirSync(join(project, ".claude"), { mode: 0o700 });
+      writeFileSync(join(project, ".claude", "msm.json"), JSON.stringify({ projectId: "legacy" }), { mode: 0o600 });
+      const s = await openSession(sandbox, project);
+      // BM25: four occurrences in the longer observation beat one in the shorter (shortest-first would not).
+      const found = await call<{ entities: { name: string }[] }>(s.client, "search_nodes", { query: "tea" });
+      expect(found.entities.map((e) => e.name)).toEqual(["Repeat", "Short"]);
+      expect(await query(pg.url("legacy"), "SELECT version::text AS p, 0 AS n, 0 AS t FROM msm_schema")).toEqual({ [String(PG_SCHEMA_VERSION)]: [0, 0] });
+      expect(await observationStats(pg.url("legacy"))).toEqual(await observationTotals(pg.url("legacy")));
+      await call(s.client, "delete_entities", { entityNames: ["Repeat"] });
+      expect(await observationStats(pg.url("legacy"))).toEqual(await observationTotals(pg.url("legacy")));
+      await s.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 120_000);
+
+  test("an msm older than the database's schema refuses it, naming both versions and what to run, and writes nothing", async () => {
+    await pg.psql("CREATE DATABASE future OWNER team", "postgres");
+    const before = new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl("future") } } });
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl("future") } } });
+    try {
+      const first = await openSession(before, before.project("app"));
+      await call(first.client, "create_entities", { entities: [{ name: "kept", entityType: "x", observations: [] }] });
+      await first.close();
+      // A newer msm on another machine moved the schema on; this machine's daemon starts after that.
+      await pg.psql(`UPDATE msm_schema SET version = ${PG_SCHEMA_VERSION + 1}, msm_version = '9.9.9'`, "future");
+      const s = await openSession(sandbox, sandbox.project("app"));
+      const result = await s.client.callTool({ name: "create_entities", arguments: { entities: [{ name: "lost", entityType: "x", observations: [] }] } });
+      expect(result.isError).toBe(true);
+      const message = text(result);
+      expect(message).toContain(`has schema version ${PG_SCHEMA_VERSION + 1} (written by msm 9.9.9)`);
+      expect(message).toContain(`understands schema versions up to ${PG_SCHEMA_VERSION}`);
+      expect(message).toContain("msm upgrade-daemons");
+      expect(message).toContain("postgres://team@127.0.0.1");
+      expect(message).not.toContain(PG_PASSWORD);
+      expect(await query(pg.url("future"), "SELECT name AS p, 0 AS n, 0 AS t FROM msm_entities")).toEqual({ kept: [0, 0] });
+      await s.close();
+    } finally {
+      await Promise.all([before.cleanup(), sandbox.cleanup()]);
     }
   }, 120_000);
 
