@@ -1,4 +1,5 @@
 import { SQL } from "bun";
+import { randomUUID } from "node:crypto";
 import type { ImportCounts, Direction } from "./store.ts";
 import type { ProjectIdentity } from "./project-id.ts";
 import { redact, type PgTarget } from "./pg-url.ts";
@@ -64,8 +65,19 @@ function isConnectionProblem(error: unknown): boolean {
   return state.startsWith("08") || ["57P01", "57P02", "57P03"].includes(state) || /CONNECTION|TIMEOUT|ECONN|ENOTFOUND|EAI_|TLS|SSL/i.test(code);
 }
 
+/**
+ * The LISTEN/NOTIFY channel of a project: every write transaction notifies it (delivered on commit), so daemons on
+ * other machines tell their subscribed sessions. A hash, because a project key (a git origin, a path) can be longer
+ * than the 63 bytes a channel name may have.
+ */
+export function changeChannel(projectKey: string): string {
+  return `msm_changed_${new Bun.CryptoHasher("sha256").update(projectKey).digest("hex").slice(0, 40)}`;
+}
+
 /** One PostgreSQL server: a bounded pool, the schema, project ids and the retry rules. Shared by every project. */
 export class PgServer {
+  /** Sent with this process's change notifications, so it can skip its own (its sessions were told already). */
+  readonly origin = randomUUID();
   private readonly sql: Sql;
   private ready: Promise<void> | undefined;
   private readonly projects = new Map<string, Promise<string>>();
@@ -161,6 +173,17 @@ export class PgServer {
     return new GraphError(message);
   }
 
+  /**
+   * Calls `changed` whenever another process commits a write to the project behind `channel`. Resolves once the
+   * server acknowledged the LISTEN; Bun keeps it on one dedicated connection (outside the pool) and re-subscribes
+   * after a reconnect.
+   */
+  async listen(channel: string, changed: () => void): Promise<void> {
+    await this.sql.listen(channel, (payload) => {
+      if (payload !== this.origin) changed();
+    });
+  }
+
   /** Every project key stored, with entity counts (for `msm memory migrate` and tests). */
   async projectKeys(): Promise<string[]> {
     return this.run("read", async (tx) => (await tx`SELECT key FROM msm_projects ORDER BY id`).map((r: { key: string }) => r.key));
@@ -203,18 +226,40 @@ const relKey = (r: { from: string; to: string; relationType: string }) => JSON.s
 export class PgGraph {
   /** Identifies the graph for resource subscriptions (no password in it). */
   readonly file: string;
+  private readonly channel: string;
+  private listening: Promise<void> | undefined;
 
   constructor(
     readonly server: PgServer,
     readonly identity: ProjectIdentity,
   ) {
     this.file = `${server.target.display}#${identity.id}`;
+    this.channel = changeChannel(identity.id);
   }
 
   close(): void {}
 
+  /** Every write tells the project's channel on commit (a rolled-back one tells nobody). */
   private write<T>(fn: (tx: Tx, project: string) => Promise<T>): Promise<T> {
-    return this.server.projectRow(this.identity.id).then((project) => this.server.run("write", (tx) => fn(tx, project)));
+    return this.server.projectRow(this.identity.id).then((project) =>
+      this.server.run("write", async (tx) => {
+        const result = await fn(tx, project);
+        await tx`SELECT pg_notify(${this.channel}, ${this.server.origin})`;
+        return result;
+      }),
+    );
+  }
+
+  /**
+   * Calls `changed` when another daemon (another machine) or `msm memory import` changes this project. Listening
+   * starts once per graph; a failure (server down) is retried by the next subscriber.
+   */
+  follow(changed: () => void): Promise<void> {
+    this.listening ??= this.server.listen(this.channel, changed).catch((error) => {
+      this.listening = undefined;
+      throw this.server.explain(error);
+    });
+    return this.listening;
   }
 
   private read<T>(fn: (tx: Tx, project: string) => Promise<T>): Promise<T> {

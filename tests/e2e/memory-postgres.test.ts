@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox, call, msm, openSession, type Session } from "../helpers/sandbox.ts";
+import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { Sandbox, call, msm, openSession, waitFor, type Session } from "../helpers/sandbox.ts";
 import { PG_PASSWORD, TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
 import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/pg-schema.ts";
 
@@ -82,6 +83,46 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       for (const s of [sa, sb, sc, sn, plain]) await s.close();
     } finally {
       await Promise.all([a.cleanup(), b.cleanup(), c.cleanup()]);
+    }
+  }, 120_000);
+
+  test("a write on one machine notifies the sessions subscribed on another machine (LISTEN/NOTIFY per project)", async () => {
+    const a = machine();
+    const b = machine();
+    try {
+      const writer = await openSession(a, clone(a, "app", "https://github.com/acme/notify.git"));
+      const watcher = await openSession(b, clone(b, "app", "git@github.com:acme/notify.git"));
+      const elsewhere = await openSession(b, clone(b, "other", "https://github.com/acme/unrelated.git"));
+      const seen = { watcher: 0, elsewhere: 0 };
+      watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        if (n.params.uri === "memory://knowledge-graph") seen.watcher++;
+      });
+      elsewhere.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
+        seen.elsewhere++;
+      });
+      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
+      await elsewhere.client.subscribeResource({ uri: "memory://knowledge-graph" });
+
+      await call(writer.client, "create_entities", { entities: [{ name: "from A", entityType: "t", observations: [] }] });
+      await waitFor(() => seen.watcher >= 1, 10_000, "machine A's write notifying machine B's session");
+      // B's own write notifies its session once (from its daemon, not again through the database); the next write
+      // from A is a barrier: notifications reach B in commit order, so a duplicate would have come before it.
+      await call(watcher.client, "add_observations", { observations: [{ entityName: "from A", contents: ["from B"] }] });
+      await waitFor(() => seen.watcher >= 2, 10_000, "B's own write");
+      await call(writer.client, "add_observations", { observations: [{ entityName: "from A", contents: ["again from A"] }] });
+      await waitFor(() => seen.watcher >= 3, 10_000, "the barrier write from A");
+      // A failed write (nothing committed) notifies nobody; the barrier after it shows that.
+      const failed = await writer.client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: "nobody", contents: ["x"] }] } });
+      expect(failed.isError).toBe(true);
+      await call(writer.client, "delete_observations", { deletions: [{ entityName: "from A", observations: ["again from A"] }] });
+      await waitFor(() => seen.watcher >= 4, 10_000, "the second barrier write from A");
+      expect(seen.watcher).toBe(4);
+      expect(seen.elsewhere).toBe(0);
+      const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
+      expect(JSON.parse((resource.contents[0] as { text: string }).text).entities).toEqual([{ name: "from A", entityType: "t", observations: ["from B"] }]);
+      for (const s of [writer, watcher, elsewhere]) await s.close();
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
     }
   }, 120_000);
 
