@@ -174,13 +174,13 @@ export class PgServer {
   }
 
   /**
-   * Calls `changed` whenever another process commits a write to the project behind `channel`. Resolves once the
-   * server acknowledged the LISTEN; Bun keeps it on one dedicated connection (outside the pool) and re-subscribes
-   * after a reconnect.
+   * Calls `changed` with the writer's origin whenever another process commits a write to the project behind
+   * `channel`. Resolves once the server acknowledged the LISTEN; Bun keeps it on one dedicated connection (outside
+   * the pool) and re-subscribes after a reconnect.
    */
-  async listen(channel: string, changed: () => void): Promise<void> {
+  async listen(channel: string, changed: (origin: string) => void): Promise<void> {
     await this.sql.listen(channel, (payload) => {
-      if (payload !== this.origin) changed();
+      if (payload !== this.origin) changed(payload);
     });
   }
 
@@ -226,7 +226,7 @@ const relKey = (r: { from: string; to: string; relationType: string }) => JSON.s
 export class PgGraph {
   /** Identifies the graph for resource subscriptions (no password in it). */
   readonly file: string;
-  private readonly channel: string;
+  readonly channel: string;
   private listening: Promise<void> | undefined;
 
   constructor(
@@ -254,7 +254,7 @@ export class PgGraph {
    * Calls `changed` when another daemon (another machine) or `msm memory import` changes this project. Listening
    * starts once per graph; a failure (server down) is retried by the next subscriber.
    */
-  follow(changed: () => void): Promise<void> {
+  follow(changed: (origin: string) => void): Promise<void> {
     this.listening ??= this.server.listen(this.channel, changed).catch((error) => {
       this.listening = undefined;
       throw this.server.explain(error);

@@ -105,13 +105,13 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
 
       await call(writer.client, "create_entities", { entities: [{ name: "from A", entityType: "t", observations: [] }] });
       await waitFor(() => seen.watcher >= 1, 10_000, "machine A's write notifying machine B's session");
-      // B's own write notifies its session once (from its daemon, not again through the database); the next write
-      // from A is a barrier: notifications reach B in commit order, so a duplicate would have come before it.
+      // B's own write notifies its session once, from its daemon (that it is not heard again through the database is
+      // shown in tests/unit/memory-pg-store.test.ts, where payloads are visible).
       await call(watcher.client, "add_observations", { observations: [{ entityName: "from A", contents: ["from B"] }] });
       await waitFor(() => seen.watcher >= 2, 10_000, "B's own write");
       await call(writer.client, "add_observations", { observations: [{ entityName: "from A", contents: ["again from A"] }] });
       await waitFor(() => seen.watcher >= 3, 10_000, "the barrier write from A");
-      // A failed write (nothing committed) notifies nobody; the barrier after it shows that.
+      // A failed write (nothing committed) notifies nobody.
       const failed = await writer.client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: "nobody", contents: ["x"] }] } });
       expect(failed.isError).toBe(true);
       await call(writer.client, "delete_observations", { deletions: [{ entityName: "from A", observations: ["again from A"] }] });
