@@ -394,6 +394,9 @@ export class PgGraph {
         rows = (await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} ORDER BY id LIMIT ${limit} OFFSET ${offset}`) as EntityRow[];
       } else {
         const pattern = likePattern(needle);
+        // Each hit carries its tier (0 exact name, 1 name containing the query, 2 type or observation), so the
+        // order is settled on the hits and only the page's rows are joined back to their entities (a common word
+        // matches tens of thousands).
         rows = (await tx`
           WITH stats AS (
             SELECT coalesce(sum(row_count), 0)::float8 AS n, coalesce(sum(token_count), 0)::float8 AS tokens
@@ -404,15 +407,18 @@ export class PgGraph {
             SELECT o.entity_id, (length(o.content_lc) - length(replace(o.content_lc, ${needle}, '')))::float8 / length(${needle}) AS tf,
                    greatest(length(o.content_lc) - 2, 1) AS dl
               FROM msm_observations o WHERE o.project = ${project} AND o.content_lc LIKE ${pattern}
-          ), hits (id, score) AS (
-            SELECT id, -1e300::float8 FROM msm_entities WHERE project = ${project} AND (name_lc LIKE ${pattern} OR type_lc LIKE ${pattern})
+          ), hits (id, tier, score) AS (
+            SELECT id, CASE WHEN name_lc = ${needle} THEN 0 WHEN strpos(name_lc, ${needle}) > 0 THEN 1 ELSE 2 END, -1e300::float8
+              FROM msm_entities WHERE project = ${project} AND (name_lc LIKE ${pattern} OR type_lc LIKE ${pattern})
             UNION ALL
-            SELECT m.entity_id, -(m.tf * ${BM25_K1 + 1}::float8) / (m.tf + ${BM25_K1}::float8 * (${1 - BM25_B}::float8 + ${BM25_B}::float8 * m.dl / avg.dl))
+            SELECT m.entity_id, 2, -(m.tf * ${BM25_K1 + 1}::float8) / (m.tf + ${BM25_K1}::float8 * (${1 - BM25_B}::float8 + ${BM25_B}::float8 * m.dl / avg.dl))
               FROM matched m, avg
-          ), best (id, score) AS (SELECT id, min(score) FROM hits GROUP BY id)
-          SELECT e.id, e.name, e.entity_type FROM best JOIN msm_entities e ON e.id = best.id
-          ORDER BY e.name_lc = ${needle} DESC, strpos(e.name_lc, ${needle}) > 0 DESC, best.score, e.id
-          LIMIT ${limit} OFFSET ${offset}`) as EntityRow[];
+          ), page AS (
+            SELECT id, min(tier) AS tier, min(score) AS score FROM hits GROUP BY id
+            ORDER BY tier, score, id LIMIT ${limit} OFFSET ${offset}
+          )
+          SELECT e.id, e.name, e.entity_type FROM page JOIN msm_entities e ON e.id = page.id
+          ORDER BY page.tier, page.score, page.id`) as EntityRow[];
       }
       return this.subgraph(tx, project, rows);
     });
