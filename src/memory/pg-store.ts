@@ -184,6 +184,25 @@ export class PgServer {
     });
   }
 
+  /**
+   * Every project with its entity and relation counts, for the dashboard's explorer. Read only: a database msm never
+   * wrote to lists nothing (its tables are not created for a look), and the rows' ids are remembered so browsing a
+   * project writes nothing either.
+   */
+  async projectList(): Promise<{ key: string; entities: number; relations: number }[]> {
+    const rows = await this.sql.begin("isolation level repeatable read read only", async (tx) => {
+      const [exists] = await tx`SELECT to_regclass('msm_projects') IS NOT NULL AS ok`;
+      if (!exists.ok) return [];
+      return await tx`
+        SELECT p.id, p.key,
+               (SELECT count(*) FROM msm_entities e WHERE e.project = p.id)::float8 AS entities,
+               (SELECT count(*) FROM msm_relations r WHERE r.project = p.id)::float8 AS relations
+          FROM msm_projects p ORDER BY p.id`;
+    });
+    for (const row of rows as { id: string; key: string }[]) if (!this.projects.has(row.key)) this.projects.set(row.key, Promise.resolve(String(row.id)));
+    return (rows as { key: string; entities: number; relations: number }[]).map((r) => ({ key: r.key, entities: r.entities, relations: r.relations }));
+  }
+
   /** Every project key stored, with entity counts (for `msm memory migrate` and tests). */
   async projectKeys(): Promise<string[]> {
     return this.run("read", async (tx) => (await tx`SELECT key FROM msm_projects ORDER BY id`).map((r: { key: string }) => r.key));
