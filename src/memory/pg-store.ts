@@ -187,7 +187,7 @@ export class PgServer {
   /**
    * Every project with its entity and relation counts, for the dashboard's explorer. Read only: a database msm never
    * wrote to lists nothing (its tables are not created for a look), and the rows' ids are remembered so browsing a
-   * project writes nothing either.
+   * project inserts no project row (an older schema is still upgraded on the first search, as a daemon would).
    */
   async projectList(): Promise<{ key: string; entities: number; relations: number }[]> {
     const rows = await this.sql.begin("isolation level repeatable read read only", async (tx) => {
