@@ -126,6 +126,34 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
     }
   }, 120_000);
 
+  test("after the server restarts, other machines' writes notify subscribed sessions again (LISTEN comes back by itself)", async () => {
+    const a = machine();
+    const b = machine();
+    try {
+      const writer = await openSession(a, clone(a, "app", "https://github.com/acme/restart.git"));
+      const watcher = await openSession(b, clone(b, "app", "https://github.com/acme/restart.git"));
+      let seen = 0;
+      watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
+        seen++;
+      });
+      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
+      await call(writer.client, "create_entities", { entities: [{ name: "before", entityType: "t", observations: [] }] });
+      await waitFor(() => seen >= 1, 10_000, "the notification before the restart");
+      pg.stopServer();
+      expect(pg.startServer()).toBe(true);
+      // Bun re-subscribes with a backoff; keep writing until one of them is heard.
+      const started = Date.now();
+      for (let i = 0; seen < 2; i++) {
+        await call(writer.client, "add_observations", { observations: [{ entityName: "before", contents: [`after restart ${i}`] }] });
+        await waitFor(() => seen >= 2, 1_000, "").catch(() => {});
+        if (Date.now() - started > 60_000) throw new Error("no notification within 60 s of the server's restart");
+      }
+      for (const s of [writer, watcher]) await s.close();
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
+    }
+  }, 120_000);
+
   test("eight daemons with separate MSM_HOMEs write one project at once and lose no acknowledged write", async () => {
     const machines = Array.from({ length: 8 }, () => machine());
     const WRITES = 15;
