@@ -4,12 +4,13 @@
  * open_nodes and a single add_observations measured through the real `dist/msm proxy` (MCP SDK client over stdio).
  * PostgreSQL is a throwaway local server (tests/helpers/postgres.ts: initdb, loopback, fsync off, as in tests), so
  * the numbers are the backend's own cost plus one loopback round trip per statement — a LAN server adds its latency
- * per statement.
+ * per statement. Then the change-notification latency between two daemons sharing the server.
  *   bun bench/postgres.bench.ts          (MSM_BENCH_PG_SIZE=N to change the size, MSM_BENCH_SAMPLES=N the samples)
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { PgGraph, PgServer } from "../src/memory/pg-store.ts";
 import { parsePgUrl } from "../src/memory/pg-url.ts";
 import { GraphStore } from "../src/memory/store.ts";
@@ -81,7 +82,48 @@ if (!postgresAvailable()) {
   process.exit(0);
 }
 
+/**
+ * Two daemons (two MSM_HOMEs: two machines) on one project: a session on B subscribes to the graph, a session on A
+ * writes; the time from A's call to B's session receiving notifications/resources/updated.
+ */
+async function notificationLatency(url: string, samples: number): Promise<{ write: number; notified: number }> {
+  const boxes = [new Sandbox({ targets: { memory: { port: 0, database: url } } }), new Sandbox({ targets: { memory: { port: 0, database: url } } })];
+  try {
+    const [writer, watcher] = await Promise.all(
+      boxes.map((box) => {
+        const project = box.project("shared");
+        mkdirSync(join(project, ".claude"), { recursive: true, mode: 0o700 });
+        writeFileSync(join(project, ".claude", "msm.json"), JSON.stringify({ projectId: "bench-notify" }), { mode: 0o600 });
+        return openSession(box, project);
+      }),
+    );
+    let resolve: (() => void) | undefined;
+    watcher!.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => resolve?.());
+    await watcher!.client.subscribeResource({ uri: "memory://knowledge-graph" });
+    await writer!.client.callTool({ name: "create_entities", arguments: { entities: [{ name: "n", entityType: "t", observations: [] }] } });
+    const write: number[] = [];
+    const notified: number[] = [];
+    for (let s = 0; s < samples + 10; s++) {
+      const heard = new Promise<void>((r) => (resolve = r));
+      const start = performance.now();
+      await writer!.client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: "n", contents: [`note ${s}`] }] } });
+      const written = performance.now();
+      await heard;
+      if (s >= 10) {
+        write.push(written - start);
+        notified.push(performance.now() - start);
+      }
+    }
+    await writer!.close();
+    await watcher!.close();
+    return { write: p50(write), notified: p50(notified) };
+  } finally {
+    await Promise.all(boxes.map((b) => b.cleanup()));
+  }
+}
+
 const pg = await TestPostgres.start();
+let notify: { write: number; notified: number } | undefined;
 const rows: { backend: string; load: number; search: number; word: number; open: number; write: number }[] = [];
 const sqliteBox = new Sandbox();
 const pgBox = new Sandbox({ targets: { memory: { port: 0, database: pg.url() } } });
@@ -110,6 +152,8 @@ try {
     rows.push({ backend, load: rate, ...(await measure(session.client, SAMPLES, 2)) });
     await session.close();
   }
+  process.stderr.write("postgres: notification latency across two daemons …\n");
+  notify = await notificationLatency(pg.url(), Math.min(SAMPLES, 100));
 } finally {
   await sqliteBox.cleanup();
   await pgBox.cleanup();
@@ -122,5 +166,7 @@ console.log(
     `| backend | entities | bulk load | search_nodes p50 ("Entity-N") | search_nodes p50 (common word, limit 20) | open_nodes p50 | add_observations p50 |`,
     "|---|---:|---:|---:|---:|---:|---:|",
     ...rows.map((r) => `| ${r.backend} | ${SIZE.toLocaleString("en")} | ${Math.round(r.load)}/s | ${fmt(r.search)} | ${fmt(r.word)} | ${fmt(r.open)} | ${fmt(r.write)} |`),
+    "",
+    `Change notification across two daemons (p50): write on A ${fmt(notify!.write)}; A's call start → B's session notified ${fmt(notify!.notified)}`,
   ].join("\n"),
 );

@@ -44,6 +44,11 @@ export interface GraphSource {
   readonly backend: "sqlite" | "postgres";
   current(): Graph;
   currentWithChoice(): { store: Graph; choice: StoreChoice };
+  /**
+   * Calls `changed` when something other than this daemon changes `store` (another machine on a shared database).
+   * Absent for SQLite: every writer of a project file is this daemon, and it notifies its sessions itself.
+   */
+  follow?(store: Graph, changed: () => void): Promise<void>;
   closeAll(): void | Promise<void>;
 }
 
@@ -89,6 +94,10 @@ export class PostgresSource implements GraphSource {
       home: "the session has no project",
     }[identity.source];
     return { store: graph, choice: { scope: identity.source === "home" ? "home" : "project", why, backend: "postgres", projectId: identity.id, projectIdSource: identity.source } };
+  }
+
+  follow(store: Graph, changed: () => void): Promise<void> {
+    return (store as PgGraph).follow(changed);
   }
 
   async closeAll(): Promise<void> {

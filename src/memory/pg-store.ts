@@ -1,7 +1,9 @@
 import { SQL } from "bun";
+import { randomUUID } from "node:crypto";
 import type { ImportCounts, Direction } from "./store.ts";
 import type { ProjectIdentity } from "./project-id.ts";
 import { redact, type PgTarget } from "./pg-url.ts";
+import { ensureSchema } from "./pg-schema.ts";
 import {
   GraphError,
   type Entity,
@@ -20,53 +22,15 @@ import {
  * every machine at one server and each repository sees its own graph. It mirrors store.ts call for call so answers
  * are the same: rows ordered by id (creation order), relations naming their endpoints, `*_lc` columns holding
  * JavaScript's toLowerCase() (PostgreSQL's lower() folds by collation, not like JS), and substring search as
- * `LIKE '%q%'` over those columns, indexed with pg_trgm GIN indexes.
+ * `LIKE '%q%'` over those columns, indexed with pg_trgm GIN indexes (tables in pg-schema.ts).
  *
- * Observations are unique per entity by md5(content): a btree entry is capped near 2.7 kB and observations can be
- * paragraphs. Every call is one SERIALIZABLE transaction, retried when PostgreSQL reports a conflict with another
+ * Every call is one SERIALIZABLE transaction, retried when PostgreSQL reports a conflict with another
  * writer (eight daemons on eight machines may write the same project at once).
  */
-const SCHEMA = `
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE TABLE IF NOT EXISTS msm_projects (
-  id bigserial PRIMARY KEY,
-  key text NOT NULL UNIQUE,
-  created_at bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS msm_entities (
-  id bigserial PRIMARY KEY,
-  project bigint NOT NULL REFERENCES msm_projects(id) ON DELETE CASCADE,
-  name text NOT NULL,
-  entity_type text NOT NULL,
-  name_lc text NOT NULL,
-  type_lc text NOT NULL,
-  created_at bigint NOT NULL,
-  updated_at bigint NOT NULL,
-  UNIQUE (project, name)
-);
-CREATE TABLE IF NOT EXISTS msm_observations (
-  id bigserial PRIMARY KEY,
-  entity_id bigint NOT NULL REFERENCES msm_entities(id) ON DELETE CASCADE,
-  project bigint NOT NULL,
-  content text NOT NULL,
-  content_lc text NOT NULL,
-  created_at bigint NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS msm_observations_unique ON msm_observations (entity_id, md5(content));
-CREATE TABLE IF NOT EXISTS msm_relations (
-  id bigserial PRIMARY KEY,
-  project bigint NOT NULL REFERENCES msm_projects(id) ON DELETE CASCADE,
-  from_name text NOT NULL,
-  to_name text NOT NULL,
-  relation_type text NOT NULL,
-  created_at bigint NOT NULL,
-  UNIQUE (project, from_name, to_name, relation_type)
-);
-CREATE INDEX IF NOT EXISTS msm_relations_to ON msm_relations (project, to_name);
-CREATE INDEX IF NOT EXISTS msm_entities_name_trgm ON msm_entities USING gin (name_lc gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS msm_entities_type_trgm ON msm_entities USING gin (type_lc gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS msm_observations_trgm ON msm_observations USING gin (content_lc gin_trgm_ops);
-`;
+
+/** FTS5's BM25 constants, as search.ts uses them for SQLite. */
+const BM25_K1 = 1.2;
+const BM25_B = 0.75;
 
 /** Connections per daemon: enough for a few concurrent calls, small enough that eight machines × N daemons fit. */
 export const PG_POOL_MAX = 4;
@@ -76,7 +40,6 @@ const IDLE_TIMEOUT_S = 60;
 const MAX_CONFLICT_RETRIES = 30;
 /** A pooled connection the server closed (restart) fails once; a retry takes a fresh one. */
 const MAX_CONNECTION_RETRIES = 2;
-const SCHEMA_LOCK = 0x6d736d; // "msm": serialises schema creation by daemons starting at once
 
 type Tx = SQL;
 type Sql = SQL;
@@ -102,8 +65,19 @@ function isConnectionProblem(error: unknown): boolean {
   return state.startsWith("08") || ["57P01", "57P02", "57P03"].includes(state) || /CONNECTION|TIMEOUT|ECONN|ENOTFOUND|EAI_|TLS|SSL/i.test(code);
 }
 
+/**
+ * The LISTEN/NOTIFY channel of a project: every write transaction notifies it (delivered on commit), so daemons on
+ * other machines tell their subscribed sessions. A hash, because a project key (a git origin, a path) can be longer
+ * than the 63 bytes a channel name may have.
+ */
+export function changeChannel(projectKey: string): string {
+  return `msm_changed_${new Bun.CryptoHasher("sha256").update(projectKey).digest("hex").slice(0, 40)}`;
+}
+
 /** One PostgreSQL server: a bounded pool, the schema, project ids and the retry rules. Shared by every project. */
 export class PgServer {
+  /** Sent with this process's change notifications, so it can skip its own (its sessions were told already). */
+  readonly origin = randomUUID();
   private readonly sql: Sql;
   private ready: Promise<void> | undefined;
   private readonly projects = new Map<string, Promise<string>>();
@@ -126,14 +100,9 @@ export class PgServer {
     await this.sql.close({ timeout: 1 }).catch(() => {});
   }
 
-  /** Creates the tables once per daemon; a failure is retried on the next call (the server may come back). */
+  /** Creates or upgrades the tables once per daemon; a failure is retried on the next call (the server may come back). */
   private schema(): Promise<void> {
-    this.ready ??= this.sql
-      .begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
-        await tx.unsafe(SCHEMA);
-      })
-      .then(() => undefined)
+    this.ready ??= ensureSchema(this.sql, this.target.display)
       .catch((error) => {
         this.ready = undefined;
         throw error;
@@ -204,6 +173,36 @@ export class PgServer {
     return new GraphError(message);
   }
 
+  /**
+   * Calls `changed` with the writer's origin whenever another process commits a write to the project behind
+   * `channel`. Resolves once the server acknowledged the LISTEN; Bun keeps it on one dedicated connection (outside
+   * the pool) and re-subscribes after a reconnect.
+   */
+  async listen(channel: string, changed: (origin: string) => void): Promise<void> {
+    await this.sql.listen(channel, (payload) => {
+      if (payload !== this.origin) changed(payload);
+    });
+  }
+
+  /**
+   * Every project with its entity and relation counts, for the dashboard's explorer. Read only: a database msm never
+   * wrote to lists nothing (its tables are not created for a look), and the rows' ids are remembered so browsing a
+   * project inserts no project row (an older schema is still upgraded on the first search, as a daemon would).
+   */
+  async projectList(): Promise<{ key: string; entities: number; relations: number }[]> {
+    const rows = await this.sql.begin("isolation level repeatable read read only", async (tx) => {
+      const [exists] = await tx`SELECT to_regclass('msm_projects') IS NOT NULL AS ok`;
+      if (!exists.ok) return [];
+      return await tx`
+        SELECT p.id, p.key,
+               (SELECT count(*) FROM msm_entities e WHERE e.project = p.id)::float8 AS entities,
+               (SELECT count(*) FROM msm_relations r WHERE r.project = p.id)::float8 AS relations
+          FROM msm_projects p ORDER BY p.id`;
+    });
+    for (const row of rows as { id: string; key: string }[]) if (!this.projects.has(row.key)) this.projects.set(row.key, Promise.resolve(String(row.id)));
+    return (rows as { key: string; entities: number; relations: number }[]).map((r) => ({ key: r.key, entities: r.entities, relations: r.relations }));
+  }
+
   /** Every project key stored, with entity counts (for `msm memory migrate` and tests). */
   async projectKeys(): Promise<string[]> {
     return this.run("read", async (tx) => (await tx`SELECT key FROM msm_projects ORDER BY id`).map((r: { key: string }) => r.key));
@@ -246,18 +245,40 @@ const relKey = (r: { from: string; to: string; relationType: string }) => JSON.s
 export class PgGraph {
   /** Identifies the graph for resource subscriptions (no password in it). */
   readonly file: string;
+  readonly channel: string;
+  private listening: Promise<void> | undefined;
 
   constructor(
     readonly server: PgServer,
     readonly identity: ProjectIdentity,
   ) {
     this.file = `${server.target.display}#${identity.id}`;
+    this.channel = changeChannel(identity.id);
   }
 
   close(): void {}
 
+  /** Every write tells the project's channel on commit (a rolled-back one tells nobody). */
   private write<T>(fn: (tx: Tx, project: string) => Promise<T>): Promise<T> {
-    return this.server.projectRow(this.identity.id).then((project) => this.server.run("write", (tx) => fn(tx, project)));
+    return this.server.projectRow(this.identity.id).then((project) =>
+      this.server.run("write", async (tx) => {
+        const result = await fn(tx, project);
+        await tx`SELECT pg_notify(${this.channel}, ${this.server.origin})`;
+        return result;
+      }),
+    );
+  }
+
+  /**
+   * Calls `changed` when another daemon (another machine) or `msm memory import` changes this project. Listening
+   * starts once per graph; a failure (server down) is retried by the next subscriber.
+   */
+  follow(changed: (origin: string) => void): Promise<void> {
+    this.listening ??= this.server.listen(this.channel, changed).catch((error) => {
+      this.listening = undefined;
+      throw this.server.explain(error);
+    });
+    return this.listening;
   }
 
   private read<T>(fn: (tx: Tx, project: string) => Promise<T>): Promise<T> {
@@ -377,9 +398,10 @@ export class PgGraph {
 
   /**
    * The same match set as GraphStore.searchNodes (the query lower-cased by JavaScript, matched as a substring of the
-   * lower-cased name, type or any observation) and the same ranking tiers: an exact name, then names containing the
-   * query, then type matches, then observation matches — the last ordered by their shortest matching observation
-   * (PostgreSQL has no BM25; for one phrase BM25 is dominated by document length, so this orders nearly alike).
+   * lower-cased name, type or any observation) in the same order: an exact name, then names containing the query, then
+   * type matches, then observation matches by BM25 — the very expression search.ts gives SQLite (same operations in
+   * the same order on float8, so the same doubles), with the average document length from msm_observation_stats where
+   * SQLite reads FTS5's. Ties go to the older entity, as there.
    */
   searchNodes(query: string, page: Page = {}): Promise<KnowledgeGraph> {
     const needle = query.toLowerCase();
@@ -391,15 +413,31 @@ export class PgGraph {
         rows = (await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} ORDER BY id LIMIT ${limit} OFFSET ${offset}`) as EntityRow[];
       } else {
         const pattern = likePattern(needle);
+        // Each hit carries its tier (0 exact name, 1 name containing the query, 2 type or observation), so the
+        // order is settled on the hits and only the page's rows are joined back to their entities (a common word
+        // matches tens of thousands).
         rows = (await tx`
-          WITH hits (id, score) AS (
-            SELECT id, 0 FROM msm_entities WHERE project = ${project} AND (name_lc LIKE ${pattern} OR type_lc LIKE ${pattern})
+          WITH stats AS (
+            SELECT coalesce(sum(row_count), 0)::float8 AS n, coalesce(sum(token_count), 0)::float8 AS tokens
+              FROM msm_observation_stats WHERE project = ${project}
+          ), avg AS (
+            SELECT CASE WHEN n > 0 AND tokens > 0 THEN tokens / n ELSE 1::float8 END AS dl FROM stats
+          ), matched AS (
+            SELECT o.entity_id, (length(o.content_lc) - length(replace(o.content_lc, ${needle}, '')))::float8 / length(${needle}) AS tf,
+                   greatest(length(o.content_lc) - 2, 1) AS dl
+              FROM msm_observations o WHERE o.project = ${project} AND o.content_lc LIKE ${pattern}
+          ), hits (id, tier, score) AS (
+            SELECT id, CASE WHEN name_lc = ${needle} THEN 0 WHEN strpos(name_lc, ${needle}) > 0 THEN 1 ELSE 2 END, -1e300::float8
+              FROM msm_entities WHERE project = ${project} AND (name_lc LIKE ${pattern} OR type_lc LIKE ${pattern})
             UNION ALL
-            SELECT entity_id, length(content_lc) FROM msm_observations WHERE project = ${project} AND content_lc LIKE ${pattern}
-          ), best (id, score) AS (SELECT id, min(score) FROM hits GROUP BY id)
-          SELECT e.id, e.name, e.entity_type FROM best JOIN msm_entities e ON e.id = best.id
-          ORDER BY e.name_lc = ${needle} DESC, strpos(e.name_lc, ${needle}) > 0 DESC, best.score, e.id
-          LIMIT ${limit} OFFSET ${offset}`) as EntityRow[];
+            SELECT m.entity_id, 2, -(m.tf * ${BM25_K1 + 1}::float8) / (m.tf + ${BM25_K1}::float8 * (${1 - BM25_B}::float8 + ${BM25_B}::float8 * m.dl / avg.dl))
+              FROM matched m, avg
+          ), page AS (
+            SELECT id, min(tier) AS tier, min(score) AS score FROM hits GROUP BY id
+            ORDER BY tier, score, id LIMIT ${limit} OFFSET ${offset}
+          )
+          SELECT e.id, e.name, e.entity_type FROM page JOIN msm_entities e ON e.id = page.id
+          ORDER BY page.tier, page.score, page.id`) as EntityRow[];
       }
       return this.subgraph(tx, project, rows);
     });

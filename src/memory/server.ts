@@ -259,7 +259,12 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
   cacheToolList(server);
   server.server.registerCapabilities({ resources: { subscribe: true } });
   server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
-    if (request.params.uri === GRAPH_URI) subscriptions.watch(server, databases.current().file);
+    if (request.params.uri !== GRAPH_URI) return {};
+    const store = databases.current();
+    subscriptions.watch(server, store.file);
+    // On a shared database, also hear other machines' writes. If the server cannot be reached right now, the session
+    // still hears this daemon's writes, and the next subscribe tries again.
+    await databases.follow?.(store, () => subscriptions.changed(store.file)).catch(() => {});
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {

@@ -107,6 +107,86 @@ async function reset(client: Client): Promise<void> {
   if (graph.relations.length) await client.callTool({ name: "delete_relations", arguments: { relations: graph.relations } });
 }
 
+// Observations built from a few words, repeated and of very different lengths, so BM25's term frequency and length
+// normalisation both decide orders (the shortest matching observation often does not win).
+const WORDS = ["coffee", "tea", "rust", "memory", "graph", "the", "of", "a", "Coffee", "proxy", "daemon", "note", "x"];
+const RANK_QUERIES = ["coffee", "tea", "the", "of", "a", "e", "co", "ee", "rust", "memory graph", "coffee coffee", "OF THE", "x", "note", "nothing-here", "entity", "kind"];
+
+function words(r: Random, count: number): string {
+  return Array.from({ length: count }, () => r.pick(WORDS)).join(" ");
+}
+
+/**
+ * SQLite (FTS5 statistics) and PostgreSQL (msm_observation_stats) rank the same search the same way, tie for tie: the
+ * same seeded writes go to one project on each backend, and every search answer — order included — must be equal.
+ * Deletes run between searches so the statistics are checked after removals too (cascades from deleted entities).
+ */
+function rankingParity(seeds: number, url: () => string): void {
+  test(`SQLite and PostgreSQL give the same search order (${seeds} seeded graphs)`, async () => {
+    const lite = new Sandbox({ targets: { memory: { port: 0 } } });
+    const post = new Sandbox({ targets: { memory: { port: 0, database: url() } } });
+    try {
+      const a = await openSession(lite, lite.project("rank"));
+      const b = await openSession(post, post.project("rank"));
+      let searches = 0;
+      let notShortestFirst = 0;
+      for (let seed = 1; seed <= seeds; seed++) {
+        const r = rng(1000 + seed);
+        const calls: Call[] = [];
+        const names = Array.from({ length: 25 }, (_, i) => `entity-${seed}-${i}${r.chance(0.2) ? ` ${r.pick(WORDS)}` : ""}`);
+        for (let i = 0; i < names.length; i += 5) {
+          const entities = names.slice(i, i + 5).map((name) => ({
+            name,
+            entityType: r.chance(0.15) ? `kind of ${r.pick(WORDS)}` : "kind",
+            observations: distinct(Array.from({ length: 1 + r.int(4) }, () => words(r, 1 + r.int(r.chance(0.3) ? 30 : 6))), (o) => o),
+          }));
+          calls.push({ name: "create_entities", arguments: { entities } });
+        }
+        for (let round = 0; round < 3; round++) {
+          for (const q of [...RANK_QUERIES, r.pick(WORDS).slice(0, 1 + r.int(4))]) {
+            calls.push({ name: "search_nodes", arguments: { query: q } });
+            if (r.chance(0.3)) calls.push({ name: "search_nodes", arguments: { query: q, limit: 1 + r.int(4), offset: r.int(3) } });
+          }
+          calls.push({ name: "delete_entities", arguments: { entityNames: r.some(names, 1, 3) } });
+          calls.push({ name: "delete_observations", arguments: { deletions: [{ entityName: r.pick(names), observations: [words(r, 1)] }] } });
+          calls.push({ name: "add_observations", arguments: { observations: [{ entityName: r.pick(names), contents: [words(r, 2 + r.int(20))] }] } });
+        }
+        for (const call of calls) {
+          const [x, y] = (await Promise.all([a.client.callTool(call), b.client.callTool(call)])) as { structuredContent?: unknown }[];
+          if (call.name !== "search_nodes") continue;
+          searches++;
+          if (JSON.stringify(y!.structuredContent) !== JSON.stringify(x!.structuredContent)) {
+            throw new Error(`seed ${seed}: ${JSON.stringify(call)}\n sqlite:   ${names_(x!)}\n postgres: ${names_(y!)}`);
+          }
+          if (!shortestFirst(String(call.arguments.query), x!.structuredContent as RankedGraph)) notShortestFirst++;
+        }
+        await reset(a.client);
+        await reset(b.client);
+      }
+      // The seeds must reach orders that "shortest matching observation first" gets wrong, or the test proves little.
+      expect(notShortestFirst).toBeGreaterThan(0);
+      expect(searches).toBeGreaterThan(seeds * RANK_QUERIES.length * 3);
+      await a.close();
+      await b.close();
+    } finally {
+      await lite.cleanup();
+      await post.cleanup();
+    }
+  }, 300_000);
+}
+
+const names_ = (result: { structuredContent?: unknown }) => JSON.stringify((result.structuredContent as Graph).entities.map((e) => e.name));
+
+/** Whether the observation matches of an answer come shortest matching observation first (the old PostgreSQL order). */
+type RankedGraph = { entities: { name: string; entityType: string; observations: string[] }[] };
+function shortestFirst(query: string, graph: RankedGraph): boolean {
+  const q = query.toLowerCase();
+  const lengths = graph.entities
+    .filter((e) => !e.name.toLowerCase().includes(q) && !String(e.entityType).toLowerCase().includes(q))
+    .map((e) => Math.min(...e.observations.filter((o) => o.toLowerCase().includes(q)).map((o) => o.length)));
+  return lengths.every((n, i) => i === 0 || lengths[i - 1]! <= n);
+}
+
 /** The same test on each backend: per-project SQLite files, and one PostgreSQL server (a throwaway one). */
 function differential(backend: "sqlite" | "postgres", seeds: number, config: () => object): void {
 describe(`msm answers exactly like the official memory server (${backend})`, () => {
@@ -192,6 +272,7 @@ if (postgresAvailable()) {
     await pg?.stop();
   }, 60_000);
   differential("postgres", Number(process.env.MSM_DIFF_SEEDS ?? 40), () => ({ targets: { memory: { port: 0, database: pg!.passwordUrl() } } }));
+  rankingParity(Number(process.env.MSM_RANK_SEEDS ?? 12), () => pg!.passwordUrl());
 } else {
   test.skip("PostgreSQL differential (initdb not installed)", () => {});
 }

@@ -6,8 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox, call, msm, openSession, type Session } from "../helpers/sandbox.ts";
+import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { Sandbox, call, msm, openSession, waitFor, type Session } from "../helpers/sandbox.ts";
 import { PG_PASSWORD, TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
+import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/pg-schema.ts";
 
 let pg: TestPostgres;
 
@@ -24,6 +26,23 @@ function machine(): Sandbox {
 
 function text(result: unknown): string {
   return (result as { content: { text: string }[] }).content.map((c) => c.text).join("\n");
+}
+
+/** Per project: observations and trigram tokens as msm_observation_stats has them, and as counted from the rows. */
+async function observationStats(url: string): Promise<Record<string, number[]>> {
+  return query(url, "SELECT project::text AS p, sum(row_count)::float8 AS n, sum(token_count)::float8 AS t FROM msm_observation_stats GROUP BY project HAVING sum(row_count) > 0");
+}
+async function observationTotals(url: string): Promise<Record<string, number[]>> {
+  return query(url, "SELECT project::text AS p, count(*)::float8 AS n, sum(greatest(length(content_lc) - 2, 0))::float8 AS t FROM msm_observations GROUP BY project");
+}
+async function query(url: string, text: string): Promise<Record<string, number[]>> {
+  const db = new Bun.SQL(url, { max: 1 });
+  try {
+    const rows = (await db.unsafe(text)) as { p: string; n: number; t: number }[];
+    return Object.fromEntries(rows.map((r) => [r.p, [r.n, r.t]]));
+  } finally {
+    await db.close();
+  }
 }
 
 describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
@@ -67,6 +86,74 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
     }
   }, 120_000);
 
+  test("a write on one machine notifies the sessions subscribed on another machine (LISTEN/NOTIFY per project)", async () => {
+    const a = machine();
+    const b = machine();
+    try {
+      const writer = await openSession(a, clone(a, "app", "https://github.com/acme/notify.git"));
+      const watcher = await openSession(b, clone(b, "app", "git@github.com:acme/notify.git"));
+      const elsewhere = await openSession(b, clone(b, "other", "https://github.com/acme/unrelated.git"));
+      const seen = { watcher: 0, elsewhere: 0 };
+      watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        if (n.params.uri === "memory://knowledge-graph") seen.watcher++;
+      });
+      elsewhere.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
+        seen.elsewhere++;
+      });
+      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
+      await elsewhere.client.subscribeResource({ uri: "memory://knowledge-graph" });
+
+      await call(writer.client, "create_entities", { entities: [{ name: "from A", entityType: "t", observations: [] }] });
+      await waitFor(() => seen.watcher >= 1, 10_000, "machine A's write notifying machine B's session");
+      // B's own write notifies its session once, from its daemon (that it is not heard again through the database is
+      // shown in tests/unit/memory-pg-store.test.ts, where payloads are visible).
+      await call(watcher.client, "add_observations", { observations: [{ entityName: "from A", contents: ["from B"] }] });
+      await waitFor(() => seen.watcher >= 2, 10_000, "B's own write");
+      await call(writer.client, "add_observations", { observations: [{ entityName: "from A", contents: ["again from A"] }] });
+      await waitFor(() => seen.watcher >= 3, 10_000, "the barrier write from A");
+      // A failed write (nothing committed) notifies nobody.
+      const failed = await writer.client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: "nobody", contents: ["x"] }] } });
+      expect(failed.isError).toBe(true);
+      await call(writer.client, "delete_observations", { deletions: [{ entityName: "from A", observations: ["again from A"] }] });
+      await waitFor(() => seen.watcher >= 4, 10_000, "the second barrier write from A");
+      expect(seen.watcher).toBe(4);
+      expect(seen.elsewhere).toBe(0);
+      const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
+      expect(JSON.parse((resource.contents[0] as { text: string }).text).entities).toEqual([{ name: "from A", entityType: "t", observations: ["from B"] }]);
+      for (const s of [writer, watcher, elsewhere]) await s.close();
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
+    }
+  }, 120_000);
+
+  test("after the server restarts, other machines' writes notify subscribed sessions again (LISTEN comes back by itself)", async () => {
+    const a = machine();
+    const b = machine();
+    try {
+      const writer = await openSession(a, clone(a, "app", "https://github.com/acme/restart.git"));
+      const watcher = await openSession(b, clone(b, "app", "https://github.com/acme/restart.git"));
+      let seen = 0;
+      watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
+        seen++;
+      });
+      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
+      await call(writer.client, "create_entities", { entities: [{ name: "before", entityType: "t", observations: [] }] });
+      await waitFor(() => seen >= 1, 10_000, "the notification before the restart");
+      pg.stopServer();
+      expect(pg.startServer()).toBe(true);
+      // Bun re-subscribes with a backoff; keep writing until one of them is heard.
+      const started = Date.now();
+      for (let i = 0; seen < 2; i++) {
+        await call(writer.client, "add_observations", { observations: [{ entityName: "before", contents: [`after restart ${i}`] }] });
+        await waitFor(() => seen >= 2, 1_000, "").catch(() => {});
+        if (Date.now() - started > 60_000) throw new Error("no notification within 60 s of the server's restart");
+      }
+      for (const s of [writer, watcher]) await s.close();
+    } finally {
+      await Promise.all([a.cleanup(), b.cleanup()]);
+    }
+  }, 120_000);
+
   test("eight daemons with separate MSM_HOMEs write one project at once and lose no acknowledged write", async () => {
     const machines = Array.from({ length: 8 }, () => machine());
     const WRITES = 15;
@@ -106,6 +193,8 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       expect(graph.relations.length).toBe(8 * WRITES - 7);
       for (const r of graph.relations) expect(names.has(r.from) && names.has(r.to)).toBe(true);
       expect(graph.relations.filter((r) => r.from === "sink").length).toBe(1);
+      // The search statistics kept by triggers agree with the rows, after concurrent inserts, merges and deletes.
+      expect(await observationStats(pg.url())).toEqual(await observationTotals(pg.url()));
       for (const s of sessions) await s.close();
     } finally {
       await Promise.all(machines.map((m) => m.cleanup()));
@@ -231,6 +320,63 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       expect(down.stderr).not.toContain(PG_PASSWORD);
     } finally {
       await sandbox.cleanup();
+    }
+  }, 120_000);
+
+  test("a database from before schema versions is upgraded in place on first use: graph kept, search statistics counted", async () => {
+    await pg.psql("CREATE DATABASE legacy", "postgres");
+    // What msm wrote before schema versions: the version-1 tables, no msm_schema, no statistics.
+    await pg.psql(PG_SCHEMA_STEPS[1]!, "legacy");
+    await pg.psql(
+      `INSERT INTO msm_projects (key, created_at) VALUES ('id:legacy', 0);
+       INSERT INTO msm_entities (project, name, entity_type, name_lc, type_lc, created_at, updated_at) VALUES
+         (1, 'Short', 'note', 'short', 'note', 0, 0), (1, 'Repeat', 'note', 'repeat', 'note', 0, 0);
+       INSERT INTO msm_observations (entity_id, project, content, content_lc, created_at) VALUES
+         (1, 1, 'a cup of tea', 'a cup of tea', 0), (2, 1, 'tea tea tea tea', 'tea tea tea tea', 0);`,
+      "legacy",
+    );
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg.url("legacy") } } });
+    try {
+      const project = sandbox.project("legacy");
+      mkdirSync(join(project, ".claude"), { mode: 0o700 });
+      writeFileSync(join(project, ".claude", "msm.json"), JSON.stringify({ projectId: "legacy" }), { mode: 0o600 });
+      const s = await openSession(sandbox, project);
+      // BM25: four occurrences in the longer observation beat one in the shorter (shortest-first would not).
+      const found = await call<{ entities: { name: string }[] }>(s.client, "search_nodes", { query: "tea" });
+      expect(found.entities.map((e) => e.name)).toEqual(["Repeat", "Short"]);
+      expect(await query(pg.url("legacy"), "SELECT version::text AS p, 0 AS n, 0 AS t FROM msm_schema")).toEqual({ [String(PG_SCHEMA_VERSION)]: [0, 0] });
+      expect(await observationStats(pg.url("legacy"))).toEqual(await observationTotals(pg.url("legacy")));
+      await call(s.client, "delete_entities", { entityNames: ["Repeat"] });
+      expect(await observationStats(pg.url("legacy"))).toEqual(await observationTotals(pg.url("legacy")));
+      await s.close();
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 120_000);
+
+  test("an msm older than the database's schema refuses it, naming both versions and what to run, and writes nothing", async () => {
+    await pg.psql("CREATE DATABASE future OWNER team", "postgres");
+    const before = new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl("future") } } });
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl("future") } } });
+    try {
+      const first = await openSession(before, before.project("app"));
+      await call(first.client, "create_entities", { entities: [{ name: "kept", entityType: "x", observations: [] }] });
+      await first.close();
+      // A newer msm on another machine moved the schema on; this machine's daemon starts after that.
+      await pg.psql(`UPDATE msm_schema SET version = ${PG_SCHEMA_VERSION + 1}, msm_version = '9.9.9'`, "future");
+      const s = await openSession(sandbox, sandbox.project("app"));
+      const result = await s.client.callTool({ name: "create_entities", arguments: { entities: [{ name: "lost", entityType: "x", observations: [] }] } });
+      expect(result.isError).toBe(true);
+      const message = text(result);
+      expect(message).toContain(`has schema version ${PG_SCHEMA_VERSION + 1} (written by msm 9.9.9)`);
+      expect(message).toContain(`understands schema versions up to ${PG_SCHEMA_VERSION}`);
+      expect(message).toContain("msm upgrade-daemons");
+      expect(message).toContain("postgres://team@127.0.0.1");
+      expect(message).not.toContain(PG_PASSWORD);
+      expect(await query(pg.url("future"), "SELECT name AS p, 0 AS n, 0 AS t FROM msm_entities")).toEqual({ kept: [0, 0] });
+      await s.close();
+    } finally {
+      await Promise.all([before.cleanup(), sandbox.cleanup()]);
     }
   }, 120_000);
 

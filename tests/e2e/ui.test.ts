@@ -1,10 +1,11 @@
 // `msm ui` as a person uses it: a real headless Chromium opens the one-time login URL, reads the live status and
 // browses the memory graph a session wrote through `msm proxy`; and everything else that asks gets nothing.
-import { describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Browser, CHROMIUM } from "../helpers/browser.ts";
 import { Sandbox, call, msm, openSession, waitFor } from "../helpers/sandbox.ts";
+import { PG_PASSWORD, TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
 
 const EVERYTHING = resolve(import.meta.dir, "../../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 /** Screenshots of the main views, kept after the run for a person to look at (gitignored). */
@@ -295,6 +296,92 @@ describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
       server.stop(true);
       ui.dispose();
       await sandbox.cleanup();
+    }
+  }, SLOW);
+});
+
+/** A clone of a repository: a project folder whose .git/config names `origin`. */
+function clone(sandbox: Sandbox, name: string, origin: string): string {
+  const dir = sandbox.project(name);
+  writeFileSync(join(dir, ".git", "config"), `[remote "origin"]\n\turl = ${origin}\n`);
+  return dir;
+}
+
+describe.skipIf(!CHROMIUM || !postgresAvailable())("msm ui with a shared PostgreSQL memory", () => {
+  let pg: TestPostgres;
+  beforeAll(async () => {
+    pg = await TestPostgres.start();
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  }, 60_000);
+
+  test("the explorer lists every project in the database and browses one (search order as search_nodes); no password anywhere", async () => {
+    const pgConfig = { supervisor: { port: 0 }, targets: { memory: { port: 0, database: pg.passwordUrl() } } };
+    const sandbox = new Sandbox(pgConfig);
+    const elsewhere = new Sandbox(pgConfig); // another machine, writing another repository's graph
+    let browser: Browser | undefined;
+    try {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const app = await openSession(sandbox, clone(sandbox, "app", "https://github.com/acme/app.git"));
+      await call(app.client, "create_entities", {
+        entities: [
+          { name: "Tea Room", entityType: "place", observations: ["serves tea, tea and more tea"] },
+          { name: "Kettle", entityType: "tool", observations: ["boils water for one cup of tea"] },
+          { name: "Cup", entityType: "tool", observations: ["holds tea"] },
+        ],
+      });
+      await call(app.client, "create_relations", { relations: [{ from: "Kettle", to: "Cup", relationType: "fills" }] });
+      const other = await openSession(elsewhere, clone(elsewhere, "site", "git@github.com:acme/site.git"));
+      await call(other.client, "create_entities", { entities: [{ name: "Landing page", entityType: "page", observations: [] }] });
+
+      const url = await loginUrl(sandbox);
+      const origin = new URL(url).origin;
+      const cookie = await login(await loginUrl(sandbox));
+      const listed = await (await fetch(`${origin}/ui/api/databases`, { headers: { cookie } })).text();
+      expect(listed).not.toContain(PG_PASSWORD);
+      const dbs = JSON.parse(listed) as { id: string; backend: string; label: string; file: string; entities: number }[];
+      const pgRows = dbs.filter((d) => d.backend === "postgres");
+      expect(pgRows.map((d) => [d.label, d.entities])).toEqual([["github.com/acme/app", 3], ["github.com/acme/site", 1]]);
+      expect(pgRows[0]!.file).toBe(`postgres://team@127.0.0.1:${pg.port}/msm`);
+
+      browser = await Browser.launch(sandbox.env);
+      sandbox.track(browser.pid);
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitFor(`document.querySelector('#targets')`, 15_000, "the dashboard after login");
+      await page.goto(`${origin}/?view=memory`);
+      await page.waitFor(`document.querySelectorAll('.results li').length >= 2`, 15_000, "database list");
+      const list = await page.eval<string>(`document.querySelector('main').textContent`);
+      expect(list).toContain("github.com/acme/app — PostgreSQL");
+      expect(list).toContain("github.com/acme/site — PostgreSQL");
+      expect(list).not.toContain(PG_PASSWORD);
+
+      // Search one project: the order search_nodes gives (BM25 on PostgreSQL too).
+      await page.goto(`${origin}/?${new URLSearchParams({ q: "tea", db: pgRows[0]!.id })}`);
+      await page.waitFor(`document.querySelectorAll('.result').length >= 3`, 15_000, "search results");
+      const names = await page.eval<string[]>(`[...document.querySelectorAll('.result a')].map((a) => a.textContent)`);
+      const ranked = await call<{ entities: { name: string }[] }>(app.client, "search_nodes", { query: "tea" });
+      expect(names).toEqual(ranked.entities.map((e) => e.name));
+      await page.eval(`[...document.querySelectorAll('.result a')].find((a) => a.textContent === "Kettle").click()`);
+      await page.waitFor(`document.querySelector('#entity-name')?.textContent.startsWith("Kettle")`, 15_000, "entity page");
+      expect(await page.eval<string>("document.querySelector('main').textContent")).toContain("boils water for one cup of tea");
+      await page.waitFor(`document.querySelectorAll('svg.graph g.node').length === 2`, 15_000, "graph of Kettle and Cup");
+      await page.screenshot(join(ARTIFACTS, "explorer-postgres.png"));
+      expect(page.errors).toEqual([]);
+
+      // The server unreachable: one row saying so, naming the server, never the password; SQLite rows unaffected.
+      writeFileSync(join(sandbox.msmHome, "config.json"), JSON.stringify({ ...pgConfig, targets: { memory: { port: 0, database: `postgres://team:${PG_PASSWORD}@127.0.0.1:1/msm` } } }));
+      const down = await (await fetch(`${origin}/ui/api/databases`, { headers: { cookie } })).text();
+      expect(down).not.toContain(PG_PASSWORD);
+      const rows = JSON.parse(down) as { backend: string; error?: string }[];
+      expect(rows.filter((d) => d.backend === "postgres")).toHaveLength(1);
+      expect(rows.find((d) => d.backend === "postgres")!.error).toContain("Cannot reach the memory database postgres://team@127.0.0.1:1/msm");
+      await app.close();
+      await other.close();
+    } finally {
+      await browser?.close();
+      await Promise.all([sandbox.cleanup(), elsewhere.cleanup()]);
     }
   }, SLOW);
 });

@@ -1,7 +1,7 @@
 import type { Explorer } from "./explorer.ts";
 import type { ExplorerMethod, ExplorerReply } from "./explorer-worker.ts";
 
-type Async<T> = { [K in ExplorerMethod]: T[K & keyof T] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
+type Async<T> = { [K in ExplorerMethod]: T[K & keyof T] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
 
 /**
  * The explorer as the dashboard calls it: every query runs in a worker thread (explorer-worker.ts), started on

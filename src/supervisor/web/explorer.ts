@@ -1,9 +1,14 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { loadConfig } from "../../lib/config.ts";
 import { knownDatabases } from "../../lib/known-databases.ts";
 import { homeDatabasePath } from "../../memory/databases.ts";
-import { GraphStore, type Relation } from "../../memory/store.ts";
+import { PgGraph, PgServer } from "../../memory/pg-store.ts";
+import { configuredDatabaseUrl, parsePgUrl } from "../../memory/pg-url.ts";
+import type { ProjectIdentity } from "../../memory/project-id.ts";
+import { GraphStore, type Direction } from "../../memory/store.ts";
+import type { EntityDetails, KnowledgeGraph, Page, Relation } from "../../memory/types.ts";
 
 /** Search results per database per page: a page, never the whole graph. */
 export const SEARCH_PAGE = 50;
@@ -19,15 +24,31 @@ const GRAPH_DEPTH = 2;
 const MAX_OPEN = 8;
 const IDLE_CLOSE_MS = 5 * 60_000;
 const SNIPPET_CHARS = 160;
+/** Connections the explorer may hold to a PostgreSQL server (a daemon holds 4). */
+const PG_EXPLORER_POOL = 2;
 
 export interface DatabaseInfo {
   id: string;
-  /** "home", or the project folder's name */
+  backend: "sqlite" | "postgres";
+  /** "home", the project folder's name, or a PostgreSQL project's id (its git origin, msm.json name or path) */
   label: string;
+  /** The project folder (SQLite) or the project's full key in the shared database (PostgreSQL); null = home */
   project: string | null;
+  /** The SQLite file, or the PostgreSQL server as `postgres://user@host:port/db` (never a password) */
   file: string;
   entities: number | null;
   relations: number | null;
+  /** Why the PostgreSQL server could not be listed (it is shown as one row carrying this) */
+  error?: string;
+}
+
+type Maybe<T> = T | Promise<T>;
+/** What browsing needs from a graph: GraphStore answers at once, PgGraph with promises. */
+interface Browsable {
+  searchNodes(query: string, page?: Page): Maybe<KnowledgeGraph>;
+  entityDetails(name: string): Maybe<EntityDetails | undefined>;
+  observationTimes(name: string): Maybe<{ content: string; createdAt: number }[]>;
+  nodeRelations(name: string, direction?: Direction, page?: Page): Maybe<Relation[]>;
 }
 
 export interface GraphView {
@@ -57,14 +78,29 @@ function trustworthy(file: string): boolean {
   }
 }
 
+/** A PostgreSQL project's key as a person reads it: `github.com/acme/app`, `team-notes`, a folder's name, `home (ann)`. */
+function pgLabel(key: string): string {
+  if (key.startsWith("id:")) return key.slice(3);
+  if (key.startsWith("path:")) return basename(key.slice(5)) || key.slice(5);
+  if (key.startsWith("home:")) return `home (${key.slice(5)})`;
+  return key;
+}
+
+function pgSource(key: string): ProjectIdentity["source"] {
+  return key.startsWith("id:") ? "msm.json" : key.startsWith("path:") ? "path" : key.startsWith("home:") ? "home" : "git-origin";
+}
+
 /**
  * The memory explorer's read side: every database the memory daemon has opened (its registry in MSM_HOME) plus the
- * home one, opened read-only with the same GraphStore the daemon uses, so search ranks exactly as search_nodes does.
- * The browser names a database by an opaque id from this list, never by a path.
+ * home one, opened read-only with the same GraphStore the daemon uses, so search ranks exactly as search_nodes does;
+ * and, when a database URL is configured (MSM_MEMORY_DATABASE_URL or targets.memory.database, as for the daemon),
+ * every project in that PostgreSQL database, read with the daemon's PgGraph (same ranking there too).
+ * The browser names a database by an opaque id from this list, never by a path or a URL.
  */
 export class Explorer {
   private readonly open = new Map<string, { store: GraphStore; lastUsed: number }>();
   private readonly sweeper: Timer;
+  private pg: { url: string; server: PgServer; graphs: Map<string, PgGraph> } | undefined;
 
   constructor() {
     this.sweeper = setInterval(() => this.closeIdle(), 60_000);
@@ -78,7 +114,7 @@ export class Explorer {
     return files.filter((file) => existsSync(file) && trustworthy(file));
   }
 
-  databases(): DatabaseInfo[] {
+  async databases(): Promise<DatabaseInfo[]> {
     const home = homeDatabasePath();
     const list: DatabaseInfo[] = [];
     for (const file of this.files()) {
@@ -87,9 +123,48 @@ export class Explorer {
       try {
         counts = this.store(file).stats();
       } catch {}
-      list.push({ id: idOf(file), label: project ? basename(project) : "home", project, file, entities: counts?.entities ?? null, relations: counts?.relations ?? null });
+      list.push({ id: idOf(file), backend: "sqlite", label: project ? basename(project) : "home", project, file, entities: counts?.entities ?? null, relations: counts?.relations ?? null });
     }
-    return list;
+    return [...list, ...(await this.pgDatabases())];
+  }
+
+  /** The configured PostgreSQL server, opened on first use and again when the configured URL changes. */
+  private pgServer(): { url: string; server: PgServer; graphs: Map<string, PgGraph> } | undefined {
+    let url: string | undefined;
+    try {
+      const memory = loadConfig().targets.memory;
+      url = configuredDatabaseUrl(memory && "database" in memory ? memory.database : undefined);
+    } catch {
+      url = configuredDatabaseUrl(undefined);
+    }
+    if (this.pg?.url !== url) {
+      void this.pg?.server.close();
+      this.pg = url ? { url, server: new PgServer(parsePgUrl(url), { max: PG_EXPLORER_POOL }), graphs: new Map() } : undefined;
+    }
+    return this.pg;
+  }
+
+  /** One row per project in the PostgreSQL database, or one row saying why it could not be read. */
+  private async pgDatabases(): Promise<DatabaseInfo[]> {
+    let pg: ReturnType<Explorer["pgServer"]>;
+    try {
+      pg = this.pgServer();
+    } catch (error) {
+      return [{ id: idOf("pg:invalid"), backend: "postgres", label: "PostgreSQL", project: null, file: "", entities: null, relations: null, error: (error as Error).message }];
+    }
+    if (!pg) return [];
+    const display = pg.server.target.display;
+    try {
+      const projects = await pg.server.projectList();
+      pg.graphs.clear();
+      return projects.map((p) => {
+        const id = idOf(`pg:${display}#${p.key}`);
+        pg.graphs.set(id, new PgGraph(pg.server, { id: p.key, source: pgSource(p.key) }));
+        return { id, backend: "postgres" as const, label: pgLabel(p.key), project: p.key, file: display, entities: p.entities, relations: p.relations };
+      });
+    } catch (error) {
+      return [{ id: idOf(`pg:${display}`), backend: "postgres", label: "PostgreSQL", project: null, file: display, entities: null, relations: null, error: pg.server.explain(error).message }];
+    }
   }
 
   /** The file behind an id from `databases()`; undefined for anything else. */
@@ -109,16 +184,21 @@ export class Explorer {
     return store;
   }
 
-  private storeOf(id: string): GraphStore | undefined {
+  private async storeOf(id: string): Promise<Browsable | undefined> {
     const file = this.fileOf(id);
-    return file ? this.store(file) : undefined;
+    if (file) return this.store(file);
+    const pg = this.pgServer();
+    if (!pg) return undefined;
+    // An id from a listing this worker has not made (the page was opened directly): list again once.
+    if (!pg.graphs.has(id)) await this.pgDatabases();
+    return pg.graphs.get(id);
   }
 
   /** search_nodes' matches in search_nodes' order, one page, with a line of context each. */
-  search(id: string, query: string, offset = 0): { entities: { name: string; entityType: string; observations: number; snippet: string }[]; more: boolean } | undefined {
-    const store = this.storeOf(id);
+  async search(id: string, query: string, offset = 0): Promise<{ entities: { name: string; entityType: string; observations: number; snippet: string }[]; more: boolean } | undefined> {
+    const store = await this.storeOf(id);
     if (!store) return undefined;
-    const found = store.searchNodes(query, { limit: SEARCH_PAGE + 1, offset });
+    const found = await store.searchNodes(query, { limit: SEARCH_PAGE + 1, offset });
     const needle = query.toLowerCase();
     const entities = found.entities.slice(0, SEARCH_PAGE).map((e) => {
       const hit = (needle && e.observations.find((o) => o.toLowerCase().includes(needle))) || e.observations[0] || "";
@@ -127,18 +207,18 @@ export class Explorer {
     return { entities, more: found.entities.length > SEARCH_PAGE };
   }
 
-  entity(id: string, name: string) {
-    const store = this.storeOf(id);
-    const details = store?.entityDetails(name);
+  async entity(id: string, name: string) {
+    const store = await this.storeOf(id);
+    const details = await store?.entityDetails(name);
     if (!store || !details) return undefined;
     return {
       name: details.name,
       entityType: details.entityType,
       createdAt: details.createdAt,
       updatedAt: details.updatedAt,
-      observations: store.observationTimes(name),
-      outgoing: store.nodeRelations(name, "outgoing", { limit: RELATIONS_PAGE }),
-      incoming: store.nodeRelations(name, "incoming", { limit: RELATIONS_PAGE }),
+      observations: await store.observationTimes(name),
+      outgoing: await store.nodeRelations(name, "outgoing", { limit: RELATIONS_PAGE }),
+      incoming: await store.nodeRelations(name, "incoming", { limit: RELATIONS_PAGE }),
       outgoingCount: details.outgoingRelations,
       incomingCount: details.incomingRelations,
     };
@@ -148,9 +228,9 @@ export class Explorer {
    * The neighbourhood of `name`, breadth first, at most `max` nodes: each node contributes at most GRAPH_PER_NODE
    * relations, so the cost is bounded by `max`, not by the database or a hub's degree.
    */
-  graph(id: string, name: string, max = GRAPH_DEFAULT_NODES): GraphView | undefined {
-    const store = this.storeOf(id);
-    if (!store?.entityDetails(name)) return undefined;
+  async graph(id: string, name: string, max = GRAPH_DEFAULT_NODES): Promise<GraphView | undefined> {
+    const store = await this.storeOf(id);
+    if (!store || !(await store.entityDetails(name))) return undefined;
     const limit = Math.max(2, Math.min(GRAPH_MAX_NODES, Math.floor(max) || GRAPH_DEFAULT_NODES));
     const depth = new Map<string, number>([[name, 0]]);
     const edges = new Map<string, Relation>();
@@ -159,7 +239,7 @@ export class Explorer {
     while (queue.length) {
       const node = queue.shift()!;
       const d = depth.get(node)!;
-      const relations = store.nodeRelations(node, "both", { limit: GRAPH_PER_NODE + 1 });
+      const relations = await store.nodeRelations(node, "both", { limit: GRAPH_PER_NODE + 1 });
       if (relations.length > GRAPH_PER_NODE) truncated = true;
       for (const r of relations.slice(0, GRAPH_PER_NODE)) {
         const other = r.from === node ? r.to : r.from;
@@ -174,10 +254,12 @@ export class Explorer {
         edges.set(`${r.from}\u0000${r.relationType}\u0000${r.to}`, r);
       }
     }
-    const nodes = [...depth].map(([n, level]) => {
-      const details = store.entityDetails(n);
-      return { name: n, entityType: details?.entityType ?? null, depth: level, degree: details ? details.outgoingRelations + details.incomingRelations : 0 };
-    });
+    const nodes = await Promise.all(
+      [...depth].map(async ([n, level]) => {
+        const details = await store.entityDetails(n);
+        return { name: n, entityType: details?.entityType ?? null, depth: level, degree: details ? details.outgoingRelations + details.incomingRelations : 0 };
+      }),
+    );
     return { center: name, nodes, edges: [...edges.values()].filter((e) => depth.has(e.from) && depth.has(e.to)), truncated };
   }
 
@@ -188,6 +270,8 @@ export class Explorer {
   dispose(): void {
     clearInterval(this.sweeper);
     for (const file of [...this.open.keys()]) this.close(file);
+    void this.pg?.server.close();
+    this.pg = undefined;
   }
 
   private close(file: string): void {

@@ -234,7 +234,14 @@ async function loadDatabases() {
 }
 
 function dbLabel(db) {
+  if (db.backend === "postgres") return db.error ? "PostgreSQL" : `${db.label} — PostgreSQL`;
   return db.project ? `${db.label} — ${db.project}` : "home (~/.claude/memory.db)";
+}
+
+function dbDetail(db) {
+  if (db.error) return db.error;
+  const where = db.backend === "postgres" ? `${db.file} · project ${db.project}` : db.file;
+  return `${count(db.entities)} entities · ${count(db.relations)} relations · ${where}`;
 }
 
 async function showSearch(dbId, query) {
@@ -243,7 +250,7 @@ async function showSearch(dbId, query) {
   const input = h("input", { id: "q", type: "search", value: query, placeholder: "Search entities, types and observations (same ranking as search_nodes)", autofocus: true });
   const select = h("select", { id: "db" },
     h("option", { value: "" }, "All databases"),
-    dbs.map((d) => h("option", { value: d.id, selected: d.id === dbId }, `${d.project ? d.label : "home"} (${count(d.entities)} entities)`)),
+    dbs.filter((d) => !d.error).map((d) => h("option", { value: d.id, selected: d.id === dbId }, `${d.project ? d.label : "home"}${d.backend === "postgres" ? " (PostgreSQL)" : ""} (${count(d.entities)} entities)`)),
   );
   const form = h("form", { class: "searchbar", onsubmit: (e) => {
     e.preventDefault();
@@ -252,14 +259,15 @@ async function showSearch(dbId, query) {
     go("/?" + new URLSearchParams(params).toString());
   } }, input, select, h("button", { type: "submit" }, "Search"));
   const results = h("div", { id: "results" });
-  main.replaceChildren(h("h1", {}, "Memory"), h("p", { class: "muted" }, `${dbs.length} database${dbs.length === 1 ? "" : "s"}: the home one and every project the memory daemon has opened.`), form, results);
+  const shared = dbs.some((d) => d.backend === "postgres") ? " and every project in the PostgreSQL database" : "";
+  main.replaceChildren(h("h1", {}, "Memory"), h("p", { class: "muted" }, `${dbs.length} database${dbs.length === 1 ? "" : "s"}: the home one, every project the memory daemon has opened${shared}.`), form, results);
   if (!new URLSearchParams(location.search).has("q")) {
     results.append(h("div", { class: "panel" }, h("ul", { class: "results" }, dbs.map((d) =>
-      h("li", {}, link({ q: "", db: d.id }, dbLabel(d)), h("div", { class: "snippet" }, `${count(d.entities)} entities · ${count(d.relations)} relations · ${d.file}`)),
+      h("li", {}, d.error ? h("span", {}, dbLabel(d)) : link({ q: "", db: d.id }, dbLabel(d)), h("div", { class: d.error ? "snippet error" : "snippet" }, dbDetail(d))),
     ))));
     return;
   }
-  const targets = dbId ? dbs.filter((d) => d.id === dbId) : dbs;
+  const targets = (dbId ? dbs.filter((d) => d.id === dbId) : dbs).filter((d) => !d.error);
   let shown = 0;
   for (const db of targets) {
     const section = h("div", { class: "panel", "data-db": db.id }, h("h2", {}, dbLabel(db)));
