@@ -13,12 +13,12 @@ import { VERSION } from "../lib/version.ts";
 import { namesDatabase, openGraphSource, type GraphSource } from "./backend.ts";
 import { requestProject } from "./databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
-import { LeanHttpTransport } from "../lib/http/lean-transport.ts";
+import { MemoryTransport } from "./transport.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
 
 interface Session {
-  transport: LeanHttpTransport;
+  transport: MemoryTransport;
   server: McpServer;
   /** Ends the session's server (the table calls it when the session expires or is deleted); once only. */
   close: () => void;
@@ -39,7 +39,9 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
 
   const openSession = async (): Promise<Session> => {
     const server = createMemoryServer(databases, subscriptions);
-    const transport = new LeanHttpTransport({
+    const transport = new MemoryTransport({
+      databases,
+      subscriptions,
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         sessions.add(id, session);
