@@ -28,10 +28,11 @@ export type AsyncStore = {
   readonly file: string;
   close(): Promise<void>;
   /**
-   * Answers a whole MCP request (a tools/call) on the database's thread: `body` is the HTTP body, handed over (the
-   * caller's view of it is emptied), `choice` where its database was found (memory_stats says so).
+   * Answers a whole tools/call on the database's thread (worker-calls.ts): `body` is the HTTP body of a
+   * PlainToolCall, handed over (the caller's view of it is emptied), `choice` where its database was found.
+   * Undefined: its arguments fail their schema, and the session's server should answer it.
    */
-  call(body: Uint8Array, choice: StoreChoice): Promise<CallAnswer>;
+  call(body: Uint8Array, choice: StoreChoice): Promise<CallAnswer | undefined>;
 } & {
   [K in Method]: (...args: Parameters<GraphStore[K]>) => Promise<ReturnType<GraphStore[K]>>;
 };

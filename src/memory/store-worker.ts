@@ -7,7 +7,7 @@ import type { Graph, StoreChoice } from "./backend.ts";
 import { STORE_METHODS } from "./store-client.ts";
 import { GraphStore } from "./store.ts";
 import { GraphError } from "./types.ts";
-import { createCallServer } from "./worker-calls.ts";
+import { createCallRunner } from "./worker-calls.ts";
 
 declare const self: Worker;
 
@@ -35,7 +35,7 @@ function worded(error: unknown): Error {
   return busy ? new GraphError(lockedMessage(file)) : e;
 }
 
-/** The open store for the call server, each method's errors worded like a reply's. */
+/** The open store for the call runner, each method's errors worded like a reply's. */
 const graph = {
   get file() {
     return file;
@@ -50,7 +50,7 @@ for (const method of STORE_METHODS) {
     }
   };
 }
-let answerCall: ReturnType<typeof createCallServer> | undefined;
+const answerCall = createCallRunner(() => graph as unknown as Graph);
 
 async function handle({ id, method, args }: StoreRequest): Promise<void> {
   try {
@@ -63,10 +63,9 @@ async function handle({ id, method, args }: StoreRequest): Promise<void> {
       store = undefined;
     } else if (method === "call") {
       open();
-      answerCall ??= createCallServer(() => graph as unknown as Graph);
       const answer = await answerCall(args[0] as Uint8Array, args[1] as StoreChoice);
       // Transferred, not copied: the answer may be many megabytes.
-      self.postMessage({ id, result: answer } satisfies StoreReply, [answer.body.buffer as ArrayBuffer]);
+      self.postMessage({ id, result: answer } satisfies StoreReply, answer ? [answer.body.buffer as ArrayBuffer] : []);
       return;
     } else {
       result = (open() as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);

@@ -2,6 +2,7 @@ import type { JSONRPCRequest, MessageExtraInfo } from "@modelcontextprotocol/sdk
 import { LeanHttpTransport } from "../lib/http/lean-transport.ts";
 import type { GraphSource, SqliteSource } from "./backend.ts";
 import type { Subscriptions } from "./server.ts";
+import { isPlainToolCall } from "./worker-calls.ts";
 
 type Options = ConstructorParameters<typeof LeanHttpTransport>[0] & {
   /** Where each request's graph is; only SQLite databases have threads that answer whole calls. */
@@ -27,7 +28,7 @@ export class MemoryTransport extends LeanHttpTransport {
   }
 
   protected override dispatch(message: JSONRPCRequest, raw: Uint8Array, extra: MessageExtraInfo): void {
-    if (message.method !== "tools/call" || this.databases.backend !== "sqlite") return super.dispatch(message, raw, extra);
+    if (this.databases.backend !== "sqlite" || !isPlainToolCall(message)) return super.dispatch(message, raw, extra);
     let picked;
     try {
       // The request's project (requestProject) decides, as it would in the tool's handler.
@@ -39,6 +40,8 @@ export class MemoryTransport extends LeanHttpTransport {
     const { store, choice } = picked;
     store.call(raw, { scope: choice.scope, why: choice.why, backend: "sqlite" }).then(
       (answer) => {
+        // Arguments that fail their schema: the session's server words the error (nothing was run).
+        if (!answer) return super.dispatch(message, raw, extra);
         if (answer.changed) this.subscriptions.changed(store.file);
         this.answer(message.id, answer.body);
       },
