@@ -20,7 +20,8 @@ import { MSM, Sandbox, openSession, requireBinary } from "../tests/helpers/sandb
 const SIZES_MIB = (process.env.MSM_BENCH_MIB ?? "1,4").split(",").map(Number);
 const LOADS = (process.env.MSM_BENCH_LOAD ?? "0,2").split(",").map(Number);
 const WRITES = Number(process.env.MSM_BENCH_WRITES ?? 5);
-const ALONE = 200;
+/** How long B runs alone first: about as long as A's writes take, so the rows' maxima come from as many calls. */
+const ALONE_MS = Number(process.env.MSM_BENCH_ALONE_MS ?? 5_000);
 const CLIENT = resolve(import.meta.dir, "isolation-client.mjs");
 
 const now = () => performance.timeOrigin + performance.now();
@@ -93,7 +94,7 @@ async function run(load: number): Promise<string[][]> {
     const b = startB(sandbox);
     await b.ready;
     const aloneFrom = b.samples.length;
-    while (b.samples.length < aloneFrom + ALONE) await Bun.sleep(20);
+    await Bun.sleep(ALONE_MS);
     const alone = b.samples.slice(aloneFrom).map(([s, e]) => e - s);
     rows.push([label, "alone", String(alone.length), fmt(pct(alone, 0.5)), fmt(pct(alone, 0.95)), fmt(Math.max(...alone)), "-"]);
 

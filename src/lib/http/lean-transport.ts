@@ -71,7 +71,16 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
         held.stream.enqueue(encoder.encode("\n\n"));
       } catch {}
       closeStream(held.stream);
-    } else held.resolve(new Response(json, { status: 200, headers: this.headers({ "content-type": "application/json" }) }));
+    } else {
+      // As a one-chunk stream: Bun copies a byte array given as the body itself (~8 ms for 8 MiB), never a chunk.
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(json);
+          controller.close();
+        },
+      });
+      held.resolve(new Response(body, { status: 200, headers: this.headers({ "content-type": "application/json" }) }));
+    }
     return true;
   }
 
