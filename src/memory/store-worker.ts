@@ -77,7 +77,8 @@ async function handle({ id, method, args }: StoreRequest): Promise<void> {
   }
 }
 
-// One at a time, in order: a call's answer is async (the SDK server awaits its handler), a store method is not.
+// One at a time, in order: answering a call is async (zod checks and the tool handler are awaited), a store method
+// is not; a call must not interleave with what was sent after it.
 let queue = Promise.resolve();
 self.onmessage = (event: MessageEvent<StoreRequest>) => {
   queue = queue.then(() => handle(event.data));
