@@ -11,12 +11,12 @@ import { VERSION } from "../lib/version.ts";
 import { namesDatabase, openGraphSource, type GraphSource } from "./backend.ts";
 import { requestProject } from "./databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
-import { LeanHttpTransport } from "../lib/http/lean-transport.ts";
+import { MemoryTransport } from "./transport.ts";
 
 export const PROJECT_HEADER = "mcp-project-path";
 
 interface Session {
-  transport: LeanHttpTransport;
+  transport: MemoryTransport;
   server: McpServer;
   /** Ends the session's server (the table calls it when the session expires or is deleted); once only. */
   close: () => void;
@@ -37,7 +37,7 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
 
   const openSession = async (): Promise<Session> => {
     const server = createMemoryServer(databases, subscriptions);
-    const transport = new LeanHttpTransport(sessionTransportOptions(sessions, () => session));
+    const transport = new MemoryTransport({ databases, subscriptions, ...sessionTransportOptions(sessions, () => session) });
     let closed = false;
     const session: Session = {
       transport,

@@ -1,6 +1,8 @@
+import type { StoreChoice } from "./backend.ts";
 import type { GraphStore } from "./store.ts";
 import { GraphError } from "./types.ts";
 import type { StoreReply, StoreRequest } from "./store-worker.ts";
+import type { CallAnswer } from "./worker-calls.ts";
 
 /** The GraphStore methods the daemon calls, each answered by the database's worker thread. */
 export const STORE_METHODS = [
@@ -22,7 +24,16 @@ export const STORE_METHODS = [
 type Method = (typeof STORE_METHODS)[number];
 
 /** A GraphStore whose every call runs on its own thread: same methods, answers as promises. */
-export type AsyncStore = { readonly file: string; close(): Promise<void> } & {
+export type AsyncStore = {
+  readonly file: string;
+  close(): Promise<void>;
+  /**
+   * Answers a whole tools/call on the database's thread (worker-calls.ts): `body` is the HTTP body of a
+   * PlainToolCall, handed over (the caller's view of it is emptied), `choice` where its database was found.
+   * Undefined: its arguments fail their schema, and the session's server should answer it.
+   */
+  call(body: Uint8Array, choice: StoreChoice): Promise<CallAnswer | undefined>;
+} & {
   [K in Method]: (...args: Parameters<GraphStore[K]>) => Promise<ReturnType<GraphStore[K]>>;
 };
 
@@ -62,12 +73,12 @@ export function openStoreWorker(file: string, options: { nofollow?: boolean; bus
     for (const call of waiting.values()) call.reject(new Error(`msm memory: the worker for ${file} failed: ${event.message}`));
     waiting.clear();
   };
-  const send = (method: string, args: unknown[]): Promise<unknown> => {
+  const send = (method: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<unknown> => {
     if (closed) return Promise.reject(new Error(`msm memory: ${file} was closed; try again`));
     const id = ++next;
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, method, args } satisfies StoreRequest);
+      worker.postMessage({ id, method, args } satisfies StoreRequest, transfer);
     });
   };
   // Opening is queued like any call: the first call simply waits for it (and fails with its error, if any).
@@ -84,5 +95,6 @@ export function openStoreWorker(file: string, options: { nofollow?: boolean; bus
     },
   };
   for (const method of STORE_METHODS) store[method] = (...args: unknown[]) => send(method, args);
+  store.call = (body: Uint8Array, choice: StoreChoice) => send("call", [body, choice], [body.buffer as ArrayBuffer]);
   return store as unknown as AsyncStore;
 }

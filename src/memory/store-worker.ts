@@ -1,12 +1,19 @@
 // One worker thread per open database: bun:sqlite is synchronous, so a 4 MiB write or a foreign program's write
 // lock would otherwise stall every project's calls on the daemon's event loop. Here it stalls only this database.
+// Besides single store methods, it answers whole tools/call requests (worker-calls.ts), so a big one's parsing,
+// checking and answer-building stay off the daemon's event loop too.
 import { readdirSync, readlinkSync, readFileSync } from "node:fs";
+import type { Graph, StoreChoice } from "./backend.ts";
+import { STORE_METHODS } from "./store-client.ts";
 import { GraphStore } from "./store.ts";
+import { GraphError } from "./types.ts";
+import { createCallRunner } from "./worker-calls.ts";
 
 declare const self: Worker;
 
 export interface StoreRequest {
   id: number;
+  /** "open", "close", "call" (args: the request body's bytes, the StoreChoice), or a GraphStore method. */
   method: string;
   args: unknown[];
 }
@@ -16,8 +23,36 @@ export type StoreReply = { id: number; result: unknown } | { id: number; error: 
 let store: GraphStore | undefined;
 let file = "";
 
-self.onmessage = (event: MessageEvent<StoreRequest>) => {
-  const { id, method, args } = event.data;
+function open(): GraphStore {
+  if (!store) throw new Error(`msm memory: ${file} is not open`);
+  return store;
+}
+
+/** A store error as the daemon words it: a foreign program's write lock names that program. */
+function worded(error: unknown): Error {
+  const e = error as Error & { code?: string };
+  const busy = e.code === "SQLITE_BUSY" || /database is locked/i.test(e.message);
+  return busy ? new GraphError(lockedMessage(file)) : e;
+}
+
+/** The open store for the call runner, each method's errors worded like a reply's. */
+const graph = {
+  get file() {
+    return file;
+  },
+} as Record<string, unknown>;
+for (const method of STORE_METHODS) {
+  graph[method] = (...args: unknown[]) => {
+    try {
+      return (open() as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
+    } catch (error) {
+      throw worded(error);
+    }
+  };
+}
+const answerCall = createCallRunner(() => graph as unknown as Graph);
+
+async function handle({ id, method, args }: StoreRequest): Promise<void> {
   try {
     let result: unknown;
     if (method === "open") {
@@ -26,17 +61,27 @@ self.onmessage = (event: MessageEvent<StoreRequest>) => {
     } else if (method === "close") {
       store?.close();
       store = undefined;
+    } else if (method === "call") {
+      open();
+      const answer = await answerCall(args[0] as Uint8Array, args[1] as StoreChoice);
+      // Transferred, not copied: the answer may be many megabytes.
+      self.postMessage({ id, result: answer } satisfies StoreReply, answer ? [answer.body.buffer as ArrayBuffer] : []);
+      return;
     } else {
-      if (!store) throw new Error(`msm memory: ${file} is not open`);
-      result = (store as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
+      result = (open() as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args);
     }
     self.postMessage({ id, result } satisfies StoreReply);
   } catch (error) {
-    const e = error as Error & { code?: string };
-    const busy = e.code === "SQLITE_BUSY" || /database is locked/i.test(e.message);
-    const message = busy ? lockedMessage(file) : e.message;
-    self.postMessage({ id, error: { name: busy ? "GraphError" : e.name, message } } satisfies StoreReply);
+    const e = worded(error);
+    self.postMessage({ id, error: { name: e.name, message: e.message } } satisfies StoreReply);
   }
+}
+
+// One at a time, in order: answering a call is async (zod checks and the tool handler are awaited), a store method
+// is not; a call must not interleave with what was sent after it.
+let queue = Promise.resolve();
+self.onmessage = (event: MessageEvent<StoreRequest>) => {
+  queue = queue.then(() => handle(event.data));
 };
 
 /** Says which program holds the database, so the user knows what to close (Linux: open files in /proc). */
