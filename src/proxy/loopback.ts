@@ -36,20 +36,28 @@ export interface LoopbackInit {
 }
 
 const pools = new Map<string, Pool>();
+/** Parsed request targets by URL (a proxy talks to one daemon; parsing it again per message costs more than the rest). */
+const targets = new Map<string, { pool: Pool; path: string; host: string }>();
 
 /** One request on a kept-alive connection to `url` (http, loopback); resolves with the answer like fetch. */
 export function loopbackRequest(url: string, init: LoopbackInit): Promise<Response> {
-  const { hostname, port, pathname, search } = new URL(url);
-  const key = `${hostname}:${port}`;
-  let pool = pools.get(key);
-  if (!pool) pools.set(key, (pool = new Pool(hostname.replace(/^\[|\]$/g, ""), Number(port) || 80)));
-  return pool.request(pathname + search, key, init);
+  let target = targets.get(url);
+  if (!target) {
+    const { hostname, port, pathname, search, host } = new URL(url);
+    let pool = pools.get(host);
+    if (!pool) pools.set(host, (pool = new Pool(hostname.replace(/^\[|\]$/g, ""), Number(port) || 80)));
+    target = { pool, path: pathname + search, host };
+    if (targets.size > 16) targets.clear();
+    targets.set(url, target);
+  }
+  return target.pool.request(target.path, target.host, init);
 }
 
 /** Closes every kept connection (tests; a proxy that exits just goes). */
 export function closeLoopbackConnections(): void {
   for (const pool of pools.values()) pool.close();
   pools.clear();
+  targets.clear();
 }
 
 class Pool {
