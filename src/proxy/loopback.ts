@@ -1,4 +1,4 @@
-import { connect, type Socket } from "node:net";
+import type { Socket } from "bun";
 
 /**
  * POSTs to msm's own daemons over persistent raw HTTP/1.1 connections on loopback.
@@ -11,14 +11,16 @@ import { connect, type Socket } from "node:net";
  * - an idle socket the daemon closed (its death or its stop) reports that as an end or error while idle: it is dropped
  *   and never written to;
  * - the close can still be on its way when a message is written. A socket the daemon closed answers data with a
- *   reset, which arrives after the end-of-stream as EPIPE (Linux: RST in CLOSE_WAIT; verified with Bun 1.4 node:net,
- *   `allowHalfOpen` so the runtime does not close our side first): the message was never read, and is resent
- *   (`NOT_DELIVERED`, like a refused connection);
+ *   reset, which arrives after the end-of-stream as EPIPE (Linux: RST in CLOSE_WAIT; verified with Bun 1.4's
+ *   Bun.connect and node:net, `allowHalfOpen` so the runtime does not close our side first): the message was never
+ *   read, and is resent (`NOT_DELIVERED`, like a refused connection);
  * - an end-of-stream with no answer byte and no such reset is a daemon that read the message and then went away: the
  *   request may have run, so it is answered with an error, as for any request in flight when a daemon dies.
  *
  * A wrong guess can only turn a resendable message into an error, never send one twice: no EPIPE can follow the end
  * unless data arrived after the daemon's close, and nothing is written after the request.
+ *
+ * Bun.connect rather than node:net: the same round trip, and ~2.5 MB less memory in every proxy.
  */
 
 /** How long an end-of-stream with no answer waits for the reset that proves the message was never read. */
@@ -60,8 +62,24 @@ export function closeLoopbackConnections(): void {
   targets.clear();
 }
 
+/** What a connection is doing: carrying an exchange, or idle in the pool. */
+interface Owner {
+  data(chunk: Buffer): void;
+  end(): void;
+  close(error: (Error & { code?: string }) | undefined): void;
+  drain(): void;
+}
+
+const handlers = {
+  data: (socket: Socket<Owner>, chunk: Buffer) => socket.data.data(chunk),
+  end: (socket: Socket<Owner>) => socket.data.end(),
+  close: (socket: Socket<Owner>, error?: Error) => socket.data.close(error),
+  error: (socket: Socket<Owner>, error: Error) => socket.data.close(error),
+  drain: (socket: Socket<Owner>) => socket.data.drain(),
+};
+
 class Pool {
-  private readonly idle: Idle[] = [];
+  private readonly idle: Socket<Owner>[] = [];
 
   constructor(
     private readonly host: string,
@@ -73,48 +91,47 @@ class Pool {
     for (const name in init.headers) head += `${name}: ${init.headers[name]}\r\n`;
     const body = init.body ?? "";
     head += `content-length: ${Buffer.byteLength(body)}\r\n\r\n`;
-    const data = head + body;
+    const data = Buffer.from(head + body);
+    const exchange = new Exchange(this);
     const kept = this.idle.pop();
-    if (kept) watchIdle(kept, false);
-    const socket = kept?.socket ?? connect({ host: this.host, port: this.port, noDelay: true, allowHalfOpen: true });
-    return new Exchange(socket, this).send(data);
+    if (kept) exchange.start(kept, data);
+    else {
+      Bun.connect<Owner>({ hostname: this.host, port: this.port, allowHalfOpen: true, data: exchange, socket: handlers }).then(
+        (socket) => {
+          socket.setNoDelay(true);
+          exchange.start(socket, data);
+        },
+        (error: Error & { code?: string }) => exchange.close(error),
+      );
+    }
+    return exchange.promise;
   }
 
   /** A connection whose answer is complete goes back for the next request. */
-  release(socket: Socket): void {
-    if (this.idle.length >= MAX_IDLE) return void socket.destroy();
-    const entry: Idle = { socket, drop: () => {} };
+  release(socket: Socket<Owner>): void {
+    if (this.idle.length >= MAX_IDLE) return void socket.terminate();
     // The daemon closed it (or sent something unasked): never write to it again.
-    entry.drop = () => {
-      const at = this.idle.indexOf(entry);
-      if (at >= 0) this.idle.splice(at, 1);
-      watchIdle(entry, false);
-      socket.destroy();
+    const drop = () => {
+      const at = this.idle.indexOf(socket);
+      if (at < 0) return;
+      this.idle.splice(at, 1);
+      socket.terminate();
     };
-    watchIdle(entry, true);
-    this.idle.push(entry);
+    socket.data = { data: drop, end: drop, close: drop, drain: () => {} };
+    this.idle.push(socket);
   }
 
   close(): void {
-    for (const entry of this.idle.splice(0)) entry.socket.destroy();
+    for (const socket of this.idle.splice(0)) socket.terminate();
   }
-}
-
-interface Idle {
-  socket: Socket;
-  drop: () => void;
-}
-
-const IDLE_EVENTS = ["end", "error", "close", "data"] as const;
-
-function watchIdle(entry: Idle, on: boolean): void {
-  for (const event of IDLE_EVENTS) on ? entry.socket.on(event, entry.drop) : entry.socket.off(event, entry.drop);
 }
 
 const CRLF2 = Buffer.from("\r\n\r\n");
 
 /** One request and its answer on one socket. */
-class Exchange {
+class Exchange implements Owner {
+  readonly promise: Promise<Response>;
+  private socket: Socket<Owner> | undefined;
   private buffer: Buffer = Buffer.alloc(0);
   private status = 0;
   private headers: Headers | undefined;
@@ -127,34 +144,35 @@ class Exchange {
   private chunks: Buffer[] = [];
   private stream: ReadableStreamDefaultController<Uint8Array> | undefined;
   private settleTimer: Timer | undefined;
+  /** Request bytes the socket has not taken yet (a large message is written as the kernel takes it). */
+  private unsent: Buffer | undefined;
 
-  private readonly onData = (chunk: Buffer) => this.data(chunk);
-  private readonly onEnd = () => this.ended();
-  private readonly onError = (error: Error & { code?: string }) => this.failed(error);
-  private readonly onClose = () => this.failed(lost("the connection closed"));
-
-  constructor(
-    private readonly socket: Socket,
-    private readonly pool: Pool,
-  ) {}
-
-  send(data: string): Promise<Response> {
-    const promise = new Promise<Response>((resolve, reject) => {
+  constructor(private readonly pool: Pool) {
+    this.promise = new Promise<Response>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
-    this.listen(true);
-    this.socket.write(data);
-    return promise;
   }
 
-  private listen(on: boolean): void {
-    const s = this.socket;
-    if (on) s.on("data", this.onData).on("end", this.onEnd).on("error", this.onError).on("close", this.onClose);
-    else s.off("data", this.onData).off("end", this.onEnd).off("error", this.onError).off("close", this.onClose);
+  start(socket: Socket<Owner>, data: Buffer): void {
+    this.socket = socket;
+    socket.data = this;
+    this.unsent = data;
+    this.drain();
   }
 
-  private data(chunk: Buffer): void {
+  drain(): void {
+    const data = this.unsent;
+    if (!data || this.done || !this.socket) return;
+    const written = this.socket.write(data);
+    this.unsent = written >= 0 && written < data.length ? data.subarray(written) : undefined;
+  }
+
+  private destroy(): void {
+    this.socket?.terminate();
+  }
+
+  data(chunk: Buffer): void {
     if (this.done) return;
     this.gotBytes = true;
     if (!this.headers) {
@@ -206,7 +224,7 @@ class Exchange {
       },
       cancel: () => {
         this.done = true;
-        this.socket.destroy();
+        this.destroy();
       },
     });
     this.resolve(new Response(body, { status: this.status, headers: this.headers }));
@@ -255,14 +273,12 @@ class Exchange {
       const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       this.resolve(new Response(body.length ? body : null, { status: this.status, headers: this.headers }));
     }
-    if (keep) {
-      this.listen(false);
-      this.pool.release(this.socket);
-    } else this.socket.destroy();
+    if (keep && this.socket) this.pool.release(this.socket);
+    else this.destroy();
   }
 
   /** End of stream from the daemon. */
-  private ended(): void {
+  end(): void {
     if (this.done) return;
     if (this.remaining === Infinity && this.headers) return this.complete();
     if (this.gotBytes) return this.abort(lost("the MCP server closed the connection in the middle of its answer"));
@@ -270,8 +286,10 @@ class Exchange {
     this.settleTimer = setTimeout(() => this.abort(lost("the MCP server closed the connection without answering")), RESET_SETTLE_MS);
   }
 
-  private failed(error: Error & { code?: string }): void {
+  /** The connection closed (with the error that closed it, if any), or could not be made. */
+  close(error: (Error & { code?: string }) | undefined): void {
     if (this.done) return;
+    if (!error) return this.abort(lost("the connection closed"));
     if (!this.gotBytes && (error.code === "ECONNREFUSED" || error.code === "EPIPE")) {
       // Refused: no daemon listens. EPIPE: the daemon had closed this connection before the message arrived.
       return this.abort(Object.assign(new Error(`the message did not reach the MCP server (${error.code})`), { code: error.code === "EPIPE" ? NOT_DELIVERED : error.code }));
@@ -283,7 +301,7 @@ class Exchange {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.settleTimer);
-    this.socket.destroy();
+    this.destroy();
     if (this.stream) {
       try {
         this.stream.error(error);
