@@ -136,6 +136,7 @@ class Exchange implements Owner {
   private status = 0;
   private headers: Headers | undefined;
   private gotBytes = false;
+  private http10 = false;
   private done = false;
   private resolve!: (response: Response) => void;
   private reject!: (error: Error) => void;
@@ -197,6 +198,7 @@ class Exchange implements Owner {
       return false;
     }
     this.status = Number(status[1]);
+    this.http10 = lines[0]!.startsWith("HTTP/1.0");
     const headers = new Headers();
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
@@ -264,7 +266,8 @@ class Exchange implements Owner {
   private complete(): void {
     this.done = true;
     clearTimeout(this.settleTimer);
-    const keep = this.remaining !== Infinity && !/close/i.test(this.headers?.get("connection") ?? "");
+    const connection = this.headers?.get("connection") ?? "";
+    const keep = this.remaining !== Infinity && (this.http10 ? /keep-alive/i.test(connection) : !/close/i.test(connection));
     if (this.stream) {
       try {
         this.stream.close();

@@ -7,10 +7,17 @@ export interface Upstream {
   transport: Transport;
   headers: Record<string, string>;
   /**
-   * One of the daemons msm runs on loopback: POSTs go over msm's own kept-alive connections (loopback.ts), whose
-   * failures say for certain whether a message reached the daemon, so recovery resends only what never got there.
+   * One of the daemons msm runs on loopback (memory, a stdio host, a remote relay): POSTs go over msm's own kept-alive
+   * connections (loopback.ts), whose failures say for certain whether a message reached the daemon, so recovery
+   * resends only what never got there. These daemons never close an idle connection (lib/serve.ts).
    */
   ownDaemon?: boolean;
+  /**
+   * Every POST on a connection of its own: a server msm started from config that serves HTTP itself. It may close
+   * idle keep-alive connections whenever it likes, and a close racing a message would look like a restart; a fresh
+   * connection to a dead server is always refused, so recovery can resend with certainty (~0.2 ms a message).
+   */
+  freshConnections?: boolean;
 }
 
 /**
@@ -57,13 +64,15 @@ function isConnectionReset(error: unknown): boolean {
 
 /**
  * POSTs one message. To msm's own daemons (`ownDaemon`) it goes on msm's own loopback connections (loopback.ts),
- * where a dead daemon shows as a refusal or a proven non-delivery, never as an ambiguous reset. To any other server (`--url`, possibly remote, where a new TLS
+ * where a dead daemon shows as a refusal or a proven non-delivery, never as an ambiguous reset; to a server msm
+ * started from config (`freshConnections`), on a new connection, where a dead server is a refusal. To any other server (`--url`, possibly remote, where a new TLS
  * connection per message would cost far more) the pooled socket is used: a server that closed it leaves it behind
  * for a moment, and a POST written to it is reset at once; that case is retried on a fresh connection. This is a
  * best guess by timing, acceptable only because such servers are not msm's to restart.
  */
 export async function postFresh(fetchFn: typeof fetch, upstream: Upstream, url: string, init: RequestInit): Promise<Response> {
   if (upstream.ownDaemon && url.startsWith("http://")) return loopbackRequest(url, { method: init.method ?? "POST", headers: init.headers as Record<string, string>, body: init.body as string | undefined });
+  if (upstream.ownDaemon || upstream.freshConnections) return fetchFn(url, { ...init, keepalive: false });
   // The pool may hold several dead sockets (one per earlier concurrent request); each failed try discards one.
   for (let attempt = 0; ; attempt++) {
     const sentAt = performance.now();

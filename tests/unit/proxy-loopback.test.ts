@@ -66,6 +66,28 @@ describe("loopback connections", () => {
     expect(answers.map((a) => a.port)).toContain(after.port);
   }, 20_000);
 
+  test("an HTTP/1.0 answer without keep-alive closes its connection: the next message takes a new one", async () => {
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket) {
+          const port = socket.remotePort;
+          socket.write(`HTTP/1.0 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${JSON.stringify({ port }).length}\r\n\r\n${JSON.stringify({ port })}`);
+          socket.end();
+        },
+      },
+    });
+    try {
+      const url = `http://127.0.0.1:${server.port}/mcp`;
+      const first = (await (await post(url, "a")).json()) as { port: number };
+      const second = (await (await post(url, "b")).json()) as { port: number };
+      expect(second.port).not.toBe(first.port);
+    } finally {
+      server.stop(true);
+    }
+  }, 20_000);
+
   test("a daemon SIGKILLed while its connection is idle: the next message is resent-safe (refused or proven undelivered)", async () => {
     const { url, proc } = await server("ok");
     await (await post(`${url}/mcp`, "first")).text();

@@ -189,6 +189,18 @@ describe("postFresh", () => {
     expect(calls).toBe(0);
   });
 
+  test("to a server msm started from config every POST takes a new connection, and a reset is never resent", async () => {
+    const calls: RequestInit[] = [];
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      calls.push(init);
+      throw reset();
+    }) as unknown as typeof fetch;
+    const started: Upstream = { ...foreign, freshConnections: true };
+    await expect(postFresh(fakeFetch, started, started.url, { method: "POST", body: "{}" })).rejects.toThrow("ECONNRESET");
+    expect(calls.length).toBe(1);
+    expect(calls[0]!.keepalive).toBe(false);
+  });
+
   test("to another server, a reset right after sending (a stale pooled socket) is retried on a fresh connection", async () => {
     const calls: RequestInit[] = [];
     const fakeFetch = (async (_url: string, init: RequestInit) => {
