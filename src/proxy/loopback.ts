@@ -193,8 +193,9 @@ class Exchange implements Owner {
   private parseHead(text: string): boolean {
     const lines = text.split("\r\n");
     const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
-    if (!status) {
-      this.abort(new Error(`not an HTTP answer: ${JSON.stringify((lines[0] ?? "").slice(0, 80))}`));
+    // msm never sends `Expect`, so an informational (1xx) answer is as wrong as garbage.
+    if (!status || Number(status[1]) < 200) {
+      this.abort(lost(`not an HTTP answer: ${JSON.stringify((lines[0] ?? "").slice(0, 80))}`));
       return false;
     }
     this.status = Number(status[1]);
@@ -208,7 +209,7 @@ class Exchange implements Owner {
     this.headers = headers;
     const chunked = /chunked/i.test(headers.get("transfer-encoding") ?? "");
     const length = headers.get("content-length");
-    if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) this.remaining = 0;
+    if (this.status === 204 || this.status === 304) this.remaining = 0;
     else if (!chunked && length !== null) this.remaining = Number(length);
     else if (!chunked) {
       // Neither: the answer runs until the daemon closes (not what Bun sends; handled as a stream, never reused).

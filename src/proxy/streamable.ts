@@ -114,14 +114,18 @@ export class StreamableBridge extends Bridge {
     const answer = (text: string) => {
       const messages = parseServerText(text);
       if (!messages) return void this.deliverText(text);
-      const raw = oneLine(text, messages);
+      let raw = oneLine(text, messages);
       for (const m of messages) {
         if (m.id !== message.id) continue;
         const version = (m.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
         if (initializing && typeof version === "string") this.protocolVersion = version;
         if (message.method === "tools/list") {
           const invalid = this.toolHeaders.learn(m.result, envelopeVersion(message) !== undefined);
-          if (invalid.length) this.log.warn(`left out tools with invalid x-mcp-header declarations: ${invalid.join(", ")}`);
+          if (invalid.length) {
+            this.log.warn(`left out tools with invalid x-mcp-header declarations: ${invalid.join(", ")}`);
+            // The editor gets the list without them, not the server's text.
+            raw = undefined;
+          }
         }
       }
       for (const m of messages) this.deliver(m, raw);
