@@ -4,6 +4,7 @@
 // With `plan.url` it instead talks HTTP straight to a daemon with the runtime's own fetch (the breakdown rows).
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { connect } from "node:net";
 
 const plan = JSON.parse(process.argv[2]);
 if (plan.url) {
@@ -36,7 +37,10 @@ try {
 }
 process.stdout.write(JSON.stringify(results) + "\n");
 
-/** Raw MCP over HTTP to one daemon: initialize, then `samples` sequential tools/call POSTs, and as many GET /health. */
+/**
+ * Raw MCP over HTTP to one daemon: initialize, then `samples` sequential tools/call POSTs with fetch, as many GET
+ * /health, and as many tools/call POSTs on one kept-alive raw connection (what the proxy does).
+ */
 async function direct({ url, token, project, step }) {
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
   const post = async (body) => {
@@ -65,6 +69,32 @@ async function direct({ url, token, project, step }) {
     contentType = response.headers.get("content-type");
   });
   const health = await time(() => fetch(url.replace(/\/mcp$/, "/health")).then((r) => r.text()));
+  // The proxy's own path: one kept-alive raw HTTP/1.1 connection (src/proxy/loopback.ts).
+  const { hostname, port, pathname, host } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port), noDelay: true });
+  await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  let buffered = "";
+  let answered = () => {};
+  socket.on("data", (chunk) => {
+    buffered += chunk.toString("latin1");
+    const end = buffered.indexOf("\r\n\r\n");
+    if (end < 0) return;
+    const length = /content-length: *(\d+)/i.exec(buffered.slice(0, end));
+    if (length ? buffered.length - end - 4 >= Number(length[1]) : buffered.endsWith("\r\n0\r\n\r\n")) {
+      buffered = "";
+      answered();
+    }
+  });
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  const raw = await time(
+    () =>
+      new Promise((resolve) => {
+        answered = resolve;
+        const body = JSON.stringify({ jsonrpc: "2.0", id: id++, method: "tools/call", params: { name: step.tool, arguments: step.arguments } });
+        socket.write(`POST ${pathname} HTTP/1.1\r\nhost: ${host}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }),
+  );
+  socket.destroy();
   await fetch(url, { method: "DELETE", headers }).catch(() => {});
-  return { call, health, contentType };
+  return { call, health, raw, contentType };
 }

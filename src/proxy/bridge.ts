@@ -57,6 +57,16 @@ export function sleep(ms: number): Promise<void> {
 
 export const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/**
+ * The server's own text of its one message, when it is on one line: written to the editor as is. (Valid JSON holds
+ * a raw newline only between tokens.)
+ */
+export function oneLine(text: string, messages: unknown[]): string | undefined {
+  if (messages.length !== 1) return undefined;
+  const raw = text.trim();
+  return raw.startsWith("{") && !/[\r\n]/.test(raw) ? raw : undefined;
+}
+
 export function backoff(failures: number): number {
   return Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.max(0, failures - 1));
 }
@@ -274,9 +284,7 @@ export abstract class Bridge {
       this.log.warn(`dropped a malformed message from the server: ${text.slice(0, 200)}`);
       return [];
     }
-    // One message on one line (valid JSON holds a raw newline only between tokens) goes out as the server wrote it.
-    const raw = messages.length === 1 ? text.trim() : undefined;
-    const single = raw !== undefined && raw.startsWith("{") && !/[\r\n]/.test(raw) ? raw : undefined;
+    const single = oneLine(text, messages);
     for (const message of messages) this.deliver(message, single);
     return messages;
   }

@@ -103,7 +103,8 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
     const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
     const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
-    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, freshConnections: true };
+    const own = target.kind !== "external";
+    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, ownDaemon: own, freshConnections: !own };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
@@ -122,7 +123,8 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
       lock = undefined;
       if (known) {
         noteVersion(known.version, known.pid);
-        return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, freshConnections: true };
+        const own = name === "memory" || known.auth === "bearer" || known.own === true;
+        return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, ownDaemon: own, freshConnections: !own };
       }
       return ensure(reason);
     },

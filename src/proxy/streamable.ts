@@ -1,4 +1,4 @@
-import { Bridge, backoff, errorText, sleep, type BridgeOptions } from "./bridge.ts";
+import { Bridge, backoff, errorText, oneLine, sleep, type BridgeOptions } from "./bridge.ts";
 import { isRequest, parseServerText, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { readSse } from "../lib/jsonrpc/sse.ts";
 import { envelopeVersion, revisionHeaders, ToolHeaders } from "./revision.ts";
@@ -114,16 +114,21 @@ export class StreamableBridge extends Bridge {
     const answer = (text: string) => {
       const messages = parseServerText(text);
       if (!messages) return void this.deliverText(text);
+      let raw = oneLine(text, messages);
       for (const m of messages) {
         if (m.id !== message.id) continue;
         const version = (m.result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
         if (initializing && typeof version === "string") this.protocolVersion = version;
         if (message.method === "tools/list") {
           const invalid = this.toolHeaders.learn(m.result, envelopeVersion(message) !== undefined);
-          if (invalid.length) this.log.warn(`left out tools with invalid x-mcp-header declarations: ${invalid.join(", ")}`);
+          if (invalid.length) {
+            this.log.warn(`left out tools with invalid x-mcp-header declarations: ${invalid.join(", ")}`);
+            // The editor gets the list without them, not the server's text.
+            raw = undefined;
+          }
         }
       }
-      for (const m of messages) this.deliver(m);
+      for (const m of messages) this.deliver(m, raw);
     };
     if (response.status === 202 || response.status === 204) {
       await response.body?.cancel().catch(noop);

@@ -1,4 +1,5 @@
 import type { Transport } from "../lib/config.ts";
+import { loopbackRequest, NOT_DELIVERED } from "./loopback.ts";
 
 /** Where the bridge sends messages: an MCP endpoint, how to speak to it, and the headers every request carries. */
 export interface Upstream {
@@ -6,9 +7,15 @@ export interface Upstream {
   transport: Transport;
   headers: Record<string, string>;
   /**
-   * Every POST on a connection of its own: set for the daemons msm runs on loopback. A pooled keep-alive socket to a
-   * daemon that just died is reset, not refused, and a reset cannot say whether the message got there; a fresh
-   * connection to a dead daemon is always refused, so recovery can resend with certainty (~0.2 ms a message).
+   * One of the daemons msm runs on loopback (memory, a stdio host, a remote relay): POSTs go over msm's own kept-alive
+   * connections (loopback.ts), whose failures say for certain whether a message reached the daemon, so recovery
+   * resends only what never got there. These daemons never close an idle connection (lib/serve.ts).
+   */
+  ownDaemon?: boolean;
+  /**
+   * Every POST on a connection of its own: a server msm started from config that serves HTTP itself. It may close
+   * idle keep-alive connections whenever it likes, and a close racing a message would look like a restart; a fresh
+   * connection to a dead server is always refused, so recovery can resend with certainty (~0.2 ms a message).
    */
   freshConnections?: boolean;
 }
@@ -20,10 +27,13 @@ export interface Upstream {
  */
 export type Connect = () => Promise<Upstream>;
 
-/** Connection refused (the daemon is gone) or no route: the message never reached the server, so resending is safe. */
+/**
+ * Connection refused (the daemon is gone), no route, or a daemon's connection proven closed before the message
+ * arrived (loopback.ts): the message never reached the server, so resending is safe.
+ */
 export function isUnreachable(error: unknown): boolean {
   const code = error && typeof error === "object" && "code" in error ? String((error as { code: unknown }).code) : "";
-  if (["ECONNREFUSED", "ConnectionRefused", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "FailedToOpenSocket"].includes(code)) return true;
+  if ([NOT_DELIVERED, "ECONNREFUSED", "ConnectionRefused", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "FailedToOpenSocket"].includes(code)) return true;
   return /Unable to connect|ECONNREFUSED|connection refused/i.test(String((error as Error)?.message ?? error));
 }
 
@@ -53,14 +63,16 @@ function isConnectionReset(error: unknown): boolean {
 }
 
 /**
- * POSTs one message. To msm's own daemons (`freshConnections`) it goes on a new connection, so a dead daemon shows
- * as a refusal, never as an ambiguous reset. To any other server (`--url`, possibly remote, where a new TLS
+ * POSTs one message. To msm's own daemons (`ownDaemon`) it goes on msm's own loopback connections (loopback.ts),
+ * where a dead daemon shows as a refusal or a proven non-delivery, never as an ambiguous reset; to a server msm
+ * started from config (`freshConnections`), on a new connection, where a dead server is a refusal. To any other server (`--url`, possibly remote, where a new TLS
  * connection per message would cost far more) the pooled socket is used: a server that closed it leaves it behind
  * for a moment, and a POST written to it is reset at once; that case is retried on a fresh connection. This is a
  * best guess by timing, acceptable only because such servers are not msm's to restart.
  */
 export async function postFresh(fetchFn: typeof fetch, upstream: Upstream, url: string, init: RequestInit): Promise<Response> {
-  if (upstream.freshConnections) return fetchFn(url, { ...init, keepalive: false });
+  if (upstream.ownDaemon && url.startsWith("http://")) return loopbackRequest(url, { method: init.method ?? "POST", headers: init.headers as Record<string, string>, body: init.body as string | undefined });
+  if (upstream.ownDaemon || upstream.freshConnections) return fetchFn(url, { ...init, keepalive: false });
   // The pool may hold several dead sockets (one per earlier concurrent request); each failed try discards one.
   for (let attempt = 0; ; attempt++) {
     const sentAt = performance.now();

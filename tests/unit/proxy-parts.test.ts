@@ -176,15 +176,27 @@ describe("resolveProject", () => {
 describe("postFresh", () => {
   const reset = () => Object.assign(new Error("ECONNRESET: The socket connection was closed unexpectedly"), { code: "ECONNRESET" });
   const foreign: Upstream = { url: "http://127.0.0.1:1/mcp", transport: "streamable-http", headers: {} };
-  const own: Upstream = { ...foreign, freshConnections: true };
+  test("to msm's own daemon a POST never goes through fetch (the kept connections of proxy/loopback.ts carry it)", async () => {
+    let calls = 0;
+    const fakeFetch = (async () => {
+      calls++;
+      return new Response("from fetch");
+    }) as unknown as typeof fetch;
+    // Nothing listens on port 1: refused on the loopback path, which is safe to resend.
+    const own: Upstream = { ...foreign, ownDaemon: true };
+    const error = await postFresh(fakeFetch, own, own.url, { method: "POST", headers: {}, body: "{}" }).catch((e: unknown) => e);
+    expect(isUnreachable(error)).toBe(true);
+    expect(calls).toBe(0);
+  });
 
-  test("to msm's own daemon every POST takes a new connection, and a reset is never resent", async () => {
+  test("to a server msm started from config every POST takes a new connection, and a reset is never resent", async () => {
     const calls: RequestInit[] = [];
     const fakeFetch = (async (_url: string, init: RequestInit) => {
       calls.push(init);
       throw reset();
     }) as unknown as typeof fetch;
-    await expect(postFresh(fakeFetch, own, own.url, { method: "POST", body: "{}" })).rejects.toThrow("ECONNRESET");
+    const started: Upstream = { ...foreign, freshConnections: true };
+    await expect(postFresh(fakeFetch, started, started.url, { method: "POST", body: "{}" })).rejects.toThrow("ECONNRESET");
     expect(calls.length).toBe(1);
     expect(calls[0]!.keepalive).toBe(false);
   });
