@@ -123,7 +123,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
       lock = undefined;
       if (known) {
         noteVersion(known.version, known.pid);
-        const own = name === "memory" || known.auth === "bearer" || known.own === true;
+        const own = name === "memory" || known.auth === "bearer";
         return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, ownDaemon: own, freshConnections: !own };
       }
       return ensure(reason);
