@@ -6,12 +6,12 @@ import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
-import { MAX_BODY_BYTES } from "../lib/serve.ts";
+import { PROJECT_HEADER } from "../lib/http/headers.ts";
+import { MAX_BODY_BYTES } from "../lib/http/serve.ts";
 import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
 import { SharedChild, type Client, type HostedTarget } from "./router.ts";
 
-export const PROJECT_HEADER = "mcp-project-path";
 /** Quiet time after which the host runs a full garbage collection. */
 export const IDLE_GC_MS = 1_000;
 

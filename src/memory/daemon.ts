@@ -3,6 +3,7 @@ import { loadConfig } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
 import { createBaseApp } from "../lib/http/app.ts";
 import { routeMcp, runDaemon, sessionTransportOptions } from "../lib/http/daemon.ts";
+import { PROJECT_HEADER } from "../lib/http/headers.ts";
 import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
@@ -13,7 +14,6 @@ import { requestProject } from "./databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 import { MemoryTransport } from "./transport.ts";
 
-export const PROJECT_HEADER = "mcp-project-path";
 
 interface Session {
   transport: MemoryTransport;

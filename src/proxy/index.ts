@@ -2,6 +2,7 @@ import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
+import { PROJECT_HEADER } from "../lib/http/headers.ts";
 import { wantsToken } from "../lib/lock-auth.ts";
 import { processMatches } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
@@ -31,7 +32,6 @@ export const SIGNAL_DELETE_MS = 150;
 /** Quiet time after which the proxy runs a full garbage collection. */
 export const IDLE_GC_MS = 1_000;
 
-export const PROJECT_HEADER = "mcp-project-path";
 
 export interface ProxyOptions {
   /** A target from config.json (or the built-in "memory"); not needed with `url`. */

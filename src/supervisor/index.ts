@@ -8,7 +8,7 @@ import { createLogger, rotateInPlace, tailLines } from "../lib/log.ts";
 import { SUPERVISOR } from "../lib/manager.ts";
 import { ensureHome, msmHome, paths } from "../lib/paths.ts";
 import { groupHasLiveMember, isAlive, signal } from "../lib/proc.ts";
-import { serveLoopback } from "../lib/serve.ts";
+import { serveLoopback } from "../lib/http/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { createManagerApp } from "./api.ts";

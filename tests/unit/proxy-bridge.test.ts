@@ -6,7 +6,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { ListRootsResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { primeEventStream } from "../../src/lib/serve.ts";
+import { primeEventStream } from "../../src/lib/http/serve.ts";
 import { StreamableBridge } from "../../src/proxy/streamable.ts";
 import type { JsonRpcMessage } from "../../src/lib/jsonrpc/messages.ts";
 import type { Upstream } from "../../src/proxy/upstream.ts";

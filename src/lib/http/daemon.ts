@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Server } from "bun";
 import type { Hono } from "hono";
 import { acquireLock } from "../lock.ts";
-import { MAX_BODY_BYTES, serveLoopback } from "../serve.ts";
+import { MAX_BODY_BYTES, serveLoopback } from "./serve.ts";
 import { VERSION } from "../version.ts";
 import type { Expirable, SessionTable } from "./sessions.ts";
 

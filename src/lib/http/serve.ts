@@ -1,5 +1,5 @@
 import type { Server } from "bun";
-import { errnoCode } from "./errors.ts";
+import { errnoCode } from "../errors.ts";
 
 /** msm promises messages of at least 16 MiB; the SDK transport's default body cap is 4 MiB. */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
