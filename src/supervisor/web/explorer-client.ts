@@ -1,5 +1,6 @@
-import type { Explorer } from "./explorer.ts";
-import type { ExplorerMethod, ExplorerReply } from "./explorer-worker.ts";
+// Types only: the explorer's code (memory's stores) runs in the worker, never on the supervisor's thread.
+import type { Explorer } from "../../memory/explorer.ts";
+import type { ExplorerMethod, ExplorerReply } from "../../memory/explorer-worker.ts";
 
 type Async<T> = { [K in ExplorerMethod]: T[K & keyof T] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
 
@@ -57,11 +58,11 @@ export class ExplorerClient implements Async<Explorer> {
 }
 
 /**
- * Where the worker's entrypoint is. From source it sits next to this file. In the compiled binary (Bun 1.4) every
+ * Where the worker's entrypoint is. From source it sits in src/memory/. In the compiled binary (Bun 1.4) every
  * chunk — this code included — sits at the root of the embedded file tree (`/$bunfs/root/`, `B:/~BUN/root/` on
  * Windows) while an extra entrypoint keeps its path under `src/` (build.ts): the same relative URL would miss it.
  */
 function workerUrl(): string {
   const compiled = import.meta.url.includes("$bunfs") || import.meta.url.includes("~BUN");
-  return new URL(compiled ? "./supervisor/web/explorer-worker.ts" : "./explorer-worker.ts", import.meta.url).href;
+  return new URL(compiled ? "./memory/explorer-worker.ts" : "../../memory/explorer-worker.ts", import.meta.url).href;
 }
