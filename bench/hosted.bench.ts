@@ -11,6 +11,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { cleanEnv, LineSession, median, p95 } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MSM = join(ROOT, "dist/msm");
@@ -18,7 +19,6 @@ const FILESYSTEM = join(ROOT, "node_modules/@modelcontextprotocol/server-filesys
 const NODE = Bun.which("node") ?? "node";
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10);
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
-const STEP_TIMEOUT_MS = 60_000;
 
 const dir = mkdtempSync(join(tmpdir(), "msm-bench-hosted-"));
 const home = join(dir, "home");
@@ -28,74 +28,12 @@ writeFileSync(join(msmHome, "config.json"), JSON.stringify({ supervisor: { port:
 const project = join(dir, "project");
 mkdirSync(join(project, ".git"), { recursive: true });
 writeFileSync(join(project, "readme.txt"), "hello");
-const env: Record<string, string> = {};
-for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-delete env.CLAUDE_PROJECT_DIR;
-delete env.MSM_PROJECT_DIR;
-Object.assign(env, { HOME: home, MSM_HOME: msmHome });
+const env = { ...cleanEnv(), HOME: home, MSM_HOME: msmHome };
 
-/** One stdio MCP session driven with raw JSON-RPC lines (no SDK client in the measurement). */
-class Session {
-  readonly proc;
-  private buffer = "";
-  private waiting = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();
-  private nextId = 1;
-
+/** One raw stdio session in this bench's project and home. */
+class Session extends LineSession {
   constructor(cmd: string[]) {
-    this.proc = Bun.spawn(cmd, { cwd: project, env, stdin: "pipe", stdout: "pipe", stderr: "ignore" });
-    void this.read();
-  }
-
-  private async read() {
-    const decoder = new TextDecoder();
-    for await (const chunk of this.proc.stdout) {
-      this.buffer += decoder.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = this.buffer.indexOf("\n")) >= 0) {
-        const line = this.buffer.slice(0, nl).trim();
-        this.buffer = this.buffer.slice(nl + 1);
-        if (!line.startsWith("{")) continue;
-        const message = JSON.parse(line);
-        if (message.id !== undefined && message.method === undefined) this.waiting.get(message.id)?.(message);
-        // server-filesystem asks for roots; a client without the capability never gets asked, but answer anyway.
-        else if (message.id !== undefined && message.method) this.send({ jsonrpc: "2.0", id: message.id, result: {} });
-      }
-    }
-  }
-
-  request(method: string, params: object = {}): Promise<{ result?: unknown; error?: unknown }> {
-    const id = this.nextId++;
-    const answer = new Promise<{ result?: unknown; error?: unknown }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
-      this.waiting.set(id, (m) => {
-        clearTimeout(timer);
-        this.waiting.delete(id);
-        resolve(m);
-      });
-    });
-    this.send({ jsonrpc: "2.0", id, method, params });
-    return answer;
-  }
-
-  send(message: object) {
-    this.proc.stdin.write(JSON.stringify(message) + "\n");
-    this.proc.stdin.flush();
-  }
-
-  async open(): Promise<number> {
-    const t0 = performance.now();
-    const init = await this.request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } });
-    if (init.error) throw new Error(`initialize failed: ${JSON.stringify(init.error)}`);
-    const ms = performance.now() - t0;
-    this.send({ jsonrpc: "2.0", method: "notifications/initialized" });
-    return ms;
-  }
-
-  async close() {
-    this.proc.stdin.end();
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 5_000);
-    await this.proc.exited;
-    clearTimeout(timer);
+    super(cmd, { cwd: project, env });
   }
 }
 
@@ -123,8 +61,6 @@ function msmProcesses(): number[] {
     });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))] ?? NaN;
 
 interface Row {
   name: string;

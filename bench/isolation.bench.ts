@@ -16,6 +16,7 @@
 import { Database } from "bun:sqlite";
 import { join, resolve } from "node:path";
 import { MSM, Sandbox, openSession, requireBinary } from "../tests/helpers/sandbox.ts";
+import { percentile } from "./lib.ts";
 
 const SIZES_MIB = (process.env.MSM_BENCH_MIB ?? "1,4").split(",").map(Number);
 const LOADS = (process.env.MSM_BENCH_LOAD ?? "0,2").split(",").map(Number);
@@ -28,10 +29,6 @@ const now = () => performance.timeOrigin + performance.now();
 type Window = [start: number, end: number];
 type Sample = Window;
 
-function pct(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-}
 const fmt = (ms: number) => (Number.isNaN(ms) ? "-" : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`);
 
 /** B's process: started, then read line by line; `samples` grows as B's calls finish. */
@@ -96,7 +93,7 @@ async function run(load: number): Promise<string[][]> {
     const aloneFrom = b.samples.length;
     await Bun.sleep(ALONE_MS);
     const alone = b.samples.slice(aloneFrom).map(([s, e]) => e - s);
-    rows.push([label, "alone", String(alone.length), fmt(pct(alone, 0.5)), fmt(pct(alone, 0.95)), fmt(Math.max(...alone)), "-"]);
+    rows.push([label, "alone", String(alone.length), fmt(percentile(alone, 0.5)), fmt(percentile(alone, 0.95)), fmt(Math.max(...alone)), "-"]);
 
     const phases: { name: string; windows: Window[]; result: string }[] = [];
     for (const mib of SIZES_MIB) {
@@ -115,7 +112,7 @@ async function run(load: number): Promise<string[][]> {
         const seen = b.samples.length;
         while (b.samples.length < seen + 3) await Bun.sleep(5);
       }
-      phases.push({ name: `A writes ${mib} MiB`, windows, result: fmt(pct(windows.map(([s, e]) => e - s), 0.5)) });
+      phases.push({ name: `A writes ${mib} MiB`, windows, result: fmt(percentile(windows.map(([s, e]) => e - s), 0.5)) });
     }
 
     const foreign = new Database(join(sandbox.root, "projects", "a", ".claude", "memory.db"));
@@ -130,7 +127,7 @@ async function run(load: number): Promise<string[][]> {
     await b.stop();
     for (const phase of phases) {
       const ms = during(b.samples, phase.windows);
-      rows.push([label, phase.name, String(ms.length), fmt(pct(ms, 0.5)), fmt(pct(ms, 0.95)), fmt(Math.max(...ms)), phase.result]);
+      rows.push([label, phase.name, String(ms.length), fmt(percentile(ms, 0.5)), fmt(percentile(ms, 0.95)), fmt(Math.max(...ms)), phase.result]);
     }
     await a.close();
   } finally {

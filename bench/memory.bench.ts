@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { GraphStore } from "../src/memory/store.ts";
+import { entity, median, relation, timed } from "./lib.ts";
 import { Sandbox, openSession } from "../tests/helpers/sandbox.ts";
 import { rng, startOfficial } from "../tests/helpers/official.ts";
 
@@ -20,36 +21,6 @@ const SAMPLES = Number(process.env.MSM_BENCH_SAMPLES ?? 200);
 const OFFICIAL_SAMPLES = 30;
 /** Above this many entities the graph is bulk-loaded into SQLite instead of created through the proxy. */
 const PROXY_CREATE_MAX = 100_000;
-
-const TOPICS = ["coffee", "rust", "typescript", "sqlite", "editor", "memory", "proxy", "daemon", "graph", "search"];
-
-/** An entity shaped like a real memory: a handful of sentence-long observations (the issue measured the official
- * server at 30 ms per search on such a graph; two-word observations would flatter it). */
-function entity(i: number) {
-  const topic = (k: number) => TOPICS[(i * k + k) % TOPICS.length]!;
-  return {
-    name: `entity-${i}`,
-    entityType: TOPICS[i % TOPICS.length]!,
-    observations: [
-      `Prefers ${topic(3)} over ${topic(5)} for day-to-day work; mentioned it again in review ${i % 365}`,
-      `Working on the ${topic(7)} migration in batch ${Math.floor(i / BATCH)}, blocked by ${topic(11)} configuration`,
-      `Asked to be reminded about the ${topic(13)} benchmark numbers before the release of version ${i % 50}`,
-      `Observation ${i}: usually answers within a day and keeps notes about ${topic(17)} in the shared folder`,
-    ],
-  };
-}
-const relation = (i: number, n: number) => ({ from: `entity-${i}`, to: `entity-${(i * 31 + 7) % n}`, relationType: "relates to" });
-
-function p50(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return performance.now() - start;
-}
 
 /** Creates `n` entities (and n/2 relations) through the tools; returns entities per second. */
 async function createThroughTools(client: Client, n: number): Promise<number> {
@@ -96,7 +67,7 @@ async function measure(client: Client, n: number, samples: number, seed: number)
       await timed(() => client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: `entity-${i}`, contents: [`bench note ${s}`] }] } })),
     );
   }
-  return { search: p50(search), write: p50(write), open: p50(open) };
+  return { search: median(search), write: median(write), open: median(open) };
 }
 
 interface Row {

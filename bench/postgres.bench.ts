@@ -14,6 +14,7 @@ import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/typ
 import { PgGraph, PgServer } from "../src/memory/pg-store.ts";
 import { parsePgUrl } from "../src/memory/pg-url.ts";
 import { GraphStore } from "../src/memory/store.ts";
+import { entity, median, relation, timed, TOPICS } from "./lib.ts";
 import { rng } from "../tests/helpers/official.ts";
 import { TestPostgres, postgresAvailable } from "../tests/helpers/postgres.ts";
 import { Sandbox, openSession } from "../tests/helpers/sandbox.ts";
@@ -21,23 +22,6 @@ import { Sandbox, openSession } from "../tests/helpers/sandbox.ts";
 const SIZE = Number(process.env.MSM_BENCH_PG_SIZE ?? 100_000);
 const SAMPLES = Number(process.env.MSM_BENCH_SAMPLES ?? 200);
 const BATCH = 10_000;
-const TOPICS = ["coffee", "rust", "typescript", "sqlite", "editor", "memory", "proxy", "daemon", "graph", "search"];
-
-// The same entity shape as bench/memory.bench.ts.
-function entity(i: number) {
-  const topic = (k: number) => TOPICS[(i * k + k) % TOPICS.length]!;
-  return {
-    name: `entity-${i}`,
-    entityType: TOPICS[i % TOPICS.length]!,
-    observations: [
-      `Prefers ${topic(3)} over ${topic(5)} for day-to-day work; mentioned it again in review ${i % 365}`,
-      `Working on the ${topic(7)} migration in batch ${Math.floor(i / 1000)}, blocked by ${topic(11)} configuration`,
-      `Asked to be reminded about the ${topic(13)} benchmark numbers before the release of version ${i % 50}`,
-      `Observation ${i}: usually answers within a day and keeps notes about ${topic(17)} in the shared folder`,
-    ],
-  };
-}
-const relation = (i: number, n: number) => ({ from: `entity-${i}`, to: `entity-${(i * 31 + 7) % n}`, relationType: "relates to" });
 
 async function load(importGraph: (e: ReturnType<typeof entity>[], r: ReturnType<typeof relation>[]) => unknown): Promise<number> {
   const start = performance.now();
@@ -51,18 +35,6 @@ async function load(importGraph: (e: ReturnType<typeof entity>[], r: ReturnType<
   return SIZE / ((performance.now() - start) / 1000);
 }
 
-function p50(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  const result = (await fn()) as { isError?: boolean; content?: unknown };
-  if (result?.isError) throw new Error(JSON.stringify(result.content));
-  return performance.now() - start;
-}
-
 async function measure(client: Client, samples: number, seed: number) {
   const r = rng(seed);
   const out = { search: [] as number[], word: [] as number[], open: [] as number[], write: [] as number[] };
@@ -74,7 +46,7 @@ async function measure(client: Client, samples: number, seed: number) {
     out.open.push(await timed(() => client.callTool({ name: "open_nodes", arguments: { names: [`entity-${i}`] } })));
     out.write.push(await timed(() => client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: `entity-${i}`, contents: [`bench note ${seed}-${s}`] }] } })));
   }
-  return { search: p50(out.search), word: p50(out.word), open: p50(out.open), write: p50(out.write) };
+  return { search: median(out.search), word: median(out.word), open: median(out.open), write: median(out.write) };
 }
 
 if (!postgresAvailable()) {
@@ -116,7 +88,7 @@ async function notificationLatency(url: string, samples: number): Promise<{ writ
     }
     await writer!.close();
     await watcher!.close();
-    return { write: p50(write), notified: p50(notified) };
+    return { write: median(write), notified: median(notified) };
   } finally {
     await Promise.all(boxes.map((b) => b.cleanup()));
   }

@@ -10,6 +10,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { cleanEnv, LineSession, median, p95, statusMb } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MSM = join(ROOT, "dist/msm");
@@ -24,7 +25,6 @@ const CALLS = Number(process.env.BENCH_CALLS ?? 200);
 const BIG_GRAPH = Number(process.env.BENCH_BIG_GRAPH ?? 1000);
 const BIG_CALLS = Number(process.env.BENCH_BIG_CALLS ?? 50);
 /** No single bench step may hang the run (a peer that never answers). */
-const STEP_TIMEOUT_MS = 30_000;
 
 const dir = mkdtempSync(join(tmpdir(), "msm-bench-"));
 const home = join(dir, "home");
@@ -33,64 +33,16 @@ mkdirSync(msmHome, { recursive: true, mode: 0o700 });
 writeFileSync(join(msmHome, "config.json"), JSON.stringify({ targets: { memory: { port: 0 } } }));
 const project = join(dir, "project");
 mkdirSync(join(project, ".git"), { recursive: true });
-const baseEnv: Record<string, string> = {};
-for (const [k, v] of Object.entries(process.env)) if (v !== undefined) baseEnv[k] = v;
-delete baseEnv.CLAUDE_PROJECT_DIR;
-delete baseEnv.MSM_PROJECT_DIR;
-const env = { ...baseEnv, HOME: home, MSM_HOME: msmHome };
+const env = { ...cleanEnv(), HOME: home, MSM_HOME: msmHome };
 
-/** One stdio MCP session driven with raw JSON-RPC lines (no SDK client in the measurement). */
-class Session {
-  readonly proc;
-  private buffer = "";
-  private waiting = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();
-  private nextId = 1;
-
+/** One raw stdio session in this bench's project and home. */
+class Session extends LineSession {
   constructor(cmd: string[], extraEnv: Record<string, string> = {}) {
-    this.proc = Bun.spawn(cmd, { cwd: project, env: { ...env, ...extraEnv }, stdin: "pipe", stdout: "pipe", stderr: "ignore" });
-    void this.read();
-  }
-
-  private async read() {
-    const decoder = new TextDecoder();
-    for await (const chunk of this.proc.stdout) {
-      this.buffer += decoder.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = this.buffer.indexOf("\n")) >= 0) {
-        const line = this.buffer.slice(0, nl).trim();
-        this.buffer = this.buffer.slice(nl + 1);
-        if (!line.startsWith("{")) continue;
-        const message = JSON.parse(line);
-        if (message.id !== undefined && message.method === undefined) this.waiting.get(message.id)?.(message);
-      }
-    }
-  }
-
-  request(method: string, params: object = {}): Promise<{ result?: unknown; error?: unknown }> {
-    const id = this.nextId++;
-    const answer = new Promise<{ result?: unknown; error?: unknown }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
-      this.waiting.set(id, (m) => {
-        clearTimeout(timer);
-        this.waiting.delete(id);
-        resolve(m);
-      });
-    });
-    this.send({ jsonrpc: "2.0", id, method, params });
-    return answer;
-  }
-
-  send(message: object) {
-    this.proc.stdin.write(JSON.stringify(message) + "\n");
-    this.proc.stdin.flush();
-  }
-
-  initialize() {
-    return this.request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } });
+    super(cmd, { cwd: project, env: { ...env, ...extraEnv } });
   }
 
   rssMb(): number {
-    return this.statusMb("VmRSS");
+    return statusMb(this.proc.pid, "VmRSS");
   }
 
   /**
@@ -98,24 +50,9 @@ class Session {
    * shares between every process running the same binary: for N proxies the system pays those once, not N times.
    */
   privateMb(): number {
-    return this.statusMb("RssAnon");
-  }
-
-  private statusMb(field: string): number {
-    const status = readFileSync(`/proc/${this.proc.pid}/status`, "utf8");
-    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  }
-
-  async close() {
-    this.proc.stdin.end();
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 5_000);
-    await this.proc.exited;
-    clearTimeout(timer);
+    return statusMb(this.proc.pid, "RssAnon");
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))] ?? NaN;
 
 interface Row {
   name: string;

@@ -16,6 +16,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { GraphStore } from "../src/memory/store.ts";
+import { entity, median, relation } from "./lib.ts";
 import { MSM, Sandbox, requireBinary } from "../tests/helpers/sandbox.ts";
 import { OFFICIAL_MEMORY } from "../tests/helpers/official.ts";
 
@@ -27,22 +28,12 @@ const COMMON = "note 37 ";
 /** Samples per size: the official server and big graphs take long per call. */
 const searchSamples = (n: number, official: boolean) => (official ? 30 : n <= 10_000 ? 200 : n <= 100_000 ? 40 : 12);
 
-/** Sentence-long observations like a real memory's, plus the one that makes every trigram of COMMON common. */
-const TOPICS = ["coffee", "rust", "typescript", "sqlite", "editor", "memory", "proxy", "daemon", "graph", "search"];
-function entity(i: number) {
-  const topic = (k: number) => TOPICS[(i * k + k) % TOPICS.length]!;
-  return {
-    name: `entity-${i}`,
-    entityType: TOPICS[i % TOPICS.length]!,
-    observations: [
-      `Prefers ${topic(3)} over ${topic(5)} for day-to-day work; mentioned it again in review ${i % 365}`,
-      `Working on the ${topic(7)} migration in batch ${Math.floor(i / 1000)}, blocked by ${topic(11)} configuration`,
-      `Observation ${i}: usually answers within a day and keeps notes about ${topic(17)} in the shared folder`,
-      `note ${i} on page 3 of 37 pages`,
-    ],
-  };
+/** The benches' graph (bench/lib.ts), its third observation swapped for the one that makes every trigram of COMMON
+ * common. */
+function speedEntity(i: number) {
+  const { observations, ...rest } = entity(i);
+  return { ...rest, observations: [observations[0]!, observations[1]!, observations[3]!, `note ${i} on page 3 of 37 pages`] };
 }
-const relation = (i: number, n: number) => ({ from: `entity-${i}`, to: `entity-${(i * 31 + 7) % n}`, relationType: "relates to" });
 const rareQuery = (n: number) => `Observation ${Math.floor(n * 0.37)}:`;
 
 interface Step {
@@ -70,7 +61,7 @@ const msm = (project: string, steps: Step[]): Promise<Results> =>
 function officialFile(name: string, n: number): string {
   const file = join(sandbox.root, `${name}.jsonl`);
   const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(JSON.stringify({ type: "entity", ...entity(i) }));
+  for (let i = 0; i < n; i++) lines.push(JSON.stringify({ type: "entity", ...speedEntity(i) }));
   for (let i = 0; i < n; i += 2) lines.push(JSON.stringify({ type: "relation", ...relation(i, n) }));
   writeFileSync(file, lines.join("\n") + (n ? "\n" : ""));
   return file;
@@ -85,7 +76,7 @@ function msmProject(name: string, n: number): string {
   for (let i = 0; i < n; i += 10_000) {
     const count = Math.min(10_000, n - i);
     store.importGraph(
-      Array.from({ length: count }, (_, k) => entity(i + k)),
+      Array.from({ length: count }, (_, k) => speedEntity(i + k)),
       Array.from({ length: Math.ceil(count / 2) }, (_, k) => relation(i + k * 2, n)),
     );
   }
@@ -94,7 +85,6 @@ function msmProject(name: string, n: number): string {
   return project;
 }
 
-const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} ms` : "—");
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -113,22 +103,22 @@ try {
     tiny.official.push(...(await official(tinyFile, round === 0 ? [tinyCreate, tinyOpen] : [tinyOpen])).tiny!.times);
     tiny.msm.push(...(await msm(tinyProject, round === 0 ? [tinyCreate, tinyOpen] : [tinyOpen])).tiny!.times);
   }
-  const ratio = p50(tiny.msm) / p50(tiny.official);
-  rows.push(`| open_nodes, 1 entity | ${ms(p50(tiny.official))} | ${ms(p50(tiny.msm))} | ${ratio.toFixed(2)}× |`);
+  const ratio = median(tiny.msm) / median(tiny.official);
+  rows.push(`| open_nodes, 1 entity | ${ms(median(tiny.official))} | ${ms(median(tiny.msm))} | ${ratio.toFixed(2)}× |`);
   checks.push(`${ratio <= 1 ? "PASS" : "MISS"}  tools/call on a tiny graph: msm ${ratio.toFixed(2)}× official (target ≤ 1.0×, stretch 0.5×${ratio <= 0.5 ? ": met" : ""})`);
 
   // Where the msm call's time goes: the stdio hop alone (a Bun server that does nothing), then the daemon alone
   // over HTTP, to each runtime's fetch.
   const echo = await runNode(CLIENT, { command: process.execPath, args: [resolve(import.meta.dir, "speed-echo.mjs")], env: sandbox.env, cwd: sandbox.root, steps: [{ ...tinyOpen, label: "echo" }] });
-  rows.push(`| ↳ stdio floor: the same client to a Bun stdio server that does nothing | | ${ms(p50(echo.echo!.times))} | |`);
+  rows.push(`| ↳ stdio floor: the same client to a Bun stdio server that does nothing | | ${ms(median(echo.echo!.times))} | |`);
   const lock = sandbox.lock("memory");
   if (lock) {
     const plan = { url: `http://127.0.0.1:${lock.port}/mcp`, token: sandbox.token(), project: tinyProject, step: { tool: "open_nodes", arguments: { names: ["tiny"] }, warmup: 50, samples: TINY_SAMPLES } };
     const bun = await runNode(CLIENT, plan, process.execPath);
     const node = await runNode(CLIENT, plan, "node");
-    rows.push(`| ↳ msm daemon alone, HTTP, a kept-alive raw connection from Bun (the proxy's path) | | ${ms(p50(bun.raw))} | answer: ${bun.contentType} |`);
-    rows.push(`| ↳ msm daemon alone, HTTP, Bun fetch; /health | | ${ms(p50(bun.call))}; ${ms(p50(bun.health))} | |`);
-    rows.push(`| ↳ msm daemon alone, HTTP, Node fetch; /health | | ${ms(p50(node.call))}; ${ms(p50(node.health))} | |`);
+    rows.push(`| ↳ msm daemon alone, HTTP, a kept-alive raw connection from Bun (the proxy's path) | | ${ms(median(bun.raw))} | answer: ${bun.contentType} |`);
+    rows.push(`| ↳ msm daemon alone, HTTP, Bun fetch; /health | | ${ms(median(bun.call))}; ${ms(median(bun.health))} | |`);
+    rows.push(`| ↳ msm daemon alone, HTTP, Node fetch; /health | | ${ms(median(node.call))}; ${ms(median(node.health))} | |`);
   }
 
   for (const n of SIZES) {
@@ -147,8 +137,8 @@ try {
     }
     for (const label of ["common", "rare"] as const) {
       const query = label === "common" ? COMMON : rareQuery(n);
-      const o = theirs ? p50(theirs[label]!.times) : NaN;
-      const m = p50(mine[label]!.times);
+      const o = theirs ? median(theirs[label]!.times) : NaN;
+      const m = median(mine[label]!.times);
       const same = theirs ? JSON.stringify(theirs[label]!.matches) === JSON.stringify(mine[label]!.matches) : undefined;
       const note = `${mine[label]!.matches?.length ?? "?"} matches${same === undefined ? "" : same ? ", same set" : ", DIFFERENT SET"}`;
       rows.push(`| search_nodes ${JSON.stringify(query)}, ${n.toLocaleString("en")} entities | ${ms(o)} | ${ms(m)} | ${theirs ? `${(m / o).toFixed(3)}×, ` : ""}${note} |`);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { seedBigGraph } from "../tests/helpers/big-graph.ts";
 import { Sandbox, msm } from "../tests/helpers/sandbox.ts";
+import { median } from "./lib.ts";
 
 const SIZE = Number(process.env.MSM_BENCH_UI_SIZE ?? 100_000);
 const SAMPLES = 30;
@@ -17,10 +18,8 @@ function rssMb(pid: number): number {
   return Math.round(kb / 102.4) / 10;
 }
 
-function p50(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return Math.round(sorted[Math.floor(sorted.length / 2)]! * 10) / 10;
-}
+/** The median, to 0.1 ms. */
+const p50 = (samples: number[]) => Math.round(median(samples) * 10) / 10;
 
 const sandbox = new Sandbox({ supervisor: { port: 0 }, targets: { memory: { port: 0 } } });
 try {
