@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
 import { PROJECT_HEADER } from "../lib/http/headers.ts";
 import { wantsToken } from "../lib/lock-auth.ts";
+import { stdinIsTerminal } from "../lib/platform/tty.ts";
 import { processMatches } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
@@ -13,6 +14,7 @@ import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR,
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
+import { flushStdout as flushStdoutSink, stdinChunks, writeStderr, writeStdout } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
 import { parseHeaders, type Upstream } from "./upstream.ts";
 
@@ -226,10 +228,10 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     idleTimer.unref?.();
   };
 
-  const input = options.input ?? process.stdin;
+  const input = options.input ?? stdinChunks();
   // Someone ran `msm proxy` in a terminal: it is waiting for an editor's JSON-RPC, not hanging.
-  if (!options.input && process.stdin.isTTY) {
-    process.stderr.write(
+  if (!options.input && stdinIsTerminal()) {
+    writeStderr(
       `msm proxy: waiting for MCP JSON-RPC messages on stdin, one per line (${project}).\n` +
         `This is the command an editor runs (see "msm generate-config"); Ctrl-D or Ctrl-C ends it.\n`,
     );
@@ -260,20 +262,7 @@ function unreadable(line: Extract<Line, { problem: string }>): { code: number; t
   return { code: INVALID_REQUEST, text: `Invalid Request: message too large (${mib(line.bytes)}; msm accepts up to ${mib(MAX_MESSAGE_BYTES)}), discarded` };
 }
 
-/** Resolves when the last stdout write has been handed to the OS; writes complete in order, so all have. */
-let lastWrite: Promise<void> = Promise.resolve();
-
-function writeStdout(line: string): void {
-  lastWrite = new Promise((resolve) => process.stdout.write(line, () => resolve()));
-}
-
-/**
- * Resolves once everything written to stdout has been handed to the OS (bounded). Exiting before that truncates
- * the last answers: Bun's stdout pipe buffers a large write, and its writableNeedDrain stays false meanwhile.
- */
+/** Resolves once everything written to stdout has been handed to the OS, or after `timeoutMs`. */
 export function flushStdout(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, timeoutMs).unref?.();
-    void lastWrite.then(() => resolve());
-  });
+  return flushStdoutSink(timeoutMs);
 }

@@ -1,4 +1,5 @@
 import type { Log } from "./bridge.ts";
+import { writeStderr } from "./stdio.ts";
 
 /**
  * The proxy's logger: plain lines on stderr, debug lines only with MSM_DEBUG. Not consola (lib/log.ts), which costs a
@@ -7,7 +8,7 @@ import type { Log } from "./bridge.ts";
 export function createProxyLog(tag: string, debug = Boolean(process.env.MSM_DEBUG)): Log & { error: (...args: unknown[]) => void } {
   const line = (level: string, args: unknown[]) => {
     const text = args.map((a) => (typeof a === "string" ? a : a instanceof Error ? (a.stack ?? a.message) : safeJson(a))).join(" ");
-    process.stderr.write(`[${tag}] ${level}${text}\n`);
+    writeStderr(`[${tag}] ${level}${text}\n`);
   };
   return {
     debug: debug ? (...args) => line("debug: ", args) : () => {},
