@@ -4,11 +4,11 @@
  * compared as sets of entities, because msm ranks them; everything else — text, structuredContent, errors, order —
  * must match exactly. MSM_DIFF_SEEDS=N runs more seeds.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { Sandbox, openSession } from "../helpers/sandbox.ts";
 import { rng, startOfficial } from "../helpers/official.ts";
-import { TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
+import { postgresAvailable, usePostgres } from "../helpers/postgres.ts";
 
 const SEEDS = Number(process.env.MSM_DIFF_SEEDS ?? 100);
 const STEPS = Number(process.env.MSM_DIFF_STEPS ?? 60);
@@ -263,16 +263,10 @@ describe(`msm answers exactly like the official memory server (${backend})`, () 
 differential("sqlite", SEEDS, () => ({ targets: { memory: { port: 0 } } }));
 
 // PostgreSQL is slower per call (a network round trip per statement), so fewer seeds unless MSM_DIFF_SEEDS says.
-let pg: TestPostgres | undefined;
 if (postgresAvailable()) {
-  beforeAll(async () => {
-    pg = await TestPostgres.start();
-  }, 120_000);
-  afterAll(async () => {
-    await pg?.stop();
-  }, 60_000);
-  differential("postgres", Number(process.env.MSM_DIFF_SEEDS ?? 40), () => ({ targets: { memory: { port: 0, database: pg!.passwordUrl() } } }));
-  rankingParity(Number(process.env.MSM_RANK_SEEDS ?? 12), () => pg!.passwordUrl());
+  const pg = usePostgres();
+  differential("postgres", Number(process.env.MSM_DIFF_SEEDS ?? 40), () => ({ targets: { memory: { port: 0, database: pg().passwordUrl() } } }));
+  rankingParity(Number(process.env.MSM_RANK_SEEDS ?? 12), () => pg().passwordUrl());
 } else {
   test.skip("PostgreSQL differential (initdb not installed)", () => {});
 }

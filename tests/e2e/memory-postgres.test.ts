@@ -3,15 +3,15 @@
  * its own clone of one repository. What a user sees: one shared graph, no lost writes, clear errors during an outage
  * that never show the password, and recovery without restarting anything.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { Sandbox, call, msm, openSession, waitFor, type Session } from "../helpers/sandbox.ts";
-import { PG_PASSWORD, TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
+import { PG_PASSWORD, TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
 import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/pg-schema.ts";
 
-let pg: TestPostgres;
+let pg: () => TestPostgres;
 
 /** A clone of a repository: a project folder whose .git/config names `origin`. */
 function clone(sandbox: Sandbox, name: string, origin?: string): string {
@@ -21,7 +21,7 @@ function clone(sandbox: Sandbox, name: string, origin?: string): string {
 }
 
 function machine(): Sandbox {
-  return new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl() } } });
+  return new Sandbox({ targets: { memory: { port: 0, database: pg().passwordUrl() } } });
 }
 
 function text(result: unknown): string {
@@ -46,12 +46,7 @@ async function query(url: string, text: string): Promise<Record<string, number[]
 }
 
 describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
-  beforeAll(async () => {
-    pg = await TestPostgres.start();
-  }, 120_000);
-  afterAll(async () => {
-    await pg?.stop();
-  }, 60_000);
+  pg = usePostgres();
 
   test("two machines with two clones of one repository share one graph; other repositories never see it", async () => {
     const a = machine();
@@ -60,7 +55,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
     const c = machine();
     try {
       const sa = await openSession(a, clone(a, "app", "https://GitHub.com/acme/app.git"));
-      const sb = await openSession(b, clone(b, "checkout", "git@github.com:acme/app"), { env: { MSM_MEMORY_DATABASE_URL: pg.passwordUrl() } });
+      const sb = await openSession(b, clone(b, "checkout", "git@github.com:acme/app"), { env: { MSM_MEMORY_DATABASE_URL: pg().passwordUrl() } });
       const sc = await openSession(c, clone(c, "app", "https://github.com/acme/other.git"));
       await call(sa.client, "create_entities", { entities: [{ name: "Release", entityType: "process", observations: ["tag, then publish"] }] });
       await call(sb.client, "add_observations", { observations: [{ entityName: "Release", contents: ["added on machine B"] }] });
@@ -139,8 +134,8 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
       await call(writer.client, "create_entities", { entities: [{ name: "before", entityType: "t", observations: [] }] });
       await waitFor(() => seen >= 1, 10_000, "the notification before the restart");
-      pg.stopServer();
-      expect(pg.startServer()).toBe(true);
+      pg().stopServer();
+      expect(pg().startServer()).toBe(true);
       // Bun re-subscribes with a backoff; keep writing until one of them is heard.
       const started = Date.now();
       for (let i = 0; seen < 2; i++) {
@@ -194,7 +189,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       for (const r of graph.relations) expect(names.has(r.from) && names.has(r.to)).toBe(true);
       expect(graph.relations.filter((r) => r.from === "sink").length).toBe(1);
       // The search statistics kept by triggers agree with the rows, after concurrent inserts, merges and deletes.
-      expect(await observationStats(pg.url())).toEqual(await observationTotals(pg.url()));
+      expect(await observationStats(pg().url())).toEqual(await observationTotals(pg().url()));
       for (const s of sessions) await s.close();
     } finally {
       await Promise.all(machines.map((m) => m.cleanup()));
@@ -206,7 +201,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
     try {
       const session = await openSession(sandbox, clone(sandbox, "app", "https://github.com/acme/outage.git"));
       await call(session.client, "create_entities", { entities: [{ name: "before", entityType: "t", observations: [] }] });
-      pg.stopServer();
+      pg().stopServer();
       let down: string;
       try {
         const result = await session.client.callTool({ name: "search_nodes", arguments: { query: "before" } });
@@ -215,9 +210,9 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
         const write = await session.client.callTool({ name: "create_entities", arguments: { entities: [{ name: "during", entityType: "t", observations: [] }] } });
         expect(write.isError).toBe(true);
       } finally {
-        expect(pg.startServer()).toBe(true);
+        expect(pg().startServer()).toBe(true);
       }
-      expect(down).toContain(`postgres://team@127.0.0.1:${pg.port}/msm`);
+      expect(down).toContain(`postgres://team@127.0.0.1:${pg().port}/msm`);
       expect(down).toContain("Check that PostgreSQL is running");
       expect(down).not.toContain(PG_PASSWORD);
       // Back: the same daemon, the same session.
@@ -226,7 +221,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
 
       // The pool is bounded: a burst of 40 concurrent calls uses at most 4 connections (the server restarted, so
       // every connection of user `team` now is this daemon's).
-      const admin = new Bun.SQL(pg.url("postgres"), { max: 1 });
+      const admin = new Bun.SQL(pg().url("postgres"), { max: 1 });
       try {
         let most = 0;
         let done = false;
@@ -246,7 +241,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       }
 
       // A wrong password: the error says the login was refused, and shows neither password.
-      const wrong = new Sandbox({ targets: { memory: { port: 0, database: `postgres://team:Wr0ng-${PG_PASSWORD}@127.0.0.1:${pg.port}/msm` } } });
+      const wrong = new Sandbox({ targets: { memory: { port: 0, database: `postgres://team:Wr0ng-${PG_PASSWORD}@127.0.0.1:${pg().port}/msm` } } });
       try {
         const s = await openSession(wrong, wrong.project("p"));
         const result = await s.client.callTool({ name: "read_graph", arguments: {} });
@@ -260,7 +255,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
 
       // Nowhere a user looks: the daemon's log, msm status (text and JSON).
       const log = readFileSync(join(sandbox.msmHome, "logs", "memory.log"), "utf8");
-      expect(log).toContain(`PostgreSQL postgres://team@127.0.0.1:${pg.port}/msm`);
+      expect(log).toContain(`PostgreSQL postgres://team@127.0.0.1:${pg().port}/msm`);
       expect(log).not.toContain(PG_PASSWORD);
       for (const args of [["status"], ["status", "--json"]]) {
         const out = await msm(sandbox, args);
@@ -286,10 +281,10 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
       expect((await msm(sandbox, ["memory", "import", file, "--project", local])).code).toBe(0);
 
-      const url = pg.passwordUrl();
+      const url = pg().passwordUrl();
       const first = await msm(sandbox, ["memory", "migrate", "--to", url, "--project", local]);
       expect(first.code).toBe(0);
-      expect(first.stderr).toContain(`Copied 2 entities and 1 relations from ${join(local, ".claude", "memory.db")} to postgres://team@127.0.0.1:${pg.port}/msm (project github.com/acme/migrate)`);
+      expect(first.stderr).toContain(`Copied 2 entities and 1 relations from ${join(local, ".claude", "memory.db")} to postgres://team@127.0.0.1:${pg().port}/msm (project github.com/acme/migrate)`);
       expect(first.stderr).toContain("2 entities added");
       const again = await msm(sandbox, ["memory", "migrate", "--to", url, "--project", local]);
       expect(again.stderr).toContain("0 entities added, 2 already there, 0 observations and 0 relations added");
@@ -324,10 +319,10 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
   }, 120_000);
 
   test("a database from before schema versions is upgraded in place on first use: graph kept, search statistics counted", async () => {
-    await pg.psql("CREATE DATABASE legacy", "postgres");
+    await pg().psql("CREATE DATABASE legacy", "postgres");
     // What msm wrote before schema versions: the version-1 tables, no msm_schema, no statistics.
-    await pg.psql(PG_SCHEMA_STEPS[1]!, "legacy");
-    await pg.psql(
+    await pg().psql(PG_SCHEMA_STEPS[1]!, "legacy");
+    await pg().psql(
       `INSERT INTO msm_projects (key, created_at) VALUES ('id:legacy', 0);
        INSERT INTO msm_entities (project, name, entity_type, name_lc, type_lc, created_at, updated_at) VALUES
          (1, 'Short', 'note', 'short', 'note', 0, 0), (1, 'Repeat', 'note', 'repeat', 'note', 0, 0);
@@ -335,7 +330,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
          (1, 1, 'a cup of tea', 'a cup of tea', 0), (2, 1, 'tea tea tea tea', 'tea tea tea tea', 0);`,
       "legacy",
     );
-    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg.url("legacy") } } });
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg().url("legacy") } } });
     try {
       const project = sandbox.project("legacy");
       mkdirSync(join(project, ".claude"), { mode: 0o700 });
@@ -344,10 +339,10 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       // BM25: four occurrences in the longer observation beat one in the shorter (shortest-first would not).
       const found = await call<{ entities: { name: string }[] }>(s.client, "search_nodes", { query: "tea" });
       expect(found.entities.map((e) => e.name)).toEqual(["Repeat", "Short"]);
-      expect(await query(pg.url("legacy"), "SELECT version::text AS p, 0 AS n, 0 AS t FROM msm_schema")).toEqual({ [String(PG_SCHEMA_VERSION)]: [0, 0] });
-      expect(await observationStats(pg.url("legacy"))).toEqual(await observationTotals(pg.url("legacy")));
+      expect(await query(pg().url("legacy"), "SELECT version::text AS p, 0 AS n, 0 AS t FROM msm_schema")).toEqual({ [String(PG_SCHEMA_VERSION)]: [0, 0] });
+      expect(await observationStats(pg().url("legacy"))).toEqual(await observationTotals(pg().url("legacy")));
       await call(s.client, "delete_entities", { entityNames: ["Repeat"] });
-      expect(await observationStats(pg.url("legacy"))).toEqual(await observationTotals(pg.url("legacy")));
+      expect(await observationStats(pg().url("legacy"))).toEqual(await observationTotals(pg().url("legacy")));
       await s.close();
     } finally {
       await sandbox.cleanup();
@@ -355,15 +350,15 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
   }, 120_000);
 
   test("an msm older than the database's schema refuses it, naming both versions and what to run, and writes nothing", async () => {
-    await pg.psql("CREATE DATABASE future OWNER team", "postgres");
-    const before = new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl("future") } } });
-    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg.passwordUrl("future") } } });
+    await pg().psql("CREATE DATABASE future OWNER team", "postgres");
+    const before = new Sandbox({ targets: { memory: { port: 0, database: pg().passwordUrl("future") } } });
+    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg().passwordUrl("future") } } });
     try {
       const first = await openSession(before, before.project("app"));
       await call(first.client, "create_entities", { entities: [{ name: "kept", entityType: "x", observations: [] }] });
       await first.close();
       // A newer msm on another machine moved the schema on; this machine's daemon starts after that.
-      await pg.psql(`UPDATE msm_schema SET version = ${PG_SCHEMA_VERSION + 1}, msm_version = '9.9.9'`, "future");
+      await pg().psql(`UPDATE msm_schema SET version = ${PG_SCHEMA_VERSION + 1}, msm_version = '9.9.9'`, "future");
       const s = await openSession(sandbox, sandbox.project("app"));
       const result = await s.client.callTool({ name: "create_entities", arguments: { entities: [{ name: "lost", entityType: "x", observations: [] }] } });
       expect(result.isError).toBe(true);
@@ -373,7 +368,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       expect(message).toContain("msm upgrade-daemons");
       expect(message).toContain("postgres://team@127.0.0.1");
       expect(message).not.toContain(PG_PASSWORD);
-      expect(await query(pg.url("future"), "SELECT name AS p, 0 AS n, 0 AS t FROM msm_entities")).toEqual({ kept: [0, 0] });
+      expect(await query(pg().url("future"), "SELECT name AS p, 0 AS n, 0 AS t FROM msm_entities")).toEqual({ kept: [0, 0] });
       await s.close();
     } finally {
       await Promise.all([before.cleanup(), sandbox.cleanup()]);

@@ -1,11 +1,11 @@
 // `msm ui` as a person uses it: a real headless Chromium opens the one-time login URL, reads the live status and
 // browses the memory graph a session wrote through `msm proxy`; and everything else that asks gets nothing.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Browser, CHROMIUM } from "../helpers/browser.ts";
 import { Sandbox, call, msm, openSession, waitFor } from "../helpers/sandbox.ts";
-import { PG_PASSWORD, TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
+import { PG_PASSWORD, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
 
 const EVERYTHING = resolve(import.meta.dir, "../../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 /** Screenshots of the main views, kept after the run for a person to look at (gitignored). */
@@ -308,16 +308,10 @@ function clone(sandbox: Sandbox, name: string, origin: string): string {
 }
 
 describe.skipIf(!CHROMIUM || !postgresAvailable())("msm ui with a shared PostgreSQL memory", () => {
-  let pg: TestPostgres;
-  beforeAll(async () => {
-    pg = await TestPostgres.start();
-  }, 120_000);
-  afterAll(async () => {
-    await pg?.stop();
-  }, 60_000);
+  const pg = usePostgres();
 
   test("the explorer lists every project in the database and browses one (search order as search_nodes); no password anywhere", async () => {
-    const pgConfig = { supervisor: { port: 0 }, targets: { memory: { port: 0, database: pg.passwordUrl() } } };
+    const pgConfig = { supervisor: { port: 0 }, targets: { memory: { port: 0, database: pg().passwordUrl() } } };
     const sandbox = new Sandbox(pgConfig);
     const elsewhere = new Sandbox(pgConfig); // another machine, writing another repository's graph
     let browser: Browser | undefined;
@@ -343,7 +337,7 @@ describe.skipIf(!CHROMIUM || !postgresAvailable())("msm ui with a shared Postgre
       const dbs = JSON.parse(listed) as { id: string; backend: string; label: string; file: string; entities: number }[];
       const pgRows = dbs.filter((d) => d.backend === "postgres");
       expect(pgRows.map((d) => [d.label, d.entities])).toEqual([["github.com/acme/app", 3], ["github.com/acme/site", 1]]);
-      expect(pgRows[0]!.file).toBe(`postgres://team@127.0.0.1:${pg.port}/msm`);
+      expect(pgRows[0]!.file).toBe(`postgres://team@127.0.0.1:${pg().port}/msm`);
 
       browser = await Browser.launch(sandbox.env);
       sandbox.track(browser.pid);

@@ -4,6 +4,7 @@
  * cluster belongs to `nobody` (setpriv drops to uid/gid 65534). Trust auth on loopback only, plus one password user
  * so tests can check that a password never shows up anywhere.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -110,4 +111,19 @@ export class TestPostgres {
     TestPostgres.run([bin("pg_ctl")!, "-D", join(this.dir, "data"), "-m", "immediate", "-w", "stop"]);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One throwaway server for the enclosing describe block (or file): started before its first test, stopped after its
+ * last. Returns a getter, valid inside tests.
+ */
+export function usePostgres(): () => TestPostgres {
+  let pg: TestPostgres | undefined;
+  beforeAll(async () => {
+    pg = await TestPostgres.start();
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  }, 60_000);
+  return () => pg!;
 }

@@ -2,26 +2,21 @@
  * PgServer/PgGraph in process against a real (throwaway) PostgreSQL: the parts whose effect a session cannot see
  * directly.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { PgGraph, PgServer } from "../../src/memory/pg-store.ts";
 import { parsePgUrl } from "../../src/memory/pg-url.ts";
 import { waitFor } from "../helpers/sandbox.ts";
-import { TestPostgres, postgresAvailable } from "../helpers/postgres.ts";
+import { TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
 
-let pg: TestPostgres;
+let pg: () => TestPostgres;
 
 describe.skipIf(!postgresAvailable())("PostgreSQL store", () => {
-  beforeAll(async () => {
-    pg = await TestPostgres.start();
-  }, 120_000);
-  afterAll(async () => {
-    await pg?.stop();
-  }, 60_000);
+  pg = usePostgres();
 
   test("change notifications: a daemon hears every other writer of its project, in commit order, never itself", async () => {
-    const mine = new PgServer(parsePgUrl(pg.url(), {}));
-    const theirs = new PgServer(parsePgUrl(pg.url(), {}));
-    const raw = new Bun.SQL(pg.url(), { max: 1 });
+    const mine = new PgServer(parsePgUrl(pg().url(), {}));
+    const theirs = new PgServer(parsePgUrl(pg().url(), {}));
+    const raw = new Bun.SQL(pg().url(), { max: 1 });
     try {
       const identity = { id: "id:notify", source: "msm.json" as const };
       const here = new PgGraph(mine, identity);
