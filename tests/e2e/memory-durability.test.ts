@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { Sandbox, alive, call, kill, openSession, waitFor } from "../helpers/sandbox.ts";
+import { Sandbox, alive, call, kill, openSession, waitFor, watchGraph } from "../helpers/sandbox.ts";
 
 describe("memory durability", () => {
   test("a daemon SIGKILLed in the middle of writes leaves a sound database holding every acknowledged write", async () => {
@@ -82,33 +81,25 @@ describe("memory://knowledge-graph", () => {
       const writer = await openSession(sandbox, project);
       const watcher = await openSession(sandbox, project);
       const elsewhere = await openSession(sandbox, sandbox.project("other"));
-      const seen = { watcher: 0, elsewhere: 0 };
-      watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
-        if (n.params.uri === "memory://knowledge-graph") seen.watcher++;
-      });
-      elsewhere.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
-        seen.elsewhere++;
-      });
-      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
-      await elsewhere.client.subscribeResource({ uri: "memory://knowledge-graph" });
+      const seen = { watcher: await watchGraph(watcher.client), elsewhere: await watchGraph(elsewhere.client) };
 
       await call(writer.client, "create_entities", { entities: [{ name: "A", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.watcher >= 1, 5000, "first notification");
+      await waitFor(() => seen.watcher.updates >= 1, 5000, "first notification");
       await call(writer.client, "add_observations", { observations: [{ entityName: "A", contents: ["x"] }] });
       await call(writer.client, "delete_entities", { entityNames: ["nobody"] });
-      await waitFor(() => seen.watcher >= 3, 5000, "a notification per change");
+      await waitFor(() => seen.watcher.updates >= 3, 5000, "a notification per change");
       // Reads change nothing and notify nobody; other projects' databases are not this one. The daemon sends a
       // session's notifications in order, so once the next write's notification is in, one for the read would be too.
       await call(writer.client, "read_graph");
       await call(writer.client, "create_entities", { entities: [{ name: "barrier", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.watcher >= 4, 5000, "the barrier write's notification");
-      expect(seen.watcher).toBe(4);
-      expect(seen.elsewhere).toBe(0);
+      await waitFor(() => seen.watcher.updates >= 4, 5000, "the barrier write's notification");
+      expect(seen.watcher.updates).toBe(4);
+      expect(seen.elsewhere.updates).toBe(0);
       await call(elsewhere.client, "create_entities", { entities: [{ name: "own", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.elsewhere >= 1, 5000, "the other project's own notification");
-      expect(seen.elsewhere).toBe(1);
+      await waitFor(() => seen.elsewhere.updates >= 1, 5000, "the other project's own notification");
+      expect(seen.elsewhere.updates).toBe(1);
       await call(writer.client, "delete_entities", { entityNames: ["barrier"] });
-      await waitFor(() => seen.watcher >= 5, 5000, "the barrier's removal");
+      await waitFor(() => seen.watcher.updates >= 5, 5000, "the barrier's removal");
 
       const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
       expect(JSON.parse((resource.contents[0] as { text: string }).text)).toEqual({
@@ -120,8 +111,8 @@ describe("memory://knowledge-graph", () => {
       // Subscribed again, the next change notifies once: had B's change notified, that would have come first.
       await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
       await call(writer.client, "create_entities", { entities: [{ name: "C", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.watcher >= 6, 5000, "the notification after subscribing again");
-      expect(seen.watcher).toBe(6);
+      await waitFor(() => seen.watcher.updates >= 6, 5000, "the notification after subscribing again");
+      expect(seen.watcher.updates).toBe(6);
       for (const s of [writer, watcher, elsewhere]) await s.close();
     } finally {
       await sandbox.cleanup();

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { Sandbox, call, msm, openSession, waitFor, type Session } from "../helpers/sandbox.ts";
+import { Sandbox, call, msm, openSession, waitFor, watchGraph, type Session } from "../helpers/sandbox.ts";
 import { PG_PASSWORD, TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
 import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/pg-schema.ts";
 
@@ -88,31 +88,23 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       const writer = await openSession(a, clone(a, "app", "https://github.com/acme/notify.git"));
       const watcher = await openSession(b, clone(b, "app", "git@github.com:acme/notify.git"));
       const elsewhere = await openSession(b, clone(b, "other", "https://github.com/acme/unrelated.git"));
-      const seen = { watcher: 0, elsewhere: 0 };
-      watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
-        if (n.params.uri === "memory://knowledge-graph") seen.watcher++;
-      });
-      elsewhere.client.setNotificationHandler(ResourceUpdatedNotificationSchema, () => {
-        seen.elsewhere++;
-      });
-      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
-      await elsewhere.client.subscribeResource({ uri: "memory://knowledge-graph" });
+      const seen = { watcher: await watchGraph(watcher.client), elsewhere: await watchGraph(elsewhere.client) };
 
       await call(writer.client, "create_entities", { entities: [{ name: "from A", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.watcher >= 1, 10_000, "machine A's write notifying machine B's session");
+      await waitFor(() => seen.watcher.updates >= 1, 10_000, "machine A's write notifying machine B's session");
       // B's own write notifies its session once, from its daemon (that it is not heard again through the database is
       // shown in tests/unit/memory-pg-store.test.ts, where payloads are visible).
       await call(watcher.client, "add_observations", { observations: [{ entityName: "from A", contents: ["from B"] }] });
-      await waitFor(() => seen.watcher >= 2, 10_000, "B's own write");
+      await waitFor(() => seen.watcher.updates >= 2, 10_000, "B's own write");
       await call(writer.client, "add_observations", { observations: [{ entityName: "from A", contents: ["again from A"] }] });
-      await waitFor(() => seen.watcher >= 3, 10_000, "the barrier write from A");
+      await waitFor(() => seen.watcher.updates >= 3, 10_000, "the barrier write from A");
       // A failed write (nothing committed) notifies nobody.
       const failed = await writer.client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: "nobody", contents: ["x"] }] } });
       expect(failed.isError).toBe(true);
       await call(writer.client, "delete_observations", { deletions: [{ entityName: "from A", observations: ["again from A"] }] });
-      await waitFor(() => seen.watcher >= 4, 10_000, "the second barrier write from A");
-      expect(seen.watcher).toBe(4);
-      expect(seen.elsewhere).toBe(0);
+      await waitFor(() => seen.watcher.updates >= 4, 10_000, "the second barrier write from A");
+      expect(seen.watcher.updates).toBe(4);
+      expect(seen.elsewhere.updates).toBe(0);
       const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
       expect(JSON.parse((resource.contents[0] as { text: string }).text).entities).toEqual([{ name: "from A", entityType: "t", observations: ["from B"] }]);
       for (const s of [writer, watcher, elsewhere]) await s.close();

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import { ResourceUpdatedNotificationSchema, type ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 
 /** The compiled binary under test; `npm test` builds it before running the suite. */
 export const MSM = resolve(import.meta.dir, "../../dist/msm");
@@ -248,4 +248,14 @@ export function processesMatching(sandbox: Sandbox, needle: string): number[] {
       return false;
     }
   });
+}
+
+/** Subscribes `client` to the memory graph resource and counts the update notifications it receives from then on. */
+export async function watchGraph(client: Client): Promise<{ updates: number }> {
+  const seen = { updates: 0 };
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+    if (n.params.uri === "memory://knowledge-graph") seen.updates++;
+  });
+  await client.subscribeResource({ uri: "memory://knowledge-graph" });
+  return seen;
 }
