@@ -1,4 +1,6 @@
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
+import { writeFileAtomic } from "../lib/fsutil.ts";
+import { paths } from "../lib/paths.ts";
 import type { ConsolaInstance } from "consola";
 import type { HostStats } from "../lib/host-status.ts";
 import { createBaseApp } from "../lib/http/app.ts";
@@ -187,8 +189,11 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
    */
   const children = new Map<string, SharedChild>();
   let requests = 0;
-  /** A child of this target sent requests of its own: new children make their sessions take turns from the start. */
-  let sendsRequests = false;
+  /**
+   * A child of this target sent requests of its own: new children make their sessions take turns from the start.
+   * Kept on disk, so only the very first such request a server ever sends can meet sessions that did not take turns.
+   */
+  let sendsRequests = existsSync(paths.turns(target.name));
 
   const childFor = (key: string, project: string | undefined, profile: ChildProfile): SharedChild => {
     let child = children.get(key);
@@ -201,7 +206,12 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
         spawned: (pid) => options.record?.add(pid),
         exited: (pid) => options.record?.remove(pid),
         sendsRequests: () => sendsRequests,
-        learnedRequests: () => void (sendsRequests = true),
+        learnedRequests: () => {
+          sendsRequests = true;
+          try {
+            writeFileAtomic(paths.turns(target.name), `${JSON.stringify({ since: new Date().toISOString(), command: [target.command, ...target.args] })}\n`);
+          } catch {}
+        },
       });
       children.set(key, child);
     }

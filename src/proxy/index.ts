@@ -14,7 +14,7 @@ import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR,
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
-import { flushStdout as flushStdoutSink, stdinChunks, writeStderr, writeStdout } from "./stdio.ts";
+import { flushStdout as flushStdoutSink, stdinChunks, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
 import { parseHeaders, type Upstream } from "./upstream.ts";
 
@@ -218,6 +218,8 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     };
     process.on("SIGTERM", () => stop(143));
     process.on("SIGHUP", () => stop(129));
+    // Nobody reads the answers any more (Claude Code's reconnect can leave an old proxy's stdin open): end it.
+    whenStdoutBroken(() => stop(0));
   }
 
   // A proxy idles most of its life; a full collection once traffic pauses hands the heap that bursts of messages
