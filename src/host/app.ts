@@ -118,10 +118,11 @@ class HostSession implements Client, Expirable {
       this.aborts.delete(abort);
       this.queue(offset - bytes.byteLength);
     };
-    const abort = (reason: string) => {
+    // Ended, not errored (see queueBody): the client finds the answer cut short and reports it.
+    const abort = (_reason: string) => {
       finish();
       try {
-        controller?.error(new Error(reason));
+        controller?.close();
       } catch {}
     };
     const body = new ReadableStream<Uint8Array>(
