@@ -5,6 +5,7 @@ import type { ResolvedTarget } from "../lib/config.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
 import { errorResponse, isRequest, isResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { userHome } from "../lib/paths.ts";
+import { fillProject } from "../lib/placeholders.ts";
 import { groupRssBytes } from "../lib/proc.ts";
 import { StdioChild } from "./child.ts";
 import { Mux, Subscriptions } from "./mux.ts";
@@ -146,7 +147,7 @@ export class SharedChild {
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.state = "starting";
-    const fill = (text: string) => (this.project ? text.replaceAll("{project}", this.project) : text);
+    const fill = (text: string) => fillProject(text, this.project);
     const env: Record<string, string | undefined> = { ...process.env };
     delete env.MSM_DETACHED;
     for (const [key, value] of Object.entries(this.target.env)) env[key] = fill(value);
