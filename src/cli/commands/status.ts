@@ -3,7 +3,7 @@ import { configProblems, loadConfig, resolveTarget, targetNames, type Config } f
 import { isMsmError } from "../../lib/errors.ts";
 import { listLocks, type LockInfo } from "../../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
-import { msmHome, userHome } from "../../lib/paths.ts";
+import { checkHomeReadable, msmHome, userHome } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
@@ -28,6 +28,8 @@ export interface StatusReport {
 }
 
 export async function collectStatus(): Promise<StatusReport> {
+  // Unreadable, MSM_HOME would look empty: "supervisor not running" when it is only out of reach.
+  checkHomeReadable();
   const config = loadConfig();
   const manager = await findSupervisor();
   if (manager) {
