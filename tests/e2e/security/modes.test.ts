@@ -1,6 +1,6 @@
 // Private by default, whatever the umask: what msm creates is the user's alone; state another user controls is refused.
 import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MSM, Sandbox, call, openSession } from "../../helpers/sandbox.ts";
 import { OTHER_UID, asUser, binaryForOthers, chownTo, isRoot, listTree } from "../../helpers/attacks.ts";
@@ -125,6 +125,21 @@ describe.skipIf(!isRoot)("another user's msm status", () => {
         expect(stderr).toContain("MSM_HOME points at another user's msm. To see theirs, run it as them (sudo -u root msm status); to see your own, unset MSM_HOME.");
         expect(stderr).not.toContain("not running");
       }
+
+      // The user's own default MSM_HOME, left root's by a `sudo msm …`: give it back. Their own, unreadable: chmod.
+      const home = join(parent, "nobody-home");
+      const state = join(home, ".mcp-session-manager");
+      mkdirSync(state, { recursive: true, mode: 0o700 });
+      chownTo(home, OTHER_UID);
+      const env = { ...sandbox.env, HOME: home, MSM_HOME: "" };
+      const sudoed = Bun.spawnSync([...asUser(OTHER_UID), binary.path, "status"], { env });
+      expect(sudoed.exitCode).toBe(1);
+      expect(sudoed.stderr.toString()).toContain(`give it back with sudo chown -R ${OTHER_UID} ${state}, then run msm status again`);
+      chownTo(state, OTHER_UID);
+      chmodSync(state, 0o000);
+      const locked = Bun.spawnSync([...asUser(OTHER_UID), binary.path, "status"], { env });
+      expect(locked.exitCode).toBe(1);
+      expect(locked.stderr.toString()).toContain(`It is yours but not readable: run chmod u+rwx ${state}, then msm status again.`);
       await session.close();
     } finally {
       binary.remove();
