@@ -4,7 +4,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import * as z from "zod/mini";
 import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
-import { mentionsProject, shellPlaceholderProblem } from "./placeholders.ts";
+import { PROJECT_SH, mentionsProject, shellPlaceholderProblem } from "./placeholders.ts";
 import { foreignReason } from "./trust.ts";
 
 export const TransportSchema = z.enum(["streamable-http", "sse", "http"]);
@@ -285,6 +285,8 @@ function targetProblem(name: string, value: unknown): { target: ExternalTarget |
   if ("share" in parsed.data) {
     const unsafe = shellPlaceholderProblem(parsed.data.command, parsed.data.args);
     if (unsafe) return `targets.${name}: ${unsafe}`;
+    // A folder, not a shell word: quoted, it names no folder at all.
+    if (parsed.data.cwd?.includes(PROJECT_SH)) return `targets.${name}.cwd: "${PROJECT_SH}" is for shell scripts; a working directory takes the folder as it is, "{project}"`;
   }
   return { target: parsed.data };
 }

@@ -111,6 +111,7 @@ describe("shellPlaceholderProblem", () => {
           bad: { command: "sh", args: ["-c", "exec server '{project}'"] },
           good: { command: "sh", args: ["-c", "exec server {project:sh}"] },
           global: { command: "sh", args: ["-c", "exec server {project:sh}"], share: "global" },
+          folder: { command: "server", cwd: "{project:sh}" },
         },
       }),
     );
@@ -118,5 +119,6 @@ describe("shellPlaceholderProblem", () => {
     expect(resolveTarget(config, "good")).toMatchObject({ kind: "hosted", args: ["-c", "exec server {project:sh}"] });
     // The quoted form names the project too: one global child has none.
     expect(config.broken.global).toContain('uses "{project}" but "share" is "global"');
+    expect(config.broken.folder).toContain('targets.folder.cwd: "{project:sh}" is for shell scripts; a working directory takes the folder as it is, "{project}"');
   });
 });
