@@ -4,6 +4,7 @@ import type { ResolvedTarget } from "../lib/config.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
 import { errorResponse, isRequest, isResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { userHome } from "../lib/paths.ts";
+import { fillProject } from "../lib/placeholders.ts";
 import { groupRssBytes } from "../lib/proc.ts";
 import { StdioChild } from "./child.ts";
 import { Mux, Subscriptions } from "./mux.ts";
@@ -219,7 +220,7 @@ export class SharedChild {
     this.state = "starting";
     this.initializedSent = false;
     this.stopReason = undefined;
-    const fill = (text: string) => (this.project ? text.replaceAll("{project}", this.project) : text);
+    const fill = (text: string) => fillProject(text, this.project);
     // What the editor would have given the server: its session's environment (project/session share) or the host's
     // base set (global), and the config's `env` on top.
     const env: Record<string, string | undefined> = withoutMsmMarkers(this.profile.env ?? process.env);
