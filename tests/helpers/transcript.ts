@@ -99,7 +99,7 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 export class RecordingTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  onmessage?: (message: never, extra?: never) => void;
+  onmessage?: Transport["onmessage"];
 
   constructor(
     private readonly inner: Transport,
@@ -118,7 +118,7 @@ export class RecordingTransport implements Transport {
   async start(): Promise<void> {
     this.inner.onmessage = (message, extra) => {
       this.entries.push({ dir: "received", message: structuredClone(message) as Message });
-      this.onmessage?.(message as never, extra as never);
+      this.onmessage?.(message, extra);
     };
     this.inner.onclose = () => this.onclose?.();
     this.inner.onerror = (error) => this.onerror?.(error);
@@ -167,7 +167,7 @@ export function elicitedContent(schema: unknown, name: string): Record<string, u
 /** The client's answers to server→client requests: each names the session, so one reaching another session shows. */
 export const answers = {
   sampling: (name: string) => ({ model: `model-of-${name}`, role: "assistant" as const, content: { type: "text" as const, text: `sampled by ${name}` } }),
-  elicitation: (name: string, requestedSchema: unknown) => ({ action: "accept" as const, content: elicitedContent(requestedSchema, name) }),
+  elicitation: (name: string, requestedSchema: unknown) => ({ action: "accept" as const, content: elicitedContent(requestedSchema, name) as Record<string, string | number | boolean | string[]> }),
   roots: (folders: string[]) => ({ roots: folders.map((folder) => ({ uri: pathToFileURL(folder).href, name: folder.split("/").pop() || folder })) }),
 };
 
@@ -411,4 +411,68 @@ export async function pool<T>(limit: number, jobs: (() => Promise<T>)[]): Promis
   };
   await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
   return results;
+}
+
+/**
+ * A client that writes raw lines to a stdio server and reads its raw output lines — for messages no SDK client
+ * would send (a request nested 50,000 deep) and answers no SDK client could parse. `answer(id)` waits for a line
+ * that is the response to request `id` (matched on the text, so a line too deep or not UTF-8 still counts).
+ */
+export class RawStdio {
+  private readonly child: ReturnType<typeof Bun.spawn>;
+  private buffered = "";
+  readonly lines: string[] = [];
+
+  constructor(launch: Launch) {
+    const child = Bun.spawn([launch.command, ...launch.args], { cwd: launch.cwd, env: launch.env, stdin: "pipe", stdout: "pipe", stderr: "ignore" });
+    this.child = child;
+    void (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stdout as ReadableStream<Uint8Array>) {
+        this.buffered += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = this.buffered.indexOf("\n")) >= 0) {
+          this.lines.push(this.buffered.slice(0, newline));
+          this.buffered = this.buffered.slice(newline + 1);
+        }
+      }
+    })();
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  send(line: string): void {
+    const stdin = this.child.stdin as import("bun").FileSink;
+    stdin.write(`${line}\n`);
+    stdin.flush();
+  }
+
+  /** initialize + notifications/initialized, as a client of `version` with `capabilities`. */
+  async initialize(version = "2025-11-25", capabilities: object = {}): Promise<string | undefined> {
+    this.send(JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: version, capabilities, clientInfo: { name: "raw", version: "1" } } }));
+    const line = await this.answer(0, 30_000);
+    this.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
+    return line;
+  }
+
+  /** The first line answering request `id` (a result or an error), or undefined after `timeoutMs`. */
+  async answer(id: number, timeoutMs = 15_000): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    const tag = new RegExp(`"id"\\s*:\\s*${id}\\s*[,}]`);
+    for (;;) {
+      // The id sits near one end of an answer; a line deeper than any parser goes is still recognised.
+      const found = this.lines.find((line) => [line.slice(0, 200), line.slice(-200)].some((end) => tag.test(end) && !/"method"\s*:/.test(end)));
+      if (found !== undefined) return found;
+      if (Date.now() > deadline) return undefined;
+      await Bun.sleep(20);
+    }
+  }
+
+  async close(): Promise<void> {
+    (this.child.stdin as import("bun").FileSink).end();
+    const exited = await Promise.race([this.child.exited.then(() => true), Bun.sleep(5_000).then(() => false)]);
+    if (!exited) this.child.kill("SIGKILL");
+  }
 }

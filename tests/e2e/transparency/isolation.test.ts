@@ -35,7 +35,7 @@ async function namedSession(sandbox: Sandbox, project: string, target: string, t
       });
       client.setRequestHandler(ElicitRequestSchema, async (request) => {
         tally.elicited++;
-        return answers.elicitation(tally.name, request.params.requestedSchema);
+        return answers.elicitation(tally.name, (request.params as { requestedSchema?: unknown }).requestedSchema);
       });
     },
   });

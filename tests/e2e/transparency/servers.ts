@@ -130,14 +130,18 @@ export const everything: ServerSpec = {
   },
 };
 
+/** server-filesystem's stderr once it settled its allowed folders after initialized. */
+export const FOLDERS_SETTLED = /Client does not support MCP Roots|Updated allowed directories from MCP roots|No valid root directories|Client returned no roots set|Failed to request initial roots/;
+
 export const filesystem: ServerSpec = {
   name: "filesystem",
   command: NODE,
   args: (f) => [FILESYSTEM, f.dir],
   async script(s, f) {
-    // A client with roots is asked for them right after initialized; the server then replaces its folders (it says
-    // so on stderr — msm's target log when hosted). Wait for that before asking which folders it allows.
-    if (s.capabilities.roots) await s.serverSaid(/Updated allowed directories from MCP roots|No valid root directories|Failed to request initial roots/, 5_000);
+    // Right after initialized the server settles its folders: a client with roots is asked for them and they
+    // replace the configured ones; without roots it keeps them. Either way it says so on stderr (msm's target log
+    // when hosted): wait for that before asking which folders it allows.
+    await s.serverSaid(FOLDERS_SETTLED, 5_000);
     await s.request("tools/list");
     await tool(s, "list_allowed_directories");
     await tool(s, "list_directory", { path: f.dir });
