@@ -74,7 +74,10 @@ export function routeMcp<S extends McpSession>(app: Hono, sessions: SessionTable
     }
     // A held call is in flight until it is answered (an event stream, until it ends): a session waiting on a slow
     // answer is busy, not idle.
-    const inFlight = id ? sessions.requestStarted(id) : undefined;
+    const started = id ? sessions.requestStarted(id) : undefined;
+    // The client's GET stream: when it closes for good, the client is gone (a SIGKILLed proxy sends no DELETE).
+    const listening = id && c.req.method === "GET" ? sessions.listenerOpened(id) : undefined;
+    const inFlight = started && (() => (started(), listening?.()));
     let response: Response;
     try {
       response = await (route.handle ? route.handle(session, c.req.raw) : session.transport.handleRequest(c.req.raw));
@@ -114,6 +117,8 @@ export interface DaemonApp {
 export interface DaemonOptions<A extends DaemonApp> {
   /** The target's name: `<name>.lock`. */
   name: string;
+  /** Published in the lock, so a proxy knows which daemon it talks to without reading config. */
+  kind: "memory" | "host" | "remote";
   log: DaemonLog;
   /** Tried first; a busy one gives way to a free port (the lock says which). 0: any. */
   port: number;
@@ -128,7 +133,7 @@ export interface DaemonOptions<A extends DaemonApp> {
  */
 export async function runDaemon<A extends DaemonApp>(options: DaemonOptions<A>): Promise<A | undefined> {
   const { log } = options;
-  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt: new Date().toISOString(), version: VERSION, path: "/mcp", auth: "bearer" as const };
+  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt: new Date().toISOString(), version: VERSION, path: "/mcp", auth: "bearer" as const, kind: options.kind };
   const lock = acquireLock(options.name, info);
   if ("existing" in lock) {
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);
