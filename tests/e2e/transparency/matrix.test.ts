@@ -29,9 +29,12 @@ interface Result {
   ms: number;
 }
 
+/** MSM_TRANSPARENCY_ONLY=REGEX runs only the cells whose label matches (for looking into one). */
+const ONLY = process.env.MSM_TRANSPARENCY_ONLY ? new RegExp(process.env.MSM_TRANSPARENCY_ONLY) : undefined;
+
 const cells: Cell[] = MATRIX_SERVERS.flatMap((server) =>
   VERSIONS.flatMap((version) => [false, true].map((withCapabilities) => ({ label: `${server.name} · ${version} · ${withCapabilities ? "roots+sampling+elicitation" : "no capabilities"}`, server, version, withCapabilities }))),
-);
+).filter((cell) => !ONLY || ONLY.test(cell.label));
 
 describe("transparency matrix: each cell through msm equals the direct run", () => {
   let sandbox: Sandbox;

@@ -8,10 +8,12 @@ import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { EVERYTHING, NODE } from "../../helpers/hosted.ts";
 import { Sandbox } from "../../helpers/sandbox.ts";
-import { differences, runSession, type Capabilities, type Launch, type Message, type Scripted, type Transcript, type Version } from "../../helpers/transcript.ts";
+import { differences, dump, runSession, type Capabilities, type Launch, type Message, type Scripted, type Transcript, type Version } from "../../helpers/transcript.ts";
 import { BUN, RAW, everything, makeFolders, msmLaunch, type Folders } from "./servers.ts";
 
 const SLOW = 120_000;
+/** Groups dumped so far (MSM_TRANSPARENCY_DUMP=DIR writes each session's two transcripts there). */
+let dumped = 0;
 
 interface Member {
   name: string;
@@ -74,6 +76,9 @@ describe("sessions sharing a hosted child each see what they would see directly"
     // Independent of each other: the direct group and the msm group run at the same time.
     const members = makeMembers();
     const [expected, seen] = await Promise.all([together(makeMembers(), directly), together(members, (m) => msmLaunch(sandbox, target, m.project))]);
+    if (process.env.MSM_TRANSPARENCY_DUMP) {
+      for (const [i, m] of members.entries()) dump(process.env.MSM_TRANSPARENCY_DUMP, `${target}-${++dumped}-${m.name}`, { direct: expected[i]!, msm: seen[i]! });
+    }
     const report = members.map((m, i) => ({ session: `${m.name} (${m.version}, ${Object.keys(m.capabilities).join("+") || "no capabilities"})`, differences: differences(expected[i]!, seen[i]!) }));
     expect(report).toEqual(members.map((_, i) => ({ session: report[i]!.session, differences: [] })));
   }
