@@ -10,6 +10,7 @@ import type { Launch, Message, Scripted } from "../../helpers/transcript.ts";
 
 export const CONFORMANCE = resolve(import.meta.dir, "../../fixtures/conformance-stdio-server.ts");
 export const RAW = resolve(import.meta.dir, "../../fixtures/raw-stdio-server.ts");
+export const MODERN = resolve(import.meta.dir, "../../fixtures/modern-stdio-server.ts");
 /** Bun, for the TypeScript fixtures. */
 export const BUN = process.execPath;
 
@@ -217,4 +218,23 @@ export const conformance: ServerSpec = {
   },
 };
 
-export const MATRIX_SERVERS = [everything, filesystem, memory, conformance];
+/** The TypeScript SDK v2 over stdio: the one server here that speaks 2026-07-28, so that cell negotiates it for real. */
+export const modern: ServerSpec = {
+  name: "modern-stdio",
+  command: BUN,
+  args: () => [MODERN],
+  async script(s) {
+    await s.request("tools/list");
+    await tool(s, "echo", { text: "hi" });
+    await tool(s, "add", { a: 2, b: 3 });
+    await tool(s, "fail");
+    await tool(s, "no_such_tool");
+    await s.request("resources/list");
+    await s.request("resources/read", { uri: "modern://note" });
+    await s.request("prompts/list");
+    await s.request("prompts/get", { name: "greet", arguments: { name: "Ada" } });
+    await s.request("ping");
+  },
+};
+
+export const MATRIX_SERVERS = [everything, filesystem, memory, conformance, modern];
