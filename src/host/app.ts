@@ -79,6 +79,10 @@ class HostSession implements Client, Expirable {
     // (its client went away) rejects, and the message has nowhere to go.
     this.transport.send(message as never, relatedRequestId !== undefined ? { relatedRequestId } : undefined).catch((error: Error) => {
       this.log.debug(`session ${this.id}: ${error.message}`);
+      // An answer that cannot be written (nested deeper than JSON.stringify goes): its request still gets an answer.
+      if (error instanceof RangeError && message.method === undefined && message.id !== undefined && message.id !== null) {
+        this.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: the server's answer could not be passed on (${error.message})`), relatedRequestId);
+      }
     });
   }
 

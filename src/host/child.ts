@@ -1,6 +1,6 @@
 import type { Subprocess } from "bun";
 import { readLines } from "../lib/jsonrpc/lines.ts";
-import { parseServerText, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { errorResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { groupHasLiveMember, signal } from "../lib/proc.ts";
 
 /** Shutdown: stdin closed, then SIGTERM to the child's group after this long, then SIGKILL after CHILD_KILL_MS more. */
@@ -51,10 +51,12 @@ export class StdioChild {
     this.pid = proc.pid;
     const out = (async () => {
       try {
-        for await (const read of readLines(proc.stdout)) {
+        for await (const read of readLines(proc.stdout, undefined, { lossy: true })) {
           if (!("text" in read)) {
-            // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole.
-            events.stderr(`(a ${read.problem === "too-large" ? "message over 64 MiB" : "line that is not UTF-8"} on stdout was dropped)`);
+            // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole;
+            // the request it answered (its id read from the line's ends) gets an error instead of silence.
+            events.stderr(`(a message over 64 MiB on stdout was dropped)`);
+            if (read.id !== null) events.message(errorResponse(read.id, UPSTREAM_ERROR, `msm: the server's answer was ${(read.bytes / 1024 / 1024).toFixed(1)} MiB, over the 64 MiB msm passes on`));
             continue;
           }
           const line = read.text;
@@ -86,11 +88,15 @@ export class StdioChild {
     });
   }
 
-  /** Writes one message; false when the child's stdin is gone (it is exiting). */
+  /**
+   * Writes one message; false when the child's stdin is gone (it is exiting). Throws when the message cannot be
+   * serialised (nested deeper than JSON.stringify goes): the caller answers its sender.
+   */
   send(message: JsonRpcMessage): boolean {
     if (this.exited) return false;
+    const line = JSON.stringify(message) + "\n";
     try {
-      this.proc.stdin.write(JSON.stringify(message) + "\n");
+      this.proc.stdin.write(line);
       // A child that exits while we write makes the flush fail (EPIPE) later, asynchronously: its exit is handled
       // where it is noticed, and the host must not die of it.
       const flushed = this.proc.stdin.flush();

@@ -381,7 +381,14 @@ export class SharedChild {
       // The child already knows (or has no reason to know): answer here, as the child would have.
       if (!tellChild) return client.send({ jsonrpc: "2.0", id: message.id, result: {} });
     }
-    this.child?.send(this.mux.request(client, message));
+    const forwarded = this.mux.request(client, message);
+    try {
+      this.child?.send(forwarded);
+    } catch (error) {
+      // Parsed, but too deep to write again (a stack overflow): the session hears why, the child nothing.
+      this.mux.response({ jsonrpc: "2.0", id: forwarded.id, result: {} });
+      client.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: this request could not be passed to the server (${(error as Error).message})`));
+    }
   }
 
   /** The session's answer to a server→client request: back to the child under its own id, or to msm's probe. */
@@ -394,7 +401,11 @@ export class SharedChild {
       return;
     }
     if (answer.method === "roots/list" && "result" in answer.message) this.rootsAnswer = answer.message.result;
-    this.child?.send(answer.message);
+    try {
+      this.child?.send(answer.message);
+    } catch (error) {
+      this.child?.send(errorResponse(childId ?? null, UPSTREAM_ERROR, `msm: the client's answer could not be passed on (${(error as Error).message})`));
+    }
   }
 
   /**

@@ -159,7 +159,7 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
   }
 
   private json(body: unknown): Response {
-    return new Response(this.jsonBody(JSON.stringify(body)), { status: 200, headers: this.headers({ "content-type": "application/json" }) });
+    return new Response(this.jsonBody(serialise(body)), { status: 200, headers: this.headers({ "content-type": "application/json" }) });
   }
 
   /** The body of a held request's JSON answer; an owner that bounds what its clients leave unread meters it here. */
@@ -187,8 +187,22 @@ const decoder = new TextDecoder();
 /** One SSE event in the SDK's format; a stream the client already closed just drops it. */
 function writeEvent(stream: ReadableStreamDefaultController<Uint8Array>, message: unknown): void {
   try {
-    stream.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+    stream.enqueue(encoder.encode(`event: message\ndata: ${serialise(message)}\n\n`));
   } catch {}
+}
+
+/**
+ * A message as JSON. An answer nested deeper than JSON.stringify goes (a stack overflow) becomes an error answer to
+ * the same request: its client must hear something.
+ */
+export function serialise(message: unknown): string {
+  try {
+    return JSON.stringify(message);
+  } catch (error) {
+    const id = (message as { id?: unknown } | null)?.id;
+    if (typeof id !== "string" && typeof id !== "number") throw error;
+    return JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32000, message: `msm: the server's answer could not be passed on (${(error as Error).message})` } });
+  }
 }
 
 function closeStream(stream: ReadableStreamDefaultController<Uint8Array>): void {

@@ -15,9 +15,10 @@ export type Line = { text: string } | { problem: "too-large" | "invalid-utf8"; b
 /**
  * Splits a byte stream into lines. Bytes are kept until a newline arrives (one join per message, not one string
  * concatenation per chunk), each line is decoded whole and strictly: invalid UTF-8 is reported, never replaced with
- * U+FFFD and passed on as if the editor had sent it.
+ * U+FFFD and passed on as if the editor had sent it. `lossy` decodes as an SDK client reads a server's stdout
+ * (invalid bytes become U+FFFD), so what a server says reaches the session as it would reach its client directly.
  */
-export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxBytes = MAX_MESSAGE_BYTES): AsyncGenerator<Line> {
+export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxBytes = MAX_MESSAGE_BYTES, options: { lossy?: boolean } = {}): AsyncGenerator<Line> {
   const encoder = new TextEncoder();
   let parts: Uint8Array[] = [];
   let size = 0;
@@ -38,7 +39,7 @@ export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxB
     size += piece.length;
   };
   const finish = (): Line | undefined => {
-    const line = head !== undefined ? tooLarge(head, tail, size) : decodeLine(concat(parts));
+    const line = head !== undefined ? tooLarge(head, tail, size) : options.lossy ? { text: lenient(stripCr(concat(parts))) } : decodeLine(concat(parts));
     parts = [];
     size = 0;
     head = undefined;
