@@ -4,18 +4,20 @@
  * sends and receives, in order; the two transcripts must be the same message by message.
  *
  * WHAT MAY DIFFER (the whole normalisation list; everything else is compared exactly). Each entry is either something
- * msm owns or something that also differs between two direct runs of the same script — the suite runs the direct
- * side twice and asserts the two are equal under this list, so the list is proven sufficient and no longer than
- * needed:
+ * msm owns or something that also differs between two direct runs of the same script — the matrix runs the direct
+ * side twice (for each server, capability set and client SDK) and asserts the two are equal under this list, so the
+ * list is proven sufficient; each entry is there because a direct run needed it, or because msm must own it:
  *  1. The ids of server→client requests (sampling, elicitation, roots, ping). The client only echoes them; a host
  *     that multiplexes sessions on one child must choose its own. Renamed `s1`, `s2`, … in order of first
- *     appearance, in the request and in the client's answer, so which answer belongs to which request still counts.
+ *     appearance (the unordered ones of item 3 `r1`, `r2`, … apart), in the request and in the client's answer, so
+ *     which answer belongs to which request still counts.
  *  2. Times of day and ISO timestamps inside strings (server-everything's dynamic resources say when they were
  *     made): replaced by `<time>`.
  *  3. The position of unsolicited notifications — log messages, `list_changed`, `resources/updated` — and of the
- *     roots/list requests a server makes on its own: nothing orders them against the session's requests (two direct
- *     runs place them differently), so they are compared as a multiset, not by position. Their number and content
- *     still count.
+ *     roots/list requests a server makes on its own: they come from timers and background work (server-everything
+ *     asks for roots 350 ms after initialized), nothing orders them against the session's requests, and through
+ *     msm they travel on the session's own event stream, not on the answer's. Compared as a multiset, not by
+ *     position: their number and content still count.
  * JSON object member order is not a normalisation: JSON objects are unordered (RFC 8259), and messages are compared
  * as parsed values.
  */
