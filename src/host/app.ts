@@ -86,6 +86,20 @@ class HostSession implements Client, Expirable {
     });
   }
 
+  sendAnswerText(id: JsonRpcId, text: string): void {
+    if (this.closed) return;
+    // Held as one JSON body or an open event stream: the text goes as it is. Anywhere else (the SDK's own path,
+    // a request that asked for progress), parsed and sent the usual way.
+    if (this.transport.answerText(id as never, text)) return;
+    let parsed: JsonRpcMessage;
+    try {
+      parsed = JSON.parse(text) as JsonRpcMessage;
+    } catch (error) {
+      parsed = errorResponse(id, UPSTREAM_ERROR, `msm: the server's answer could not be read (${(error as Error).message})`);
+    }
+    this.send(parsed);
+  }
+
   /** Measures what this session's client has not taken yet; too much cuts it off. */
   watch(response: Response, streamDone: () => void): Response {
     if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {

@@ -1,5 +1,5 @@
 import type { Subprocess } from "bun";
-import { readLines } from "../lib/jsonrpc/lines.ts";
+import { answerIdSpan, readLines } from "../lib/jsonrpc/lines.ts";
 import { errorResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { groupHasLiveMember, signal } from "../lib/proc.ts";
 
@@ -15,8 +15,13 @@ export interface ChildSpec {
   env: Record<string, string | undefined>;
 }
 
+/** An answer line at least this long is routed by its id alone (answerIdSpan), not parsed and written again. */
+export const RAW_ANSWER_CHARS = 256 * 1024;
+
 export interface ChildEvents {
   message: (message: JsonRpcMessage) => void;
+  /** A large answer, as the server wrote it, with where its id sits (see RAW_ANSWER_CHARS). */
+  rawAnswer?: (text: string, span: { id: number; start: number; end: number }) => void;
   stderr: (line: string) => void;
   /** The process is gone (code null = killed by a signal). Called once. */
   exit: (code: number | null, signal: string | null) => void;
@@ -61,6 +66,11 @@ export class StdioChild {
           }
           const line = read.text;
           if (line.trim() === "") continue;
+          const span = line.length >= RAW_ANSWER_CHARS && events.rawAnswer ? answerIdSpan(line) : undefined;
+          if (span) {
+            events.rawAnswer!(line, span);
+            continue;
+          }
           const messages = parseServerText(line);
           if (!messages) {
             events.stderr(`(not JSON-RPC on stdout) ${line.slice(0, 200)}`);

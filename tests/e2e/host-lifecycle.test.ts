@@ -247,7 +247,7 @@ describe("hosted children under stress", () => {
   );
 
   test(
-    "a child that crash-loops is marked failed with its last stderr lines; the session is told what to do",
+    "a child that crash-loops is marked failed with its last stderr lines, its target degraded (exit 1); the session is told what to do",
     async () => {
       const sandbox = new Sandbox(config({ command: "sh", args: ["-c", "echo 'boom: no API key set' >&2; exit 3"] }));
       try {
@@ -260,13 +260,31 @@ describe("hosted children under stress", () => {
         expect(error).toContain("boom: no API key set");
         expect(error).toContain('msm restart everything');
         const status = await msm(sandbox, ["status", "--json"]);
-        const child = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "everything").children[0];
+        const row = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "everything");
+        const child = row.children[0];
         expect(child.state).toBe("failed");
         expect(child.lastStderr).toContain("boom: no API key set");
+        // The host process runs, but this project's sessions get errors: the target is not `running`, and status
+        // exits 1 as the README promises for a failed target.
+        expect(row.state).toBe("degraded");
+        expect(row.note).toBe(`the child for ${project} failed: crashed 3 times in a row; last: exit code 3`);
+        expect(status.code).toBe(1);
         const table = await msm(sandbox, ["status"]);
+        expect(table.code).toBe(1);
         expect(table.stdout).toContain("boom: no API key set");
+        expect(table.stdout).toMatch(/everything\s+● degraded/);
         // The table wraps long lines at 80 columns: read it as running text.
         expect(table.stdout.replace(/\s+/g, " ")).toContain(`msm restart everything --project ${project}`);
+        expect(table.stdout.replace(/\s+/g, " ")).toContain(`everything: the child for ${project} failed: crashed 3 times in a row`);
+        // Without a supervisor, status asks the host itself and says the same.
+        kill(sandbox.lock("supervisor")!.pid, "SIGKILL");
+        await waitFor(() => sandbox.lock("supervisor") === undefined || !alive(sandbox.lock("supervisor")!.pid), 10_000, "the supervisor to die");
+        const fromLocks = await msm(sandbox, ["status", "--json"]);
+        const lockRow = JSON.parse(fromLocks.stdout).targets.find((t: { name: string }) => t.name === "everything");
+        expect(JSON.parse(fromLocks.stdout).supervisor).toBeNull();
+        expect(lockRow.state).toBe("degraded");
+        expect(lockRow.note).toContain(`the child for ${project} failed`);
+        expect(fromLocks.code).toBe(1);
       } finally {
         await sandbox.cleanup();
       }

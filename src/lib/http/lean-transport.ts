@@ -84,6 +84,23 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
     return true;
   }
 
+  /**
+   * Answers a held request with a response already written as JSON text (a large answer passed on as its server
+   * wrote it, its id rewritten). False when no held request has this id: the caller sends it the usual way.
+   */
+  answerText(id: RequestId, text: string): boolean {
+    const held = this.pending.get(id);
+    if (!held) return false;
+    this.pending.delete(id);
+    if (held.stream) {
+      try {
+        held.stream.enqueue(encoder.encode(`event: message\ndata: ${text}\n\n`));
+      } catch {}
+      closeStream(held.stream);
+    } else held.resolve(new Response(this.jsonBody(text), { status: 200, headers: this.headers({ "content-type": "application/json" }) }));
+    return true;
+  }
+
   override async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
     if ("id" in message && ("result" in message || "error" in message)) {
       const held = this.pending.get(message.id as RequestId);

@@ -178,3 +178,26 @@ function skipValue(text: string, i: number): number {
   }
   return -1;
 }
+
+/**
+ * Where the id of a server's answer sits in its text, found without parsing the rest: `{"result":…,"id":7}` (the
+ * TypeScript SDK's order) or `{"jsonrpc":"2.0","id":7,"result":…}` (the Python SDK's). Only a whole-number id, and only
+ * a top-level one: at the end it is the last member before the closing brace; at the start, a member before the
+ * result. undefined for anything else (the caller parses the text whole). Lets a host pass a large answer on with only
+ * its id rewritten, instead of parsing and writing tens of megabytes on the thread every session shares.
+ */
+export function answerIdSpan(text: string): { id: number; start: number; end: number } | undefined {
+  const head = /^\s*\{\s*"(result|error|jsonrpc)"\s*:/.exec(text);
+  if (!head) return undefined;
+  if (head[1] === "jsonrpc") {
+    const first = /^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(\d{1,15})\s*,\s*"(?:result|error)"\s*:/.exec(text.slice(0, 128));
+    if (!first) return undefined;
+    const start = first[0].indexOf(first[1]!, first[0].indexOf('"id"') + 4);
+    return { id: Number(first[1]), start, end: start + first[1]!.length };
+  }
+  const tailFrom = Math.max(0, text.length - 128);
+  const last = /,\s*"id"\s*:\s*(\d{1,15})\s*\}\s*$/.exec(text.slice(tailFrom));
+  if (!last) return undefined;
+  const start = tailFrom + last.index + last[0].lastIndexOf(last[1]!);
+  return { id: Number(last[1]), start, end: start + last[1]!.length };
+}
