@@ -225,6 +225,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
         spawned: (pid) => options.record?.add(pid),
         exited: (pid) => options.record?.remove(pid),
         sendsRequests: () => sendsRequests,
+        rootsAsked: (child, unasked) => rootsAsked(child, unasked),
         learnedRequests: () => {
           sendsRequests = true;
           try {
@@ -264,6 +265,39 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   };
 
   /**
+   * Asks the session for its roots, as the server asked its child's first session, and moves it to a child of its
+   * own when they differ (and it has nothing at this child yet). Its messages wait meanwhile. Returns its child.
+   */
+  const placeByRoots = async (session: HostSession, child: SharedChild): Promise<SharedChild> => {
+    session.waiting ??= [];
+    const [roots] = await Promise.all([child.probeRoots(session), child.whenRootsKnown()]);
+    let home = child;
+    if (!session.closed && roots !== undefined && child.rootsAnswer !== undefined && !child.sameRoots(roots)) {
+      if (child.busy(session)) {
+        log.warn(`session ${session.id} has other roots than its child's but a call in flight there: it stays`);
+      } else {
+        child.detach(session);
+        home = childFor(`${session.key}\n${canonicalJson(roots)}`, child.project, { ...session.profile!, roots });
+        session.child = home;
+        try {
+          await home.attach(session);
+          log.info(`session ${session.id} has other roots than its child's: it gets a child of its own (${home.variant})`);
+        } catch (error) {
+          log.warn(`session ${session.id}: ${(error as Error).message}`);
+        }
+      }
+    }
+    return home;
+  };
+
+  const flushWaiting = (session: HostSession, home: SharedChild, first?: JsonRpcMessage) => {
+    const waiting = session.waiting ?? [];
+    session.waiting = undefined;
+    if (first) home.fromClient(session, first);
+    for (const m of waiting) if (!session.closed) home.fromClient(session, m);
+  };
+
+  /**
    * The session said `initialized`. Its child may already know roots (another session's): this session is asked for
    * its own, as the server asked that session, and goes to a child of its own when they differ.
    */
@@ -271,24 +305,21 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     session.initialized = true;
     const child = session.child!;
     if (child.rootsAnswer === undefined || session.capabilities.roots === undefined || !session.key) return child.fromClient(session, message);
+    child.rootsGiven.add(session);
     session.waiting = [];
-    const roots = await child.probeRoots(session);
-    if (session.closed) return;
-    let home = child;
-    if (roots !== undefined && !child.sameRoots(roots)) {
-      child.detach(session);
-      home = childFor(`${session.key}\n${canonicalJson(roots)}`, child.project, { ...session.profile!, roots });
-      session.child = home;
-      try {
-        await home.attach(session);
-        log.info(`session ${session.id} has other roots than its child's: it gets a child of its own (${home.variant})`);
-      } catch (error) {
-        log.warn(`session ${session.id}: ${(error as Error).message}`);
-      }
+    const home = await placeByRoots(session, child);
+    if (!session.closed) flushWaiting(session, home, message);
+  };
+
+  /** The child asked its first session for roots: the others that declared roots are asked too. */
+  const rootsAsked = (child: SharedChild, unasked: Client[]) => {
+    for (const client of unasked) {
+      const session = client as HostSession;
+      if (session.capabilities.roots === undefined || !session.key || session.waiting) continue;
+      void placeByRoots(session, child).then((home) => {
+        if (!session.closed) flushWaiting(session, home);
+      });
     }
-    const waiting = session.waiting;
-    session.waiting = undefined;
-    for (const m of waiting) if (!session.closed) home.fromClient(session, m);
   };
 
   const openSession = async (): Promise<HostSession> => {

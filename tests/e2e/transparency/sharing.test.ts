@@ -71,6 +71,14 @@ describe("sessions sharing a hosted child each see what they would see directly"
     await sandbox.cleanup();
   });
 
+  /**
+   * The one documented difference here (docs/hosted.md, "What msm changes"): log lines a shared server writes about
+   * housekeeping msm does once per child — the first subscribe and last unsubscribe of a resource (subscriptions are
+   * counted per session), the roots of a joining session that gave the same ones — are written once for the child,
+   * not once per session. Log routing itself is checked by the logging test below.
+   */
+  const SUBSCRIPTION_LOGS = /^unsolicited, only (directly|through msm): .*"notifications\/message".*"(Received (Subscribe|Unsubscribe) Resource request|Roots updated)/;
+
   /** Runs the group directly and through `target`, and expects each session's two transcripts to be equal. */
   async function compare(target: string, makeMembers: () => Member[], directly = direct(NODE, [EVERYTHING, "stdio"])): Promise<void> {
     // Independent of each other: the direct group and the msm group run at the same time.
@@ -79,7 +87,10 @@ describe("sessions sharing a hosted child each see what they would see directly"
     if (process.env.MSM_TRANSPARENCY_DUMP) {
       for (const [i, m] of members.entries()) dump(process.env.MSM_TRANSPARENCY_DUMP, `${target}-${++dumped}-${m.name}`, { direct: expected[i]!, msm: seen[i]! });
     }
-    const report = members.map((m, i) => ({ session: `${m.name} (${m.version}, ${Object.keys(m.capabilities).join("+") || "no capabilities"})`, differences: differences(expected[i]!, seen[i]!) }));
+    const report = members.map((m, i) => ({
+      session: `${m.name} (${m.version}, ${Object.keys(m.capabilities).join("+") || "no capabilities"})`,
+      differences: differences(expected[i]!, seen[i]!).filter((d) => !SUBSCRIPTION_LOGS.test(d)),
+    }));
     expect(report).toEqual(members.map((_, i) => ({ session: report[i]!.session, differences: [] })));
   }
 
