@@ -344,6 +344,60 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     return session;
   };
 
+  /**
+   * A request of the 2026-07-28 revision: no session, its version, client info and capabilities in its `_meta`. It
+   * goes to the child of its project that was started for requests like it (the server picks its era from the first
+   * message it hears), and its answer is this HTTP request's answer.
+   */
+  const stateless = async (request: Request): Promise<Response> => {
+    let message: JsonRpcMessage;
+    try {
+      message = (await request.json()) as JsonRpcMessage;
+    } catch {
+      return Response.json(errorResponse(null, -32700, "Parse error"), { status: 400 });
+    }
+    if (!message || typeof message !== "object" || typeof message.method !== "string") {
+      return Response.json(errorResponse(null, -32600, "Invalid Request: one JSON-RPC request or notification"), { status: 400 });
+    }
+    const id = message.id;
+    const { params, env } = withoutSessionEnv((message.params ?? {}) as Record<string, unknown>);
+    const meta = (params._meta ?? {}) as Record<string, unknown>;
+    const capabilities = (meta["io.modelcontextprotocol/clientCapabilities"] ?? {}) as Record<string, unknown>;
+    const version = String(meta["io.modelcontextprotocol/protocolVersion"] ?? request.headers.get("mcp-protocol-version"));
+    const client = new StatelessClient(capabilities);
+    try {
+      client.project = checkProject(decodeProjectHeader(request.headers.get(PROJECT_HEADER) ?? undefined));
+    } catch (error) {
+      if (target.share !== "global") return Response.json(errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+    }
+    const share = target.share === "global" ? "global" : client.project;
+    const project = target.share === "global" ? undefined : client.project;
+    const key = `${share}\nstateless ${version}\n${canonicalJson(capabilities)}`;
+    const child = childFor(key, project, { initialize: { protocolVersion: version, capabilities }, env: target.share === "global" ? undefined : env, stateless: true });
+    const forwarded = { ...message, params } as JsonRpcMessage;
+    try {
+      await child.attach(client);
+    } catch (error) {
+      return Response.json(errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+    }
+    if (id === undefined || id === null) {
+      child.fromClient(client, forwarded);
+      child.detach(client);
+      return new Response(null, { status: 202 });
+    }
+    const answer = await client.answer(() => child.fromClient(client, forwarded));
+    child.detach(client);
+    return answer;
+  };
+
+  // Before the session route: a POST without a session that speaks the stateless revision.
+  app.post("/mcp", async (c, next) => {
+    const version = c.req.header("mcp-protocol-version");
+    if (c.req.header("mcp-session-id") || !version || version < STATELESS_REVISION) return next();
+    requests++;
+    return stateless(c.req.raw);
+  });
+
   app.get("/stats", (c) => c.json({ sessions: sessions.size, requests, children: [...children.values()].map((child) => child.status()) } satisfies HostStats));
 
   /** `msm restart NAME --project DIR` (via the supervisor): restart that project's child, sessions kept. */
@@ -400,4 +454,36 @@ export function withoutSessionEnv(params: Record<string, unknown>): { params: Re
   if (given && typeof given === "object") for (const [k, v] of Object.entries(given)) if (typeof v === "string") env[k] = v;
   const { _meta, ...others } = params;
   return { params: Object.keys(rest).length ? { ...others, _meta: rest } : others, env };
+}
+
+/** The first revision without `initialize` or sessions. */
+const STATELESS_REVISION = "2026-07-28";
+
+/** One stateless request's stand-in for a session: what the child answers becomes the HTTP answer. */
+class StatelessClient implements Client {
+  readonly id = "stateless";
+  project = "";
+  readonly initialized = true;
+  private resolve: ((response: Response) => void) | undefined;
+
+  constructor(readonly capabilities: Record<string, unknown>) {}
+
+  answer(send: () => void): Promise<Response> {
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      send();
+    });
+  }
+
+  send(message: JsonRpcMessage): void {
+    // Only its answer has somewhere to go: the revision has no stream for anything else of a plain request.
+    if (message.method !== undefined || !this.resolve) return;
+    this.resolve(Response.json(message));
+    this.resolve = undefined;
+  }
+
+  sendAnswerText(_id: JsonRpcId, text: string): void {
+    this.resolve?.(new Response(text, { headers: { "content-type": "application/json" } }));
+    this.resolve = undefined;
+  }
 }

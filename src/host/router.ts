@@ -72,6 +72,12 @@ export interface ChildProfile {
   env?: Record<string, string>;
   /** A `roots/list` answer its first session already gave msm: the child's own first ask is answered with it. */
   roots?: unknown;
+  /**
+   * The 2026-07-28 revision: no `initialize` and no session — every request carries its version, client info and
+   * capabilities, and the server asks nothing of the client (it answers `input_required` instead). The child is
+   * started and spoken to request by request.
+   */
+  stateless?: boolean;
 }
 
 /** Keys in a stable order, so two equal capability objects give one string. */
@@ -179,7 +185,7 @@ export class SharedChild {
     this.presetRoots = profile.roots;
     this.rootsAnswer = profile.roots;
     const caps = (profile.initialize.capabilities ?? {}) as Record<string, unknown>;
-    this.serialized = caps.sampling !== undefined || caps.elicitation !== undefined || (hooks.sendsRequests?.() ?? false);
+    this.serialized = !profile.stateless && (caps.sampling !== undefined || caps.elicitation !== undefined || (hooks.sendsRequests?.() ?? false));
   }
 
   private get label(): string {
@@ -189,7 +195,7 @@ export class SharedChild {
   /** What the child's sessions declared, as `msm status` shows it. */
   get variant(): string {
     const caps = Object.keys(this.capabilities).sort();
-    return `protocol ${String(this.initParams.protocolVersion)}; client ${caps.length ? caps.join(", ") : "without capabilities"}`;
+    return `protocol ${String(this.initParams.protocolVersion)}${this.profile.stateless ? " (stateless)" : ""}; client ${caps.length ? caps.join(", ") : "without capabilities"}`;
   }
 
   private get capabilities(): Record<string, unknown> {
@@ -270,6 +276,7 @@ export class SharedChild {
     this.child = child;
     this.hooks.spawned?.(child.pid);
     this.log.info(`${this.label}: started pid ${child.pid}: ${command.join(" ")}`);
+    if (this.profile.stateless) return this.running();
     const init = await this.internal(child, "initialize", this.initParams, this.target.startTimeoutSeconds * 1000);
     if (this.child !== child) return;
     if (init.error !== undefined || typeof init.result !== "object" || init.result === null) {
@@ -290,6 +297,11 @@ export class SharedChild {
       if (this.child !== child) return;
     }
     for (const uri of this.subscriptions.uris()) void this.internal(child, "resources/subscribe", { uri });
+    this.running();
+  }
+
+  /** Started (and initialized, where the revision has it): sessions waiting and messages queued go on. */
+  private running(): void {
     this.state = "running";
     this.runningSince = Date.now();
     this.note = null;
