@@ -5,12 +5,14 @@
  *                                      release folder dist/release/: archives, SHA256SUMS, manifest.json
  *   bun build.ts --release --targets linux-x64,windows-x64   a subset
  *   bun build.ts --single --outfile DIR/msm   this machine's binary elsewhere (tests build other versions)
+ *   bun build.ts --single --target windows-x64 --outfile DIR/msm.exe   one release target, no archive (test:windows)
  * Cross targets are built on their Bun runtime fetched from the npm registry (release/runtimes.ts), so a release
  * builds on a machine that reaches nothing but npm. MSM_VERSION overrides the version (else the git tag on HEAD,
  * else package.json); SOURCE_DATE_EPOCH fixes the build date.
  */
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import pkg from "./package.json" with { type: "json" };
+import { WORKER_ENTRYPOINTS } from "./src/lib/contracts/worker-url.ts";
 import { packageRelease, type Built } from "./release/package.ts";
 import { bunVersion, runtime } from "./release/runtimes.ts";
 
@@ -62,7 +64,7 @@ async function build(info: BuildInfo, outfile: string, target?: Target): Promise
   const result = await Bun.build({
     // Workers are started with `new Worker(url)`, and a compiled binary only contains workers listed here: the memory
     // daemon runs each database on one, the dashboard's read-only explorer on another.
-    entrypoints: ["./src/index.ts", "./src/memory/store-worker.ts", "./src/memory/explorer-worker.ts"],
+    entrypoints: ["./src/index.ts", ...WORKER_ENTRYPOINTS],
     minify: true,
     sourcemap: "linked",
     bytecode: true,
@@ -126,9 +128,13 @@ if (import.meta.main) {
     // --outfile: a test builds binaries of other versions (MSM_VERSION) beside the one under test.
     const i = argv.indexOf("--outfile");
     const outfile = i >= 0 && argv[i + 1] ? argv[i + 1]! : "./dist/msm";
+    // --target: one release target's binary without packaging it (the Windows smoke test runs it under Wine).
+    const t = argv.indexOf("--target");
+    const target = t >= 0 ? TARGETS.find((x) => x.name === argv[t + 1]) : undefined;
+    if (t >= 0 && !target) throw new Error(`unknown target ${argv[t + 1]}; known: ${TARGETS.map((x) => x.name).join(", ")}`);
     if (outfile === "./dist/msm") clearMaps("./dist");
-    await build(info, outfile);
-    console.error(`built ${outfile} (${info.version}, ${info.commit})`);
+    await build(info, outfile, target);
+    console.error(`built ${outfile} (${target?.name ?? "this machine"}, ${info.version}, ${info.commit})`);
   } else if (argv.includes("--release")) {
     const i = argv.indexOf("--targets");
     await release(info, i >= 0 ? argv[i + 1]?.split(",").filter(Boolean) : undefined);

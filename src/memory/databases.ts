@@ -221,6 +221,8 @@ export class Databases {
   constructor(
     private readonly log: { info: (message: string) => void; warn: (message: string) => void } = { info: () => {}, warn: () => {} },
     private readonly limits = { maxOpen: MAX_OPEN_DATABASES, idleMs: IDLE_CLOSE_MS },
+    /** Starts a database's worker (tests start failing ones). */
+    private readonly openStore: (file: string, options: { nofollow: boolean }) => AsyncStore = openStoreWorker,
   ) {
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(SWEEP_EVERY_MS, limits.idleMs));
     this.sweeper.unref();
@@ -265,6 +267,11 @@ export class Databases {
       void this.close(file, "its file is gone");
       hit = undefined;
     }
+    // Its worker failed (and failed the calls it held): this call gets a new one.
+    if (hit?.store.failed) {
+      void this.close(file, "its worker failed; starting a new one");
+      hit = undefined;
+    }
     if (hit) {
       this.open.delete(file);
       hit.lastUsed = now;
@@ -273,7 +280,7 @@ export class Databases {
     }
     if (file === homeDatabasePath()) ensureHomeDatabase(file);
     // Each database runs on a thread of its own: a big write or a foreign lock in one project never stalls another.
-    const store = openStoreWorker(file, { nofollow: untrusted });
+    const store = this.openStore(file, { nofollow: untrusted });
     this.open.set(file, { store, lastUsed: now, identity: identityOf(file) });
     this.log.info(`opened ${file}`);
     recordDatabase(file);
