@@ -42,8 +42,8 @@ describe("a failed store worker", () => {
   test("that exits while calls wait fails each of them, then every later call", async () => {
     const store = openStoreWorker(join(projectDir(), "memory.db"), { url: fixture("exits-on-read.ts") });
     try {
-      expect((await settled(store.searchNodes("x"), 10_000, "a call before the crash")).value).toEqual([]);
-      const waiting = [store.readGraph(), store.stats(), store.openNodes(["a"])];
+      expect((await settled(store.searchNodes("x") as Promise<unknown>, 10_000, "a call before the crash")).value).toEqual([]);
+      const waiting: Promise<unknown>[] = [store.readGraph(), store.stats(), store.openNodes(["a"])];
       const results = await Promise.all(waiting.map((p, i) => settled(p, 10_000, `waiting call ${i}`)));
       for (const r of results) expect(r.error?.message).toMatch(/worker for .* failed \(it exited\)/);
       expect((await settled(store.readGraph(), 1_000, "a later call")).error?.message).toContain("failed");
