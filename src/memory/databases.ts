@@ -1,10 +1,10 @@
-import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { MsmError, errnoCode } from "../lib/errors.ts";
 import { recordDatabase } from "../lib/known-databases.ts";
 import { userHome } from "../lib/paths.ts";
-import { foreignReason, projectProblem } from "../lib/trust.ts";
+import { foreignReason, projectProblem, tightenMode } from "../lib/trust.ts";
 import { openStoreWorker, type AsyncStore } from "./store-client.ts";
 
 /** The project a request speaks for, taken from its `Mcp-Project-Path` header. */
@@ -86,7 +86,7 @@ export function chooseDatabase(project: string | undefined): DatabaseChoice {
         );
       }
     }
-    if (dbStat.mode & 0o077) chmodSync(file, DB_MODE);
+    tightenMode(file, DB_MODE, dbStat);
   } else {
     try {
       accessSync(claude, constants.W_OK);
@@ -102,7 +102,7 @@ export function chooseDatabase(project: string | undefined): DatabaseChoice {
     const stat = lstatOrUndefined(side);
     if (!stat) continue;
     refuseUnsafe(side, stat, "file");
-    if (stat.mode & 0o077) chmodSync(side, DB_MODE);
+    tightenMode(side, DB_MODE, stat);
   }
   return { file, scope: "project", why: `the project ${project} keeps its memory in its .claude folder` };
 }
