@@ -10,7 +10,8 @@
  * builds on a machine that reaches nothing but npm. MSM_VERSION overrides the version (else the git tag on HEAD,
  * else package.json); SOURCE_DATE_EPOCH fixes the build date.
  */
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import pkg from "./package.json" with { type: "json" };
 import { WORKER_ENTRYPOINTS } from "./src/lib/contracts/worker-url.ts";
 import { packageRelease, type Built } from "./release/package.ts";
@@ -105,6 +106,8 @@ async function release(info: BuildInfo, names: string[] | undefined): Promise<vo
   const chosen = names ? TARGETS.filter((t) => names.includes(t.name)) : TARGETS;
   const started = performance.now();
   const built: Built[] = [];
+  /** Runtime digest → the first target built on it. */
+  const runtimes = new Map<string, string>();
   for (const target of chosen) {
     const t0 = performance.now();
     const dir = `./dist/targets/${target.name}`;
@@ -112,7 +115,14 @@ async function release(info: BuildInfo, names: string[] | undefined): Promise<vo
     clearMaps(dir);
     const file = `${dir}/msm${target.exe.endsWith(".exe") ? ".exe" : ""}`;
     await build(info, file, target);
-    built.push({ target: target.name, file });
+    // Said, not hidden: in Bun 1.4.5 @oven/bun-windows-x64-baseline (and the linux-x64 baseline packages) hold the
+    // very runtime of the default build, so that "-baseline" archive is no baseline build at all. Built from npm
+    // there is no other; the manifest and this log say which targets share a runtime.
+    const digest = createHash("sha256").update(readFileSync(await runtime(target.npm, target.exe))).digest("hex");
+    const twin = runtimes.get(digest);
+    if (twin) console.error(`note: ${target.name} is built on the same Bun runtime as ${twin} (${target.npm}@${bunVersion()} holds the identical binary): its archive is the same program`);
+    else runtimes.set(digest, target.name);
+    built.push({ target: target.name, file, ...(twin ? { sameRuntimeAs: twin } : {}) });
     const mb = (statSync(file).size / 1024 ** 2).toFixed(1);
     console.error(`built ${file} (${mb} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }

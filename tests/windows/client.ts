@@ -31,7 +31,7 @@ async function open(project: string): Promise<Client> {
   return client;
 }
 
-function structured(result: { structuredContent?: unknown; isError?: unknown; content?: unknown }): unknown {
+function structured(result: Record<string, unknown>): unknown {
   if (result.isError) throw new Error(`tool error: ${JSON.stringify(result.content)}`);
   return result.structuredContent;
 }
