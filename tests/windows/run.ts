@@ -83,12 +83,17 @@ function commandLineOf(pid: number): string {
   }
 }
 
-/** msm.exe processes by role ("supervisor", "memory", "host", ...), from the chroot's process list. */
-function msmProcesses(): { pid: number; command: string }[] {
+/**
+ * Windows processes started from our files (Z:\msm\): msm.exe in every role, the hosted server's cmd.exe and
+ * bun.exe. Wine shows a process's Windows command line as its /proc cmdline.
+ */
+function ourProcesses(): { pid: number; command: string }[] {
   return chrootProcesses()
     .map((pid) => ({ pid, command: commandLineOf(pid) }))
-    .filter((p) => /msm\.exe/i.test(p.command));
+    .filter((p) => /Z:\\msm\\/i.test(p.command));
 }
+
+const msmProcesses = () => ourProcesses().filter((p) => /msm\.exe/i.test(p.command));
 
 function killAll(pids: number[]): void {
   for (const pid of pids) {
@@ -108,7 +113,7 @@ if (leftovers.length) {
 
 /** Holds the private mount namespace: /proc, /dev and a fresh /tmp mounted into the chroot, gone when it ends. */
 const holder = Bun.spawn(
-  ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", `mount -t proc proc '${ROOT}/proc' && mount --rbind /dev '${ROOT}/dev' && mount -t tmpfs tmpfs '${ROOT}/tmp' && echo ready && exec sleep 100000 >/dev/null 2>&1`],
+  ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", `mount -t proc proc '${ROOT}/proc' && mount --rbind /dev '${ROOT}/dev' && mount -t tmpfs tmpfs '${ROOT}/tmp' && echo ready && exec sleep ${Math.ceil(TOTAL_LIMIT_MS / 1000) + 600} >/dev/null 2>&1`],
   { stdin: "ignore", stdout: "pipe", stderr: "inherit" },
 );
 {
@@ -135,6 +140,22 @@ const ENV: Record<string, string> = {
 };
 
 let serial = 0;
+
+/** Ends every process this run started: Wine's (through its wineserver, then by pid), then the namespace. */
+async function tearDown(): Promise<void> {
+  await inChroot([WINESERVER, "-k"], { timeoutMs: 15_000 }).catch(() => {});
+  killAll(chrootProcesses());
+  holder.kill("SIGKILL");
+  await holder.exited;
+}
+
+// Stopped from outside (CI's time limit, Ctrl-C): leave nothing running behind.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    say(`test:windows: ${sig}, stopping`);
+    void tearDown().finally(() => process.exit(1));
+  });
+}
 
 /**
  * Runs a command inside the chroot (a Windows program: [WINE, "C:\\...exe", ...]). Output goes to files, read
@@ -328,12 +349,19 @@ if (setupOk) {
     expect(msmProcesses().some((p) => /msm\.exe"?\s+memory\b/i.test(p.command)), "the daemon is no longer running");
   });
 
-  await check("a hosted server behind a .cmd shim gets 100%, quote\"inside, %PATH%, a&b|c intact (one child per project)", async () => {
+  await check("a hosted server behind a .cmd shim gets 100%, quote\"inside, %PATH%, a&b|c intact; one child per project in msm status", async () => {
     const results = await client("argv", "echo", [PROJECT_PLAIN, PROJECT_UNICODE]);
     for (const [i, project] of [PROJECT_PLAIN, PROJECT_UNICODE].entries()) {
       same(results[i]!.steps.argv.argv, [...HOSTED_ARGS, project], `the argv of the server in ${project}`);
       same(results[i]!.steps.argv.cwd, project, `the working directory of the server in ${project}`);
     }
+    // What `msm status` shows of them: pids and memory come from kernel32 through bun:ffi.
+    const status = await msm(["status", "--json"]);
+    expect(status.code === 0, `status: exit ${status.code}: ${clip(status.stderr)}`);
+    const echo = (JSON.parse(status.stdout) as { targets: { name: string; state: string; children?: { project: string; pid: number; rssBytes: number | null }[] }[] }).targets.find((t) => t.name === "echo");
+    same(echo?.state, "running", "the echo host's state");
+    same(echo?.children?.map((c) => c.project).sort(), [PROJECT_PLAIN, PROJECT_UNICODE].sort(), "the echo host's children");
+    expect(echo!.children!.every((c) => c.pid > 0 && (c.rssBytes ?? 0) > 0), `children without pid or memory: ${JSON.stringify(echo!.children)}`);
   });
 
   await check("the dashboard's memory explorer answers 200 with the project's graph", async () => {
@@ -386,10 +414,10 @@ if (setupOk) {
     const r = await msm(["stop", "--all"], { timeoutMs: 60_000 });
     expect(r.code === 0, `exit ${r.code}: ${clip(r.stdout + r.stderr)}`);
     expect(r.stdout.includes("stopped memory") && r.stdout.includes("stopped the supervisor"), `output: ${clip(r.stdout)}`);
+    // The supervisor, every daemon, and the hosted servers' process trees (cmd.exe → bun.exe).
     const deadline = Date.now() + 15_000;
-    while (msmProcesses().length && Date.now() < deadline) await Bun.sleep(100);
-    const left = msmProcesses();
-    same(left.map((p) => p.command), [], "msm.exe processes still running");
+    while (ourProcesses().length && Date.now() < deadline) await Bun.sleep(100);
+    same(ourProcesses().map((p) => p.command), [], "processes still running");
     const locks = readdirSync(MSM_HOME).filter((f) => f.endsWith(".lock"));
     same(locks, [], "lock files left");
   });
@@ -397,10 +425,8 @@ if (setupOk) {
 
 // ---- tear down: our wineserver (and with it every Wine process), the namespace, anything left in the chroot -------
 
-await inChroot([WINESERVER, "-k"], { timeoutMs: 15_000 }).catch(() => {});
-holder.kill("SIGKILL");
-await holder.exited;
-killAll(chrootProcesses());
+if (KEEP) say(`--keep: msm's daemons and the wineserver are left running (mount namespace of pid ${holder.pid})`);
+else await tearDown();
 
 const seconds = ((performance.now() - started) / 1000).toFixed(0);
 if (failures.length) say(`failed: ${failures.join("; ")}`);
