@@ -8,7 +8,7 @@ import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
-import { PROJECT_HEADER, SESSION_ENV_META } from "../lib/http/headers.ts";
+import { decodeProjectHeader, PROJECT_HEADER, SESSION_ENV_META } from "../lib/http/headers.ts";
 import { MAX_BODY_BYTES } from "../lib/http/serve.ts";
 import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
@@ -241,7 +241,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   const initialize = async (session: HostSession, message: JsonRpcMessage & { id: JsonRpcId }, headers: Record<string, string>) => {
     const { params, env } = withoutSessionEnv((message.params ?? {}) as Record<string, unknown>);
     try {
-      session.project = checkProject(headers[PROJECT_HEADER]);
+      session.project = checkProject(decodeProjectHeader(headers[PROJECT_HEADER]));
     } catch (error) {
       if (target.share !== "global") return session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
     }
