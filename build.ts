@@ -62,7 +62,7 @@ async function build(info: BuildInfo, outfile: string, target?: Target): Promise
   const result = await Bun.build({
     // Workers are started with `new Worker(url)`, and a compiled binary only contains workers listed here: the memory
     // daemon runs each database on one, the dashboard's read-only explorer on another.
-    entrypoints: ["./src/index.ts", "./src/memory/store-worker.ts", "./src/memory/explorer-worker.ts"],
+    entrypoints: ["./src/index.ts", "./src/memory/sqlite/worker.ts", "./src/memory/explorer/worker.ts"],
     minify: true,
     sourcemap: "linked",
     bytecode: true,

@@ -1,11 +1,11 @@
 // Types only: the explorer's code (memory's stores) runs in the worker, never on the supervisor's thread.
-import type { Explorer } from "../../memory/explorer.ts";
-import type { ExplorerMethod, ExplorerReply } from "../../memory/explorer-worker.ts";
+import type { Explorer } from "../../memory/explorer/explorer.ts";
+import type { ExplorerMethod, ExplorerReply } from "../../memory/explorer/worker.ts";
 
 type Async<T> = { [K in ExplorerMethod]: T[K & keyof T] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
 
 /**
- * The explorer as the dashboard calls it: every query runs in a worker thread (explorer-worker.ts), started on
+ * The explorer as the dashboard calls it: every query runs in a worker thread (memory/explorer/worker.ts), started on
  * first use. A worker that dies fails the queries it held and is started again by the next one.
  */
 export class ExplorerClient implements Async<Explorer> {
@@ -64,5 +64,5 @@ export class ExplorerClient implements Async<Explorer> {
  */
 function workerUrl(): string {
   const compiled = import.meta.url.includes("$bunfs") || import.meta.url.includes("~BUN");
-  return new URL(compiled ? "./memory/explorer-worker.ts" : "../../memory/explorer-worker.ts", import.meta.url).href;
+  return new URL(compiled ? "./memory/explorer/worker.ts" : "../../memory/explorer/worker.ts", import.meta.url).href;
 }

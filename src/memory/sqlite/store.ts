@@ -13,9 +13,9 @@ import {
   type ObservationDelete,
   type Page,
   type Relation,
-} from "./types.ts";
+} from "../types.ts";
 
-export * from "./types.ts";
+export * from "../types.ts";
 export type { SearchPlan } from "./search.ts";
 
 /** How long a write waits for another process's transaction (several daemons or tools may share a file). */

@@ -2,9 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configuredDatabaseUrl, parsePgUrl, redact } from "../../src/memory/pg-url.ts";
-import { gitOrigin, msmJsonProjectId, normaliseOrigin, projectIdentity } from "../../src/memory/project-id.ts";
-import { parseConfig } from "../../src/lib/config.ts";
+import { configuredDatabaseUrl, parsePgUrl, redact } from "../../../../src/memory/postgres/url.ts";
+import { gitOrigin, msmJsonProjectId, normaliseOrigin, projectIdentity } from "../../../../src/memory/postgres/project-id.ts";
+import { parseConfig } from "../../../../src/lib/config.ts";
 
 describe("database URL", () => {
   test("the environment wins over config; absent both, SQLite", () => {

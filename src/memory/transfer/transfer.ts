@@ -1,10 +1,10 @@
 import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { z } from "zod";
-import { MsmError } from "../lib/errors.ts";
-import type { TransferGraph as Graph } from "./backend.ts";
-import type { ImportCounts } from "./store.ts";
-import type { Entity, Relation } from "./types.ts";
+import { MsmError } from "../../lib/errors.ts";
+import type { TransferGraph as Graph } from "../source.ts";
+import type { ImportCounts } from "../sqlite/store.ts";
+import type { Entity, Relation } from "../types.ts";
 
 /*
  * The official server's file: one JSON object per line, `{"type":"entity","name","entityType","observations"}` or

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Databases, chooseDatabase, homeDatabasePath, requestProject } from "../../src/memory/databases.ts";
+import { Databases, chooseDatabase, homeDatabasePath, requestProject } from "../../../../src/memory/sqlite/databases.ts";
 
 function projectDir(): string {
   const dir = realpathSync(mkdtempSync(join(process.env.MSM_TEST_ROOT!, "project-")));

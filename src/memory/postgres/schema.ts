@@ -1,6 +1,6 @@
 import type { SQL } from "bun";
-import { VERSION } from "../lib/version.ts";
-import { GraphError } from "./types.ts";
+import { VERSION } from "../../lib/version.ts";
+import { GraphError } from "../types.ts";
 
 /*
  * The PostgreSQL schema, versioned: `msm_schema` holds the version the tables are at and the msm that put them there.

@@ -1,12 +1,12 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { MsmError } from "../lib/errors.ts";
-import { identityFor, type TransferGraph as Graph } from "./backend.ts";
-import { chooseDatabase, ensureHomeDatabase, homeDatabasePath } from "./databases.ts";
-import { PgGraph, PgServer } from "./pg-store.ts";
-import { configuredDatabaseUrl, parsePgUrl } from "./pg-url.ts";
-import { GraphError, GraphStore } from "./store.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { MsmError } from "../../lib/errors.ts";
+import { identityFor, type TransferGraph as Graph } from "../source.ts";
+import { chooseDatabase, ensureHomeDatabase, homeDatabasePath } from "../sqlite/databases.ts";
+import { PgGraph, PgServer } from "../postgres/store.ts";
+import { configuredDatabaseUrl, parsePgUrl } from "../postgres/url.ts";
+import { GraphError, GraphStore } from "../sqlite/store.ts";
 import { copyGraph, exportTo, exportToFile, importFile } from "./transfer.ts";
 
 /**

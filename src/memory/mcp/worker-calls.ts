@@ -1,4 +1,4 @@
-// Whole tools/call requests answered on a database's worker thread (store-worker.ts): body in, answer out, as bytes.
+// Whole tools/call requests answered on a database's worker thread (sqlite/worker.ts): body in, answer out, as bytes.
 //
 // Why: the daemon's event loop serves every project. A 4 MiB observation used to cross it several times — cloned to
 // the worker and back (postMessage copies strings), zod-checked, pretty-printed into the answer's text, serialised
@@ -12,7 +12,7 @@
 // back untouched, for the session's server to word the validation error exactly as the SDK does. The SDK itself is
 // not loaded here: it would cost every database's thread ~6 MB and ~40 ms at start.
 import * as zm from "zod/v4-mini";
-import type { Graph, GraphSource, StoreChoice } from "./backend.ts";
+import type { Graph, GraphSource, StoreChoice } from "../source.ts";
 import { TOOLS, type ToolContext, type ToolResult } from "./tools.ts";
 
 /** What a call answered here sends back: the JSON-RPC response as UTF-8 bytes, and whether it changed the graph. */

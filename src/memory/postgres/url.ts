@@ -1,7 +1,7 @@
 import { fstatSync, openSync, readFileSync, closeSync, constants } from "node:fs";
 import { join } from "node:path";
-import { MsmError } from "../lib/errors.ts";
-import { userHome } from "../lib/paths.ts";
+import { MsmError } from "../../lib/errors.ts";
+import { userHome } from "../../lib/paths.ts";
 
 /**
  * A PostgreSQL server msm keeps memory in. `display` is what logs, `msm status`, `memory_stats` and error messages

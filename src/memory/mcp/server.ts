@@ -1,9 +1,9 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Graph, GraphSource } from "./backend.ts";
+import type { Graph, GraphSource } from "../source.ts";
 import { TOOLS, type ToolContext } from "./tools.ts";
-import { GraphError } from "./types.ts";
-import { VERSION } from "../lib/version.ts";
+import { GraphError } from "../types.ts";
+import { VERSION } from "../../lib/version.ts";
 
 export const GRAPH_URI = "memory://knowledge-graph";
 

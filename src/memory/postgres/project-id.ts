@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { foreignReason } from "../lib/trust.ts";
+import { foreignReason } from "../../lib/trust.ts";
 
 /**
  * Which graph a project's sessions share in a PostgreSQL database. Two clones of one repository, on any machines,

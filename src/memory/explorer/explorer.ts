@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { loadConfig } from "../lib/config.ts";
-import { knownDatabases } from "../lib/known-databases.ts";
-import { homeDatabasePath } from "./databases.ts";
-import { PgGraph, PgServer } from "./pg-store.ts";
-import { configuredDatabaseUrl, parsePgUrl } from "./pg-url.ts";
-import type { ProjectIdentity } from "./project-id.ts";
-import { GraphStore, type Direction } from "./store.ts";
-import type { EntityDetails, KnowledgeGraph, Page, Relation } from "./types.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { knownDatabases } from "../../lib/known-databases.ts";
+import { homeDatabasePath } from "../sqlite/databases.ts";
+import { PgGraph, PgServer } from "../postgres/store.ts";
+import { configuredDatabaseUrl, parsePgUrl } from "../postgres/url.ts";
+import type { ProjectIdentity } from "../postgres/project-id.ts";
+import { GraphStore, type Direction } from "../sqlite/store.ts";
+import type { EntityDetails, KnowledgeGraph, Page, Relation } from "../types.ts";
 
 /** Search results per database per page: a page, never the whole graph. */
 export const SEARCH_PAGE = 50;

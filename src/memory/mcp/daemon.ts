@@ -1,16 +1,16 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { loadConfig } from "../lib/config.ts";
-import { MsmError } from "../lib/errors.ts";
-import { createBaseApp } from "../lib/http/app.ts";
-import { routeMcp, runDaemon, sessionTransportOptions } from "../lib/http/daemon.ts";
-import { PROJECT_HEADER } from "../lib/http/headers.ts";
-import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
-import { createLogger } from "../lib/log.ts";
-import { ensureHome, paths } from "../lib/paths.ts";
-import { loadToken } from "../lib/token.ts";
-import { VERSION } from "../lib/version.ts";
-import { namesDatabase, openGraphSource, type GraphSource } from "./backend.ts";
-import { requestProject } from "./databases.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { MsmError } from "../../lib/errors.ts";
+import { createBaseApp } from "../../lib/http/app.ts";
+import { routeMcp, runDaemon, sessionTransportOptions } from "../../lib/http/daemon.ts";
+import { PROJECT_HEADER } from "../../lib/http/headers.ts";
+import { onResponseDone, SessionTable } from "../../lib/http/sessions.ts";
+import { createLogger } from "../../lib/log.ts";
+import { ensureHome, paths } from "../../lib/paths.ts";
+import { loadToken } from "../../lib/token.ts";
+import { VERSION } from "../../lib/version.ts";
+import { namesDatabase, openGraphSource, type GraphSource } from "../source.ts";
+import { requestProject } from "../sqlite/databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 import { MemoryTransport } from "./transport.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { GraphStore } from "../../src/memory/store.ts";
+import { GraphStore } from "../../../../src/memory/sqlite/store.ts";
 
 function freshStore(): GraphStore {
   return new GraphStore(join(mkdtempSync(join(process.env.MSM_TEST_ROOT!, "store-")), "memory.db"));

@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { GraphStore, type KnowledgeGraph } from "../../src/memory/store.ts";
-import { rng } from "../helpers/official.ts";
+import { GraphStore, type KnowledgeGraph } from "../../../../src/memory/sqlite/store.ts";
+import { rng } from "../../../helpers/official.ts";
 
 function freshFile(): string {
   return join(mkdtempSync(join(process.env.MSM_TEST_ROOT!, "store-")), "memory.db");

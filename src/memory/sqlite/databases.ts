@@ -1,11 +1,11 @@
 import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { MsmError, errnoCode } from "../lib/errors.ts";
-import { recordDatabase } from "../lib/known-databases.ts";
-import { userHome } from "../lib/paths.ts";
-import { foreignReason, projectProblem } from "../lib/trust.ts";
-import { openStoreWorker, type AsyncStore } from "./store-client.ts";
+import { MsmError, errnoCode } from "../../lib/errors.ts";
+import { recordDatabase } from "../../lib/known-databases.ts";
+import { userHome } from "../../lib/paths.ts";
+import { foreignReason, projectProblem } from "../../lib/trust.ts";
+import { openStoreWorker, type AsyncStore } from "./client.ts";
 
 /** The project a request speaks for, taken from its `Mcp-Project-Path` header. */
 export const requestProject = new AsyncLocalStorage<string | undefined>();

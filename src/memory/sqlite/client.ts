@@ -1,8 +1,8 @@
-import type { StoreChoice } from "./backend.ts";
+import type { StoreChoice } from "../source.ts";
 import type { GraphStore } from "./store.ts";
-import { GraphError } from "./types.ts";
-import type { StoreReply, StoreRequest } from "./store-worker.ts";
-import type { CallAnswer } from "./worker-calls.ts";
+import { GraphError } from "../types.ts";
+import type { StoreReply, StoreRequest } from "./worker.ts";
+import type { CallAnswer } from "../mcp/worker-calls.ts";
 
 /** The GraphStore methods the daemon calls, each answered by the database's worker thread. */
 export const STORE_METHODS = [
@@ -45,11 +45,11 @@ export const WORKER_BUSY_TIMEOUT_MS = 4_000;
 
 /**
  * Where the worker's code is: next to this file when run from source; inside a compiled binary, at the path
- * build.ts's extra entrypoint gets (entrypoints are laid out relative to src/, as `memory/store-worker.js`).
+ * build.ts's extra entrypoint gets (entrypoints are laid out relative to src/, as `memory/sqlite/worker.js`).
  */
 function workerUrl(): string {
-  if (import.meta.url.includes("$bunfs")) return "/$bunfs/root/memory/store-worker.js";
-  return new URL("./store-worker.ts", import.meta.url).href;
+  if (import.meta.url.includes("$bunfs")) return "/$bunfs/root/memory/sqlite/worker.js";
+  return new URL("./worker.ts", import.meta.url).href;
 }
 
 /** Opens `file` in a worker thread of its own. Calls are answered in the order they were made. */

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { GraphStore } from "../../src/memory/store.ts";
-import { exportToFile, importFile } from "../../src/memory/transfer.ts";
+import { GraphStore } from "../../../src/memory/sqlite/store.ts";
+import { exportToFile, importFile } from "../../../src/memory/transfer/transfer.ts";
 
 function dir(): string {
   return mkdtempSync(join(process.env.MSM_TEST_ROOT!, "transfer-"));

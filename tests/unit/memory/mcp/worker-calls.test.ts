@@ -6,10 +6,10 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import type { Graph, GraphSource, StoreChoice } from "../../src/memory/backend.ts";
-import { createMemoryServer, Subscriptions } from "../../src/memory/server.ts";
-import { GraphStore } from "../../src/memory/store.ts";
-import { createCallRunner, isPlainToolCall } from "../../src/memory/worker-calls.ts";
+import type { Graph, GraphSource, StoreChoice } from "../../../../src/memory/source.ts";
+import { createMemoryServer, Subscriptions } from "../../../../src/memory/mcp/server.ts";
+import { GraphStore } from "../../../../src/memory/sqlite/store.ts";
+import { createCallRunner, isPlainToolCall } from "../../../../src/memory/mcp/worker-calls.ts";
 
 const freshStore = () => new GraphStore(join(mkdtempSync(join(process.env.MSM_TEST_ROOT!, "calls-")), "memory.db"));
 const choice: StoreChoice = { scope: "project", why: "the project /p keeps its memory in its .claude folder", backend: "sqlite" };

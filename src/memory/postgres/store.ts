@@ -1,9 +1,9 @@
 import { SQL } from "bun";
 import { randomUUID } from "node:crypto";
-import type { ImportCounts, Direction } from "./store.ts";
+import type { ImportCounts, Direction } from "../sqlite/store.ts";
 import type { ProjectIdentity } from "./project-id.ts";
-import { redact, type PgTarget } from "./pg-url.ts";
-import { ensureSchema } from "./pg-schema.ts";
+import { redact, type PgTarget } from "./url.ts";
+import { ensureSchema } from "./schema.ts";
 import {
   GraphError,
   type Entity,
@@ -15,14 +15,14 @@ import {
   type ObservationDelete,
   type Page,
   type Relation,
-} from "./types.ts";
+} from "../types.ts";
 
 /*
  * The knowledge graph in PostgreSQL: one database holds many projects (rows carry their project), so a team points
  * every machine at one server and each repository sees its own graph. It mirrors store.ts call for call so answers
  * are the same: rows ordered by id (creation order), relations naming their endpoints, `*_lc` columns holding
  * JavaScript's toLowerCase() (PostgreSQL's lower() folds by collation, not like JS), and substring search as
- * `LIKE '%q%'` over those columns, indexed with pg_trgm GIN indexes (tables in pg-schema.ts).
+ * `LIKE '%q%'` over those columns, indexed with pg_trgm GIN indexes (tables in schema.ts).
  *
  * Every call is one SERIALIZABLE transaction, retried when PostgreSQL reports a conflict with another
  * writer (eight daemons on eight machines may write the same project at once).
