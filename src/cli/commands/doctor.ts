@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { doctor, type CheckStatus } from "../../install/doctor.ts";
+import { doctor, type CheckStatus } from "../../supervisor/doctor.ts";
 import { paint, useColor } from "../style.ts";
 
 const MARK: Record<CheckStatus, [string, "green" | "yellow" | "red"]> = { ok: ["✓", "green"], warn: ["!", "yellow"], fail: ["✗", "red"] };

@@ -12,12 +12,12 @@ import { callManager, findSupervisor, SUPERVISOR } from "../lib/manager.ts";
 import { msmHome, paths, userHome } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
 import { VERSION, VERSION_LINE } from "../lib/version.ts";
-import { SCOPES, spotOf, type Place } from "./client.ts";
-import { CLIENTS } from "./clients/index.ts";
-import { msmTargetOf } from "./entries.ts";
-import { snapshot } from "./file.ts";
-import { currentPlace } from "./index.ts";
-import { loadState, statePath } from "./state.ts";
+import { SCOPES, spotOf, type Place } from "../install/client.ts";
+import { CLIENTS } from "../install/clients/index.ts";
+import { msmTargetOf } from "../install/entries.ts";
+import { snapshot } from "../install/file.ts";
+import { currentPlace } from "../install/index.ts";
+import { loadState, statePath } from "../install/state.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
