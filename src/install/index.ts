@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { BUILTIN_TARGETS } from "../lib/config.ts";
 import { MsmError, UsageError, isMsmError } from "../lib/errors.ts";
-import { ensureHome, paths, userHome } from "../lib/paths.ts";
+import { ensureHome, paths, tilde, userHome } from "../lib/paths.ts";
 import { spotOf, type EditorClient, type Place, type Scope, type Spot } from "./client.ts";
 import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
 import { unifiedDiff } from "./diff.ts";
@@ -79,8 +79,6 @@ function recordKey(spot: Spot): string {
   const real = realPath(spot.file);
   return spot.container.join("\0") === spot.client.container.join("\0") ? real : `${real}#${spot.container.join("/")}`;
 }
-
-const tilde = (file: string) => (file.startsWith(userHome() + "/") ? `~${file.slice(userHome().length)}` : file);
 
 /** One client file through one edit: dry run (diff only) or the safe write, then the record saved. */
 function applyToFile(spot: Spot, state: State, options: RunOptions, edit: (text: string, exists: boolean, record: FileRecord) => Outcome): FileReport {

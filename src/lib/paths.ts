@@ -20,6 +20,11 @@ export function userHome(): string {
   return process.env.HOME || homedir();
 }
 
+/** `path` with the home folder written `~`, as people read it in messages and tables. */
+export function tilde(path: string): string {
+  return path.startsWith(userHome() + "/") ? `~${path.slice(userHome().length)}` : path;
+}
+
 /**
  * Creates MSM_HOME (0700) and its logs folder if missing; tightens the mode of an existing one that others can only
  * read. One owned by another user, or writable by others, is refused: it holds the token and config.json, and

@@ -2,60 +2,34 @@
  * `msm doctor`: everything that must be true for editors' sessions to share msm's daemons, each check saying how to
  * fix what it found. Read-only: it starts nothing and changes nothing.
  */
-import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { checkPrivateFile, mine, type Check, type DoctorReport } from "../lib/checks.ts";
 import { loadConfig, parseConfig, resolveTarget, targetNames, type Config } from "../lib/config.ts";
 import { errnoCode } from "../lib/errors.ts";
 import { listLocks, parseLockFile, ownerAlive } from "../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../lib/manager.ts";
-import { msmHome, paths, userHome } from "../lib/paths.ts";
+import { msmHome, paths, tilde } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
-import { VERSION, VERSION_LINE } from "../lib/version.ts";
-import { SCOPES, spotOf, type Place } from "../install/client.ts";
-import { CLIENTS } from "../install/clients/index.ts";
-import { msmTargetOf } from "../install/entries.ts";
-import { snapshot } from "../install/file.ts";
-import { currentPlace } from "../install/index.ts";
-import { loadState, statePath } from "../install/state.ts";
+import { VERSION } from "../lib/version.ts";
 
-export type CheckStatus = "ok" | "warn" | "fail";
-
-export interface Check {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** What to run or do, when the status is not ok. */
-  fix?: string;
-}
-
-export interface DoctorReport {
-  ok: boolean;
-  version: string;
-  home: string;
-  checks: Check[];
-}
-
-/** How long `<binary> --version` may take before the binary counts as broken. */
-const VERSION_TIMEOUT_MS = 10_000;
-
-const tilde = (file: string) => (file.startsWith(userHome() + "/") ? `~${file.slice(userHome().length)}` : file);
-
-export async function doctor(place: Place = currentPlace()): Promise<DoctorReport> {
+/**
+ * Runs every check. `editorChecks` are the install folder's (editors' config files, installs.json): the command
+ * passes them in, so this folder needs nothing from install/.
+ */
+export async function doctor(editorChecks: (config: Config | undefined) => Promise<Check[]> = async () => []): Promise<DoctorReport> {
   const checks: Check[] = [];
   checks.push(checkHome());
   const { check: configCheck, config } = checkConfig();
   checks.push(configCheck);
   checks.push(checkPrivateFile("token", paths.token(), "created by the first session", true));
-  checks.push(checkState());
-  checks.push(...(await checkClients(place, config)));
+  checks.push(...(await editorChecks(config)));
   checks.push(...(await checkDaemons(config)));
   checks.push(...checkStaleLocks());
   if (config) checks.push(...(await checkPorts(config)));
   return { ok: checks.every((c) => c.status !== "fail"), version: VERSION, home: msmHome(), checks };
 }
-
-const mine = (uid: number) => typeof process.getuid !== "function" || uid === process.getuid();
 
 function checkHome(): Check {
   const home = msmHome();
@@ -72,21 +46,6 @@ function checkHome(): Check {
   }
 }
 
-/** Writable by others is a failure (config.json starts programs); readable by others fails only for a secret. */
-function checkPrivateFile(name: string, file: string, absent: string, secret = false): Check {
-  try {
-    const st = statSync(file);
-    if (!mine(st.uid)) return { name, status: "fail", detail: `${file} belongs to another user`, fix: `remove it; msm will not use it` };
-    const mode = (st.mode & 0o777).toString(8);
-    if ((st.mode & 0o022) !== 0) return { name, status: "fail", detail: `${file} is writable by other users (mode ${mode})`, fix: `chmod 600 ${file}` };
-    if ((st.mode & 0o044) !== 0) return { name, status: secret ? "fail" : "warn", detail: `${file} is readable by other users (mode ${mode}); it may hold secrets`, fix: `chmod 600 ${file}` };
-    return { name, status: "ok", detail: `${tilde(file)} (private)` };
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return { name, status: "ok", detail: `${tilde(file)} absent (${absent})` };
-    return { name, status: "fail", detail: `cannot read ${file} (${errnoCode(error)})`, fix: "check its permissions" };
-  }
-}
-
 function checkConfig(): { check: Check; config: Config | undefined } {
   const file = paths.config();
   const privacy = checkPrivateFile("config.json", file, "defaults");
@@ -100,92 +59,6 @@ function checkConfig(): { check: Check; config: Config | undefined } {
   }
   if (privacy.status !== "ok") return { check: privacy, config };
   return { check: { name: "config.json", status: "ok", detail: `${privacy.detail}, ${targetNames(config).length} targets: ${targetNames(config).join(", ")}` }, config };
-}
-
-function checkState(): Check {
-  const privacy = checkPrivateFile("installs.json", statePath(), "nothing installed yet");
-  if (privacy.status === "fail") return privacy;
-  try {
-    const files = Object.keys(loadState().files).length;
-    return { ...privacy, detail: `${privacy.detail}, ${files} editor files changed by msm` };
-  } catch (error) {
-    return { name: "installs.json", status: "fail", detail: (error as Error).message };
-  }
-}
-
-/** Runs `<command> --version` once per binary; undefined when it cannot run. */
-async function versionOf(argv: string[]): Promise<string | undefined> {
-  try {
-    const child = Bun.spawn([...argv, "--version"], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: process.env });
-    const timer = setTimeout(() => child.kill("SIGKILL"), VERSION_TIMEOUT_MS);
-    const [text, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
-    clearTimeout(timer);
-    return code === 0 ? text.trim() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Each client file holding msm entries: the binary they run exists and is this version; their targets exist. */
-async function checkClients(place: Place, config: Config | undefined): Promise<Check[]> {
-  const checks: Check[] = [];
-  const versions = new Map<string, Promise<string | undefined>>();
-  const known = config ? targetNames(config) : undefined;
-  let entries = 0;
-  for (const client of CLIENTS) {
-    for (const scope of SCOPES) {
-      const spot = spotOf(client, scope, place);
-      if (!spot || !existsSync(spot.file)) continue;
-      const file = spot.file;
-      const name = `${client.name} (${scope})`;
-      let servers: Record<string, unknown>;
-      try {
-        servers = client.format.entries(snapshot(file).text, spot.container, file);
-      } catch (error) {
-        checks.push({ name, status: "fail", detail: `cannot read ${tilde(file)}: ${(error as Error).message}`, fix: `fix the file; the editor cannot read it either` });
-        continue;
-      }
-      const problems: string[] = [];
-      let count = 0;
-      for (const [entryName, entry] of Object.entries(servers)) {
-        const target = msmTargetOf(entry);
-        if (target === undefined) continue;
-        count++;
-        const { command, args, env } = entry as { command: string; args: string[]; env?: Record<string, string> };
-        const resolved = command.includes("/") || command.includes("\\") ? command : (Bun.which(command) ?? undefined);
-        if (!resolved || !isExecutable(resolved)) {
-          problems.push(`${entryName}: ${command} is missing or not executable`);
-          continue;
-        }
-        const argv = [resolved, ...args.slice(0, args.indexOf("proxy"))];
-        const key = argv.join("\0");
-        if (!versions.has(key)) versions.set(key, versionOf(argv));
-        const version = await versions.get(key);
-        // `--version` names the commit and build too: the same version number built from other code is another msm.
-        if (version !== VERSION_LINE) problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION_LINE}`);
-        if (known && !known.includes(target)) problems.push(`${entryName}: target "${target}" is not in config.json`);
-        const home = env?.MSM_HOME ?? join(userHome(), ".mcp-session-manager");
-        if (home !== msmHome()) problems.push(`${entryName}: uses MSM_HOME ${home}, not ${msmHome()}`);
-      }
-      entries += count;
-      if (count === 0) continue;
-      if (problems.length) {
-        const flag = scope === "user" ? "" : ` --scope ${scope}`;
-        checks.push({ name, status: "fail", detail: `${tilde(file)}: ${problems.join("; ")}`, fix: `msm install ${client.name}${flag} (rewrites msm's entries for this binary and MSM_HOME)` });
-      } else checks.push({ name, status: "ok", detail: `${tilde(file)}: ${count} msm entr${count === 1 ? "y" : "ies"}, binary ${VERSION}` });
-    }
-  }
-  if (entries === 0) checks.push({ name: "editors", status: "warn", detail: "no editor config runs msm yet", fix: "msm install (and msm import CLIENT to move existing servers behind msm)" });
-  return checks;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /** The supervisor and every running daemon answer, and run this version. */

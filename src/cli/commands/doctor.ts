@@ -1,5 +1,8 @@
 import { defineCommand } from "citty";
-import { doctor, type CheckStatus } from "../../supervisor/doctor.ts";
+import type { CheckStatus } from "../../lib/checks.ts";
+import { installChecks } from "../../install/checks.ts";
+import { currentPlace } from "../../install/index.ts";
+import { doctor } from "../../supervisor/doctor.ts";
 import { paint, useColor } from "../style.ts";
 
 const MARK: Record<CheckStatus, [string, "green" | "yellow" | "red"]> = { ok: ["✓", "green"], warn: ["!", "yellow"], fail: ["✗", "red"] };
@@ -13,7 +16,7 @@ export default defineCommand({
     json: { type: "boolean", description: "Print the checks as JSON" },
   },
   async run({ args }) {
-    const report = await doctor();
+    const report = await doctor((config) => installChecks(currentPlace(), config));
     if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     else {
       const color = useColor();
