@@ -8,49 +8,7 @@ import { PgGraph, PgServer } from "./postgres/store.ts";
 import type { AsyncStore } from "./sqlite/client.ts";
 import { configuredDatabaseUrl, parsePgUrl } from "./postgres/url.ts";
 import { projectIdentity, type ProjectIdentity } from "./postgres/project-id.ts";
-import type { STORE_METHODS } from "./sqlite/client.ts";
-import type { GraphStore, ImportCounts } from "./sqlite/store.ts";
-import type { Entity, Relation } from "./types.ts";
-
-type Maybe<T> = T | Promise<T>;
-
-/**
- * What the MCP server needs from a graph: the SQLite worker (AsyncStore) and PgGraph both answer with promises;
- * `Maybe` also admits a plain GraphStore (tests, tools). `file` keys resource subscriptions.
- */
-export type Graph = { readonly file: string } & {
-  [K in (typeof STORE_METHODS)[number]]: (...args: Parameters<GraphStore[K]>) => Maybe<ReturnType<GraphStore[K]>>;
-};
-export type GraphItem = { type: "entity"; entity: Entity } | { type: "relation"; relation: Relation };
-
-/** What import, export and migrate need: write a batch with the import rules, read everything in order. */
-export interface TransferGraph {
-  importGraph(entities: Entity[], relations: Relation[]): Maybe<ImportCounts>;
-  iterate(): Iterable<GraphItem> | AsyncIterable<GraphItem>;
-}
-
-/** Where a session's graph lives and why, for `memory_stats`. */
-export interface StoreChoice {
-  scope: "project" | "home";
-  why: string;
-  backend: "sqlite" | "postgres";
-  /** PostgreSQL only: the project's id in the shared database and how it was found. */
-  projectId?: string;
-  projectIdSource?: ProjectIdentity["source"];
-}
-
-/** The graphs a daemon serves, picked per request from its `Mcp-Project-Path`. */
-export interface GraphSource {
-  readonly backend: "sqlite" | "postgres";
-  current(): Graph;
-  currentWithChoice(): { store: Graph; choice: StoreChoice };
-  /**
-   * Calls `changed` when something other than this daemon changes `store` (another machine on a shared database).
-   * Absent for SQLite: every writer of a project file is this daemon, and it notifies its sessions itself.
-   */
-  follow?(store: Graph, changed: () => void): Promise<void>;
-  closeAll(): void | Promise<void>;
-}
+import type { Graph, GraphSource, StoreChoice } from "./types.ts";
 
 /** The per-project SQLite files (the default). */
 export class SqliteSource implements GraphSource {

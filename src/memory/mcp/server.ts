@@ -1,6 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SubscribeRequestSchema, UnsubscribeRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Graph, GraphSource } from "../source.ts";
+import type { Graph, GraphSource } from "../types.ts";
 import { TOOLS, type ToolContext } from "./tools.ts";
 import { GraphError } from "../types.ts";
 import { VERSION } from "../../lib/version.ts";

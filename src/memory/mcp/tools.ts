@@ -2,7 +2,7 @@
 // (server.ts), so a database's worker thread can answer a call with the very same code without loading the SDK
 // (worker-calls.ts). Order matters: tools/list lists them in this order, the nine official tools first.
 import { z, type ZodRawShape } from "zod";
-import type { Graph, GraphSource } from "../source.ts";
+import type { Graph, GraphSource } from "../types.ts";
 import {
   EntitySchema,
   GraphError,

@@ -1,6 +1,7 @@
 import type { JSONRPCRequest, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { LeanHttpTransport } from "../../lib/http/lean-transport.ts";
-import type { GraphSource, SqliteSource } from "../source.ts";
+import type { SqliteSource } from "../source.ts";
+import type { GraphSource } from "../types.ts";
 import type { Subscriptions } from "./server.ts";
 import { isPlainToolCall } from "./worker-calls.ts";
 

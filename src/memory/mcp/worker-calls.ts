@@ -12,7 +12,7 @@
 // back untouched, for the session's server to word the validation error exactly as the SDK does. The SDK itself is
 // not loaded here: it would cost every database's thread ~6 MB and ~40 ms at start.
 import * as zm from "zod/v4-mini";
-import type { Graph, GraphSource, StoreChoice } from "../source.ts";
+import type { Graph, GraphSource, StoreChoice } from "../types.ts";
 import { TOOLS, type ToolContext, type ToolResult } from "./tools.ts";
 
 /** What a call answered here sends back: the JSON-RPC response as UTF-8 bytes, and whether it changed the graph. */

@@ -1,6 +1,6 @@
 import { SQL } from "bun";
 import { randomUUID } from "node:crypto";
-import type { ImportCounts, Direction } from "../sqlite/store.ts";
+import type { ImportCounts, Direction } from "../types.ts";
 import type { ProjectIdentity } from "./project-id.ts";
 import { redact, type PgTarget } from "./url.ts";
 import { ensureSchema } from "./schema.ts";

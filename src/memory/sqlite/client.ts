@@ -1,27 +1,6 @@
-import type { StoreChoice } from "../source.ts";
-import type { GraphStore } from "./store.ts";
-import { GraphError } from "../types.ts";
+import { GraphError, STORE_METHODS, type GraphOperations, type StoreChoice, type StoreMethod } from "../types.ts";
 import type { StoreReply, StoreRequest } from "./worker.ts";
 import type { CallAnswer } from "../mcp/worker-calls.ts";
-
-/** The GraphStore methods the daemon calls, each answered by the database's worker thread. */
-export const STORE_METHODS = [
-  "createEntities",
-  "createRelations",
-  "addObservations",
-  "deleteEntities",
-  "deleteObservations",
-  "deleteRelations",
-  "readGraph",
-  "searchNodes",
-  "openNodes",
-  "stats",
-  "renameEntity",
-  "mergeEntities",
-  "entityDetails",
-  "nodeRelations",
-] as const;
-type Method = (typeof STORE_METHODS)[number];
 
 /** A GraphStore whose every call runs on its own thread: same methods, answers as promises. */
 export type AsyncStore = {
@@ -34,7 +13,7 @@ export type AsyncStore = {
    */
   call(body: Uint8Array, choice: StoreChoice): Promise<CallAnswer | undefined>;
 } & {
-  [K in Method]: (...args: Parameters<GraphStore[K]>) => Promise<ReturnType<GraphStore[K]>>;
+  [K in StoreMethod]: (...args: Parameters<GraphOperations[K]>) => Promise<ReturnType<GraphOperations[K]>>;
 };
 
 /**

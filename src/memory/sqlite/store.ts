@@ -4,6 +4,9 @@ import { migrate } from "./schema.ts";
 import { phrase, SearchPlanner, type SearchPlan } from "./search.ts";
 import {
   GraphError,
+  type Direction,
+  type GraphOperations,
+  type ImportCounts,
   type Entity,
   type EntityDetails,
   type KnowledgeGraph,
@@ -30,19 +33,9 @@ export const BUSY_TIMEOUT_MS = 10_000;
 const MERGE_EVERY_WRITES = 32;
 const MERGE_PAGES = 64;
 
-/** What `importGraph` did, for the import command's summary. */
-export interface ImportCounts {
-  entitiesAdded: number;
-  /** Entities whose name was already there: their new observations were added, their type kept. */
-  entitiesMerged: number;
-  observationsAdded: number;
-  relationsAdded: number;
-}
-
-export type Direction = "outgoing" | "incoming" | "both";
 
 /** The knowledge graph in one SQLite file. Every method is one transaction, so a call is all or nothing. */
-export class GraphStore {
+export class GraphStore implements GraphOperations {
   readonly db: Database;
   private readonly q: ReturnType<typeof prepare>;
   private writes = 0;

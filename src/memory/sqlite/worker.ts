@@ -3,10 +3,8 @@
 // Besides single store methods, it answers whole tools/call requests (worker-calls.ts), so a big one's parsing,
 // checking and answer-building stay off the daemon's event loop too.
 import { readdirSync, readlinkSync, readFileSync } from "node:fs";
-import type { Graph, StoreChoice } from "../source.ts";
-import { STORE_METHODS } from "./client.ts";
 import { GraphStore } from "./store.ts";
-import { GraphError } from "../types.ts";
+import { GraphError, STORE_METHODS, type Graph, type StoreChoice } from "../types.ts";
 import { createCallRunner } from "../mcp/worker-calls.ts";
 
 declare const self: Worker;

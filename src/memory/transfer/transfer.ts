@@ -2,9 +2,7 @@ import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSy
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import { MsmError } from "../../lib/errors.ts";
-import type { TransferGraph as Graph } from "../source.ts";
-import type { ImportCounts } from "../sqlite/store.ts";
-import type { Entity, Relation } from "../types.ts";
+import type { Entity, ImportCounts, Relation, TransferGraph as Graph } from "../types.ts";
 
 /*
  * The official server's file: one JSON object per line, `{"type":"entity","name","entityType","observations"}` or

@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import type { Graph, GraphSource, StoreChoice } from "../../../../src/memory/source.ts";
+import type { Graph, GraphSource, StoreChoice } from "../../../../src/memory/types.ts";
 import { createMemoryServer, Subscriptions } from "../../../../src/memory/mcp/server.ts";
 import { GraphStore } from "../../../../src/memory/sqlite/store.ts";
 import { createCallRunner, isPlainToolCall } from "../../../../src/memory/mcp/worker-calls.ts";
