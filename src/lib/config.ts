@@ -2,12 +2,13 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 // zod/mini, not "zod": the same schemas and issues at about half the resident memory, which matters in the proxy
 // (started N×M times, every one of them parses config.json and lock files).
 import * as z from "zod/mini";
+import { TRANSPORTS } from "./contracts/lock-file.ts";
 import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
 import { foreignReason } from "./trust.ts";
 
-export const TransportSchema = z.enum(["streamable-http", "sse", "http"]);
-export type Transport = z.infer<typeof TransportSchema>;
+export const TransportSchema = z.enum(TRANSPORTS);
+export type { Transport } from "./contracts/lock-file.ts";
 
 const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 

@@ -9,7 +9,8 @@ import { checkPrivateFile, mine, type Check, type DoctorReport } from "../lib/ch
 import { loadConfig, parseConfig, resolveTarget, targetNames, type Config } from "../lib/config.ts";
 import { errnoCode } from "../lib/errors.ts";
 import { listLocks, parseLockFile, ownerAlive } from "../lib/lock.ts";
-import { callManager, findSupervisor, SUPERVISOR } from "../lib/manager.ts";
+import { callSupervisor } from "../lib/contracts/supervisor-api.ts";
+import { findSupervisor, SUPERVISOR } from "../lib/manager.ts";
 import { msmHome, paths, tilde } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
 import { VERSION } from "../lib/version.ts";
@@ -75,7 +76,7 @@ async function checkDaemons(config: Config | undefined): Promise<Check[]> {
   let states = new Map<string, { state: string; note: string | null }>();
   if (manager) {
     try {
-      const status = await callManager<{ targets: { name: string; state: string; note: string | null }[] }>(manager, "GET", "/status", 5_000);
+      const status = await callSupervisor(manager, "status", {}, 5_000);
       states = new Map(status.targets.map((t) => [t.name, t]));
     } catch (error) {
       checks.push({ name: "supervisor", status: "fail", detail: (error as Error).message, fix: "msm logs supervisor" });

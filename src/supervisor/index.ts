@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
 import { loadConfig, resolveTarget, targetNames, type ResolvedTarget } from "../lib/config.ts";
-import type { Endpoint } from "../lib/ensure.ts";
+import type { Endpoint, StopResult, SupervisorStatus } from "../lib/contracts/supervisor-api.ts";
 import { isMsmError, MsmError } from "../lib/errors.ts";
 import { acquireLock, clearIfStale, listLocks, parseLockFile, readLock } from "../lib/lock.ts";
 import { createLogger, rotateInPlace, tailLines } from "../lib/log.ts";
@@ -12,7 +12,7 @@ import { serveLoopback } from "../lib/http/serve.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
 import { createManagerApp } from "./api.ts";
-import { Keeper, type TargetStatus } from "./keeper.ts";
+import { Keeper } from "./keeper.ts";
 
 /** How often deaths of adopted daemons (not our children) are looked for. */
 export const WATCH_INTERVAL_MS = 500;
@@ -26,18 +26,6 @@ export const LOG_CHECK_INTERVAL_MS = 30_000;
 export interface SupervisorOptions {
   port?: number;
   detached: boolean;
-}
-
-/** What `msm stop` reports per daemon: sessions attached when it stopped (null = cannot tell). */
-export interface StopResult {
-  name: string;
-  stopped: boolean;
-  sessions: number | null;
-}
-
-export interface SupervisorStatus {
-  supervisor: { pid: number; port: number; version: string; startedAt: string; uptimeSeconds: number; home: string };
-  targets: TargetStatus[];
 }
 
 /** Owns every daemon of one MSM_HOME. The only code that starts daemons. */

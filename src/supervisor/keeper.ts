@@ -1,15 +1,16 @@
 import type { ConsolaInstance } from "consola";
 import type { ResolvedTarget } from "../lib/config.ts";
-import { endpointOf, type Endpoint } from "../lib/ensure.ts";
+import type { DaemonState, Endpoint, TargetStatus } from "../lib/contracts/supervisor-api.ts";
+import { endpointOf } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
-import type { ChildStatus } from "../lib/host-status.ts";
+import { fetchStats, type ChildStatus } from "../lib/contracts/stats.ts";
+import { connectionsTo } from "../lib/platform/index.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { answers, probe } from "../lib/probe.ts";
 import { groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, terminate } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
-import { connectionsTo, fetchStats } from "./activity.ts";
 import { launch, note, StartFailed } from "./launch.ts";
 
 /**
@@ -40,34 +41,8 @@ export const FAILED_LOG_LINES = 6;
 /** msm's own notes in a daemon log ("starting …", "exited …"): left out of the failure excerpt, the daemon's words matter. */
 const MSM_NOTE = / \[msm\] /;
 
-export type State = "stopped" | "starting" | "running" | "backoff" | "failed";
-/** What status shows: a running daemon that does not answer its health check is `unresponsive`. */
-export type ShownState = State | "unresponsive";
-
-/** One row of `GET /status`. */
-export interface TargetStatus {
-  name: string;
-  kind: ResolvedTarget["kind"];
-  state: ShownState | "invalid";
-  pid: number | null;
-  port: number | null;
-  transport: string;
-  url: string | null;
-  /** The msm version that started the daemon (from its lock); differs from the supervisor's after an upgrade. */
-  version: string | null;
-  uptimeSeconds: number | null;
-  restarts: number;
-  sessions: number | null;
-  connections: number | null;
-  requests: number | null;
-  rssBytes: number | null;
-  idleMinutes: number;
-  /** Why it is failed or stopped (crash loop, idle, stopped by a command), with the last log lines when failed. */
-  note: string | null;
-  lastLog: string[];
-  /** A stdio host's children (one per project, per session, or one global); absent for other targets. */
-  children?: ChildStatus[];
-}
+/** A keeper's states (the contract's DaemonState). */
+export type State = DaemonState;
 
 /**
  * Owns one target's daemon: starts it on demand, notices when it dies (as its parent, or by polling a pid it

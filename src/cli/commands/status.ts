@@ -2,13 +2,12 @@ import { defineCommand } from "citty";
 import { configProblems, loadConfig, resolveTarget, targetNames, type Config } from "../../lib/config.ts";
 import { isMsmError } from "../../lib/errors.ts";
 import { listLocks, type LockInfo } from "../../lib/lock.ts";
-import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
+import { callSupervisor, type SupervisorStatus, type TargetStatus } from "../../lib/contracts/supervisor-api.ts";
+import { findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
 import { msmHome, userHome } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
-import type { SupervisorStatus } from "../../supervisor/index.ts";
-import { fetchStats } from "../../supervisor/activity.ts";
-import type { TargetStatus } from "../../supervisor/keeper.ts";
+import { fetchStats } from "../../lib/contracts/stats.ts";
 import { loadToken } from "../../lib/token.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -31,7 +30,7 @@ export async function collectStatus(): Promise<StatusReport> {
   const manager = await findSupervisor();
   if (manager) {
     try {
-      const answer = await callManager<SupervisorStatus>(manager, "GET", "/status", 5_000);
+      const answer = await callSupervisor(manager, "status", {}, 5_000);
       return withConfig({ home: msmHome(), ...answer, problems: [], ...logins(config) }, config);
     } catch (error) {
       if (!isMsmError(error)) throw error;

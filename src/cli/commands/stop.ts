@@ -3,10 +3,10 @@ import { defineCommand } from "citty";
 import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import { MsmError } from "../../lib/errors.ts";
 import { listLocks, readLock, releaseIfOwned } from "../../lib/lock.ts";
-import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
+import { callSupervisor, type StopResult } from "../../lib/contracts/supervisor-api.ts";
+import { findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
 import { paths } from "../../lib/paths.ts";
 import { terminate } from "../../lib/proc.ts";
-import type { StopResult } from "../../supervisor/index.ts";
 
 /** Stopping waits for SIGTERM's grace period and then some. */
 const STOP_TIMEOUT_MS = 15_000;
@@ -35,11 +35,11 @@ export default defineCommand({
     const manager = await findSupervisor();
     if (manager) {
       if (args.all) {
-        const { stopped } = await callManager<{ stopped: StopResult[] }>(manager, "POST", "/shutdown", STOP_TIMEOUT_MS);
+        const { stopped } = await callSupervisor(manager, "shutdown", {}, STOP_TIMEOUT_MS);
         for (const result of stopped) say(stoppedLine(result));
         say(stopped.length ? "stopped the supervisor" : "stopped the supervisor (no daemon was running)");
       } else {
-        say(stoppedLine(await callManager<StopResult>(manager, "POST", `/daemons/${encodeURIComponent(args.name!)}/stop`, STOP_TIMEOUT_MS)));
+        say(stoppedLine(await callSupervisor(manager, "stop", { name: args.name! }, STOP_TIMEOUT_MS)));
       }
       return;
     }

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { MsmError } from "../../lib/errors.ts";
-import { callManager, ensureSupervisor } from "../../lib/manager.ts";
+import { callSupervisor } from "../../lib/contracts/supervisor-api.ts";
+import { ensureSupervisor } from "../../lib/manager.ts";
 
 /** How long `msm ui` waits for the supervisor to hand out a login URL (it loads the dashboard first). */
 const LOGIN_TIMEOUT_MS = 10_000;
@@ -12,7 +13,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const manager = await ensureSupervisor();
-    const { url } = await callManager<{ url: string }>(manager, "POST", "/ui-login", LOGIN_TIMEOUT_MS).catch((error: Error) => {
+    const { url } = await callSupervisor(manager, "uiLogin", {}, LOGIN_TIMEOUT_MS).catch((error: Error) => {
       // A supervisor started by an older msm (before the dashboard) is still running: it does not know the route.
       if (!/answered 404/.test(error.message)) throw error;
       throw new MsmError("SUPERVISOR_UNREACHABLE", `The running supervisor (pid ${manager.pid}) is from an older msm without the dashboard. Run "msm stop --all", then "msm ui" again.`);

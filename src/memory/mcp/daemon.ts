@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { loadConfig } from "../../lib/config.ts";
 import { MsmError } from "../../lib/errors.ts";
+import { STATS_PATH, type StatsAnswer } from "../../lib/contracts/stats.ts";
 import { createBaseApp } from "../../lib/http/app.ts";
 import { routeMcp, runDaemon, sessionTransportOptions } from "../../lib/http/daemon.ts";
 import { PROJECT_HEADER } from "../../lib/http/headers.ts";
@@ -34,7 +35,7 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
   const subscriptions = new Subscriptions();
   // For the supervisor's status and idle shutdown (GET /stats, token required like everything but /health).
   let requests = 0;
-  app.get("/stats", (c) => c.json({ sessions: sessions.size, requests }));
+  app.get(STATS_PATH, (c) => c.json({ sessions: sessions.size, requests } satisfies StatsAnswer));
 
   const openSession = async (): Promise<Session> => {
     const server = createMemoryServer(databases, subscriptions);
