@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import { createBaseApp } from "../lib/http/app.ts";
 import { ROUTES, type RouteAnswers } from "../lib/contracts/supervisor-api.ts";
 import { isMsmError } from "../lib/errors.ts";
-import type { Supervisor } from "./index.ts";
+import type { Supervisor } from "./supervisor.ts";
 import { dashboard } from "./web/mount.ts";
 
 /** Most lines `GET /daemons/:name/logs` returns at once. */

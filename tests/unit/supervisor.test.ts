@@ -7,7 +7,7 @@ import { loadToken } from "../../src/lib/token.ts";
 // Crash loops in milliseconds, not half a minute: read by keeper.ts when it loads, so set before importing it.
 process.env.MSM_BACKOFF_MS = "20,20,20,20,20";
 const { Keeper, BACKOFF_MS } = await import("../../src/supervisor/keeper.ts");
-const { Supervisor } = await import("../../src/supervisor/index.ts");
+const { Supervisor } = await import("../../src/supervisor/supervisor.ts");
 const { createManagerApp } = await import("../../src/supervisor/api.ts");
 const { resolveTarget, parseConfig } = await import("../../src/lib/config.ts");
 const { ROUTES, routeUrl } = await import("../../src/lib/contracts/supervisor-api.ts");
