@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { CheckStatus } from "../../lib/checks.ts";
 import { installChecks } from "../../install/checks.ts";
 import { currentPlace } from "../../install/index.ts";
-import { doctor } from "../../supervisor/doctor.ts";
+import { doctor } from "../../supervisor/index.ts";
 import { paint, useColor } from "../style.ts";
 
 const MARK: Record<CheckStatus, [string, "green" | "yellow" | "red"]> = { ok: ["✓", "green"], warn: ["!", "yellow"], fail: ["✗", "red"] };

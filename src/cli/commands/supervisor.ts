@@ -8,7 +8,7 @@ export default defineCommand({
   },
   args: DAEMON_ARGS.supervisor,
   async run({ args }) {
-    const { runSupervisor } = await import("../../supervisor/supervisor.ts");
+    const { runSupervisor } = await import("../../supervisor/index.ts");
     await runSupervisor({ port: args.port ? parsePort(args.port) : undefined, detached: args.detached });
   },
 });
