@@ -17,6 +17,13 @@ import { FormatError } from "./formats/format.ts";
 import { jsonc } from "./formats/jsonc.ts";
 import { loadState, saveState, type FileRecord, type State } from "./state.ts";
 
+// The folder's public face: what commands use, from wherever it lives in install/.
+export { SCOPES, type Place, type Scope } from "./client.ts";
+export { CLIENT_NAMES, clientNamed } from "./clients/index.ts";
+export { launcher, proxyEntry } from "./entries.ts";
+export { snippet } from "./snippet.ts";
+export { installChecks } from "./checks.ts";
+
 export function currentPlace(): Place {
   return { home: userHome(), cwd: process.cwd(), env: process.env, platform: process.platform };
 }

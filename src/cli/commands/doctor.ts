@@ -1,7 +1,6 @@
 import { defineCommand } from "citty";
 import type { CheckStatus } from "../../lib/checks.ts";
-import { installChecks } from "../../install/checks.ts";
-import { currentPlace } from "../../install/index.ts";
+import { installChecks, currentPlace } from "../../install/index.ts";
 import { doctor } from "../../supervisor/index.ts";
 import { paint, useColor } from "../style.ts";
 

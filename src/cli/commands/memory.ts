@@ -14,7 +14,7 @@ const serve = defineCommand({
   args: serveArgs,
   async run({ args }) {
     const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
-    const { runMemoryDaemon } = await import("../../memory/mcp/daemon.ts");
+    const { runMemoryDaemon } = await import("../../memory/index.ts");
     const port = args.port !== undefined ? parsePort(args.port) : resolveTarget(loadConfig(), "memory").port;
     await runMemoryDaemon({ port, detached: args.detached });
   },
@@ -27,7 +27,7 @@ const importCommand = defineCommand({
     ...projectArg,
   },
   async run({ args }) {
-    const { runImport } = await import("../../memory/transfer/commands.ts");
+    const { runImport } = await import("../../memory/index.ts");
     await runImport(args.file || process.env.MEMORY_FILE_PATH, args.project);
   },
 });
@@ -39,7 +39,7 @@ const exportCommand = defineCommand({
     output: { type: "string", alias: "o", description: "Write to this file (atomically) instead of stdout" },
   },
   async run({ args }) {
-    const { runExport } = await import("../../memory/transfer/commands.ts");
+    const { runExport } = await import("../../memory/index.ts");
     await runExport(args.project, args.output);
   },
 });
@@ -55,7 +55,7 @@ const migrateCommand = defineCommand({
     ...projectArg,
   },
   async run({ args }) {
-    const { runMigrate } = await import("../../memory/transfer/commands.ts");
+    const { runMigrate } = await import("../../memory/index.ts");
     await runMigrate({ to: args.to, from: args.from, project: args.project });
   },
 });

@@ -11,7 +11,7 @@ export default defineCommand({
     const target = resolveTarget(loadConfig(), args.name);
     if (target.kind !== "remote") throw new MsmError("USAGE", `"${args.name}" is not a remote target (it has no "url" in config.json).`);
     const port = args.port !== undefined ? parsePort(args.port) : target.port;
-    const { runRelay } = await import("../../remote/daemon.ts");
+    const { runRelay } = await import("../../remote/index.ts");
     await runRelay({ target, port, detached: args.detached });
   },
 });

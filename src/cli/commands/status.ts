@@ -12,7 +12,7 @@ import { loadToken } from "../../lib/token.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
 import { paint, table, truncate, useColor, visibleLength, wrap } from "../style.ts";
-import { loginState, type LoginState } from "../../remote/store.ts";
+import { loginState, type LoginState } from "../../remote/index.ts";
 
 /** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
 export interface StatusReport {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { loadConfig } from "../../lib/config.ts";
+import type { DatabaseInfo, EntityView, ExplorerApi, GraphView, SearchPage } from "../../lib/contracts/explorer.ts";
 import { knownDatabases } from "../../lib/known-databases.ts";
 import { homeDatabasePath } from "../sqlite/databases.ts";
 import { PgGraph, PgServer } from "../postgres/store.ts";
@@ -27,21 +28,6 @@ const SNIPPET_CHARS = 160;
 /** Connections the explorer may hold to a PostgreSQL server (a daemon holds 4). */
 const PG_EXPLORER_POOL = 2;
 
-export interface DatabaseInfo {
-  id: string;
-  backend: "sqlite" | "postgres";
-  /** "home", the project folder's name, or a PostgreSQL project's id (its git origin, msm.json name or path) */
-  label: string;
-  /** The project folder (SQLite) or the project's full key in the shared database (PostgreSQL); null = home */
-  project: string | null;
-  /** The SQLite file, or the PostgreSQL server as `postgres://user@host:port/db` (never a password) */
-  file: string;
-  entities: number | null;
-  relations: number | null;
-  /** Why the PostgreSQL server could not be listed (it is shown as one row carrying this) */
-  error?: string;
-}
-
 type Maybe<T> = T | Promise<T>;
 /** What browsing needs from a graph: GraphStore answers at once, PgGraph with promises. */
 interface Browsable {
@@ -49,13 +35,6 @@ interface Browsable {
   entityDetails(name: string): Maybe<EntityDetails | undefined>;
   observationTimes(name: string): Maybe<{ content: string; createdAt: number }[]>;
   nodeRelations(name: string, direction?: Direction, page?: Page): Maybe<Relation[]>;
-}
-
-export interface GraphView {
-  center: string;
-  nodes: { name: string; entityType: string | null; depth: number; degree: number }[];
-  edges: Relation[];
-  truncated: boolean;
 }
 
 function idOf(file: string): string {
@@ -97,7 +76,7 @@ function pgSource(key: string): ProjectIdentity["source"] {
  * every project in that PostgreSQL database, read with the daemon's PgGraph (same ranking there too).
  * The browser names a database by an opaque id from this list, never by a path or a URL.
  */
-export class Explorer {
+export class Explorer implements ExplorerApi {
   private readonly open = new Map<string, { store: GraphStore; lastUsed: number }>();
   private readonly sweeper: Timer;
   private pg: { url: string; server: PgServer; graphs: Map<string, PgGraph> } | undefined;
@@ -195,7 +174,7 @@ export class Explorer {
   }
 
   /** search_nodes' matches in search_nodes' order, one page, with a line of context each. */
-  async search(id: string, query: string, offset = 0): Promise<{ entities: { name: string; entityType: string; observations: number; snippet: string }[]; more: boolean } | undefined> {
+  async search(id: string, query: string, offset = 0): Promise<SearchPage | undefined> {
     const store = await this.storeOf(id);
     if (!store) return undefined;
     const found = await store.searchNodes(query, { limit: SEARCH_PAGE + 1, offset });
@@ -207,7 +186,7 @@ export class Explorer {
     return { entities, more: found.entities.length > SEARCH_PAGE };
   }
 
-  async entity(id: string, name: string) {
+  async entity(id: string, name: string): Promise<EntityView | undefined> {
     const store = await this.storeOf(id);
     const details = await store?.entityDetails(name);
     if (!store || !details) return undefined;

@@ -1,17 +1,11 @@
 // The memory explorer's SQLite and PostgreSQL work, on its own thread: a search that ranks tens of thousands of matches takes a
 // quarter of a second on 100,000 entities (seconds on a million), and the supervisor's event loop — which answers
 // proxies and restarts daemons — must not wait for it. Loaded with `new Worker(...)`; built as its own entrypoint.
+import type { ExplorerReply, ExplorerRequest } from "../../lib/contracts/explorer.ts";
 import { Explorer } from "./explorer.ts";
 
 declare const self: Worker;
 
-export type ExplorerMethod = "databases" | "search" | "entity" | "graph";
-export interface ExplorerRequest {
-  id: number;
-  method: ExplorerMethod;
-  args: unknown[];
-}
-export type ExplorerReply = { id: number; result: unknown } | { id: number; error: string };
 
 const explorer = new Explorer();
 
