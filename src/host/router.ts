@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ConsolaInstance } from "consola";
 import type { ResolvedTarget } from "../lib/config.ts";
+import { msmEnv } from "../lib/env.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
 import { errorResponse, isRequest, isResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { userHome } from "../lib/paths.ts";
@@ -25,7 +26,7 @@ export interface Client {
  * Waits before restart number 1, 2, … after crashes in a row; one more crash is a crash loop (`failed`).
  * MSM_BACKOFF_MS (comma-separated) replaces it, as for daemons, so a test can drive a crash loop quickly.
  */
-export const CHILD_BACKOFF_MS = backoffFromEnv(process.env.MSM_BACKOFF_MS) ?? [1_000, 2_000, 4_000, 8_000, 16_000];
+export const CHILD_BACKOFF_MS = msmEnv().backoffMs ?? [1_000, 2_000, 4_000, 8_000, 16_000];
 /** A child that ran this long is stable again: its next crash starts the backoff from the beginning. */
 export const CHILD_STABLE_MS = 60_000;
 /** stderr lines shown with a failed child. */

@@ -1,6 +1,7 @@
 import { mkdirSync, chmodSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { msmEnv } from "./env.ts";
 import { MsmError, errnoCode } from "./errors.ts";
 import { foreignReason } from "./trust.ts";
 
@@ -10,8 +11,8 @@ import { foreignReason } from "./trust.ts";
  * tools that set MSM_HOME late still win.
  */
 export function msmHome(): string {
-  const fromEnv = process.env.MSM_HOME;
-  if (fromEnv && fromEnv.trim() !== "") return resolve(fromEnv);
+  const fromEnv = msmEnv().home;
+  if (fromEnv) return resolve(fromEnv);
   return join(userHome(), ".mcp-session-manager");
 }
 

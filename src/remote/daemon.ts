@@ -1,5 +1,6 @@
 import type { ResolvedTarget } from "../lib/config.ts";
 import { STATS_PATH, type StatsAnswer } from "../lib/contracts/stats.ts";
+import { msmEnv } from "../lib/env.ts";
 import { createBaseApp } from "../lib/http/app.ts";
 import { runDaemon } from "../lib/http/daemon.ts";
 import { PROJECT_HEADER } from "../lib/http/headers.ts";
@@ -59,8 +60,7 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
   let requests = 0;
   let refreshing: Promise<boolean> | undefined;
   let loggingIn: LoginAttempt | undefined;
-  const envWait = Number(process.env.MSM_LOGIN_WAIT_MS);
-  const loginWaitMs = process.env.MSM_LOGIN_WAIT_MS && Number.isFinite(envWait) ? envWait : LOGIN_WAIT_MS;
+  const loginWaitMs = msmEnv().loginWaitMs ?? LOGIN_WAIT_MS;
   /** Client credentials: the relay gets every token itself (no browser), and a new one whenever the last runs out. */
   const machine = isMachineClient(target.oauth);
 

@@ -10,19 +10,12 @@ import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { answers, probe } from "../lib/probe.ts";
 import { groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, terminate } from "../lib/proc.ts";
+import { RestartPolicy, backoffSteps } from "../lib/restart-policy.ts";
 import { skewNote } from "../lib/skew.ts";
 import { launch, note, StartFailed } from "./launch.ts";
 
-/**
- * Waits before restart number 1, 2, … after unasked exits in a row; one more exit than this list is a crash loop.
- * MSM_BACKOFF_MS (comma-separated) replaces it, so a test can drive a crash loop without waiting half a minute.
- */
-export const BACKOFF_MS = backoffFromEnv(process.env.MSM_BACKOFF_MS) ?? [1_000, 2_000, 4_000, 8_000, 16_000];
-
-function backoffFromEnv(text: string | undefined): number[] | undefined {
-  const steps = text?.split(",").map(Number);
-  return steps?.length && steps.every((n) => Number.isFinite(n) && n >= 0) ? steps : undefined;
-}
+/** The restart policy's waits (lib/restart-policy.ts; MSM_BACKOFF_MS replaces them), as read when this loaded. */
+export const BACKOFF_MS = backoffSteps();
 /**
  * A death counts toward `failed` only if the daemon had been healthy for less than this: a server that cannot start
  * or dies on its first requests is broken, one that ran and was killed from outside (an OOM killer, a person) is
@@ -54,8 +47,8 @@ export class Keeper {
   private runningSince = 0;
   /** Restarts after unasked exits since this supervisor started (shown in status). */
   private restarts = 0;
-  /** Unasked exits in a row, for the backoff. */
-  private crashes = 0;
+  /** Unasked exits in a row, and the backoff before the next start. */
+  private readonly policy = new RestartPolicy({ steps: BACKOFF_MS, stableAfterMs: EARLY_DEATH_MS });
   private starting: Promise<LockInfo> | undefined;
   private backoffTimer: Timer | undefined;
   private stopping: Promise<void> | undefined;
@@ -176,23 +169,22 @@ export class Keeper {
     note(this.target.name, `daemon pid ${lock.pid} exited${how}`);
     this.log.warn(`${this.target.name}: daemon pid ${lock.pid} exited${how}`);
     // It ran well and was killed or fell over later: unlucky, not broken. Only early deaths build up to `failed`.
-    if (Date.now() - this.runningSince >= EARLY_DEATH_MS) this.crashes = 0;
-    this.crashed(`exited${how}`);
+    this.crashed(`exited${how}`, this.runningSince);
   }
 
-  /** Counts an unasked exit or a failed start, and schedules the next attempt or gives up. */
-  private crashed(why: string): void {
-    this.crashes++;
-    if (this.crashes > BACKOFF_MS.length) {
+  /** Counts an unasked exit (of a daemon up since `runningSince`) or a failed start; schedules the next attempt or gives up. */
+  private crashed(why: string, runningSince?: number): void {
+    const verdict = this.policy.crashed(runningSince);
+    if (verdict.action === "fail") {
       this.state = "failed";
       const recent = tailLines(paths.log(this.target.name), 200);
       const own = recent.filter((line) => !MSM_NOTE.test(line));
       this.lastLog = (own.length ? own : recent).slice(-FAILED_LOG_LINES);
-      this.note = `crashed ${this.crashes} times in a row; last: ${why}`;
+      this.note = `crashed ${verdict.crashes} times in a row; last: ${why}`;
       this.log.error(`${this.target.name}: ${this.note}; giving up until "msm restart ${this.target.name}"`);
       return;
     }
-    const delay = BACKOFF_MS[this.crashes - 1]!;
+    const delay = verdict.delayMs;
     this.state = "backoff";
     this.note = `${why}; restarting in ${delay / 1000} s`;
     this.backoffTimer = setTimeout(() => {
@@ -237,7 +229,7 @@ export class Keeper {
       }
       this.lock = undefined;
       this.state = "stopped";
-      this.crashes = 0;
+      this.policy.reset();
       this.note = reason;
       this.lastLog = [];
     })();

@@ -1,5 +1,6 @@
 import { fstatSync, openSync, readFileSync, closeSync, constants } from "node:fs";
 import { join } from "node:path";
+import { readEnv } from "../../lib/env.ts";
 import { MsmError } from "../../lib/errors.ts";
 import { userHome } from "../../lib/paths.ts";
 
@@ -23,8 +24,7 @@ const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify
 
 /** The URL the daemon uses: MSM_MEMORY_DATABASE_URL, else `targets.memory.database`; undefined = SQLite. */
 export function configuredDatabaseUrl(fromConfig: string | undefined, env: Record<string, string | undefined> = process.env): string | undefined {
-  const fromEnv = env.MSM_MEMORY_DATABASE_URL?.trim();
-  return fromEnv ? fromEnv : fromConfig?.trim() || undefined;
+  return readEnv(env).memoryDatabaseUrl ?? (fromConfig?.trim() || undefined);
 }
 
 export function parsePgUrl(text: string, env: Record<string, string | undefined> = process.env): PgTarget {
