@@ -6,6 +6,7 @@ import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
 import { fetchStats, type ChildStatus } from "../lib/contracts/stats.ts";
 import { connectionsTo } from "../lib/platform/index.ts";
+import { formatMinutes } from "../lib/format.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { answers, probe } from "../lib/probe.ts";
@@ -368,8 +369,4 @@ export class Keeper {
   dispose(): void {
     clearTimeout(this.backoffTimer);
   }
-}
-
-export function formatMinutes(minutes: number): string {
-  return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
 }

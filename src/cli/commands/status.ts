@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
 import { configProblems, loadConfig, resolveTarget, targetNames, type Config } from "../../lib/config.ts";
 import { isMsmError } from "../../lib/errors.ts";
+import { formatMinutes } from "../../lib/format.ts";
 import { listLocks, type LockInfo } from "../../lib/lock.ts";
 import { callSupervisor, type SupervisorStatus, type TargetStatus } from "../../lib/contracts/supervisor-api.ts";
 import { findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
-import { msmHome, userHome } from "../../lib/paths.ts";
+import { msmHome, tilde } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import { fetchStats } from "../../lib/contracts/stats.ts";
@@ -141,10 +142,6 @@ export function formatBytes(bytes: number | null): string {
   return `${Math.round(bytes / 1024)} kB`;
 }
 
-function idleText(minutes: number): string {
-  return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
-}
-
 const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", unresponsive: "yellow", failed: "red", invalid: "red", stopped: "gray" } as const;
 
 /** `msm status` is read in the narrowest common terminal. */
@@ -162,7 +159,7 @@ interface Column {
  */
 export function renderStatus(report: StatusReport, color = useColor(), width = STATUS_WIDTH): string {
   const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
-  const home = report.home.startsWith(userHome() + "/") ? `~${report.home.slice(userHome().length)}` : report.home;
+  const home = tilde(report.home);
   const out: string[] = [];
   // The home path is the one part that can be long: its own segment, cut in the middle if it alone is too wide.
   const where = c(home.length > width ? `${home.slice(0, 20)}…${home.slice(home.length - width + 21)}` : home, "dim");
@@ -199,7 +196,6 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   if (!fits()) nameWidth = Math.max("TARGET".length, nameWidth - (widest(render(shown, nameWidth)) - width));
   out.push(render(shown, nameWidth));
   // A hosted stdio server's children, one per project (or one global, or one per session).
-  const tilde = (p: string) => (p.startsWith(userHome() + "/") ? `~${p.slice(userHome().length)}` : p);
   for (const t of report.targets) {
     if (!t.children?.length) continue;
     out.push("", `${c(t.name, "bold")} children (stdio):`);
@@ -227,7 +223,7 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   const skew = skewLines(report);
   if (skew.length) out.push("", ...skew.flatMap((line) => wrap(c(line, "yellow"), width, "  ")));
   const idleNote = (t: TargetStatus) =>
-    t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${idleText(t.idleMinutes)} without sessions` : null;
+    t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${formatMinutes(t.idleMinutes)} without sessions` : null;
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { MsmError } from "../../lib/errors.ts";
 import { callSupervisor } from "../../lib/contracts/supervisor-api.ts";
 import { ensureSupervisor } from "../../lib/manager.ts";
+import { openBrowser } from "../../lib/platform/open.ts";
 
 /** How long `msm ui` waits for the supervisor to hand out a login URL (it loads the dashboard first). */
 const LOGIN_TIMEOUT_MS = 10_000;
@@ -23,15 +24,3 @@ export default defineCommand({
     if (args.open && !openBrowser(url)) process.stderr.write("Could not start a browser: open the link above yourself.\n");
   },
 });
-
-/** The platform's "open this URL" command; false when there is none. The URL goes as an argument, never through a shell. */
-function openBrowser(url: string): boolean {
-  const command = process.platform === "darwin" ? ["open", url] : process.platform === "win32" ? ["rundll32", "url.dll,FileProtocolHandler", url] : ["xdg-open", url];
-  try {
-    const child = Bun.spawn(command, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-    child.unref();
-    return true;
-  } catch {
-    return false;
-  }
-}
