@@ -10,10 +10,11 @@ import { formatMinutes } from "../lib/format.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { answers, probe } from "../lib/probe.ts";
-import { groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, terminate } from "../lib/proc.ts";
+import { groupHasLiveMember, isAlive, leadsGroup, signal, terminate } from "../lib/proc.ts";
 import { RestartPolicy, backoffSteps } from "../lib/restart-policy.ts";
 import { skewNote } from "../lib/skew.ts";
 import { launch, note, StartFailed } from "./launch.ts";
+import { daemonRss, targetRow } from "./status.ts";
 
 /** The restart policy's waits (lib/restart-policy.ts; MSM_BACKOFF_MS replaces them), as read when this loaded. */
 export const BACKOFF_MS = backoffSteps();
@@ -343,26 +344,18 @@ export class Keeper {
   status(): TargetStatus {
     const lock = this.state === "running" ? this.lock : undefined;
     const silent = lock && this.silentSince !== undefined ? Math.round((Date.now() - this.silentSince) / 1000) : undefined;
-    return {
+    return targetRow({
       name: this.target.name,
-      kind: this.target.kind,
+      target: this.target,
       state: silent !== undefined ? "unresponsive" : this.state,
-      pid: lock?.pid ?? null,
-      port: lock?.port ?? null,
-      transport: lock?.transport ?? this.target.transport,
-      url: lock ? endpointOf(this.target, lock).url : null,
-      version: lock?.version ?? null,
-      uptimeSeconds: lock ? Math.max(0, Math.round((Date.now() - this.runningSince) / 1000)) : null,
+      lock,
+      since: this.runningSince,
       restarts: this.restarts,
-      sessions: lock ? this.stats.sessions : null,
-      connections: lock ? this.stats.connections : null,
-      requests: lock ? this.stats.requests : null,
-      rssBytes: lock ? ((lock.group ? groupRssBytes(lock.pid) : rssBytes(lock.pid)) ?? null) : null,
-      idleMinutes: this.target.idleMinutes,
+      stats: this.stats,
+      rssBytes: lock ? daemonRss(lock) : null,
       note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : this.note,
       lastLog: this.state === "failed" ? this.lastLog : [],
-      ...(this.target.kind === "hosted" ? { children: lock ? (this.stats.children ?? []) : [] } : {}),
-    };
+    });
   }
 
   /** Supervisor shutdown: no timers left behind. */

@@ -1,78 +1,23 @@
 import { defineCommand } from "citty";
-import { configProblems, loadConfig, resolveTarget, targetNames, type Config } from "../../lib/config.ts";
-import { isMsmError } from "../../lib/errors.ts";
+import { loadConfig, type Config } from "../../lib/config.ts";
+import type { TargetStatus } from "../../lib/contracts/supervisor-api.ts";
 import { formatMinutes } from "../../lib/format.ts";
-import { listLocks, type LockInfo } from "../../lib/lock.ts";
-import { callSupervisor, type SupervisorStatus, type TargetStatus } from "../../lib/contracts/supervisor-api.ts";
-import { findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
-import { msmHome, tilde } from "../../lib/paths.ts";
-import { probe } from "../../lib/probe.ts";
-import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
-import { fetchStats } from "../../lib/contracts/stats.ts";
-import { loadToken } from "../../lib/token.ts";
+import { tilde } from "../../lib/paths.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
+import { statusReport, type StatusReport as BaseReport } from "../../supervisor/index.ts";
 import { paint, table, truncate, useColor, visibleLength, wrap } from "../style.ts";
 import { loginState, type LoginState } from "../../remote/index.ts";
 
-/** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
-export interface StatusReport {
-  home: string;
-  supervisor: SupervisorStatus["supervisor"] | null;
-  targets: TargetStatus[];
-  /** What is wrong in config.json, one message per problem, each naming its key (status exits 1 when any). */
-  problems: string[];
+/** What `msm status --json` prints: supervisor/status.ts's report, plus the remote targets' logins. */
+export interface StatusReport extends BaseReport {
   /** Remote (`"url"`) targets: whether `msm login NAME` has been done and until when the access token is good. */
   logins?: Record<string, LoginState>;
 }
 
 export async function collectStatus(): Promise<StatusReport> {
   const config = loadConfig();
-  const manager = await findSupervisor();
-  if (manager) {
-    try {
-      const answer = await callSupervisor(manager, "status", {}, 5_000);
-      return withConfig({ home: msmHome(), ...answer, problems: [], ...logins(config) }, config);
-    } catch (error) {
-      if (!isMsmError(error)) throw error;
-    }
-  }
-  return withConfig({ home: msmHome(), supervisor: null, targets: await fromLockFiles(config), problems: [], ...logins(config) }, config);
-}
-
-/**
- * config.json's problems go into the report: a broken entry is a row of its own (state `invalid`, the message as
- * its note) unless its daemon still runs from before the typo, whose row then carries the message.
- */
-function withConfig(report: StatusReport, config: Config): StatusReport {
-  for (const [name, message] of Object.entries(config.broken)) {
-    const row = report.targets.find((t) => t.name === name);
-    if (row) row.note = row.note ? `${row.note}; ${message}` : message;
-    else report.targets.push(invalidRow(name, message));
-  }
-  return { ...report, problems: configProblems(config) };
-}
-
-function invalidRow(name: string, message: string): TargetStatus {
-  return {
-    name,
-    kind: "external",
-    state: "invalid",
-    pid: null,
-    port: null,
-    transport: "-",
-    url: null,
-    uptimeSeconds: null,
-    restarts: 0,
-    sessions: null,
-    connections: null,
-    requests: null,
-    rssBytes: null,
-    idleMinutes: 0,
-    version: null,
-    note: message,
-    lastLog: [],
-  };
+  return { ...(await statusReport(config)), ...logins(config) };
 }
 
 /** Login state of every remote target, read from MSM_HOME/auth (the relay keeps it current). */
@@ -80,47 +25,6 @@ function logins(config: Config): { logins?: Record<string, LoginState> } {
   const remote = Object.entries(config.targets).filter(([, t]) => "url" in t);
   if (!remote.length) return {};
   return { logins: Object.fromEntries(remote.map(([name, t]) => [name, loginState(name, (t as { oauth?: { grant?: string } }).oauth?.grant === "client_credentials")])) };
-}
-
-/** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */
-async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
-  const names = targetNames(config);
-  const locks = new Map(listLocks().map((l) => [l.name, l]));
-  for (const name of locks.keys()) if (name !== SUPERVISOR && !names.includes(name)) names.push(name);
-  return Promise.all(
-    names.map(async (name) => {
-      const entry = locks.get(name);
-      const info: LockInfo | undefined = entry?.alive ? entry.info : undefined;
-      let target;
-      try {
-        target = resolveTarget(config, name);
-      } catch {}
-      const healthy = info && target ? await probe(target, info) : false;
-      // A stdio host tells about its children itself (it needs no supervisor for that).
-      const stats = info && healthy && target?.kind === "hosted" ? await fetchStats(info.port, loadToken()) : undefined;
-      const started = info ? Date.parse(info.startedAt) : NaN;
-      return {
-        name,
-        kind: target?.kind ?? "external",
-        state: info ? "running" : "stopped",
-        pid: info?.pid ?? null,
-        port: info?.port ?? null,
-        transport: info?.transport ?? target?.transport ?? "-",
-        url: info ? `http://127.0.0.1:${info.port}${info.path ?? target?.path ?? ""}` : null,
-        version: info?.version ?? null,
-        uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
-        restarts: 0,
-        sessions: stats?.sessions ?? null,
-        connections: null,
-        requests: null,
-        rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
-        idleMinutes: target?.idleMinutes ?? 0,
-        note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target && !(name in config.broken) ? "not in config.json" : null,
-        lastLog: [],
-        ...(target?.kind === "hosted" ? { children: stats?.children ?? [] } : {}),
-      } satisfies TargetStatus;
-    }),
-  );
 }
 
 export function formatUptime(seconds: number | null): string {
