@@ -1,6 +1,4 @@
-import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
-import { paths } from "../lib/paths.ts";
 import { MsmError } from "../lib/errors.ts";
 import { projectProblem } from "../lib/trust.ts";
 import { Databases, requestProject, type DatabaseChoice } from "./sqlite/databases.ts";
@@ -81,16 +79,6 @@ function userName(): string {
     return userInfo().username;
   } catch {
     return process.env.USER ?? "user";
-  }
-}
-
-/** Whether config.json's memory entry has a `database` key (read raw: a broken entry is dropped from the parsed config). */
-export function namesDatabase(file = paths.config()): boolean {
-  try {
-    const raw = JSON.parse(readFileSync(file, "utf8")) as { targets?: { memory?: Record<string, unknown> } };
-    return raw?.targets?.memory !== undefined && typeof raw.targets.memory === "object" && raw.targets.memory !== null && "database" in raw.targets.memory;
-  } catch {
-    return false;
   }
 }
 

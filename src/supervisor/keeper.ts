@@ -243,7 +243,7 @@ export class Keeper {
     return lock !== undefined;
   }
 
-  /** Stop, forget any crash loop, start again — with `target` as the config says now (args, env, idleMinutes…). */
+  /** Stop, forget any crash loop, start again — with `target` as the config says now (args, env, idle stops…). */
   async restart(target = this.target): Promise<Endpoint> {
     await this.stop("restarting");
     this.state = "stopped";
@@ -316,15 +316,15 @@ export class Keeper {
     this.exited(lock, null, why);
   }
 
-  /** Called every activity tick: refreshes counters and stops a daemon nobody has used for `idleMinutes`. */
+  /** Called every activity tick: refreshes counters and stops a daemon nobody has used for its `daemonIdleMs`. */
   async checkActivity(): Promise<void> {
     if (!(await this.refreshStats())) return;
     const connections = this.stats.connections;
-    const idleMs = this.target.idleMinutes * 60_000;
+    const idleMs = this.target.daemonIdleMs;
     // Connections unknown (no way to count them on this OS) an external server's use cannot be seen: never stop it as idle.
     if (idleMs <= 0 || (connections === null && this.stats.requests === null)) return;
     if (Date.now() - this.lastActivity >= idleMs) {
-      await this.stop(`idle for ${formatMinutes(this.target.idleMinutes)}`);
+      await this.stop(`idle for ${formatMinutes(idleMs / 60_000)}`);
     }
   }
 

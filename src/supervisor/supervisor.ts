@@ -85,7 +85,7 @@ export class Supervisor {
     return { name, stopped: await keeper.stop(), sessions };
   }
 
-  /** Restart re-reads the target's config: changed args, env or idleMinutes apply now, not at some later start. */
+  /** Restart re-reads the target's config: changed args, env or idle stops apply now, not at some later start. */
   restart(name: string): Promise<Endpoint> {
     const target = this.resolve(name);
     return this.keeper(name).restart(target);

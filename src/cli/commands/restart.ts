@@ -28,7 +28,7 @@ export default defineCommand({
     }
     if (!args.name) throw new MsmError("USAGE", `Name a target to restart ("msm restart memory"), or use "msm restart --all".`);
     // An unknown or broken name fails here, with the list of known ones or the key that is wrong. The supervisor
-    // re-reads the target's config: changed args, env or idleMinutes apply with this restart.
+    // re-reads the target's config: changed args, env or idle stops apply with this restart.
     const target = resolveTarget(loadConfig(), args.name);
     const manager = await ensureSupervisor();
     const timeoutMs = Math.max(RESTART_TIMEOUT_MS, target.startTimeoutMs + STOP_ALLOWANCE_MS);

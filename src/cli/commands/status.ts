@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { loadConfig, type Config } from "../../lib/config.ts";
+import { loadConfig, targetKind, type Config } from "../../lib/config.ts";
 import type { TargetStatus } from "../../lib/contracts/supervisor-api.ts";
 import { formatMinutes } from "../../lib/format.ts";
 import { tilde } from "../../lib/paths.ts";
@@ -22,7 +22,7 @@ export async function collectStatus(): Promise<StatusReport> {
 
 /** Login state of every remote target, read from MSM_HOME/auth (the relay keeps it current). */
 function logins(config: Config): { logins?: Record<string, LoginState> } {
-  const remote = Object.entries(config.targets).filter(([, t]) => "url" in t);
+  const remote = Object.entries(config.targets).filter(([name, t]) => targetKind(name, t) === "remote");
   if (!remote.length) return {};
   return { logins: Object.fromEntries(remote.map(([name, t]) => [name, loginState(name, (t as { oauth?: { grant?: string } }).oauth?.grant === "client_credentials")])) };
 }
@@ -126,8 +126,16 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   }
   const skew = skewLines(report);
   if (skew.length) out.push("", ...skew.flatMap((line) => wrap(c(line, "yellow"), width, "  ")));
-  const idleNote = (t: TargetStatus) =>
-    t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${formatMinutes(t.idleMinutes)} without sessions` : null;
+  const idleNote = (t: TargetStatus) => {
+    if (t.state !== "running") return null;
+    const hosted = t.kind === "hosted";
+    const child = hosted ? (t.childIdleMinutes ?? t.idleMinutes) : 0;
+    const parts: string[] = [];
+    if (child > 0) parts.push(`children stop after ${formatMinutes(child)}`);
+    // A host stopping with its children says nothing new.
+    if (t.idleMinutes > 0 && !(hosted && t.idleMinutes === child)) parts.push(`${hosted ? "the host stops" : "stops"} after ${formatMinutes(t.idleMinutes)}`);
+    return parts.length ? `${parts.join(", ")} without sessions` : null;
+  };
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {

@@ -46,7 +46,10 @@ export interface TargetStatus {
   connections: number | null;
   requests: number | null;
   rssBytes: number | null;
+  /** The daemon stops after this many minutes without sessions or requests (0 = never). */
   idleMinutes: number;
+  /** A hosted server's children stop this many minutes after their last session left (absent from older supervisors). */
+  childIdleMinutes?: number;
   /** Why it is failed or stopped (crash loop, idle, stopped by a command), with the last log lines when failed. */
   note: string | null;
   lastLog: string[];

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig, memoryTarget } from "../../lib/config.ts";
 import type { DatabaseInfo, EntityView, ExplorerApi, GraphView, SearchPage } from "../../lib/contracts/explorer.ts";
 import { knownDatabases } from "../../lib/known-databases.ts";
 import { homeDatabasePath } from "../sqlite/databases.ts";
@@ -111,8 +111,7 @@ export class Explorer implements ExplorerApi {
   private pgServer(): { url: string; server: PgServer; graphs: Map<string, PgGraph> } | undefined {
     let url: string | undefined;
     try {
-      const memory = loadConfig().targets.memory;
-      url = configuredDatabaseUrl(memory && "database" in memory ? memory.database : undefined);
+      url = configuredDatabaseUrl(memoryTarget(loadConfig()).database);
     } catch {
       url = configuredDatabaseUrl(undefined);
     }

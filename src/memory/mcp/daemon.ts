@@ -1,5 +1,5 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig, memoryTarget } from "../../lib/config.ts";
 import { MsmError } from "../../lib/errors.ts";
 import { STATS_PATH, type StatsAnswer } from "../../lib/contracts/stats.ts";
 import { createBaseApp } from "../../lib/http/app.ts";
@@ -10,7 +10,7 @@ import { createLogger } from "../../lib/log.ts";
 import { ensureHome, paths } from "../../lib/paths.ts";
 import { loadToken } from "../../lib/token.ts";
 import { VERSION } from "../../lib/version.ts";
-import { namesDatabase, openGraphSource } from "../source.ts";
+import { openGraphSource } from "../source.ts";
 import type { GraphSource } from "../types.ts";
 import { requestProject } from "../sqlite/databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
@@ -91,15 +91,15 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     port: options.port,
     start: () => {
       const config = loadConfig();
+      const memory = memoryTarget(config);
       // A broken memory entry runs memory on its defaults, except when it names a database: a mistyped URL must not
       // quietly put a team's writes in local SQLite files.
-      if (config.broken.memory && namesDatabase()) {
-        log.error(config.broken.memory);
-        throw new MsmError("CONFIG_INVALID", config.broken.memory);
+      if (memory.databaseError) {
+        log.error(memory.databaseError);
+        throw new MsmError("CONFIG_INVALID", memory.databaseError);
       }
       if (config.error) log.warn(config.error);
-      const memory = config.targets.memory;
-      const databases = openGraphSource(memory && "database" in memory ? memory.database : undefined, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
+      const databases = openGraphSource(memory.database, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
       const { app, closeAll } = createMemoryApp(loadToken(), databases);
       return {
         fetch: app.fetch,

@@ -1,6 +1,6 @@
 import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig, memoryTarget } from "../../lib/config.ts";
 import { MsmError } from "../../lib/errors.ts";
 import { identityFor } from "../source.ts";
 import type { TransferGraph as Graph } from "../types.ts";
@@ -47,8 +47,7 @@ function postgresGraph(url: string, project: string | undefined): { graph: PgGra
 
 /** The graph import/export use: the daemon's backend (MSM_MEMORY_DATABASE_URL or targets.memory.database), else SQLite. */
 function configuredGraph(project: string | undefined, create: boolean): { graph: Graph; where: string; close: () => Promise<void>; optimize: () => void } {
-  const memory = loadConfig().targets.memory;
-  const url = configuredDatabaseUrl(memory && "database" in memory ? memory.database : undefined);
+  const url = configuredDatabaseUrl(memoryTarget(loadConfig()).database);
   if (url) {
     const { graph, server, where } = postgresGraph(url, project);
     return { graph, where, close: () => server.close(), optimize: () => {} };
