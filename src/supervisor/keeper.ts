@@ -4,6 +4,7 @@ import type { DaemonState, Endpoint, TargetStatus } from "../lib/contracts/super
 import { endpointOf } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
+import { restartHostChild } from "../lib/contracts/host-api.ts";
 import { fetchStats, type ChildStatus } from "../lib/contracts/stats.ts";
 import { connectionsTo } from "../lib/platform/index.ts";
 import { formatMinutes } from "../lib/format.ts";
@@ -258,14 +259,9 @@ export class Keeper {
     }
     const endpoint = await this.ensure();
     const lock = this.lock!;
-    const response = await fetch(`http://127.0.0.1:${lock.port}/restart?project=${encodeURIComponent(project)}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${this.token}`, connection: "close" },
-      signal: AbortSignal.timeout(this.target.startTimeoutMs + this.target.startTimeoutSeconds * 1000),
-    });
-    const body = (await response.json().catch(() => ({}))) as { restarted?: string[]; message?: string };
-    if (!response.ok) throw new MsmError("UNKNOWN_TARGET", body.message ?? `The "${this.target.name}" host answered ${response.status}.`);
-    return { ...endpoint, restarted: body.restarted ?? [] };
+    const timeoutMs = this.target.startTimeoutMs + this.target.startTimeoutSeconds * 1000;
+    const { restarted } = await restartHostChild({ name: this.target.name, port: lock.port, token: this.token, project, timeoutMs });
+    return { ...endpoint, restarted };
   }
 
   /** Called every watch tick: catches deaths of adopted daemons, which are not our children. */
