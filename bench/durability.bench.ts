@@ -8,8 +8,8 @@
  */
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { GraphStore } from "../src/memory/store.ts";
-import { chooseDatabase } from "../src/memory/databases.ts";
+import { GraphStore } from "../src/memory/sqlite/store.ts";
+import { chooseDatabase } from "../src/memory/sqlite/databases.ts";
 import { percentile } from "./lib.ts";
 
 const COMMITS = Number(process.env.MSM_BENCH_COMMITS ?? 2000);

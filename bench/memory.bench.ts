@@ -10,7 +10,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { GraphStore } from "../src/memory/store.ts";
+import { GraphStore } from "../src/memory/sqlite/store.ts";
 import { entity, median, relation, timed } from "./lib.ts";
 import { Sandbox, openSession } from "../tests/helpers/sandbox.ts";
 import { rng, startOfficial } from "../tests/helpers/official.ts";

@@ -15,7 +15,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { GraphStore } from "../src/memory/store.ts";
+import { GraphStore } from "../src/memory/sqlite/store.ts";
 import { entity, median, relation } from "./lib.ts";
 import { MSM, Sandbox, requireBinary } from "../tests/helpers/sandbox.ts";
 import { OFFICIAL_MEMORY } from "../tests/helpers/official.ts";

@@ -1,5 +1,6 @@
 import { defineCommand, runCommand, type CommandDef } from "citty";
 import { isAbsolute, resolve } from "node:path";
+import { msmEnv } from "../lib/env.ts";
 import { errnoCode, isMsmError } from "../lib/errors.ts";
 import { VERSION_LINE } from "../lib/version.ts";
 import { HELP_FLAGS, resolveCommand, UsageError } from "./args.ts";
@@ -85,8 +86,8 @@ export async function main(argv: string[]): Promise<void> {
  * resolve it once, before anything reads it or passes it on.
  */
 function absoluteHome(): void {
-  const home = process.env.MSM_HOME;
-  if (home && home.trim() !== "" && !isAbsolute(home)) process.env.MSM_HOME = resolve(home);
+  const home = msmEnv().home;
+  if (home && !isAbsolute(home)) process.env.MSM_HOME = resolve(home);
 }
 
 /** Long-running commands that keep their own crash handling (the proxy must outlive an odd error). */

@@ -3,6 +3,7 @@ import { writeFileAtomic } from "../lib/fsutil.ts";
 import { paths } from "../lib/paths.ts";
 import type { ConsolaInstance } from "consola";
 import type { HostStats } from "../lib/host-status.ts";
+import { msmEnv } from "../lib/env.ts";
 import { createBaseApp } from "../lib/http/app.ts";
 import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
@@ -22,7 +23,7 @@ export const IDLE_GC_MS = 1_000;
  * stalled session can neither grow the host without bound nor hold anything up for the others.
  * MSM_SESSION_QUEUE_BYTES overrides.
  */
-export const SESSION_QUEUE_BYTES = Number(process.env.MSM_SESSION_QUEUE_BYTES) > 0 ? Number(process.env.MSM_SESSION_QUEUE_BYTES) : MAX_BODY_BYTES;
+export const SESSION_QUEUE_BYTES = msmEnv().sessionQueueBytes ?? MAX_BODY_BYTES;
 
 /** A JSON answer larger than this is handed to the server a slice at a time, so what its client leaves unread is measured. */
 const JSON_SLICE_BYTES = 64 * 1024;

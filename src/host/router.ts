@@ -1,6 +1,8 @@
 import type { ConsolaInstance } from "consola";
 import { withoutMsmMarkers } from "../lib/base-env.ts";
 import type { ResolvedTarget } from "../lib/config.ts";
+import { formatMinutes } from "../lib/format.ts";
+import { RestartPolicy } from "../lib/restart-policy.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
 import { errorResponse, isRequest, isResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { userHome } from "../lib/paths.ts";
@@ -25,20 +27,10 @@ export interface Client {
   sendAnswerText?(id: JsonRpcId, text: string): void;
 }
 
-/**
- * Waits before restart number 1, 2, … after crashes in a row; one more crash is a crash loop (`failed`).
- * MSM_BACKOFF_MS (comma-separated) replaces it, as for daemons, so a test can drive a crash loop quickly.
- */
-export const CHILD_BACKOFF_MS = backoffFromEnv(process.env.MSM_BACKOFF_MS) ?? [1_000, 2_000, 4_000, 8_000, 16_000];
 /** A child that ran this long is stable again: its next crash starts the backoff from the beginning. */
 export const CHILD_STABLE_MS = 60_000;
 /** stderr lines shown with a failed child. */
 const FAILED_LINES = 6;
-
-function backoffFromEnv(text: string | undefined): number[] | undefined {
-  const steps = text?.split(",").map(Number);
-  return steps?.length && steps.every((n) => Number.isFinite(n) && n >= 0) ? steps : undefined;
-}
 
 /** Which declared capability a server→client request needs. */
 const NEEDS: Record<string, string> = { "roots/list": "roots", "sampling/createMessage": "sampling", "elicitation/create": "elicitation" };
@@ -129,7 +121,8 @@ export class SharedChild {
   private readonly initParams: Record<string, unknown>;
   private initResult: Record<string, unknown> | undefined;
   private toolsJson: string | undefined;
-  private crashes = 0;
+  /** Backoff after crashes in a row and the crash-loop breaker: the same policy as the supervisor's daemons. */
+  private readonly policy = new RestartPolicy({ stableAfterMs: CHILD_STABLE_MS });
   restarts = 0;
   private runningSince = 0;
   private note: string | null = null;
@@ -367,19 +360,18 @@ export class SharedChild {
     this.dropHeld();
     if (asked) return;
     this.log.warn(`${this.label}: pid ${child.pid} ${how}${lines(this.lastStderr)}`);
-    if (this.state === "running" && Date.now() - this.runningSince >= CHILD_STABLE_MS) this.crashes = 0;
-    this.crashes++;
+    const verdict = this.policy.crashed(this.state === "running" ? this.runningSince : undefined);
     if (this.clients.size === 0) {
       // Nobody to serve: the next session starts it again.
       this.state = "stopped";
       this.note = `exited (${how})`;
       return;
     }
-    if (this.crashes > CHILD_BACKOFF_MS.length) {
-      this.fail(`crashed ${this.crashes} times in a row; last: ${how}`);
+    if (verdict.action === "fail") {
+      this.fail(`crashed ${verdict.crashes} times in a row; last: ${how}`);
       return;
     }
-    const delay = CHILD_BACKOFF_MS[this.crashes - 1]!;
+    const delay = verdict.delayMs;
     this.state = "backoff";
     this.note = `exited (${how}); restarting in ${delay / 1000} s`;
     this.backoffTimer = setTimeout(() => {
@@ -740,14 +732,14 @@ export class SharedChild {
     if (this.clients.size === 0) this.idleLater();
   }
 
-  /** With no session left: stop after idleMinutes (never when 0), unless one attaches first. */
+  /** With no session left: stop after the target's childIdleMinutes (never when 0), unless one attaches first. */
   private idleLater(): void {
     clearTimeout(this.idleTimer);
-    const ms = this.target.idleMinutes * 60_000;
+    const ms = this.target.childIdleMs;
     if (ms <= 0) return;
     this.idleTimer = setTimeout(() => {
       if (this.clients.size > 0) return;
-      void this.stop(`idle for ${this.target.idleMinutes} min`).then(() => this.hooks.idle(this));
+      void this.stop(`idle for ${formatMinutes(ms / 60_000)}`).then(() => this.hooks.idle(this));
     }, ms);
     this.idleTimer.unref?.();
   }
@@ -777,7 +769,7 @@ export class SharedChild {
   /** `msm restart NAME --project DIR`: a fresh child, crash count and failed state forgotten; sessions stay. */
   async restart(): Promise<void> {
     await this.stop("restarting");
-    this.crashes = 0;
+    this.policy.reset();
     this.lastStderr = [];
     if (this.clients.size > 0) {
       this.restarts++;

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { BUILTIN_TARGETS } from "../lib/config.ts";
 import { MsmError, UsageError, isMsmError } from "../lib/errors.ts";
-import { ensureHome, paths, userHome } from "../lib/paths.ts";
+import { ensureHome, paths, tilde, userHome } from "../lib/paths.ts";
 import { spotOf, type EditorClient, type Place, type Scope, type Spot } from "./client.ts";
 import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
 import { unifiedDiff } from "./diff.ts";
@@ -16,6 +16,13 @@ import { backupPath, editFile, realPath, removeEmptyDir, snapshot, type WriteOpt
 import { FormatError } from "./formats/format.ts";
 import { jsonc } from "./formats/jsonc.ts";
 import { loadState, saveState, type FileRecord, type State } from "./state.ts";
+
+// The folder's public face: what commands use, from wherever it lives in install/.
+export { SCOPES, type Place, type Scope } from "./client.ts";
+export { CLIENT_NAMES, clientNamed } from "./clients/index.ts";
+export { launcher, proxyEntry } from "./entries.ts";
+export { snippet } from "./snippet.ts";
+export { installChecks } from "./checks.ts";
 
 export function currentPlace(): Place {
   return { home: userHome(), cwd: process.cwd(), env: process.env, platform: process.platform };
@@ -79,8 +86,6 @@ function recordKey(spot: Spot): string {
   const real = realPath(spot.file);
   return spot.container.join("\0") === spot.client.container.join("\0") ? real : `${real}#${spot.container.join("/")}`;
 }
-
-const tilde = (file: string) => (file.startsWith(userHome() + "/") ? `~${file.slice(userHome().length)}` : file);
 
 /** One client file through one edit: dry run (diff only) or the safe write, then the record saved. */
 function applyToFile(spot: Spot, state: State, options: RunOptions, edit: (text: string, exists: boolean, record: FileRecord) => Outcome): FileReport {

@@ -2,29 +2,39 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 // zod/mini, not "zod": the same schemas and issues at about half the resident memory, which matters in the proxy
 // (started N×M times, every one of them parses config.json and lock files).
 import * as z from "zod/mini";
+import { TRANSPORTS } from "./contracts/lock-file.ts";
 import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
 import { PROJECT_SH, mentionsProject, shellPlaceholderProblem } from "./placeholders.ts";
+import { describeIssues } from "./config-issues.ts";
 import { foreignReason } from "./trust.ts";
 
-export const TransportSchema = z.enum(["streamable-http", "sse", "http"]);
-export type Transport = z.infer<typeof TransportSchema>;
+export const TransportSchema = z.enum(TRANSPORTS);
+export type { Transport } from "./contracts/lock-file.ts";
 
 const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
 export const PortSchema = z.number().check(z.int(), z.minimum(0), z.maximum(65535));
 
+const MinutesSchema = z.optional(z.number().check(z.minimum(0)));
 /**
- * Stop the daemon after this many minutes with no open connection and no request (fractions allowed); absent or 0
- * = never. The next session starts it again, so this only trades a short start for memory.
+ * `daemonIdleMinutes`: stop the target's daemon after this many minutes with no open connection and no request
+ * (fractions allowed); absent or 0 = never (a hosted server's host: as its `childIdleMinutes`). The next session
+ * starts it again, so this only trades a short start for memory.
  */
-const IdleMinutesSchema = z.optional(z.number().check(z.minimum(0)));
+const DaemonIdleSchema = MinutesSchema;
+/**
+ * `idleMinutes`, the key before there were two: still accepted. On a hosted server it sets both `childIdleMinutes`
+ * and `daemonIdleMinutes` (each where not set itself), elsewhere `daemonIdleMinutes`.
+ */
+const LegacyIdleSchema = MinutesSchema;
 
 /** The built-in memory server: only where it listens may change. */
 export const BuiltinTargetSchema = z.strictObject({
   /** Preferred port; a busy port is not fatal, the daemon takes a free one and its lock file says which. */
   port: z.optional(PortSchema),
-  idleMinutes: IdleMinutesSchema,
+  daemonIdleMinutes: DaemonIdleSchema,
+  idleMinutes: LegacyIdleSchema,
   /**
    * `postgres://user@host/db`: keep every project's graph in this PostgreSQL database (shared by a team's machines)
    * instead of per-project SQLite files. MSM_MEMORY_DATABASE_URL overrides it. Never printed with its password.
@@ -45,7 +55,8 @@ export const ExternalTargetSchema = z.strictObject({
   port: z.optional(PortSchema),
   /** URL path of the MCP endpoint (`/mcp` for streamable-http, `/sse` for legacy SSE). */
   path: z.optional(z.string().check(z.startsWith("/"))),
-  idleMinutes: IdleMinutesSchema,
+  daemonIdleMinutes: DaemonIdleSchema,
+  idleMinutes: LegacyIdleSchema,
   /**
    * How msm decides the server is up: "http" = anything answers HTTP on the endpoint path (cheap, the default);
    * "mcp" = an MCP `initialize` succeeds there (the session is deleted right after).
@@ -79,7 +90,9 @@ export const HostedTargetSchema = z.strictObject({
   /** How long a session waits for a child's first start (npx/uvx may download for a while). */
   startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
   /** Stop a child this many minutes after its last session left; default 10 ("project"/"session"), never ("global"). */
-  idleMinutes: IdleMinutesSchema,
+  childIdleMinutes: MinutesSchema,
+  daemonIdleMinutes: DaemonIdleSchema,
+  idleMinutes: LegacyIdleSchema,
 });
 
 /**
@@ -123,7 +136,8 @@ export const RemoteTargetSchema = z.strictObject({
   oauth: z.optional(OAuthClientSchema),
   /** Port of the local relay (any free one by default). */
   port: z.optional(PortSchema),
-  idleMinutes: IdleMinutesSchema,
+  daemonIdleMinutes: DaemonIdleSchema,
+  idleMinutes: LegacyIdleSchema,
 });
 
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
@@ -143,6 +157,8 @@ export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & {
    * other targets (least of all the built-in memory): a broken entry is left out of `targets` and reported here.
    */
   broken: Record<string, string>;
+  /** The keys each broken entry had: what it meant to set (a broken memory entry naming a database stops memory). */
+  brokenKeys?: Record<string, string[]>;
   /** What is wrong with the file as a whole (not JSON, unreadable, unknown top-level key); its valid parts still apply. */
   error?: string;
 };
@@ -155,30 +171,64 @@ export const DEFAULT_START_TIMEOUT_MS = 60_000;
 /** Minutes a hosted child without sessions lives on ("project" and "session" share; "global" children stay). */
 export const DEFAULT_CHILD_IDLE_MINUTES = 10;
 
+/** What a target is, decided once from its name and the keys of its entry (see targetKind). */
+export type TargetKind = "builtin" | "external" | "hosted" | "remote";
+
+/** What every resolved target has. Idle stops are in milliseconds; 0 = never. */
+interface Resolved {
+  name: string;
+  port: number;
+  path: string;
+  startTimeoutMs: number;
+  /** Stop the daemon after this long with no open connection and no request (the supervisor does it). */
+  daemonIdleMs: number;
+}
+
 /** A target after defaults: what a proxy or the supervisor acts on. */
 export type ResolvedTarget =
-  | { name: string; kind: "builtin"; port: number; transport: "streamable-http"; path: "/mcp"; idleMinutes: number; startTimeoutMs: number }
-  | ({ name: string; kind: "external"; port: number; path: string; idleMinutes: number; startTimeoutMs: number } & Omit<
-      ExternalTarget,
-      "port" | "path" | "idleMinutes" | "startTimeoutSeconds"
-    >)
+  | (Resolved & {
+      kind: "builtin";
+      transport: "streamable-http";
+      path: "/mcp";
+      /** `postgres://…` from `targets.memory.database` (MSM_MEMORY_DATABASE_URL may still override it). */
+      database: string | undefined;
+      /**
+       * The memory entry is broken and meant to set `database`: the daemon must refuse to start rather than quietly
+       * put a team's writes in local SQLite files. The message says what is wrong.
+       */
+      databaseError: string | undefined;
+    })
+  | (Resolved & { kind: "external" } & Omit<ExternalTarget, "port" | "path" | "idleMinutes" | "daemonIdleMinutes" | "startTimeoutSeconds">)
   // A hosted target's host daemon starts at once; its `startTimeoutSeconds` is how long a session waits for a child.
-  | ({ name: string; kind: "hosted"; port: 0; transport: "streamable-http"; path: "/mcp"; idleMinutes: number; startTimeoutMs: number } & Omit<
-      HostedTarget,
-      "idleMinutes"
-    >)
-  | {
-      name: string;
+  | (Resolved & {
+      kind: "hosted";
+      port: 0;
+      transport: "streamable-http";
+      path: "/mcp";
+      /** Stop a child this long after its last session left (the host does it). */
+      childIdleMs: number;
+    } & Omit<HostedTarget, "idleMinutes" | "childIdleMinutes" | "daemonIdleMinutes">)
+  | (Resolved & {
       kind: "remote";
       url: string;
       headers: Record<string, string>;
       oauth?: RemoteTarget["oauth"];
-      port: number;
       transport: "streamable-http";
       path: "/mcp";
-      idleMinutes: number;
-      startTimeoutMs: number;
-    };
+    });
+
+/**
+ * What an entry is: a built-in name is built in; one with a `url` is a remote server; one with a `transport`
+ * serves HTTP itself (external); any other is a stdio server msm hosts (the shape of an editor's entry).
+ */
+export function targetKind(name: string, entry: unknown): TargetKind {
+  if ((BUILTIN_TARGETS as readonly string[]).includes(name)) return "builtin";
+  const object = entry !== null && typeof entry === "object" && !Array.isArray(entry);
+  if (object && "url" in entry) return "remote";
+  return object && !("transport" in entry) ? "hosted" : "external";
+}
+
+const minutesToMs = (minutes: number | undefined): number => (minutes ?? 0) * 60_000;
 
 /**
  * Reads config.json; an absent file means defaults. Never throws for bad content: what is wrong is reported in
@@ -247,7 +297,10 @@ export function readConfig(text: string, file = "config.json"): Config {
   else {
     for (const [name, value] of Object.entries(entries)) {
       const problem = targetProblem(name, value);
-      if (typeof problem === "string") config.broken[name] = `${file} is invalid: ${problem}. See the README's config section for the format.`;
+      if (typeof problem === "string") {
+        config.broken[name] = `${file} is invalid: ${problem}. See the README's config section for the format.`;
+        if (value && typeof value === "object") (config.brokenKeys ??= {})[name] = Object.keys(value);
+      }
       else config.targets[name] = problem.target;
     }
   }
@@ -258,11 +311,11 @@ export function readConfig(text: string, file = "config.json"): Config {
 /** One target entry checked against the schema its name calls for: the parsed target, or what is wrong with it. */
 function targetProblem(name: string, value: unknown): { target: ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget } | string {
   if (!TARGET_NAME.test(name)) return `targets.${name}: target names use letters, digits, ".", "_" and "-"`;
-  // Built-in names take only a port and idleMinutes; any other name with a `transport` serves HTTP itself, and one
-  // without is a stdio server msm hosts (the shape of an editor's entry).
-  const builtin = (BUILTIN_TARGETS as readonly string[]).includes(name);
-  const remote = !builtin && Boolean(value && typeof value === "object" && "url" in value);
-  const hosted = !builtin && !remote && value !== null && typeof value === "object" && !Array.isArray(value) && !("transport" in value);
+  // Built-in names take only their few keys (BUILTIN_KEYS); other entries are checked against their kind's schema.
+  const kind = targetKind(name, value);
+  const builtin = kind === "builtin";
+  const remote = kind === "remote";
+  const hosted = kind === "hosted";
   if (hosted) {
     const portIssue = namesPort(value as Record<string, unknown>);
     if (portIssue) {
@@ -306,27 +359,25 @@ function usesProject(entry: HostedTarget): boolean {
 export function resolveTarget(config: Config, name: string): ResolvedTarget {
   const entry = config.targets[name];
   if (name === "memory") {
-    // A broken memory entry is reported (status) but never stops memory: it runs on its defaults.
-    const port = entry && "port" in entry && entry.port !== undefined ? entry.port : DEFAULT_MEMORY_PORT;
-    return { name, kind: "builtin", port, transport: "streamable-http", path: "/mcp", idleMinutes: entry?.idleMinutes ?? 0, startTimeoutMs: DEFAULT_START_TIMEOUT_MS };
+    // A broken memory entry is reported (status) but never stops memory: it runs on its defaults — unless it meant
+    // to name a database.
+    const memory = entry as BuiltinTarget | undefined;
+    const broken = config.broken[name];
+    return {
+      name,
+      kind: "builtin",
+      port: memory?.port ?? DEFAULT_MEMORY_PORT,
+      transport: "streamable-http",
+      path: "/mcp",
+      daemonIdleMs: minutesToMs(memory?.daemonIdleMinutes ?? memory?.idleMinutes),
+      startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
+      database: memory?.database,
+      databaseError: broken !== undefined && config.brokenKeys?.[name]?.includes("database") ? broken : undefined,
+    };
   }
   const broken = config.broken[name];
   if (broken !== undefined) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${broken}`);
-  if (entry && "url" in entry) {
-    return {
-      name,
-      kind: "remote",
-      url: entry.url,
-      headers: entry.headers,
-      oauth: entry.oauth,
-      port: entry.port ?? 0,
-      transport: "streamable-http",
-      path: "/mcp",
-      idleMinutes: entry.idleMinutes ?? 0,
-      startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
-    };
-  }
-  if (!entry || !("command" in entry)) {
+  if (!entry) {
     // The file itself is broken: the target may well be in it, so say that rather than "unknown".
     if (config.error) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${config.error}`);
     const known = [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((k) => !BUILTIN_TARGETS.includes(k as "memory"))];
@@ -335,69 +386,60 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
       `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`,
     );
   }
-  if (!("transport" in entry)) {
-    const { idleMinutes, ...rest } = entry as HostedTarget;
-    const idle = idleMinutes ?? (rest.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
-    return { ...rest, name, kind: "hosted", port: 0, transport: "streamable-http", path: "/mcp", idleMinutes: idle, startTimeoutMs: DEFAULT_START_TIMEOUT_MS };
+  switch (targetKind(name, entry)) {
+    case "remote": {
+      const remote = entry as RemoteTarget;
+      return {
+        name,
+        kind: "remote",
+        url: remote.url,
+        headers: remote.headers,
+        oauth: remote.oauth,
+        port: remote.port ?? 0,
+        transport: "streamable-http",
+        path: "/mcp",
+        daemonIdleMs: minutesToMs(remote.daemonIdleMinutes ?? remote.idleMinutes),
+        startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
+      };
+    }
+    case "hosted": {
+      const { idleMinutes, childIdleMinutes, daemonIdleMinutes, ...rest } = entry as HostedTarget;
+      // The old `idleMinutes` set both; each new key wins over it.
+      const child = childIdleMinutes ?? idleMinutes ?? (rest.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
+      const daemon = daemonIdleMinutes ?? idleMinutes ?? (rest.share === "global" ? 0 : DEFAULT_CHILD_IDLE_MINUTES);
+      return {
+        ...rest,
+        name,
+        kind: "hosted",
+        port: 0,
+        transport: "streamable-http",
+        path: "/mcp",
+        childIdleMs: minutesToMs(child),
+        daemonIdleMs: minutesToMs(daemon),
+        startTimeoutMs: DEFAULT_START_TIMEOUT_MS,
+      };
+    }
+    default: {
+      const { port, path, idleMinutes, daemonIdleMinutes, startTimeoutSeconds, ...rest } = entry as ExternalTarget;
+      return {
+        ...rest,
+        name,
+        kind: "external",
+        port: port ?? 0,
+        path: path ?? (rest.transport === "sse" ? "/sse" : "/mcp"),
+        daemonIdleMs: minutesToMs(daemonIdleMinutes ?? idleMinutes),
+        startTimeoutMs: startTimeoutSeconds !== undefined ? startTimeoutSeconds * 1000 : DEFAULT_START_TIMEOUT_MS,
+      };
+    }
   }
-  const { port, path, idleMinutes, startTimeoutSeconds, ...rest } = entry as unknown as ExternalTarget;
-  return {
-    ...rest,
-    name,
-    kind: "external",
-    port: port ?? 0,
-    path: path ?? (rest.transport === "sse" ? "/sse" : "/mcp"),
-    idleMinutes: idleMinutes ?? 0,
-    startTimeoutMs: startTimeoutSeconds !== undefined ? startTimeoutSeconds * 1000 : DEFAULT_START_TIMEOUT_MS,
-  };
+}
+
+/** The built-in memory target, resolved: its port, idle stop and database. */
+export function memoryTarget(config: Config): Extract<ResolvedTarget, { kind: "builtin" }> {
+  return resolveTarget(config, "memory") as Extract<ResolvedTarget, { kind: "builtin" }>;
 }
 
 /** Every target the config knows, the built-in memory first. */
 export function targetNames(config: Config): string[] {
   return [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((n) => !BUILTIN_TARGETS.includes(n as "memory"))];
-}
-
-/** Plain-English issues naming the key (zod/mini ships no message locale; this is all a person needs). */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  const visit = (issue: z.core.$ZodIssue, base: PropertyKey[]) => {
-    const path = [...base, ...issue.path];
-    const key = path.length ? path.map(String).join(".") : "(top level)";
-    let text: string;
-    switch (issue.code) {
-      case "unrecognized_keys":
-        text = `unknown key ${issue.keys.map((k) => `"${path.length ? `${key}.` : ""}${k}"`).join(", ")}`;
-        break;
-      case "invalid_type":
-        text = `${key}: expected ${issue.expected === "int" ? "a whole number" : issue.expected}`;
-        break;
-      case "too_small":
-        text =
-          issue.origin === "string" && Number(issue.minimum) === 1
-            ? `${key}: must not be empty`
-            : `${key}: must be ${issue.inclusive === false ? "more than" : "at least"} ${String(issue.minimum)}`;
-        break;
-      case "too_big":
-        text = `${key}: must be at most ${String(issue.maximum)}`;
-        break;
-      case "invalid_value":
-        text = `${key}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-        break;
-      case "invalid_format":
-        text = key.endsWith(".database") ? `${key}: must be a postgres:// or postgresql:// URL` : key.startsWith("targets.") && issue.format === "regex" ? `${key}: target names use letters, digits, ".", "_" and "-"` : `${key}: must ${issue.format === "starts_with" ? `start with "${(issue as { prefix?: string }).prefix}"` : `match ${issue.format}`}`;
-        break;
-      case "invalid_key":
-        for (const inner of issue.issues) visit(inner, path);
-        return;
-      default:
-        text = `${key}: ${issue.message}`;
-    }
-    if (!seen.has(text)) {
-      seen.add(text);
-      out.push(text);
-    }
-  };
-  for (const issue of issues) visit(issue, []);
-  return out.join("; ");
 }

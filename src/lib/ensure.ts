@@ -1,22 +1,17 @@
 import { MsmError, isMsmError } from "./errors.ts";
 import { readLock, type LockInfo } from "./lock.ts";
-import { callManager, ensureSupervisor, findSupervisor, SUPERVISOR_START_TIMEOUT_MS, supervisorLockAlive } from "./manager.ts";
+import { callSupervisor, type Endpoint } from "./contracts/supervisor-api.ts";
+import { ensureSupervisor, findSupervisor, SUPERVISOR_START_TIMEOUT_MS, supervisorLockAlive } from "./manager.ts";
 import { paths } from "./paths.ts";
 import { probe } from "./probe.ts";
-import type { ResolvedTarget, Transport } from "./config.ts";
+import type { ResolvedTarget } from "./config.ts";
 
 export { isHealthy } from "./probe.ts";
 
 /** Pause before asking again when the supervisor vanished mid-request (it was killed, or is being replaced). */
 const RETRY_MS = 100;
 
-export interface Endpoint {
-  url: string;
-  transport: Transport;
-  pid: number;
-  /** The msm version that started the daemon; a proxy of another version says so in its log. */
-  version?: string;
-}
+export type { Endpoint } from "./contracts/supervisor-api.ts";
 
 export function endpointOf(target: ResolvedTarget, lock: Pick<LockInfo, "pid" | "port" | "path" | "transport"> & { version?: string }): Endpoint {
   return { url: `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`, transport: lock.transport, pid: lock.pid, version: lock.version };
@@ -51,9 +46,8 @@ export async function ensureDaemon(target: ResolvedTarget, options: { timeoutMs?
     const manager = options.passive ? await findSupervisor() : await ensureSupervisor(deadline);
     if (!manager) throw new MsmError("NOT_RUNNING", `The "${target.name}" daemon is not running; the next request starts it.`);
     const remaining = Math.max(1, deadline - Date.now());
-    const passive = options.passive ? "&passive=1" : "";
     try {
-      return await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(target.name)}/ensure?timeoutMs=${Math.max(1, remaining - 500)}${passive}`, remaining);
+      return await callSupervisor(manager, "ensure", { name: target.name, timeoutMs: Math.max(1, remaining - 500), passive: options.passive }, remaining);
     } catch (error) {
       if (!isMsmError(error) || error.code !== "SUPERVISOR_UNREACHABLE") throw error;
       lastError = error;

@@ -6,7 +6,7 @@ import { errnoCode } from "./errors.ts";
 import { wantsToken } from "./lock-auth.ts";
 import { createFileExclusive, removeQuietly, writeFileAtomic } from "./fsutil.ts";
 import { msmHome, paths } from "./paths.ts";
-import { PortSchema, TransportSchema } from "./config.ts";
+import { LOCK_FIELDS, type LockField, type LockFile } from "./contracts/lock-file.ts";
 import { commandLine, processMatches, startTicks } from "./proc.ts";
 
 export { isAlive } from "./proc.ts";
@@ -23,29 +23,22 @@ export const HEAL_INTERVAL_MS = 1_000;
 export const CORRUPT_GRACE_MS = 5 * HEAL_INTERVAL_MS;
 const CORRUPT_POLL_MS = 50;
 
-/** What a live daemon (or the supervisor) publishes about itself in `<name>.lock`. */
-export const LockSchema = z.object({
-  pid: z.number().check(z.int(), z.positive()),
-  /** 0 while the owner has not bound its port yet. */
-  port: PortSchema,
-  transport: TransportSchema,
-  /** ISO time the owner started. */
-  startedAt: z.string(),
-  version: z.string(),
-  /** URL path of the MCP endpoint, for daemons. */
-  path: z.optional(z.string()),
-  /** One of msm's own daemons (memory, a stdio host, a remote relay): clients must send the bearer token (see lock-auth.ts). */
-  auth: z.optional(z.literal("bearer")),
-  /** Start time of `pid` (see proc.startTicks): a recycled pid running another program does not match. */
-  pidStart: z.optional(z.string()),
-  /** Stop the whole process group (external servers and whatever they spawned), not just `pid`. */
-  group: z.optional(z.boolean()),
-  /** Command line of `pid` (see proc.commandLine), recorded when the process wrote its own lock. */
-  command: z.optional(z.string()),
-  /** Which of msm's own daemons this is: a stdio host is the only one that is sent the editor session's environment. */
-  kind: z.optional(z.enum(["memory", "host", "remote"])),
-});
-export type LockInfo = z.infer<typeof LockSchema>;
+/** A field of contracts/lock-file.ts as a zod check. */
+function fieldSchema(field: LockField): z.ZodMiniType {
+  const value =
+    field.type === "integer"
+      ? z.number().check(...[z.int(), z.minimum(field.min), ...(field.max === undefined ? [] : [z.maximum(field.max)])])
+      : field.type === "boolean"
+        ? z.boolean()
+        : field.oneOf
+          ? z.enum(field.oneOf as [string, ...string[]])
+          : z.string();
+  return field.required ? value : z.optional(value);
+}
+
+/** What a live daemon (or the supervisor) publishes about itself in `<name>.lock`: LOCK_FIELDS, checked. */
+export const LockSchema = z.object(Object.fromEntries(Object.entries(LOCK_FIELDS).map(([key, field]) => [key, fieldSchema(field)]))) as unknown as z.ZodMiniType<LockFile>;
+export type LockInfo = LockFile;
 
 export type AcquireResult = { release: () => void; update: (info: LockInfo) => void } | { existing: LockInfo };
 

@@ -4,6 +4,7 @@ import { appendFileSync, closeSync, copyFileSync, openSync, readSync, statSync, 
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { format } from "node:util";
 import { tightenMode } from "./trust.ts";
+import { msmEnv } from "./env.ts";
 
 /** A log file past this size is rotated to `<file>.1` (one generation kept): at open, and by the supervisor. */
 export const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
@@ -45,7 +46,7 @@ export function createLogger(options: LoggerOptions = {}): ConsolaInstance {
     });
   }
   return createConsola({
-    level: process.env.MSM_DEBUG ? 4 : 3,
+    level: msmEnv().debug ? 4 : 3,
     reporters,
   });
 }

@@ -1,3 +1,5 @@
+import type { Manager } from "./contracts/supervisor-api.ts";
+import { daemonArgv } from "./contracts/daemon-argv.ts";
 import { MsmError } from "./errors.ts";
 import { acquireLock, isAlive, ownerAlive, readLock, releaseIfOwned, type LockInfo } from "./lock.ts";
 import { commandLine, signal } from "./proc.ts";
@@ -18,12 +20,7 @@ const POLL_MS = 25;
  */
 export const SUPERVISOR_HANG_MS = 5_000;
 
-/** A running supervisor's manager API. */
-export interface Manager {
-  pid: number;
-  port: number;
-  token: string;
-}
+export type { Manager } from "./contracts/supervisor-api.ts";
 
 /** The supervisor named by supervisor.lock, if it is alive and answering; no network when there is no live lock. */
 export async function findSupervisor(): Promise<Manager | undefined> {
@@ -78,7 +75,7 @@ async function spawnAndWait(deadline: number): Promise<Manager> {
   const current = readLock(SUPERVISOR);
   if (current) await replaceIfFrozen(current, deadline);
   if (!readLock(SUPERVISOR)) {
-    const child = spawnDetached(SUPERVISOR, [SUPERVISOR, "--detached"]);
+    const child = spawnDetached(SUPERVISOR, daemonArgv({ kind: "supervisor" }));
     void child.exited.then(() => (exited = true));
   }
   while (Date.now() < deadline) {
@@ -117,29 +114,4 @@ async function replaceIfFrozen(lock: LockInfo, deadline: number): Promise<void> 
   const dead = Date.now() + 2_000;
   while (Date.now() < dead && isAlive(lock.pid)) await Bun.sleep(POLL_MS);
   releaseIfOwned(paths.lock(SUPERVISOR), lock.pid);
-}
-
-/**
- * Calls the manager API. Answers are JSON; a non-2xx answer carrying `{code, message}` becomes that MsmError, so
- * a proxy or a command prints exactly what the supervisor said to do next.
- */
-export async function callManager<T>(manager: Manager, method: "GET" | "POST", path: string, timeoutMs: number): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(`http://127.0.0.1:${manager.port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${manager.token}` },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (error) {
-    throw new MsmError("SUPERVISOR_UNREACHABLE", `The msm supervisor (pid ${manager.pid}) did not answer ${path}: ${(error as Error).message}.`, { cause: error });
-  }
-  const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
-  if (!response.ok) {
-    throw new MsmError(
-      (body.code as MsmError["code"]) ?? "SUPERVISOR_UNREACHABLE",
-      body.message ?? `The msm supervisor answered ${response.status} to ${path}.`,
-    );
-  }
-  return body as T;
 }

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, mkdirSync, chmodSync, readFileSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { msmEnv } from "./env.ts";
 import { MsmError, errnoCode } from "./errors.ts";
 import { currentUid, foreignReason, modeText, POSIX_MODES } from "./trust.ts";
 
@@ -10,14 +11,19 @@ import { currentUid, foreignReason, modeText, POSIX_MODES } from "./trust.ts";
  * tools that set MSM_HOME late still win.
  */
 export function msmHome(): string {
-  const fromEnv = process.env.MSM_HOME;
-  if (fromEnv && fromEnv.trim() !== "") return resolve(fromEnv);
+  const fromEnv = msmEnv().home;
+  if (fromEnv) return resolve(fromEnv);
   return join(userHome(), ".mcp-session-manager");
 }
 
 /** HOME first, because tests point HOME at a temp dir and os.homedir() may read the passwd entry instead. */
 export function userHome(): string {
   return process.env.HOME || homedir();
+}
+
+/** `path` with the home folder written `~`, as people read it in messages and tables. */
+export function tilde(path: string): string {
+  return path.startsWith(userHome() + "/") ? `~${path.slice(userHome().length)}` : path;
 }
 
 /**

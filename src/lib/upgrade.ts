@@ -1,7 +1,7 @@
-import type { Endpoint } from "./ensure.ts";
+import { callSupervisor } from "./contracts/supervisor-api.ts";
 import { MsmError } from "./errors.ts";
 import { readLock } from "./lock.ts";
-import { callManager, ensureSupervisor, findSupervisor, SUPERVISOR, type Manager } from "./manager.ts";
+import { ensureSupervisor, findSupervisor, SUPERVISOR, type Manager } from "./manager.ts";
 import { isAlive, signal } from "./proc.ts";
 import { VERSION } from "./version.ts";
 
@@ -16,12 +16,6 @@ export interface Replaced {
   pid: number;
 }
 
-interface StatusRow {
-  name: string;
-  state: string;
-  version?: string | null;
-}
-
 /**
  * Puts this binary in charge: a supervisor of another version is asked to exit (SIGTERM: daemons keep running and
  * keep serving), this binary's supervisor adopts them, then each running daemon is restarted — one at a time, so
@@ -31,14 +25,14 @@ interface StatusRow {
  */
 export async function replaceDaemons(options: { all: boolean; say: (line: string) => void }): Promise<Replaced[]> {
   const manager = await supervisorOfThisVersion(options.say);
-  const status = await callManager<{ targets: StatusRow[] }>(manager, "GET", "/status", 10_000);
+  const status = await callSupervisor(manager, "status", {}, 10_000);
   const replaced: Replaced[] = [];
   for (const target of status.targets) {
     // A degraded host runs too (one of its children failed): it is replaced like any other.
     if (target.state !== "running" && target.state !== "degraded") continue;
     const version = target.version ?? readLock(target.name)?.version ?? null;
     if (!options.all && version === VERSION) continue;
-    const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(target.name)}/restart`, RESTART_TIMEOUT_MS);
+    const endpoint = await callSupervisor(manager, "restart", { name: target.name }, RESTART_TIMEOUT_MS);
     options.say(`restarted ${target.name}${version && version !== VERSION ? ` (msm ${version} -> ${VERSION})` : ""}: pid ${endpoint.pid}`);
     replaced.push({ name: target.name, from: version, pid: endpoint.pid });
   }

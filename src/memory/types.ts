@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ProjectIdentity } from "./postgres/project-id.ts";
 
 // Same property names, descriptions and required fields as @modelcontextprotocol/server-memory 2026.8.31: clients
 // that learned the official tools' schemas must see the same ones here.
@@ -64,4 +65,92 @@ export interface MemoryStats {
 /** Thrown for a call that cannot be done; the message is what the user sees (the official text where there is one). */
 export class GraphError extends Error {
   override readonly name = "GraphError";
+}
+
+/** What `importGraph` did, for the import command's summary. */
+export interface ImportCounts {
+  entitiesAdded: number;
+  /** Entities whose name was already there: their new observations were added, their type kept. */
+  entitiesMerged: number;
+  observationsAdded: number;
+  relationsAdded: number;
+}
+
+export type Direction = "outgoing" | "incoming" | "both";
+
+/** The graph operations every backend answers: SQLite's GraphStore at once, its worker and PostgreSQL with promises. */
+export interface GraphOperations {
+  createEntities(entities: Entity[]): Entity[];
+  createRelations(relations: Relation[]): Relation[];
+  addObservations(additions: ObservationAdd[]): ObservationAddResult[];
+  deleteEntities(names: string[]): void;
+  deleteObservations(deletions: ObservationDelete[]): void;
+  deleteRelations(relations: Relation[]): void;
+  readGraph(page?: Page): KnowledgeGraph;
+  searchNodes(query: string, page?: Page): KnowledgeGraph;
+  openNodes(names: string[]): KnowledgeGraph;
+  stats(): MemoryStats;
+  renameEntity(oldName: string, newName: string): Entity;
+  mergeEntities(sources: string[], target: string): Entity;
+  entityDetails(name: string): EntityDetails | undefined;
+  nodeRelations(name: string, direction?: Direction, page?: Page): Relation[];
+}
+
+/** The GraphStore methods the daemon calls, each answered by the database's worker thread. */
+export const STORE_METHODS = [
+  "createEntities",
+  "createRelations",
+  "addObservations",
+  "deleteEntities",
+  "deleteObservations",
+  "deleteRelations",
+  "readGraph",
+  "searchNodes",
+  "openNodes",
+  "stats",
+  "renameEntity",
+  "mergeEntities",
+  "entityDetails",
+  "nodeRelations",
+] as const satisfies readonly (keyof GraphOperations)[];
+export type StoreMethod = (typeof STORE_METHODS)[number];
+
+type Maybe<T> = T | Promise<T>;
+
+/**
+ * What the MCP server needs from a graph: the SQLite worker (AsyncStore) and PgGraph both answer with promises;
+ * `Maybe` also admits a plain GraphStore (tests, tools). `file` keys resource subscriptions.
+ */
+export type Graph = { readonly file: string } & {
+  [K in StoreMethod]: (...args: Parameters<GraphOperations[K]>) => Maybe<ReturnType<GraphOperations[K]>>;
+};
+export type GraphItem = { type: "entity"; entity: Entity } | { type: "relation"; relation: Relation };
+
+/** What import, export and migrate need: write a batch with the import rules, read everything in order. */
+export interface TransferGraph {
+  importGraph(entities: Entity[], relations: Relation[]): Maybe<ImportCounts>;
+  iterate(): Iterable<GraphItem> | AsyncIterable<GraphItem>;
+}
+
+/** Where a session's graph lives and why, for `memory_stats`. */
+export interface StoreChoice {
+  scope: "project" | "home";
+  why: string;
+  backend: "sqlite" | "postgres";
+  /** PostgreSQL only: the project's id in the shared database and how it was found. */
+  projectId?: string;
+  projectIdSource?: ProjectIdentity["source"];
+}
+
+/** The graphs a daemon serves, picked per request from its `Mcp-Project-Path`. */
+export interface GraphSource {
+  readonly backend: "sqlite" | "postgres";
+  current(): Graph;
+  currentWithChoice(): { store: Graph; choice: StoreChoice };
+  /**
+   * Calls `changed` when something other than this daemon changes `store` (another machine on a shared database).
+   * Absent for SQLite: every writer of a project file is this daemon, and it notifies its sessions itself.
+   */
+  follow?(store: Graph, changed: () => void): Promise<void>;
+  closeAll(): void | Promise<void>;
 }

@@ -141,8 +141,60 @@ export abstract class Bridge {
     return this.bodies.get(message) ?? JSON.stringify(message);
   }
 
-  /** Transport-specific delivery of one message, retrying through `recover` when the server has gone away. */
-  protected abstract forward(message: JsonRpcMessage, lifecycle: boolean): Promise<void>;
+  /**
+   * Delivers one message, the same way for every transport: wait for lifecycle messages and recovery, POST it, and
+   * when the server has gone away (refused, or the session is unknown to it) recover and send it again, with
+   * backoff, until RECOVER_TIMEOUT_MS. A message that may have reached the server is answered with an error instead
+   * of being sent twice.
+   */
+  protected async forward(message: JsonRpcMessage, lifecycle: boolean): Promise<void> {
+    const since = Date.now();
+    for (let failures = 0; ; ) {
+      if (!lifecycle) await this.afterBarrier();
+      if (!this.isOwed(message)) return;
+      // A recovery replays notifications/initialized itself; sending it again would initialize the session twice.
+      if (failures > 0 && message === this.initializedMessage && this.established) return;
+      const generation = this.generation;
+      if (!this.connected()) {
+        if (this.pauseWhenDisconnected && failures++ > 0) await sleep(backoff(failures));
+        if (!(await this.tryRecover(generation, message, since))) return;
+        continue;
+      }
+      this.beforePost(message);
+      this.markSent(message, generation);
+      let response: Response;
+      try {
+        response = await this.post(message);
+      } catch (error) {
+        // Connection refused: the request never reached the daemon, so it is resent once a daemon is back.
+        if (await this.postFailed(error, message, generation, since, failures++)) continue;
+        return;
+      }
+      if ((await this.answer(response, message)) === "session-gone") {
+        // The server no longer knows this session (it restarted): a new session, then the message again.
+        if (await this.resendAfterRecovery(message, generation, since, failures++)) continue;
+      }
+      return;
+    }
+  }
+
+  /**
+   * Whether a lost connection is a failure that may repeat: legacy SSE loses its session with its stream, so it
+   * backs off between attempts; streamable HTTP is only unconnected before its first session.
+   */
+  protected readonly pauseWhenDisconnected: boolean = false;
+
+  /** Whether there is a session to POST to now. */
+  protected abstract connected(): boolean;
+
+  /** Called just before `message` is POSTed. */
+  protected beforePost(_message: JsonRpcMessage): void {}
+
+  /** POSTs one message to the server session (rejects when it never reached the server). */
+  protected abstract post(message: JsonRpcMessage): Promise<Response>;
+
+  /** Handles the POST's answer: delivered (or answered with an error) is "done"; the server lost the session is "session-gone". */
+  protected abstract answer(response: Response, message: JsonRpcMessage): Promise<"done" | "session-gone">;
 
   /** Sets up a new server session on `this.upstream` (replaying initialize when `established`). */
   protected abstract reopen(generation: number): Promise<void>;

@@ -1,3 +1,4 @@
+import { msmEnv } from "../lib/env.ts";
 import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
@@ -252,8 +253,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     for (const error of errors) write(error);
     for (const message of messages) bridge.send(message, raw);
   }
-  const envGrace = Number(process.env.MSM_EOF_GRACE_MS);
-  const graceMs = options.eofGraceMs ?? (Number.isFinite(envGrace) && process.env.MSM_EOF_GRACE_MS !== "" ? envGrace : EOF_GRACE_MS);
+  const graceMs = options.eofGraceMs ?? msmEnv().eofGraceMs ?? EOF_GRACE_MS;
   await bridge.close({ graceMs });
   return 0;
 }

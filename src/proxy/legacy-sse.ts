@@ -1,4 +1,4 @@
-import { Bridge, backoff, errorText, sleep } from "./bridge.ts";
+import { Bridge, errorText } from "./bridge.ts";
 import type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { readSse } from "../lib/jsonrpc/sse.ts";
 import { NO_TIMEOUT, postFresh, sessionGone } from "./upstream.ts";
@@ -18,41 +18,27 @@ export class SseBridge extends Bridge {
   private postUrl: string | undefined;
   private stream: AbortController | undefined;
 
-  protected async forward(message: JsonRpcMessage, lifecycle: boolean): Promise<void> {
-    const since = Date.now();
-    for (let failures = 0; ; ) {
-      if (!lifecycle) await this.afterBarrier();
-      if (!this.isOwed(message)) return;
-      // A recovery replays notifications/initialized itself; sending it again would initialize the session twice.
-      if (failures > 0 && message === this.initializedMessage && this.established) return;
-      const generation = this.generation;
-      if (!this.postUrl) {
-        if (failures++ > 0) await sleep(backoff(failures));
-        if (!(await this.tryRecover(generation, message, since))) return;
-        continue;
-      }
-      this.markSent(message, generation);
-      let response: Response;
-      try {
-        response = await postFresh(this.fetch, this.upstream!, this.postUrl, {
-          method: "POST",
-          headers: { ...this.upstream!.headers, "content-type": "application/json" },
-          body: this.body(message),
-          ...NO_TIMEOUT,
-        });
-      } catch (error) {
-        if (await this.postFailed(error, message, generation, since, failures++)) continue;
-        return;
-      }
-      const text = await response.text().catch(() => "");
-      if (sessionGone(response.status, text)) {
-        // The server no longer knows this session id (it restarted): open a new stream and resend.
-        if (await this.resendAfterRecovery(message, generation, since, failures++)) continue;
-        return;
-      }
-      if (!response.ok) this.fail(message, `msm: the MCP server answered HTTP ${response.status} ${text.slice(0, 200)}`.trim());
-      return;
-    }
+  protected override readonly pauseWhenDisconnected = true;
+
+  protected connected(): boolean {
+    return this.postUrl !== undefined;
+  }
+
+  protected post(message: JsonRpcMessage): Promise<Response> {
+    return postFresh(this.fetch, this.upstream!, this.postUrl!, {
+      method: "POST",
+      headers: { ...this.upstream!.headers, "content-type": "application/json" },
+      body: this.body(message),
+      ...NO_TIMEOUT,
+    });
+  }
+
+  /** Every answer comes on the stream; the POST itself only says whether the session still exists. */
+  protected async answer(response: Response, message: JsonRpcMessage): Promise<"done" | "session-gone"> {
+    const text = await response.text().catch(() => "");
+    if (sessionGone(response.status, text)) return "session-gone";
+    if (!response.ok) this.fail(message, `msm: the MCP server answered HTTP ${response.status} ${text.slice(0, 200)}`.trim());
+    return "done";
   }
 
   protected async reopen(generation: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { msmEnv } from "../lib/env.ts";
 import type { Log } from "./bridge.ts";
 import { writeStderr } from "./stdio.ts";
 
@@ -5,7 +6,7 @@ import { writeStderr } from "./stdio.ts";
  * The proxy's logger: plain lines on stderr, debug lines only with MSM_DEBUG. Not consola (lib/log.ts), which costs a
  * proxy ~8 MB of resident memory and start time for colours and boxes nobody sees — and a proxy exists N×M times.
  */
-export function createProxyLog(tag: string, debug = Boolean(process.env.MSM_DEBUG)): Log & { error: (...args: unknown[]) => void } {
+export function createProxyLog(tag: string, debug = msmEnv().debug): Log & { error: (...args: unknown[]) => void } {
   const line = (level: string, args: unknown[]) => {
     const text = args.map((a) => (typeof a === "string" ? a : a instanceof Error ? (a.stack ?? a.message) : safeJson(a))).join(" ");
     writeStderr(`[${tag}] ${level}${text}\n`);

@@ -1,5 +1,6 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
+import { readEnv } from "../lib/env.ts";
 import { MsmError } from "../lib/errors.ts";
 import { currentUid, projectProblem } from "../lib/trust.ts";
 
@@ -11,9 +12,10 @@ import { currentUid, projectProblem } from "../lib/trust.ts";
  * directory changes between sessions) and is sent canonical, as the daemon demands.
  */
 export function resolveProject(explicit: string | undefined, env = process.env, cwd = process.cwd()): string | undefined {
-  const given = explicit || env.MSM_PROJECT_DIR || env.CLAUDE_PROJECT_DIR;
+  const fromMsm = readEnv(env).projectDir;
+  const given = explicit || fromMsm || env.CLAUDE_PROJECT_DIR;
   if (given) {
-    const from = explicit ? "--project" : env.MSM_PROJECT_DIR ? "MSM_PROJECT_DIR" : "CLAUDE_PROJECT_DIR";
+    const from = explicit ? "--project" : fromMsm ? "MSM_PROJECT_DIR" : "CLAUDE_PROJECT_DIR";
     if (!isAbsolute(given)) throw new MsmError("USAGE", `${from} "${given}" is not an absolute path. Give the project folder as an absolute path.`);
     // Not existing (or not ours) is the daemon's to refuse, per call, with a message naming the path.
     try {

@@ -52,7 +52,7 @@ export class StreamableBridge extends Bridge {
     return headers;
   }
 
-  private post(message: JsonRpcMessage): Promise<Response> {
+  protected post(message: JsonRpcMessage): Promise<Response> {
     // Even plain `http` offers both types: spec-following servers refuse a POST that does not (406), and an SSE
     // answer is read the same way.
     const accept = "application/json, text/event-stream";
@@ -65,47 +65,30 @@ export class StreamableBridge extends Bridge {
     return postFresh(this.fetch, this.upstream!, this.upstream!.url, init);
   }
 
-  protected async forward(message: JsonRpcMessage, lifecycle: boolean): Promise<void> {
-    const initializing = message.method === "initialize";
-    const since = Date.now();
-    for (let failures = 0; ; ) {
-      if (!lifecycle) await this.afterBarrier();
-      if (!this.isOwed(message)) return;
-      // A recovery replays notifications/initialized itself; sending it again would initialize the session twice.
-      if (failures > 0 && message === this.initializedMessage && this.established) return;
-      const generation = this.generation;
-      if (!this.upstream) {
-        if (!(await this.tryRecover(generation, message, since))) return;
-        continue;
-      }
-      if (initializing) {
-        // A fresh initialize starts a fresh session: no stale id or version may ride along.
-        this.sessionId = undefined;
-        this.protocolVersion = undefined;
-      }
-      this.markSent(message, generation);
-      let response: Response;
-      try {
-        response = await this.post(message);
-      } catch (error) {
-        // Connection refused: the request never reached the daemon, so it is resent once a daemon is back.
-        if (await this.postFailed(error, message, generation, since, failures++)) continue;
-        return;
-      }
-      if ((response.status === 404 || response.status === 400) && !initializing && this.sessionId) {
-        const text = await response.text().catch(() => "");
-        if (!sessionGone(response.status, text)) {
-          this.answerHttpError(message, response.status, text);
-          return;
-        }
-        if (await this.resendAfterRecovery(message, generation, since, failures++)) continue;
-        return;
-      }
-      if (initializing && response.ok) this.sessionId = response.headers.get("mcp-session-id") ?? undefined;
-      await this.consume(response, message, initializing);
-      if (initializing && this.sessionId) await this.openStream(this.generation);
-      return;
+  protected connected(): boolean {
+    return this.upstream !== undefined;
+  }
+
+  protected override beforePost(message: JsonRpcMessage): void {
+    // A fresh initialize starts a fresh session: no stale id or version may ride along.
+    if (message.method === "initialize") {
+      this.sessionId = undefined;
+      this.protocolVersion = undefined;
     }
+  }
+
+  protected async answer(response: Response, message: JsonRpcMessage): Promise<"done" | "session-gone"> {
+    const initializing = message.method === "initialize";
+    if ((response.status === 404 || response.status === 400) && !initializing && this.sessionId) {
+      const text = await response.text().catch(() => "");
+      if (sessionGone(response.status, text)) return "session-gone";
+      this.answerHttpError(message, response.status, text);
+      return "done";
+    }
+    if (initializing && response.ok) this.sessionId = response.headers.get("mcp-session-id") ?? undefined;
+    await this.consume(response, message, initializing);
+    if (initializing && this.sessionId) await this.openStream(this.generation);
+    return "done";
   }
 
   /** Reads one POST's answer: 202, JSON, or an SSE stream of related messages ending with the response. */

@@ -1,4 +1,6 @@
 import type { ResolvedTarget } from "../lib/config.ts";
+import { STATS_PATH, type StatsAnswer } from "../lib/contracts/stats.ts";
+import { msmEnv } from "../lib/env.ts";
 import { createBaseApp } from "../lib/http/app.ts";
 import { runDaemon } from "../lib/http/daemon.ts";
 import { PROJECT_HEADER } from "../lib/http/headers.ts";
@@ -58,8 +60,7 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
   let requests = 0;
   let refreshing: Promise<boolean> | undefined;
   let loggingIn: LoginAttempt | undefined;
-  const envWait = Number(process.env.MSM_LOGIN_WAIT_MS);
-  const loginWaitMs = process.env.MSM_LOGIN_WAIT_MS && Number.isFinite(envWait) ? envWait : LOGIN_WAIT_MS;
+  const loginWaitMs = msmEnv().loginWaitMs ?? LOGIN_WAIT_MS;
   /** Client credentials: the relay gets every token itself (no browser), and a new one whenever the last runs out. */
   const machine = isMachineClient(target.oauth);
 
@@ -102,7 +103,7 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
   };
   const within = <T>(promise: Promise<T>, ms: number, otherwise: T) =>
     Promise.race([promise, new Promise<T>((resolve) => setTimeout(() => resolve(otherwise), ms).unref?.())]);
-  app.get("/stats", (c) => c.json({ sessions: null, requests }));
+  app.get(STATS_PATH, (c) => c.json({ sessions: null, requests } satisfies StatsAnswer));
 
   /** One refresh for everyone waiting; true when a usable access token is on file afterwards. */
   const refresh = (): Promise<boolean> => {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { ResolvedTarget } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
+import { openBrowser } from "../lib/platform/open.ts";
 import { FileAuthProvider, isMachineClient, readLogin, writeLogin } from "./auth.ts";
 
 type Remote = Extract<ResolvedTarget, { kind: "remote" }>;
@@ -96,13 +97,4 @@ async function machineLogin(target: Remote, challenge: Challenge): Promise<void>
     throw new MsmError("LOGIN_FAILED", `${target.url} refused msm's client credentials: ${(error as Error).message}. Check "oauth" of target "${target.name}" in config.json.`);
   }
   if (outcome !== "AUTHORIZED") throw new MsmError("LOGIN_FAILED", `The client-credentials login to ${target.url} did not complete.`);
-}
-
-/** $BROWSER when set (as other CLIs honour it), else the platform's opener; the printed URL is the fallback. */
-function openBrowser(url: string): void {
-  const command = process.env.BROWSER ? [process.env.BROWSER, url] : process.platform === "darwin" ? ["open", url] : process.platform === "win32" ? ["cmd", "/c", "start", "", url] : ["xdg-open", url];
-  try {
-    const child = Bun.spawn(command, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-    child.unref();
-  } catch {}
 }

@@ -1,27 +1,24 @@
 import type { ConsolaInstance } from "consola";
 import type { ResolvedTarget } from "../lib/config.ts";
-import { endpointOf, type Endpoint } from "../lib/ensure.ts";
+import type { DaemonState, Endpoint, TargetStatus } from "../lib/contracts/supervisor-api.ts";
+import { endpointOf } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
-import { failedChildrenNote, type ChildStatus } from "../lib/host-status.ts";
+import { restartHostChild } from "../lib/contracts/host-api.ts";
+import { fetchStats, type ChildStatus } from "../lib/contracts/stats.ts";
+import { connectionsTo } from "../lib/platform/index.ts";
+import { formatMinutes } from "../lib/format.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { answers, probe } from "../lib/probe.ts";
-import { groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, rssBytes, signal, terminate } from "../lib/proc.ts";
+import { groupHasLiveMember, isAlive, leadsGroup, signal, terminate } from "../lib/proc.ts";
+import { RestartPolicy, backoffSteps } from "../lib/restart-policy.ts";
 import { skewNote } from "../lib/skew.ts";
-import { connectionsTo, fetchStats } from "./activity.ts";
 import { launch, note, StartFailed } from "./launch.ts";
+import { daemonRss, targetRow } from "./status.ts";
 
-/**
- * Waits before restart number 1, 2, … after unasked exits in a row; one more exit than this list is a crash loop.
- * MSM_BACKOFF_MS (comma-separated) replaces it, so a test can drive a crash loop without waiting half a minute.
- */
-export const BACKOFF_MS = backoffFromEnv(process.env.MSM_BACKOFF_MS) ?? [1_000, 2_000, 4_000, 8_000, 16_000];
-
-function backoffFromEnv(text: string | undefined): number[] | undefined {
-  const steps = text?.split(",").map(Number);
-  return steps?.length && steps.every((n) => Number.isFinite(n) && n >= 0) ? steps : undefined;
-}
+/** The restart policy's waits (lib/restart-policy.ts; MSM_BACKOFF_MS replaces them), as read when this loaded. */
+export const BACKOFF_MS = backoffSteps();
 /**
  * A death counts toward `failed` only if the daemon had been healthy for less than this: a server that cannot start
  * or dies on its first requests is broken, one that ran and was killed from outside (an OOM killer, a person) is
@@ -40,37 +37,8 @@ export const FAILED_LOG_LINES = 6;
 /** msm's own notes in a daemon log ("starting …", "exited …"): left out of the failure excerpt, the daemon's words matter. */
 const MSM_NOTE = / \[msm\] /;
 
-export type State = "stopped" | "starting" | "running" | "backoff" | "failed";
-/**
- * What status shows: a running daemon that does not answer its health check is `unresponsive`; a running host
- * with a failed child (whose sessions get errors until `msm restart`) is `degraded`.
- */
-export type ShownState = State | "unresponsive" | "degraded";
-
-/** One row of `GET /status`. */
-export interface TargetStatus {
-  name: string;
-  kind: ResolvedTarget["kind"];
-  state: ShownState | "invalid";
-  pid: number | null;
-  port: number | null;
-  transport: string;
-  url: string | null;
-  /** The msm version that started the daemon (from its lock); differs from the supervisor's after an upgrade. */
-  version: string | null;
-  uptimeSeconds: number | null;
-  restarts: number;
-  sessions: number | null;
-  connections: number | null;
-  requests: number | null;
-  rssBytes: number | null;
-  idleMinutes: number;
-  /** Why it is failed or stopped (crash loop, idle, stopped by a command), with the last log lines when failed. */
-  note: string | null;
-  lastLog: string[];
-  /** A stdio host's children (one per project, per session, or one global); absent for other targets. */
-  children?: ChildStatus[];
-}
+/** A keeper's states (the contract's DaemonState). */
+export type State = DaemonState;
 
 /**
  * Owns one target's daemon: starts it on demand, notices when it dies (as its parent, or by polling a pid it
@@ -82,8 +50,8 @@ export class Keeper {
   private runningSince = 0;
   /** Restarts after unasked exits since this supervisor started (shown in status). */
   private restarts = 0;
-  /** Unasked exits in a row, for the backoff. */
-  private crashes = 0;
+  /** Unasked exits in a row, and the backoff before the next start. */
+  private readonly policy = new RestartPolicy({ steps: BACKOFF_MS, stableAfterMs: EARLY_DEATH_MS });
   private starting: Promise<LockInfo> | undefined;
   private backoffTimer: Timer | undefined;
   private stopping: Promise<"stopped" | "not running" | { survived: number }> | undefined;
@@ -204,23 +172,22 @@ export class Keeper {
     note(this.target.name, `daemon pid ${lock.pid} exited${how}`);
     this.log.warn(`${this.target.name}: daemon pid ${lock.pid} exited${how}`);
     // It ran well and was killed or fell over later: unlucky, not broken. Only early deaths build up to `failed`.
-    if (Date.now() - this.runningSince >= EARLY_DEATH_MS) this.crashes = 0;
-    this.crashed(`exited${how}`);
+    this.crashed(`exited${how}`, this.runningSince);
   }
 
-  /** Counts an unasked exit or a failed start, and schedules the next attempt or gives up. */
-  private crashed(why: string): void {
-    this.crashes++;
-    if (this.crashes > BACKOFF_MS.length) {
+  /** Counts an unasked exit (of a daemon up since `runningSince`) or a failed start; schedules the next attempt or gives up. */
+  private crashed(why: string, runningSince?: number): void {
+    const verdict = this.policy.crashed(runningSince);
+    if (verdict.action === "fail") {
       this.state = "failed";
       const recent = tailLines(paths.log(this.target.name), 200);
       const own = recent.filter((line) => !MSM_NOTE.test(line));
       this.lastLog = (own.length ? own : recent).slice(-FAILED_LOG_LINES);
-      this.note = `crashed ${this.crashes} times in a row; last: ${why}`;
+      this.note = `crashed ${verdict.crashes} times in a row; last: ${why}`;
       this.log.error(`${this.target.name}: ${this.note}; giving up until "msm restart ${this.target.name}"`);
       return;
     }
-    const delay = BACKOFF_MS[this.crashes - 1]!;
+    const delay = verdict.delayMs;
     this.state = "backoff";
     this.note = `${why}; restarting in ${delay / 1000} s`;
     this.backoffTimer = setTimeout(() => {
@@ -271,7 +238,7 @@ export class Keeper {
       }
       this.lock = undefined;
       this.state = "stopped";
-      this.crashes = 0;
+      this.policy.reset();
       this.note = reason;
       this.lastLog = [];
       return lock ? "stopped" : "not running";
@@ -283,7 +250,7 @@ export class Keeper {
     }
   }
 
-  /** Stop, forget any crash loop, start again — with `target` as the config says now (args, env, idleMinutes…). */
+  /** Stop, forget any crash loop, start again — with `target` as the config says now (args, env, idle stops…). */
   async restart(target = this.target): Promise<Endpoint> {
     const stopped = await this.stop("restarting");
     if (typeof stopped === "object") {
@@ -301,14 +268,9 @@ export class Keeper {
     }
     const endpoint = await this.ensure();
     const lock = this.lock!;
-    const response = await fetch(`http://127.0.0.1:${lock.port}/restart?project=${encodeURIComponent(project)}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${this.token}`, connection: "close" },
-      signal: AbortSignal.timeout(this.target.startTimeoutMs + this.target.startTimeoutSeconds * 1000),
-    });
-    const body = (await response.json().catch(() => ({}))) as { restarted?: string[]; message?: string };
-    if (!response.ok) throw new MsmError("UNKNOWN_TARGET", body.message ?? `The "${this.target.name}" host answered ${response.status}.`);
-    return { ...endpoint, restarted: body.restarted ?? [] };
+    const timeoutMs = this.target.startTimeoutMs + this.target.startTimeoutSeconds * 1000;
+    const { restarted } = await restartHostChild({ name: this.target.name, port: lock.port, token: this.token, project, timeoutMs });
+    return { ...endpoint, restarted };
   }
 
   /** Called every watch tick: catches deaths of adopted daemons, which are not our children. */
@@ -359,15 +321,15 @@ export class Keeper {
     this.exited(lock, null, why);
   }
 
-  /** Called every activity tick: refreshes counters and stops a daemon nobody has used for `idleMinutes`. */
+  /** Called every activity tick: refreshes counters and stops a daemon nobody has used for its `daemonIdleMs`. */
   async checkActivity(): Promise<void> {
     if (!(await this.refreshStats())) return;
     const connections = this.stats.connections;
-    const idleMs = this.target.idleMinutes * 60_000;
+    const idleMs = this.target.daemonIdleMs;
     // Connections unknown (no way to count them on this OS) an external server's use cannot be seen: never stop it as idle.
     if (idleMs <= 0 || (connections === null && this.stats.requests === null)) return;
     if (Date.now() - this.lastActivity >= idleMs) {
-      await this.stop(`idle for ${formatMinutes(this.target.idleMinutes)}`);
+      await this.stop(`idle for ${formatMinutes(idleMs / 60_000)}`);
     }
   }
 
@@ -387,36 +349,22 @@ export class Keeper {
   status(): TargetStatus {
     const lock = this.state === "running" ? this.lock : undefined;
     const silent = lock && this.silentSince !== undefined ? Math.round((Date.now() - this.silentSince) / 1000) : undefined;
-    const children = this.target.kind === "hosted" ? (lock ? (this.stats.children ?? []) : []) : undefined;
-    const childrenFailed = failedChildrenNote(children);
-    return {
+    return targetRow({
       name: this.target.name,
-      kind: this.target.kind,
-      state: silent !== undefined ? "unresponsive" : childrenFailed ? "degraded" : this.state,
-      pid: lock?.pid ?? null,
-      port: lock?.port ?? null,
-      transport: lock?.transport ?? this.target.transport,
-      url: lock ? endpointOf(this.target, lock).url : null,
-      version: lock?.version ?? null,
-      uptimeSeconds: lock ? Math.max(0, Math.round((Date.now() - this.runningSince) / 1000)) : null,
+      target: this.target,
+      state: silent !== undefined ? "unresponsive" : this.state,
+      lock,
+      since: this.runningSince,
       restarts: this.restarts,
-      sessions: lock ? this.stats.sessions : null,
-      connections: lock ? this.stats.connections : null,
-      requests: lock ? this.stats.requests : null,
-      rssBytes: lock ? ((lock.group ? groupRssBytes(lock.pid) : rssBytes(lock.pid)) ?? null) : null,
-      idleMinutes: this.target.idleMinutes,
-      note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : ([childrenFailed, this.note].filter(Boolean).join("; ") || null),
+      stats: this.stats,
+      rssBytes: lock ? daemonRss(lock) : null,
+      note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : this.note,
       lastLog: this.state === "failed" ? this.lastLog : [],
-      ...(children ? { children } : {}),
-    };
+    });
   }
 
   /** Supervisor shutdown: no timers left behind. */
   dispose(): void {
     clearTimeout(this.backoffTimer);
   }
-}
-
-export function formatMinutes(minutes: number): string {
-  return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
 }

@@ -2,6 +2,7 @@ import { appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { ResolvedTarget } from "../lib/config.ts";
 import { baseEnv, withoutMsmMarkers } from "../lib/base-env.ts";
+import { daemonArgv } from "../lib/contracts/daemon-argv.ts";
 import { MsmError } from "../lib/errors.ts";
 import { acquireLock, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
 import { paths, userHome } from "../lib/paths.ts";
@@ -29,10 +30,9 @@ export async function launch(target: ResolvedTarget, timeoutMs = target.startTim
 
 /** msm's own daemons (`msm memory`, `msm host --target NAME`, `msm remote NAME`) take their lock and pick their port themselves. */
 async function launchOwn(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
-  const args =
-    target.kind === "hosted"
-      ? ["host", "--target", target.name, "--detached"]
-      : [...(target.kind === "remote" ? ["remote", target.name] : [target.name]), "--detached", "--port", String(target.port)];
+  const args = daemonArgv(
+    target.kind === "hosted" ? { kind: "host", target: target.name } : target.kind === "remote" ? { kind: "remote", name: target.name, port: target.port } : { kind: "memory", port: target.port },
+  );
   note(
     target.name,
     target.kind === "hosted"

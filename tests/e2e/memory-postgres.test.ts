@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { Sandbox, call, msm, openSession, waitFor, watchGraph, type Session } from "../helpers/sandbox.ts";
 import { PG_PASSWORD, TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
-import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/pg-schema.ts";
+import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/postgres/schema.ts";
 
 let pg: () => TestPostgres;
 
@@ -93,7 +93,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       await call(writer.client, "create_entities", { entities: [{ name: "from A", entityType: "t", observations: [] }] });
       await waitFor(() => seen.watcher.updates >= 1, 10_000, "machine A's write notifying machine B's session");
       // B's own write notifies its session once, from its daemon (that it is not heard again through the database is
-      // shown in tests/unit/memory-pg-store.test.ts, where payloads are visible).
+      // shown in tests/unit/memory/postgres/store.test.ts, where payloads are visible).
       await call(watcher.client, "add_observations", { observations: [{ entityName: "from A", contents: ["from B"] }] });
       await waitFor(() => seen.watcher.updates >= 2, 10_000, "B's own write");
       await call(writer.client, "add_observations", { observations: [{ entityName: "from A", contents: ["again from A"] }] });

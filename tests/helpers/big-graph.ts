@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { GraphStore } from "../../src/memory/store.ts";
+import { GraphStore } from "../../src/memory/sqlite/store.ts";
 
 const TOPICS = ["coffee", "rust", "typescript", "sqlite", "editor", "memory", "proxy", "daemon", "graph", "search"];
 

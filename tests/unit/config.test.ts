@@ -1,20 +1,46 @@
 import { describe, expect, test } from "bun:test";
-import { parseConfig, resolveTarget, targetNames } from "../../src/lib/config.ts";
+import { parseConfig, readConfig, resolveTarget, targetNames } from "../../src/lib/config.ts";
 
 describe("config", () => {
   test("defaults: manager API on 3199, memory on 3100, idle shutdown off", () => {
     const config = parseConfig("{}");
     expect(config.supervisor.port).toBe(3199);
-    expect(resolveTarget(config, "memory")).toMatchObject({ kind: "builtin", port: 3100, idleMinutes: 0 });
+    expect(resolveTarget(config, "memory")).toMatchObject({ kind: "builtin", port: 3100, daemonIdleMs: 0, database: undefined, databaseError: undefined });
   });
 
-  test("idleMinutes per target (fractions allowed); external health defaults to http", () => {
+  test("a daemon's idle stop per target (fractions allowed), in ms once resolved; the old idleMinutes key still works", () => {
     const config = parseConfig(
-      JSON.stringify({ targets: { memory: { idleMinutes: 30 }, code: { command: "uvx", args: ["x", "--port", "{port}"], transport: "streamable-http", idleMinutes: 0.5 } } }),
+      JSON.stringify({
+        targets: {
+          memory: { idleMinutes: 30 },
+          code: { command: "uvx", args: ["x", "--port", "{port}"], transport: "streamable-http", daemonIdleMinutes: 0.5 },
+          both: { command: "uvx", transport: "sse", idleMinutes: 1, daemonIdleMinutes: 2 },
+        },
+      }),
     );
-    expect(resolveTarget(config, "memory").idleMinutes).toBe(30);
-    expect(resolveTarget(config, "code")).toMatchObject({ kind: "external", idleMinutes: 0.5, health: "http", path: "/mcp", port: 0 });
-    expect(targetNames(config)).toEqual(["memory", "code"]);
+    expect(resolveTarget(config, "memory").daemonIdleMs).toBe(30 * 60_000);
+    expect(resolveTarget(config, "code")).toMatchObject({ kind: "external", daemonIdleMs: 30_000, health: "http", path: "/mcp", port: 0 });
+    // The new key wins over the old one.
+    expect(resolveTarget(config, "both").daemonIdleMs).toBe(2 * 60_000);
+    expect(targetNames(config)).toEqual(["memory", "code", "both"]);
+  });
+
+  test("a hosted server: a child's idle stop and the host's are two keys; the old idleMinutes sets both", () => {
+    const hosted = (entry: object) => resolveTarget(parseConfig(JSON.stringify({ targets: { fs: { command: "npx", ...entry } } })), "fs");
+    expect(hosted({})).toMatchObject({ kind: "hosted", childIdleMs: 10 * 60_000, daemonIdleMs: 10 * 60_000, idleMinutes: 10 });
+    expect(hosted({ share: "global" })).toMatchObject({ childIdleMs: 0, daemonIdleMs: 0 });
+    expect(hosted({ idleMinutes: 3 })).toMatchObject({ childIdleMs: 3 * 60_000, daemonIdleMs: 3 * 60_000, idleMinutes: 3 });
+    expect(hosted({ idleMinutes: 3, childIdleMinutes: 1, daemonIdleMinutes: 0 })).toMatchObject({ childIdleMs: 60_000, daemonIdleMs: 0, idleMinutes: 1 });
+    expect(hosted({ childIdleMinutes: 0.5 })).toMatchObject({ childIdleMs: 30_000, daemonIdleMs: 10 * 60_000 });
+  });
+
+  test("memory keeps its database through resolution; a broken entry that names one says so", () => {
+    const url = "postgres://team@db.example/memory";
+    expect(resolveTarget(parseConfig(JSON.stringify({ targets: { memory: { database: url } } })), "memory")).toMatchObject({ database: url, databaseError: undefined });
+    const broken = readConfig(JSON.stringify({ targets: { memory: { database: "mysql://x", port: 1 } } }));
+    expect(resolveTarget(broken, "memory")).toMatchObject({ database: undefined, databaseError: expect.stringContaining("targets.memory.database") });
+    const typo = readConfig(JSON.stringify({ targets: { memory: { port: "x" } } }));
+    expect(resolveTarget(typo, "memory")).toMatchObject({ database: undefined, databaseError: undefined, port: 3100 });
   });
 
   test("a target with a url is remote: headers and a hand-registered OAuth client optional; unknown keys named", () => {
@@ -38,6 +64,6 @@ describe("config", () => {
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { idleMinutes: -1 } } }))).toThrow(/targets\.memory\.idleMinutes/);
     expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", transport: "streamable-http", health: "ping" } } }))).toThrow(/targets\.code\.health/);
     expect(() => parseConfig(JSON.stringify({ supervisor: { port: 3199, idle: 1 } }))).toThrow(/unknown key "supervisor\.idle"/);
-    expect(() => parseConfig(JSON.stringify({ targets: { memory: { command: "x" } } }))).toThrow(/"port", "idleMinutes", "database"/);
+    expect(() => parseConfig(JSON.stringify({ targets: { memory: { command: "x" } } }))).toThrow(/"port", "daemonIdleMinutes", "idleMinutes", "database"/);
   });
 });

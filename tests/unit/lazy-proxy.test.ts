@@ -35,7 +35,7 @@ test("the dashboard (its assets, SQLite, the explorer) loads only when the UI is
   const proxy = ["proxy/index.ts", "cli/commands/proxy.ts", "cli/main.ts", "lib/ensure.ts"].flatMap((entry) => [...staticGraph(join(src, entry))]);
   expect(proxy.filter((m) => m.includes("/supervisor/web/"))).toEqual([]);
   // The supervisor itself: only the tiny mount; the app, assets and SQLite are a dynamic import away.
-  const supervisor = [...staticGraph(join(src, "supervisor/index.ts"))];
+  const supervisor = [...staticGraph(join(src, "supervisor/daemon.ts"))];
   expect(supervisor).toContain(join(src, "supervisor/web/mount.ts"));
   expect(supervisor.filter((m) => dashboard(m) || m === "bun:sqlite")).toEqual([]);
   // `msm ui` asks the supervisor over HTTP; the command loads none of it either.

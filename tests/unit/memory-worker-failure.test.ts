@@ -4,8 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { Databases, requestProject } from "../../src/memory/databases.ts";
-import { openStoreWorker } from "../../src/memory/store-client.ts";
+import { Databases, requestProject } from "../../src/memory/sqlite/databases.ts";
+import { openStoreWorker } from "../../src/memory/sqlite/client.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/workers/${name}`, import.meta.url).href;
 

@@ -7,9 +7,10 @@ import { loadToken } from "../../src/lib/token.ts";
 // Crash loops in milliseconds, not half a minute: read by keeper.ts when it loads, so set before importing it.
 process.env.MSM_BACKOFF_MS = "20,20,20,20,20";
 const { Keeper, BACKOFF_MS } = await import("../../src/supervisor/keeper.ts");
-const { Supervisor } = await import("../../src/supervisor/index.ts");
+const { Supervisor } = await import("../../src/supervisor/supervisor.ts");
 const { createManagerApp } = await import("../../src/supervisor/api.ts");
 const { resolveTarget, parseConfig } = await import("../../src/lib/config.ts");
+const { ROUTES, routeUrl } = await import("../../src/lib/contracts/supervisor-api.ts");
 // Read once at load; do not leak into the sandboxes e2e tests build from process.env later in this run.
 delete process.env.MSM_BACKOFF_MS;
 
@@ -89,5 +90,16 @@ describe("manager API", () => {
 
     const stop = await app.request("/daemons/memory/stop", { method: "POST", headers: auth });
     expect(await stop.json()).toEqual({ name: "memory", stopped: false, sessions: null });
+  });
+
+  test("every route of the contract (lib/contracts/supervisor-api.ts) is served: each answers JSON, none is Hono's 404", async () => {
+    const supervisor = new Supervisor(log, token);
+    supervisor.onExit = () => {};
+    const app = createManagerApp(supervisor, token);
+    for (const [route, spec] of Object.entries(ROUTES)) {
+      const url = routeUrl(route as keyof typeof ROUTES, { name: "nope", lines: 1, timeoutMs: 10 } as never);
+      const response = await app.request(url, { method: spec.method, headers: { authorization: `Bearer ${token}` } });
+      expect({ route, type: response.headers.get("content-type") }).toEqual({ route, type: expect.stringContaining("application/json") });
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { defineCommand } from "citty";
-import { doctor, type CheckStatus } from "../../install/doctor.ts";
+import type { CheckStatus } from "../../lib/checks.ts";
+import { installChecks, currentPlace } from "../../install/index.ts";
+import { doctor } from "../../supervisor/index.ts";
 import { paint, useColor } from "../style.ts";
 
 const MARK: Record<CheckStatus, [string, "green" | "yellow" | "red"]> = { ok: ["✓", "green"], warn: ["!", "yellow"], fail: ["✗", "red"] };
@@ -13,7 +15,7 @@ export default defineCommand({
     json: { type: "boolean", description: "Print the checks as JSON" },
   },
   async run({ args }) {
-    const report = await doctor();
+    const report = await doctor((config) => installChecks(currentPlace(), config));
     if (args.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
     else {
       const color = useColor();

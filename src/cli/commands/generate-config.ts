@@ -1,7 +1,5 @@
 import { defineCommand } from "citty";
-import { CLIENT_NAMES, clientNamed } from "../../install/clients/index.ts";
-import { launcher, proxyEntry } from "../../install/entries.ts";
-import { snippet } from "../../install/snippet.ts";
+import { CLIENT_NAMES, clientNamed, launcher, proxyEntry, snippet } from "../../install/index.ts";
 import { loadConfig, targetNames } from "../../lib/config.ts";
 
 export default defineCommand({

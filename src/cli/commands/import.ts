@@ -1,7 +1,5 @@
 import { defineCommand } from "citty";
-import { SCOPES } from "../../install/client.ts";
-import { CLIENT_NAMES } from "../../install/clients/index.ts";
-import { importServers } from "../../install/index.ts";
+import { SCOPES, CLIENT_NAMES, importServers } from "../../install/index.ts";
 import { many } from "../args.ts";
 
 /** How a hosted server is shared: one child per project (the safe default), per session, or one for everything. */

@@ -1,7 +1,5 @@
 import { defineCommand } from "citty";
-import { SCOPES } from "../../install/client.ts";
-import { CLIENT_NAMES } from "../../install/clients/index.ts";
-import { install } from "../../install/index.ts";
+import { SCOPES, CLIENT_NAMES, install } from "../../install/index.ts";
 import { flagValues, many } from "../args.ts";
 
 export default defineCommand({

@@ -10,8 +10,7 @@ export default defineCommand({
     const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
     const target = resolveTarget(loadConfig(), args.name);
     if (target.kind !== "remote") throw new MsmError("USAGE", `"${args.name}" is not a remote target: only targets with a "url" in config.json log in.`);
-    const { login } = await import("../../remote/login.ts");
-    const { loginState } = await import("../../remote/auth.ts");
+    const { login, loginState } = await import("../../remote/index.ts");
     await login(target, (url) => process.stdout.write(`Open this address to log in to ${args.name}:\n${url}\n`));
     const state = loginState(args.name, target.oauth?.grant === "client_credentials");
     const until = state.expiresAt ? ` (access token valid until ${new Date(state.expiresAt).toLocaleString()}${state.refreshable ? ", refreshed by msm" : ""})` : "";

@@ -10,7 +10,7 @@ export default defineCommand({
     const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
     const target = resolveTarget(loadConfig(), args.name);
     if (target.kind !== "remote") throw new MsmError("USAGE", `"${args.name}" is not a remote target: only targets with a "url" in config.json log in.`);
-    const { forgetLogin } = await import("../../remote/auth.ts");
+    const { forgetLogin } = await import("../../remote/index.ts");
     const had = forgetLogin(args.name);
     process.stdout.write(had ? `Logged out of ${args.name}.\n` : `${args.name} was not logged in.\n`);
   },

@@ -1,12 +1,9 @@
 import { defineCommand } from "citty";
-import { MsmError } from "../../lib/errors.ts";
+import { DAEMON_ARGS, parsePort } from "../../lib/contracts/daemon-argv.ts";
 
-// The parent declares the daemon's flags too: citty looks for a subcommand name after skipping known flags, so
-// `msm memory --port 3100 --detached` (how the supervisor starts it) must not read "3100" as a subcommand.
-const serveArgs = {
-  port: { type: "string", description: "Preferred port (default: targets.memory.port in config.json, else 3100; a busy port falls back to a free one)" },
-  detached: { type: "boolean", description: "Started by msm itself: log to the log file only", default: false },
-} as const;
+// The parent declares the daemon's flags too (see DAEMON_ARGS): `msm memory --detached --port 3100` is how the
+// supervisor starts it.
+const serveArgs = DAEMON_ARGS.memory;
 
 const projectArg = {
   project: { type: "string", description: "Project folder whose graph to use: its .claude/memory.db, or its project id on PostgreSQL (default: the home graph)" },
@@ -17,7 +14,7 @@ const serve = defineCommand({
   args: serveArgs,
   async run({ args }) {
     const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
-    const { runMemoryDaemon } = await import("../../memory/daemon.ts");
+    const { runMemoryDaemon } = await import("../../memory/index.ts");
     const port = args.port !== undefined ? parsePort(args.port) : resolveTarget(loadConfig(), "memory").port;
     await runMemoryDaemon({ port, detached: args.detached });
   },
@@ -30,7 +27,7 @@ const importCommand = defineCommand({
     ...projectArg,
   },
   async run({ args }) {
-    const { runImport } = await import("../../memory/cli.ts");
+    const { runImport } = await import("../../memory/index.ts");
     await runImport(args.file || process.env.MEMORY_FILE_PATH, args.project);
   },
 });
@@ -42,7 +39,7 @@ const exportCommand = defineCommand({
     output: { type: "string", alias: "o", description: "Write to this file (atomically) instead of stdout" },
   },
   async run({ args }) {
-    const { runExport } = await import("../../memory/cli.ts");
+    const { runExport } = await import("../../memory/index.ts");
     await runExport(args.project, args.output);
   },
 });
@@ -58,7 +55,7 @@ const migrateCommand = defineCommand({
     ...projectArg,
   },
   async run({ args }) {
-    const { runMigrate } = await import("../../memory/cli.ts");
+    const { runMigrate } = await import("../../memory/index.ts");
     await runMigrate({ to: args.to, from: args.from, project: args.project });
   },
 });
@@ -72,11 +69,3 @@ export default defineCommand({
   subCommands: { serve, import: importCommand, export: exportCommand, migrate: migrateCommand },
   default: "serve",
 });
-
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new MsmError("USAGE", `--port must be a whole number from 0 to 65535, not "${text}"`);
-  }
-  return port;
-}

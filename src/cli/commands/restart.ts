@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { defineCommand } from "citty";
 import { loadConfig, resolveTarget } from "../../lib/config.ts";
-import type { Endpoint } from "../../lib/ensure.ts";
+import { callSupervisor } from "../../lib/contracts/supervisor-api.ts";
 import { MsmError } from "../../lib/errors.ts";
-import { callManager, ensureSupervisor } from "../../lib/manager.ts";
+import { ensureSupervisor } from "../../lib/manager.ts";
 import { RESTART_TIMEOUT_MS, replaceDaemons } from "../../lib/upgrade.ts";
 
 /** Beyond the target's own start timeout (a slow starter may take minutes): the stop's grace period, and then some. */
@@ -28,18 +28,17 @@ export default defineCommand({
     }
     if (!args.name) throw new MsmError("USAGE", `Name a target to restart ("msm restart memory"), or use "msm restart --all".`);
     // An unknown or broken name fails here, with the list of known ones or the key that is wrong. The supervisor
-    // re-reads the target's config: changed args, env or idleMinutes apply with this restart.
+    // re-reads the target's config: changed args, env or idle stops apply with this restart.
     const target = resolveTarget(loadConfig(), args.name);
     const manager = await ensureSupervisor();
     const timeoutMs = Math.max(RESTART_TIMEOUT_MS, target.startTimeoutMs + STOP_ALLOWANCE_MS);
     if (args.project) {
       const project = resolve(args.project);
-      const path = `/daemons/${encodeURIComponent(args.name)}/restart?project=${encodeURIComponent(project)}`;
-      const answer = await callManager<Endpoint & { restarted: string[] }>(manager, "POST", path, timeoutMs + 60_000);
-      say(`restarted ${args.name} for ${answer.restarted.join(", ")}`);
+      const answer = await callSupervisor(manager, "restart", { name: args.name, project }, timeoutMs + 60_000);
+      say(`restarted ${args.name} for ${(answer.restarted ?? []).join(", ")}`);
       return;
     }
-    const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(args.name)}/restart`, timeoutMs);
+    const endpoint = await callSupervisor(manager, "restart", { name: args.name }, timeoutMs);
     say(`restarted ${args.name}: pid ${endpoint.pid}, ${endpoint.url}`);
   },
 });

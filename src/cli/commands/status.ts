@@ -1,28 +1,16 @@
 import { defineCommand } from "citty";
-import { configProblems, loadConfig, resolveTarget, targetNames, type Config } from "../../lib/config.ts";
-import { isMsmError } from "../../lib/errors.ts";
-import { listLocks, type LockInfo } from "../../lib/lock.ts";
-import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
-import { checkHomeReadable, msmHome, userHome } from "../../lib/paths.ts";
-import { probe } from "../../lib/probe.ts";
-import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
-import type { SupervisorStatus } from "../../supervisor/index.ts";
-import { fetchStats } from "../../supervisor/activity.ts";
-import { failedChildrenNote } from "../../lib/host-status.ts";
-import type { TargetStatus } from "../../supervisor/keeper.ts";
-import { loadToken } from "../../lib/token.ts";
+import { loadConfig, targetKind, type Config } from "../../lib/config.ts";
+import type { TargetStatus } from "../../lib/contracts/supervisor-api.ts";
+import { formatMinutes } from "../../lib/format.ts";
+import { checkHomeReadable, tilde } from "../../lib/paths.ts";
 import { skewNote } from "../../lib/skew.ts";
 import { VERSION } from "../../lib/version.ts";
+import { statusReport, type StatusReport as BaseReport } from "../../supervisor/index.ts";
 import { paint, table, truncate, useColor, visibleLength, wrap } from "../style.ts";
-import { loginState, type LoginState } from "../../remote/store.ts";
+import { loginState, type LoginState } from "../../remote/index.ts";
 
-/** What `msm status --json` prints: the supervisor's view, or (supervisor: null) what the lock files say. */
-export interface StatusReport {
-  home: string;
-  supervisor: SupervisorStatus["supervisor"] | null;
-  targets: TargetStatus[];
-  /** What is wrong in config.json, one message per problem, each naming its key (status exits 1 when any). */
-  problems: string[];
+/** What `msm status --json` prints: supervisor/status.ts's report, plus the remote targets' logins. */
+export interface StatusReport extends BaseReport {
   /** Remote (`"url"`) targets: whether `msm login NAME` has been done and until when the access token is good. */
   logins?: Record<string, LoginState>;
 }
@@ -31,101 +19,14 @@ export async function collectStatus(): Promise<StatusReport> {
   // Unreadable, MSM_HOME would look empty: "supervisor not running" when it is only out of reach.
   checkHomeReadable();
   const config = loadConfig();
-  const manager = await findSupervisor();
-  if (manager) {
-    try {
-      const answer = await callManager<SupervisorStatus>(manager, "GET", "/status", 5_000);
-      return withConfig({ home: msmHome(), ...answer, problems: [], ...logins(config) }, config);
-    } catch (error) {
-      if (!isMsmError(error)) throw error;
-    }
-  }
-  return withConfig({ home: msmHome(), supervisor: null, targets: await fromLockFiles(config), problems: [], ...logins(config) }, config);
-}
-
-/**
- * config.json's problems go into the report: a broken entry is a row of its own (state `invalid`, the message as
- * its note) unless its daemon still runs from before the typo, whose row then carries the message.
- */
-function withConfig(report: StatusReport, config: Config): StatusReport {
-  for (const [name, message] of Object.entries(config.broken)) {
-    const row = report.targets.find((t) => t.name === name);
-    if (row) row.note = row.note ? `${row.note}; ${message}` : message;
-    else report.targets.push(invalidRow(name, message));
-  }
-  return { ...report, problems: configProblems(config) };
-}
-
-function invalidRow(name: string, message: string): TargetStatus {
-  return {
-    name,
-    kind: "external",
-    state: "invalid",
-    pid: null,
-    port: null,
-    transport: "-",
-    url: null,
-    uptimeSeconds: null,
-    restarts: 0,
-    sessions: null,
-    connections: null,
-    requests: null,
-    rssBytes: null,
-    idleMinutes: 0,
-    version: null,
-    note: message,
-    lastLog: [],
-  };
+  return { ...(await statusReport(config)), ...logins(config) };
 }
 
 /** Login state of every remote target, read from MSM_HOME/auth (the relay keeps it current). */
 function logins(config: Config): { logins?: Record<string, LoginState> } {
-  const remote = Object.entries(config.targets).filter(([, t]) => "url" in t);
+  const remote = Object.entries(config.targets).filter(([name, t]) => targetKind(name, t) === "remote");
   if (!remote.length) return {};
   return { logins: Object.fromEntries(remote.map(([name, t]) => [name, loginState(name, (t as { oauth?: { grant?: string } }).oauth?.grant === "client_credentials")])) };
-}
-
-/** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */
-async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
-  const names = targetNames(config);
-  const locks = new Map(listLocks().map((l) => [l.name, l]));
-  for (const name of locks.keys()) if (name !== SUPERVISOR && !names.includes(name)) names.push(name);
-  return Promise.all(
-    names.map(async (name) => {
-      const entry = locks.get(name);
-      const info: LockInfo | undefined = entry?.alive ? entry.info : undefined;
-      let target;
-      try {
-        target = resolveTarget(config, name);
-      } catch {}
-      const healthy = info && target ? await probe(target, info) : false;
-      // A stdio host tells about its children itself (it needs no supervisor for that).
-      const stats = info && healthy && target?.kind === "hosted" ? await fetchStats(info.port, loadToken()) : undefined;
-      const started = info ? Date.parse(info.startedAt) : NaN;
-      const childrenFailed = failedChildrenNote(stats?.children);
-      const note = entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target && !(name in config.broken) ? "not in config.json" : null;
-      return {
-        name,
-        kind: target?.kind ?? "external",
-        state: info ? (childrenFailed ? "degraded" : "running") : "stopped",
-        pid: info?.pid ?? null,
-        port: info?.port ?? null,
-        transport: info?.transport ?? target?.transport ?? "-",
-        url: info ? `http://127.0.0.1:${info.port}${info.path ?? target?.path ?? ""}` : null,
-        version: info?.version ?? null,
-        uptimeSeconds: info && Number.isFinite(started) ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
-        restarts: 0,
-        sessions: stats?.sessions ?? null,
-        connections: null,
-        requests: null,
-        rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
-        idleMinutes: target?.idleMinutes ?? 0,
-        note: [childrenFailed, note].filter(Boolean).join("; ") || null,
-        lastLog: [],
-        ...(target?.kind === "hosted" ? { children: stats?.children ?? [] } : {}),
-      } satisfies TargetStatus;
-    }),
-  );
 }
 
 export function formatUptime(seconds: number | null): string {
@@ -145,10 +46,6 @@ export function formatBytes(bytes: number | null): string {
   if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
   if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MB`;
   return `${Math.round(bytes / 1024)} kB`;
-}
-
-function idleText(minutes: number): string {
-  return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
 }
 
 const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", unresponsive: "yellow", degraded: "red", failed: "red", invalid: "red", stopped: "gray" } as const;
@@ -171,7 +68,7 @@ interface Column {
  */
 export function renderStatus(report: StatusReport, color = useColor(), width = STATUS_WIDTH): string {
   const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
-  const home = report.home.startsWith(userHome() + "/") ? `~${report.home.slice(userHome().length)}` : report.home;
+  const home = tilde(report.home);
   const out: string[] = [];
   // The home path is the one part that can be long: its own segment, cut in the middle if it alone is too wide.
   const where = c(home.length > width ? `${home.slice(0, 20)}…${home.slice(home.length - width + 21)}` : home, "dim");
@@ -208,7 +105,6 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   if (!fits()) nameWidth = Math.max("TARGET".length, nameWidth - (widest(render(shown, nameWidth)) - width));
   out.push(render(shown, nameWidth));
   // A hosted stdio server's children, one per project (or one global, or one per session).
-  const tilde = (p: string) => (p.startsWith(userHome() + "/") ? `~${p.slice(userHome().length)}` : p);
   for (const t of report.targets) {
     if (!t.children?.length) continue;
     out.push("", `${c(t.name, "bold")} children (stdio):`);
@@ -235,8 +131,16 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   }
   const skew = skewLines(report);
   if (skew.length) out.push("", ...skew.flatMap((line) => wrap(c(line, "yellow"), width, "  ")));
-  const idleNote = (t: TargetStatus) =>
-    t.idleMinutes > 0 && t.state === "running" ? `${t.kind === "hosted" ? "children stop" : "stops"} after ${idleText(t.idleMinutes)} without sessions` : null;
+  const idleNote = (t: TargetStatus) => {
+    if (t.state !== "running") return null;
+    const hosted = t.kind === "hosted";
+    const child = hosted ? (t.childIdleMinutes ?? t.idleMinutes) : 0;
+    const parts: string[] = [];
+    if (child > 0) parts.push(`children stop after ${formatMinutes(child)}`);
+    // A host stopping with its children says nothing new.
+    if (t.idleMinutes > 0 && !(hosted && t.idleMinutes === child)) parts.push(`${hosted ? "the host stops" : "stops"} after ${formatMinutes(t.idleMinutes)}`);
+    return parts.length ? `${parts.join(", ")} without sessions` : null;
+  };
   const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {

@@ -3,10 +3,10 @@ import { defineCommand } from "citty";
 import { loadConfig, resolveTarget } from "../../lib/config.ts";
 import { MsmError } from "../../lib/errors.ts";
 import { listLocks, readLock, releaseIfOwned } from "../../lib/lock.ts";
-import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
+import { callSupervisor, type StopResult } from "../../lib/contracts/supervisor-api.ts";
+import { findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
 import { paths } from "../../lib/paths.ts";
 import { isAlive, terminate } from "../../lib/proc.ts";
-import type { StopResult } from "../../supervisor/index.ts";
 
 /** Stopping waits for SIGTERM's grace period and then some. */
 const STOP_TIMEOUT_MS = 15_000;
@@ -45,7 +45,7 @@ export default defineCommand({
     const manager = await findSupervisor();
     if (manager) {
       if (args.all) {
-        const { stopped } = await callManager<{ stopped: StopResult[] }>(manager, "POST", "/shutdown", STOP_TIMEOUT_MS);
+        const { stopped } = await callSupervisor(manager, "shutdown", {}, STOP_TIMEOUT_MS);
         for (const result of stopped) say(stoppedLine(result));
         if (stopped.some((r) => r.survived !== undefined)) process.exitCode = 1;
         // It exits just after answering: say so only once it has.
@@ -55,7 +55,7 @@ export default defineCommand({
           process.exitCode = 1;
         }
       } else {
-        const result = await callManager<StopResult>(manager, "POST", `/daemons/${encodeURIComponent(args.name!)}/stop`, STOP_TIMEOUT_MS);
+        const result = await callSupervisor(manager, "stop", { name: args.name! }, STOP_TIMEOUT_MS);
         say(stoppedLine(result));
         if (result.survived !== undefined) process.exitCode = 1;
       }

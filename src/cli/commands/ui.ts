@@ -1,6 +1,8 @@
 import { defineCommand } from "citty";
 import { MsmError } from "../../lib/errors.ts";
-import { callManager, ensureSupervisor } from "../../lib/manager.ts";
+import { callSupervisor } from "../../lib/contracts/supervisor-api.ts";
+import { ensureSupervisor } from "../../lib/manager.ts";
+import { openBrowser } from "../../lib/platform/open.ts";
 
 /** How long `msm ui` waits for the supervisor to hand out a login URL (it loads the dashboard first). */
 const LOGIN_TIMEOUT_MS = 10_000;
@@ -12,7 +14,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const manager = await ensureSupervisor();
-    const { url } = await callManager<{ url: string }>(manager, "POST", "/ui-login", LOGIN_TIMEOUT_MS).catch((error: Error) => {
+    const { url } = await callSupervisor(manager, "uiLogin", {}, LOGIN_TIMEOUT_MS).catch((error: Error) => {
       // A supervisor started by an older msm (before the dashboard) is still running: it does not know the route.
       if (!/answered 404/.test(error.message)) throw error;
       throw new MsmError("SUPERVISOR_UNREACHABLE", `The running supervisor (pid ${manager.pid}) is from an older msm without the dashboard. Run "msm stop --all", then "msm ui" again.`);
@@ -22,15 +24,3 @@ export default defineCommand({
     if (args.open && !openBrowser(url)) process.stderr.write("Could not start a browser: open the link above yourself.\n");
   },
 });
-
-/** The platform's "open this URL" command; false when there is none. The URL goes as an argument, never through a shell. */
-function openBrowser(url: string): boolean {
-  const command = process.platform === "darwin" ? ["open", url] : process.platform === "win32" ? ["rundll32", "url.dll,FileProtocolHandler", url] : ["xdg-open", url];
-  try {
-    const child = Bun.spawn(command, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-    child.unref();
-    return true;
-  } catch {
-    return false;
-  }
-}

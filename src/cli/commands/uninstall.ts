@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
-import { SCOPES } from "../../install/client.ts";
-import { uninstall } from "../../install/index.ts";
+import { SCOPES, uninstall } from "../../install/index.ts";
 import { many } from "../args.ts";
 
 export default defineCommand({

@@ -13,10 +13,10 @@
 
 /** Each worker's entrypoint, as a path under src/ without its extension. */
 export const WORKERS = {
-  /** One per open SQLite database of the memory daemon (memory/store-client.ts). */
-  store: "memory/store-worker",
+  /** One per open SQLite database of the memory daemon (memory/sqlite/client.ts). */
+  store: "memory/sqlite/worker",
   /** The dashboard's read-only memory explorer (supervisor/web/explorer-client.ts). */
-  explorer: "memory/explorer-worker",
+  explorer: "memory/explorer/worker",
 } as const;
 
 export type WorkerName = keyof typeof WORKERS;

@@ -4,6 +4,8 @@
  * live in the daemon forever. A session with no open stream and no request in flight for `idleMs` is closed.
  */
 
+import { readEnv } from "../env.ts";
+
 /** How long a session may sit with no open stream and no request before it is closed (MSM_SESSION_IDLE_MS overrides). */
 export const SESSION_IDLE_MS = 10 * 60_000;
 /**
@@ -13,9 +15,8 @@ export const SESSION_IDLE_MS = 10 * 60_000;
  */
 export const LISTENER_GRACE_MS = 2_000;
 
-export function sessionIdleMs(env = process.env): number {
-  const fromEnv = Number(env.MSM_SESSION_IDLE_MS);
-  return env.MSM_SESSION_IDLE_MS && Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : SESSION_IDLE_MS;
+export function sessionIdleMs(vars: Record<string, string | undefined> = process.env): number {
+  return readEnv(vars).sessionIdleMs ?? SESSION_IDLE_MS;
 }
 
 export interface Expirable {

@@ -1,4 +1,4 @@
-import type { JsonRpcId } from "./messages.ts";
+import { isId, type JsonRpcId } from "./messages.ts";
 
 /**
  * The largest editor message the proxy takes. msm promises 16 MiB; past this bound a line is dropped as it streams
@@ -102,8 +102,6 @@ function lastBytes(previous: Uint8Array, piece: Uint8Array): Uint8Array {
   const keep = Math.min(previous.length, PEEK_BYTES - piece.length);
   return concat([previous.subarray(previous.length - keep), piece]).slice();
 }
-
-const isId = (v: unknown): v is JsonRpcId => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
 
 /**
  * The id of a message that cannot be parsed whole, so the editor's request gets its error instead of hanging:

@@ -25,7 +25,8 @@ export const isRequest = (m: JsonRpcMessage): m is JsonRpcMessage & { id: JsonRp
 export const isNotification = (m: JsonRpcMessage) => typeof m.method === "string" && m.id === undefined;
 export const isResponse = (m: JsonRpcMessage) => m.method === undefined && ("result" in m || "error" in m);
 
-const isId = (v: unknown): v is JsonRpcId => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
+/** A JSON-RPC id msm can route: a string or a finite number (null only answers what could not be read). */
+export const isId = (v: unknown): v is JsonRpcId => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
 
 /** Why a parsed value is not a JSON-RPC message, or undefined when it is one. */
 export function invalidReason(value: unknown): string | undefined {

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { isMsmError } from "../../lib/errors.ts";
-import type { Supervisor } from "../index.ts";
+import type { Supervisor } from "../supervisor.ts";
 import appJs from "./assets/app.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
 import styleCss from "./assets/style.css" with { type: "text" };

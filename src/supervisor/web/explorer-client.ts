@@ -1,15 +1,13 @@
 import { workerUrl } from "../../lib/contracts/worker-url.ts";
-// Types only: the explorer's code (memory's stores) runs in the worker, never on the supervisor's thread.
-import type { Explorer } from "../../memory/explorer.ts";
-import type { ExplorerMethod, ExplorerReply } from "../../memory/explorer-worker.ts";
-
-type Async<T> = { [K in ExplorerMethod]: T[K & keyof T] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+// The explorer's code (memory's stores) runs in the worker, never on the supervisor's thread: only its contract is
+// imported here.
+import type { ExplorerApi, ExplorerMethod, ExplorerReply } from "../../lib/contracts/explorer.ts";
 
 /**
- * The explorer as the dashboard calls it: every query runs in a worker thread (explorer-worker.ts), started on
+ * The explorer as the dashboard calls it: every query runs in a worker thread (memory/explorer/worker.ts), started on
  * first use. A worker that dies fails the queries it held and is started again by the next one.
  */
-export class ExplorerClient implements Async<Explorer> {
+export class ExplorerClient implements ExplorerApi {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
@@ -47,10 +45,10 @@ export class ExplorerClient implements Async<Explorer> {
     return worker;
   }
 
-  databases: Async<Explorer>["databases"] = (...args) => this.call("databases", args);
-  search: Async<Explorer>["search"] = (...args) => this.call("search", args);
-  entity: Async<Explorer>["entity"] = (...args) => this.call("entity", args);
-  graph: Async<Explorer>["graph"] = (...args) => this.call("graph", args);
+  databases: ExplorerApi["databases"] = (...args) => this.call("databases", args);
+  search: ExplorerApi["search"] = (...args) => this.call("search", args);
+  entity: ExplorerApi["entity"] = (...args) => this.call("entity", args);
+  graph: ExplorerApi["graph"] = (...args) => this.call("graph", args);
 
   dispose(): void {
     this.worker?.terminate();

@@ -1,4 +1,4 @@
-import type { SupervisorStatus } from "../index.ts";
+import type { SupervisorStatus } from "../../lib/contracts/supervisor-api.ts";
 
 /** A snapshot younger than this is served as is: many open tabs cost one status probe, not one each. */
 export const SNAPSHOT_MAX_AGE_MS = 2_000;

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox, call, openSession } from "../../helpers/sandbox.ts";
-import { GraphStore } from "../../../src/memory/store.ts";
+import { GraphStore } from "../../../src/memory/sqlite/store.ts";
 
 describe("acknowledged writes are durable", () => {
   test("the store runs WAL with synchronous=FULL", () => {

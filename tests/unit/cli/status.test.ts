@@ -2,7 +2,7 @@
 // target with long log lines, with and without colour.
 import { describe, expect, test } from "bun:test";
 import { renderStatus, type StatusReport } from "../../../src/cli/commands/status.ts";
-import type { TargetStatus } from "../../../src/supervisor/keeper.ts";
+import type { TargetStatus } from "../../../src/lib/contracts/supervisor-api.ts";
 
 const target = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
   name,

@@ -3,7 +3,7 @@
 // folder elsewhere is a warning, never a failure. (The whole doctor exiting 0 is checked under Wine: npm run
 // test:windows.)
 import { describe, expect, test } from "bun:test";
-import { windowsHome } from "../../../src/install/doctor.ts";
+import { windowsHome } from "../../../src/supervisor/doctor.ts";
 
 describe("msm doctor's MSM_HOME check on Windows", () => {
   test("a folder in the user's profile passes, whatever the case of its letters", () => {

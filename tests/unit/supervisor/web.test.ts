@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { createUi, type UiSupervisor } from "../../../src/supervisor/web/app.ts";
-import type { SupervisorStatus } from "../../../src/supervisor/index.ts";
+import type { SupervisorStatus } from "../../../src/lib/contracts/supervisor-api.ts";
 
 const PORT = 45678;
 
