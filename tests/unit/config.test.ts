@@ -27,10 +27,10 @@ describe("config", () => {
 
   test("a hosted server: a child's idle stop and the host's are two keys; the old idleMinutes sets both", () => {
     const hosted = (entry: object) => resolveTarget(parseConfig(JSON.stringify({ targets: { fs: { command: "npx", ...entry } } })), "fs");
-    expect(hosted({})).toMatchObject({ kind: "hosted", childIdleMs: 10 * 60_000, daemonIdleMs: 10 * 60_000, idleMinutes: 10 });
+    expect(hosted({})).toMatchObject({ kind: "hosted", childIdleMs: 10 * 60_000, daemonIdleMs: 10 * 60_000 });
     expect(hosted({ share: "global" })).toMatchObject({ childIdleMs: 0, daemonIdleMs: 0 });
-    expect(hosted({ idleMinutes: 3 })).toMatchObject({ childIdleMs: 3 * 60_000, daemonIdleMs: 3 * 60_000, idleMinutes: 3 });
-    expect(hosted({ idleMinutes: 3, childIdleMinutes: 1, daemonIdleMinutes: 0 })).toMatchObject({ childIdleMs: 60_000, daemonIdleMs: 0, idleMinutes: 1 });
+    expect(hosted({ idleMinutes: 3 })).toMatchObject({ childIdleMs: 3 * 60_000, daemonIdleMs: 3 * 60_000 });
+    expect(hosted({ idleMinutes: 3, childIdleMinutes: 1, daemonIdleMinutes: 0 })).toMatchObject({ childIdleMs: 60_000, daemonIdleMs: 0 });
     expect(hosted({ childIdleMinutes: 0.5 })).toMatchObject({ childIdleMs: 30_000, daemonIdleMs: 10 * 60_000 });
   });
 

@@ -38,9 +38,9 @@ describe("config.json", () => {
         },
       }),
     );
-    expect(resolveTarget(config, "fs")).toMatchObject({ kind: "hosted", share: "project", startTimeoutSeconds: 60, idleMinutes: 10, transport: "streamable-http", path: "/mcp" });
-    expect(resolveTarget(config, "thinking")).toMatchObject({ kind: "hosted", share: "global", idleMinutes: 0 });
-    expect(resolveTarget(config, "browser")).toMatchObject({ kind: "hosted", share: "session", idleMinutes: 0.5, startTimeoutSeconds: 5, cwd: "{project}" });
+    expect(resolveTarget(config, "fs")).toMatchObject({ kind: "hosted", share: "project", startTimeoutSeconds: 60, childIdleMs: 600_000, transport: "streamable-http", path: "/mcp" });
+    expect(resolveTarget(config, "thinking")).toMatchObject({ kind: "hosted", share: "global", childIdleMs: 0 });
+    expect(resolveTarget(config, "browser")).toMatchObject({ kind: "hosted", share: "session", childIdleMs: 30_000, startTimeoutSeconds: 5, cwd: "{project}" });
     expect(configError(JSON.stringify({ targets: { fs: { command: "x", share: "team" } } })).message).toContain("targets.fs.share");
     expect(configError(JSON.stringify({ targets: { fs: { command: "x", args: ["{project}"], share: "global" } } })).message).toContain('uses "{project}" but "share" is "global"');
   });

@@ -30,6 +30,7 @@ function full(): Record<string, unknown> {
     pidStart: startTicks(process.pid),
     group: false,
     command: commandLine(process.pid),
+    kind: "host",
   };
 }
 

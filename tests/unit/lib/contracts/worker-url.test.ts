@@ -18,15 +18,15 @@ describe("worker URLs (one rule for every platform's compiled layout)", () => {
   });
 
   test("compiled: the worker's entrypoint under the root, as build.ts lays it out (src/ path, .js)", () => {
-    expect(workerUrl("store", LINUX)).toBe("file:///$bunfs/root/memory/store-worker.js");
-    expect(workerUrl("explorer", LINUX)).toBe("file:///$bunfs/root/memory/explorer-worker.js");
+    expect(workerUrl("store", LINUX)).toBe("file:///$bunfs/root/memory/sqlite/worker.js");
+    expect(workerUrl("explorer", LINUX)).toBe("file:///$bunfs/root/memory/explorer/worker.js");
     // The URL that failed every Windows memory call was file:///B:/%7EBUN/root/store-worker.ts.
-    expect(workerUrl("store", WINDOWS)).toBe("file:///B:/~BUN/root/memory/store-worker.js");
-    expect(workerUrl("explorer", WINDOWS)).toBe("file:///B:/~BUN/root/memory/explorer-worker.js");
+    expect(workerUrl("store", WINDOWS)).toBe("file:///B:/~BUN/root/memory/sqlite/worker.js");
+    expect(workerUrl("explorer", WINDOWS)).toBe("file:///B:/~BUN/root/memory/explorer/worker.js");
   });
 
   test("from source: each worker's .ts file, which exists, and build.ts builds every one", () => {
     for (const name of Object.keys(WORKERS) as (keyof typeof WORKERS)[]) expect(existsSync(fileURLToPath(workerUrl(name)))).toBe(true);
-    expect(WORKER_ENTRYPOINTS).toEqual(["./src/memory/store-worker.ts", "./src/memory/explorer-worker.ts"]);
+    expect(WORKER_ENTRYPOINTS).toEqual(["./src/memory/sqlite/worker.ts", "./src/memory/explorer/worker.ts"]);
   });
 });
