@@ -29,6 +29,8 @@ export interface Client {
 
 /** A child that ran this long is stable again: its next crash starts the backoff from the beginning. */
 export const CHILD_STABLE_MS = 60_000;
+/** What msm's own request of a child that is exiting is answered. */
+const NOT_RUNNING = "the child is not running";
 /** stderr lines shown with a failed child. */
 const FAILED_LINES = 6;
 
@@ -218,6 +220,8 @@ export class SharedChild {
     if (this.state === "running") return Promise.resolve();
     if (this.state === "failed") return Promise.reject(new Error(this.failedMessage()));
     if (this.state === "stopped") void this.start();
+    // A stateless child runs as soon as it is spawned, within start()'s first step.
+    if ((this.state as State) === "running") return Promise.resolve();
     const timeoutMs = this.target.startTimeoutSeconds * 1000;
     return new Promise<void>((resolve, reject) => {
       const waiter = {
@@ -274,7 +278,11 @@ export class SharedChild {
     if (this.child !== child) return;
     if (init.error !== undefined || typeof init.result !== "object" || init.result === null) {
       const error = init.error as { message?: unknown } | undefined;
-      this.stopReason = `did not initialize: ${typeof error?.message === "string" ? error.message : JSON.stringify(init.error ?? init.result)}`;
+      const why = typeof error?.message === "string" ? error.message : JSON.stringify(init.error ?? init.result);
+      // A child that is already going says why with its exit (code, signal); one that answered wrong or not at all
+      // is stopped, and that is what its exit means.
+      if (why === NOT_RUNNING) return;
+      this.stopReason = `did not initialize: ${why}`;
       this.log.warn(`${this.label}: ${this.stopReason}`);
       void child.stop();
       return; // exited() counts the crash
@@ -339,7 +347,7 @@ export class SharedChild {
         resolve(answer);
       };
       const message = this.mux.request(undefined, { jsonrpc: "2.0", id: 0, method, params }, done);
-      if (!child.send(message)) done(errorResponse(0, UPSTREAM_ERROR, "the child is not running"));
+      if (!child.send(message)) done(errorResponse(0, UPSTREAM_ERROR, NOT_RUNNING));
     });
   }
 

@@ -31,6 +31,12 @@ export interface BridgeOptions {
   fetch?: typeof fetch;
   /** How long a message keeps waiting for a vanished server before the editor is told it is unreachable. */
   recoverTimeoutMs?: number;
+  /**
+   * Resolves once the editor has taken enough of what was written to it (undefined: there is room now). Streams are
+   * read no further until then, so an editor that stops reading holds the answers in the daemon, which bounds them
+   * per session, not in this process without limit.
+   */
+  room?: () => Promise<void> | undefined;
 }
 
 export interface CloseOptions {
@@ -331,6 +337,11 @@ export abstract class Bridge {
       this.settle(message.id);
     }
     this.options.write(message, raw);
+  }
+
+  /** Waits while the editor has too much unread (see BridgeOptions.room). */
+  protected room(): Promise<void> | undefined {
+    return this.options.room?.();
   }
 
   protected deliverText(text: string): JsonRpcMessage[] {

@@ -15,7 +15,7 @@ import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR,
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
-import { flushStdout as flushStdoutSink, stdinChunks, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
+import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
 import { parseHeaders, type Upstream } from "./upstream.ts";
 
@@ -205,7 +205,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
 
   const project = resolveProject(options.project);
   const { transport, connect } = await upstreamOf(options, project, log);
-  const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch });
+  const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom() });
   log.debug(`session for ${project ?? "no project"} (${transport})`);
 
   if (options.signals) {

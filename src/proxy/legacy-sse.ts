@@ -108,6 +108,7 @@ export class SseBridge extends Bridge {
               resolve();
             } else if (event.event === "message" && event.data !== "") {
               this.deliverText(event.data);
+              await this.room();
             }
           }
           throw new Error("the server closed the event stream");

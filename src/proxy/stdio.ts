@@ -3,6 +3,7 @@
 // with Bun 1.4.5, see lib/platform/tty.ts), and a proxy runs once per editor session per server.
 
 import { write as writeFd } from "node:fs";
+import { msmEnv } from "../lib/env.ts";
 
 const err = Bun.stderr.writer();
 const encoder = new TextEncoder();
@@ -28,14 +29,53 @@ export function stdinChunks(): AsyncIterable<Uint8Array> {
 /** Writes one JSON-RPC line to the editor, in order; a full pipe keeps it here until the editor reads. */
 export function writeStdout(line: string): void {
   if (stdoutBroken) return;
+  if (!writing) lastProgress = Date.now();
   waiting.push(line);
   waitingBytes += line.length;
+  if (waitingBytes > STDOUT_BACKLOG_CHARS && !stallTimer) watchStall();
   if (!writing) void pump();
+}
+
+/**
+ * What the proxy keeps for an editor that is not reading, bounded as a daemon bounds a session (64 MiB,
+ * MSM_SESSION_QUEUE_BYTES): past half of it the proxy reads the daemon's streams no further until the editor takes
+ * some; past all of it, with nothing taken for STDOUT_STALL_MS, the editor is not reading at all and the proxy ends
+ * (as for a closed stdout). Measured before: 10 answers of 20 MB to an editor that stopped reading grew a proxy to
+ * 251–428 MB, for as long as it lived.
+ */
+export const STDOUT_BACKLOG_CHARS = msmEnv().sessionQueueBytes ?? 64 * 1024 * 1024;
+export const STDOUT_STALL_MS = 10_000;
+const roomWaiters: (() => void)[] = [];
+const WRITE_CHUNK_BYTES = 1024 * 1024;
+/** When the editor last took something (a write completed), or when writing started after a quiet time. */
+let lastProgress = Date.now();
+
+let stallTimer: Timer | undefined;
+
+/** Over the bound: checked each second until the editor catches up, or has taken nothing for STDOUT_STALL_MS. */
+function watchStall(): void {
+  stallTimer = setInterval(() => {
+    if (waitingBytes <= STDOUT_BACKLOG_CHARS || stdoutBroken) {
+      clearInterval(stallTimer);
+      stallTimer = undefined;
+    } else if (Date.now() - lastProgress > STDOUT_STALL_MS) {
+      clearInterval(stallTimer);
+      stallTimer = undefined;
+      brokenStdout(new Error(`the editor has not read any of ${Math.round(waitingBytes / 1024 / 1024)} MB of answers for ${STDOUT_STALL_MS / 1000} s`));
+    }
+  }, 1_000);
+  stallTimer.unref?.();
 }
 
 /** Characters written to stdout that the editor's pipe has not taken yet. */
 export function stdoutBacklog(): number {
   return waitingBytes;
+}
+
+/** undefined while the backlog is within `limit`; else resolves once the editor took most of it. */
+export function stdoutRoom(limit = STDOUT_BACKLOG_CHARS / 2): Promise<void> | undefined {
+  if (waitingBytes <= limit || stdoutBroken) return undefined;
+  return new Promise((resolve) => roomWaiters.push(resolve));
 }
 
 async function pump(): Promise<void> {
@@ -51,28 +91,32 @@ async function pump(): Promise<void> {
       brokenStdout(error);
     }
     waitingBytes -= text.length;
+    lastProgress = Date.now();
+    if (waitingBytes <= STDOUT_BACKLOG_CHARS / 4) for (const wake of roomWaiters.splice(0)) wake();
   }
   if (stdoutBroken) {
     waiting.length = 0;
     waitingBytes = 0;
   }
   writing = false;
-  for (const wake of drainedWaiters.splice(0)) wake();
+  for (const wake of [...drainedWaiters.splice(0), ...roomWaiters.splice(0)]) wake();
 }
 
 /** Every byte into fd 1: a partial write continues where it stopped; a non-blocking pipe that is full is waited for. */
 async function writeAll(bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.byteLength) {
+    // At most a MiB a call: each one that completes shows the editor is reading (see STDOUT_STALL_MS).
     const written = await new Promise<number>((resolve, reject) =>
-      writeFd(1, bytes, offset, bytes.byteLength - offset, null, (error, n) => {
+      writeFd(1, bytes, offset, Math.min(WRITE_CHUNK_BYTES, bytes.byteLength - offset), null, (error, n) => {
         if (!error) return resolve(n);
         if ((error as NodeJS.ErrnoException).code === "EAGAIN") return resolve(0);
         reject(error);
       }),
     );
     offset += written;
-    if (written === 0) await Bun.sleep(1);
+    if (written > 0) lastProgress = Date.now();
+    else await Bun.sleep(1);
   }
 }
 

@@ -125,6 +125,7 @@ export class StreamableBridge extends Bridge {
     }
     let text = "";
     try {
+      await this.room();
       text = await response.text();
     } catch (error) {
       this.fail(message, `msm: lost the connection while reading the answer (${errorText(error)})`);
@@ -164,6 +165,7 @@ export class StreamableBridge extends Bridge {
             // WHATWG: `retry` sets the reconnection time for the rest of the connection, not just one event.
             if (event.retry !== undefined) retryMs = event.retry;
             if (event.event === "message" && event.data !== "") answer(event.data);
+            await this.room();
             // A resumed GET may stay open as the server's general stream once the answer is in: stop reading it.
             if (resumed && !this.isOwed(message)) break;
           }
@@ -312,6 +314,7 @@ export class StreamableBridge extends Bridge {
               if (event.id !== undefined) this.lastEventId = event.id;
               if (event.retry !== undefined) retryMs = event.retry;
               if (event.event === "message" && event.data !== "") this.deliverText(event.data);
+              await this.room();
             }
           }
         } catch (error) {
