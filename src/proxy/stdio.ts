@@ -32,15 +32,15 @@ export function writeStdout(line: string): void {
   if (!writing) lastProgress = Date.now();
   waiting.push(line);
   waitingBytes += line.length;
-  if (waitingBytes > STDOUT_BACKLOG_CHARS && !stallTimer) watchStall();
+  if (waitingBytes > STDOUT_BACKLOG_CHARS / 2 && !stallTimer) watchStall();
   if (!writing) void pump();
 }
 
 /**
  * What the proxy keeps for an editor that is not reading, bounded as a daemon bounds a session (64 MiB,
  * MSM_SESSION_QUEUE_BYTES): past half of it the proxy reads the daemon's streams no further until the editor takes
- * some; past all of it, with nothing taken for STDOUT_STALL_MS, the editor is not reading at all and the proxy ends
- * (as for a closed stdout). Measured before: 10 answers of 20 MB to an editor that stopped reading grew a proxy to
+ * most of it, and if meanwhile nothing at all is taken for STDOUT_STALL_MS, the editor is not reading and the proxy
+ * ends (as for a closed stdout). Measured before: 10 answers of 20 MB to an editor that stopped reading grew a proxy to
  * 251–428 MB, for as long as it lived.
  */
 export const STDOUT_BACKLOG_CHARS = msmEnv().sessionQueueBytes ?? 64 * 1024 * 1024;
@@ -52,10 +52,10 @@ let lastProgress = Date.now();
 
 let stallTimer: Timer | undefined;
 
-/** Over the bound: checked each second until the editor catches up, or has taken nothing for STDOUT_STALL_MS. */
+/** Over half the bound: checked each second until the editor catches up, or has taken nothing for STDOUT_STALL_MS. */
 function watchStall(): void {
   stallTimer = setInterval(() => {
-    if (waitingBytes <= STDOUT_BACKLOG_CHARS || stdoutBroken) {
+    if (waitingBytes <= STDOUT_BACKLOG_CHARS / 2 || stdoutBroken) {
       clearInterval(stallTimer);
       stallTimer = undefined;
     } else if (Date.now() - lastProgress > STDOUT_STALL_MS) {

@@ -2,7 +2,9 @@
 // bound (64 MiB) unread and nothing taken for 10 s, the editor is not reading at all and the proxy ends, as for a
 // closed stdout. Measured before: 10 answers of 20 MB grew a proxy to 251–428 MB, for as long as it lived.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { constants, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { MSM, Sandbox, waitFor } from "../helpers/sandbox.ts";
 
 const ANSWER_CHARS = 20 * 1024 * 1024;
@@ -32,7 +34,11 @@ describe("proxy: an editor that stops reading", () => {
         },
       });
       try {
-        const proxy = Bun.spawn([MSM, "proxy", "--url", `http://127.0.0.1:${server.port}/mcp`], { env: sandbox.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+        // stdout is a pipe nobody reads (a FIFO opened read-write and left alone): Bun's own pipe would buffer for us.
+        const fifo = join(sandbox.root, "stdout.fifo");
+        execFileSync("mkfifo", [fifo]);
+        const stdoutFd = openSync(fifo, constants.O_RDWR);
+        const proxy = Bun.spawn([MSM, "proxy", "--url", `http://127.0.0.1:${server.port}/mcp`], { env: sandbox.env, stdin: "pipe", stdout: stdoutFd, stderr: "pipe" });
         sandbox.track(proxy.pid);
         const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
         proxy.stdin.write(`${JSON.stringify(init)}\n${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
