@@ -175,14 +175,15 @@ describe("msm stop sticks (item 5)", () => {
       const second = sandbox.lock("memory")!.pid;
       expect(second).not.toBe(first);
 
-      // --all: every daemon and the supervisor; the stream finds no supervisor and starts nothing.
+      // --all: every daemon and the supervisor; the stream finds no supervisor and starts nothing. (Counted from before
+      // the command: it returns only once the supervisor has exited, by when the stream may have given up already.)
+      const refusals = () => s.stderr().split("event stream not reopened").length - 1;
+      const before = refusals();
       const all = await msm(sandbox, ["stop", "--all"]);
       expect(all.code).toBe(0);
       expect(all.stdout).toContain("stopped memory (1 session attached: its next request starts it again)");
       expect(all.stdout).toContain("stopped the supervisor");
       await waitFor(() => !alive(second), 10_000, "daemon to exit");
-      const refusals = () => s.stderr().split("event stream not reopened").length - 1;
-      const before = refusals();
       await waitFor(() => refusals() > before, 15_000, "the proxy to give up the stream again");
       await waitFor(() => !sandbox.lock("supervisor"), 10_000, "the supervisor to exit");
       expect(sandbox.lock("memory")).toBeUndefined();
