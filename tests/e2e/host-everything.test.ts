@@ -101,8 +101,8 @@ describe("server-everything (stdio) shared by two sessions", () => {
         // Same request ids concurrently: 20 calls each, every answer the caller's own.
         const echoes = (s: Session, tag: string) => Promise.all(Array.from({ length: 20 }, (_, i) => s.client.callTool({ name: "echo", arguments: { message: `${tag}-${i}` } })));
         const [ea, eb] = await Promise.all([echoes(a, "A"), echoes(b, "B")]);
-        ea.forEach((r, i) => expect(textOf(r)).toBe(`Echo: A-${i}`));
-        eb.forEach((r, i) => expect(textOf(r)).toBe(`Echo: B-${i}`));
+        for (const [i, r] of ea.entries()) expect(textOf(r)).toBe(`Echo: A-${i}`);
+        for (const [i, r] of eb.entries()) expect(textOf(r)).toBe(`Echo: B-${i}`);
 
         // Sampling reaches the session whose call triggered it, never the other.
         const sampledA = await a.client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "from A", maxTokens: 5 } });

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { Sandbox, call, msm, openSession, waitFor, watchGraph, type Session } from "../helpers/sandbox.ts";
-import { PG_PASSWORD, TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
+import { PG_PASSWORD, type TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
 import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/pg-schema.ts";
 
 let pg: () => TestPostgres;

@@ -11,7 +11,7 @@ type Async<T> = { [K in ExplorerMethod]: T[K & keyof T] extends (...args: infer 
 export class ExplorerClient implements Async<Explorer> {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
 
   private call<T>(method: ExplorerMethod, args: unknown[]): Promise<T> {
     const worker = this.start();
