@@ -74,7 +74,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "progress, sampling, elicitation, roots, subscriptions, list_changed, logs and equal request ids each reach the right session",
     async () => {
-      const sandbox = new Sandbox(config());
+      await using sandbox = new Sandbox(config());
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -150,7 +150,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(textOf(await b.client.callTool({ name: "echo", arguments: { message: "after restart" } }))).toBe("Echo: after restart");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -159,7 +158,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "a server→client request goes to the session that can answer it, not to a busy one that cannot; with none, msm answers",
     async () => {
-      const sandbox = new Sandbox(config());
+      await using sandbox = new Sandbox(config());
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -186,7 +185,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(a.seen.elicited).toHaveLength(0);
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -195,7 +193,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "the child SIGKILLed under two sessions: the call in flight gets an error, the next call works; a session's Claude Code teardown leaves the other working; idle children go",
     async () => {
-      const sandbox = new Sandbox(config({ idleMinutes: 0.05 }));
+      await using sandbox = new Sandbox(config({ idleMinutes: 0.05 }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -236,7 +234,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(children(sandbox)).toHaveLength(0);
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -245,7 +242,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "at the host, a call that streams nothing is answered as one JSON body; progress or a request from the child still streams",
     async () => {
-      const sandbox = new Sandbox(config());
+      await using sandbox = new Sandbox(config());
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -290,7 +287,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(text).toContain("sampled");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,

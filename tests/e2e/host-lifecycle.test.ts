@@ -17,7 +17,7 @@ describe("hosted children under stress", () => {
   test(
     "a session whose editor stopped reading does not slow the other session",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       let stalled: ReturnType<typeof Bun.spawn> | undefined;
       try {
@@ -45,7 +45,6 @@ describe("hosted children under stress", () => {
       } finally {
         stalled?.kill("SIGKILL");
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -54,7 +53,7 @@ describe("hosted children under stress", () => {
   test(
     "at the host, a session that leaves its answers untaken past the queue bound is cut off; the other carries on",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       let reader: ReturnType<typeof Bun.spawn> | undefined;
       try {
@@ -99,7 +98,6 @@ describe("hosted children under stress", () => {
       } finally {
         reader?.kill("SIGKILL");
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -108,7 +106,7 @@ describe("hosted children under stress", () => {
   test(
     "at the host, a session waiting on a call answered as one JSON body is busy, not idle: it is not reaped meanwhile",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -131,7 +129,6 @@ describe("hosted children under stress", () => {
         expect(log.stdout).not.toContain("no stream and no request");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -141,7 +138,7 @@ describe("hosted children under stress", () => {
     "the host SIGKILLed: sessions carry on with a new host, and the old host's child is not left behind",
     async () => {
       // A server that outlives its stdin (as many wrappers do): after the host dies it would run forever.
-      const sandbox = new Sandbox(config({ command: "sh", args: ["-c", `"${NODE}" "${EVERYTHING}" stdio; exec sleep 600`] }));
+      await using sandbox = new Sandbox(config({ command: "sh", args: ["-c", `"${NODE}" "${EVERYTHING}" stdio; exec sleep 600`] }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -159,7 +156,6 @@ describe("hosted children under stress", () => {
         await waitFor(() => !alive(oldChild), 15_000, "the old host's child to be killed");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -168,7 +164,7 @@ describe("hosted children under stress", () => {
   test(
     "a session whose proxy was SIGKILLed (no DELETE) expires at the host",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -184,7 +180,6 @@ describe("hosted children under stress", () => {
         expect(textOf(await a.client.callTool({ name: "echo", arguments: { message: "alive" } }))).toBe("Echo: alive");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -194,7 +189,7 @@ describe("hosted children under stress", () => {
     "a slow first start: the session waits for the child instead of failing",
     async () => {
       // Like `npx -y` downloading for a few seconds before the server speaks.
-      const sandbox = new Sandbox(config({ command: "sh", args: ["-c", `sleep 3; exec "${NODE}" "${EVERYTHING}" stdio`], startTimeoutSeconds: 60 }));
+      await using sandbox = new Sandbox(config({ command: "sh", args: ["-c", `sleep 3; exec "${NODE}" "${EVERYTHING}" stdio`], startTimeoutSeconds: 60 }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -203,7 +198,6 @@ describe("hosted children under stress", () => {
         expect(textOf(await a.client.callTool({ name: "echo", arguments: { message: "late" } }))).toBe("Echo: late");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -212,27 +206,23 @@ describe("hosted children under stress", () => {
   test(
     "a child that crash-loops is marked failed with its last stderr lines; the session is told what to do",
     async () => {
-      const sandbox = new Sandbox(config({ command: "sh", args: ["-c", "echo 'boom: no API key set' >&2; exit 3"] }));
-      try {
-        const project = sandbox.project("p");
-        const error = await openSession(sandbox, project, { target: "everything", env: { MSM_BACKOFF_MS: "50,50" } }).then(
-          () => "connected",
-          (e: Error) => e.message,
-        );
-        expect(error).toContain("crashed 3 times in a row");
-        expect(error).toContain("boom: no API key set");
-        expect(error).toContain('msm restart everything');
-        const status = await msm(sandbox, ["status", "--json"]);
-        const child = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "everything").children[0];
-        expect(child.state).toBe("failed");
-        expect(child.lastStderr).toContain("boom: no API key set");
-        const table = await msm(sandbox, ["status"]);
-        expect(table.stdout).toContain("boom: no API key set");
-        // The table wraps long lines at 80 columns: read it as running text.
-        expect(table.stdout.replace(/\s+/g, " ")).toContain(`msm restart everything --project ${project}`);
-      } finally {
-        await sandbox.cleanup();
-      }
+      await using sandbox = new Sandbox(config({ command: "sh", args: ["-c", "echo 'boom: no API key set' >&2; exit 3"] }));
+      const project = sandbox.project("p");
+      const error = await openSession(sandbox, project, { target: "everything", env: { MSM_BACKOFF_MS: "50,50" } }).then(
+        () => "connected",
+        (e: Error) => e.message,
+      );
+      expect(error).toContain("crashed 3 times in a row");
+      expect(error).toContain("boom: no API key set");
+      expect(error).toContain('msm restart everything');
+      const status = await msm(sandbox, ["status", "--json"]);
+      const child = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "everything").children[0];
+      expect(child.state).toBe("failed");
+      expect(child.lastStderr).toContain("boom: no API key set");
+      const table = await msm(sandbox, ["status"]);
+      expect(table.stdout).toContain("boom: no API key set");
+      // The table wraps long lines at 80 columns: read it as running text.
+      expect(table.stdout.replace(/\s+/g, " ")).toContain(`msm restart everything --project ${project}`);
     },
     SLOW,
   );

@@ -18,21 +18,17 @@ describe("acknowledged writes are durable", () => {
   }, 10_000);
 
   test("a write the session saw succeed survives a SIGKILL of the daemon right after the answer", async () => {
-    const sandbox = new Sandbox();
+    await using sandbox = new Sandbox();
+    const project = sandbox.project("p");
+    const session = await openSession(sandbox, project);
+    await call(session.client, "create_entities", { entities: [{ name: "kept", entityType: "t", observations: ["acknowledged"] }] });
+    process.kill(sandbox.lock("memory")!.pid, "SIGKILL");
+    const store = new GraphStore(join(project, ".claude", "memory.db"), { readonly: true });
     try {
-      const project = sandbox.project("p");
-      const session = await openSession(sandbox, project);
-      await call(session.client, "create_entities", { entities: [{ name: "kept", entityType: "t", observations: ["acknowledged"] }] });
-      process.kill(sandbox.lock("memory")!.pid, "SIGKILL");
-      const store = new GraphStore(join(project, ".claude", "memory.db"), { readonly: true });
-      try {
-        expect(store.openNodes(["kept"]).entities).toEqual([{ name: "kept", entityType: "t", observations: ["acknowledged"] }]);
-      } finally {
-        store.close();
-      }
-      await session.close();
+      expect(store.openNodes(["kept"]).entities).toEqual([{ name: "kept", entityType: "t", observations: ["acknowledged"] }]);
     } finally {
-      await sandbox.cleanup();
+      store.close();
     }
+    await session.close();
   }, 30_000);
 });
