@@ -38,7 +38,9 @@ describe("the claude CLI reads what msm wrote", () => {
     expect(list.stdout).toContain("sentry: http://127.0.0.1:9/mcp (HTTP)");
 
     expect(run(sandbox, ["import", "claude-code"], project).code).toBe(0);
-    const get = await cli(sandbox, "claude", ["mcp", "get", "sqlite"], project);
+    // `get` also tries to connect: sqlite's command does not exist, so Claude Code would sit out its 30 s connect
+    // timeout (MCP_TIMEOUT) before printing what this reads. The entry is the point here, not the connection.
+    const get = await cli(sandbox, "claude", ["mcp", "get", "sqlite"], project, { MCP_TIMEOUT: "2000" });
     expect(get.stdout).toContain(`Command: ${MSM}`);
     expect(get.stdout).toContain("Args: proxy --target sqlite");
     expect(get.stdout).toContain("User config");
