@@ -190,8 +190,8 @@ test(
       }
       return results;
     };
-    const throughMsm = await run(false);
-    const direct = await run(true);
+    // The two runs share nothing (--url, their own output folders): side by side.
+    const [throughMsm, direct] = await Promise.all([run(false), run(true)]);
     const failed = failing(throughMsm);
     if (JSON.stringify(failed) !== JSON.stringify(failing(direct))) console.error(describeFailures(throughMsm, failed));
     expect(failed).toEqual(failing(direct));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Sandbox, alive, call, kill, msm, openSession, processesMatching, waitFor } from "../helpers/sandbox.ts";
 
@@ -65,6 +65,10 @@ describe("leftovers are non-events", () => {
           kind === "dead pid" ? stale(dead.pid) : kind === "recycled pid" ? stale(sleeper.pid, { pidStart: "1" }) : "{ this is not json";
         writeFileSync(join(sandbox.msmHome, "memory.lock"), content);
         writeFileSync(join(sandbox.msmHome, "supervisor.lock"), content.replace('"streamable-http"', '"http"'));
+        // Left over from a crash a minute ago: a corrupt lock written just now would be its live holder's to heal, and
+        // is waited for (CORRUPT_GRACE_MS; tests/unit/lock.test.ts covers that wait).
+        const minuteAgo = (Date.now() - 60_000) / 1000;
+        for (const name of ["memory.lock", "supervisor.lock"]) utimesSync(join(sandbox.msmHome, name), minuteAgo, minuteAgo);
 
         const s = await openSession(sandbox, sandbox.project("p"));
         expect((await call<Graph>(s.client, "read_graph")).entities).toEqual([]);
