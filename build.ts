@@ -61,13 +61,17 @@ export function buildInfo(): BuildInfo {
   return { version, commit, buildDate };
 }
 
-async function build(info: BuildInfo, outfile: string, target?: Target): Promise<void> {
+/**
+ * `maps`: write source maps next to the binary (one per chunk). Release builds keep them, to read a user's stack trace
+ * back to the source; this machine's build (`--single`, what `npm test` builds) writes none, so dist/ holds the binary.
+ */
+async function build(info: BuildInfo, outfile: string, target?: Target, maps = false): Promise<void> {
   const result = await Bun.build({
     // Workers are started with `new Worker(url)`, and a compiled binary only contains workers listed here: the memory
     // daemon runs each database on one, the dashboard's read-only explorer on another.
     entrypoints: ["./src/index.ts", ...WORKER_ENTRYPOINTS],
     minify: true,
-    sourcemap: "linked",
+    sourcemap: maps ? "linked" : "none",
     bytecode: true,
     format: "esm",
     // Each lazily imported subcommand becomes its own chunk, so `msm proxy` neither parses nor holds the memory
@@ -94,10 +98,13 @@ async function build(info: BuildInfo, outfile: string, target?: Target): Promise
   }
 }
 
-/** Clears a folder's previous chunk maps: they get content-hashed names, so dist/ would collect them forever. */
+/**
+ * Clears a folder's previous chunk maps: they get content-hashed names, so a release folder would collect them
+ * forever, and dist/ keeps none from a build before --single stopped writing them.
+ */
 function clearMaps(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  for (const file of new Bun.Glob("chunk-*.js.map").scanSync(dir)) rmSync(`${dir}/${file}`, { force: true });
+  for (const file of new Bun.Glob("*.map").scanSync(dir)) rmSync(`${dir}/${file}`, { force: true });
 }
 
 async function release(info: BuildInfo, names: string[] | undefined): Promise<void> {
@@ -114,7 +121,7 @@ async function release(info: BuildInfo, names: string[] | undefined): Promise<vo
     rmSync(dir, { recursive: true, force: true });
     clearMaps(dir);
     const file = `${dir}/msm${target.exe.endsWith(".exe") ? ".exe" : ""}`;
-    await build(info, file, target);
+    await build(info, file, target, true);
     // Said, not hidden: in Bun 1.4.5 @oven/bun-windows-x64-baseline (and the linux-x64 baseline packages) hold the
     // very runtime of the default build, so that "-baseline" archive is no baseline build at all. Built from npm
     // there is no other; the manifest and this log say which targets share a runtime.

@@ -18,7 +18,7 @@ delete process.env.MEMORY_FILE_PATH;
 export const DEFAULT_TEST_TIMEOUT_MS = 60_000;
 setDefaultTimeout(DEFAULT_TEST_TIMEOUT_MS);
 
-// A test that failed or timed out may not have reached its `finally`: whatever its sandboxes started is killed here,
+// A test that timed out never left its `await using` scope: whatever its sandboxes started is killed here,
 // so no loop or process outlives the test that owns it (the awaits it hangs on then fail and it unwinds).
 beforeEach(async () => {
   const { beginTest } = await import("./helpers/sandbox.ts");

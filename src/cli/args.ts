@@ -137,7 +137,7 @@ function checkArgs(argsDef: ArgsDef, args: string[], path: string[], leaf: boole
       continue;
     }
     const name = arg.split("=")[0]!;
-    let def = findFlag(argsDef, arg);
+    const def = findFlag(argsDef, arg);
     // citty reads --no-NAME as NAME=false for a boolean.
     if (!def && name.startsWith("--no-")) {
       const negated = findFlag(argsDef, `--${name.slice(5)}`);

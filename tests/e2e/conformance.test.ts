@@ -132,12 +132,8 @@ test(
   "server scenarios against the memory daemon: exactly the expected ones fail",
   async () => {
     requireBinary();
-    const sandbox = new Sandbox();
-    try {
-      await serverScenarios(sandbox, "memory", expectedFailures().server);
-    } finally {
-      await sandbox.cleanup();
-    }
+    await using sandbox = new Sandbox();
+    await serverScenarios(sandbox, "memory", expectedFailures().server);
   },
   WHOLE_SUITE_MS,
 );
@@ -148,12 +144,8 @@ test(
     requireBinary();
     // A stdio server with every feature the scenarios call, shared through `msm host`: what fails here is what the
     // host changes on the way (ids, progress tokens, server-to-client requests, subscriptions, streams, Host check).
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 }, conformance: { command: process.execPath, args: [STDIO_SERVER] } } });
-    try {
-      await serverScenarios(sandbox, "conformance", expectedFailures().hosted);
-    } finally {
-      await sandbox.cleanup();
-    }
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 }, conformance: { command: process.execPath, args: [STDIO_SERVER] } } });
+    await serverScenarios(sandbox, "conformance", expectedFailures().hosted);
   },
   WHOLE_SUITE_MS,
 );
@@ -162,24 +154,20 @@ test(
   "client scenarios through msm proxy: exactly the expected ones fail; sse-retry and the OAuth flows pass",
   async () => {
     requireBinary();
-    const sandbox = new Sandbox();
-    try {
-      const all = await scenarios("client");
-      const results = new Map<string, Check[]>();
-      for (const scenario of all) {
-        const command = `${process.execPath} ${ADAPTER}`;
-        const out = join(sandbox.root, "client-results", scenario.replace(/\//g, "_"));
-        const one = await conformance(sandbox, ["client", "--command", command, "--scenario", scenario, "--timeout", "30000"], out);
-        results.set(scenario, [...one.values()][0]!);
-      }
-      const failed = failing(results);
-      const expected = expectedFailures().client.sort();
-      if (JSON.stringify(failed) !== JSON.stringify(expected)) console.error(describeFailures(results, failed.filter((n) => !expected.includes(n))));
-      expect(failed).toEqual(expected);
-      expect(failed).not.toContain("sse-retry");
-    } finally {
-      await sandbox.cleanup();
+    await using sandbox = new Sandbox();
+    const all = await scenarios("client");
+    const results = new Map<string, Check[]>();
+    for (const scenario of all) {
+      const command = `${process.execPath} ${ADAPTER}`;
+      const out = join(sandbox.root, "client-results", scenario.replace(/\//g, "_"));
+      const one = await conformance(sandbox, ["client", "--command", command, "--scenario", scenario, "--timeout", "30000"], out);
+      results.set(scenario, [...one.values()][0]!);
     }
+    const failed = failing(results);
+    const expected = expectedFailures().client.sort();
+    if (JSON.stringify(failed) !== JSON.stringify(expected)) console.error(describeFailures(results, failed.filter((n) => !expected.includes(n))));
+    expect(failed).toEqual(expected);
+    expect(failed).not.toContain("sse-retry");
   },
   WHOLE_SUITE_MS,
 );
@@ -188,30 +176,26 @@ test(
   "2026-07-28 client scenarios through msm proxy --url fail exactly as they do with no msm in between",
   async () => {
     requireBinary();
-    const sandbox = new Sandbox();
-    try {
-      // The revision's own scenarios (auth ones are covered above, through the relay).
-      const all = (await scenarios("client", CONFORMANCE_NEXT, "2026-07-28")).filter((s) => !s.startsWith("auth/"));
-      expect(all).toContain("http-standard-headers");
-      const run = async (direct: boolean) => {
-        const results = new Map<string, Check[]>();
-        for (const scenario of all) {
-          const command = `${process.execPath} ${ADAPTER} --modern${direct ? " --direct" : ""}`;
-          const out = join(sandbox.root, direct ? "direct" : "msm", scenario.replace(/\//g, "_"));
-          const args = ["client", "--command", command, "--scenario", scenario, "--spec-version", "2026-07-28", "--timeout", "30000"];
-          results.set(scenario, [...(await conformance(sandbox, args, out, CONFORMANCE_NEXT)).values()][0]!);
-        }
-        return results;
-      };
-      const throughMsm = await run(false);
-      const direct = await run(true);
-      const failed = failing(throughMsm);
-      if (JSON.stringify(failed) !== JSON.stringify(failing(direct))) console.error(describeFailures(throughMsm, failed));
-      expect(failed).toEqual(failing(direct));
-      expect(failed).toEqual(expectedFailures().modern.sort());
-    } finally {
-      await sandbox.cleanup();
-    }
+    await using sandbox = new Sandbox();
+    // The revision's own scenarios (auth ones are covered above, through the relay).
+    const all = (await scenarios("client", CONFORMANCE_NEXT, "2026-07-28")).filter((s) => !s.startsWith("auth/"));
+    expect(all).toContain("http-standard-headers");
+    const run = async (direct: boolean) => {
+      const results = new Map<string, Check[]>();
+      for (const scenario of all) {
+        const command = `${process.execPath} ${ADAPTER} --modern${direct ? " --direct" : ""}`;
+        const out = join(sandbox.root, direct ? "direct" : "msm", scenario.replace(/\//g, "_"));
+        const args = ["client", "--command", command, "--scenario", scenario, "--spec-version", "2026-07-28", "--timeout", "30000"];
+        results.set(scenario, [...(await conformance(sandbox, args, out, CONFORMANCE_NEXT)).values()][0]!);
+      }
+      return results;
+    };
+    // The two runs share nothing (--url, their own output folders): side by side.
+    const [throughMsm, direct] = await Promise.all([run(false), run(true)]);
+    const failed = failing(throughMsm);
+    if (JSON.stringify(failed) !== JSON.stringify(failing(direct))) console.error(describeFailures(throughMsm, failed));
+    expect(failed).toEqual(failing(direct));
+    expect(failed).toEqual(expectedFailures().modern.sort());
   },
   WHOLE_SUITE_MS,
 );

@@ -15,34 +15,30 @@ const check = (report: Report, name: string) => report.checks.find((c) => c.name
 
 describe("msm doctor", () => {
   test("all pass with msm installed and its daemons running: exit 0, --json", async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
-    try {
-      const project = sandbox.project("app");
-      chmodSync(join(sandbox.msmHome, "config.json"), 0o600);
-      mkdirSync(join(sandbox.home, ".codex"));
-      expect(run(sandbox, ["install", "codex"], project).code).toBe(0);
-      const session = await openSession(sandbox, project);
-      const result = run(sandbox, ["doctor", "--json"], project);
-      const report = JSON.parse(result.stdout) as Report;
-      expect(report.checks.filter((c) => c.status === "fail")).toEqual([]);
-      expect(result.code).toBe(0);
-      expect(report.ok).toBe(true);
-      expect(check(report, "codex (user)")!.detail).toContain("1 msm entry, binary");
-      expect(check(report, "supervisor")!.detail).toMatch(/^pid \d+ on 127\.0\.0\.1:\d+/);
-      expect(check(report, "target memory")!.detail).toContain("answers");
-      expect(check(report, "locks")!.status).toBe("ok");
-      const text = run(sandbox, ["doctor"], project);
-      expect(text.code).toBe(0);
-      expect(text.stdout).toContain("✓ codex (user)");
-      expect(text.stdout).toContain("All checks passed.");
-      await session.close();
-    } finally {
-      await sandbox.cleanup();
-    }
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    const project = sandbox.project("app");
+    chmodSync(join(sandbox.msmHome, "config.json"), 0o600);
+    mkdirSync(join(sandbox.home, ".codex"));
+    expect(run(sandbox, ["install", "codex"], project).code).toBe(0);
+    const session = await openSession(sandbox, project);
+    const result = run(sandbox, ["doctor", "--json"], project);
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.checks.filter((c) => c.status === "fail")).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(check(report, "codex (user)")!.detail).toContain("1 msm entry, binary");
+    expect(check(report, "supervisor")!.detail).toMatch(/^pid \d+ on 127\.0\.0\.1:\d+/);
+    expect(check(report, "target memory")!.detail).toContain("answers");
+    expect(check(report, "locks")!.status).toBe("ok");
+    const text = run(sandbox, ["doctor"], project);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("✓ codex (user)");
+    expect(text.stdout).toContain("All checks passed.");
+    await session.close();
   }, 60_000);
 
   test("each problem is named with its fix, and the exit code is 1", async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     const sleeper = Bun.spawn(["sleep", "60"], { stdin: "ignore", stdout: "ignore" });
     try {
       const project = sandbox.project("app");
@@ -80,34 +76,29 @@ describe("msm doctor", () => {
       expect(run(sandbox, ["doctor", "--verbose"], project).code).toBe(2);
     } finally {
       kill(sleeper.pid, "SIGKILL");
-      await sandbox.cleanup();
     }
   }, 60_000);
 
   test("generate-config --client prints each editor's own format; unknown clients and flags are errors", async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
-    try {
-      const project = sandbox.project("app");
-      const vscode = run(sandbox, ["generate-config", "--client", "vscode"], project);
-      expect(vscode.code).toBe(0);
-      expect(JSON.parse(vscode.stdout)).toEqual({ servers: { memory: { type: "stdio", command: MSM, args: ["proxy", "--target", "memory"] } } });
-      const codex = run(sandbox, ["generate-config", "--client", "codex"], project);
-      expect(Bun.TOML.parse(codex.stdout)).toEqual({ mcp_servers: { memory: { command: MSM, args: ["proxy", "--target", "memory"] } } });
-      const home = join(sandbox.root, "state");
-      mkdirSync(home, { mode: 0o700 });
-      const claude = run(sandbox, ["generate-config", "--client", "claude-code"], project, { MSM_HOME: home });
-      expect(claude.stdout).toContain(`claude mcp add --scope user --env MSM_HOME=${home} memory -- ${MSM} proxy --target memory`);
-      expect(JSON.parse(claude.stdout.slice(0, claude.stdout.indexOf("\n\n")))).toEqual({
-        mcpServers: { memory: { type: "stdio", command: MSM, args: ["proxy", "--target", "memory"], env: { MSM_HOME: home } } },
-      });
-      for (const args of [["generate-config", "--client", "emacs"], ["generate-config", "--format", "vscode"], ["generate-config", "vscode"]]) {
-        const bad = run(sandbox, args, project);
-        expect(bad.code).toBe(2);
-        expect(bad.stdout).toBe("");
-        expect(bad.stderr).toContain('Run "msm generate-config --help" for usage.');
-      }
-    } finally {
-      await sandbox.cleanup();
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    const project = sandbox.project("app");
+    const vscode = run(sandbox, ["generate-config", "--client", "vscode"], project);
+    expect(vscode.code).toBe(0);
+    expect(JSON.parse(vscode.stdout)).toEqual({ servers: { memory: { type: "stdio", command: MSM, args: ["proxy", "--target", "memory"] } } });
+    const codex = run(sandbox, ["generate-config", "--client", "codex"], project);
+    expect(Bun.TOML.parse(codex.stdout)).toEqual({ mcp_servers: { memory: { command: MSM, args: ["proxy", "--target", "memory"] } } });
+    const home = join(sandbox.root, "state");
+    mkdirSync(home, { mode: 0o700 });
+    const claude = run(sandbox, ["generate-config", "--client", "claude-code"], project, { MSM_HOME: home });
+    expect(claude.stdout).toContain(`claude mcp add --scope user --env MSM_HOME=${home} memory -- ${MSM} proxy --target memory`);
+    expect(JSON.parse(claude.stdout.slice(0, claude.stdout.indexOf("\n\n")))).toEqual({
+      mcpServers: { memory: { type: "stdio", command: MSM, args: ["proxy", "--target", "memory"], env: { MSM_HOME: home } } },
+    });
+    for (const args of [["generate-config", "--client", "emacs"], ["generate-config", "--format", "vscode"], ["generate-config", "vscode"]]) {
+      const bad = run(sandbox, args, project);
+      expect(bad.code).toBe(2);
+      expect(bad.stdout).toBe("");
+      expect(bad.stderr).toContain('Run "msm generate-config --help" for usage.');
     }
   }, 60_000);
 });

@@ -73,7 +73,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "progress, sampling, elicitation, roots, subscriptions, list_changed, logs and equal request ids each reach the right session",
     async () => {
-      const sandbox = new Sandbox(config());
+      await using sandbox = new Sandbox(config());
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -102,8 +102,8 @@ describe("server-everything (stdio) shared by two sessions", () => {
         // Same request ids concurrently: 20 calls each, every answer the caller's own.
         const echoes = (s: Session, tag: string) => Promise.all(Array.from({ length: 20 }, (_, i) => s.client.callTool({ name: "echo", arguments: { message: `${tag}-${i}` } })));
         const [ea, eb] = await Promise.all([echoes(a, "A"), echoes(b, "B")]);
-        ea.forEach((r, i) => expect(textOf(r)).toBe(`Echo: A-${i}`));
-        eb.forEach((r, i) => expect(textOf(r)).toBe(`Echo: B-${i}`));
+        for (const [i, r] of ea.entries()) expect(textOf(r)).toBe(`Echo: A-${i}`);
+        for (const [i, r] of eb.entries()) expect(textOf(r)).toBe(`Echo: B-${i}`);
 
         // Sampling reaches the session whose call triggered it, never the other.
         const sampledA = await a.client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "from A", maxTokens: 5 } });
@@ -158,7 +158,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(textOf(await b.client.callTool({ name: "echo", arguments: { message: "after restart" } }))).toBe("Echo: after restart");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -167,7 +166,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "a session that declared no sampling gets what its own client would get directly, on a child of its own; the sampling one is asked, even while the other is busy",
     async () => {
-      const sandbox = new Sandbox(config());
+      await using sandbox = new Sandbox(config());
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -188,7 +187,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(a.seen.elicited).toHaveLength(0);
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -197,7 +195,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "the child SIGKILLed under two sessions: the call in flight gets an error, the next call works; a session's Claude Code teardown leaves the other working; idle children go",
     async () => {
-      const sandbox = new Sandbox(config({ idleMinutes: 0.05 }));
+      await using sandbox = new Sandbox(config({ idleMinutes: 0.05 }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -238,7 +236,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(children(sandbox)).toHaveLength(0);
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -247,7 +244,7 @@ describe("server-everything (stdio) shared by two sessions", () => {
   test(
     "at the host, a call that streams nothing is answered as one JSON body; progress or a request from the child still streams",
     async () => {
-      const sandbox = new Sandbox(config());
+      await using sandbox = new Sandbox(config());
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -292,7 +289,6 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(text).toContain("sampled");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,

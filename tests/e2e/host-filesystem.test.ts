@@ -24,7 +24,7 @@ describe("hosting server-filesystem with {project}", () => {
   test(
     "three sessions in two projects: exactly two children, each seeing only its own project",
     async () => {
-      const sandbox = new Sandbox(fsConfig());
+      await using sandbox = new Sandbox(fsConfig());
       const opened: Session[] = [];
       try {
         const a = sandbox.project("alpha");
@@ -68,7 +68,6 @@ describe("hosting server-filesystem with {project}", () => {
         await waitFor(() => children(sandbox).length === 0, 15_000, "no server-filesystem child left");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -77,7 +76,7 @@ describe("hosting server-filesystem with {project}", () => {
   test(
     'share "global": sessions in two projects get one child; share "session": one child each, gone when its session leaves',
     async () => {
-      const shared = new Sandbox({
+      await using shared = new Sandbox({
         targets: {
           memory: { port: 0 },
           everywhere: { command: NODE, args: [FILESYSTEM, "/tmp"], share: "global" },
@@ -108,7 +107,6 @@ describe("hosting server-filesystem with {project}", () => {
         expect((await status()).find((t) => t.name === "mine")!.children).toHaveLength(1);
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await shared.cleanup();
       }
     },
     SLOW,
@@ -117,7 +115,7 @@ describe("hosting server-filesystem with {project}", () => {
   test(
     "twenty sessions opening at once in one project get one child",
     async () => {
-      const sandbox = new Sandbox(fsConfig());
+      await using sandbox = new Sandbox(fsConfig());
       let opened: Session[] = [];
       try {
         const p = sandbox.project("crowd");
@@ -137,7 +135,6 @@ describe("hosting server-filesystem with {project}", () => {
         expect(logs.stdout).toContain("Secure MCP Filesystem Server");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,

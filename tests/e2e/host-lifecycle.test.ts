@@ -19,7 +19,7 @@ describe("hosted children under stress", () => {
   test(
     "a session whose editor stopped reading does not slow the other session",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       let stalled: ReturnType<typeof Bun.spawn> | undefined;
       try {
@@ -47,7 +47,6 @@ describe("hosted children under stress", () => {
       } finally {
         stalled?.kill("SIGKILL");
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -56,7 +55,7 @@ describe("hosted children under stress", () => {
   test(
     "at the host, a session that leaves its answers untaken past the queue bound is cut off; the other carries on",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       let reader: ReturnType<typeof Bun.spawn> | undefined;
       try {
@@ -101,7 +100,6 @@ describe("hosted children under stress", () => {
       } finally {
         reader?.kill("SIGKILL");
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -110,7 +108,7 @@ describe("hosted children under stress", () => {
   test(
     "at the host, a session waiting on a call answered as one JSON body is busy, not idle: it is not reaped meanwhile",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -133,7 +131,6 @@ describe("hosted children under stress", () => {
         expect(log.stdout).not.toContain("no stream and no request");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -143,7 +140,7 @@ describe("hosted children under stress", () => {
     "the host SIGKILLed: sessions carry on with a new host, and the old host's child is not left behind",
     async () => {
       // A server that outlives its stdin (as many wrappers do): after the host dies it would run forever.
-      const sandbox = new Sandbox(config({ command: "sh", args: ["-c", `"${NODE}" "${EVERYTHING}" stdio; exec sleep 600`] }));
+      await using sandbox = new Sandbox(config({ command: "sh", args: ["-c", `"${NODE}" "${EVERYTHING}" stdio; exec sleep 600`] }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -161,7 +158,6 @@ describe("hosted children under stress", () => {
         await waitFor(() => !alive(oldChild), 15_000, "the old host's child to be killed");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -170,7 +166,7 @@ describe("hosted children under stress", () => {
   test(
     "a session whose proxy was SIGKILLed (no DELETE) is released within 5 s: its event stream closing is the signal",
     async () => {
-      const sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
+      await using sandbox = new Sandbox(config({ command: NODE, args: [EVERYTHING, "stdio"] }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -188,7 +184,6 @@ describe("hosted children under stress", () => {
         expect(textOf(await a.client.callTool({ name: "echo", arguments: { message: "alive" } }))).toBe("Echo: alive");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -231,7 +226,7 @@ describe("hosted children under stress", () => {
     "a slow first start: the session waits for the child instead of failing",
     async () => {
       // Like `npx -y` downloading for a few seconds before the server speaks.
-      const sandbox = new Sandbox(config({ command: "sh", args: ["-c", `sleep 3; exec "${NODE}" "${EVERYTHING}" stdio`], startTimeoutSeconds: 60 }));
+      await using sandbox = new Sandbox(config({ command: "sh", args: ["-c", `sleep 3; exec "${NODE}" "${EVERYTHING}" stdio`], startTimeoutSeconds: 60 }));
       const opened: Session[] = [];
       try {
         const project = sandbox.project("p");
@@ -240,7 +235,6 @@ describe("hosted children under stress", () => {
         expect(textOf(await a.client.callTool({ name: "echo", arguments: { message: "late" } }))).toBe("Echo: late");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
       }
     },
     SLOW,
@@ -249,8 +243,7 @@ describe("hosted children under stress", () => {
   test(
     "a child that crash-loops is marked failed with its last stderr lines, its target degraded (exit 1); the session is told what to do",
     async () => {
-      const sandbox = new Sandbox(config({ command: "sh", args: ["-c", "echo 'boom: no API key set' >&2; exit 3"] }));
-      try {
+      await using sandbox = new Sandbox(config({ command: "sh", args: ["-c", "echo 'boom: no API key set' >&2; exit 3"] }));
         const project = sandbox.project("p");
         const error = await openSession(sandbox, project, { target: "everything", env: { MSM_BACKOFF_MS: "50,50" } }).then(
           () => "connected",
@@ -285,9 +278,6 @@ describe("hosted children under stress", () => {
         expect(lockRow.state).toBe("degraded");
         expect(lockRow.note).toContain(`the child for ${project} failed`);
         expect(fromLocks.code).toBe(1);
-      } finally {
-        await sandbox.cleanup();
-      }
     },
     SLOW,
   );

@@ -123,55 +123,50 @@ function words(r: Random, count: number): string {
  */
 function rankingParity(seeds: number, url: () => string): void {
   test(`SQLite and PostgreSQL give the same search order (${seeds} seeded graphs)`, async () => {
-    const lite = new Sandbox({ targets: { memory: { port: 0 } } });
-    const post = new Sandbox({ targets: { memory: { port: 0, database: url() } } });
-    try {
-      const a = await openSession(lite, lite.project("rank"));
-      const b = await openSession(post, post.project("rank"));
-      let searches = 0;
-      let notShortestFirst = 0;
-      for (let seed = 1; seed <= seeds; seed++) {
-        const r = rng(1000 + seed);
-        const calls: Call[] = [];
-        const names = Array.from({ length: 25 }, (_, i) => `entity-${seed}-${i}${r.chance(0.2) ? ` ${r.pick(WORDS)}` : ""}`);
-        for (let i = 0; i < names.length; i += 5) {
-          const entities = names.slice(i, i + 5).map((name) => ({
-            name,
-            entityType: r.chance(0.15) ? `kind of ${r.pick(WORDS)}` : "kind",
-            observations: distinct(Array.from({ length: 1 + r.int(4) }, () => words(r, 1 + r.int(r.chance(0.3) ? 30 : 6))), (o) => o),
-          }));
-          calls.push({ name: "create_entities", arguments: { entities } });
-        }
-        for (let round = 0; round < 3; round++) {
-          for (const q of [...RANK_QUERIES, r.pick(WORDS).slice(0, 1 + r.int(4))]) {
-            calls.push({ name: "search_nodes", arguments: { query: q } });
-            if (r.chance(0.3)) calls.push({ name: "search_nodes", arguments: { query: q, limit: 1 + r.int(4), offset: r.int(3) } });
-          }
-          calls.push({ name: "delete_entities", arguments: { entityNames: r.some(names, 1, 3) } });
-          calls.push({ name: "delete_observations", arguments: { deletions: [{ entityName: r.pick(names), observations: [words(r, 1)] }] } });
-          calls.push({ name: "add_observations", arguments: { observations: [{ entityName: r.pick(names), contents: [words(r, 2 + r.int(20))] }] } });
-        }
-        for (const call of calls) {
-          const [x, y] = (await Promise.all([a.client.callTool(call), b.client.callTool(call)])) as { structuredContent?: unknown }[];
-          if (call.name !== "search_nodes") continue;
-          searches++;
-          if (JSON.stringify(y!.structuredContent) !== JSON.stringify(x!.structuredContent)) {
-            throw new Error(`seed ${seed}: ${JSON.stringify(call)}\n sqlite:   ${names_(x!)}\n postgres: ${names_(y!)}`);
-          }
-          if (!shortestFirst(String(call.arguments.query), x!.structuredContent as RankedGraph)) notShortestFirst++;
-        }
-        await reset(a.client);
-        await reset(b.client);
+    await using lite = new Sandbox({ targets: { memory: { port: 0 } } });
+    await using post = new Sandbox({ targets: { memory: { port: 0, database: url() } } });
+    const a = await openSession(lite, lite.project("rank"));
+    const b = await openSession(post, post.project("rank"));
+    let searches = 0;
+    let notShortestFirst = 0;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const r = rng(1000 + seed);
+      const calls: Call[] = [];
+      const names = Array.from({ length: 25 }, (_, i) => `entity-${seed}-${i}${r.chance(0.2) ? ` ${r.pick(WORDS)}` : ""}`);
+      for (let i = 0; i < names.length; i += 5) {
+        const entities = names.slice(i, i + 5).map((name) => ({
+          name,
+          entityType: r.chance(0.15) ? `kind of ${r.pick(WORDS)}` : "kind",
+          observations: distinct(Array.from({ length: 1 + r.int(4) }, () => words(r, 1 + r.int(r.chance(0.3) ? 30 : 6))), (o) => o),
+        }));
+        calls.push({ name: "create_entities", arguments: { entities } });
       }
-      // The seeds must reach orders that "shortest matching observation first" gets wrong, or the test proves little.
-      expect(notShortestFirst).toBeGreaterThan(0);
-      expect(searches).toBeGreaterThan(seeds * RANK_QUERIES.length * 3);
-      await a.close();
-      await b.close();
-    } finally {
-      await lite.cleanup();
-      await post.cleanup();
+      for (let round = 0; round < 3; round++) {
+        for (const q of [...RANK_QUERIES, r.pick(WORDS).slice(0, 1 + r.int(4))]) {
+          calls.push({ name: "search_nodes", arguments: { query: q } });
+          if (r.chance(0.3)) calls.push({ name: "search_nodes", arguments: { query: q, limit: 1 + r.int(4), offset: r.int(3) } });
+        }
+        calls.push({ name: "delete_entities", arguments: { entityNames: r.some(names, 1, 3) } });
+        calls.push({ name: "delete_observations", arguments: { deletions: [{ entityName: r.pick(names), observations: [words(r, 1)] }] } });
+        calls.push({ name: "add_observations", arguments: { observations: [{ entityName: r.pick(names), contents: [words(r, 2 + r.int(20))] }] } });
+      }
+      for (const call of calls) {
+        const [x, y] = (await Promise.all([a.client.callTool(call), b.client.callTool(call)])) as { structuredContent?: unknown }[];
+        if (call.name !== "search_nodes") continue;
+        searches++;
+        if (JSON.stringify(y!.structuredContent) !== JSON.stringify(x!.structuredContent)) {
+          throw new Error(`seed ${seed}: ${JSON.stringify(call)}\n sqlite:   ${names_(x!)}\n postgres: ${names_(y!)}`);
+        }
+        if (!shortestFirst(String(call.arguments.query), x!.structuredContent as RankedGraph)) notShortestFirst++;
+      }
+      await reset(a.client);
+      await reset(b.client);
     }
+    // The seeds must reach orders that "shortest matching observation first" gets wrong, or the test proves little.
+    expect(notShortestFirst).toBeGreaterThan(0);
+    expect(searches).toBeGreaterThan(seeds * RANK_QUERIES.length * 3);
+    await a.close();
+    await b.close();
   }, 300_000);
 }
 
@@ -191,7 +186,7 @@ function shortestFirst(query: string, graph: RankedGraph): boolean {
 function differential(backend: "sqlite" | "postgres", seeds: number, config: () => object): void {
 describe(`msm answers exactly like the official memory server (${backend})`, () => {
   test("tools, schemas, annotations and the resource are the official ones (plus additive extras)", async () => {
-    const sandbox = new Sandbox(config());
+    await using sandbox = new Sandbox(config());
     const official = await startOfficial(sandbox.root);
     try {
       const msm = await openSession(sandbox, sandbox.project("p"));
@@ -218,12 +213,11 @@ describe(`msm answers exactly like the official memory server (${backend})`, () 
       await msm.close();
     } finally {
       await official.close();
-      await sandbox.cleanup();
     }
   });
 
   test(`${seeds} seeded random sequences of ${STEPS} calls give identical answers`, async () => {
-    const sandbox = new Sandbox(config());
+    await using sandbox = new Sandbox(config());
     const official = await startOfficial(sandbox.root);
     try {
       const msm = await openSession(sandbox, sandbox.project("p"));
@@ -232,8 +226,8 @@ describe(`msm answers exactly like the official memory server (${backend})`, () 
         const r = rng(seed);
         for (let step = 0; step < STEPS; step++) {
           const call = nextCall(r);
-          const expected = await outcome(official.client, call);
-          const actual = await outcome(msm.client, call);
+          // Both at once: two separate servers, and waiting on one after the other doubled this test's time.
+          const [expected, actual] = await Promise.all([outcome(official.client, call), outcome(msm.client, call)]);
           calls++;
           if (JSON.stringify(actual) !== JSON.stringify(expected)) {
             const graph = await official.client.callTool({ name: "read_graph", arguments: {} });
@@ -254,7 +248,6 @@ describe(`msm answers exactly like the official memory server (${backend})`, () 
       await msm.close();
     } finally {
       await official.close();
-      await sandbox.cleanup();
     }
   }, 300_000);
 });

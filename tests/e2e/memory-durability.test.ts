@@ -7,8 +7,7 @@ import { toolError } from "../helpers/attacks.ts";
 
 describe("memory durability", () => {
   test("a daemon SIGKILLed in the middle of writes leaves a sound database holding every acknowledged write", async () => {
-    const sandbox = new Sandbox();
-    try {
+    await using sandbox = new Sandbox();
       const project = sandbox.project("durable");
       let sessions = await Promise.all([0, 1, 2, 3].map(() => openSession(sandbox, project)));
       await call(sessions[0]!.client, "create_entities", { entities: [{ name: "shared", entityType: "log", observations: [] }] });
@@ -69,16 +68,12 @@ describe("memory durability", () => {
       } finally {
         db.close();
       }
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 60_000);
 });
 
 describe("memory://knowledge-graph", () => {
   test("subscribers get notifications/resources/updated after every change, from any session on the same database", async () => {
-    const sandbox = new Sandbox();
-    try {
+    await using sandbox = new Sandbox();
       const project = sandbox.project("shared");
       const writer = await openSession(sandbox, project);
       const watcher = await openSession(sandbox, project);
@@ -116,9 +111,6 @@ describe("memory://knowledge-graph", () => {
       await waitFor(() => seen.watcher.updates >= 6, 5000, "the notification after subscribing again");
       expect(seen.watcher.updates).toBe(6);
       for (const s of [writer, watcher, elsewhere]) await s.close();
-    } finally {
-      await sandbox.cleanup();
-    }
   });
 });
 

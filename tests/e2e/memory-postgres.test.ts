@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { Sandbox, call, msm, openSession, waitFor, watchGraph, type Session } from "../helpers/sandbox.ts";
-import { PG_PASSWORD, TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
+import { PG_PASSWORD, type TestPostgres, postgresAvailable, usePostgres } from "../helpers/postgres.ts";
 import { PG_SCHEMA_STEPS, PG_SCHEMA_VERSION } from "../../src/memory/postgres/schema.ts";
 
 let pg: () => TestPostgres;
@@ -49,11 +49,10 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
   pg = usePostgres();
 
   test("two machines with two clones of one repository share one graph; other repositories never see it", async () => {
-    const a = machine();
+    await using a = machine();
     // The second machine takes the URL from the environment instead of config.json.
-    const b = new Sandbox();
-    const c = machine();
-    try {
+    await using b = new Sandbox();
+    await using c = machine();
       const sa = await openSession(a, clone(a, "app", "https://GitHub.com/acme/app.git"));
       const sb = await openSession(b, clone(b, "checkout", "git@github.com:acme/app"), { env: { MSM_MEMORY_DATABASE_URL: pg().passwordUrl() } });
       const sc = await openSession(c, clone(c, "app", "https://github.com/acme/other.git"));
@@ -76,15 +75,11 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       const plain = await openSession(c, c.project("scratch"));
       expect(await call(plain.client, "memory_stats")).toMatchObject({ projectId: `path:${c.project("scratch")}`, projectIdSource: "path" });
       for (const s of [sa, sb, sc, sn, plain]) await s.close();
-    } finally {
-      await Promise.all([a.cleanup(), b.cleanup(), c.cleanup()]);
-    }
   }, 120_000);
 
   test("a write on one machine notifies the sessions subscribed on another machine (LISTEN/NOTIFY per project)", async () => {
-    const a = machine();
-    const b = machine();
-    try {
+    await using a = machine();
+    await using b = machine();
       const writer = await openSession(a, clone(a, "app", "https://github.com/acme/notify.git"));
       const watcher = await openSession(b, clone(b, "app", "git@github.com:acme/notify.git"));
       const elsewhere = await openSession(b, clone(b, "other", "https://github.com/acme/unrelated.git"));
@@ -108,15 +103,11 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
       expect(JSON.parse((resource.contents[0] as { text: string }).text).entities).toEqual([{ name: "from A", entityType: "t", observations: ["from B"] }]);
       for (const s of [writer, watcher, elsewhere]) await s.close();
-    } finally {
-      await Promise.all([a.cleanup(), b.cleanup()]);
-    }
   }, 120_000);
 
   test("after the server restarts, other machines' writes notify subscribed sessions again (LISTEN comes back by itself)", async () => {
-    const a = machine();
-    const b = machine();
-    try {
+    await using a = machine();
+    await using b = machine();
       const writer = await openSession(a, clone(a, "app", "https://github.com/acme/restart.git"));
       const watcher = await openSession(b, clone(b, "app", "https://github.com/acme/restart.git"));
       let seen = 0;
@@ -136,15 +127,12 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
         if (Date.now() - started > 60_000) throw new Error("no notification within 60 s of the server's restart");
       }
       for (const s of [writer, watcher]) await s.close();
-    } finally {
-      await Promise.all([a.cleanup(), b.cleanup()]);
-    }
   }, 120_000);
 
   test("eight daemons with separate MSM_HOMEs write one project at once and lose no acknowledged write", async () => {
-    const machines = Array.from({ length: 8 }, () => machine());
+    await using stack = new AsyncDisposableStack();
+    const machines = Array.from({ length: 8 }, () => stack.use(machine()));
     const WRITES = 15;
-    try {
       const sessions: Session[] = [];
       for (const [i, m] of machines.entries()) sessions.push(await openSession(m, clone(m, `clone${i}`, "ssh://git@github.com:22/acme/busy.git")));
       await call(sessions[0]!.client, "create_entities", { entities: [{ name: "hub", entityType: "shared", observations: [] }, { name: "sink", entityType: "shared", observations: [] }] });
@@ -183,14 +171,10 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       // The search statistics kept by triggers agree with the rows, after concurrent inserts, merges and deletes.
       expect(await observationStats(pg().url())).toEqual(await observationTotals(pg().url()));
       for (const s of sessions) await s.close();
-    } finally {
-      await Promise.all(machines.map((m) => m.cleanup()));
-    }
   }, 240_000);
 
   test("an outage is a clear tool error naming the server, never the password; calls work again when it is back", async () => {
-    const sandbox = machine();
-    try {
+    await using sandbox = machine();
       const session = await openSession(sandbox, clone(sandbox, "app", "https://github.com/acme/outage.git"));
       await call(session.client, "create_entities", { entities: [{ name: "before", entityType: "t", observations: [] }] });
       pg().stopServer();
@@ -233,17 +217,13 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       }
 
       // A wrong password: the error says the login was refused, and shows neither password.
-      const wrong = new Sandbox({ targets: { memory: { port: 0, database: `postgres://team:Wr0ng-${PG_PASSWORD}@127.0.0.1:${pg().port}/msm` } } });
-      try {
+    await using wrong = new Sandbox({ targets: { memory: { port: 0, database: `postgres://team:Wr0ng-${PG_PASSWORD}@127.0.0.1:${pg().port}/msm` } } });
         const s = await openSession(wrong, wrong.project("p"));
         const result = await s.client.callTool({ name: "read_graph", arguments: {} });
         expect(result.isError).toBe(true);
         expect(text(result)).toContain("refused the login for user team");
         expect(text(result)).not.toContain(PG_PASSWORD);
         await s.close();
-      } finally {
-        await wrong.cleanup();
-      }
 
       // Nowhere a user looks: the daemon's log, msm status (text and JSON).
       const log = readFileSync(join(sandbox.msmHome, "logs", "memory.log"), "utf8");
@@ -254,14 +234,10 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
         expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
       }
       await session.close();
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 120_000);
 
   test("msm memory migrate --to / --from copy a project's graph both ways, idempotently; import and export use the configured backend", async () => {
-    const sandbox = new Sandbox();
-    try {
+    await using sandbox = new Sandbox();
       const origin = "https://github.com/acme/migrate.git";
       const local = clone(sandbox, "local", origin);
       const lines = [
@@ -305,9 +281,6 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       expect(down.code).toBe(1);
       expect(down.stderr).toContain("Cannot reach the memory database postgres://team@127.0.0.1:1/msm");
       expect(down.stderr).not.toContain(PG_PASSWORD);
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 120_000);
 
   test("a database from before schema versions is upgraded in place on first use: graph kept, search statistics counted", async () => {
@@ -322,8 +295,7 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
          (1, 1, 'a cup of tea', 'a cup of tea', 0), (2, 1, 'tea tea tea tea', 'tea tea tea tea', 0);`,
       "legacy",
     );
-    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg().url("legacy") } } });
-    try {
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg().url("legacy") } } });
       const project = sandbox.project("legacy");
       mkdirSync(join(project, ".claude"), { mode: 0o700 });
       writeFileSync(join(project, ".claude", "msm.json"), JSON.stringify({ projectId: "legacy" }), { mode: 0o600 });
@@ -336,16 +308,12 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       await call(s.client, "delete_entities", { entityNames: ["Repeat"] });
       expect(await observationStats(pg().url("legacy"))).toEqual(await observationTotals(pg().url("legacy")));
       await s.close();
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 120_000);
 
   test("an msm older than the database's schema refuses it, naming both versions and what to run, and writes nothing", async () => {
     await pg().psql("CREATE DATABASE future OWNER team", "postgres");
-    const before = new Sandbox({ targets: { memory: { port: 0, database: pg().passwordUrl("future") } } });
-    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg().passwordUrl("future") } } });
-    try {
+    await using before = new Sandbox({ targets: { memory: { port: 0, database: pg().passwordUrl("future") } } });
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0, database: pg().passwordUrl("future") } } });
       const first = await openSession(before, before.project("app"));
       await call(first.client, "create_entities", { entities: [{ name: "kept", entityType: "x", observations: [] }] });
       await first.close();
@@ -362,20 +330,13 @@ describe.skipIf(!postgresAvailable())("memory on PostgreSQL", () => {
       expect(message).not.toContain(PG_PASSWORD);
       expect(await query(pg().url("future"), "SELECT name AS p, 0 AS n, 0 AS t FROM msm_entities")).toEqual({ kept: [0, 0] });
       await s.close();
-    } finally {
-      await Promise.all([before.cleanup(), sandbox.cleanup()]);
-    }
   }, 120_000);
 
   test("a mistyped database URL stops the daemon with the reason instead of quietly using local SQLite", async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0, database: `postgress://team:${PG_PASSWORD}@127.0.0.1/msm` } } });
-    try {
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0, database: `postgress://team:${PG_PASSWORD}@127.0.0.1/msm` } } });
       const out = await msm(sandbox, ["memory", "serve", "--port", "0"]);
       expect(out.code).toBe(1);
       expect(out.stderr).toContain("targets.memory.database: must be a postgres:// or postgresql:// URL");
       expect(out.stdout + out.stderr).not.toContain(PG_PASSWORD);
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 60_000);
 });

@@ -59,7 +59,7 @@ const byId = (messages: Answer[], id: unknown) => messages.filter((m) => m.id ==
 
 describe("proxy input bounds (issue 9, item 8)", () => {
   test("over 64 MiB: discarded and answered -32600 with its id; 16 MiB passes; bad UTF-8 is -32700; deep nesting is forwarded", async () => {
-    const sandbox = new Sandbox();
+    await using sandbox = new Sandbox();
     const server = startServer();
     try {
       const chunk = "x".repeat(1024 * 1024);
@@ -92,40 +92,35 @@ describe("proxy input bounds (issue 9, item 8)", () => {
       expect(stderr).toContain("message too large");
     } finally {
       server.stop();
-      await sandbox.cleanup();
     }
   }, SLOW);
 });
 
 describe("stdin closing never swallows an answer (issue 9, item 12)", () => {
   test("open_nodes of ~5 MiB, sent right before stdin closes, arrives whole", async () => {
-    const sandbox = new Sandbox();
-    try {
-      const project = sandbox.project("p");
-      const setup = await openSession(sandbox, project);
-      const observations = Array.from({ length: 5 }, (_, i) => `${i}`.repeat(1024 * 1024));
-      // One observation per call: the SDK's stdio client itself refuses answers over 10 MiB.
-      await call(setup.client, "create_entities", { entities: [{ name: "big", entityType: "blob", observations: [] }] });
-      for (const contents of observations) await call(setup.client, "add_observations", { observations: [{ entityName: "big", contents: [contents] }] });
-      await setup.close();
-      const { code, messages } = await runProxy(
-        sandbox,
-        ["--target", "memory"],
-        (write) => write(line(INIT) + line(INITIALIZED) + line({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "open_nodes", arguments: { names: ["big"] } } })),
-        {},
-        project,
-      );
-      expect(code).toBe(0);
-      const [answer] = byId(messages, 3);
-      expect(answer?.error).toBeUndefined();
-      expect(answer!.result.structuredContent.entities[0].observations).toEqual(observations);
-    } finally {
-      await sandbox.cleanup();
-    }
+    await using sandbox = new Sandbox();
+    const project = sandbox.project("p");
+    const setup = await openSession(sandbox, project);
+    const observations = Array.from({ length: 5 }, (_, i) => `${i}`.repeat(1024 * 1024));
+    // One observation per call: the SDK's stdio client itself refuses answers over 10 MiB.
+    await call(setup.client, "create_entities", { entities: [{ name: "big", entityType: "blob", observations: [] }] });
+    for (const contents of observations) await call(setup.client, "add_observations", { observations: [{ entityName: "big", contents: [contents] }] });
+    await setup.close();
+    const { code, messages } = await runProxy(
+      sandbox,
+      ["--target", "memory"],
+      (write) => write(line(INIT) + line(INITIALIZED) + line({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "open_nodes", arguments: { names: ["big"] } } })),
+      {},
+      project,
+    );
+    expect(code).toBe(0);
+    const [answer] = byId(messages, 3);
+    expect(answer?.error).toBeUndefined();
+    expect(answer!.result.structuredContent.entities[0].observations).toEqual(observations);
   }, SLOW);
 
   test("an answer that takes seconds still comes; past the grace, what is owed gets an error", async () => {
-    const sandbox = new Sandbox();
+    await using sandbox = new Sandbox();
     const server = startServer();
     try {
       const slow = (id: number, ms: number) => line({ jsonrpc: "2.0", id, method: "slow", params: { ms } });
@@ -138,7 +133,6 @@ describe("stdin closing never swallows an answer (issue 9, item 12)", () => {
       expect(byId(cut.messages, 2)[0]!.error!.message).toContain("stdin closed");
     } finally {
       server.stop();
-      await sandbox.cleanup();
     }
   }, SLOW);
 });

@@ -40,27 +40,23 @@ const text = (result: unknown) => ((result as { content: { text: string }[] }).c
 test(
   "a server that closes the answer stream on purpose: the proxy resumes after `retry` and the editor gets the real result",
   async () => {
-    const sandbox = new Sandbox();
-    try {
-      const server = await startServer(sandbox);
-      const { client, logs, stderr } = await openProxy(sandbox, server.url);
-      const started = performance.now();
-      const result = await client.callTool({ name: "close-then-answer", arguments: { ms: 200 } });
-      const elapsed = performance.now() - started;
-      expect(result.isError ?? false).toBe(false);
-      expect(text(result)).toBe("the real result");
-      // Not before the server's retry (400 ms): the spec says the client MUST wait it.
-      expect(elapsed).toBeGreaterThanOrEqual(400);
-      expect(logs).toEqual(["before close", "while away"]);
-      expect(text(await client.callTool({ name: "resumes", arguments: {} }))).toBe("1");
-      // Several at once, each on its own stream, each resumed on its own.
-      const many = await Promise.all([0, 1, 2, 3].map(() => client.callTool({ name: "close-then-answer", arguments: { ms: 50 } })));
-      expect(many.map(text)).toEqual(Array(4).fill("the real result"));
-      expect(stderr()).toContain("resumed the answer");
-      await client.close();
-    } finally {
-      await sandbox.cleanup();
-    }
+    await using sandbox = new Sandbox();
+    const server = await startServer(sandbox);
+    const { client, logs, stderr } = await openProxy(sandbox, server.url);
+    const started = performance.now();
+    const result = await client.callTool({ name: "close-then-answer", arguments: { ms: 200 } });
+    const elapsed = performance.now() - started;
+    expect(result.isError ?? false).toBe(false);
+    expect(text(result)).toBe("the real result");
+    // Not before the server's retry (400 ms): the spec says the client MUST wait it.
+    expect(elapsed).toBeGreaterThanOrEqual(400);
+    expect(logs).toEqual(["before close", "while away"]);
+    expect(text(await client.callTool({ name: "resumes", arguments: {} }))).toBe("1");
+    // Several at once, each on its own stream, each resumed on its own.
+    const many = await Promise.all([0, 1, 2, 3].map(() => client.callTool({ name: "close-then-answer", arguments: { ms: 50 } })));
+    expect(many.map(text)).toEqual(Array(4).fill("the real result"));
+    expect(stderr()).toContain("resumed the answer");
+    await client.close();
   },
   SLOW,
 );
@@ -68,26 +64,22 @@ test(
 test(
   "a closed stream that cannot be resumed (no event ids; the server died) still gets an error, never silence",
   async () => {
-    const sandbox = new Sandbox();
-    try {
-      // No event store: the server closes the stream without ever sending an event id, so there is nothing to resume.
-      const plain = await startServer(sandbox, "--no-event-store");
-      const a = await openProxy(sandbox, plain.url);
-      const failed = await a.client.callTool({ name: "close-then-answer", arguments: { ms: 50 } }).catch((error: Error) => error);
-      expect(String(failed)).toContain("stopped while handling this request");
-      await a.client.close();
+    await using sandbox = new Sandbox();
+    // No event store: the server closes the stream without ever sending an event id, so there is nothing to resume.
+    const plain = await startServer(sandbox, "--no-event-store");
+    const a = await openProxy(sandbox, plain.url);
+    const failed = await a.client.callTool({ name: "close-then-answer", arguments: { ms: 50 } }).catch((error: Error) => error);
+    expect(String(failed)).toContain("stopped while handling this request");
+    await a.client.close();
 
-      // Resumable, but the server is killed while the client waits out `retry`: the resume is refused, the editor told.
-      const doomed = await startServer(sandbox);
-      const b = await openProxy(sandbox, doomed.url);
-      const call = b.client.callTool({ name: "close-then-answer", arguments: { ms: 30_000 } }).catch((error: Error) => error);
-      await waitFor(() => b.logs.includes("before close"), 20_000, "the tool to start");
-      kill(doomed.pid, "SIGKILL");
-      expect(String(await call)).toContain("stopped while handling this request");
-      await b.client.close();
-    } finally {
-      await sandbox.cleanup();
-    }
+    // Resumable, but the server is killed while the client waits out `retry`: the resume is refused, the editor told.
+    const doomed = await startServer(sandbox);
+    const b = await openProxy(sandbox, doomed.url);
+    const call = b.client.callTool({ name: "close-then-answer", arguments: { ms: 30_000 } }).catch((error: Error) => error);
+    await waitFor(() => b.logs.includes("before close"), 20_000, "the tool to start");
+    kill(doomed.pid, "SIGKILL");
+    expect(String(await call)).toContain("stopped while handling this request");
+    await b.client.close();
   },
   SLOW,
 );

@@ -48,34 +48,30 @@ async function exercise(client: ModernClient) {
 test(
   "a 2026-07-28 client and server negotiate 2026-07-28 through msm exactly as they do directly",
   async () => {
-    const sandbox = new Sandbox();
-    try {
-      // Strict: the server refuses every earlier revision, so nothing here can have quietly fallen back.
-      const url = await startServer(sandbox, "--strict");
-      const direct = new ModernClient({ name: "ed", version: "1" }, { versionNegotiation: { mode: "auto" } });
-      await direct.connect(new StreamableHTTPClientTransport(new URL(url)));
-      const expected = await exercise(direct);
-      await direct.close();
-      expect(expected.version).toBe("2026-07-28");
+    await using sandbox = new Sandbox();
+    // Strict: the server refuses every earlier revision, so nothing here can have quietly fallen back.
+    const url = await startServer(sandbox, "--strict");
+    const direct = new ModernClient({ name: "ed", version: "1" }, { versionNegotiation: { mode: "auto" } });
+    await direct.connect(new StreamableHTTPClientTransport(new URL(url)));
+    const expected = await exercise(direct);
+    await direct.close();
+    expect(expected.version).toBe("2026-07-28");
 
-      const client = new ModernClient({ name: "ed", version: "1" }, { versionNegotiation: { mode: "auto" } });
-      await client.connect(modernThroughMsm(sandbox, ["--url", url]));
-      const seen = await exercise(client);
-      await client.close();
-      expect(seen.era).toBe("modern");
-      expect(seen.version).toBe("2026-07-28");
-      expect(seen.echo).toBe("echo hi");
-      expect(seen.weather).toBe("sunny in Zürich");
-      expect(seen.tools).toEqual(expected.tools);
-      // The headers the revision requires, derived from the body, as the SDK's own HTTP client sends them.
-      expect(seen.headers["mcp-protocol-version"]).toBe("2026-07-28");
-      expect(seen.headers["mcp-method"]).toBe("tools/call");
-      expect(seen.headers["mcp-name"]).toBe("headers");
-      expect(seen.headers["mcp-session-id"]).toBeUndefined();
-      for (const name of ["mcp-protocol-version", "mcp-method", "mcp-name"]) expect(seen.headers[name]).toBe(expected.headers[name]!);
-    } finally {
-      await sandbox.cleanup();
-    }
+    const client = new ModernClient({ name: "ed", version: "1" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(modernThroughMsm(sandbox, ["--url", url]));
+    const seen = await exercise(client);
+    await client.close();
+    expect(seen.era).toBe("modern");
+    expect(seen.version).toBe("2026-07-28");
+    expect(seen.echo).toBe("echo hi");
+    expect(seen.weather).toBe("sunny in Zürich");
+    expect(seen.tools).toEqual(expected.tools);
+    // The headers the revision requires, derived from the body, as the SDK's own HTTP client sends them.
+    expect(seen.headers["mcp-protocol-version"]).toBe("2026-07-28");
+    expect(seen.headers["mcp-method"]).toBe("tools/call");
+    expect(seen.headers["mcp-name"]).toBe("headers");
+    expect(seen.headers["mcp-session-id"]).toBeUndefined();
+    for (const name of ["mcp-protocol-version", "mcp-method", "mcp-name"]) expect(seen.headers[name]).toBe(expected.headers[name]!);
   },
   SLOW,
 );
@@ -83,37 +79,33 @@ test(
 test(
   "earlier revisions keep working both ways: a 2025 client to the 2026 server, a 2026 client to msm's 2025 daemon",
   async () => {
-    const sandbox = new Sandbox();
-    try {
-      const url = await startServer(sandbox);
-      for (const version of ["2025-03-26", "2025-06-18", "2025-11-25"]) {
-        // The SDK client proposes its latest version; an older one is what an older editor sends.
-        const client = new Client({ name: "old-editor", version: "1" });
-        const transport = new StdioClientTransport({ command: MSM, args: ["proxy", "--url", url], env: sandbox.env, cwd: sandbox.root, stderr: "inherit" });
-        const send = transport.send.bind(transport);
-        transport.send = (message) => {
-          const m = message as { method?: string; params?: { protocolVersion?: string } };
-          if (m.method === "initialize" && m.params) m.params.protocolVersion = version;
-          return send(message);
-        };
-        await client.connect(transport);
-        expect(text(await client.callTool({ name: "echo", arguments: { text: version } }))).toBe(`echo ${version}`);
-        await client.close();
-      }
-
-      // msm's memory daemon speaks 2025-11-25: the 2026 client probes, sees no 2026 server, and falls back.
-      const modern = new ModernClient({ name: "ed", version: "1" }, { versionNegotiation: { mode: "auto" } });
-      await modern.connect(modernThroughMsm(sandbox, ["--target", "memory"]));
-      expect(modern.getProtocolEra()).toBe("legacy");
-      expect(modern.getNegotiatedProtocolVersion()).toBe("2025-11-25");
-      const tools = (await modern.listTools()).tools.map((t) => t.name);
-      expect(tools).toContain("read_graph");
-      await modern.callTool({ name: "create_entities", arguments: { entities: [{ name: "a", entityType: "t", observations: ["o"] }] } });
-      expect(text(await modern.callTool({ name: "read_graph", arguments: {} }))).toContain('"a"');
-      await modern.close();
-    } finally {
-      await sandbox.cleanup();
+    await using sandbox = new Sandbox();
+    const url = await startServer(sandbox);
+    for (const version of ["2025-03-26", "2025-06-18", "2025-11-25"]) {
+      // The SDK client proposes its latest version; an older one is what an older editor sends.
+      const client = new Client({ name: "old-editor", version: "1" });
+      const transport = new StdioClientTransport({ command: MSM, args: ["proxy", "--url", url], env: sandbox.env, cwd: sandbox.root, stderr: "inherit" });
+      const send = transport.send.bind(transport);
+      transport.send = (message) => {
+        const m = message as { method?: string; params?: { protocolVersion?: string } };
+        if (m.method === "initialize" && m.params) m.params.protocolVersion = version;
+        return send(message);
+      };
+      await client.connect(transport);
+      expect(text(await client.callTool({ name: "echo", arguments: { text: version } }))).toBe(`echo ${version}`);
+      await client.close();
     }
+
+    // msm's memory daemon speaks 2025-11-25: the 2026 client probes, sees no 2026 server, and falls back.
+    const modern = new ModernClient({ name: "ed", version: "1" }, { versionNegotiation: { mode: "auto" } });
+    await modern.connect(modernThroughMsm(sandbox, ["--target", "memory"]));
+    expect(modern.getProtocolEra()).toBe("legacy");
+    expect(modern.getNegotiatedProtocolVersion()).toBe("2025-11-25");
+    const tools = (await modern.listTools()).tools.map((t) => t.name);
+    expect(tools).toContain("read_graph");
+    await modern.callTool({ name: "create_entities", arguments: { entities: [{ name: "a", entityType: "t", observations: ["o"] }] } });
+    expect(text(await modern.callTool({ name: "read_graph", arguments: {} }))).toContain('"a"');
+    await modern.close();
   },
   SLOW,
 );

@@ -57,10 +57,10 @@ async function login(sandbox: Sandbox, name: string): Promise<{ code: number; st
 test(
   "three sessions share one OAuth login and one refresher; msm login / status / logout",
   async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     try {
       const server = await startOAuthServer(sandbox);
-      await Bun.write(join(sandbox.msmHome, "config.json"), JSON.stringify({ targets: { memory: { port: 0 }, remote: { url: `${server.base}/mcp` } } }));
+      sandbox.writeConfig({ targets: { memory: { port: 0 }, remote: { url: `${server.base}/mcp` } } });
       const project = sandbox.project("p");
 
       // Before any login the editor is told what to run, not left hanging (no browser here: the wait is cut short).
@@ -115,8 +115,6 @@ test(
     } catch (error) {
       console.error(await Bun.file(join(sandbox.msmHome, "logs", "remote.log")).text().catch(() => "(no relay log)"));
       throw error;
-    } finally {
-      await sandbox.cleanup();
     }
   },
   SLOW,
@@ -125,30 +123,26 @@ test(
 test(
   "the first session that needs a login opens the browser; once approved, its request goes on and later sessions share the login",
   async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
-    try {
-      const server = await startOAuthServer(sandbox);
-      await Bun.write(join(sandbox.msmHome, "config.json"), JSON.stringify({ targets: { memory: { port: 0 }, remote: { url: `${server.base}/mcp` } } }));
-      // $BROWSER: a person who approves at once.
-      const browser = join(sandbox.root, "browser.sh");
-      writeFileSync(browser, `#!/bin/sh\nexec "${process.execPath}" "${resolve(import.meta.dir, "../fixtures/browser.ts")}" "$1"\n`);
-      chmodSync(browser, 0o755);
-      const project = sandbox.project("p");
-      // Its initialize waits while the browser logs in, then goes on: the editor never sees the 401.
-      const first = await openSession(sandbox, project, { target: "remote", env: { BROWSER: browser } });
-      const answer = await first.client.callTool({ name: "whoami", arguments: {} });
-      expect((answer.content as { text: string }[])[0]!.text).toBe("an authorized caller");
-      const second = await openSession(sandbox, project, { target: "remote" });
-      const result = await second.client.callTool({ name: "whoami", arguments: {} });
-      expect((result.content as { text: string }[])[0]!.text).toBe("an authorized caller");
-      const stats = await server.stats();
-      expect(stats.authorizations).toBe(1);
-      expect(stats.registrations).toBe(1);
-      expect(statSync(join(sandbox.msmHome, "auth", "remote.json")).mode & 0o777).toBe(0o600);
-      await Promise.all([first.close(), second.close()]);
-    } finally {
-      await sandbox.cleanup();
-    }
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    const server = await startOAuthServer(sandbox);
+    sandbox.writeConfig({ targets: { memory: { port: 0 }, remote: { url: `${server.base}/mcp` } } });
+    // $BROWSER: a person who approves at once.
+    const browser = join(sandbox.root, "browser.sh");
+    writeFileSync(browser, `#!/bin/sh\nexec "${process.execPath}" "${resolve(import.meta.dir, "../fixtures/browser.ts")}" "$1"\n`);
+    chmodSync(browser, 0o755);
+    const project = sandbox.project("p");
+    // Its initialize waits while the browser logs in, then goes on: the editor never sees the 401.
+    const first = await openSession(sandbox, project, { target: "remote", env: { BROWSER: browser } });
+    const answer = await first.client.callTool({ name: "whoami", arguments: {} });
+    expect((answer.content as { text: string }[])[0]!.text).toBe("an authorized caller");
+    const second = await openSession(sandbox, project, { target: "remote" });
+    const result = await second.client.callTool({ name: "whoami", arguments: {} });
+    expect((result.content as { text: string }[])[0]!.text).toBe("an authorized caller");
+    const stats = await server.stats();
+    expect(stats.authorizations).toBe(1);
+    expect(stats.registrations).toBe(1);
+    expect(statSync(join(sandbox.msmHome, "auth", "remote.json")).mode & 0o777).toBe(0o600);
+    await Promise.all([first.close(), second.close()]);
   },
   SLOW,
 );
@@ -156,12 +150,12 @@ test(
 test(
   "a client-credentials target: the relay gets and renews its tokens itself, no browser; a wrong secret is named",
   async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     try {
       const server = await startOAuthServer(sandbox);
       const machine = (secret: string) => ({ url: `${server.base}/mcp`, oauth: { clientId: "machine", clientSecret: secret, grant: "client_credentials" } });
       const targets = { memory: { port: 0 }, robot: machine("machine-secret"), wrong: machine("not-the-secret") };
-      await Bun.write(join(sandbox.msmHome, "config.json"), JSON.stringify({ targets }));
+      sandbox.writeConfig({ targets });
       const project = sandbox.project("p");
       // $BROWSER fails the test if anything opens it: a machine client has no person to ask.
       const browser = join(sandbox.root, "browser.sh");
@@ -204,8 +198,6 @@ test(
     } catch (error) {
       console.error(await Bun.file(join(sandbox.msmHome, "logs", "robot.log")).text().catch(() => "(no relay log)"));
       throw error;
-    } finally {
-      await sandbox.cleanup();
     }
   },
   SLOW,

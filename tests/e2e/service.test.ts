@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { msm, MSM, Sandbox } from "../helpers/sandbox.ts";
@@ -9,14 +9,8 @@ import { msm, MSM, Sandbox } from "../helpers/sandbox.ts";
  * exactly what to run by hand.
  */
 describe("msm service (systemd)", () => {
-  let sandbox: Sandbox | undefined;
-  afterEach(async () => {
-    await sandbox?.cleanup();
-    sandbox = undefined;
-  });
-
   test("install writes the unit, reports a failed registration with the manual commands; status and uninstall", async () => {
-    sandbox = new Sandbox();
+    await using sandbox = new Sandbox();
     const runtime = join(sandbox.root, "run");
     mkdirSync(runtime, { mode: 0o700 });
     const env = { XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: "" , XDG_CONFIG_HOME: "" };

@@ -41,7 +41,7 @@ async function login(url: string): Promise<string> {
 
 describe.skipIf(!CHROMIUM)("msm ui in a real browser", () => {
   test("login URL → live status with the right pids, log tail, restart button; explorer finds, opens and draws an entity", async () => {
-    const sandbox = new Sandbox(config);
+    await using sandbox = new Sandbox(config);
     let browser: Browser | undefined;
     try {
       mkdirSync(ARTIFACTS, { recursive: true });
@@ -138,12 +138,11 @@ describe.skipIf(!CHROMIUM)("msm ui in a real browser", () => {
       expect(page.errors).toEqual([]);
     } finally {
       await browser?.close();
-      await sandbox.cleanup();
     }
   }, SLOW);
 
   test("no cookie, a foreign Host, a foreign Origin, a used ticket or a missing CSRF token get nothing", async () => {
-    const sandbox = new Sandbox(config);
+    await using sandbox = new Sandbox(config);
     let browser: Browser | undefined;
     const foreign = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("<!doctype html><title>elsewhere</title>", { headers: { "content-type": "text/html" } }) });
     try {
@@ -197,14 +196,13 @@ describe.skipIf(!CHROMIUM)("msm ui in a real browser", () => {
     } finally {
       foreign.stop(true);
       await browser?.close();
-      await sandbox.cleanup();
     }
   }, SLOW);
 });
 
 describe.skipIf(!CHROMIUM)("a 100,000-entity memory graph in the browser", () => {
   test("search pages, a hub's page and its bounded neighbourhood render without a frozen page", async () => {
-    const sandbox = new Sandbox(config);
+    await using sandbox = new Sandbox(config);
     let browser: Browser | undefined;
     try {
       const { seedBigGraph } = await import("../helpers/big-graph.ts");
@@ -249,7 +247,6 @@ describe.skipIf(!CHROMIUM)("a 100,000-entity memory graph in the browser", () =>
       expect(page.errors).toEqual([]);
     } finally {
       await browser?.close();
-      await sandbox.cleanup();
     }
   }, SLOW);
 });
@@ -278,7 +275,7 @@ describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
     const ui = createUi(sup);
     const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => ui.fetch(request) });
     sup.port = server.port!;
-    const sandbox = new Sandbox(config);
+    await using sandbox = new Sandbox(config);
     let browser: Browser | undefined;
     try {
       browser = await Browser.launch(sandbox.env);
@@ -295,7 +292,6 @@ describe.skipIf(!CHROMIUM)("hosted children on the status page", () => {
       await browser?.close();
       server.stop(true);
       ui.dispose();
-      await sandbox.cleanup();
     }
   }, SLOW);
 });
@@ -312,8 +308,8 @@ describe.skipIf(!CHROMIUM || !postgresAvailable())("msm ui with a shared Postgre
 
   test("the explorer lists every project in the database and browses one (search order as search_nodes); no password anywhere", async () => {
     const pgConfig = { supervisor: { port: 0 }, targets: { memory: { port: 0, database: pg().passwordUrl() } } };
-    const sandbox = new Sandbox(pgConfig);
-    const elsewhere = new Sandbox(pgConfig); // another machine, writing another repository's graph
+    await using sandbox = new Sandbox(pgConfig);
+    await using elsewhere = new Sandbox(pgConfig); // another machine, writing another repository's graph
     let browser: Browser | undefined;
     try {
       mkdirSync(ARTIFACTS, { recursive: true });
@@ -365,7 +361,7 @@ describe.skipIf(!CHROMIUM || !postgresAvailable())("msm ui with a shared Postgre
       expect(page.errors).toEqual([]);
 
       // The server unreachable: one row saying so, naming the server, never the password; SQLite rows unaffected.
-      writeFileSync(join(sandbox.msmHome, "config.json"), JSON.stringify({ ...pgConfig, targets: { memory: { port: 0, database: `postgres://team:${PG_PASSWORD}@127.0.0.1:1/msm` } } }));
+      sandbox.writeConfig({ ...pgConfig, targets: { memory: { port: 0, database: `postgres://team:${PG_PASSWORD}@127.0.0.1:1/msm` } } });
       const down = await (await fetch(`${origin}/ui/api/databases`, { headers: { cookie } })).text();
       expect(down).not.toContain(PG_PASSWORD);
       const rows = JSON.parse(down) as { backend: string; error?: string }[];
@@ -375,7 +371,6 @@ describe.skipIf(!CHROMIUM || !postgresAvailable())("msm ui with a shared Postgre
       await other.close();
     } finally {
       await browser?.close();
-      await Promise.all([sandbox.cleanup(), elsewhere.cleanup()]);
     }
   }, SLOW);
 });

@@ -63,13 +63,22 @@ export function rawRequest(port: number, lines: string[], body = ""): Promise<{ 
   });
 }
 
+/** The binary each sandboxFor() sandbox runs: a copy the unprivileged user can reach. */
+const binaries = new WeakMap<Sandbox, string>();
+
 /**
  * A sandbox an unprivileged user can live in: its root sits in a world-traversable temp folder (the suite's own
- * MSM_TEST_ROOT is 0700 root) and everything in it belongs to `uid`.
+ * MSM_TEST_ROOT is 0700 root) and everything in it belongs to `uid`. The binary under test is copied next to it:
+ * dist/msm may sit in a clone no other user can enter (a private home, a 0700 `mktemp -d`), and setpriv's exec of
+ * it would fail with EACCES.
  */
 export function sandboxFor(uid: number, config?: object): { sandbox: Sandbox; cleanup: () => Promise<void> } {
+  requireBinary();
   const parent = mkdtempSync("/tmp/msm-sec-");
   chmodSync(parent, 0o755);
+  const binary = join(parent, "msm");
+  copyFileSync(MSM, binary);
+  chmodSync(binary, 0o755);
   const saved = process.env.MSM_TEST_ROOT;
   process.env.MSM_TEST_ROOT = parent;
   let sandbox: Sandbox;
@@ -80,6 +89,7 @@ export function sandboxFor(uid: number, config?: object): { sandbox: Sandbox; cl
   }
   chmodSync(sandbox.root, 0o755);
   chownTo(sandbox.root, uid, true);
+  binaries.set(sandbox, binary);
   return {
     sandbox,
     cleanup: async () => {
@@ -94,13 +104,16 @@ export function asUser(uid: number): string[] {
   return ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
 }
 
-/** Like sandbox.ts's openSession, but the proxy (and so the daemons it starts) runs as `uid`. */
+/**
+ * Like sandbox.ts's openSession, but the proxy (and so the daemons it starts) runs as `uid`, from the sandbox's own
+ * copy of the binary when sandboxFor() made it.
+ */
 export async function openSessionAs(sandbox: Sandbox, uid: number, cwd: string, args: string[] = []): Promise<Session> {
   requireBinary();
   const [command, ...prefix] = asUser(uid);
   const transport = new StdioClientTransport({
     command: command!,
-    args: [...prefix, MSM, "proxy", "--target", "memory", ...args],
+    args: [...prefix, binaries.get(sandbox) ?? MSM, "proxy", "--target", "memory", ...args],
     env: sandbox.env,
     cwd,
     stderr: "pipe",

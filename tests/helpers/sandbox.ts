@@ -12,10 +12,6 @@ export function requireBinary(): void {
 }
 
 /**
- * A private HOME + MSM_HOME for one test, with the memory daemon on a free port (config port 0). `cleanup()` kills
- * every process the test started — proxies it tracked and daemons named by lock files — by pid, then deletes it all.
- */
-/**
  * Sandboxes a running test created and has not cleaned up yet; the test preload cleans them after each test, whether
  * it passed, failed or timed out. Sandboxes made outside a test (a beforeAll) belong to their file's own hooks.
  */
@@ -31,7 +27,28 @@ export async function cleanupLeftovers(): Promise<void> {
   for (const sandbox of left ?? []) await sandbox.cleanup();
 }
 
-export class Sandbox {
+/**
+ * The config a sandbox writes: the supervisor and the memory daemon on free ports (port 0) unless the test names one,
+ * so no test binds msm's real 3199 or 3100 — two suites on one machine, or the user's own msm, would collide.
+ */
+export function withFreePorts(config: object): object {
+  const out: Record<string, unknown> = { ...config };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (out.supervisor === undefined) out.supervisor = { port: 0 };
+  else if (isObject(out.supervisor) && !("port" in out.supervisor)) out.supervisor = { ...out.supervisor, port: 0 };
+  const targets = out.targets ?? {};
+  if (isObject(targets) && (targets.memory === undefined || (isObject(targets.memory) && !("port" in targets.memory)))) {
+    out.targets = { ...targets, memory: { ...(targets.memory as object | undefined), port: 0 } };
+  }
+  return out;
+}
+
+/**
+ * A private HOME + MSM_HOME for one test, its supervisor and daemons on free ports. Declare it with `await using`:
+ * leaving the scope (or the test preload, after a test that failed or timed out) kills every process the test
+ * started — proxies it tracked and daemons named by lock files — by pid, then deletes it all.
+ */
+export class Sandbox implements AsyncDisposable {
   readonly root: string;
   /** True once cleanup() started: loops a test runs against this sandbox stop on it. */
   closed = false;
@@ -39,14 +56,15 @@ export class Sandbox {
   readonly msmHome: string;
   readonly env: Record<string, string>;
   private readonly pids = new Set<number>();
+  private cleaning: Promise<void> | undefined;
 
-  constructor(config: object = { targets: { memory: { port: 0 } } }) {
+  constructor(config: object = {}) {
     const base = process.env.MSM_TEST_ROOT ?? "/tmp";
     this.root = mkdtempSync(join(base, "sandbox-"));
     this.home = join(this.root, "home");
     this.msmHome = join(this.home, ".mcp-session-manager");
     mkdirSync(this.msmHome, { recursive: true, mode: 0o700 });
-    writeFileSync(join(this.msmHome, "config.json"), JSON.stringify(config, null, 2));
+    this.writeConfig(config);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     delete env.CLAUDE_PROJECT_DIR;
@@ -54,6 +72,11 @@ export class Sandbox {
     delete env.MSM_BACKOFF_MS; // a test that wants a short crash-loop backoff passes it explicitly
     this.env = { ...env, HOME: this.home, MSM_HOME: this.msmHome };
     testSandboxes?.add(this);
+  }
+
+  /** Replaces config.json (free ports filled in as for the constructor's). */
+  writeConfig(config: object): void {
+    writeFileSync(join(this.msmHome, "config.json"), JSON.stringify(withFreePorts(config), null, 2));
   }
 
   /** A project folder (with .git, as a real one has) inside the sandbox. */
@@ -91,9 +114,15 @@ export class Sandbox {
   /**
    * The supervisor goes first (SIGKILL, so it cannot restart what we stop next); then proxies and daemons get
    * SIGTERM — daemons as whole process groups, so an external server's children go too; finally anything still
-   * running with this sandbox's MSM_HOME in its environment is killed, so nothing outlives the test.
+   * running with this sandbox's MSM_HOME in its environment is killed, so nothing outlives the test. Runs once:
+   * a second call (a test's own, then its `await using`) waits for the first.
    */
-  async cleanup(): Promise<void> {
+  cleanup(): Promise<void> {
+    this.cleaning ??= this.teardown();
+    return this.cleaning;
+  }
+
+  private async teardown(): Promise<void> {
     this.closed = true;
     testSandboxes?.delete(this);
     const supervisor = this.lock("supervisor")?.pid;
@@ -111,6 +140,10 @@ export class Sandbox {
     for (const pid of daemons) kill(-pid, "SIGKILL");
     for (const pid of this.strays()) kill(pid, "SIGKILL");
     rmSync(this.root, { recursive: true, force: true });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
   }
 
   /** Live processes whose environment names this sandbox's MSM_HOME (Linux; [] elsewhere). */

@@ -10,7 +10,7 @@ import type { ExplorerApi, ExplorerMethod, ExplorerReply } from "../../lib/contr
 export class ExplorerClient implements ExplorerApi {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
 
   private call<T>(method: ExplorerMethod, args: unknown[]): Promise<T> {
     const worker = this.start();

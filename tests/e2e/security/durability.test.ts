@@ -18,8 +18,7 @@ describe("acknowledged writes are durable", () => {
   }, 10_000);
 
   test("a write the session saw succeed survives a SIGKILL of the daemon right after the answer", async () => {
-    const sandbox = new Sandbox();
-    try {
+    await using sandbox = new Sandbox();
       const project = sandbox.project("p");
       const session = await openSession(sandbox, project);
       await call(session.client, "create_entities", { entities: [{ name: "kept", entityType: "t", observations: ["acknowledged"] }] });
@@ -31,8 +30,5 @@ describe("acknowledged writes are durable", () => {
         store.close();
       }
       await session.close();
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 30_000);
 });

@@ -15,7 +15,7 @@ function proxy(sandbox: Sandbox, cwd: string) {
 
 describe("files msm creates are private", () => {
   test("under umask 000: .claude 0700, databases 0600, logs 0600, MSM_HOME 0700, token and locks 0600", async () => {
-    const sandbox = new Sandbox();
+    await using sandbox = new Sandbox();
     const project = sandbox.project("p");
     // Set after the project exists: a world-writable project folder is (rightly) no project at all.
     const umask = process.umask(0);
@@ -41,15 +41,13 @@ describe("files msm creates are private", () => {
       await noProject.close();
     } finally {
       process.umask(umask);
-      await sandbox.cleanup();
     }
   }, 30_000);
 });
 
 describe("state another user controls is refused before anything runs", () => {
   test("an MSM_HOME owned by another user, or writable by others", async () => {
-    const sandbox = new Sandbox();
-    try {
+    await using sandbox = new Sandbox();
       const project = sandbox.project("p");
       chownTo(sandbox.msmHome, OTHER_UID, true);
       const theirs = proxy(sandbox, project);
@@ -65,14 +63,10 @@ describe("state another user controls is refused before anything runs", () => {
       expect(loose.stderr).toContain(`is writable by every user (mode 0777)`);
       expect(loose.stderr).toContain(`chmod 700 ${sandbox.msmHome}`);
       expect(listTree(sandbox.msmHome)).toEqual(["config.json"]); // no token, lock or log was written
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 30_000);
 
   test("a config.json (it runs commands) owned by another user, or writable by others", async () => {
-    const sandbox = new Sandbox({ targets: { memory: { port: 0 }, evil: { command: "/bin/sh", args: ["-c", "touch /tmp/owned"] } } });
-    try {
+    await using sandbox = new Sandbox({ targets: { memory: { port: 0 }, evil: { command: "/bin/sh", args: ["-c", "touch /tmp/owned"] } } });
       const project = sandbox.project("p");
       const config = join(sandbox.msmHome, "config.json");
       chownTo(config, OTHER_UID);
@@ -90,9 +84,6 @@ describe("state another user controls is refused before anything runs", () => {
 
       chmodSync(config, 0o644);
       expect(proxy(sandbox, project).stdout).toContain('"serverInfo"');
-    } finally {
-      await sandbox.cleanup();
-    }
   }, 30_000);
 });
 

@@ -10,65 +10,57 @@ const INIT = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", param
 
 describe("the daemon is locked down", () => {
   test("no token → 401, foreign Origin → 403, loopback only", async () => {
-    const sandbox = new Sandbox();
-    try {
-      const a = await openSession(sandbox, sandbox.project("p"));
-      const { port } = sandbox.lock("memory")!;
-      const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-      const url = `http://127.0.0.1:${port}/mcp`;
+    await using sandbox = new Sandbox();
+    const a = await openSession(sandbox, sandbox.project("p"));
+    const { port } = sandbox.lock("memory")!;
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const url = `http://127.0.0.1:${port}/mcp`;
 
-      expect((await fetch(url, { method: "POST", headers, body: INIT })).status).toBe(401);
-      expect((await fetch(url, { method: "POST", headers: { ...headers, authorization: "Bearer wrong" }, body: INIT })).status).toBe(401);
-      const auth = { ...headers, authorization: `Bearer ${sandbox.token()}` };
-      expect((await fetch(url, { method: "POST", headers: { ...auth, origin: "http://evil.example" }, body: INIT })).status).toBe(403);
-      const ok = await fetch(url, { method: "POST", headers: { ...auth, origin: "http://localhost:5173" }, body: INIT });
-      expect(ok.status).toBe(200);
-      await ok.body?.cancel();
-      const health = await fetch(`http://127.0.0.1:${port}/health`);
-      expect(health.status).toBe(200);
-      expect(await health.text()).toBe("ok");
+    expect((await fetch(url, { method: "POST", headers, body: INIT })).status).toBe(401);
+    expect((await fetch(url, { method: "POST", headers: { ...headers, authorization: "Bearer wrong" }, body: INIT })).status).toBe(401);
+    const auth = { ...headers, authorization: `Bearer ${sandbox.token()}` };
+    expect((await fetch(url, { method: "POST", headers: { ...auth, origin: "http://evil.example" }, body: INIT })).status).toBe(403);
+    const ok = await fetch(url, { method: "POST", headers: { ...auth, origin: "http://localhost:5173" }, body: INIT });
+    expect(ok.status).toBe(200);
+    await ok.body?.cancel();
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.text()).toBe("ok");
 
-      // Listening on 127.0.0.1 only: the socket table shows the port bound to loopback and nothing else.
-      const sockets = Bun.spawnSync(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).stdout.toString();
-      const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-      const listening = sockets.split("\n").filter((l) => l.includes(`:${hexPort} `) && l.trim().split(/\s+/)[3] === "0A");
-      expect(listening.length).toBe(1);
-      expect(listening[0]!.trim().split(/\s+/)[1]).toBe(`0100007F:${hexPort}`);
-      await a.close();
-    } finally {
-      await sandbox.cleanup();
-    }
+    // Listening on 127.0.0.1 only: the socket table shows the port bound to loopback and nothing else.
+    const sockets = Bun.spawnSync(["cat", "/proc/net/tcp", "/proc/net/tcp6"]).stdout.toString();
+    const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+    const listening = sockets.split("\n").filter((l) => l.includes(`:${hexPort} `) && l.trim().split(/\s+/)[3] === "0A");
+    expect(listening.length).toBe(1);
+    expect(listening[0]!.trim().split(/\s+/)[1]).toBe(`0100007F:${hexPort}`);
+    await a.close();
   }, 30_000);
 
   test("a foreign Host (DNS rebinding) is refused, with the token, and /health tells it nothing", async () => {
-    const sandbox = new Sandbox();
-    try {
-      const a = await openSession(sandbox, sandbox.project("p"));
-      await waitFor(() => sandbox.lock("supervisor"), 10_000, "the supervisor's lock");
-      const token = sandbox.token();
-      for (const name of ["memory", "supervisor"]) {
-        const { port } = sandbox.lock(name)!;
-        const mcp = (host: string) =>
-          rawRequest(port, ["POST /mcp HTTP/1.1", `Host: ${host}`, "Content-Type: application/json", "Accept: application/json, text/event-stream", `Authorization: Bearer ${token}`], INIT);
-        const health = (host: string) => rawRequest(port, ["GET /health HTTP/1.1", `Host: ${host}`]);
+    await using sandbox = new Sandbox();
+    const a = await openSession(sandbox, sandbox.project("p"));
+    await waitFor(() => sandbox.lock("supervisor"), 10_000, "the supervisor's lock");
+    const token = sandbox.token();
+    for (const name of ["memory", "supervisor"]) {
+      const { port } = sandbox.lock(name)!;
+      const mcp = (host: string) =>
+        rawRequest(port, ["POST /mcp HTTP/1.1", `Host: ${host}`, "Content-Type: application/json", "Accept: application/json, text/event-stream", `Authorization: Bearer ${token}`], INIT);
+      const health = (host: string) => rawRequest(port, ["GET /health HTTP/1.1", `Host: ${host}`]);
 
-        for (const host of [`evil.example:${port}`, `evil.example`, `127.0.0.1.evil.example:${port}`, `127.0.0.1:${port + 1}`, `localhost`]) {
-          const refused = await health(host);
-          expect(refused.status).toBe(403);
-          expect(refused.body).not.toContain("ok");
-          if (name === "memory") expect((await mcp(host)).status).toBe(403);
-        }
-        for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`]) {
-          const fine = await health(host);
-          expect(fine.status).toBe(200);
-          expect(fine.body).toBe("ok");
-        }
-        if (name === "memory") expect((await mcp(`localhost:${port}`)).status).toBe(200);
+      for (const host of [`evil.example:${port}`, `evil.example`, `127.0.0.1.evil.example:${port}`, `127.0.0.1:${port + 1}`, `localhost`]) {
+        const refused = await health(host);
+        expect(refused.status).toBe(403);
+        expect(refused.body).not.toContain("ok");
+        if (name === "memory") expect((await mcp(host)).status).toBe(403);
       }
-      await a.close();
-    } finally {
-      await sandbox.cleanup();
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`]) {
+        const fine = await health(host);
+        expect(fine.status).toBe(200);
+        expect(fine.body).toBe("ok");
+      }
+      if (name === "memory") expect((await mcp(`localhost:${port}`)).status).toBe(200);
     }
+    await a.close();
   }, 30_000);
 });
 
@@ -83,7 +75,7 @@ function externalAddress(): string | undefined {
 describe("--url tells only a server on this machine which project the session is in", () => {
   const external = externalAddress();
   test.skipIf(!external)("the project header goes to loopback servers, and elsewhere only with --send-project", async () => {
-    const sandbox = new Sandbox();
+    await using sandbox = new Sandbox();
     const seen: (string | null)[] = [];
     const answer = (request: Request) => {
       seen.push(request.headers.get("mcp-project-path"));
@@ -108,7 +100,6 @@ describe("--url tells only a server on this machine which project the session is
       expect(await run(`http://${external}:${servers[1]!.port}/mcp`, ["--send-project"])).toBe(project);
     } finally {
       for (const server of servers) server.stop(true);
-      await sandbox.cleanup();
     }
   }, 30_000);
 });

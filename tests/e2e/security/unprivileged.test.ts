@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox, call } from "../../helpers/sandbox.ts";
+import { type Sandbox, call } from "../../helpers/sandbox.ts";
 import { OTHER_UID, VICTIM_UID, chownTo, isRoot, listTree, openSessionAs, sandboxFor, toolError } from "../../helpers/attacks.ts";
 
 type Stats = { database: string; scope: string; why: string; entities: number };

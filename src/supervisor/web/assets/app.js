@@ -245,7 +245,10 @@ function dbDetail(db) {
 }
 
 async function showSearch(dbId, query) {
-  const dbs = await loadDatabases().catch((e) => (main.replaceChildren(h("p", { class: "error" }, e.message)), null));
+  const dbs = await loadDatabases().catch((e) => {
+    main.replaceChildren(h("p", { class: "error" }, e.message));
+    return null;
+  });
   if (!dbs) return;
   const input = h("input", { id: "q", type: "search", value: query, placeholder: "Search entities, types and observations (same ranking as search_nodes)", autofocus: true });
   const select = h("select", { id: "db" },
@@ -363,12 +366,16 @@ function layout(nodes, edges, width, height, seed) {
   }
   const angle = new Map();
   const firstRing = nodes.filter((n) => n.depth === 1);
-  firstRing.forEach((n, i) => angle.set(n.name, (i / firstRing.length) * Math.PI * 2));
+  firstRing.forEach((n, i) => {
+    angle.set(n.name, (i / firstRing.length) * Math.PI * 2);
+  });
   const siblings = new Map();
   for (const n of nodes) if (n.depth > 1) siblings.set(parent.get(n.name), [...(siblings.get(parent.get(n.name)) || []), n.name]);
   for (const [p, kids] of siblings) {
     const spread = Math.min(0.35, (Math.PI * 2) / Math.max(1, firstRing.length) / Math.max(1, kids.length));
-    kids.forEach((kid, i) => angle.set(kid, (angle.get(p) ?? Math.random() * Math.PI * 2) + (i - (kids.length - 1) / 2) * spread));
+    kids.forEach((kid, i) => {
+      angle.set(kid, (angle.get(p) ?? Math.random() * Math.PI * 2) + (i - (kids.length - 1) / 2) * spread);
+    });
   }
   // A little jitter, the same for a name every time (a stable picture): a perfectly symmetric start (two
   // neighbours on one line) would otherwise never leave that line, since every force would point along it.

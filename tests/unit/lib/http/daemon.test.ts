@@ -21,7 +21,11 @@ function daemon() {
     open: async () => {
       const server = new McpServer({ name: "t", version: "1" });
       const transport = new LeanHttpTransport(sessionTransportOptions(sessions, () => session));
-      const session: Session = { transport, closed, close: (reason) => (closed.push(reason), void server.close()) };
+      const close = (reason: string) => {
+        closed.push(reason);
+        void server.close();
+      };
+      const session: Session = { transport, closed, close };
       await server.connect(transport);
       return session;
     },

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { PgGraph, PgServer } from "../../../../src/memory/postgres/store.ts";
 import { parsePgUrl } from "../../../../src/memory/postgres/url.ts";
 import { waitFor } from "../../../helpers/sandbox.ts";
-import { TestPostgres, postgresAvailable, usePostgres } from "../../../helpers/postgres.ts";
+import { type TestPostgres, postgresAvailable, usePostgres } from "../../../helpers/postgres.ts";
 
 let pg: () => TestPostgres;
 
