@@ -534,7 +534,8 @@ export class SharedChild {
       case "notifications/cancelled": {
         const owner = this.mux.outgoingCancelled(params.requestId);
         if (owner) owner.session.send({ ...message, params: { ...params, requestId: owner.id } });
-        this.held = this.held.filter((h) => h.message.id !== params.requestId || (clearTimeout(h.timer), false));
+        for (const h of this.held) if (h.message.id === params.requestId) clearTimeout(h.timer);
+        this.held = this.held.filter((h) => h.message.id !== params.requestId);
         return;
       }
       case "notifications/resources/updated":

@@ -10,7 +10,7 @@ import { processMatches } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
 import { MAX_MESSAGE_BYTES, readLines, type Line } from "../lib/jsonrpc/lines.ts";
-import { Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
+import { type Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
 import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";

@@ -259,7 +259,7 @@ export class StreamableBridge extends Bridge {
     }
     const answer = await Promise.race([replay.answer, Promise.resolve(undefined)]);
     this.forgetReplay(replay.message.id);
-    if (!answer || !answer.result) throw new Error(`initialize was refused: ${JSON.stringify(answer?.error ?? "no answer")}`);
+    if (!answer?.result) throw new Error(`initialize was refused: ${JSON.stringify(answer?.error ?? "no answer")}`);
     const version = (answer.result as { protocolVersion?: unknown }).protocolVersion;
     if (typeof version === "string") this.protocolVersion = version;
     await this.openStream(generation);

@@ -29,7 +29,11 @@ function bigServer() {
 /** Two busy loops, one per core, for as long as the test runs: CI's machine is not quiet. */
 function busyLoops(): { stop(): void } {
   const loops = [0, 1].map(() => Bun.spawn([process.execPath, "-e", "for(;;){}"], { stdout: "ignore", stderr: "ignore" }));
-  return { stop: () => loops.forEach((p) => p.kill("SIGKILL")) };
+  return {
+    stop: () => {
+      for (const p of loops) p.kill("SIGKILL");
+    },
+  };
 }
 
 describe("proxy at stdin EOF", () => {

@@ -8,7 +8,7 @@
 // command writes to files and is waited for by its exit, never by EOF. What Wine cannot prove is in docs/platforms.md.
 //
 // Ends with "test:windows: N passed, N failed"; exits 1 on any failure; prints why and exits 0 when it cannot run.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { runtime } from "../../release/runtimes.ts";

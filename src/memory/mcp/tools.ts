@@ -50,7 +50,9 @@ export function withinLimits<T>(args: T): T {
         throw new GraphError(`${path} is ${mib(bytes)}; the limit for ${what} is ${mib(limit)}. Split it, or store a reference to it instead.`);
       }
     } else if (Array.isArray(value)) {
-      value.forEach((item, i) => visit(item, `${path}[${i}]`, observation));
+      value.forEach((item, i) => {
+        visit(item, `${path}[${i}]`, observation);
+      });
     } else if (value && typeof value === "object") {
       for (const [key, item] of Object.entries(value)) visit(item, path ? `${path}.${key}` : key, observation || OBSERVATION_KEYS.has(key));
     }

@@ -20,7 +20,7 @@ export interface ProjectIdentity {
  * keeps its case (many hosts treat it as significant). A local path remote stays a path.
  */
 export function normaliseOrigin(raw: string): string {
-  let url = raw.trim();
+  const url = raw.trim();
   let host = "";
   let path: string;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(url);

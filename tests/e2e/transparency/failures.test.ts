@@ -132,7 +132,7 @@ describe("the transparency issue's failures", () => {
           capabilities: { sampling: {} },
           setup: (client: Client) =>
             client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
-              reached[name]!.push(String((request.params.messages[0]?.content as { text?: string }).text));
+              reached[name]!.push(String((request.params.messages[0]?.content as { text?: string } | undefined)?.text));
               return answers.sampling(name);
             }),
         });
