@@ -125,9 +125,14 @@ async function release(info: BuildInfo, names: string[] | undefined): Promise<vo
     // Said, not hidden: in Bun 1.4.5 @oven/bun-windows-x64-baseline (and the linux-x64 baseline packages) hold the
     // very runtime of the default build, so that "-baseline" archive is no baseline build at all. Built from npm
     // there is no other; the manifest and this log say which targets share a runtime.
-    const digest = createHash("sha256").update(readFileSync(await runtime(target.npm, target.exe))).digest("hex");
+    const digest = createHash("sha256")
+      .update(readFileSync(await runtime(target.npm, target.exe)))
+      .digest("hex");
     const twin = runtimes.get(digest);
-    if (twin) console.error(`note: ${target.name} is built on the same Bun runtime as ${twin} (${target.npm}@${bunVersion()} holds the identical binary): its archive is the same program`);
+    if (twin)
+      console.error(
+        `note: ${target.name} is built on the same Bun runtime as ${twin} (${target.npm}@${bunVersion()} holds the identical binary): its archive is the same program`,
+      );
     else runtimes.set(digest, target.name);
     built.push({ target: target.name, file, ...(twin ? { sameRuntimeAs: twin } : {}) });
     const mb = (statSync(file).size / 1024 ** 2).toFixed(1);
@@ -135,7 +140,9 @@ async function release(info: BuildInfo, names: string[] | undefined): Promise<vo
   }
   const manifest = packageRelease(built, "./dist/release", { ...info, bun: bunVersion() });
   for (const f of manifest.files) console.error(`  ${f.name}  ${(f.size / 1024 ** 2).toFixed(1)} MB  ${f.sha256.slice(0, 16)}…`);
-  console.error(`release ${info.version} (${info.commit}) in dist/release/: ${manifest.files.length} archives, SHA256SUMS, manifest.json — ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.error(
+    `release ${info.version} (${info.commit}) in dist/release/: ${manifest.files.length} archives, SHA256SUMS, manifest.json — ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
 }
 
 if (import.meta.main) {

@@ -50,7 +50,12 @@ for (let i = 0; i < 10_000; i++) {
 rmSync(dir, { recursive: true, force: true });
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const row = (mode: keyof typeof stores) => `| ${mode} | ${samples[mode].length} | ${mean(samples[mode]).toFixed(3)} ms | ${percentile(samples[mode], 0.5).toFixed(3)} ms | ${percentile(samples[mode], 0.99).toFixed(3)} ms |`;
+const row = (mode: keyof typeof stores) =>
+  `| ${mode} | ${samples[mode].length} | ${mean(samples[mode]).toFixed(3)} ms | ${percentile(samples[mode], 0.5).toFixed(3)} ms | ${percentile(samples[mode], 0.99).toFixed(3)} ms |`;
 console.log(["| synchronous | commits | mean | p50 | p99 |", "|---|---:|---:|---:|---:|", row("NORMAL"), row("FULL")].join("\n"));
-console.log(`FULL costs ${(mean(samples.FULL) - mean(samples.NORMAL)).toFixed(3)} ms more per commit (mean), ${(percentile(samples.FULL, 0.5) - percentile(samples.NORMAL, 0.5)).toFixed(3)} ms (p50).`);
-console.log(`Project database checks per request: ${(percentile(checks, 0.5) * 1000).toFixed(1)} µs p50, ${(percentile(checks, 0.99) * 1000).toFixed(1)} µs p99.`);
+console.log(
+  `FULL costs ${(mean(samples.FULL) - mean(samples.NORMAL)).toFixed(3)} ms more per commit (mean), ${(percentile(samples.FULL, 0.5) - percentile(samples.NORMAL, 0.5)).toFixed(3)} ms (p50).`,
+);
+console.log(
+  `Project database checks per request: ${(percentile(checks, 0.5) * 1000).toFixed(1)} µs p50, ${(percentile(checks, 0.99) * 1000).toFixed(1)} µs p99.`,
+);

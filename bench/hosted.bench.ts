@@ -61,7 +61,6 @@ function msmProcesses(): number[] {
     });
 }
 
-
 interface Row {
   name: string;
   start: number[];
@@ -161,14 +160,18 @@ try {
     `| ${SESSIONS} sessions of server-filesystem | total PSS MB | processes | session start median ms | start p95 ms | tools/call p50 ms | call p95 ms | where the memory is |`,
     "|---|---:|---:|---:|---:|---:|---:|---|",
     ...[direct, viaMsm].map(
-      (r) => `| ${r.name} | ${fmt(r.pss)} | ${r.processes} | ${fmt(median(r.start))} | ${fmt(p95(r.start))} | ${fmt2(median(r.call))} | ${fmt2(p95(r.call))} | ${r.detail} |`,
+      (r) =>
+        `| ${r.name} | ${fmt(r.pss)} | ${r.processes} | ${fmt(median(r.start))} | ${fmt(p95(r.start))} | ${fmt2(median(r.call))} | ${fmt2(p95(r.call))} | ${r.detail} |`,
     ),
     "",
   ];
   const check = (ok: boolean, text: string) => lines.push(`${ok ? "PASS" : "MISS"}  ${text}`);
   const ratio = viaMsm.pss / direct.pss;
   check(ratio <= 0.5, `total PSS msm/direct = ${fmt2(ratio)} ≤ 0.5 (stretch 0.3: ${ratio <= 0.3 ? "met" : "not met"})`);
-  check(median(viaMsm.start) <= 0.2 * median(direct.start), `warm start ${fmt(median(viaMsm.start))} ms ≤ 0.2 × direct ${fmt(median(direct.start))} ms = ${fmt(0.2 * median(direct.start))} ms`);
+  check(
+    median(viaMsm.start) <= 0.2 * median(direct.start),
+    `warm start ${fmt(median(viaMsm.start))} ms ≤ 0.2 × direct ${fmt(median(direct.start))} ms = ${fmt(0.2 * median(direct.start))} ms`,
+  );
   check(median(viaMsm.call) - median(direct.call) <= 0.5, `tools/call p50 ${fmt2(median(viaMsm.call))} ms ≤ direct ${fmt2(median(direct.call))} ms + 0.5 ms`);
   console.log(lines.join("\n"));
 } finally {

@@ -112,7 +112,16 @@ async function run(load: number): Promise<string[][]> {
         const seen = b.samples.length;
         while (b.samples.length < seen + 3) await Bun.sleep(5);
       }
-      phases.push({ name: `A writes ${mib} MiB`, windows, result: fmt(percentile(windows.map(([s, e]) => e - s), 0.5)) });
+      phases.push({
+        name: `A writes ${mib} MiB`,
+        windows,
+        result: fmt(
+          percentile(
+            windows.map(([s, e]) => e - s),
+            0.5,
+          ),
+        ),
+      });
     }
 
     const foreign = new Database(join(sandbox.root, "projects", "a", ".claude", "memory.db"));

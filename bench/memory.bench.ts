@@ -64,7 +64,9 @@ async function measure(client: Client, n: number, samples: number, seed: number)
     search.push(await timed(() => client.callTool({ name: "search_nodes", arguments: { query: `Entity-${i}` } })));
     open.push(await timed(() => client.callTool({ name: "open_nodes", arguments: { names: [`entity-${i}`] } })));
     write.push(
-      await timed(() => client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: `entity-${i}`, contents: [`bench note ${s}`] }] } })),
+      await timed(() =>
+        client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: `entity-${i}`, contents: [`bench note ${s}`] }] } }),
+      ),
     );
   }
   return { search: median(search), write: median(write), open: median(open) };
@@ -123,7 +125,10 @@ const lines = [
 const official = rows.find((r) => r.server !== "msm");
 const msm10k = rows.find((r) => r.server === "msm" && r.entities === 10_000);
 if (official && msm10k) {
-  lines.push("", `At 10k msm is ${(official.search / msm10k.search).toFixed(0)}× faster at search and ${(official.write / msm10k.write).toFixed(0)}× at a single write (target ≥ 20×).`);
+  lines.push(
+    "",
+    `At 10k msm is ${(official.search / msm10k.search).toFixed(0)}× faster at search and ${(official.write / msm10k.write).toFixed(0)}× at a single write (target ≥ 20×).`,
+  );
 }
 const big = rows.find((r) => r.server === "msm" && r.entities >= 1_000_000);
 if (big) lines.push(`At ${big.entities.toLocaleString("en")}: search p50 ${fmt(big.search)} (target ≤ 5 ms), write p50 ${fmt(big.write)} (target ≤ 2 ms).`);

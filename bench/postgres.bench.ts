@@ -44,7 +44,11 @@ async function measure(client: Client, samples: number, seed: number) {
     // A common word, first page only (an editor asks for a page of a big answer).
     out.word.push(await timed(() => client.callTool({ name: "search_nodes", arguments: { query: TOPICS[s % TOPICS.length]!, limit: 20 } })));
     out.open.push(await timed(() => client.callTool({ name: "open_nodes", arguments: { names: [`entity-${i}`] } })));
-    out.write.push(await timed(() => client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: `entity-${i}`, contents: [`bench note ${seed}-${s}`] }] } })));
+    out.write.push(
+      await timed(() =>
+        client.callTool({ name: "add_observations", arguments: { observations: [{ entityName: `entity-${i}`, contents: [`bench note ${seed}-${s}`] }] } }),
+      ),
+    );
   }
   return { search: median(out.search), word: median(out.word), open: median(out.open), write: median(out.write) };
 }
@@ -137,7 +141,9 @@ console.log(
   [
     `| backend | entities | bulk load | search_nodes p50 ("Entity-N") | search_nodes p50 (common word, limit 20) | open_nodes p50 | add_observations p50 |`,
     "|---|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.backend} | ${SIZE.toLocaleString("en")} | ${Math.round(r.load)}/s | ${fmt(r.search)} | ${fmt(r.word)} | ${fmt(r.open)} | ${fmt(r.write)} |`),
+    ...rows.map(
+      (r) => `| ${r.backend} | ${SIZE.toLocaleString("en")} | ${Math.round(r.load)}/s | ${fmt(r.search)} | ${fmt(r.word)} | ${fmt(r.open)} | ${fmt(r.write)} |`,
+    ),
     "",
     `Change notification across two daemons (p50): write on A ${fmt(notify!.write)}; A's call start → B's session notified ${fmt(notify!.notified)}`,
   ].join("\n"),

@@ -85,7 +85,11 @@ async function measure(name: string, cmd: () => string[], starts: number, extraE
           row.call.push(performance.now() - t);
         }
         row.rss = s.rssMb();
-        const entities = Array.from({ length: BIG_GRAPH }, (_, k) => ({ name: `${prefix}-${k}`, entityType: "thing", observations: [`fact ${k} about ${prefix}`, "shared text"] }));
+        const entities = Array.from({ length: BIG_GRAPH }, (_, k) => ({
+          name: `${prefix}-${k}`,
+          entityType: "thing",
+          observations: [`fact ${k} about ${prefix}`, "shared text"],
+        }));
         const created = await s.request("tools/call", { name: "create_entities", arguments: { entities } });
         if (created.error) throw new Error(`bulk create failed: ${JSON.stringify(created.error)}`);
         for (let n = 0; n < BIG_CALLS; n++) {
@@ -144,7 +148,11 @@ try {
     ),
   );
   rows.push(
-    await measure("mcp-remote → msm daemon", () => ["node", MCP_REMOTE, url, "--header", auth, "--header", projectHeader, "--transport", "http-only", "--silent"], SLOW_STARTS),
+    await measure(
+      "mcp-remote → msm daemon",
+      () => ["node", MCP_REMOTE, url, "--header", auth, "--header", projectHeader, "--transport", "http-only", "--silent"],
+      SLOW_STARTS,
+    ),
   );
   const sigterm = await sigtermExitMs();
 
@@ -168,9 +176,15 @@ try {
   const check = (ok: boolean, text: string) => lines.push(`${ok ? "PASS" : "MISS"}  ${text}`);
   check(median(msm.start) * 10 <= median(official.start), `msm start ${fmt(median(msm.start))} ms ≤ official / 10 = ${fmt(median(official.start) / 10)} ms`);
   check(median(msm.call) <= median(official.call), `msm tool call, tiny graph: ${fmt(median(msm.call))} ms ≤ official ${fmt(median(official.call))} ms`);
-  check(median(msm.bigCall) <= median(official.bigCall), `msm tool call, ${BIG_GRAPH} entities: ${fmt(median(msm.bigCall))} ms ≤ official ${fmt(median(official.bigCall))} ms`);
+  check(
+    median(msm.bigCall) <= median(official.bigCall),
+    `msm tool call, ${BIG_GRAPH} entities: ${fmt(median(msm.bigCall))} ms ≤ official ${fmt(median(official.bigCall))} ms`,
+  );
   check(msm.rss <= 40, `msm proxy RSS after calls ${fmt(msm.rss)} MB ≤ 40 MB`);
-  check(msm.idleRss <= 40, `msm proxy RSS idle ${fmt(msm.idleRss)} MB ≤ 40 MB (of which private, not shared with other msm processes: ${fmt(msm.idlePrivate)} MB)`);
+  check(
+    msm.idleRss <= 40,
+    `msm proxy RSS idle ${fmt(msm.idleRss)} MB ≤ 40 MB (of which private, not shared with other msm processes: ${fmt(msm.idlePrivate)} MB)`,
+  );
   check(Math.max(...sigterm) <= 300, `SIGTERM → exit: max ${fmt(Math.max(...sigterm))} ms of 5 (median ${fmt(median(sigterm))} ms) ≤ 300 ms`);
   console.log(lines.join("\n"));
 } finally {

@@ -42,13 +42,23 @@ process.stdout.write(JSON.stringify(results) + "\n");
  * /health, and as many tools/call POSTs on one kept-alive raw connection (what the proxy does).
  */
 async function direct({ url, token, project, step }) {
-  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
+  const headers = {
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    "mcp-project-path": project,
+  };
   const post = async (body) => {
     const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
     const text = await response.text();
     return { response, text };
   };
-  const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } } });
+  const init = await post({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+  });
   headers["mcp-session-id"] = init.response.headers.get("mcp-session-id");
   headers["mcp-protocol-version"] = "2025-06-18";
   await post({ jsonrpc: "2.0", method: "notifications/initialized" });
@@ -85,7 +95,9 @@ async function direct({ url, token, project, step }) {
       answered();
     }
   });
-  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  const head = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
   const raw = await time(
     () =>
       new Promise((resolve) => {

@@ -9,7 +9,11 @@ for await (const chunk of process.stdin) {
     buffer = buffer.slice(nl + 1);
     if (message.id === undefined) continue;
     if (message.method === "initialize") {
-      write({ jsonrpc: "2.0", id: message.id, result: { protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "echo", version: "1" } } });
+      write({
+        jsonrpc: "2.0",
+        id: message.id,
+        result: { protocolVersion: message.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "echo", version: "1" } },
+      });
     } else if (message.method === "tools/call") {
       write({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: "{}" }] } });
     } else write({ jsonrpc: "2.0", id: message.id, result: {} });

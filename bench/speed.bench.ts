@@ -105,15 +105,28 @@ try {
   }
   const ratio = median(tiny.msm) / median(tiny.official);
   rows.push(`| open_nodes, 1 entity | ${ms(median(tiny.official))} | ${ms(median(tiny.msm))} | ${ratio.toFixed(2)}× |`);
-  checks.push(`${ratio <= 1 ? "PASS" : "MISS"}  tools/call on a tiny graph: msm ${ratio.toFixed(2)}× official (target ≤ 1.0×, stretch 0.5×${ratio <= 0.5 ? ": met" : ""})`);
+  checks.push(
+    `${ratio <= 1 ? "PASS" : "MISS"}  tools/call on a tiny graph: msm ${ratio.toFixed(2)}× official (target ≤ 1.0×, stretch 0.5×${ratio <= 0.5 ? ": met" : ""})`,
+  );
 
   // Where the msm call's time goes: the stdio hop alone (a Bun server that does nothing), then the daemon alone
   // over HTTP, to each runtime's fetch.
-  const echo = await runNode(CLIENT, { command: process.execPath, args: [resolve(import.meta.dir, "speed-echo.mjs")], env: sandbox.env, cwd: sandbox.root, steps: [{ ...tinyOpen, label: "echo" }] });
+  const echo = await runNode(CLIENT, {
+    command: process.execPath,
+    args: [resolve(import.meta.dir, "speed-echo.mjs")],
+    env: sandbox.env,
+    cwd: sandbox.root,
+    steps: [{ ...tinyOpen, label: "echo" }],
+  });
   rows.push(`| ↳ stdio floor: the same client to a Bun stdio server that does nothing | | ${ms(median(echo.echo!.times))} | |`);
   const lock = sandbox.lock("memory");
   if (lock) {
-    const plan = { url: `http://127.0.0.1:${lock.port}/mcp`, token: sandbox.token(), project: tinyProject, step: { tool: "open_nodes", arguments: { names: ["tiny"] }, warmup: 50, samples: TINY_SAMPLES } };
+    const plan = {
+      url: `http://127.0.0.1:${lock.port}/mcp`,
+      token: sandbox.token(),
+      project: tinyProject,
+      step: { tool: "open_nodes", arguments: { names: ["tiny"] }, warmup: 50, samples: TINY_SAMPLES },
+    };
     const bun = await runNode(CLIENT, plan, process.execPath);
     const node = await runNode(CLIENT, plan, "node");
     rows.push(`| ↳ msm daemon alone, HTTP, a kept-alive raw connection from Bun (the proxy's path) | | ${ms(median(bun.raw))} | answer: ${bun.contentType} |`);
@@ -141,7 +154,9 @@ try {
       const m = median(mine[label]!.times);
       const same = theirs ? JSON.stringify(theirs[label]!.matches) === JSON.stringify(mine[label]!.matches) : undefined;
       const note = `${mine[label]!.matches?.length ?? "?"} matches${same === undefined ? "" : same ? ", same set" : ", DIFFERENT SET"}`;
-      rows.push(`| search_nodes ${JSON.stringify(query)}, ${n.toLocaleString("en")} entities | ${ms(o)} | ${ms(m)} | ${theirs ? `${(m / o).toFixed(3)}×, ` : ""}${note} |`);
+      rows.push(
+        `| search_nodes ${JSON.stringify(query)}, ${n.toLocaleString("en")} entities | ${ms(o)} | ${ms(m)} | ${theirs ? `${(m / o).toFixed(3)}×, ` : ""}${note} |`,
+      );
       if (label === "common" && theirs) {
         checks.push(`${m <= o * 0.1 ? "PASS" : "MISS"}  common-word search at 10k: msm ${(m / o).toFixed(3)}× official (target ≤ 0.1×)`);
       }
@@ -152,7 +167,14 @@ try {
   await sandbox.cleanup();
 }
 
-const load = (await Bun.file("/proc/loadavg").text().catch(() => "? ? ?")).split(" ").slice(0, 3).join(" ");
+const load = (
+  await Bun.file("/proc/loadavg")
+    .text()
+    .catch(() => "? ? ?")
+)
+  .split(" ")
+  .slice(0, 3)
+  .join(" ");
 console.log(
   [
     `Node ${Bun.spawnSync(["node", "--version"]).stdout.toString().trim()} MCP SDK client over stdio, p50 of sequential calls; ${navigator.hardwareConcurrency} cores, load average ${load}`,

@@ -69,9 +69,11 @@ try {
     idle.push(performance.now() - t0);
   }
   let searching = true;
-  const load = Promise.all(Array.from({ length: 2 }, async () => {
-    while (searching) await get(`/ui/api/search?db=${db}&q=typescript`);
-  }));
+  const load = Promise.all(
+    Array.from({ length: 2 }, async () => {
+      while (searching) await get(`/ui/api/search?db=${db}&q=typescript`);
+    }),
+  );
   const busy: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const t0 = performance.now();

@@ -63,4 +63,3 @@ export function packageRelease(binaries: Built[], outDir: string, meta: Omit<Man
 export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
-

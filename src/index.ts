@@ -8,4 +8,3 @@ if (process.argv[2] === "proxy" && !stdinIsTerminal()) process.on("SIGINT", () =
 
 const { main } = await import("./cli/main.ts");
 await main(process.argv.slice(2));
-

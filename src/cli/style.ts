@@ -24,7 +24,12 @@ export const visibleLength = (text: string) => text.replace(ANSI, "").length;
 export function table(rows: string[][], gap = "  "): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => visibleLength(r[i] ?? ""))));
   return rows
-    .map((r) => r.map((cell, i) => cell + " ".repeat(widths[i]! - visibleLength(cell))).join(gap).trimEnd())
+    .map((r) =>
+      r
+        .map((cell, i) => cell + " ".repeat(widths[i]! - visibleLength(cell)))
+        .join(gap)
+        .trimEnd(),
+    )
     .join("\n");
 }
 

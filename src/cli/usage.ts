@@ -39,7 +39,12 @@ export async function renderUsage(cmd: CommandDef, path: string[], color: boolea
 
   if (positionals.length) {
     out.push(c("Arguments:", "bold"));
-    out.push(...columns(positionals.map(([key, def]) => [key, def.description ?? ""]), c));
+    out.push(
+      ...columns(
+        positionals.map(([key, def]) => [key, def.description ?? ""]),
+        c,
+      ),
+    );
     out.push("");
   }
   const commands: [string, string][] = [];

@@ -258,7 +258,9 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     try {
       const result = await child.attach(session);
       if (session.closed) return child.detach(session);
-      log.info(`session ${session.id} (${session.project || "no project"}) joined the ${target.share === "global" ? "global child" : `child for ${child.project}`} (${child.variant})`);
+      log.info(
+        `session ${session.id} (${session.project || "no project"}) joined the ${target.share === "global" ? "global child" : `child for ${child.project}`} (${child.variant})`,
+      );
       session.send({ jsonrpc: "2.0", id: message.id, result });
     } catch (error) {
       session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
@@ -324,8 +326,16 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   };
 
   const openSession = async (): Promise<HostSession> => {
-    const transport = new HostTransport(sessionTransportOptions(sessions, () => session, (id) => (session.id = id)));
-    const session: HostSession = new HostSession(transport, log, (s) => sessions.delete(s.id, `cut off: more than ${SESSION_QUEUE_BYTES} bytes waiting for a client that stopped reading`));
+    const transport = new HostTransport(
+      sessionTransportOptions(
+        sessions,
+        () => session,
+        (id) => (session.id = id),
+      ),
+    );
+    const session: HostSession = new HostSession(transport, log, (s) =>
+      sessions.delete(s.id, `cut off: more than ${SESSION_QUEUE_BYTES} bytes waiting for a client that stopped reading`),
+    );
     transport.onmessage = (message, extra) => {
       const m = message as JsonRpcMessage;
       if (m.method === "initialize" && m.id !== undefined && m.id !== null) {
@@ -374,7 +384,11 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     const share = target.share === "global" ? "global" : client.project;
     const project = target.share === "global" ? undefined : client.project;
     const key = `${share}\nstateless ${version}\n${canonicalJson(capabilities)}`;
-    const child = childFor(key, project, { initialize: { protocolVersion: version, capabilities }, env: target.share === "global" ? undefined : env, stateless: true });
+    const child = childFor(key, project, {
+      initialize: { protocolVersion: version, capabilities },
+      env: target.share === "global" ? undefined : env,
+      stateless: true,
+    });
     const forwarded = { ...message, params } as JsonRpcMessage;
     try {
       await child.attach(client);
@@ -412,7 +426,10 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     }
     const matching = [...children.values()].filter((child) => !project || child.project === project);
     if (project && matching.length === 0) {
-      return c.json({ code: "UNKNOWN_TARGET", message: `The "${target.name}" host runs no child for ${wanted}. "msm status" lists the running children.` }, 404);
+      return c.json(
+        { code: "UNKNOWN_TARGET", message: `The "${target.name}" host runs no child for ${wanted}. "msm status" lists the running children.` },
+        404,
+      );
     }
     await Promise.all(matching.map((child) => child.restart()));
     return c.json({ restarted: matching.map((child) => child.project ?? "global") });

@@ -65,7 +65,14 @@ export class StdioChild {
             // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole;
             // the request it answered (its id read from the line's ends) gets an error instead of silence.
             events.stderr(`(a message over 64 MiB on stdout was dropped)`);
-            if (read.id !== null) events.message(errorResponse(read.id, UPSTREAM_ERROR, `msm: the server's answer was ${(read.bytes / 1024 / 1024).toFixed(1)} MiB, over the 64 MiB msm passes on`));
+            if (read.id !== null)
+              events.message(
+                errorResponse(
+                  read.id,
+                  UPSTREAM_ERROR,
+                  `msm: the server's answer was ${(read.bytes / 1024 / 1024).toFixed(1)} MiB, over the 64 MiB msm passes on`,
+                ),
+              );
             continue;
           }
           const line = read.text;

@@ -45,7 +45,8 @@ export async function runHostDaemon(options: HostDaemonOptions): Promise<void> {
       const host = createHostApp(target, loadToken(), { log, stderr, record });
       return {
         fetch: host.app.fetch,
-        listening: (port) => `hosting "${[target.command, ...target.args].join(" ")}" (share: ${target.share}) on http://127.0.0.1:${port}/mcp (pid ${process.pid}, version ${VERSION})`,
+        listening: (port) =>
+          `hosting "${[target.command, ...target.args].join(" ")}" (share: ${target.share}) on http://127.0.0.1:${port}/mcp (pid ${process.pid}, version ${VERSION})`,
         stopping: "stopping children and shutting down",
         close: host.close,
         kill: host.kill,

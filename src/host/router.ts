@@ -78,7 +78,9 @@ export interface ChildProfile {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object") {
-    const entries = Object.keys(value as object).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
@@ -259,15 +261,20 @@ export class SharedChild {
     const command = [this.target.command, ...this.target.args.map(fill)];
     let child: StdioChild;
     try {
-      child = new StdioChild({ command, cwd, env }, {
-        message: (message) => this.fromChild(child, message),
-        rawAnswer: (text, span) => this.rawAnswerFromChild(child, text, span),
-        stderr: (line) => this.hooks.stderr(line),
-        exit: (code, signal) => this.exited(child, code, signal),
-      });
+      child = new StdioChild(
+        { command, cwd, env },
+        {
+          message: (message) => this.fromChild(child, message),
+          rawAnswer: (text, span) => this.rawAnswerFromChild(child, text, span),
+          stderr: (line) => this.hooks.stderr(line),
+          exit: (code, signal) => this.exited(child, code, signal),
+        },
+      );
     } catch (error) {
       // Not a crash to retry: the command cannot be run at all.
-      this.fail(`could not run "${this.target.command}" in ${cwd} (${(error as Error).message}); check "command" and "cwd" of targets.${this.target.name} in config.json`);
+      this.fail(
+        `could not run "${this.target.command}" in ${cwd} (${(error as Error).message}); check "command" and "cwd" of targets.${this.target.name} in config.json`,
+      );
       return;
     }
     this.child = child;
@@ -341,7 +348,9 @@ export class SharedChild {
   /** A request msm itself makes of the child (initialize, tools/list, subscribe); resolves with the answer or an error. */
   private internal(child: StdioChild, method: string, params: unknown, timeoutMs?: number): Promise<JsonRpcMessage> {
     return new Promise((resolve) => {
-      const timer = timeoutMs ? setTimeout(() => resolve(errorResponse(0, UPSTREAM_ERROR, `no answer to ${method} within ${timeoutMs / 1000} s`)), timeoutMs) : undefined;
+      const timer = timeoutMs
+        ? setTimeout(() => resolve(errorResponse(0, UPSTREAM_ERROR, `no answer to ${method} within ${timeoutMs / 1000} s`)), timeoutMs)
+        : undefined;
       const done = (answer: JsonRpcMessage) => {
         clearTimeout(timer);
         resolve(answer);
@@ -570,7 +579,9 @@ export class SharedChild {
     const session = found.entry.session;
     if (found.entry.resolve || !session?.sendAnswerText) {
       const parsed = parseServerText(text)?.[0];
-      const message = parsed ? { ...(parsed as JsonRpcMessage), id: found.entry.id } : errorResponse(found.entry.id, UPSTREAM_ERROR, "msm: the server's answer is not JSON");
+      const message = parsed
+        ? { ...(parsed as JsonRpcMessage), id: found.entry.id }
+        : errorResponse(found.entry.id, UPSTREAM_ERROR, "msm: the server's answer is not JSON");
       if (found.entry.resolve) found.entry.resolve(message);
       else if (session && this.clients.has(session)) session.send(message);
     } else if (this.clients.has(session)) {
@@ -616,7 +627,11 @@ export class SharedChild {
     this.held = this.held.filter((h) => h !== entry);
     this.log.warn(`${this.label}: could not tell which session ${entry.message.method} belongs to; answered with an error`);
     this.child?.send(
-      errorResponse(id, UPSTREAM_ERROR, `msm: several sessions share this server and it could not be told which one this ${entry.message.method} is for, so it was refused; from now on their calls take turns`),
+      errorResponse(
+        id,
+        UPSTREAM_ERROR,
+        `msm: several sessions share this server and it could not be told which one this ${entry.message.method} is for, so it was refused; from now on their calls take turns`,
+      ),
     );
   }
 
@@ -710,7 +725,10 @@ export class SharedChild {
 
   /** Would this child, started for these roots, see what it already sees? */
   sameRoots(roots: unknown): boolean {
-    return canonicalJson((roots as { roots?: unknown } | undefined)?.roots ?? null) === canonicalJson((this.rootsAnswer as { roots?: unknown } | undefined)?.roots ?? null);
+    return (
+      canonicalJson((roots as { roots?: unknown } | undefined)?.roots ?? null) ===
+      canonicalJson((this.rootsAnswer as { roots?: unknown } | undefined)?.roots ?? null)
+    );
   }
 
   private dropHeld(): void {
@@ -726,14 +744,16 @@ export class SharedChild {
   detach(client: Client): void {
     if (!this.clients.delete(client)) return;
     const { cancel, unanswered } = this.mux.dropSession(client);
-    for (const requestId of cancel) this.child?.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId, reason: "the session closed" } });
+    for (const requestId of cancel)
+      this.child?.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId, reason: "the session closed" } });
     for (const { childId, method } of unanswered) {
       if (typeof childId === "string" && childId.startsWith(PROBE_PREFIX)) this.probes.get(childId)?.(undefined);
       // What its client would have said had it gone away: nothing. The server learns it is gone by an error.
       else this.child?.send(errorResponse(childId, UPSTREAM_ERROR, `msm: the session that was asked ${method} has closed`));
     }
     const child = this.child;
-    if (child && this.state === "running") for (const uri of this.subscriptions.dropSession(client)) void this.internal(child, "resources/unsubscribe", { uri });
+    if (child && this.state === "running")
+      for (const uri of this.subscriptions.dropSession(client)) void this.internal(child, "resources/unsubscribe", { uri });
     else this.subscriptions.dropSession(client);
     this.queued = this.queued.filter((q) => q.client !== client);
     this.gate = this.gate.filter((g) => g.client !== client);

@@ -59,7 +59,12 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
       try {
         servers = client.format.entries(snapshot(file).text, spot.container, file);
       } catch (error) {
-        checks.push({ name, status: "fail", detail: `cannot read ${tilde(file)}: ${(error as Error).message}`, fix: `fix the file; the editor cannot read it either` });
+        checks.push({
+          name,
+          status: "fail",
+          detail: `cannot read ${tilde(file)}: ${(error as Error).message}`,
+          fix: `fix the file; the editor cannot read it either`,
+        });
         continue;
       }
       const problems: string[] = [];
@@ -79,7 +84,8 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
         if (!versions.has(key)) versions.set(key, versionOf(argv));
         const version = await versions.get(key);
         // `--version` names the commit and build too: the same version number built from other code is another msm.
-        if (version !== VERSION_LINE) problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION_LINE}`);
+        if (version !== VERSION_LINE)
+          problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION_LINE}`);
         if (known && !known.includes(target)) problems.push(`${entryName}: target "${target}" is not in config.json`);
         const home = env?.MSM_HOME ?? join(userHome(), ".mcp-session-manager");
         if (home !== msmHome()) problems.push(`${entryName}: uses MSM_HOME ${home}, not ${msmHome()}`);
@@ -88,11 +94,22 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
       if (count === 0) continue;
       if (problems.length) {
         const flag = scope === "user" ? "" : ` --scope ${scope}`;
-        checks.push({ name, status: "fail", detail: `${tilde(file)}: ${problems.join("; ")}`, fix: `msm install ${client.name}${flag} (rewrites msm's entries for this binary and MSM_HOME)` });
+        checks.push({
+          name,
+          status: "fail",
+          detail: `${tilde(file)}: ${problems.join("; ")}`,
+          fix: `msm install ${client.name}${flag} (rewrites msm's entries for this binary and MSM_HOME)`,
+        });
       } else checks.push({ name, status: "ok", detail: `${tilde(file)}: ${count} msm entr${count === 1 ? "y" : "ies"}, binary ${VERSION}` });
     }
   }
-  if (entries === 0) checks.push({ name: "editors", status: "warn", detail: "no editor config runs msm yet", fix: "msm install (and msm import CLIENT to move existing servers behind msm)" });
+  if (entries === 0)
+    checks.push({
+      name: "editors",
+      status: "warn",
+      detail: "no editor config runs msm yet",
+      fix: "msm install (and msm import CLIENT to move existing servers behind msm)",
+    });
   return checks;
 }
 

@@ -123,7 +123,13 @@ export function importEdit(
 function sameServer(existing: unknown, wanted: { command: string; args: string[]; env?: Record<string, string>; cwd?: string }): boolean {
   if (!existing || typeof existing !== "object") return false;
   const e = existing as Record<string, unknown>;
-  return e.command === wanted.command && sameJson(e.args ?? [], wanted.args) && sameJson(e.env ?? {}, wanted.env ?? {}) && e.cwd === wanted.cwd && e.transport === undefined;
+  return (
+    e.command === wanted.command &&
+    sameJson(e.args ?? [], wanted.args) &&
+    sameJson(e.env ?? {}, wanted.env ?? {}) &&
+    e.cwd === wanted.cwd &&
+    e.transport === undefined
+  );
 }
 
 /**

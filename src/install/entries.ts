@@ -78,7 +78,10 @@ export function classify(entry: unknown, projectVariable?: string): Classified {
   // The editor pasted the folder into the script as it is; msm refuses that form (lib/placeholders.ts), and only
   // the person who wrote the script knows where the quoted one goes.
   if (shellPlaceholderProblem(command, argv)) {
-    return { kind: "skip", reason: `it pastes ${projectVariable} into a shell script unquoted, where a folder name with a quote in it runs as commands; add it to config.json by hand (README: "{project:sh}")` };
+    return {
+      kind: "skip",
+      reason: `it pastes ${projectVariable} into a shell script unquoted, where a folder name with a quote in it runs as commands; add it to config.json by hand (README: "{project:sh}")`,
+    };
   }
   const extra = extraKeys(e);
   const server = { command, args: argv, env: vars, ...(cwd !== undefined ? { cwd } : {}) };
@@ -97,7 +100,11 @@ export function sameJson(a: unknown, b: unknown): boolean {
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, canonical(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
   }
   return value;
 }

@@ -1,5 +1,19 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { MsmError, errnoCode } from "../lib/errors.ts";
 import { createFileExclusive, removeQuietly } from "../lib/fsutil.ts";
@@ -61,7 +75,11 @@ export interface WriteOptions {
  * program changed it meanwhile, the edit is redone on the new content. A file that keeps changing is left alone.
  * The first change ever made to an existing file is preceded by a backup next to it (`<file>.msm-backup`).
  */
-export function editFile<T>(file: string, edit: (text: string, exists: boolean) => { text: string | null; result: T }, options: WriteOptions): { changed: boolean; backedUp: boolean; result: T; before: Snapshot; after: string | null } {
+export function editFile<T>(
+  file: string,
+  edit: (text: string, exists: boolean) => { text: string | null; result: T },
+  options: WriteOptions,
+): { changed: boolean; backedUp: boolean; result: T; before: Snapshot; after: string | null } {
   for (let attempt = 1; attempt <= EDIT_ATTEMPTS; attempt++) {
     const before = snapshot(file);
     const { text, result } = edit(before.text, before.exists);

@@ -77,7 +77,17 @@ function guarded(spot: Spot, work: () => FileReport[]): FileReport[] {
     return work();
   } catch (error) {
     if (!(error instanceof FormatError) && !isMsmError(error)) throw error;
-    return [{ client: spot.client.name, file: spot.file, changed: false, notes: [], clashes: [], diff: "", error: `${error.message.replace(/\.$/, "")}. It was left as it was.` }];
+    return [
+      {
+        client: spot.client.name,
+        file: spot.file,
+        changed: false,
+        notes: [],
+        clashes: [],
+        diff: "",
+        error: `${error.message.replace(/\.$/, "")}. It was left as it was.`,
+      },
+    ];
   }
 }
 
@@ -142,7 +152,10 @@ export function install(options: InstallOptions): FileReport[] {
   const targets = options.targets.length ? options.targets : known;
   const unknown = targets.find((name) => !known.includes(name));
   if (unknown) {
-    throw new MsmError("UNKNOWN_TARGET", `Unknown target "${unknown}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}, or run "msm import CLIENT".`);
+    throw new MsmError(
+      "UNKNOWN_TARGET",
+      `Unknown target "${unknown}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}, or run "msm import CLIENT".`,
+    );
   }
   const clients = chooseClients(options.clients, options.scope, place);
   if (clients.length === 0) {
@@ -189,7 +202,8 @@ export function uninstall(options: UninstallOptions): FileReport[] {
   });
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
-  if (reports.length === 0) (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(`No ${options.scope}-scope editor config found; nothing to do.`);
+  if (reports.length === 0)
+    (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(`No ${options.scope}-scope editor config found; nothing to do.`);
   return reports;
 }
 

@@ -21,7 +21,9 @@ export function snippet(client: EditorClient, targets: string[], how: Launcher):
     text += "\n# or with the claude CLI (--scope user, project or local):\n";
     for (const name of targets) {
       const server = proxyEntry(how, name);
-      const env = Object.entries(server.env ?? {}).map(([k, v]) => `--env ${shellQuote(`${k}=${v}`)} `).join("");
+      const env = Object.entries(server.env ?? {})
+        .map(([k, v]) => `--env ${shellQuote(`${k}=${v}`)} `)
+        .join("");
       text += `claude mcp add --scope user ${env}${shellQuote(name)} -- ${[server.command, ...server.args].map(shellQuote).join(" ")}\n`;
     }
   }

@@ -33,11 +33,16 @@ export function checkPrivateFile(name: string, file: string, absent: string, sec
     if (!POSIX_MODES) return { name, status: "ok", detail: tilde(file) };
     const mode = (st.mode & 0o777).toString(8);
     if ((st.mode & 0o022) !== 0) return { name, status: "fail", detail: `${file} is writable by other users (mode ${mode})`, fix: `chmod 600 ${file}` };
-    if ((st.mode & 0o044) !== 0) return { name, status: secret ? "fail" : "warn", detail: `${file} is readable by other users (mode ${mode}); it may hold secrets`, fix: `chmod 600 ${file}` };
+    if ((st.mode & 0o044) !== 0)
+      return {
+        name,
+        status: secret ? "fail" : "warn",
+        detail: `${file} is readable by other users (mode ${mode}); it may hold secrets`,
+        fix: `chmod 600 ${file}`,
+      };
     return { name, status: "ok", detail: `${tilde(file)} (private)` };
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { name, status: "ok", detail: `${tilde(file)} absent (${absent})` };
     return { name, status: "fail", detail: `cannot read ${file} (${errnoCode(error)})`, fix: "check its permissions" };
   }
 }
-

@@ -28,7 +28,11 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
         text = `${key}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
         break;
       case "invalid_format":
-        text = key.endsWith(".database") ? `${key}: must be a postgres:// or postgresql:// URL` : key.startsWith("targets.") && issue.format === "regex" ? `${key}: target names use letters, digits, ".", "_" and "-"` : `${key}: must ${issue.format === "starts_with" ? `start with "${(issue as { prefix?: string }).prefix}"` : `match ${issue.format}`}`;
+        text = key.endsWith(".database")
+          ? `${key}: must be a postgres:// or postgresql:// URL`
+          : key.startsWith("targets.") && issue.format === "regex"
+            ? `${key}: target names use letters, digits, ".", "_" and "-"`
+            : `${key}: must ${issue.format === "starts_with" ? `start with "${(issue as { prefix?: string }).prefix}"` : `match ${issue.format}`}`;
         break;
       case "invalid_key":
         for (const inner of issue.issues) visit(inner, path);

@@ -300,8 +300,7 @@ export function readConfig(text: string, file = "config.json"): Config {
       if (typeof problem === "string") {
         config.broken[name] = `${file} is invalid: ${problem}. See the README's config section for the format.`;
         if (value && typeof value === "object") (config.brokenKeys ??= {})[name] = Object.keys(value);
-      }
-      else config.targets[name] = problem.target;
+      } else config.targets[name] = problem.target;
     }
   }
   if (outer.length) config.error = `${file} is invalid: ${outer.join("; ")}. See the README's config section for the format.`;
@@ -339,7 +338,8 @@ function targetProblem(name: string, value: unknown): { target: ExternalTarget |
     const unsafe = shellPlaceholderProblem(parsed.data.command, parsed.data.args);
     if (unsafe) return `targets.${name}: ${unsafe}`;
     // A folder, not a shell word: quoted, it names no folder at all.
-    if (parsed.data.cwd?.includes(PROJECT_SH)) return `targets.${name}.cwd: "${PROJECT_SH}" is for shell scripts; a working directory takes the folder as it is, "{project}"`;
+    if (parsed.data.cwd?.includes(PROJECT_SH))
+      return `targets.${name}.cwd: "${PROJECT_SH}" is for shell scripts; a working directory takes the folder as it is, "{project}"`;
   }
   return { target: parsed.data };
 }
@@ -381,10 +381,7 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
     // The file itself is broken: the target may well be in it, so say that rather than "unknown".
     if (config.error) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${config.error}`);
     const known = [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((k) => !BUILTIN_TARGETS.includes(k as "memory"))];
-    throw new MsmError(
-      "UNKNOWN_TARGET",
-      `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`,
-    );
+    throw new MsmError("UNKNOWN_TARGET", `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`);
   }
   switch (targetKind(name, entry)) {
     case "remote": {

@@ -37,7 +37,9 @@ function fieldSchema(field: LockField): z.ZodMiniType {
 }
 
 /** What a live daemon (or the supervisor) publishes about itself in `<name>.lock`: LOCK_FIELDS, checked. */
-export const LockSchema = z.object(Object.fromEntries(Object.entries(LOCK_FIELDS).map(([key, field]) => [key, fieldSchema(field)]))) as unknown as z.ZodMiniType<LockFile>;
+export const LockSchema = z.object(
+  Object.fromEntries(Object.entries(LOCK_FIELDS).map(([key, field]) => [key, fieldSchema(field)])),
+) as unknown as z.ZodMiniType<LockFile>;
 export type LockInfo = LockFile;
 
 export type AcquireResult = { release: () => void; update: (info: LockInfo) => void } | { existing: LockInfo };

@@ -40,7 +40,10 @@ export function ensureHome(): string {
       const problem = foreignReason(stat);
       if (problem) {
         const fix = problem.startsWith("is owned") ? `point MSM_HOME at a folder you own` : `run: chmod 700 ${dir}`;
-        throw new MsmError("HOME_UNSAFE", `The state directory ${dir} ${problem}; msm refuses it because it holds the token and config.json (which runs commands). To fix, ${fix}.`);
+        throw new MsmError(
+          "HOME_UNSAFE",
+          `The state directory ${dir} ${problem}; msm refuses it because it holds the token and config.json (which runs commands). To fix, ${fix}.`,
+        );
       }
       if (POSIX_MODES && (stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
     }
@@ -48,8 +51,7 @@ export function ensureHome(): string {
     if (error instanceof MsmError) throw error;
     throw new MsmError(
       "HOME_UNUSABLE",
-      `Cannot use the state directory ${home} (${errnoCode(error) ?? String(error)}). ` +
-        `Check its permissions, or point MSM_HOME at a writable directory.`,
+      `Cannot use the state directory ${home} (${errnoCode(error) ?? String(error)}). ` + `Check its permissions, or point MSM_HOME at a writable directory.`,
       { cause: error },
     );
   }

@@ -48,7 +48,27 @@ export function modeText(mode: number): string {
  * system keeps its own (`/` once got a `/.claude/memory.db`). macOS keeps per-user temp folders under
  * /private/var/folders; those stay usable.
  */
-const SYSTEM_TREES = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/snap", "/System", "/Library", "/private/etc", "/private/var"];
+const SYSTEM_TREES = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/proc",
+  "/run",
+  "/sbin",
+  "/sys",
+  "/usr",
+  "/var",
+  "/snap",
+  "/System",
+  "/Library",
+  "/private/etc",
+  "/private/var",
+];
 const SYSTEM_EXCEPTIONS = ["/private/var/folders", "/var/folders"];
 
 export function isSystemTree(dir: string): boolean {

@@ -47,11 +47,15 @@ async function supervisorOfThisVersion(say: (line: string) => void): Promise<Man
       signal(lock.pid, "SIGTERM");
       const deadline = Date.now() + SUPERVISOR_EXIT_MS;
       while (Date.now() < deadline && isAlive(lock.pid)) await Bun.sleep(25);
-      if (isAlive(lock.pid)) throw new MsmError("SUPERVISOR_UNREACHABLE", `The old supervisor (pid ${lock.pid}) did not exit; stop it with "kill ${lock.pid}" and run this again.`);
+      if (isAlive(lock.pid))
+        throw new MsmError("SUPERVISOR_UNREACHABLE", `The old supervisor (pid ${lock.pid}) did not exit; stop it with "kill ${lock.pid}" and run this again.`);
     }
     const manager = (await findSupervisor()) ?? (await ensureSupervisor());
     // A session of the old binary may have started its own supervisor in the gap: go round again.
     if (readLock(SUPERVISOR)?.version === VERSION) return manager;
   }
-  throw new MsmError("SUPERVISOR_UNREACHABLE", `Another msm version keeps starting the supervisor; close the editor sessions of the old msm and run this again.`);
+  throw new MsmError(
+    "SUPERVISOR_UNREACHABLE",
+    `Another msm version keeps starting the supervisor; close the editor sessions of the old msm and run this again.`,
+  );
 }

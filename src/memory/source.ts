@@ -49,7 +49,10 @@ export class PostgresSource implements GraphSource {
       path: `the project ${project} has no git origin and no projectId in .claude/msm.json, so its path names it`,
       home: "the session has no project",
     }[identity.source];
-    return { store: graph, choice: { scope: identity.source === "home" ? "home" : "project", why, backend: "postgres", projectId: identity.id, projectIdSource: identity.source } };
+    return {
+      store: graph,
+      choice: { scope: identity.source === "home" ? "home" : "project", why, backend: "postgres", projectId: identity.id, projectIdSource: identity.source },
+    };
   }
 
   follow(store: Graph, changed: () => void): Promise<void> {

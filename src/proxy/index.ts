@@ -35,7 +35,6 @@ export const SIGNAL_DELETE_MS = 150;
 /** Quiet time after which the proxy runs a full garbage collection. */
 export const IDLE_GC_MS = 1_000;
 
-
 export interface ProxyOptions {
   /** A target from config.json (or the built-in "memory"); not needed with `url`. */
   target?: string;
@@ -68,7 +67,11 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 }
 
 /** Where to connect and how to find the server again after it went away. */
-async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: (reason?: ConnectReason) => Promise<Upstream> }> {
+async function upstreamOf(
+  options: ProxyOptions,
+  project: string | undefined,
+  log: Log,
+): Promise<{ transport: Transport; connect: (reason?: ConnectReason) => Promise<Upstream> }> {
   const extra = parseHeaders(options.headers ?? []);
   const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: encodeProjectHeader(project) };
   if (options.url) {
@@ -107,7 +110,14 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
     const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
     const own = target.kind !== "external";
-    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, ownDaemon: own, freshConnections: !own, sessionEnv: target.kind === "hosted" };
+    return {
+      url: endpoint.url,
+      transport: options.transport ?? endpoint.transport,
+      headers,
+      ownDaemon: own,
+      freshConnections: !own,
+      sessionEnv: target.kind === "hosted",
+    };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
@@ -127,7 +137,14 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
       if (known) {
         noteVersion(known.version, known.pid);
         const own = name === "memory" || known.auth === "bearer";
-        return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, ownDaemon: own, freshConnections: !own, sessionEnv: known.kind === "host" };
+        return {
+          url: `http://127.0.0.1:${known.port}${known.path}`,
+          transport: known.transport,
+          headers,
+          ownDaemon: own,
+          freshConnections: !own,
+          sessionEnv: known.kind === "host",
+        };
       }
       return ensure(reason);
     },
@@ -147,13 +164,23 @@ export function isLoopbackHost(hostname: string): boolean {
  * foreign server on the old port must never be sent the bearer token. Anything unexpected → undefined, and the
  * caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer"; kind?: string } | undefined {
+export function liveLock(
+  name: string,
+): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer"; kind?: string } | undefined {
   const lock = readOwnLock(name);
   if (!lock || typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
   if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
   const version = typeof lock.version === "string" ? lock.version : undefined;
   const kind = typeof lock.kind === "string" ? lock.kind : undefined;
-  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, kind, ...(wantsToken(lock) ? { auth: "bearer" as const } : {}) };
+  return {
+    pid: lock.pid,
+    port: lock.port,
+    path: lock.path,
+    transport: lock.transport as Transport,
+    version,
+    kind,
+    ...(wantsToken(lock) ? { auth: "bearer" as const } : {}),
+  };
 }
 
 const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];

@@ -296,7 +296,9 @@ class Exchange implements Owner {
     if (!error) return this.abort(lost("the connection closed"));
     if (!this.gotBytes && (error.code === "ECONNREFUSED" || error.code === "EPIPE")) {
       // Refused: no daemon listens. EPIPE: the daemon had closed this connection before the message arrived.
-      return this.abort(Object.assign(new Error(`the message did not reach the MCP server (${error.code})`), { code: error.code === "EPIPE" ? NOT_DELIVERED : error.code }));
+      return this.abort(
+        Object.assign(new Error(`the message did not reach the MCP server (${error.code})`), { code: error.code === "EPIPE" ? NOT_DELIVERED : error.code }),
+      );
     }
     this.abort(this.gotBytes ? lost(`the connection broke in the middle of the answer (${error.message})`) : lost(`the connection broke (${error.message})`));
   }

@@ -18,9 +18,6 @@ const RESUME_MAX_FRUITLESS = 3;
 
 const noop = () => {};
 
-
-
-
 /**
  * Streamable HTTP client side of the bridge (MCP 2025-03-26 … 2025-11-25). Every editor message is POSTed; answers
  * come back as JSON or as an SSE stream that may carry progress, logging and server→client requests before the

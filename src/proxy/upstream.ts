@@ -76,7 +76,8 @@ function isConnectionReset(error: unknown): boolean {
  * best guess by timing, acceptable only because such servers are not msm's to restart.
  */
 export async function postFresh(fetchFn: typeof fetch, upstream: Upstream, url: string, init: RequestInit): Promise<Response> {
-  if (upstream.ownDaemon && url.startsWith("http://")) return loopbackRequest(url, { method: init.method ?? "POST", headers: init.headers as Record<string, string>, body: init.body as string | undefined });
+  if (upstream.ownDaemon && url.startsWith("http://"))
+    return loopbackRequest(url, { method: init.method ?? "POST", headers: init.headers as Record<string, string>, body: init.body as string | undefined });
   if (upstream.ownDaemon || upstream.freshConnections) return fetchFn(url, { ...init, keepalive: false });
   // The pool may hold several dead sockets (one per earlier concurrent request); each failed try discards one.
   for (let attempt = 0; ; attempt++) {

@@ -53,7 +53,13 @@ export class FileAuthProvider implements OAuthClientProvider {
   get clientMetadata(): OAuthClientMetadata {
     if (isMachineClient(this.preset)) {
       const method = this.preset?.privateKeyFile ? "private_key_jwt" : "client_secret_basic";
-      return { client_name: `msm (${this.name})`, redirect_uris: [], grant_types: ["client_credentials"], token_endpoint_auth_method: method, scope: this.preset?.scope };
+      return {
+        client_name: `msm (${this.name})`,
+        redirect_uris: [],
+        grant_types: ["client_credentials"],
+        token_endpoint_auth_method: method,
+        scope: this.preset?.scope,
+      };
     }
     return {
       client_name: `msm (${this.name})`,
@@ -166,6 +172,7 @@ function algorithmOf(pem: string): string {
   if (key.asymmetricKeyType === "rsa") return "RS256";
   if (key.asymmetricKeyType === "ed25519") return "EdDSA";
   const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (key.asymmetricKeyType === "ec" && curve) return ({ "prime256v1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512" } as Record<string, string>)[curve] ?? "ES256";
+  if (key.asymmetricKeyType === "ec" && curve)
+    return ({ prime256v1: "ES256", secp384r1: "ES384", secp521r1: "ES512" } as Record<string, string>)[curve] ?? "ES256";
   throw new MsmError("CONFIG_INVALID", `Cannot tell the signing algorithm of the private key (${key.asymmetricKeyType}): set oauth.algorithm.`);
 }

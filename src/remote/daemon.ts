@@ -40,7 +40,20 @@ interface LoginAttempt {
  * only (a remote server must never learn either); hop-by-hop and body-framing headers belong to each connection;
  * Host, Origin and cookies would describe the loopback hop, not the remote one.
  */
-const LOCAL_ONLY = new Set(["authorization", PROJECT_HEADER, "host", "origin", "cookie", "connection", "keep-alive", "content-length", "transfer-encoding", "accept-encoding", "te", "upgrade"]);
+const LOCAL_ONLY = new Set([
+  "authorization",
+  PROJECT_HEADER,
+  "host",
+  "origin",
+  "cookie",
+  "connection",
+  "keep-alive",
+  "content-length",
+  "transfer-encoding",
+  "accept-encoding",
+  "te",
+  "upgrade",
+]);
 /** Bun's fetch has already decoded the body: its original encoding and length no longer describe it. */
 const DECODED = new Set(["content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"]);
 

@@ -31,23 +31,24 @@ export async function login(target: Remote, onUrl: (url: string) => void, challe
     received = resolve;
     refused = reject;
   });
-  const serve = (port: number) => Bun.serve({
-    hostname: "127.0.0.1",
-    port,
-    fetch(request: Request) {
-      const url = new URL(request.url);
-      if (url.pathname !== "/callback") return new Response("not found", { status: 404 });
-      const error = url.searchParams.get("error");
-      if (error) {
-        refused(new MsmError("LOGIN_FAILED", `The authorization server refused: ${error} ${url.searchParams.get("error_description") ?? ""}`.trim()));
-        return new Response("Login refused. You can close this tab.", { status: 400 });
-      }
-      // The state ties the answer to this login: a page elsewhere cannot feed msm a code of its choosing.
-      if (url.searchParams.get("state") !== state || !url.searchParams.get("code")) return new Response("unexpected callback", { status: 400 });
-      received(url.searchParams.get("code")!);
-      return new Response("msm is logged in. You can close this tab.");
-    },
-  });
+  const serve = (port: number) =>
+    Bun.serve({
+      hostname: "127.0.0.1",
+      port,
+      fetch(request: Request) {
+        const url = new URL(request.url);
+        if (url.pathname !== "/callback") return new Response("not found", { status: 404 });
+        const error = url.searchParams.get("error");
+        if (error) {
+          refused(new MsmError("LOGIN_FAILED", `The authorization server refused: ${error} ${url.searchParams.get("error_description") ?? ""}`.trim()));
+          return new Response("Login refused. You can close this tab.", { status: 400 });
+        }
+        // The state ties the answer to this login: a page elsewhere cannot feed msm a code of its choosing.
+        if (url.searchParams.get("state") !== state || !url.searchParams.get("code")) return new Response("unexpected callback", { status: 400 });
+        received(url.searchParams.get("code")!);
+        return new Response("msm is logged in. You can close this tab.");
+      },
+    });
   // The port the registered client's redirect names, when free: the server knows that redirect, no new registration.
   const registered = (readLogin(target.name).client as { redirect_uris?: string[] } | undefined)?.redirect_uris?.[0];
   const previous = registered ? Number(new URL(registered).port) : 0;
@@ -57,7 +58,13 @@ export async function login(target: Remote, onUrl: (url: string) => void, challe
   } catch {
     callback = serve(0);
   }
-  const timer = setTimeout(() => refused(new MsmError("LOGIN_FAILED", `No answer from the browser within ${Math.round(timeoutMs / 60_000)} minutes. Run "msm login ${target.name}" again.`)), timeoutMs);
+  const timer = setTimeout(
+    () =>
+      refused(
+        new MsmError("LOGIN_FAILED", `No answer from the browser within ${Math.round(timeoutMs / 60_000)} minutes. Run "msm login ${target.name}" again.`),
+      ),
+    timeoutMs,
+  );
   try {
     const redirect = `http://127.0.0.1:${callback.port}/callback`;
     const provider = new FileAuthProvider(
@@ -94,7 +101,10 @@ async function machineLogin(target: Remote, challenge: Challenge): Promise<void>
   try {
     outcome = await auth(provider, { serverUrl: target.url, resourceMetadataUrl: challenge.resourceMetadataUrl, scope: challenge.scope });
   } catch (error) {
-    throw new MsmError("LOGIN_FAILED", `${target.url} refused msm's client credentials: ${(error as Error).message}. Check "oauth" of target "${target.name}" in config.json.`);
+    throw new MsmError(
+      "LOGIN_FAILED",
+      `${target.url} refused msm's client credentials: ${(error as Error).message}. Check "oauth" of target "${target.name}" in config.json.`,
+    );
   }
   if (outcome !== "AUTHORIZED") throw new MsmError("LOGIN_FAILED", `The client-credentials login to ${target.url} did not complete.`);
 }

@@ -54,8 +54,14 @@ function uid(): string {
 function commands(manager: ServiceReport["manager"], file: string, action: "register" | "unregister"): string[][] {
   if (manager === "systemd") {
     return action === "register"
-      ? [["systemctl", "--user", "daemon-reload"], ["systemctl", "--user", "enable", SERVICE_NAME.systemd]]
-      : [["systemctl", "--user", "disable", SERVICE_NAME.systemd], ["systemctl", "--user", "daemon-reload"]];
+      ? [
+          ["systemctl", "--user", "daemon-reload"],
+          ["systemctl", "--user", "enable", SERVICE_NAME.systemd],
+        ]
+      : [
+          ["systemctl", "--user", "disable", SERVICE_NAME.systemd],
+          ["systemctl", "--user", "daemon-reload"],
+        ];
   }
   if (manager === "launchd") {
     return action === "register" ? [["launchctl", "bootstrap", `gui/${uid()}`, file]] : [["launchctl", "bootout", `gui/${uid()}/${SERVICE_NAME.launchd}`]];

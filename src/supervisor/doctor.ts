@@ -41,7 +41,8 @@ function checkHome(): Check {
     if (!st.isDirectory()) return { name, status: "fail", detail: `${home} is not a directory`, fix: `move it away; msm creates the folder` };
     if (!mine(st.uid)) return { name, status: "fail", detail: `${home} belongs to another user`, fix: `point MSM_HOME at a folder of your own` };
     if (!POSIX_MODES) return windowsHome(home);
-    if ((st.mode & 0o077) !== 0) return { name, status: "fail", detail: `${home} is open to other users (mode ${(st.mode & 0o777).toString(8)})`, fix: `chmod 700 ${home}` };
+    if ((st.mode & 0o077) !== 0)
+      return { name, status: "fail", detail: `${home} is open to other users (mode ${(st.mode & 0o777).toString(8)})`, fix: `chmod 700 ${home}` };
     return { name, status: "ok", detail: `${tilde(home)} (private)` };
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return { name, status: "ok", detail: `${tilde(home)} not created yet (the first session creates it)` };
@@ -77,10 +78,16 @@ function checkConfig(): { check: Check; config: Config | undefined } {
   } catch (error) {
     // A config.json others may write is refused by loadConfig too; the privacy check's fix is the precise one.
     if (privacy.status === "fail") return { check: privacy, config: undefined };
-    return { check: { name: "config.json", status: "fail", detail: (error as Error).message, fix: `fix ${file}, then run msm doctor again` }, config: undefined };
+    return {
+      check: { name: "config.json", status: "fail", detail: (error as Error).message, fix: `fix ${file}, then run msm doctor again` },
+      config: undefined,
+    };
   }
   if (privacy.status !== "ok") return { check: privacy, config };
-  return { check: { name: "config.json", status: "ok", detail: `${privacy.detail}, ${targetNames(config).length} targets: ${targetNames(config).join(", ")}` }, config };
+  return {
+    check: { name: "config.json", status: "ok", detail: `${privacy.detail}, ${targetNames(config).length} targets: ${targetNames(config).join(", ")}` },
+    config,
+  };
 }
 
 /** The supervisor and every running daemon answer, and run this version. */
@@ -90,8 +97,20 @@ async function checkDaemons(config: Config | undefined): Promise<Check[]> {
   const supervisorLive = lock && ownerAlive(lock);
   const manager = supervisorLive ? await findSupervisor() : undefined;
   if (!supervisorLive) checks.push({ name: "supervisor", status: "ok", detail: "not running (the next session starts it)" });
-  else if (!manager) checks.push({ name: "supervisor", status: "fail", detail: `pid ${lock.pid} holds supervisor.lock but does not answer on port ${lock.port}`, fix: `kill ${lock.pid} (the next session starts a new one); see msm logs supervisor` });
-  else if (lock.version !== VERSION) checks.push({ name: "supervisor", status: "fail", detail: `pid ${lock.pid} runs msm ${lock.version}, this binary is ${VERSION}`, fix: "msm stop --all (the next session starts this version)" });
+  else if (!manager)
+    checks.push({
+      name: "supervisor",
+      status: "fail",
+      detail: `pid ${lock.pid} holds supervisor.lock but does not answer on port ${lock.port}`,
+      fix: `kill ${lock.pid} (the next session starts a new one); see msm logs supervisor`,
+    });
+  else if (lock.version !== VERSION)
+    checks.push({
+      name: "supervisor",
+      status: "fail",
+      detail: `pid ${lock.pid} runs msm ${lock.version}, this binary is ${VERSION}`,
+      fix: "msm stop --all (the next session starts this version)",
+    });
   else checks.push({ name: "supervisor", status: "ok", detail: `pid ${lock.pid} on 127.0.0.1:${lock.port}, version ${lock.version}` });
 
   let states = new Map<string, { state: string; note: string | null }>();
@@ -117,19 +136,41 @@ async function checkDaemons(config: Config | undefined): Promise<Check[]> {
       continue;
     }
     if (info.version !== VERSION) {
-      checks.push({ name, status: "fail", detail: `daemon pid ${info.pid} runs msm ${info.version}, this binary is ${VERSION}`, fix: `msm restart ${entry.name}` });
+      checks.push({
+        name,
+        status: "fail",
+        detail: `daemon pid ${info.pid} runs msm ${info.version}, this binary is ${VERSION}`,
+        fix: `msm restart ${entry.name}`,
+      });
       continue;
     }
     const answers = await probe(target, info);
     checks.push(
       answers
         ? { name, status: "ok", detail: `pid ${info.pid} answers on 127.0.0.1:${info.port}` }
-        : { name, status: "fail", detail: `pid ${info.pid} does not answer on 127.0.0.1:${info.port}`, fix: `msm restart ${entry.name}; see msm logs ${entry.name}` },
+        : {
+            name,
+            status: "fail",
+            detail: `pid ${info.pid} does not answer on 127.0.0.1:${info.port}`,
+            fix: `msm restart ${entry.name}; see msm logs ${entry.name}`,
+          },
     );
   }
   for (const [targetName, t] of states) {
-    if (t.state === "failed") checks.push({ name: `target ${targetName}`, status: "fail", detail: `failed: ${t.note ?? "crash loop"}`, fix: `msm logs ${targetName}, fix the cause, then msm restart ${targetName}` });
-    if (t.state === "degraded") checks.push({ name: `target ${targetName}`, status: "fail", detail: `degraded: ${t.note ?? "a child failed"}`, fix: `msm status shows each child's last stderr; fix the cause, then msm restart ${targetName}` });
+    if (t.state === "failed")
+      checks.push({
+        name: `target ${targetName}`,
+        status: "fail",
+        detail: `failed: ${t.note ?? "crash loop"}`,
+        fix: `msm logs ${targetName}, fix the cause, then msm restart ${targetName}`,
+      });
+    if (t.state === "degraded")
+      checks.push({
+        name: `target ${targetName}`,
+        status: "fail",
+        detail: `degraded: ${t.note ?? "a child failed"}`,
+        fix: `msm status shows each child's last stderr; fix the cause, then msm restart ${targetName}`,
+      });
   }
   return checks;
 }
@@ -152,7 +193,11 @@ function checkStaleLocks(): Check[] {
 
 /** Configured ports held by some other program: not fatal (msm takes a free port), but the config no longer says where. */
 async function checkPorts(config: Config): Promise<Check[]> {
-  const ours = new Set(listLocks().filter((l) => l.alive && l.info).map((l) => l.info!.port));
+  const ours = new Set(
+    listLocks()
+      .filter((l) => l.alive && l.info)
+      .map((l) => l.info!.port),
+  );
   const wanted: [string, number][] = [["supervisor", config.supervisor.port]];
   for (const name of targetNames(config)) {
     try {
@@ -163,7 +208,14 @@ async function checkPorts(config: Config): Promise<Check[]> {
   const busy: string[] = [];
   for (const [name, port] of wanted) if (port > 0 && !ours.has(port) && !(await portFree(port))) busy.push(`${port} (${name})`);
   if (busy.length === 0) return [{ name: "ports", status: "ok", detail: `configured ports free or used by msm: ${wanted.map(([, p]) => p).join(", ")}` }];
-  return [{ name: "ports", status: "warn", detail: `taken by another program: ${busy.join(", ")}; msm uses a free port instead`, fix: `change the port in ${paths.config()} if a fixed port matters to you` }];
+  return [
+    {
+      name: "ports",
+      status: "warn",
+      detail: `taken by another program: ${busy.join(", ")}; msm uses a free port instead`,
+      fix: `change the port in ${paths.config()} if a fixed port matters to you`,
+    },
+  ];
 }
 
 function portFree(port: number): Promise<boolean> {

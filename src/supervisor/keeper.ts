@@ -59,7 +59,11 @@ export class Keeper {
   private lastLog: string[] = [];
   private lastActivity = Date.now();
   private lastRequests: number | undefined;
-  private stats: { sessions: number | null; requests: number | null; connections: number | null; children?: ChildStatus[] } = { sessions: null, requests: null, connections: null };
+  private stats: { sessions: number | null; requests: number | null; connections: number | null; children?: ChildStatus[] } = {
+    sessions: null,
+    requests: null,
+    connections: null,
+  };
   /** When the running daemon last answered its health check, and since when it has not (undefined = it answers). */
   private lastAnswered = Date.now();
   private silentSince: number | undefined;
@@ -113,7 +117,10 @@ export class Keeper {
         if (this.lock === lock && (await probe(this.target, lock))) return endpointOf(this.target, lock);
       }
       if (this.lock === lock && ownerAlive(lock)) {
-        throw new MsmError("DAEMON_UNREACHABLE", `The "${this.target.name}" daemon (pid ${lock.pid}) is running but not answering. Run "msm restart ${this.target.name}".`);
+        throw new MsmError(
+          "DAEMON_UNREACHABLE",
+          `The "${this.target.name}" daemon (pid ${lock.pid}) is running but not answering. Run "msm restart ${this.target.name}".`,
+        );
       }
       // It died (or was replaced as hung) while we waited: record it, then start a new one below.
       this.check();
@@ -254,7 +261,10 @@ export class Keeper {
   async restart(target = this.target): Promise<Endpoint> {
     const stopped = await this.stop("restarting");
     if (typeof stopped === "object") {
-      throw new MsmError("DAEMON_FAILED", `The "${this.target.name}" daemon (pid ${stopped.survived}) did not exit when stopped, so it was not restarted. End that process (${process.platform === "win32" ? `taskkill /F /T /PID ${stopped.survived}` : `kill -9 ${stopped.survived}`}), then run "msm restart ${this.target.name}" again.`);
+      throw new MsmError(
+        "DAEMON_FAILED",
+        `The "${this.target.name}" daemon (pid ${stopped.survived}) did not exit when stopped, so it was not restarted. End that process (${process.platform === "win32" ? `taskkill /F /T /PID ${stopped.survived}` : `kill -9 ${stopped.survived}`}), then run "msm restart ${this.target.name}" again.`,
+      );
     }
     this.state = "stopped";
     this.target = target;

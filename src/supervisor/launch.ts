@@ -31,7 +31,11 @@ export async function launch(target: ResolvedTarget, timeoutMs = target.startTim
 /** msm's own daemons (`msm memory`, `msm host --target NAME`, `msm remote NAME`) take their lock and pick their port themselves. */
 async function launchOwn(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
   const args = daemonArgv(
-    target.kind === "hosted" ? { kind: "host", target: target.name } : target.kind === "remote" ? { kind: "remote", name: target.name, port: target.port } : { kind: "memory", port: target.port },
+    target.kind === "hosted"
+      ? { kind: "host", target: target.name }
+      : target.kind === "remote"
+        ? { kind: "remote", name: target.name, port: target.port }
+        : { kind: "memory", port: target.port },
   );
   note(
     target.name,

@@ -121,7 +121,14 @@ async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
       const healthy = lock && target ? await probe(target, lock) : false;
       // A stdio host tells about its children itself (it needs no supervisor for that).
       const stats = lock && healthy && target?.kind === "hosted" ? await fetchStats(lock.port, loadToken()) : undefined;
-      const note = entry && !entry.alive ? "stale lock file (cleared on next start)" : lock && !healthy ? "not answering its health check" : !target && !(name in config.broken) ? "not in config.json" : null;
+      const note =
+        entry && !entry.alive
+          ? "stale lock file (cleared on next start)"
+          : lock && !healthy
+            ? "not answering its health check"
+            : !target && !(name in config.broken)
+              ? "not in config.json"
+              : null;
       return targetRow({
         name,
         target,

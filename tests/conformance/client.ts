@@ -39,7 +39,12 @@ function proxyArgs(url: string): string[] {
  */
 function clientFromContext(home: string, name: string): Record<string, string> | undefined {
   const scenario = process.env.MCP_CONFORMANCE_SCENARIO;
-  const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? "{}") as { client_id?: string; client_secret?: string; private_key_pem?: string; signing_algorithm?: string };
+  const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? "{}") as {
+    client_id?: string;
+    client_secret?: string;
+    private_key_pem?: string;
+    signing_algorithm?: string;
+  };
   if (!context.client_id) return undefined;
   if (scenario === "auth/pre-registration") return { clientId: context.client_id, clientSecret: context.client_secret! };
   if (scenario === "auth/client-credentials-basic") return { clientId: context.client_id, clientSecret: context.client_secret!, grant: "client_credentials" };
@@ -74,11 +79,14 @@ function argumentsFor(schema: unknown): Record<string, unknown> {
 async function modern(url: string, direct: boolean): Promise<void> {
   const { Client: ModernClient, StreamableHTTPClientTransport: ModernHttp } = await import("@modelcontextprotocol/client");
   const { StdioClientTransport: ModernStdio } = await import("@modelcontextprotocol/client/stdio");
-  const transport = direct ? new ModernHttp(new URL(url)) : new ModernStdio({ command: MSM, args: ["proxy", "--url", url], env: process.env as Record<string, string>, stderr: "inherit" });
+  const transport = direct
+    ? new ModernHttp(new URL(url))
+    : new ModernStdio({ command: MSM, args: ["proxy", "--url", url], env: process.env as Record<string, string>, stderr: "inherit" });
   const client = new ModernClient({ name: "msm-conformance", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
   await client.connect(transport);
   const { tools } = await client.listTools();
-  for (const tool of tools) await client.callTool({ name: tool.name, arguments: argumentsFor(tool.inputSchema) }).catch((e: Error) => console.error(`${tool.name}: ${e.message}`));
+  for (const tool of tools)
+    await client.callTool({ name: tool.name, arguments: argumentsFor(tool.inputSchema) }).catch((e: Error) => console.error(`${tool.name}: ${e.message}`));
   await client.close();
 }
 

@@ -5,11 +5,20 @@ import { MSM, Sandbox, openSession, requireBinary } from "../helpers/sandbox.ts"
 
 function run(sandbox: Sandbox, args: string[], options: { cwd?: string; stdin?: string } = {}) {
   requireBinary();
-  const result = Bun.spawnSync([MSM, ...args], { env: sandbox.env, cwd: options.cwd ?? sandbox.root, stdin: options.stdin ? Buffer.from(options.stdin) : "ignore" });
+  const result = Bun.spawnSync([MSM, ...args], {
+    env: sandbox.env,
+    cwd: options.cwd ?? sandbox.root,
+    stdin: options.stdin ? Buffer.from(options.stdin) : "ignore",
+  });
   return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
-const INIT = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+const INIT = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+});
 
 describe("the msm command line", () => {
   test("--version and --help", async () => {
@@ -39,7 +48,10 @@ describe("the msm command line", () => {
 
   test("a mistake in config.json: the broken target's proxy names it and exits 1; memory runs on its defaults", async () => {
     await using sandbox = new Sandbox();
-    writeFileSync(join(sandbox.msmHome, "config.json"), '{"supervisor": {"port": 0}, "targets": {"memory": {"port": 0, "colour": 1}, "code": {"command": "x", "colour": 1}}}');
+    writeFileSync(
+      join(sandbox.msmHome, "config.json"),
+      '{"supervisor": {"port": 0}, "targets": {"memory": {"port": 0, "colour": 1}, "code": {"command": "x", "colour": 1}}}',
+    );
     const broken = run(sandbox, ["proxy", "--target", "code"], { stdin: INIT + "\n" });
     expect(broken.code).toBe(1);
     expect(broken.stdout).toBe("");
@@ -71,7 +83,17 @@ describe("the msm command line", () => {
     expect(messages.map((m) => m.id).sort()).toEqual([1, 2, 3, null].sort());
     expect(messages.find((m) => m.id === null).error.code).toBe(-32700);
     expect(messages.find((m) => m.id === 2).result.tools.map((t: { name: string }) => t.name)).toEqual(
-      expect.arrayContaining(["create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations", "delete_relations", "read_graph", "search_nodes", "open_nodes"]),
+      expect.arrayContaining([
+        "create_entities",
+        "create_relations",
+        "add_observations",
+        "delete_entities",
+        "delete_observations",
+        "delete_relations",
+        "read_graph",
+        "search_nodes",
+        "open_nodes",
+      ]),
     );
   });
 
@@ -89,9 +111,7 @@ describe("the msm command line", () => {
     expect(table.stdout).not.toContain("\x1b[");
     for (const line of table.stdout.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
     const json = JSON.parse(run(sandbox, ["status", "--json"]).stdout);
-    expect(json.targets).toEqual([
-      expect.objectContaining({ name: "memory", state: "running", pid: lock.pid, port: lock.port, transport: "streamable-http" }),
-    ]);
+    expect(json.targets).toEqual([expect.objectContaining({ name: "memory", state: "running", pid: lock.pid, port: lock.port, transport: "streamable-http" })]);
     await session.close();
   });
 

@@ -68,12 +68,21 @@ async function conformance(sandbox: Sandbox, args: string[], outDir: string, cli
 
 /** A scenario fails when any check fails; warnings (e.g. "reconnected slightly late" on a busy machine) pass. */
 function failing(results: Map<string, Check[]>): string[] {
-  return [...results].filter(([, checks]) => checks.some((c) => c.status === "FAILURE")).map(([name]) => name).sort();
+  return [...results]
+    .filter(([, checks]) => checks.some((c) => c.status === "FAILURE"))
+    .map(([name]) => name)
+    .sort();
 }
 
 function describeFailures(results: Map<string, Check[]>, names: string[]): string {
   return names
-    .map((name) => `${name}: ${(results.get(name) ?? []).filter((c) => c.status === "FAILURE").map((c) => `${c.id} ${c.errorMessage ?? ""}`).join("; ")}`)
+    .map(
+      (name) =>
+        `${name}: ${(results.get(name) ?? [])
+          .filter((c) => c.status === "FAILURE")
+          .map((c) => `${c.id} ${c.errorMessage ?? ""}`)
+          .join("; ")}`,
+    )
     .join("\n");
 }
 
@@ -121,7 +130,13 @@ async function serverScenarios(sandbox: Sandbox, target: string, expected: strin
     const results = await conformance(sandbox, ["server", "--url", url, "--suite", "all"], join(sandbox.root, `server-results-${target}`));
     expect([...results.keys()].sort()).toEqual((await scenarios("server")).sort());
     const failed = failing(results);
-    if (JSON.stringify(failed) !== JSON.stringify(expected.sort())) console.error(describeFailures(results, failed.filter((n) => !expected.includes(n))));
+    if (JSON.stringify(failed) !== JSON.stringify(expected.sort()))
+      console.error(
+        describeFailures(
+          results,
+          failed.filter((n) => !expected.includes(n)),
+        ),
+      );
     expect(failed).toEqual(expected.sort());
   } finally {
     forwarder.stop(true);
@@ -165,7 +180,13 @@ test(
     }
     const failed = failing(results);
     const expected = expectedFailures().client.sort();
-    if (JSON.stringify(failed) !== JSON.stringify(expected)) console.error(describeFailures(results, failed.filter((n) => !expected.includes(n))));
+    if (JSON.stringify(failed) !== JSON.stringify(expected))
+      console.error(
+        describeFailures(
+          results,
+          failed.filter((n) => !expected.includes(n)),
+        ),
+      );
     expect(failed).toEqual(expected);
     expect(failed).not.toContain("sse-retry");
   },

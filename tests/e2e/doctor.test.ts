@@ -50,13 +50,31 @@ describe("msm doctor", () => {
       mkdirSync(join(sandbox.home, ".cursor"));
       writeFileSync(
         join(sandbox.home, ".cursor/mcp.json"),
-        JSON.stringify({ mcpServers: { memory: { command: "/nonexistent/msm", args: ["proxy", "--target", "memory"] }, old: { command: old, args: ["proxy", "--target", "memory"] } } }),
+        JSON.stringify({
+          mcpServers: {
+            memory: { command: "/nonexistent/msm", args: ["proxy", "--target", "memory"] },
+            old: { command: old, args: ["proxy", "--target", "memory"] },
+          },
+        }),
       );
       // A lock whose process is gone, and a live daemon of another version (a real process, a lock naming it).
       const dead = Bun.spawn(["true"]);
       await dead.exited;
-      writeFileSync(join(sandbox.msmHome, "ghost.lock"), JSON.stringify({ pid: dead.pid, port: 1, transport: "streamable-http", startedAt: new Date().toISOString(), version: "0.1.0" }));
-      writeFileSync(join(sandbox.msmHome, "memory.lock"), JSON.stringify({ pid: sleeper.pid, pidStart: startTicks(sleeper.pid), port: 1, transport: "streamable-http", startedAt: new Date().toISOString(), version: "0.0.1" }));
+      writeFileSync(
+        join(sandbox.msmHome, "ghost.lock"),
+        JSON.stringify({ pid: dead.pid, port: 1, transport: "streamable-http", startedAt: new Date().toISOString(), version: "0.1.0" }),
+      );
+      writeFileSync(
+        join(sandbox.msmHome, "memory.lock"),
+        JSON.stringify({
+          pid: sleeper.pid,
+          pidStart: startTicks(sleeper.pid),
+          port: 1,
+          transport: "streamable-http",
+          startedAt: new Date().toISOString(),
+          version: "0.0.1",
+        }),
+      );
       const result = run(sandbox, ["doctor", "--json"], project);
       expect(result.code).toBe(1);
       const report = JSON.parse(result.stdout) as Report;
@@ -94,7 +112,11 @@ describe("msm doctor", () => {
     expect(JSON.parse(claude.stdout.slice(0, claude.stdout.indexOf("\n\n")))).toEqual({
       mcpServers: { memory: { type: "stdio", command: MSM, args: ["proxy", "--target", "memory"], env: { MSM_HOME: home } } },
     });
-    for (const args of [["generate-config", "--client", "emacs"], ["generate-config", "--format", "vscode"], ["generate-config", "vscode"]]) {
+    for (const args of [
+      ["generate-config", "--client", "emacs"],
+      ["generate-config", "--format", "vscode"],
+      ["generate-config", "vscode"],
+    ]) {
       const bad = run(sandbox, args, project);
       expect(bad.code).toBe(2);
       expect(bad.stdout).toBe("");

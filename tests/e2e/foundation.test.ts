@@ -19,7 +19,13 @@ describe("two editor sessions share one memory daemon", () => {
     expect(alive(lock.pid)).toBe(true);
     // Exactly one daemon process for this MSM_HOME.
     const daemons = Bun.spawnSync(["pgrep", "-f", "msm memory --detached"]).stdout.toString().trim().split("\n").filter(Boolean).map(Number);
-    expect(daemons.filter((pid) => Bun.spawnSync(["cat", `/proc/${pid}/environ`]).stdout.toString().includes(sandbox.msmHome))).toEqual([lock.pid]);
+    expect(
+      daemons.filter((pid) =>
+        Bun.spawnSync(["cat", `/proc/${pid}/environ`])
+          .stdout.toString()
+          .includes(sandbox.msmHome),
+      ),
+    ).toEqual([lock.pid]);
     await a.close();
     await b.close();
   });
@@ -71,17 +77,36 @@ describe("two editor sessions share one memory daemon", () => {
       stderr: "pipe",
     });
     sandbox.track(proxy.pid);
-    proxy.stdin.write(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }) + "\n");
+    proxy.stdin.write(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+      }) + "\n",
+    );
     proxy.stdin.flush();
-    const daemon = await waitFor(() => {
-      const lock = sandbox.lock("memory");
-      return lock && lock.port > 0 ? lock : undefined;
-    }, 15000, "daemon lock");
+    const daemon = await waitFor(
+      () => {
+        const lock = sandbox.lock("memory");
+        return lock && lock.port > 0 ? lock : undefined;
+      },
+      15000,
+      "daemon lock",
+    );
     const reader = proxy.stdout.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toContain('"protocolVersion"');
-    const pgid = Number(Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(proxy.pid)]).stdout.toString().trim());
-    const daemonPgid = Number(Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(daemon.pid)]).stdout.toString().trim());
+    const pgid = Number(
+      Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(proxy.pid)])
+        .stdout.toString()
+        .trim(),
+    );
+    const daemonPgid = Number(
+      Bun.spawnSync(["ps", "-o", "pgid=", "-p", String(daemon.pid)])
+        .stdout.toString()
+        .trim(),
+    );
     expect(daemonPgid).not.toBe(pgid);
     kill(-pgid, "SIGINT");
     // A round trip through the proxy to the daemon after the signal: both would be gone before answering it.

@@ -26,42 +26,38 @@ async function envSeen(session: Session): Promise<Record<string, string | null>>
 }
 
 describe("a hosted server's environment", () => {
-  test(
-    "two projects: each child sees its own session's secret and the config's env; the supervisor, the host and a global child see neither secret",
-    async () => {
-      const sandbox = new Sandbox({
-        targets: {
-          memory: { port: 0 },
-          mine: { command: process.execPath, args: [ASKING], env: { FROM_CONFIG: "yes" } },
-          everyone: { command: process.execPath, args: [ASKING], share: "global", env: { FROM_CONFIG: "global" } },
-        },
-      });
-      const opened: Session[] = [];
-      try {
-        const a = await openSession(sandbox, sandbox.project("a"), { target: "mine", env: { SECRET_OF_PROJECT: "secret-a" } });
-        opened.push(a);
-        const b = await openSession(sandbox, sandbox.project("b"), { target: "mine", env: { SECRET_OF_PROJECT: "secret-b" } });
-        opened.push(b);
-        expect(await envSeen(a)).toMatchObject({ SECRET_OF_PROJECT: "secret-a", FROM_CONFIG: "yes" });
-        expect(await envSeen(b)).toMatchObject({ SECRET_OF_PROJECT: "secret-b", FROM_CONFIG: "yes" });
-        expect((await envSeen(a)).PATH).toBe(process.env.PATH!);
+  test("two projects: each child sees its own session's secret and the config's env; the supervisor, the host and a global child see neither secret", async () => {
+    const sandbox = new Sandbox({
+      targets: {
+        memory: { port: 0 },
+        mine: { command: process.execPath, args: [ASKING], env: { FROM_CONFIG: "yes" } },
+        everyone: { command: process.execPath, args: [ASKING], share: "global", env: { FROM_CONFIG: "global" } },
+      },
+    });
+    const opened: Session[] = [];
+    try {
+      const a = await openSession(sandbox, sandbox.project("a"), { target: "mine", env: { SECRET_OF_PROJECT: "secret-a" } });
+      opened.push(a);
+      const b = await openSession(sandbox, sandbox.project("b"), { target: "mine", env: { SECRET_OF_PROJECT: "secret-b" } });
+      opened.push(b);
+      expect(await envSeen(a)).toMatchObject({ SECRET_OF_PROJECT: "secret-a", FROM_CONFIG: "yes" });
+      expect(await envSeen(b)).toMatchObject({ SECRET_OF_PROJECT: "secret-b", FROM_CONFIG: "yes" });
+      expect((await envSeen(a)).PATH).toBe(process.env.PATH!);
 
-        const g = await openSession(sandbox, sandbox.project("a"), { target: "everyone", env: { SECRET_OF_PROJECT: "secret-a" } });
-        opened.push(g);
-        expect(await envSeen(g)).toMatchObject({ SECRET_OF_PROJECT: null, FROM_CONFIG: "global" });
+      const g = await openSession(sandbox, sandbox.project("a"), { target: "everyone", env: { SECRET_OF_PROJECT: "secret-a" } });
+      opened.push(g);
+      expect(await envSeen(g)).toMatchObject({ SECRET_OF_PROJECT: null, FROM_CONFIG: "global" });
 
-        // msm's own long-lived processes never hold a session's secret.
-        for (const name of ["supervisor", "mine", "everyone"]) {
-          const env = environOf(sandbox.lock(name)!.pid);
-          expect(env.SECRET_OF_PROJECT).toBeUndefined();
-          expect(env.MSM_HOME).toBe(sandbox.msmHome);
-          expect(env.PATH).toBe(process.env.PATH!);
-        }
-      } finally {
-        await Promise.all(opened.map((s) => s.close()));
-        await sandbox.cleanup();
+      // msm's own long-lived processes never hold a session's secret.
+      for (const name of ["supervisor", "mine", "everyone"]) {
+        const env = environOf(sandbox.lock(name)!.pid);
+        expect(env.SECRET_OF_PROJECT).toBeUndefined();
+        expect(env.MSM_HOME).toBe(sandbox.msmHome);
+        expect(env.PATH).toBe(process.env.PATH!);
       }
-    },
-    120_000,
-  );
+    } finally {
+      await Promise.all(opened.map((s) => s.close()));
+      await sandbox.cleanup();
+    }
+  }, 120_000);
 });

@@ -28,7 +28,13 @@ interface Seen {
 }
 
 /** A session declaring sampling, elicitation and roots, recording what reaches it. */
-async function everythingSession(sandbox: Sandbox, project: string, name: string, capabilities = { sampling: {}, elicitation: {}, roots: { listChanged: true } }, rootsName = name) {
+async function everythingSession(
+  sandbox: Sandbox,
+  project: string,
+  name: string,
+  capabilities = { sampling: {}, elicitation: {}, roots: { listChanged: true } },
+  rootsName = name,
+) {
   const seen: Seen = { sampled: [], elicited: [], updates: [], listChanged: 0, logs: 0 };
   const session = await openSession(sandbox, project, {
     target: "everything",
@@ -44,10 +50,27 @@ async function everythingSession(sandbox: Sandbox, project: string, name: string
       if ("elicitation" in capabilities) {
         client.setRequestHandler(ElicitRequestSchema, async (request) => {
           seen.elicited.push(request.params.message);
-          return { action: "accept", content: { name: `elicited by ${name}`, check: true, email: "a@b.c", homepage: "https://x.y", birthdate: "2000-01-01", integer: 1, number: 1, untitledSingleSelectEnum: "option1", titledSingleSelectEnum: "value1", legacyTitledEnum: "opt1", untitledMultipleSelectEnum: ["option1"], titledMultipleSelectEnum: ["value1"] } };
+          return {
+            action: "accept",
+            content: {
+              name: `elicited by ${name}`,
+              check: true,
+              email: "a@b.c",
+              homepage: "https://x.y",
+              birthdate: "2000-01-01",
+              integer: 1,
+              number: 1,
+              untitledSingleSelectEnum: "option1",
+              titledSingleSelectEnum: "value1",
+              legacyTitledEnum: "opt1",
+              untitledMultipleSelectEnum: ["option1"],
+              titledMultipleSelectEnum: ["value1"],
+            },
+          };
         });
       }
-      if ("roots" in capabilities) client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///roots-of-${rootsName}`, name: rootsName }] }));
+      if ("roots" in capabilities)
+        client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///roots-of-${rootsName}`, name: rootsName }] }));
       client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void seen.listChanged++);
       client.setNotificationHandler(LoggingMessageNotificationSchema, async () => void seen.logs++);
       client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => void seen.updates.push(n.params.uri));
@@ -90,7 +113,9 @@ describe("server-everything (stdio) shared by two sessions", () => {
         const progressA: number[] = [];
         const progressB: number[] = [];
         const long = (s: Session, into: number[]) =>
-          s.client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 1, steps: 5 } }, undefined, { onprogress: (p) => void into.push(p.progress) });
+          s.client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 1, steps: 5 } }, undefined, {
+            onprogress: (p) => void into.push(p.progress),
+          });
         await Promise.all([long(a, progressA), long(b, progressB)]);
         // Each its own steps, once each, in order. (The SDK client dispatches progress a microtask late and drops
         // it when the answer arrived in the same read, so the last step may be missing — with or without msm.)
@@ -100,7 +125,8 @@ describe("server-everything (stdio) shared by two sessions", () => {
         }
 
         // Same request ids concurrently: 20 calls each, every answer the caller's own.
-        const echoes = (s: Session, tag: string) => Promise.all(Array.from({ length: 20 }, (_, i) => s.client.callTool({ name: "echo", arguments: { message: `${tag}-${i}` } })));
+        const echoes = (s: Session, tag: string) =>
+          Promise.all(Array.from({ length: 20 }, (_, i) => s.client.callTool({ name: "echo", arguments: { message: `${tag}-${i}` } })));
         const [ea, eb] = await Promise.all([echoes(a, "A"), echoes(b, "B")]);
         for (const [i, r] of ea.entries()) expect(textOf(r)).toBe(`Echo: A-${i}`);
         for (const [i, r] of eb.entries()) expect(textOf(r)).toBe(`Echo: B-${i}`);
@@ -154,7 +180,11 @@ describe("server-everything (stdio) shared by two sessions", () => {
         const listedBefore = a.seen.listChanged + b.seen.listChanged;
         const restarted = await msm(sandbox, ["restart", "everything", "--project", project]);
         expect(restarted.stdout).toContain(`restarted everything for ${project}`);
-        await waitFor(() => a.seen.listChanged > 0 && b.seen.listChanged > 0 && a.seen.listChanged + b.seen.listChanged > listedBefore, 20_000, "tools/list_changed in both sessions");
+        await waitFor(
+          () => a.seen.listChanged > 0 && b.seen.listChanged > 0 && a.seen.listChanged + b.seen.listChanged > listedBefore,
+          20_000,
+          "tools/list_changed in both sessions",
+        );
         expect(textOf(await b.client.callTool({ name: "echo", arguments: { message: "after restart" } }))).toBe("Echo: after restart");
       } finally {
         await Promise.all(opened.map((s) => s.close()));
@@ -250,9 +280,18 @@ describe("server-everything (stdio) shared by two sessions", () => {
         const project = sandbox.project("p");
         opened.push(await openSession(sandbox, project, { target: "everything" }));
         const url = `http://127.0.0.1:${sandbox.lock("everything")!.port}/mcp`;
-        const headers: Record<string, string> = { authorization: `Bearer ${sandbox.token()}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
+        const headers: Record<string, string> = {
+          authorization: `Bearer ${sandbox.token()}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-project-path": project,
+        };
         const post = (body: object) => fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", ...body }) });
-        const init = await post({ id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: { sampling: {} }, clientInfo: { name: "raw", version: "1" } } });
+        const init = await post({
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: { sampling: {} }, clientInfo: { name: "raw", version: "1" } },
+        });
         headers["mcp-session-id"] = init.headers.get("mcp-session-id")!;
         headers["mcp-protocol-version"] = "2025-06-18";
         await init.text();
@@ -262,7 +301,11 @@ describe("server-everything (stdio) shared by two sessions", () => {
         expect(plain.headers.get("content-type")).toContain("application/json");
         expect(await plain.json()).toMatchObject({ id: 2, result: { content: [{ type: "text", text: "Echo: lean" }] } });
 
-        const withProgress = await post({ id: 3, method: "tools/call", params: { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 }, _meta: { progressToken: "p3" } } });
+        const withProgress = await post({
+          id: 3,
+          method: "tools/call",
+          params: { name: "trigger-long-running-operation", arguments: { duration: 1, steps: 2 }, _meta: { progressToken: "p3" } },
+        });
         expect(withProgress.headers.get("content-type")).toContain("text/event-stream");
         const events = await withProgress.text();
         expect(events).toContain('"notifications/progress"');
@@ -278,7 +321,12 @@ describe("server-everything (stdio) shared by two sessions", () => {
           if (done) throw new Error(`the stream ended before the sampling request: ${text}`);
           text += value;
         }
-        const asked = JSON.parse(text.split("\n").find((l) => l.startsWith("data: ") && l.includes("sampling/createMessage"))!.slice(6));
+        const asked = JSON.parse(
+          text
+            .split("\n")
+            .find((l) => l.startsWith("data: ") && l.includes("sampling/createMessage"))!
+            .slice(6),
+        );
         const answer = await post({ id: asked.id, result: { model: "raw", role: "assistant", content: { type: "text", text: "sampled" } } });
         expect(answer.status).toBe(202);
         while (!text.includes('"id":4')) {

@@ -14,7 +14,6 @@ function fsConfig(extra: object = {}) {
   return { targets: { memory: { port: 0 }, fs: { command: NODE, args: [FILESYSTEM, "{project}"], ...extra } } };
 }
 
-
 /** The server-filesystem children running in this sandbox. */
 function children(sandbox: Sandbox): number[] {
   return processesMatching(sandbox, "server-filesystem/dist/index.js");
@@ -56,7 +55,12 @@ describe("hosting server-filesystem with {project}", () => {
         const fs = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "fs");
         expect(fs.kind).toBe("hosted");
         const rows = fs.children.map((c: { project: string; sessions: number; state: string; pid: number }) => [c.project, c.sessions, c.state]).sort();
-        expect(rows).toEqual([[a, 2, "running"], [b, 1, "running"]].sort());
+        expect(rows).toEqual(
+          [
+            [a, 2, "running"],
+            [b, 1, "running"],
+          ].sort(),
+        );
         const table = await msm(sandbox, ["status"]);
         // The table keeps to 80 columns: a long project path shows its end, the part that names the project.
         expect(table.stdout).toContain(`${basename(a)}  `);
@@ -89,7 +93,11 @@ describe("hosting server-filesystem with {project}", () => {
         const b = shared.project("b");
         for (const p of [a, b]) opened.push(await openSession(shared, p, { target: "everywhere" }));
         for (const s of opened) expect(textOf(await s.client.callTool({ name: "list_allowed_directories", arguments: {} }))).toContain("/tmp");
-        const status = async () => JSON.parse((await msm(shared, ["status", "--json"])).stdout).targets as { name: string; children: { project: string | null; sessions: number; pid: number }[] }[];
+        const status = async () =>
+          JSON.parse((await msm(shared, ["status", "--json"])).stdout).targets as {
+            name: string;
+            children: { project: string | null; sessions: number; pid: number }[];
+          }[];
         const global = (await status()).find((t) => t.name === "everywhere")!;
         expect(global.children).toHaveLength(1);
         expect(global.children[0]).toMatchObject({ project: null, sessions: 2 });

@@ -30,7 +30,9 @@ describe("hosted children under stress", () => {
         stalled = Bun.spawn([MSM, "proxy", "--target", "everything"], { cwd: project, env: sandbox.env, stdin: "pipe", stdout: "pipe", stderr: "ignore" });
         sandbox.track(stalled.pid);
         const stdin = stalled.stdin as import("bun").FileSink;
-        stdin.write(line({ id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "stalled", version: "1" } } }));
+        stdin.write(
+          line({ id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "stalled", version: "1" } } }),
+        );
         stdin.write(line({ method: "notifications/initialized" }));
         const big = "x".repeat(512 * 1024);
         for (let i = 1; i <= 40; i++) stdin.write(line({ id: i, method: "tools/call", params: { name: "echo", arguments: { message: big } } }));
@@ -64,17 +66,32 @@ describe("hosted children under stress", () => {
         opened.push(b);
         const host = sandbox.lock("everything")!;
         const url = `http://127.0.0.1:${host.port}/mcp`;
-        const headers = { authorization: `Bearer ${sandbox.token()}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
+        const headers = {
+          authorization: `Bearer ${sandbox.token()}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-project-path": project,
+        };
         const init = await fetch(url, {
           method: "POST",
           headers,
-          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 1,
+            method: "initialize",
+            params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+          }),
         });
         const session = init.headers.get("mcp-session-id")!;
         expect(await init.text()).toContain('"result"');
         // A client that sends a request for 6 MB and never reads a byte of the answer (Node, whose paused socket
         // really stops reading, so the kernel buffers fill and the rest waits at the host).
-        const body = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "y".repeat(6 * 1024 * 1024) } } });
+        const body = JSON.stringify({
+          jsonrpc: "2.0",
+          id: 2,
+          method: "tools/call",
+          params: { name: "echo", arguments: { message: "y".repeat(6 * 1024 * 1024) } },
+        });
         const request =
           `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\nAuthorization: Bearer ${sandbox.token()}\r\nContent-Type: application/json\r\n` +
           `Accept: application/json, text/event-stream\r\nMcp-Session-Id: ${session}\r\nMcp-Protocol-Version: 2025-06-18\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
@@ -87,7 +104,11 @@ describe("hosted children under stress", () => {
         // Cut off: its session is gone (404), while B still gets answers.
         await waitFor(
           async () => {
-            const answer = await fetch(url, { method: "POST", headers: { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" }, body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "ping" }) }).catch(() => undefined);
+            const answer = await fetch(url, {
+              method: "POST",
+              headers: { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+              body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "ping" }),
+            }).catch(() => undefined);
             await answer?.body?.cancel();
             return answer?.status === 404;
           },
@@ -114,9 +135,18 @@ describe("hosted children under stress", () => {
         const project = sandbox.project("p");
         opened.push(await openSession(sandbox, project, { target: "everything", env: { MSM_SESSION_IDLE_MS: "500" } }));
         const url = `http://127.0.0.1:${sandbox.lock("everything")!.port}/mcp`;
-        const headers: Record<string, string> = { authorization: `Bearer ${sandbox.token()}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-project-path": project };
+        const headers: Record<string, string> = {
+          authorization: `Bearer ${sandbox.token()}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-project-path": project,
+        };
         const post = (body: object) => fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", ...body }) });
-        const init = await post({ id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+        const init = await post({
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+        });
         headers["mcp-session-id"] = init.headers.get("mcp-session-id")!;
         headers["mcp-protocol-version"] = "2025-06-18";
         await init.text();
@@ -147,7 +177,8 @@ describe("hosted children under stress", () => {
         const a = await openSession(sandbox, project, { target: "everything" });
         opened.push(a);
         const oldHost = sandbox.lock("everything")!.pid;
-        const oldChild = JSON.parse((await msm(sandbox, ["status", "--json"])).stdout).targets.find((t: { name: string }) => t.name === "everything").children[0].pid;
+        const oldChild = JSON.parse((await msm(sandbox, ["status", "--json"])).stdout).targets.find((t: { name: string }) => t.name === "everything")
+          .children[0].pid;
         kill(oldHost, "SIGKILL");
         // (A call racing the kill itself can meet a reset connection: that is the proxy's recovery, tested elsewhere.)
         await waitFor(() => !alive(oldHost), 10_000, "the host to be gone");
@@ -174,7 +205,8 @@ describe("hosted children under stress", () => {
         opened.push(a);
         const b = await openSession(sandbox, project, { target: "everything" });
         opened.push(b);
-        const sessions = async () => JSON.parse((await msm(sandbox, ["status", "--json"])).stdout).targets.find((t: { name: string }) => t.name === "everything").children[0].sessions;
+        const sessions = async () =>
+          JSON.parse((await msm(sandbox, ["status", "--json"])).stdout).targets.find((t: { name: string }) => t.name === "everything").children[0].sessions;
         await waitFor(async () => (await sessions()) === 2, 10_000, "both sessions counted");
         const killedAt = Date.now();
         kill(b.pid, "SIGKILL");
@@ -244,40 +276,40 @@ describe("hosted children under stress", () => {
     "a child that crash-loops is marked failed with its last stderr lines, its target degraded (exit 1); the session is told what to do",
     async () => {
       await using sandbox = new Sandbox(config({ command: "sh", args: ["-c", "echo 'boom: no API key set' >&2; exit 3"] }));
-        const project = sandbox.project("p");
-        const error = await openSession(sandbox, project, { target: "everything", env: { MSM_BACKOFF_MS: "50,50" } }).then(
-          () => "connected",
-          (e: Error) => e.message,
-        );
-        expect(error).toContain("crashed 3 times in a row");
-        expect(error).toContain("boom: no API key set");
-        expect(error).toContain('msm restart everything');
-        const status = await msm(sandbox, ["status", "--json"]);
-        const row = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "everything");
-        const child = row.children[0];
-        expect(child.state).toBe("failed");
-        expect(child.lastStderr).toContain("boom: no API key set");
-        // The host process runs, but this project's sessions get errors: the target is not `running`, and status
-        // exits 1 as the README promises for a failed target.
-        expect(row.state).toBe("degraded");
-        expect(row.note).toBe(`the child for ${project} failed: crashed 3 times in a row; last: exit code 3`);
-        expect(status.code).toBe(1);
-        const table = await msm(sandbox, ["status"]);
-        expect(table.code).toBe(1);
-        expect(table.stdout).toContain("boom: no API key set");
-        expect(table.stdout).toMatch(/everything\s+● degraded/);
-        // The table wraps long lines at 80 columns: read it as running text.
-        expect(table.stdout.replace(/\s+/g, " ")).toContain(`msm restart everything --project ${project}`);
-        expect(table.stdout.replace(/\s+/g, " ")).toContain(`everything: the child for ${project} failed: crashed 3 times in a row`);
-        // Without a supervisor, status asks the host itself and says the same.
-        kill(sandbox.lock("supervisor")!.pid, "SIGKILL");
-        await waitFor(() => sandbox.lock("supervisor") === undefined || !alive(sandbox.lock("supervisor")!.pid), 10_000, "the supervisor to die");
-        const fromLocks = await msm(sandbox, ["status", "--json"]);
-        const lockRow = JSON.parse(fromLocks.stdout).targets.find((t: { name: string }) => t.name === "everything");
-        expect(JSON.parse(fromLocks.stdout).supervisor).toBeNull();
-        expect(lockRow.state).toBe("degraded");
-        expect(lockRow.note).toContain(`the child for ${project} failed`);
-        expect(fromLocks.code).toBe(1);
+      const project = sandbox.project("p");
+      const error = await openSession(sandbox, project, { target: "everything", env: { MSM_BACKOFF_MS: "50,50" } }).then(
+        () => "connected",
+        (e: Error) => e.message,
+      );
+      expect(error).toContain("crashed 3 times in a row");
+      expect(error).toContain("boom: no API key set");
+      expect(error).toContain("msm restart everything");
+      const status = await msm(sandbox, ["status", "--json"]);
+      const row = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "everything");
+      const child = row.children[0];
+      expect(child.state).toBe("failed");
+      expect(child.lastStderr).toContain("boom: no API key set");
+      // The host process runs, but this project's sessions get errors: the target is not `running`, and status
+      // exits 1 as the README promises for a failed target.
+      expect(row.state).toBe("degraded");
+      expect(row.note).toBe(`the child for ${project} failed: crashed 3 times in a row; last: exit code 3`);
+      expect(status.code).toBe(1);
+      const table = await msm(sandbox, ["status"]);
+      expect(table.code).toBe(1);
+      expect(table.stdout).toContain("boom: no API key set");
+      expect(table.stdout).toMatch(/everything\s+● degraded/);
+      // The table wraps long lines at 80 columns: read it as running text.
+      expect(table.stdout.replace(/\s+/g, " ")).toContain(`msm restart everything --project ${project}`);
+      expect(table.stdout.replace(/\s+/g, " ")).toContain(`everything: the child for ${project} failed: crashed 3 times in a row`);
+      // Without a supervisor, status asks the host itself and says the same.
+      kill(sandbox.lock("supervisor")!.pid, "SIGKILL");
+      await waitFor(() => sandbox.lock("supervisor") === undefined || !alive(sandbox.lock("supervisor")!.pid), 10_000, "the supervisor to die");
+      const fromLocks = await msm(sandbox, ["status", "--json"]);
+      const lockRow = JSON.parse(fromLocks.stdout).targets.find((t: { name: string }) => t.name === "everything");
+      expect(JSON.parse(fromLocks.stdout).supervisor).toBeNull();
+      expect(lockRow.state).toBe("degraded");
+      expect(lockRow.note).toContain(`the child for ${project} failed`);
+      expect(fromLocks.code).toBe(1);
     },
     SLOW,
   );

@@ -27,46 +27,47 @@ function rawSession(sandbox: Sandbox, target: string, project: string) {
     }
   })();
   const write = (line: string) => proc.stdin.write(`${line}\n`);
-  write(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } }));
+  write(
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    }),
+  );
   write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
   return { proc, answers, write };
 }
 
 describe("odd messages through a hosted server", () => {
-  test(
-    "a request nested 50k deep is answered with an error that says why; the session goes on",
-    async () => {
-      const sandbox = new Sandbox({ targets: { memory: { port: 0 }, everything: { command: NODE, args: [EVERYTHING, "stdio"] } } });
-      try {
-        const s = rawSession(sandbox, "everything", sandbox.project("p"));
-        const depth = 50_000;
-        s.write(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","deep":${"[".repeat(depth)}${"]".repeat(depth)}}}}`);
-        s.write(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "echo", arguments: { message: "after" } } }));
-        await waitFor(() => s.answers.has(2) && s.answers.has(3), 30_000, "answers to both requests");
-        expect(s.answers.get(2)!.error).toMatchObject({ message: expect.stringContaining("could not be passed to the server") });
-        expect(JSON.stringify(s.answers.get(3)!.result)).toContain("Echo: after");
-      } finally {
-        await sandbox.cleanup();
-      }
-    },
-    60_000,
-  );
+  test("a request nested 50k deep is answered with an error that says why; the session goes on", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 }, everything: { command: NODE, args: [EVERYTHING, "stdio"] } } });
+    try {
+      const s = rawSession(sandbox, "everything", sandbox.project("p"));
+      const depth = 50_000;
+      s.write(
+        `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","deep":${"[".repeat(depth)}${"]".repeat(depth)}}}}`,
+      );
+      s.write(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "echo", arguments: { message: "after" } } }));
+      await waitFor(() => s.answers.has(2) && s.answers.has(3), 30_000, "answers to both requests");
+      expect(s.answers.get(2)!.error).toMatchObject({ message: expect.stringContaining("could not be passed to the server") });
+      expect(JSON.stringify(s.answers.get(3)!.result)).toContain("Echo: after");
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
 
-  test(
-    "an answer that is not UTF-8 arrives decoded as an SDK client decodes it; one nested 100k deep becomes an error",
-    async () => {
-      const sandbox = new Sandbox({ targets: { memory: { port: 0 }, odd: { command: process.execPath, args: [ODD] } } });
-      try {
-        const s = rawSession(sandbox, "odd", sandbox.project("p"));
-        s.write(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "bad-utf8", arguments: {} } }));
-        s.write(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "deep", arguments: {} } }));
-        await waitFor(() => s.answers.has(2) && s.answers.has(3), 30_000, "answers to both requests");
-        expect(s.answers.get(2)!.result).toEqual({ content: [{ type: "text", text: "a\uFFFD\uFFFDb" }] });
-        expect(s.answers.get(3)!.error).toMatchObject({ message: expect.stringContaining("could not be passed on") });
-      } finally {
-        await sandbox.cleanup();
-      }
-    },
-    60_000,
-  );
+  test("an answer that is not UTF-8 arrives decoded as an SDK client decodes it; one nested 100k deep becomes an error", async () => {
+    const sandbox = new Sandbox({ targets: { memory: { port: 0 }, odd: { command: process.execPath, args: [ODD] } } });
+    try {
+      const s = rawSession(sandbox, "odd", sandbox.project("p"));
+      s.write(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "bad-utf8", arguments: {} } }));
+      s.write(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "deep", arguments: {} } }));
+      await waitFor(() => s.answers.has(2) && s.answers.has(3), 30_000, "answers to both requests");
+      expect(s.answers.get(2)!.result).toEqual({ content: [{ type: "text", text: "a\uFFFD\uFFFDb" }] });
+      expect(s.answers.get(3)!.error).toMatchObject({ message: expect.stringContaining("could not be passed on") });
+    } finally {
+      await sandbox.cleanup();
+    }
+  }, 60_000);
 });

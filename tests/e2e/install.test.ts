@@ -30,15 +30,106 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { client: "claude-code", scope: "user", fixture: "claude-code.user.json", file: (h) => join(h, ".claude.json"), container: "mcpServers", imported: ["sqlite"], untouched: ["sentry"], comments: [], typed: true },
-  { client: "claude-code", scope: "project", fixture: "claude-code.project.json", file: (_h, p) => join(p, ".mcp.json"), container: "mcpServers", imported: ["context7"], untouched: ["linear"], comments: [], typed: true },
-  { client: "claude-desktop", scope: "user", fixture: "claude-desktop.user.json", file: (h) => join(h, ".config/Claude/claude_desktop_config.json"), container: "mcpServers", imported: ["filesystem", "github"], untouched: [], comments: [], typed: false },
-  { client: "cursor", scope: "user", fixture: "cursor.user.json", file: (h) => join(h, ".cursor/mcp.json"), container: "mcpServers", imported: ["browser"], untouched: ["stripe", "secrets"], comments: [], typed: false },
-  { client: "cursor", scope: "project", fixture: "cursor.project.json", file: (_h, p) => join(p, ".cursor/mcp.json"), container: "mcpServers", imported: ["db"], untouched: [], comments: [], typed: false },
-  { client: "vscode", scope: "user", fixture: "vscode.user.jsonc", file: (h) => join(h, ".config/Code/User/mcp.json"), container: "servers", imported: ["fetch"], untouched: ["perplexity", "github"], comments: ["// VS Code user MCP servers", "/* search, keyed by an input */", "// no key needed", "// remote"], inside: ["// no key needed"], typed: true },
-  { client: "vscode", scope: "project", fixture: "vscode.project.jsonc", file: (_h, p) => join(p, ".vscode/mcp.json"), container: "servers", imported: ["playwright", "files"], untouched: [], comments: ["// Shared with the team"], typed: true },
-  { client: "codex", scope: "user", fixture: "codex.user.toml", file: (h) => join(h, ".codex/config.toml"), container: "mcp_servers", imported: ["docs"], untouched: ["figma"], comments: ["# Codex configuration", "# Remote one, left alone by import"], typed: false },
-  { client: "codex", scope: "project", fixture: "codex.project.toml", file: (_h, p) => join(p, ".codex/config.toml"), container: "mcp_servers", imported: ["search"], untouched: [], comments: ["# project-level Codex settings"], typed: false },
+  {
+    client: "claude-code",
+    scope: "user",
+    fixture: "claude-code.user.json",
+    file: (h) => join(h, ".claude.json"),
+    container: "mcpServers",
+    imported: ["sqlite"],
+    untouched: ["sentry"],
+    comments: [],
+    typed: true,
+  },
+  {
+    client: "claude-code",
+    scope: "project",
+    fixture: "claude-code.project.json",
+    file: (_h, p) => join(p, ".mcp.json"),
+    container: "mcpServers",
+    imported: ["context7"],
+    untouched: ["linear"],
+    comments: [],
+    typed: true,
+  },
+  {
+    client: "claude-desktop",
+    scope: "user",
+    fixture: "claude-desktop.user.json",
+    file: (h) => join(h, ".config/Claude/claude_desktop_config.json"),
+    container: "mcpServers",
+    imported: ["filesystem", "github"],
+    untouched: [],
+    comments: [],
+    typed: false,
+  },
+  {
+    client: "cursor",
+    scope: "user",
+    fixture: "cursor.user.json",
+    file: (h) => join(h, ".cursor/mcp.json"),
+    container: "mcpServers",
+    imported: ["browser"],
+    untouched: ["stripe", "secrets"],
+    comments: [],
+    typed: false,
+  },
+  {
+    client: "cursor",
+    scope: "project",
+    fixture: "cursor.project.json",
+    file: (_h, p) => join(p, ".cursor/mcp.json"),
+    container: "mcpServers",
+    imported: ["db"],
+    untouched: [],
+    comments: [],
+    typed: false,
+  },
+  {
+    client: "vscode",
+    scope: "user",
+    fixture: "vscode.user.jsonc",
+    file: (h) => join(h, ".config/Code/User/mcp.json"),
+    container: "servers",
+    imported: ["fetch"],
+    untouched: ["perplexity", "github"],
+    comments: ["// VS Code user MCP servers", "/* search, keyed by an input */", "// no key needed", "// remote"],
+    inside: ["// no key needed"],
+    typed: true,
+  },
+  {
+    client: "vscode",
+    scope: "project",
+    fixture: "vscode.project.jsonc",
+    file: (_h, p) => join(p, ".vscode/mcp.json"),
+    container: "servers",
+    imported: ["playwright", "files"],
+    untouched: [],
+    comments: ["// Shared with the team"],
+    typed: true,
+  },
+  {
+    client: "codex",
+    scope: "user",
+    fixture: "codex.user.toml",
+    file: (h) => join(h, ".codex/config.toml"),
+    container: "mcp_servers",
+    imported: ["docs"],
+    untouched: ["figma"],
+    comments: ["# Codex configuration", "# Remote one, left alone by import"],
+    typed: false,
+  },
+  {
+    client: "codex",
+    scope: "project",
+    fixture: "codex.project.toml",
+    file: (_h, p) => join(p, ".codex/config.toml"),
+    container: "mcp_servers",
+    imported: ["search"],
+    untouched: [],
+    comments: ["# project-level Codex settings"],
+    typed: false,
+  },
 ];
 
 function parse(file: string): Record<string, unknown> {
@@ -170,7 +261,10 @@ describe("install across clients", () => {
     const project = sandbox.project("app");
     const file = join(sandbox.home, ".claude.json");
     const fixture = JSON.parse(readFileSync(join(FIXTURES, "claude-code.user.json"), "utf8"));
-    fixture.projects[project] = { allowedTools: [], mcpServers: { "local-db": { type: "stdio", command: "/nonexistent/uvx", args: ["db-mcp"], env: { DB: "x" } } } };
+    fixture.projects[project] = {
+      allowedTools: [],
+      mcpServers: { "local-db": { type: "stdio", command: "/nonexistent/uvx", args: ["db-mcp"], env: { DB: "x" } } },
+    };
     const original = JSON.stringify(fixture, null, 2);
     writeFileSync(file, original);
     const local = () => JSON.parse(readFileSync(file, "utf8")).projects[project].mcpServers;
@@ -246,7 +340,14 @@ describe("install across clients", () => {
   }, 60_000);
 
   test("several editors in one run, and --target repeated or comma-separated", async () => {
-    await using sandbox = new Sandbox({ targets: { memory: { port: 0 }, a: { command: "/nonexistent/a", args: [] }, b: { command: "/nonexistent/b", args: [] }, c: { command: "/nonexistent/c", args: [] } } });
+    await using sandbox = new Sandbox({
+      targets: {
+        memory: { port: 0 },
+        a: { command: "/nonexistent/a", args: [] },
+        b: { command: "/nonexistent/b", args: [] },
+        c: { command: "/nonexistent/c", args: [] },
+      },
+    });
     const project = sandbox.project("app");
     const result = run(sandbox, ["install", "claude-code", "cursor", "--scope", "project", "--target", "a", "--target=b,c", "--command", "msm"], project);
     expect(result.code).toBe(0);
@@ -324,7 +425,14 @@ describe("install across clients", () => {
     await using sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     const project = sandbox.project("app");
     const snapshot = tree(sandbox.root);
-    for (const args of [["install", "emacs"], ["install", "--format", "vscode"], ["install", "--scope", "global"], ["import", "--share", "everyone"], ["uninstall", "--bogus"], ["install", "claude-desktop", "--scope", "project"]]) {
+    for (const args of [
+      ["install", "emacs"],
+      ["install", "--format", "vscode"],
+      ["install", "--scope", "global"],
+      ["import", "--share", "everyone"],
+      ["uninstall", "--bogus"],
+      ["install", "claude-desktop", "--scope", "project"],
+    ]) {
       const result = run(sandbox, args, project);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/msm: .+\nRun "msm \S+ --help" for usage\./);

@@ -16,9 +16,42 @@ const STEPS = Number(process.env.MSM_DIFF_STEPS ?? 60);
 // Small pools so calls collide: the same names, triples and observations come back again and again. Case variants,
 // non-ASCII folding (İ lowercases to two code units, ß does not fold to ss), quotes and one- and two-character
 // strings exercise the search paths (trigram index vs scan) against JavaScript's toLowerCase().includes().
-const NAMES = ["Alice", "alice", "ALICE", "Bob", "Émile", "émile", "İstanbul", "straße", "Strasse", "Zoë", "a b", 'x"y', "ab", "abc", "日本語", "Coffee Shop", "ghost"];
+const NAMES = [
+  "Alice",
+  "alice",
+  "ALICE",
+  "Bob",
+  "Émile",
+  "émile",
+  "İstanbul",
+  "straße",
+  "Strasse",
+  "Zoë",
+  "a b",
+  'x"y',
+  "ab",
+  "abc",
+  "日本語",
+  "Coffee Shop",
+  "ghost",
+];
 const TYPES = ["person", "Person", "city", "drink", "place", "thing"];
-const OBSERVATIONS = ["likes coffee", "Likes Coffee", "born in İstanbul", "works at the Coffee Shop", "ab", "abc def", "STRASSE 5", 'uses "quotes"', "emoji 🎉 party", "日本語を話す", "", "tab\there", "AND OR NOT", "a*b"];
+const OBSERVATIONS = [
+  "likes coffee",
+  "Likes Coffee",
+  "born in İstanbul",
+  "works at the Coffee Shop",
+  "ab",
+  "abc def",
+  "STRASSE 5",
+  'uses "quotes"',
+  "emoji 🎉 party",
+  "日本語を話す",
+  "",
+  "tab\there",
+  "AND OR NOT",
+  "a*b",
+];
 const RELATION_TYPES = ["knows", "likes", "lives in", "KNOWS"];
 const FIXED_QUERIES = ["", "a", "A", "AB", "zz", "coffee", "COFFEE SHOP", "İ", "i̇", "ss", "ß", "🎉", '"', "*", "abc", "nope-nothing", "OR", "b c", "person"];
 
@@ -52,7 +85,10 @@ function nextCall(r: Random): Call {
     return { name: "create_entities", arguments: { entities } };
   }
   if (roll < 32) {
-    const relations = distinct(Array.from({ length: 1 + r.int(3) }, () => relation(r)), (x) => JSON.stringify(x));
+    const relations = distinct(
+      Array.from({ length: 1 + r.int(3) }, () => relation(r)),
+      (x) => JSON.stringify(x),
+    );
     return { name: "create_relations", arguments: { relations } };
   }
   if (roll < 45) {
@@ -110,7 +146,25 @@ async function reset(client: Client): Promise<void> {
 // Observations built from a few words, repeated and of very different lengths, so BM25's term frequency and length
 // normalisation both decide orders (the shortest matching observation often does not win).
 const WORDS = ["coffee", "tea", "rust", "memory", "graph", "the", "of", "a", "Coffee", "proxy", "daemon", "note", "x"];
-const RANK_QUERIES = ["coffee", "tea", "the", "of", "a", "e", "co", "ee", "rust", "memory graph", "coffee coffee", "OF THE", "x", "note", "nothing-here", "entity", "kind"];
+const RANK_QUERIES = [
+  "coffee",
+  "tea",
+  "the",
+  "of",
+  "a",
+  "e",
+  "co",
+  "ee",
+  "rust",
+  "memory graph",
+  "coffee coffee",
+  "OF THE",
+  "x",
+  "note",
+  "nothing-here",
+  "entity",
+  "kind",
+];
 
 function words(r: Random, count: number): string {
   return Array.from({ length: count }, () => r.pick(WORDS)).join(" ");
@@ -137,7 +191,10 @@ function rankingParity(seeds: number, url: () => string): void {
         const entities = names.slice(i, i + 5).map((name) => ({
           name,
           entityType: r.chance(0.15) ? `kind of ${r.pick(WORDS)}` : "kind",
-          observations: distinct(Array.from({ length: 1 + r.int(4) }, () => words(r, 1 + r.int(r.chance(0.3) ? 30 : 6))), (o) => o),
+          observations: distinct(
+            Array.from({ length: 1 + r.int(4) }, () => words(r, 1 + r.int(r.chance(0.3) ? 30 : 6))),
+            (o) => o,
+          ),
         }));
         calls.push({ name: "create_entities", arguments: { entities } });
       }
@@ -184,73 +241,79 @@ function shortestFirst(query: string, graph: RankedGraph): boolean {
 
 /** The same test on each backend: per-project SQLite files, and one PostgreSQL server (a throwaway one). */
 function differential(backend: "sqlite" | "postgres", seeds: number, config: () => object): void {
-describe(`msm answers exactly like the official memory server (${backend})`, () => {
-  test("tools, schemas, annotations and the resource are the official ones (plus additive extras)", async () => {
-    await using sandbox = new Sandbox(config());
-    const official = await startOfficial(sandbox.root);
-    try {
-      const msm = await openSession(sandbox, sandbox.project("p"));
-      const theirs = (await official.client.listTools()).tools;
-      const ours = new Map((await msm.client.listTools()).tools.map((t) => [t.name, t]));
-      expect(theirs.length).toBe(9);
-      for (const tool of theirs) {
-        const mine = ours.get(tool.name)!;
-        expect(mine).toBeDefined();
-        expect(mine.title).toBe(tool.title);
-        expect(mine.description).toBe(tool.description);
-        expect(mine.annotations).toEqual(tool.annotations);
-        expect(mine.outputSchema).toEqual(tool.outputSchema);
-        expect(mine.inputSchema.required).toEqual(tool.inputSchema.required);
-        // Every official property, identical; msm may add optional ones (limit/offset).
-        for (const [key, schema] of Object.entries(tool.inputSchema.properties ?? {})) expect(mine.inputSchema.properties?.[key]).toEqual(schema);
-      }
-      expect([...ours.keys()].filter((n) => !theirs.some((t) => t.name === n)).sort()).toEqual(
-        ["entity_details", "memory_stats", "merge_entities", "node_relations", "rename_entity"],
-      );
-      expect((await msm.client.listResources()).resources).toEqual((await official.client.listResources()).resources);
-      expect(msm.client.getServerCapabilities()?.resources?.subscribe).toBe(true);
-      expect(((await msm.client.callTool({ name: "memory_stats", arguments: {} })).structuredContent as { backend?: string }).backend).toBe(backend);
-      await msm.close();
-    } finally {
-      await official.close();
-    }
-  });
-
-  test(`${seeds} seeded random sequences of ${STEPS} calls give identical answers`, async () => {
-    await using sandbox = new Sandbox(config());
-    const official = await startOfficial(sandbox.root);
-    try {
-      const msm = await openSession(sandbox, sandbox.project("p"));
-      let calls = 0;
-      for (let seed = 1; seed <= seeds; seed++) {
-        const r = rng(seed);
-        for (let step = 0; step < STEPS; step++) {
-          const call = nextCall(r);
-          // Both at once: two separate servers, and waiting on one after the other doubled this test's time.
-          const [expected, actual] = await Promise.all([outcome(official.client, call), outcome(msm.client, call)]);
-          calls++;
-          if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-            const graph = await official.client.callTool({ name: "read_graph", arguments: {} });
-            throw new Error(
-              `seed ${seed}, step ${step}: ${JSON.stringify(call)}\n official: ${JSON.stringify(expected)}\n msm:      ${JSON.stringify(actual)}\n graph before/after: ${JSON.stringify(graph.structuredContent)}`,
-            );
-          }
+  describe(`msm answers exactly like the official memory server (${backend})`, () => {
+    test("tools, schemas, annotations and the resource are the official ones (plus additive extras)", async () => {
+      await using sandbox = new Sandbox(config());
+      const official = await startOfficial(sandbox.root);
+      try {
+        const msm = await openSession(sandbox, sandbox.project("p"));
+        const theirs = (await official.client.listTools()).tools;
+        const ours = new Map((await msm.client.listTools()).tools.map((t) => [t.name, t]));
+        expect(theirs.length).toBe(9);
+        for (const tool of theirs) {
+          const mine = ours.get(tool.name)!;
+          expect(mine).toBeDefined();
+          expect(mine.title).toBe(tool.title);
+          expect(mine.description).toBe(tool.description);
+          expect(mine.annotations).toEqual(tool.annotations);
+          expect(mine.outputSchema).toEqual(tool.outputSchema);
+          expect(mine.inputSchema.required).toEqual(tool.inputSchema.required);
+          // Every official property, identical; msm may add optional ones (limit/offset).
+          for (const [key, schema] of Object.entries(tool.inputSchema.properties ?? {})) expect(mine.inputSchema.properties?.[key]).toEqual(schema);
         }
-        // Same final graph, then both start the next seed empty.
-        const a = await outcome(official.client, { name: "read_graph", arguments: {} });
-        const b = await outcome(msm.client, { name: "read_graph", arguments: {} });
-        expect(b).toEqual(a);
-        await reset(official.client);
-        await reset(msm.client);
-        expect(await outcome(msm.client, { name: "read_graph", arguments: {} })).toEqual(await outcome(official.client, { name: "read_graph", arguments: {} }));
+        expect([...ours.keys()].filter((n) => !theirs.some((t) => t.name === n)).sort()).toEqual([
+          "entity_details",
+          "memory_stats",
+          "merge_entities",
+          "node_relations",
+          "rename_entity",
+        ]);
+        expect((await msm.client.listResources()).resources).toEqual((await official.client.listResources()).resources);
+        expect(msm.client.getServerCapabilities()?.resources?.subscribe).toBe(true);
+        expect(((await msm.client.callTool({ name: "memory_stats", arguments: {} })).structuredContent as { backend?: string }).backend).toBe(backend);
+        await msm.close();
+      } finally {
+        await official.close();
       }
-      expect(calls).toBe(seeds * STEPS);
-      await msm.close();
-    } finally {
-      await official.close();
-    }
-  }, 300_000);
-});
+    });
+
+    test(`${seeds} seeded random sequences of ${STEPS} calls give identical answers`, async () => {
+      await using sandbox = new Sandbox(config());
+      const official = await startOfficial(sandbox.root);
+      try {
+        const msm = await openSession(sandbox, sandbox.project("p"));
+        let calls = 0;
+        for (let seed = 1; seed <= seeds; seed++) {
+          const r = rng(seed);
+          for (let step = 0; step < STEPS; step++) {
+            const call = nextCall(r);
+            // Both at once: two separate servers, and waiting on one after the other doubled this test's time.
+            const [expected, actual] = await Promise.all([outcome(official.client, call), outcome(msm.client, call)]);
+            calls++;
+            if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+              const graph = await official.client.callTool({ name: "read_graph", arguments: {} });
+              throw new Error(
+                `seed ${seed}, step ${step}: ${JSON.stringify(call)}\n official: ${JSON.stringify(expected)}\n msm:      ${JSON.stringify(actual)}\n graph before/after: ${JSON.stringify(graph.structuredContent)}`,
+              );
+            }
+          }
+          // Same final graph, then both start the next seed empty.
+          const a = await outcome(official.client, { name: "read_graph", arguments: {} });
+          const b = await outcome(msm.client, { name: "read_graph", arguments: {} });
+          expect(b).toEqual(a);
+          await reset(official.client);
+          await reset(msm.client);
+          expect(await outcome(msm.client, { name: "read_graph", arguments: {} })).toEqual(
+            await outcome(official.client, { name: "read_graph", arguments: {} }),
+          );
+        }
+        expect(calls).toBe(seeds * STEPS);
+        await msm.close();
+      } finally {
+        await official.close();
+      }
+    }, 300_000);
+  });
 }
 
 differential("sqlite", SEEDS, () => ({ targets: { memory: { port: 0 } } }));

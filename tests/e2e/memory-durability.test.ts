@@ -8,109 +8,113 @@ import { toolError } from "../helpers/attacks.ts";
 describe("memory durability", () => {
   test("a daemon SIGKILLed in the middle of writes leaves a sound database holding every acknowledged write", async () => {
     await using sandbox = new Sandbox();
-      const project = sandbox.project("durable");
-      let sessions = await Promise.all([0, 1, 2, 3].map(() => openSession(sandbox, project)));
-      await call(sessions[0]!.client, "create_entities", { entities: [{ name: "shared", entityType: "log", observations: [] }] });
-      const acked = { entities: new Set<string>(), observations: new Set<string>() };
-      let killed = false;
-      const writer = async (w: number, round: number) => {
-        const client = sessions[w]!.client;
-        for (let k = 0; !killed && !sandbox.closed; k++) {
-          const name = `r${round}-w${w}-${k}`;
-          try {
-            if (k % 2 === 0) {
-              await call(client, "create_entities", { entities: [{ name, entityType: "t", observations: [`first ${name}`, `second ${name}`] }] });
-              acked.entities.add(name);
-            } else {
-              await call(client, "add_observations", { observations: [{ entityName: "shared", contents: [name] }] });
-              acked.observations.add(name);
-            }
-          } catch {
-            // A request in flight when the daemon died fails; it was never acknowledged, so nothing is owed for it.
-          }
-        }
-      };
-      // Three rounds: each kills a daemon mid-write; the next round's fresh sessions start a new daemon on the same
-      // file, which must recover the WAL the dead one left.
-      for (let round = 0; round < 3; round++) {
-        if (round > 0) sessions = await Promise.all([0, 1, 2, 3].map(() => openSession(sandbox, project)));
-        killed = false;
-        const before = acked.entities.size + acked.observations.size;
-        const writers = [0, 1, 2, 3].map((w) => writer(w, round));
-        const daemon = sandbox.lock("memory")!.pid;
+    const project = sandbox.project("durable");
+    let sessions = await Promise.all([0, 1, 2, 3].map(() => openSession(sandbox, project)));
+    await call(sessions[0]!.client, "create_entities", { entities: [{ name: "shared", entityType: "log", observations: [] }] });
+    const acked = { entities: new Set<string>(), observations: new Set<string>() };
+    let killed = false;
+    const writer = async (w: number, round: number) => {
+      const client = sessions[w]!.client;
+      for (let k = 0; !killed && !sandbox.closed; k++) {
+        const name = `r${round}-w${w}-${k}`;
         try {
-          await waitFor(() => acked.entities.size + acked.observations.size >= before + 60, 30_000, "writes to be acknowledged");
-          kill(daemon, "SIGKILL");
-        } finally {
-          // Whether the kill happened or the wait failed, the writers stop: a loop left running hung a suite once.
-          killed = true;
-          await Promise.all(writers);
+          if (k % 2 === 0) {
+            await call(client, "create_entities", { entities: [{ name, entityType: "t", observations: [`first ${name}`, `second ${name}`] }] });
+            acked.entities.add(name);
+          } else {
+            await call(client, "add_observations", { observations: [{ entityName: "shared", contents: [name] }] });
+            acked.observations.add(name);
+          }
+        } catch {
+          // A request in flight when the daemon died fails; it was never acknowledged, so nothing is owed for it.
         }
-        await waitFor(() => !alive(daemon), 5000, "daemon to die");
-        for (const s of sessions) await s.close();
       }
-
-      const db = new Database(join(project, ".claude", "memory.db"));
+    };
+    // Three rounds: each kills a daemon mid-write; the next round's fresh sessions start a new daemon on the same
+    // file, which must recover the WAL the dead one left.
+    for (let round = 0; round < 3; round++) {
+      if (round > 0) sessions = await Promise.all([0, 1, 2, 3].map(() => openSession(sandbox, project)));
+      killed = false;
+      const before = acked.entities.size + acked.observations.size;
+      const writers = [0, 1, 2, 3].map((w) => writer(w, round));
+      const daemon = sandbox.lock("memory")!.pid;
       try {
-        expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
-        db.exec("INSERT INTO entities_fts (entities_fts) VALUES ('integrity-check')");
-        db.exec("INSERT INTO observations_fts (observations_fts) VALUES ('integrity-check')");
-        const names = new Set((db.query("SELECT name FROM entities").all() as { name: string }[]).map((r) => r.name));
-        for (const name of acked.entities) expect(names.has(name)).toBe(true);
-        // A created entity has both of its observations: a call is all or nothing.
-        const partial = db.query(`SELECT e.name FROM entities e WHERE e.name != 'shared'
-          AND (SELECT count(*) FROM observations o WHERE o.entity_id = e.id) != 2`).all();
-        expect(partial).toEqual([]);
-        const shared = new Set(
-          (db.query("SELECT content FROM observations WHERE entity_id = (SELECT id FROM entities WHERE name = 'shared')").all() as { content: string }[]).map((r) => r.content),
-        );
-        for (const o of acked.observations) expect(shared.has(o)).toBe(true);
+        await waitFor(() => acked.entities.size + acked.observations.size >= before + 60, 30_000, "writes to be acknowledged");
+        kill(daemon, "SIGKILL");
       } finally {
-        db.close();
+        // Whether the kill happened or the wait failed, the writers stop: a loop left running hung a suite once.
+        killed = true;
+        await Promise.all(writers);
       }
+      await waitFor(() => !alive(daemon), 5000, "daemon to die");
+      for (const s of sessions) await s.close();
+    }
+
+    const db = new Database(join(project, ".claude", "memory.db"));
+    try {
+      expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+      db.exec("INSERT INTO entities_fts (entities_fts) VALUES ('integrity-check')");
+      db.exec("INSERT INTO observations_fts (observations_fts) VALUES ('integrity-check')");
+      const names = new Set((db.query("SELECT name FROM entities").all() as { name: string }[]).map((r) => r.name));
+      for (const name of acked.entities) expect(names.has(name)).toBe(true);
+      // A created entity has both of its observations: a call is all or nothing.
+      const partial = db
+        .query(`SELECT e.name FROM entities e WHERE e.name != 'shared'
+          AND (SELECT count(*) FROM observations o WHERE o.entity_id = e.id) != 2`)
+        .all();
+      expect(partial).toEqual([]);
+      const shared = new Set(
+        (db.query("SELECT content FROM observations WHERE entity_id = (SELECT id FROM entities WHERE name = 'shared')").all() as { content: string }[]).map(
+          (r) => r.content,
+        ),
+      );
+      for (const o of acked.observations) expect(shared.has(o)).toBe(true);
+    } finally {
+      db.close();
+    }
   }, 60_000);
 });
 
 describe("memory://knowledge-graph", () => {
   test("subscribers get notifications/resources/updated after every change, from any session on the same database", async () => {
     await using sandbox = new Sandbox();
-      const project = sandbox.project("shared");
-      const writer = await openSession(sandbox, project);
-      const watcher = await openSession(sandbox, project);
-      const elsewhere = await openSession(sandbox, sandbox.project("other"));
-      const seen = { watcher: await watchGraph(watcher.client), elsewhere: await watchGraph(elsewhere.client) };
+    const project = sandbox.project("shared");
+    const writer = await openSession(sandbox, project);
+    const watcher = await openSession(sandbox, project);
+    const elsewhere = await openSession(sandbox, sandbox.project("other"));
+    const seen = { watcher: await watchGraph(watcher.client), elsewhere: await watchGraph(elsewhere.client) };
 
-      await call(writer.client, "create_entities", { entities: [{ name: "A", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.watcher.updates >= 1, 5000, "first notification");
-      await call(writer.client, "add_observations", { observations: [{ entityName: "A", contents: ["x"] }] });
-      await call(writer.client, "delete_entities", { entityNames: ["nobody"] });
-      await waitFor(() => seen.watcher.updates >= 3, 5000, "a notification per change");
-      // Reads change nothing and notify nobody; other projects' databases are not this one. The daemon sends a
-      // session's notifications in order, so once the next write's notification is in, one for the read would be too.
-      await call(writer.client, "read_graph");
-      await call(writer.client, "create_entities", { entities: [{ name: "barrier", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.watcher.updates >= 4, 5000, "the barrier write's notification");
-      expect(seen.watcher.updates).toBe(4);
-      expect(seen.elsewhere.updates).toBe(0);
-      await call(elsewhere.client, "create_entities", { entities: [{ name: "own", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.elsewhere.updates >= 1, 5000, "the other project's own notification");
-      expect(seen.elsewhere.updates).toBe(1);
-      await call(writer.client, "delete_entities", { entityNames: ["barrier"] });
-      await waitFor(() => seen.watcher.updates >= 5, 5000, "the barrier's removal");
+    await call(writer.client, "create_entities", { entities: [{ name: "A", entityType: "t", observations: [] }] });
+    await waitFor(() => seen.watcher.updates >= 1, 5000, "first notification");
+    await call(writer.client, "add_observations", { observations: [{ entityName: "A", contents: ["x"] }] });
+    await call(writer.client, "delete_entities", { entityNames: ["nobody"] });
+    await waitFor(() => seen.watcher.updates >= 3, 5000, "a notification per change");
+    // Reads change nothing and notify nobody; other projects' databases are not this one. The daemon sends a
+    // session's notifications in order, so once the next write's notification is in, one for the read would be too.
+    await call(writer.client, "read_graph");
+    await call(writer.client, "create_entities", { entities: [{ name: "barrier", entityType: "t", observations: [] }] });
+    await waitFor(() => seen.watcher.updates >= 4, 5000, "the barrier write's notification");
+    expect(seen.watcher.updates).toBe(4);
+    expect(seen.elsewhere.updates).toBe(0);
+    await call(elsewhere.client, "create_entities", { entities: [{ name: "own", entityType: "t", observations: [] }] });
+    await waitFor(() => seen.elsewhere.updates >= 1, 5000, "the other project's own notification");
+    expect(seen.elsewhere.updates).toBe(1);
+    await call(writer.client, "delete_entities", { entityNames: ["barrier"] });
+    await waitFor(() => seen.watcher.updates >= 5, 5000, "the barrier's removal");
 
-      const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
-      expect(JSON.parse((resource.contents[0] as { text: string }).text)).toEqual({
-        entities: [{ name: "A", entityType: "t", observations: ["x"] }],
-        relations: [],
-      });
-      await watcher.client.unsubscribeResource({ uri: "memory://knowledge-graph" });
-      await call(writer.client, "create_entities", { entities: [{ name: "B", entityType: "t", observations: [] }] });
-      // Subscribed again, the next change notifies once: had B's change notified, that would have come first.
-      await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
-      await call(writer.client, "create_entities", { entities: [{ name: "C", entityType: "t", observations: [] }] });
-      await waitFor(() => seen.watcher.updates >= 6, 5000, "the notification after subscribing again");
-      expect(seen.watcher.updates).toBe(6);
-      for (const s of [writer, watcher, elsewhere]) await s.close();
+    const resource = await watcher.client.readResource({ uri: "memory://knowledge-graph" });
+    expect(JSON.parse((resource.contents[0] as { text: string }).text)).toEqual({
+      entities: [{ name: "A", entityType: "t", observations: ["x"] }],
+      relations: [],
+    });
+    await watcher.client.unsubscribeResource({ uri: "memory://knowledge-graph" });
+    await call(writer.client, "create_entities", { entities: [{ name: "B", entityType: "t", observations: [] }] });
+    // Subscribed again, the next change notifies once: had B's change notified, that would have come first.
+    await watcher.client.subscribeResource({ uri: "memory://knowledge-graph" });
+    await call(writer.client, "create_entities", { entities: [{ name: "C", entityType: "t", observations: [] }] });
+    await waitFor(() => seen.watcher.updates >= 6, 5000, "the notification after subscribing again");
+    expect(seen.watcher.updates).toBe(6);
+    for (const s of [writer, watcher, elsewhere]) await s.close();
   });
 });
 

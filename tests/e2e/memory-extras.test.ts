@@ -17,17 +17,40 @@ describe("msm's additions, through the proxy", () => {
     expect((await call<Graph>(s.client, "search_nodes", { query: "item 3" })).entities.map((e) => e.name)).toEqual(["Item 3"]);
     expect((await call<Graph>(s.client, "search_nodes", { query: "note", limit: 3 })).entities.length).toBe(3);
 
-    const stats = await call<{ database: string; scope: string; why: string; entities: number; observations: number; relations: number; bytes: number; backend: string }>(s.client, "memory_stats");
+    const stats = await call<{
+      database: string;
+      scope: string;
+      why: string;
+      entities: number;
+      observations: number;
+      relations: number;
+      bytes: number;
+      backend: string;
+    }>(s.client, "memory_stats");
     expect({ ...stats, bytes: 0 }).toEqual({
-      database: join(project, ".claude", "memory.db"), scope: "project", why: `the project ${project} keeps its memory in its .claude folder`,
-      entities: 5, observations: 5, relations: 1, bytes: 0, backend: "sqlite",
+      database: join(project, ".claude", "memory.db"),
+      scope: "project",
+      why: `the project ${project} keeps its memory in its .claude folder`,
+      entities: 5,
+      observations: 5,
+      relations: 1,
+      bytes: 0,
+      backend: "sqlite",
     });
 
-    expect(await call(s.client, "rename_entity", { oldName: "Item 1", newName: "Second" })).toEqual({ name: "Second", entityType: "thing", observations: ["note 1"] });
-    expect(await call(s.client, "merge_entities", { sources: ["Item 2"], target: "Second" })).toEqual({
-      name: "Second", entityType: "thing", observations: ["note 1", "note 2"],
+    expect(await call(s.client, "rename_entity", { oldName: "Item 1", newName: "Second" })).toEqual({
+      name: "Second",
+      entityType: "thing",
+      observations: ["note 1"],
     });
-    expect(await call(s.client, "node_relations", { name: "Second", direction: "incoming" })).toEqual({ relations: [{ from: "Item 0", to: "Second", relationType: "next" }] });
+    expect(await call(s.client, "merge_entities", { sources: ["Item 2"], target: "Second" })).toEqual({
+      name: "Second",
+      entityType: "thing",
+      observations: ["note 1", "note 2"],
+    });
+    expect(await call(s.client, "node_relations", { name: "Second", direction: "incoming" })).toEqual({
+      relations: [{ from: "Item 0", to: "Second", relationType: "next" }],
+    });
     const details = await call<{ createdAt: string; updatedAt: string; incomingRelations: number }>(s.client, "entity_details", { name: "Second" });
     expect(Date.parse(details.updatedAt)).toBeGreaterThanOrEqual(Date.parse(details.createdAt));
     expect(details.incomingRelations).toBe(1);

@@ -21,8 +21,14 @@ describe("msm memory import / export", () => {
     const r = rng(42);
     for (let i = 0; i < 40; i++) {
       const name = `${r.pick(NAMES)} ${i % 25}`;
-      await official.client.callTool({ name: "create_entities", arguments: { entities: [{ name, entityType: r.pick(["person", "place"]), observations: [`seen ${i}`, r.pick(NAMES)] }] } });
-      await official.client.callTool({ name: "create_relations", arguments: { relations: [{ from: name, to: `${r.pick(NAMES)} ${r.int(25)}`, relationType: r.pick(["knows", "near"]) }] } });
+      await official.client.callTool({
+        name: "create_entities",
+        arguments: { entities: [{ name, entityType: r.pick(["person", "place"]), observations: [`seen ${i}`, r.pick(NAMES)] }] },
+      });
+      await official.client.callTool({
+        name: "create_relations",
+        arguments: { relations: [{ from: name, to: `${r.pick(NAMES)} ${r.int(25)}`, relationType: r.pick(["knows", "near"]) }] },
+      });
     }
     await official.client.callTool({ name: "delete_entities", arguments: { entityNames: [`${NAMES[0]} 3`] } });
     const original = (await official.client.callTool({ name: "read_graph", arguments: {} })).structuredContent;

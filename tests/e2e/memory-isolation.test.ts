@@ -45,15 +45,19 @@ describe("one slow database never stalls the others (item 7)", () => {
       const text = JSON.stringify(result.content);
       expect(text).toContain("locked by another program");
       expect(text).toContain(`pid ${process.pid}`);
-      process.stderr.write(`foreign lock: A's write answered with an error after ${Math.round(ms)} ms; B's reads meanwhile: ${latencies.map(Math.round).join(", ")} ms\n`);
+      process.stderr.write(
+        `foreign lock: A's write answered with an error after ${Math.round(ms)} ms; B's reads meanwhile: ${latencies.map(Math.round).join(", ")} ms\n`,
+      );
       expect(ms).toBeLessThan(8_000);
 
       foreign.exec("ROLLBACK");
       foreign.close();
       foreign = undefined;
-      expect(await call<{ entities: unknown[] }>(a.client, "create_entities", { entities: [{ name: "a2", entityType: "t", observations: [] }] })).toMatchObject({
-        entities: [{ name: "a2" }],
-      });
+      expect(await call<{ entities: unknown[] }>(a.client, "create_entities", { entities: [{ name: "a2", entityType: "t", observations: [] }] })).toMatchObject(
+        {
+          entities: [{ name: "a2" }],
+        },
+      );
       await a.close();
       await b.close();
     } finally {
@@ -68,7 +72,7 @@ describe("one slow database never stalls the others (item 7)", () => {
     await call(a.client, "read_graph");
     await call(b.client, "create_entities", { entities: [{ name: "b1", entityType: "t", observations: [] }] });
     // Multi-byte text too: A's call is answered on its database's thread and crosses to the event loop as bytes.
-    const big = "x".repeat(4 * 1024 * 1024 - 1024) + "é日本🎉\"\n".repeat(100);
+    const big = "x".repeat(4 * 1024 * 1024 - 1024) + 'é日本🎉"\n'.repeat(100);
     let writing = true;
     const write = timed(() => call(a.client, "create_entities", { entities: [{ name: "big", entityType: "t", observations: [big] }] })).finally(
       () => (writing = false),
@@ -98,7 +102,10 @@ describe("one slow database never stalls the others (item 7)", () => {
   test("sizes are capped with a tool error naming the limit", async () => {
     await using sandbox = new Sandbox(base);
     const s = await openSession(sandbox, sandbox.project("p"));
-    const longName = await s.client.callTool({ name: "create_entities", arguments: { entities: [{ name: "n".repeat(5000), entityType: "t", observations: [] }] } });
+    const longName = await s.client.callTool({
+      name: "create_entities",
+      arguments: { entities: [{ name: "n".repeat(5000), entityType: "t", observations: [] }] },
+    });
     expect(longName.isError).toBe(true);
     expect(JSON.stringify(longName.content)).toContain("entities[0].name is 4.9 KiB; the limit for a name, type or query is 4 KiB");
     const huge = await s.client.callTool({

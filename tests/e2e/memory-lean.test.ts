@@ -16,8 +16,14 @@ async function rawSession(sandbox: Sandbox, project: string) {
     accept: "application/json, text/event-stream",
     "mcp-project-path": project,
   };
-  const post = (body: unknown, extra: Record<string, string> = {}) => fetch(url, { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(body) });
-  const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+  const post = (body: unknown, extra: Record<string, string> = {}) =>
+    fetch(url, { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+  const init = await post({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
   expect(init.status).toBe(200);
   await init.text();
   headers["mcp-session-id"] = init.headers.get("mcp-session-id")!;
@@ -33,7 +39,13 @@ const body = (response: Response): Promise<any> => response.json();
 function sseMessages(text: string): { id?: unknown; method?: string; result?: any; error?: any }[] {
   return text
     .split("\n\n")
-    .map((event) => event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n"))
+    .map((event) =>
+      event
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trim())
+        .join("\n"),
+    )
     .filter((data) => data !== "")
     .map((data) => JSON.parse(data));
 }
@@ -63,18 +75,37 @@ describe("lean answers: JSON when nothing can stream, SSE when something may", (
     expect((await editor.client.listTools()).tools).toEqual(lists[0].tools);
 
     // A tool error and an unknown method are answers too.
-    const missing = await body(await raw.post({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "add_observations", arguments: { observations: [{ entityName: "Nobody", contents: ["x"] }] } } }));
+    const missing = await body(
+      await raw.post({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "add_observations", arguments: { observations: [{ entityName: "Nobody", contents: ["x"] }] } },
+      }),
+    );
     expect(missing.result.isError).toBe(true);
     const unknown = await body(await raw.post({ jsonrpc: "2.0", id: 3, method: "no/such/method" }));
     expect(unknown.error.code).toBe(-32601);
 
-    const progress = await raw.post({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "read_graph", arguments: {}, _meta: { progressToken: "t" } } });
+    const progress = await raw.post({
+      jsonrpc: "2.0",
+      id: 4,
+      method: "tools/call",
+      params: { name: "read_graph", arguments: {}, _meta: { progressToken: "t" } },
+    });
     expect(progress.headers.get("content-type")).toBe("text/event-stream");
     expect(sseMessages(await progress.text()).find((m) => m.id === 4)?.result.structuredContent.entities.length).toBe(1);
 
-    const batch = await raw.post([{ jsonrpc: "2.0", id: 5, method: "ping" }, { jsonrpc: "2.0", id: 6, method: "ping" }]);
+    const batch = await raw.post([
+      { jsonrpc: "2.0", id: 5, method: "ping" },
+      { jsonrpc: "2.0", id: 6, method: "ping" },
+    ]);
     expect(batch.headers.get("content-type")).toBe("text/event-stream");
-    expect(sseMessages(await batch.text()).map((m) => m.id).sort()).toEqual([5, 6]);
+    expect(
+      sseMessages(await batch.text())
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual([5, 6]);
 
     // The SDK's own refusals still come from the SDK: a bad protocol version, a body that is not JSON.
     expect((await raw.post({ jsonrpc: "2.0", id: 7, method: "ping" }, { "mcp-protocol-version": "1999-01-01" })).status).toBe(400);

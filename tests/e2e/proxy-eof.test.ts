@@ -37,42 +37,48 @@ function busyLoops(): { stop(): void } {
 }
 
 describe("proxy at stdin EOF", () => {
-  test(
-    "a 12 MiB answer to a request sent just before stdin closed arrives whole to a slow reader, on a busy machine",
-    async () => {
-      const sandbox = new Sandbox();
-      const server = bigServer();
-      const load = busyLoops();
-      try {
-        for (let run = 0; run < 3; run++) {
-          const proxy = Bun.spawn([MSM, "proxy", "--url", `http://127.0.0.1:${server.port}/mcp`], { env: sandbox.env, stdin: "pipe", stdout: "pipe", stderr: "ignore" });
-          sandbox.track(proxy.pid);
-          const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
-          proxy.stdin.write(`${JSON.stringify(init)}\n${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
-          proxy.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "big", arguments: {} } })}\n`);
-          await proxy.stdin.end();
-          // The editor reads a chunk, then is busy for a while: the pipe stays full most of the time.
-          const reader = proxy.stdout.getReader();
-          const chunks: Uint8Array[] = [];
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            chunks.push(value);
-            await Bun.sleep(3);
-          }
-          expect(await proxy.exited).toBe(0);
-          const lines = Buffer.concat(chunks).toString("utf8").trimEnd().split("\n");
-          expect(lines).toHaveLength(2);
-          const answer = JSON.parse(lines[1]!) as { id: number; result: { content: { text: string }[] } };
-          expect(answer.id).toBe(2);
-          expect(answer.result.content[0]!.text.length).toBe(ANSWER_BYTES / 2);
+  test("a 12 MiB answer to a request sent just before stdin closed arrives whole to a slow reader, on a busy machine", async () => {
+    const sandbox = new Sandbox();
+    const server = bigServer();
+    const load = busyLoops();
+    try {
+      for (let run = 0; run < 3; run++) {
+        const proxy = Bun.spawn([MSM, "proxy", "--url", `http://127.0.0.1:${server.port}/mcp`], {
+          env: sandbox.env,
+          stdin: "pipe",
+          stdout: "pipe",
+          stderr: "ignore",
+        });
+        sandbox.track(proxy.pid);
+        const init = {
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+        };
+        proxy.stdin.write(`${JSON.stringify(init)}\n${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+        proxy.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "big", arguments: {} } })}\n`);
+        await proxy.stdin.end();
+        // The editor reads a chunk, then is busy for a while: the pipe stays full most of the time.
+        const reader = proxy.stdout.getReader();
+        const chunks: Uint8Array[] = [];
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          chunks.push(value);
+          await Bun.sleep(3);
         }
-      } finally {
-        load.stop();
-        server.stop(true);
-        await sandbox.cleanup();
+        expect(await proxy.exited).toBe(0);
+        const lines = Buffer.concat(chunks).toString("utf8").trimEnd().split("\n");
+        expect(lines).toHaveLength(2);
+        const answer = JSON.parse(lines[1]!) as { id: number; result: { content: { text: string }[] } };
+        expect(answer.id).toBe(2);
+        expect(answer.result.content[0]!.text.length).toBe(ANSWER_BYTES / 2);
       }
-    },
-    120_000,
-  );
+    } finally {
+      load.stop();
+      server.stop(true);
+      await sandbox.cleanup();
+    }
+  }, 120_000);
 });

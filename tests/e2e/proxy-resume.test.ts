@@ -24,7 +24,13 @@ async function startServer(sandbox: Sandbox, ...flags: string[]): Promise<{ url:
 
 async function openProxy(sandbox: Sandbox, url: string): Promise<{ client: Client; logs: string[]; stderr: () => string }> {
   requireBinary();
-  const transport = new StdioClientTransport({ command: MSM, args: ["proxy", "--url", url], env: { ...sandbox.env, MSM_DEBUG: "1" }, cwd: sandbox.root, stderr: "pipe" });
+  const transport = new StdioClientTransport({
+    command: MSM,
+    args: ["proxy", "--url", url],
+    env: { ...sandbox.env, MSM_DEBUG: "1" },
+    cwd: sandbox.root,
+    stderr: "pipe",
+  });
   let stderr = "";
   transport.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const client = new Client({ name: "msm-test", version: "1.0.0" });
@@ -35,7 +41,7 @@ async function openProxy(sandbox: Sandbox, url: string): Promise<{ client: Clien
   return { client, logs, stderr: () => stderr };
 }
 
-const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
 
 test(
   "a server that closes the answer stream on purpose: the proxy resumes after `retry` and the editor gets the real result",

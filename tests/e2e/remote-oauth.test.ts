@@ -104,7 +104,9 @@ test(
 
       const status = await msm(sandbox, ["status"]);
       expect(status.stdout).toMatch(/remote.*logged in/i);
-      const json = JSON.parse((await msm(sandbox, ["status", "--json"])).stdout) as { logins?: Record<string, { loggedIn: boolean; expiresAt: number | null }> };
+      const json = JSON.parse((await msm(sandbox, ["status", "--json"])).stdout) as {
+        logins?: Record<string, { loggedIn: boolean; expiresAt: number | null }>;
+      };
       expect(json.logins?.remote?.loggedIn).toBe(true);
       expect(json.logins?.remote?.expiresAt).toBeGreaterThan(Date.now() - TTL_SECONDS * 1000);
 
@@ -113,7 +115,11 @@ test(
       expect((await msm(sandbox, ["status"])).stdout).toMatch(/remote.*not logged in/i);
       await Promise.all(sessions.map((s) => s.close()));
     } catch (error) {
-      console.error(await Bun.file(join(sandbox.msmHome, "logs", "remote.log")).text().catch(() => "(no relay log)"));
+      console.error(
+        await Bun.file(join(sandbox.msmHome, "logs", "remote.log"))
+          .text()
+          .catch(() => "(no relay log)"),
+      );
       throw error;
     }
   },
@@ -196,7 +202,11 @@ test(
       expect((await server.stats()).refusedClients).toBeGreaterThanOrEqual(1);
       expect(await Bun.file(opened).exists()).toBe(false);
     } catch (error) {
-      console.error(await Bun.file(join(sandbox.msmHome, "logs", "robot.log")).text().catch(() => "(no relay log)"));
+      console.error(
+        await Bun.file(join(sandbox.msmHome, "logs", "robot.log"))
+          .text()
+          .catch(() => "(no relay log)"),
+      );
       throw error;
     }
   },

@@ -13,7 +13,7 @@ describe("msm service (systemd)", () => {
     await using sandbox = new Sandbox();
     const runtime = join(sandbox.root, "run");
     mkdirSync(runtime, { mode: 0o700 });
-    const env = { XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: "" , XDG_CONFIG_HOME: "" };
+    const env = { XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: "", XDG_CONFIG_HOME: "" };
     const unit = join(sandbox.home, ".config", "systemd", "user", "msm.service");
 
     const install = await msm(sandbox, ["service", "install"], env);

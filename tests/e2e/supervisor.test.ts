@@ -6,7 +6,16 @@ import { Sandbox, alive, call, kill, msm, openSession, processesMatching, waitFo
 type Graph = { entities: { name: string }[]; relations: unknown[] };
 type Status = {
   supervisor: { pid: number; port: number } | null;
-  targets: { name: string; state: string; pid: number | null; port: number | null; restarts: number; sessions: number | null; note: string | null; lastLog: string[] }[];
+  targets: {
+    name: string;
+    state: string;
+    pid: number | null;
+    port: number | null;
+    restarts: number;
+    sessions: number | null;
+    note: string | null;
+    lastLog: string[];
+  }[];
 };
 
 const EVERYTHING = resolve(import.meta.dir, "../../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
@@ -61,8 +70,7 @@ describe("leftovers are non-events", () => {
         await dead.exited;
         const stale = (pid: number, extra: object = {}) =>
           JSON.stringify({ pid, port: 1, transport: "streamable-http", startedAt: new Date(0).toISOString(), version: "0.0.0", path: "/mcp", ...extra });
-        const content =
-          kind === "dead pid" ? stale(dead.pid) : kind === "recycled pid" ? stale(sleeper.pid, { pidStart: "1" }) : "{ this is not json";
+        const content = kind === "dead pid" ? stale(dead.pid) : kind === "recycled pid" ? stale(sleeper.pid, { pidStart: "1" }) : "{ this is not json";
         writeFileSync(join(sandbox.msmHome, "memory.lock"), content);
         writeFileSync(join(sandbox.msmHome, "supervisor.lock"), content.replace('"streamable-http"', '"http"'));
         // Left over from a crash a minute ago: a corrupt lock written just now would be its live holder's to heal, and
@@ -113,13 +121,23 @@ describe("external targets", () => {
       ...base,
       targets: {
         ...base.targets,
-        everything: { command: "node", args: [EVERYTHING, "streamableHttp"], env: { PORT: "{port}" }, transport: "streamable-http", port: busy.port, health: "mcp" },
+        everything: {
+          command: "node",
+          args: [EVERYTHING, "streamableHttp"],
+          env: { PORT: "{port}" },
+          transport: "streamable-http",
+          port: busy.port,
+          health: "mcp",
+        },
       },
     });
     try {
       const project = sandbox.project("p");
       const [a, b] = await Promise.all([openSession(sandbox, project, { target: "everything" }), openSession(sandbox, project, { target: "everything" })]);
-      for (const [client, text] of [[a.client, "from a"], [b.client, "from b"]] as const) {
+      for (const [client, text] of [
+        [a.client, "from a"],
+        [b.client, "from b"],
+      ] as const) {
         const result = await client.callTool({ name: "echo", arguments: { message: text } });
         expect(JSON.stringify(result.content)).toContain(text);
       }
@@ -152,16 +170,24 @@ describe("self-healing", () => {
     const victim = sandbox.lock("memory")!.pid;
     const killedAt = performance.now();
     kill(victim, "SIGKILL");
-    const successor = await waitFor(() => {
-      const lock = sandbox.lock("memory");
-      return lock && lock.pid !== victim && lock.port > 0 && alive(lock.pid) ? lock : undefined;
-    }, 15_000, "a new memory daemon");
+    const successor = await waitFor(
+      () => {
+        const lock = sandbox.lock("memory");
+        return lock && lock.pid !== victim && lock.port > 0 && alive(lock.pid) ? lock : undefined;
+      },
+      15_000,
+      "a new memory daemon",
+    );
     await waitFor(async () => (await fetch(`http://127.0.0.1:${successor.port}/health`).catch(() => undefined))?.ok, 10_000, "health");
     process.stderr.write(`killed daemon replaced in ${Math.round(performance.now() - killedAt)} ms\n`);
-    const st = await waitFor(async () => {
-      const now = await status(sandbox);
-      return row(now, "memory").state === "running" ? now : undefined;
-    }, 10_000, "status running");
+    const st = await waitFor(
+      async () => {
+        const now = await status(sandbox);
+        return row(now, "memory").state === "running" ? now : undefined;
+      },
+      10_000,
+      "status running",
+    );
     expect(row(st, "memory")).toMatchObject({ state: "running", pid: successor.pid, restarts: 1 });
     await s.close();
   }, 90_000);
@@ -181,20 +207,28 @@ describe("self-healing", () => {
     // The next session goes straight to the daemon and brings a supervisor back, which adopts the daemon.
     const b = await openSession(sandbox, project);
     expect((await call<Graph>(b.client, "read_graph")).entities.map((e) => e.name)).toEqual(["kept"]);
-    const second = await waitFor(() => {
-      const lock = sandbox.lock("supervisor");
-      return lock && lock.pid !== first && lock.port > 0 ? lock.pid : undefined;
-    }, 15_000, "a new supervisor");
+    const second = await waitFor(
+      () => {
+        const lock = sandbox.lock("supervisor");
+        return lock && lock.pid !== first && lock.port > 0 ? lock.pid : undefined;
+      },
+      15_000,
+      "a new supervisor",
+    );
     const st = await status(sandbox);
     expect(st.supervisor!.pid).toBe(second);
     expect(row(st, "memory")).toMatchObject({ state: "running", pid: daemon });
 
     // Adopted means watched: its death is noticed and repaired by the new supervisor.
     kill(daemon, "SIGKILL");
-    await waitFor(() => {
-      const lock = sandbox.lock("memory");
-      return lock && lock.pid !== daemon && lock.port > 0 && alive(lock.pid);
-    }, 15_000, "the adopted daemon to be restarted");
+    await waitFor(
+      () => {
+        const lock = sandbox.lock("memory");
+        return lock && lock.pid !== daemon && lock.port > 0 && alive(lock.pid);
+      },
+      15_000,
+      "the adopted daemon to be restarted",
+    );
     await a.close();
     await b.close();
   }, 90_000);
@@ -209,10 +243,14 @@ describe("self-healing", () => {
     expect(first.code).not.toBe(0);
     expect(first.stderr).toContain("msm logs broken");
 
-    const failed = await waitFor(async () => {
-      const st = await status(sandbox);
-      return row(st, "broken").state === "failed" ? st : undefined;
-    }, 20_000, "state failed");
+    const failed = await waitFor(
+      async () => {
+        const st = await status(sandbox);
+        return row(st, "broken").state === "failed" ? st : undefined;
+      },
+      20_000,
+      "state failed",
+    );
     expect(failed.code).toBe(1);
     expect(row(failed, "broken").lastLog.join("\n")).toContain("boom: cannot open the index");
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { FILESYSTEM, NODE, textOf } from "../helpers/hosted.ts";
 import { Sandbox, call, openSession, type Session } from "../helpers/sandbox.ts";
 
-const NAMES = ["Proj é", "Проекты/x", "日本語 😀", "José's 100% \"quoted\""];
+const NAMES = ["Proj é", "Проекты/x", "日本語 😀", 'José\'s 100% "quoted"'];
 
 describe("project folders with non-ASCII names", () => {
   test("memory keeps each project's graph in its own folder, and a hosted server is started in it", async () => {

@@ -27,7 +27,13 @@ describe("upgrading a running msm", () => {
 
   async function session(binary: string, project: string) {
     let stderr = "";
-    const transport = new StdioClientTransport({ command: binary, args: ["proxy", "--target", "memory"], env: { ...sandbox.env, MSM_PROJECT_DIR: project }, cwd: project, stderr: "pipe" });
+    const transport = new StdioClientTransport({
+      command: binary,
+      args: ["proxy", "--target", "memory"],
+      env: { ...sandbox.env, MSM_PROJECT_DIR: project },
+      cwd: project,
+      stderr: "pipe",
+    });
     transport.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const client = new Client({ name: "upgrade-test", version: "1" });
     await client.connect(transport);

@@ -18,7 +18,11 @@ export function seedBigGraph(file: string, size: number, hubDegree = 5_000): voi
       const relations = [];
       for (let i = start; i < Math.min(size, start + batch); i++) {
         const topic = TOPICS[i % TOPICS.length]!;
-        entities.push({ name: `entity-${i}`, entityType: topic, observations: [`Works on ${topic} in batch ${Math.floor(i / 1000)}`, `Observation ${i} about ${TOPICS[(i * 7) % TOPICS.length]}`] });
+        entities.push({
+          name: `entity-${i}`,
+          entityType: topic,
+          observations: [`Works on ${topic} in batch ${Math.floor(i / 1000)}`, `Observation ${i} about ${TOPICS[(i * 7) % TOPICS.length]}`],
+        });
         relations.push({ from: `entity-${i}`, to: `entity-${(i + 1) % size}`, relationType: "next" });
       }
       store.importGraph(entities, relations);

@@ -58,12 +58,16 @@ export class Browser {
     let text = "";
     const reader = child.stderr.getReader();
     const decoder = new TextDecoder();
-    const endpoint = await waitFor(async () => {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`chromium exited before listening:\n${text}`);
-      text += decoder.decode(value);
-      return /DevTools listening on (ws:\/\/\S+)/.exec(text)?.[1];
-    }, 30_000, "chromium to listen");
+    const endpoint = await waitFor(
+      async () => {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`chromium exited before listening:\n${text}`);
+        text += decoder.decode(value);
+        return /DevTools listening on (ws:\/\/\S+)/.exec(text)?.[1];
+      },
+      30_000,
+      "chromium to listen",
+    );
     void (async () => {
       while (!(await reader.read().catch(() => ({ done: true }))).done);
     })();
@@ -118,8 +122,10 @@ export class Page {
   ) {
     browser.on((message) => {
       if (message.sessionId !== sessionId) return;
-      if (message.method === "Runtime.exceptionThrown") this.errors.push(message.params.exceptionDetails?.exception?.description ?? message.params.exceptionDetails?.text);
-      if (message.method === "Runtime.consoleAPICalled" && message.params.type === "error") this.errors.push(message.params.args.map((a: any) => a.value ?? a.description).join(" "));
+      if (message.method === "Runtime.exceptionThrown")
+        this.errors.push(message.params.exceptionDetails?.exception?.description ?? message.params.exceptionDetails?.text);
+      if (message.method === "Runtime.consoleAPICalled" && message.params.type === "error")
+        this.errors.push(message.params.args.map((a: any) => a.value ?? a.description).join(" "));
     });
   }
 

@@ -155,16 +155,14 @@ export class Sandbox implements AsyncDisposable {
       return [];
     }
     const needle = `MSM_HOME=${this.msmHome}\0`;
-    return entries
-      .map(Number)
-      .filter((pid) => {
-        if (pid === process.pid || !alive(pid)) return false;
-        try {
-          return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle);
-        } catch {
-          return false;
-        }
-      });
+    return entries.map(Number).filter((pid) => {
+      if (pid === process.pid || !alive(pid)) return false;
+      try {
+        return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle);
+      } catch {
+        return false;
+      }
+    });
   }
 }
 

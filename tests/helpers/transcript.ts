@@ -169,7 +169,10 @@ export function elicitedContent(schema: unknown, name: string): Record<string, u
 /** The client's answers to server→client requests: each names the session, so one reaching another session shows. */
 export const answers = {
   sampling: (name: string) => ({ model: `model-of-${name}`, role: "assistant" as const, content: { type: "text" as const, text: `sampled by ${name}` } }),
-  elicitation: (name: string, requestedSchema: unknown) => ({ action: "accept" as const, content: elicitedContent(requestedSchema, name) as Record<string, string | number | boolean | string[]> }),
+  elicitation: (name: string, requestedSchema: unknown) => ({
+    action: "accept" as const,
+    content: elicitedContent(requestedSchema, name) as Record<string, string | number | boolean | string[]>,
+  }),
   roots: (folders: string[]) => ({ roots: folders.map((folder) => ({ uri: pathToFileURL(folder).href, name: folder.split("/").pop() || folder })) }),
 };
 
@@ -193,7 +196,10 @@ function makeClient(name: string, version: Version, capabilities: Capabilities):
   if (version === "2026-07-28") {
     const client = new ModernClient(info, { capabilities: declared, versionNegotiation: { mode: "auto" } });
     if (capabilities.sampling) client.setRequestHandler("sampling/createMessage", async () => answers.sampling(name));
-    if (capabilities.elicitation) client.setRequestHandler("elicitation/create", async (request) => answers.elicitation(name, (request.params as { requestedSchema?: unknown }).requestedSchema));
+    if (capabilities.elicitation)
+      client.setRequestHandler("elicitation/create", async (request) =>
+        answers.elicitation(name, (request.params as { requestedSchema?: unknown }).requestedSchema),
+      );
     if (capabilities.roots) client.setRequestHandler("roots/list", async () => answers.roots(capabilities.roots!));
     return {
       connect: (transport) => client.connect(transport as never),
@@ -205,7 +211,10 @@ function makeClient(name: string, version: Version, capabilities: Capabilities):
   }
   const client = new Client(info, { capabilities: declared });
   if (capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, async () => answers.sampling(name));
-  if (capabilities.elicitation) client.setRequestHandler(ElicitRequestSchema, async (request) => answers.elicitation(name, (request.params as { requestedSchema?: unknown }).requestedSchema));
+  if (capabilities.elicitation)
+    client.setRequestHandler(ElicitRequestSchema, async (request) =>
+      answers.elicitation(name, (request.params as { requestedSchema?: unknown }).requestedSchema),
+    );
   if (capabilities.roots) client.setRequestHandler(ListRootsRequestSchema, async () => answers.roots(capabilities.roots!));
   return {
     connect: (transport) => client.connect(transport),
@@ -453,7 +462,14 @@ export class RawStdio {
 
   /** initialize + notifications/initialized, as a client of `version` with `capabilities`. */
   async initialize(version = "2025-11-25", capabilities: object = {}): Promise<string | undefined> {
-    this.send(JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: version, capabilities, clientInfo: { name: "raw", version: "1" } } }));
+    this.send(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: version, capabilities, clientInfo: { name: "raw", version: "1" } },
+      }),
+    );
     const line = await this.answer(0, 30_000);
     this.send(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
     return line;

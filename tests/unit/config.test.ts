@@ -36,7 +36,10 @@ describe("config", () => {
 
   test("memory keeps its database through resolution; a broken entry that names one says so", () => {
     const url = "postgres://team@db.example/memory";
-    expect(resolveTarget(parseConfig(JSON.stringify({ targets: { memory: { database: url } } })), "memory")).toMatchObject({ database: url, databaseError: undefined });
+    expect(resolveTarget(parseConfig(JSON.stringify({ targets: { memory: { database: url } } })), "memory")).toMatchObject({
+      database: url,
+      databaseError: undefined,
+    });
     const broken = readConfig(JSON.stringify({ targets: { memory: { database: "mysql://x", port: 1 } } }));
     expect(resolveTarget(broken, "memory")).toMatchObject({ database: undefined, databaseError: expect.stringContaining("targets.memory.database") });
     const typo = readConfig(JSON.stringify({ targets: { memory: { port: "x" } } }));
@@ -44,8 +47,17 @@ describe("config", () => {
   });
 
   test("a target with a url is remote: headers and a hand-registered OAuth client optional; unknown keys named", () => {
-    const config = parseConfig(JSON.stringify({ targets: { r: { url: "https://mcp.example.com/mcp", headers: { "X-Team": "core" }, oauth: { clientId: "id" } } } }));
-    expect(resolveTarget(config, "r")).toMatchObject({ kind: "remote", url: "https://mcp.example.com/mcp", headers: { "X-Team": "core" }, oauth: { clientId: "id" }, port: 0, path: "/mcp" });
+    const config = parseConfig(
+      JSON.stringify({ targets: { r: { url: "https://mcp.example.com/mcp", headers: { "X-Team": "core" }, oauth: { clientId: "id" } } } }),
+    );
+    expect(resolveTarget(config, "r")).toMatchObject({
+      kind: "remote",
+      url: "https://mcp.example.com/mcp",
+      headers: { "X-Team": "core" },
+      oauth: { clientId: "id" },
+      port: 0,
+      path: "/mcp",
+    });
     expect(() => parseConfig(JSON.stringify({ targets: { r: { url: "https://x/mcp", command: "node" } } }))).toThrow(/targets\.r\.command/);
     expect(() => parseConfig(JSON.stringify({ targets: { r: { url: "not a url" } } }))).toThrow(/targets\.r\.url/);
   });
@@ -55,14 +67,18 @@ describe("config", () => {
     expect(resolveTarget(parseConfig(remote({ clientId: "id" })), "r")).toMatchObject({ oauth: { grant: "authorization_code" } });
     const jwt = { clientId: "id", grant: "client_credentials", privateKeyFile: "key.pem", algorithm: "ES256" };
     expect(resolveTarget(parseConfig(remote(jwt)), "r")).toMatchObject({ oauth: jwt });
-    expect(() => parseConfig(remote({ clientId: "id", grant: "client_credentials" }))).toThrow(/targets\.r\.oauth\.grant: "grant": "client_credentials" needs a clientSecret or a privateKeyFile/);
+    expect(() => parseConfig(remote({ clientId: "id", grant: "client_credentials" }))).toThrow(
+      /targets\.r\.oauth\.grant: "grant": "client_credentials" needs a clientSecret or a privateKeyFile/,
+    );
     expect(() => parseConfig(remote({ clientId: "id", privateKeyFile: "key.pem" }))).toThrow(/targets\.r\.oauth\.privateKeyFile/);
     expect(() => parseConfig(remote({ clientId: "id", grant: "password", clientSecret: "s" }))).toThrow(/targets\.r\.oauth\.grant: must be one of/);
   });
 
   test("mistakes are named", () => {
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { idleMinutes: -1 } } }))).toThrow(/targets\.memory\.idleMinutes/);
-    expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", transport: "streamable-http", health: "ping" } } }))).toThrow(/targets\.code\.health/);
+    expect(() => parseConfig(JSON.stringify({ targets: { code: { command: "x", transport: "streamable-http", health: "ping" } } }))).toThrow(
+      /targets\.code\.health/,
+    );
     expect(() => parseConfig(JSON.stringify({ supervisor: { port: 3199, idle: 1 } }))).toThrow(/unknown key "supervisor\.idle"/);
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { command: "x" } } }))).toThrow(/"port", "daemonIdleMinutes", "idleMinutes", "database"/);
   });

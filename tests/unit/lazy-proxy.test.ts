@@ -24,7 +24,16 @@ test("proxy mode never loads SQLite, Hono or the memory server", () => {
   // ensure.ts is what a proxy loads (dynamically) to start or find a daemon; it must stay as light.
   const entries = ["proxy/index.ts", "cli/commands/proxy.ts", "cli/main.ts", "lib/ensure.ts", "lib/config.ts"];
   const graph = entries.flatMap((entry) => [...staticGraph(join(src, entry))]);
-  const offenders = graph.filter((m) => m === "bun:sqlite" || m === "hono" || m.startsWith("hono/") || m.includes("/src/memory/") || m.includes("/src/supervisor/") || m.includes("/src/install/") || m.includes("/server/"));
+  const offenders = graph.filter(
+    (m) =>
+      m === "bun:sqlite" ||
+      m === "hono" ||
+      m.startsWith("hono/") ||
+      m.includes("/src/memory/") ||
+      m.includes("/src/supervisor/") ||
+      m.includes("/src/install/") ||
+      m.includes("/server/"),
+  );
   expect(offenders).toEqual([]);
 });
 

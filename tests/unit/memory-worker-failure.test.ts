@@ -18,7 +18,13 @@ function projectDir(): string {
 /** Settles within `ms` or fails the test naming what hung. */
 async function settled<T>(promise: Promise<T>, ms: number, what: string): Promise<{ value?: T; error?: Error }> {
   const timeout = Bun.sleep(ms).then(() => ({ error: new Error(`${what} still waiting after ${ms} ms`), hung: true }));
-  const result = await Promise.race([promise.then((value) => ({ value }), (error: Error) => ({ error })), timeout]);
+  const result = await Promise.race([
+    promise.then(
+      (value) => ({ value }),
+      (error: Error) => ({ error }),
+    ),
+    timeout,
+  ]);
   if ("hung" in result) throw result.error;
   return result;
 }
@@ -67,9 +73,17 @@ describe("a failed store worker", () => {
     );
     const inProject = <T>(fn: () => Promise<T>) => requestProject.run(dir, fn);
     try {
-      const failed = await settled(inProject(() => databases.current().readGraph()), 10_000, "the call on the dying worker");
+      const failed = await settled(
+        inProject(() => databases.current().readGraph()),
+        10_000,
+        "the call on the dying worker",
+      );
       expect(failed.error?.message).toContain("failed");
-      const graph = await settled(inProject(() => databases.current().readGraph()), 10_000, "the call after the failure");
+      const graph = await settled(
+        inProject(() => databases.current().readGraph()),
+        10_000,
+        "the call after the failure",
+      );
       expect(graph.value?.entities.map((e) => e.name)).toEqual(["kept"]);
       expect(lines.some((l) => l.includes("its worker failed; starting a new one"))).toBe(true);
       expect(opened).toBe(2);

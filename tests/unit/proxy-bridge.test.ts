@@ -123,7 +123,11 @@ const INIT: JsonRpcMessage = {
   jsonrpc: "2.0",
   id: 0,
   method: "initialize",
-  params: { protocolVersion: "2025-06-18", capabilities: { roots: { listChanged: true }, sampling: {}, experimental: { editorOnly: { x: 1 } } }, clientInfo: { name: "ed", version: "1" } },
+  params: {
+    protocolVersion: "2025-06-18",
+    capabilities: { roots: { listChanged: true }, sampling: {}, experimental: { editorOnly: { x: 1 } } },
+    clientInfo: { name: "ed", version: "1" },
+  },
 };
 const INITIALIZED: JsonRpcMessage = { jsonrpc: "2.0", method: "notifications/initialized" };
 const call = (id: number, name: string, args: object = {}): JsonRpcMessage => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
@@ -318,7 +322,10 @@ describe("GET stream resumption", () => {
       if (init.method === "DELETE") return new Response(null, { status: 200 });
       const body = JSON.parse(String(init.body)) as JsonRpcMessage;
       if (body.method === "initialize") {
-        return Response.json({ jsonrpc: "2.0", id: body.id, result: { protocolVersion: "2025-11-25", capabilities: {}, serverInfo: { name: "f", version: "1" } } }, { headers: { "mcp-session-id": "s-1" } });
+        return Response.json(
+          { jsonrpc: "2.0", id: body.id, result: { protocolVersion: "2025-11-25", capabilities: {}, serverInfo: { name: "f", version: "1" } } },
+          { headers: { "mcp-session-id": "s-1" } },
+        );
       }
       return new Response(null, { status: 202 });
     }) as unknown as typeof fetch;

@@ -54,7 +54,9 @@ describe("loopback connections", () => {
 
   test("concurrent POSTs each get a connection; an event stream is handed over as it comes, then the connection is reused", async () => {
     const { url } = await server("ok");
-    const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => post(`${url}/mcp`, `c${i}`).then((r) => r.json() as Promise<{ port: number; body: string }>)));
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => post(`${url}/mcp`, `c${i}`).then((r) => r.json() as Promise<{ port: number; body: string }>)),
+    );
     expect(answers.map((a) => a.body)).toEqual(["c0", "c1", "c2", "c3"]);
     expect(new Set(answers.map((a) => a.port)).size).toBe(4);
     const stream = await post(`${url}/sse`, "");
@@ -73,7 +75,9 @@ describe("loopback connections", () => {
       socket: {
         data(socket) {
           const port = socket.remotePort;
-          socket.write(`HTTP/1.0 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${JSON.stringify({ port }).length}\r\n\r\n${JSON.stringify({ port })}`);
+          socket.write(
+            `HTTP/1.0 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${JSON.stringify({ port }).length}\r\n\r\n${JSON.stringify({ port })}`,
+          );
           socket.end();
         },
       },

@@ -70,7 +70,9 @@ describe("readLines", () => {
 
 describe("readSse", () => {
   test("events, multi-line data, CRLF, comments, id and retry", async () => {
-    const events = await collect(readSse(chunks(": keep-alive\n\nevent: endpoint\r\ndata: /message?sessionId=1\r\n\r\n", "id: 7\nretry: 1500\ndata: {\"a\":\ndata: 1}\n", "\n")));
+    const events = await collect(
+      readSse(chunks(": keep-alive\n\nevent: endpoint\r\ndata: /message?sessionId=1\r\n\r\n", 'id: 7\nretry: 1500\ndata: {"a":\ndata: 1}\n', "\n")),
+    );
     expect(events).toEqual([
       { event: "endpoint", data: "/message?sessionId=1", id: undefined, retry: undefined },
       { event: "message", data: '{"a":\n1}', id: "7", retry: 1500 },
@@ -95,7 +97,10 @@ describe("readSse", () => {
 
 describe("parseLine", () => {
   test("bad JSON → -32700 with id null", () => {
-    expect(parseLine("{nope")).toEqual({ messages: [], errors: [{ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the line is not valid JSON" } }] });
+    expect(parseLine("{nope")).toEqual({
+      messages: [],
+      errors: [{ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the line is not valid JSON" } }],
+    });
   });
 
   test("invalid messages → -32600, with their id when it is usable", () => {

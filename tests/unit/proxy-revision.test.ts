@@ -18,7 +18,9 @@ describe("revision headers", () => {
       "mcp-protocol-version": "2026-07-28",
       "mcp-method": "server/discover",
     });
-    expect(revisionHeaders({ jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: "file:///a b", _meta: meta } }, tools)["mcp-name"]).toBe("file:///a b");
+    expect(revisionHeaders({ jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: "file:///a b", _meta: meta } }, tools)["mcp-name"]).toBe(
+      "file:///a b",
+    );
     expect(revisionHeaders({ jsonrpc: "2.0", id: 3, method: "tasks/get", params: { taskId: "t1", _meta: meta } }, tools)["mcp-name"]).toBe("t1");
     expect(revisionHeaders({ jsonrpc: "2.0", id: 4, method: "tools/list", params: { _meta: meta } }, tools)["mcp-name"]).toBeUndefined();
   });
@@ -48,7 +50,8 @@ describe("revision headers", () => {
         },
       ],
     });
-    const call = (args: unknown) => revisionHeaders({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "deploy", arguments: args, _meta: meta } }, tools);
+    const call = (args: unknown) =>
+      revisionHeaders({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "deploy", arguments: args, _meta: meta } }, tools);
     const headers = call({ region: "eu", opts: { dry: false, n: 3 }, list: ["x"] });
     expect(headers["mcp-param-region"]).toBe("eu");
     expect(headers["mcp-param-dry-run"]).toBe("false");
@@ -56,7 +59,11 @@ describe("revision headers", () => {
     expect(headers["mcp-param-nope"]).toBeUndefined();
     // Absent or null arguments send no header; an unknown tool sends none.
     expect(Object.keys(call({ region: null })).filter((k) => k.startsWith("mcp-param-"))).toEqual([]);
-    expect(Object.keys(revisionHeaders({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "other", arguments: { region: "x" }, _meta: meta } }, tools)).filter((k) => k.startsWith("mcp-param-"))).toEqual([]);
+    expect(
+      Object.keys(
+        revisionHeaders({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "other", arguments: { region: "x" }, _meta: meta } }, tools),
+      ).filter((k) => k.startsWith("mcp-param-")),
+    ).toEqual([]);
   });
 
   test("tools with invalid x-mcp-header declarations are left out of a 2026-07-28 tools/list, kept otherwise", () => {
@@ -65,9 +72,16 @@ describe("revision headers", () => {
     expect(scanDeclarations(prop({ "x-mcp-header": "" }))).toBeUndefined();
     expect(scanDeclarations(prop({ "x-mcp-header": "has space" }))).toBeUndefined();
     expect(scanDeclarations({ type: "object", properties: { n: { type: "number", "x-mcp-header": "N" } } })).toBeUndefined();
-    expect(scanDeclarations({ type: "object", properties: { a: { type: "string", "x-mcp-header": "X" }, b: { type: "string", "x-mcp-header": "x" } } })).toBeUndefined();
+    expect(
+      scanDeclarations({ type: "object", properties: { a: { type: "string", "x-mcp-header": "X" }, b: { type: "string", "x-mcp-header": "x" } } }),
+    ).toBeUndefined();
     expect(scanDeclarations({ type: "object", properties: { l: { type: "array", items: { type: "string", "x-mcp-header": "L" } } } })).toBeUndefined();
-    const result = () => ({ tools: [{ name: "good", inputSchema: prop({ "x-mcp-header": "Ok" }) }, { name: "bad", inputSchema: prop({ "x-mcp-header": "" }) }] });
+    const result = () => ({
+      tools: [
+        { name: "good", inputSchema: prop({ "x-mcp-header": "Ok" }) },
+        { name: "bad", inputSchema: prop({ "x-mcp-header": "" }) },
+      ],
+    });
     const modern = result();
     expect(new ToolHeaders().learn(modern, true)).toEqual(["bad"]);
     expect(modern.tools.map((t) => t.name)).toEqual(["good"]);

@@ -36,7 +36,9 @@ async function until<T>(check: () => T, ms = 10_000): Promise<T> {
 describe("keeper", () => {
   test("a daemon that keeps dying is retried with backoff, then failed with its last log lines", async () => {
     expect(BACKOFF_MS).toEqual([20, 20, 20, 20, 20]);
-    const config = parseConfig(JSON.stringify({ targets: { crashy: { command: "sh", args: ["-c", "echo 'boom: bad flag'; exit 3"], transport: "streamable-http" } } }));
+    const config = parseConfig(
+      JSON.stringify({ targets: { crashy: { command: "sh", args: ["-c", "echo 'boom: bad flag'; exit 3"], transport: "streamable-http" } } }),
+    );
     const keeper = new Keeper(resolveTarget(config, "crashy"), log, token);
     const first = await keeper.ensure(5_000).catch((e) => e);
     expect(first.code).toBe("DAEMON_START_FAILED");
@@ -48,7 +50,7 @@ describe("keeper", () => {
     expect(status.restarts).toBe(5);
     const refused = await keeper.ensure(5_000).catch((e) => e);
     expect(refused.code).toBe("DAEMON_FAILED");
-    expect(refused.message).toContain('msm restart crashy');
+    expect(refused.message).toContain("msm restart crashy");
     expect(refused.message).toContain("boom: bad flag");
     keeper.dispose();
   });

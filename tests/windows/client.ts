@@ -25,7 +25,13 @@ type Result = { project: string; ok: boolean; steps: Record<string, unknown>; er
 const plan = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as Plan;
 
 async function open(project: string): Promise<Client> {
-  const transport = new StdioClientTransport({ command: plan.msm, args: ["proxy", "--target", plan.target], cwd: project, env: process.env as Record<string, string>, stderr: "ignore" });
+  const transport = new StdioClientTransport({
+    command: plan.msm,
+    args: ["proxy", "--target", plan.target],
+    cwd: project,
+    env: process.env as Record<string, string>,
+    stderr: "ignore",
+  });
   const client = new Client({ name: "msm-windows-smoke", version: "1.0.0" });
   await client.connect(transport, TIMEOUT);
   return client;
@@ -41,7 +47,12 @@ async function memorySession(client: Client, project: string, steps: Record<stri
   steps.tools = (await client.listTools(undefined, TIMEOUT)).tools.map((t) => t.name).sort();
   const call = async (name: string, args: Record<string, unknown>) => structured(await client.callTool({ name, arguments: args }, undefined, TIMEOUT));
   // Several writes and reads in a row: on Windows the second call used to fail (chmod of the open memory.db-shm).
-  steps.created = await call("create_entities", { entities: [{ name: `Alice ${tag}`, entityType: "person", observations: ["likes tea"] }, { name: "Bob", entityType: "person", observations: [] }] });
+  steps.created = await call("create_entities", {
+    entities: [
+      { name: `Alice ${tag}`, entityType: "person", observations: ["likes tea"] },
+      { name: "Bob", entityType: "person", observations: [] },
+    ],
+  });
   steps.related = await call("create_relations", { relations: [{ from: `Alice ${tag}`, to: "Bob", relationType: "knows" }] });
   steps.observed = await call("add_observations", { observations: [{ entityName: "Bob", contents: ["drinks coffee", "café au lait"] }] });
   steps.graph = await call("read_graph", {});

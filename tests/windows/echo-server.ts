@@ -15,11 +15,27 @@ process.stdin.on("data", (chunk: string) => {
     const message = JSON.parse(line) as { id?: number | string; method?: string; params?: { protocolVersion?: string } };
     if (message.id === undefined || !message.method) continue;
     if (message.method === "initialize") {
-      send({ jsonrpc: "2.0", id: message.id, result: { protocolVersion: message.params?.protocolVersion ?? "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "echo-argv", version: "1.0.0" } } });
+      send({
+        jsonrpc: "2.0",
+        id: message.id,
+        result: {
+          protocolVersion: message.params?.protocolVersion ?? "2025-06-18",
+          capabilities: { tools: {} },
+          serverInfo: { name: "echo-argv", version: "1.0.0" },
+        },
+      });
     } else if (message.method === "tools/list") {
-      send({ jsonrpc: "2.0", id: message.id, result: { tools: [{ name: "argv", description: "The arguments this server was started with", inputSchema: { type: "object" } }] } });
+      send({
+        jsonrpc: "2.0",
+        id: message.id,
+        result: { tools: [{ name: "argv", description: "The arguments this server was started with", inputSchema: { type: "object" } }] },
+      });
     } else if (message.method === "tools/call") {
-      send({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: JSON.stringify(argv) }], structuredContent: { argv, cwd: process.cwd() } } });
+      send({
+        jsonrpc: "2.0",
+        id: message.id,
+        result: { content: [{ type: "text", text: JSON.stringify(argv) }], structuredContent: { argv, cwd: process.cwd() } },
+      });
     } else {
       send({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: `no method ${message.method}` } });
     }

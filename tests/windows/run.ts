@@ -113,7 +113,16 @@ if (leftovers.length) {
 
 /** Holds the private mount namespace: /proc, /dev and a fresh /tmp mounted into the chroot, gone when it ends. */
 const holder = Bun.spawn(
-  ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", `mount -t proc proc '${ROOT}/proc' && mount --rbind /dev '${ROOT}/dev' && mount -t tmpfs tmpfs '${ROOT}/tmp' && echo ready && exec sleep ${Math.ceil(TOTAL_LIMIT_MS / 1000) + 600} >/dev/null 2>&1`],
+  [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "sh",
+    "-c",
+    `mount -t proc proc '${ROOT}/proc' && mount --rbind /dev '${ROOT}/dev' && mount -t tmpfs tmpfs '${ROOT}/tmp' && echo ready && exec sleep ${Math.ceil(TOTAL_LIMIT_MS / 1000) + 600} >/dev/null 2>&1`,
+  ],
   { stdin: "ignore", stdout: "pipe", stderr: "inherit" },
 );
 {
@@ -161,7 +170,10 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
  * Runs a command inside the chroot (a Windows program: [WINE, "C:\\...exe", ...]). Output goes to files, read
  * after exit: never a pipe, because daemons the program starts inherit Wine's stdout/stderr.
  */
-async function inChroot(argv: string[], options: { timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+async function inChroot(
+  argv: string[],
+  options: { timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const n = ++serial;
   mkdirSync(join(WORK, "logs"), { recursive: true });
   const outFile = join(WORK, "logs", `${n}.out`);
@@ -169,12 +181,15 @@ async function inChroot(argv: string[], options: { timeoutMs?: number; env?: Rec
   const out = openSync(outFile, "w");
   const err = openSync(errFile, "w");
   const t0 = performance.now();
-  const child = Bun.spawn(["nsenter", `--mount=/proc/${holder.pid}/ns/mnt`, "chroot", ROOT, ...(options.cwd ? ["sh", "-c", 'cd "$0" && exec "$@"', options.cwd] : []), ...argv], {
-    stdin: "ignore",
-    stdout: out,
-    stderr: err,
-    env: { ...ENV, ...options.env },
-  });
+  const child = Bun.spawn(
+    ["nsenter", `--mount=/proc/${holder.pid}/ns/mnt`, "chroot", ROOT, ...(options.cwd ? ["sh", "-c", 'cd "$0" && exec "$@"', options.cwd] : []), ...argv],
+    {
+      stdin: "ignore",
+      stdout: out,
+      stderr: err,
+      env: { ...ENV, ...options.env },
+    },
+  );
   closeSync(out);
   closeSync(err);
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -250,13 +265,32 @@ async function client(kind: "memory" | "argv", target: string, projects: string[
 function checkMemorySession(r: ClientResult, project: string): void {
   const tag = project.split("\\").pop()!;
   const tools: string[] = r.steps.tools;
-  for (const tool of ["create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations", "delete_relations", "read_graph", "search_nodes", "open_nodes", "memory_stats"]) {
+  for (const tool of [
+    "create_entities",
+    "create_relations",
+    "add_observations",
+    "delete_entities",
+    "delete_observations",
+    "delete_relations",
+    "read_graph",
+    "search_nodes",
+    "open_nodes",
+    "memory_stats",
+  ]) {
     expect(tools.includes(tool), `tools/list has no ${tool}: ${tools.join(", ")}`);
   }
   const names = (r.steps.graph.entities as { name: string }[]).map((e) => e.name).sort();
   expect(names.includes(`Alice ${tag}`) && names.includes("Bob"), `read_graph: ${JSON.stringify(names)}`);
-  same((r.steps.search.entities as { name: string }[]).map((e) => e.name), ["Bob"], "search_nodes coffee");
-  same((r.steps.opened.entities as { name: string }[]).map((e) => e.name), [`Alice ${tag}`], "open_nodes");
+  same(
+    (r.steps.search.entities as { name: string }[]).map((e) => e.name),
+    ["Bob"],
+    "search_nodes coffee",
+  );
+  same(
+    (r.steps.opened.entities as { name: string }[]).map((e) => e.name),
+    [`Alice ${tag}`],
+    "open_nodes",
+  );
   expect((r.steps.graph.relations as unknown[]).length >= 1, "read_graph: no relation");
   same(r.steps.stats.scope, "project", "memory_stats scope");
   same(r.steps.stats.database, `${project}\\.claude\\memory.db`, "memory_stats database");
@@ -271,14 +305,22 @@ await check("setup: build windows-x64, the Windows bun.exe, the client and the .
   if (GIVEN_EXE) {
     await Bun.write(join(WORK, "msm.exe"), Bun.file(GIVEN_EXE));
   } else {
-    const build = Bun.spawnSync([process.execPath, "build.ts", "--single", "--target", "windows-x64", "--outfile", join(WORK, "msm.exe")], { cwd: REPO, stdout: "pipe", stderr: "pipe", env: process.env });
+    const build = Bun.spawnSync([process.execPath, "build.ts", "--single", "--target", "windows-x64", "--outfile", join(WORK, "msm.exe")], {
+      cwd: REPO,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: process.env,
+    });
     expect(build.exitCode === 0, `build failed: ${build.stderr.toString()}`);
   }
   // The same runtime the binary is built on runs the client and the hosted server.
   const bunExe = await runtime("@oven/bun-windows-x64", "bin/bun.exe");
   await Bun.write(join(WORK, "bun.exe"), Bun.file(bunExe));
   await Bun.write(join(WORK, "tools/bun.exe"), Bun.file(bunExe));
-  for (const [entry, out] of [["client.ts", WORK], ["echo-server.ts", join(WORK, "tools")]] as const) {
+  for (const [entry, out] of [
+    ["client.ts", WORK],
+    ["echo-server.ts", join(WORK, "tools")],
+  ] as const) {
     const built = await Bun.build({ entrypoints: [join(import.meta.dir, entry)], target: "bun", outdir: out, minify: false });
     expect(built.success, `bundling ${entry}: ${built.logs.join("\n")}`);
   }
@@ -322,7 +364,11 @@ if (setupOk) {
     const running = msmProcesses();
     const roles = (role: string) => running.filter((p) => new RegExp(`msm\\.exe"?\\s+${role}\\b`, "i").test(p.command)).length;
     if (process.env.MSM_WINDOWS_DEBUG) say(running.map((p) => `  ${p.pid} ${p.command}`).join("\n"));
-    same({ supervisor: roles("supervisor"), memory: roles("memory") }, { supervisor: 1, memory: 1 }, `msm.exe processes (${running.map((p) => p.command).join(" | ")})`);
+    same(
+      { supervisor: roles("supervisor"), memory: roles("memory") },
+      { supervisor: 1, memory: 1 },
+      `msm.exe processes (${running.map((p) => p.command).join(" | ")})`,
+    );
     expect(existsSync(join(MSM_HOME, "supervisor.lock")) && existsSync(join(MSM_HOME, "memory.lock")), "supervisor.lock and memory.lock");
   });
 
@@ -345,11 +391,17 @@ if (setupOk) {
     const text = readFileSync(cDrive(out), "utf8").trim();
     expect(text, `the export is empty (${clip(r.stderr)})`);
     const lines = text.split("\n").map((l) => JSON.parse(l) as { type: string; name?: string });
-    expect(lines.some((l) => l.type === "entity" && l.name === "Alice plain"), `export: ${clip(JSON.stringify(lines))}`);
-    expect(msmProcesses().some((p) => /msm\.exe"?\s+memory\b/i.test(p.command)), "the daemon is no longer running");
+    expect(
+      lines.some((l) => l.type === "entity" && l.name === "Alice plain"),
+      `export: ${clip(JSON.stringify(lines))}`,
+    );
+    expect(
+      msmProcesses().some((p) => /msm\.exe"?\s+memory\b/i.test(p.command)),
+      "the daemon is no longer running",
+    );
   });
 
-  await check("a hosted server behind a .cmd shim gets 100%, quote\"inside, %PATH%, a&b|c intact; one child per project in msm status", async () => {
+  await check('a hosted server behind a .cmd shim gets 100%, quote"inside, %PATH%, a&b|c intact; one child per project in msm status', async () => {
     const results = await client("argv", "echo", [PROJECT_PLAIN, PROJECT_UNICODE]);
     for (const [i, project] of [PROJECT_PLAIN, PROJECT_UNICODE].entries()) {
       same(results[i]!.steps.argv.argv, [...HOSTED_ARGS, project], `the argv of the server in ${project}`);
@@ -358,16 +410,24 @@ if (setupOk) {
     // What `msm status` shows of them: pids and memory come from kernel32 through bun:ffi.
     const status = await msm(["status", "--json"]);
     expect(status.code === 0, `status: exit ${status.code}: ${clip(status.stderr)}`);
-    const echo = (JSON.parse(status.stdout) as { targets: { name: string; state: string; children?: { project: string; pid: number; rssBytes: number | null }[] }[] }).targets.find((t) => t.name === "echo");
+    const echo = (
+      JSON.parse(status.stdout) as { targets: { name: string; state: string; children?: { project: string; pid: number; rssBytes: number | null }[] }[] }
+    ).targets.find((t) => t.name === "echo");
     same(echo?.state, "running", "the echo host's state");
     same(echo?.children?.map((c) => c.project).sort(), [PROJECT_PLAIN, PROJECT_UNICODE].sort(), "the echo host's children");
-    expect(echo!.children!.every((c) => c.pid > 0 && (c.rssBytes ?? 0) > 0), `children without pid or memory: ${JSON.stringify(echo!.children)}`);
+    expect(
+      echo!.children!.every((c) => c.pid > 0 && (c.rssBytes ?? 0) > 0),
+      `children without pid or memory: ${JSON.stringify(echo!.children)}`,
+    );
   });
 
   await check("the dashboard's memory explorer answers 200 with the project's graph", async () => {
     const ui = await msm(["ui", "--no-open"]);
     expect(ui.code === 0, `msm ui: exit ${ui.code}: ${clip(ui.stderr)}`);
-    const url = ui.stdout.trim().split("\n").find((l) => l.startsWith("http://"));
+    const url = ui.stdout
+      .trim()
+      .split("\n")
+      .find((l) => l.startsWith("http://"));
     expect(url, `no login URL: ${ui.stdout}`);
     // Wine's sockets are this machine's: the supervisor listens on our loopback.
     const login = await fetch(url, { redirect: "manual" });
@@ -417,7 +477,11 @@ if (setupOk) {
     // The supervisor, every daemon, and the hosted servers' process trees (cmd.exe → bun.exe).
     const deadline = Date.now() + 15_000;
     while (ourProcesses().length && Date.now() < deadline) await Bun.sleep(100);
-    same(ourProcesses().map((p) => p.command), [], "processes still running");
+    same(
+      ourProcesses().map((p) => p.command),
+      [],
+      "processes still running",
+    );
     const locks = readdirSync(MSM_HOME).filter((f) => f.endsWith(".lock"));
     same(locks, [], "lock files left");
   });

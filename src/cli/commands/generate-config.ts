@@ -8,7 +8,11 @@ export default defineCommand({
     description: "Print the MCP config that runs every target through this msm binary (msm install writes it for you)",
   },
   args: {
-    client: { type: "enum", options: CLIENT_NAMES, description: `Print it in this editor's format: ${CLIENT_NAMES.join(", ")} (default: a plain mcpServers block)` },
+    client: {
+      type: "enum",
+      options: CLIENT_NAMES,
+      description: `Print it in this editor's format: ${CLIENT_NAMES.join(", ")} (default: a plain mcpServers block)`,
+    },
     command: { type: "string", description: "Command in the entries instead of this binary's absolute path" },
   },
   run({ args }) {

@@ -11,8 +11,17 @@ export default defineCommand({
     description: "Move an editor's stdio MCP servers behind msm: each becomes a shared msm target, its entry an msm proxy entry",
   },
   args: {
-    client: many({ type: "positional", required: false, description: `Editors to import from (${CLIENT_NAMES.join(", ")}); default: every one with a config file` }),
-    scope: { type: "enum", options: [...SCOPES], default: "user", description: "user, project (this folder) or local (Claude Code: this folder in ~/.claude.json)" },
+    client: many({
+      type: "positional",
+      required: false,
+      description: `Editors to import from (${CLIENT_NAMES.join(", ")}); default: every one with a config file`,
+    }),
+    scope: {
+      type: "enum",
+      options: [...SCOPES],
+      default: "user",
+      description: "user, project (this folder) or local (Claude Code: this folder in ~/.claude.json)",
+    },
     share: { type: "enum", options: [...SHARES], default: "project", description: "project (one server per project), session or global" },
     "dry-run": { type: "boolean", description: "Print the diffs; write nothing" },
   },

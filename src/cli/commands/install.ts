@@ -9,7 +9,13 @@ export default defineCommand({
   },
   args: {
     client: many({ type: "positional", required: false, description: "Editors to set up (several allowed); default: every one found on this machine" }),
-    scope: { type: "enum", options: [...SCOPES], default: "user", description: "user (your own config), project (this folder's .mcp.json, .cursor/, .vscode/, .codex/) or local (Claude Code: this folder, in ~/.claude.json)" },
+    scope: {
+      type: "enum",
+      options: [...SCOPES],
+      default: "user",
+      description:
+        "user (your own config), project (this folder's .mcp.json, .cursor/, .vscode/, .codex/) or local (Claude Code: this folder, in ~/.claude.json)",
+    },
     target: { type: "string", description: "Only these targets (repeat, or comma-separate); default: every target" },
     command: { type: "string", description: 'Command in the entry instead of this binary\'s absolute path (e.g. "msm" for a shared .mcp.json)' },
     "dry-run": { type: "boolean", description: "Print the diff; write nothing" },

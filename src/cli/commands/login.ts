@@ -4,7 +4,7 @@ import { MsmError } from "../../lib/errors.ts";
 export default defineCommand({
   meta: { name: "login", description: "Log in to a remote target (OAuth in the browser, or client credentials; once for every session)" },
   args: {
-    name: { type: "positional", description: "Remote target from config.json (one with a \"url\")", required: true },
+    name: { type: "positional", description: 'Remote target from config.json (one with a "url")', required: true },
   },
   async run({ args }) {
     const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
@@ -13,7 +13,9 @@ export default defineCommand({
     const { login, loginState } = await import("../../remote/index.ts");
     await login(target, (url) => process.stdout.write(`Open this address to log in to ${args.name}:\n${url}\n`));
     const state = loginState(args.name, target.oauth?.grant === "client_credentials");
-    const until = state.expiresAt ? ` (access token valid until ${new Date(state.expiresAt).toLocaleString()}${state.refreshable ? ", refreshed by msm" : ""})` : "";
+    const until = state.expiresAt
+      ? ` (access token valid until ${new Date(state.expiresAt).toLocaleString()}${state.refreshable ? ", refreshed by msm" : ""})`
+      : "";
     process.stdout.write(`Logged in to ${args.name}${until}. Every session uses this login.\n`);
   },
 });

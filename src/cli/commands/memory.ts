@@ -6,7 +6,10 @@ import { DAEMON_ARGS, parsePort } from "../../lib/contracts/daemon-argv.ts";
 const serveArgs = DAEMON_ARGS.memory;
 
 const projectArg = {
-  project: { type: "string", description: "Project folder whose graph to use: its .claude/memory.db, or its project id on PostgreSQL (default: the home graph)" },
+  project: {
+    type: "string",
+    description: "Project folder whose graph to use: its .claude/memory.db, or its project id on PostgreSQL (default: the home graph)",
+  },
 } as const;
 
 const serve = defineCommand({

@@ -11,12 +11,18 @@ export default defineCommand({
     description: "Bridge this editor session (stdio) to a target's shared daemon (started if needed), or to any MCP HTTP server with --url",
   },
   args: {
-    target: { type: "string", description: "Target name from config.json, or the built-in \"memory\"" },
+    target: { type: "string", description: 'Target name from config.json, or the built-in "memory"' },
     url: { type: "string", description: "Reach this MCP HTTP server directly, without config (e.g. http://127.0.0.1:3001/mcp)" },
     transport: { type: "enum", options: [...TRANSPORTS], description: "streamable-http (default), sse (2024-11-05 HTTP+SSE) or http (plain JSON POST)" },
-    header: { type: "string", alias: "H", description: "Extra request header \"Name: value\"; repeat for more" },
-    project: { type: "string", description: "Absolute project directory sent to the daemon (default: $MSM_PROJECT_DIR or $CLAUDE_PROJECT_DIR, else the nearest .git/.claude ancestor)" },
-    "send-project": { type: "boolean", description: "With --url: send the project path to a server that is not on this machine too (loopback servers always get it)" },
+    header: { type: "string", alias: "H", description: 'Extra request header "Name: value"; repeat for more' },
+    project: {
+      type: "string",
+      description: "Absolute project directory sent to the daemon (default: $MSM_PROJECT_DIR or $CLAUDE_PROJECT_DIR, else the nearest .git/.claude ancestor)",
+    },
+    "send-project": {
+      type: "boolean",
+      description: "With --url: send the project path to a server that is not on this machine too (loopback servers always get it)",
+    },
   },
   async run({ args, rawArgs }) {
     const { MsmError } = await import("../../lib/errors.ts");

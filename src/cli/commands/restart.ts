@@ -12,7 +12,8 @@ const STOP_ALLOWANCE_MS = 15_000;
 export default defineCommand({
   meta: {
     name: "restart",
-    description: "Restart a target's daemon, config re-read (clears a failed state; a hosted stdio server: all its children, or one with --project); --all: every running daemon",
+    description:
+      "Restart a target's daemon, config re-read (clears a failed state; a hosted stdio server: all its children, or one with --project); --all: every running daemon",
   },
   args: {
     name: { type: "positional", description: "Target to restart", required: false },

@@ -9,7 +9,8 @@ function say(line: string): void {
 function reportProblem(report: ServiceReport, action: string): void {
   if (!report.problem) return;
   process.stderr.write(`msm: could not ${action} with ${report.manager}: ${report.problem}\n`);
-  if (report.manual?.length) process.stderr.write(`Run it by hand (in your desktop session, where ${report.manager} runs for you):\n  ${report.manual.join("\n  ")}\n`);
+  if (report.manual?.length)
+    process.stderr.write(`Run it by hand (in your desktop session, where ${report.manager} runs for you):\n  ${report.manual.join("\n  ")}\n`);
   process.exitCode = 1;
 }
 
@@ -46,7 +47,9 @@ const status = defineCommand({
     if (args.json) return say(JSON.stringify(report, null, 2));
     const registered = report.registered === undefined ? `unknown (${report.manager} could not be asked)` : report.registered ? "yes" : "no";
     say(`${report.manager}: ${report.file}`);
-    say(`  file:       ${report.installed ? (report.current ? "written, current" : "written, but not what this msm would write: run msm service install") : "not written (msm service install)"}`);
+    say(
+      `  file:       ${report.installed ? (report.current ? "written, current" : "written, but not what this msm would write: run msm service install") : "not written (msm service install)"}`,
+    );
     say(`  registered: ${registered}`);
   },
 });

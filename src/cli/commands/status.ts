@@ -26,7 +26,11 @@ export async function collectStatus(): Promise<StatusReport> {
 function logins(config: Config): { logins?: Record<string, LoginState> } {
   const remote = Object.entries(config.targets).filter(([name, t]) => targetKind(name, t) === "remote");
   if (!remote.length) return {};
-  return { logins: Object.fromEntries(remote.map(([name, t]) => [name, loginState(name, (t as { oauth?: { grant?: string } }).oauth?.grant === "client_credentials")])) };
+  return {
+    logins: Object.fromEntries(
+      remote.map(([name, t]) => [name, loginState(name, (t as { oauth?: { grant?: string } }).oauth?.grant === "client_credentials")]),
+    ),
+  };
 }
 
 export function formatUptime(seconds: number | null): string {
@@ -48,7 +52,16 @@ export function formatBytes(bytes: number | null): string {
   return `${Math.round(bytes / 1024)} kB`;
 }
 
-const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", unresponsive: "yellow", degraded: "red", failed: "red", invalid: "red", stopped: "gray" } as const;
+const STATE_STYLE = {
+  running: "green",
+  starting: "yellow",
+  backoff: "yellow",
+  unresponsive: "yellow",
+  degraded: "red",
+  failed: "red",
+  invalid: "red",
+  stopped: "gray",
+} as const;
 
 /** States that need the user: `msm status` exits 1 on any (a degraded host's failed child fails its sessions). */
 export const PROBLEM_STATES: readonly string[] = ["failed", "invalid", "degraded"];
@@ -73,7 +86,12 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   // The home path is the one part that can be long: its own segment, cut in the middle if it alone is too wide.
   const where = c(home.length > width ? `${home.slice(0, 20)}…${home.slice(home.length - width + 21)}` : home, "dim");
   const head = report.supervisor
-    ? [`${c("msm", "bold")} ${report.supervisor.version}`, `supervisor pid ${report.supervisor.pid} on 127.0.0.1:${report.supervisor.port}`, `up ${formatUptime(report.supervisor.uptimeSeconds)}`, where]
+    ? [
+        `${c("msm", "bold")} ${report.supervisor.version}`,
+        `supervisor pid ${report.supervisor.pid} on 127.0.0.1:${report.supervisor.port}`,
+        `up ${formatUptime(report.supervisor.uptimeSeconds)}`,
+        where,
+      ]
     : [c("msm", "bold"), `${c("supervisor not running", "yellow")} (it starts with the next session)`, "read from lock files", where];
   out.push(...joinWrapped(head, " · ", width));
   out.push("");
@@ -92,7 +110,10 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
     { head: "TRANSPORT", cell: (t) => t.transport },
   ];
   const render = (cols: Column[], nameWidth = Infinity) =>
-    table([cols.map((col) => c(col.head, "dim")), ...report.targets.map((t) => cols.map((col, i) => (i === 0 ? truncate(col.cell(t), nameWidth) : col.cell(t))))]);
+    table([
+      cols.map((col) => c(col.head, "dim")),
+      ...report.targets.map((t) => cols.map((col, i) => (i === 0 ? truncate(col.cell(t), nameWidth) : col.cell(t)))),
+    ]);
   const widest = (text: string) => Math.max(...text.split("\n").map(visibleLength));
   const names = Math.max("TARGET".length, ...report.targets.map((t) => t.name.length));
   // Too wide: give up TRANSPORT and REQUESTS, then cut long names to 16, then the other optional columns, then names.
@@ -124,9 +145,13 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
     out.push(table(childRows));
     for (const child of t.children) {
       const name = child.project ? tilde(child.project) : "(global)";
-      if (child.state === "failed" || child.note) out.push(...wrap(`  ${name}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`, width, "    "));
+      if (child.state === "failed" || child.note)
+        out.push(...wrap(`  ${name}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`, width, "    "));
       for (const line of child.lastStderr) out.push(c(truncate(`    │ ${line}`, width), "dim"));
-      if (child.state === "failed") out.push(...wrap(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`, width, "    "));
+      if (child.state === "failed")
+        out.push(
+          ...wrap(`    fix the cause, then run ${c(`msm restart ${t.name}${child.project ? ` --project ${child.project}` : ""}`, "cyan")}`, width, "    "),
+        );
     }
   }
   const skew = skewLines(report);
@@ -162,7 +187,10 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
       out.push(`${c(name, "bold")}: ${c("not logged in", "yellow")} — run ${c(`msm login ${name}`, "cyan")}`);
       continue;
     }
-    const expiry = login.expiresAt === null ? "" : ` · access token ${login.expiresAt > Date.now() ? "valid until" : "expired at"} ${new Date(login.expiresAt).toLocaleString()}`;
+    const expiry =
+      login.expiresAt === null
+        ? ""
+        : ` · access token ${login.expiresAt > Date.now() ? "valid until" : "expired at"} ${new Date(login.expiresAt).toLocaleString()}`;
     out.push(`${c(name, "bold")}: ${c("logged in", "green")}${expiry}${login.refreshable ? " · refreshed by msm" : ""}`);
   }
   return out.join("\n") + "\n";

@@ -22,7 +22,8 @@ const killHint = (pid: number) => (process.platform === "win32" ? `taskkill /F /
  * SIGKILL is said to be running, never stopped (it once was, while it ran on).
  */
 export function stoppedLine(result: StopResult): string {
-  if (result.survived !== undefined) return `${result.name} is still running: pid ${result.survived} did not exit when stopped (end it with: ${killHint(result.survived)})`;
+  if (result.survived !== undefined)
+    return `${result.name} is still running: pid ${result.survived} did not exit when stopped (end it with: ${killHint(result.survived)})`;
   if (!result.stopped) return `${result.name} was not running`;
   if (!result.sessions) return `stopped ${result.name}`;
   const them = result.sessions === 1 ? "1 session attached: its" : `${result.sessions} sessions attached: their`;

@@ -17,10 +17,13 @@ export default defineCommand({
     const { url } = await callSupervisor(manager, "uiLogin", {}, LOGIN_TIMEOUT_MS).catch((error: Error) => {
       // A supervisor started by an older msm (before the dashboard) is still running: it does not know the route.
       if (!/answered 404/.test(error.message)) throw error;
-      throw new MsmError("SUPERVISOR_UNREACHABLE", `The running supervisor (pid ${manager.pid}) is from an older msm without the dashboard. Run "msm stop --all", then "msm ui" again.`);
+      throw new MsmError(
+        "SUPERVISOR_UNREACHABLE",
+        `The running supervisor (pid ${manager.pid}) is from an older msm without the dashboard. Run "msm stop --all", then "msm ui" again.`,
+      );
     });
     process.stdout.write(`${url}\n`);
-    process.stderr.write("This link logs one browser in, once, within 2 minutes. Run \"msm ui\" again for another.\n");
+    process.stderr.write('This link logs one browser in, once, within 2 minutes. Run "msm ui" again for another.\n');
     if (args.open && !openBrowser(url)) process.stderr.write("Could not start a browser: open the link above yourself.\n");
   },
 });

@@ -9,7 +9,12 @@ export default defineCommand({
   },
   args: {
     client: many({ type: "positional", required: false, description: "Editors to clean (several allowed); default: every one with a config file" }),
-    scope: { type: "enum", options: [...SCOPES], default: "user", description: "user, project (this folder) or local (Claude Code: this folder in ~/.claude.json)" },
+    scope: {
+      type: "enum",
+      options: [...SCOPES],
+      default: "user",
+      description: "user, project (this folder) or local (Claude Code: this folder in ~/.claude.json)",
+    },
     "dry-run": { type: "boolean", description: "Print the diff; write nothing" },
   },
   run({ args }) {

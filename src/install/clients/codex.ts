@@ -11,7 +11,8 @@ export const codex: EditorClient = {
   label: "Codex",
   format: toml,
   container: ["mcp_servers"],
-  file: (scope, place) => scope === "local" ? undefined : join(scope === "user" ? place.env.CODEX_HOME || join(place.home, ".codex") : join(place.cwd, ".codex"), "config.toml"),
+  file: (scope, place) =>
+    scope === "local" ? undefined : join(scope === "user" ? place.env.CODEX_HOME || join(place.home, ".codex") : join(place.cwd, ".codex"), "config.toml"),
   marker: (place) => place.env.CODEX_HOME || join(place.home, ".codex"),
   entry: plainEntry,
 };

@@ -8,7 +8,7 @@ export const cursor: EditorClient = {
   label: "Cursor",
   format: json,
   container: ["mcpServers"],
-  file: (scope, place) => scope === "local" ? undefined : join(scope === "user" ? place.home : place.cwd, ".cursor", "mcp.json"),
+  file: (scope, place) => (scope === "local" ? undefined : join(scope === "user" ? place.home : place.cwd, ".cursor", "mcp.json")),
   marker: (place) => join(place.home, ".cursor"),
   projectVariable: "${workspaceFolder}",
   entry: plainEntry,

@@ -11,7 +11,8 @@ export const vscode: EditorClient = {
   label: "VS Code",
   format: jsonc,
   container: ["servers"],
-  file: (scope, place) => scope === "local" ? undefined : (scope === "user" ? join(appDataDir(place), "Code", "User", "mcp.json") : join(place.cwd, ".vscode", "mcp.json")),
+  file: (scope, place) =>
+    scope === "local" ? undefined : scope === "user" ? join(appDataDir(place), "Code", "User", "mcp.json") : join(place.cwd, ".vscode", "mcp.json"),
   marker: (place) => join(appDataDir(place), "Code", "User"),
   projectVariable: "${workspaceFolder}",
   entry: (server) => ({ type: "stdio", ...plainEntry(server) }),

@@ -149,7 +149,9 @@ export async function callSupervisor<R extends Route>(manager: Manager, route: R
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new MsmError("SUPERVISOR_UNREACHABLE", `The msm supervisor (pid ${manager.pid}) did not answer ${path}: ${(error as Error).message}.`, { cause: error });
+    throw new MsmError("SUPERVISOR_UNREACHABLE", `The msm supervisor (pid ${manager.pid}) did not answer ${path}: ${(error as Error).message}.`, {
+      cause: error,
+    });
   }
   const body = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
   if (!response.ok) {

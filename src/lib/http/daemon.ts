@@ -138,7 +138,16 @@ export interface DaemonOptions<A extends DaemonApp> {
  */
 export async function runDaemon<A extends DaemonApp>(options: DaemonOptions<A>): Promise<A | undefined> {
   const { log } = options;
-  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt: new Date().toISOString(), version: VERSION, path: "/mcp", auth: "bearer" as const, kind: options.kind };
+  const info = {
+    pid: process.pid,
+    port: 0,
+    transport: "streamable-http" as const,
+    startedAt: new Date().toISOString(),
+    version: VERSION,
+    path: "/mcp",
+    auth: "bearer" as const,
+    kind: options.kind,
+  };
   const lock = acquireLock(options.name, info);
   if ("existing" in lock) {
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);

@@ -1,5 +1,11 @@
 import { WebStandardStreamableHTTPServerTransport, type HandleRequestOptions } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import {
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type MessageExtraInfo,
+  type RequestId,
+} from "@modelcontextprotocol/sdk/types.js";
 
 /**
  * The SDK's streamable HTTP transport, with a lean path for requests that turn out not to stream.
@@ -171,7 +177,12 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
         controller = c;
       },
     });
-    held.resolve(new Response(body, { status: 200, headers: this.headers({ "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive" }) }));
+    held.resolve(
+      new Response(body, {
+        status: 200,
+        headers: this.headers({ "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", connection: "keep-alive" }),
+      }),
+    );
     return controller;
   }
 
@@ -218,7 +229,11 @@ export function serialise(message: unknown): string {
   } catch (error) {
     const id = (message as { id?: unknown } | null)?.id;
     if (typeof id !== "string" && typeof id !== "number") throw error;
-    return JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32000, message: `msm: the server's answer could not be passed on (${(error as Error).message})` } });
+    return JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      error: { code: -32000, message: `msm: the server's answer could not be passed on (${(error as Error).message})` },
+    });
   }
 }
 

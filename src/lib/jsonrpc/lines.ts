@@ -18,7 +18,11 @@ export type Line = { text: string } | { problem: "too-large" | "invalid-utf8"; b
  * U+FFFD and passed on as if the editor had sent it. `lossy` decodes as an SDK client reads a server's stdout
  * (invalid bytes become U+FFFD), so what a server says reaches the session as it would reach its client directly.
  */
-export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxBytes = MAX_MESSAGE_BYTES, options: { lossy?: boolean } = {}): AsyncGenerator<Line> {
+export async function* readLines(
+  input: AsyncIterable<Uint8Array | string>,
+  maxBytes = MAX_MESSAGE_BYTES,
+  options: { lossy?: boolean } = {},
+): AsyncGenerator<Line> {
   const encoder = new TextEncoder();
   let parts: Uint8Array[] = [];
   let size = 0;

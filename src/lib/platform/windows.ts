@@ -103,7 +103,11 @@ export function resolveCmdShim(shim: string, text: string, node: () => string | 
   return runtime ? [runtime, target] : undefined;
 }
 
-export function resolveWindowsCommand(argv: string[], which: (name: string) => string | null = Bun.which, read = (f: string) => readFileSync(f, "utf8")): string[] {
+export function resolveWindowsCommand(
+  argv: string[],
+  which: (name: string) => string | null = Bun.which,
+  read = (f: string) => readFileSync(f, "utf8"),
+): string[] {
   const [program, ...rest] = argv;
   if (!program || /\.(exe|com)$/i.test(program)) return argv;
   const found = /\.(cmd|bat)$/i.test(program) ? program : (which(program) ?? which(`${program}.cmd`));
@@ -156,7 +160,11 @@ export function batchCommandLine(script: string, args: string[]): string {
  * How to start `argv` directly: an .exe as it is; a batch file (`npx` → npx.cmd, found on PATH like a shell would)
  * through cmd.exe with the command line built by batchCommandLine, which the spawner must pass verbatim.
  */
-export function windowsSpawnCommand(argv: string[], which: (name: string) => string | null = Bun.which, comspec = process.env.ComSpec || "cmd.exe"): { cmd: string[]; verbatim: boolean } {
+export function windowsSpawnCommand(
+  argv: string[],
+  which: (name: string) => string | null = Bun.which,
+  comspec = process.env.ComSpec || "cmd.exe",
+): { cmd: string[]; verbatim: boolean } {
   const [program, ...rest] = argv;
   if (!program || /\.(exe|com)$/i.test(program)) return { cmd: argv, verbatim: false };
   const found = /\.(cmd|bat)$/i.test(program) ? program : which(program);

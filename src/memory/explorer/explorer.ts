@@ -89,7 +89,12 @@ export class Explorer implements ExplorerApi {
   /** Database files that exist and may be opened: the home one first, then the most recently opened. */
   private files(): string[] {
     const home = homeDatabasePath();
-    const files = [home, ...knownDatabases().map((k) => k.file).filter((f) => f !== home)];
+    const files = [
+      home,
+      ...knownDatabases()
+        .map((k) => k.file)
+        .filter((f) => f !== home),
+    ];
     return files.filter((file) => existsSync(file) && trustworthy(file));
   }
 
@@ -102,7 +107,15 @@ export class Explorer implements ExplorerApi {
       try {
         counts = this.store(file).stats();
       } catch {}
-      list.push({ id: idOf(file), backend: "sqlite", label: project ? basename(project) : "home", project, file, entities: counts?.entities ?? null, relations: counts?.relations ?? null });
+      list.push({
+        id: idOf(file),
+        backend: "sqlite",
+        label: project ? basename(project) : "home",
+        project,
+        file,
+        entities: counts?.entities ?? null,
+        relations: counts?.relations ?? null,
+      });
     }
     return [...list, ...(await this.pgDatabases())];
   }
@@ -128,7 +141,18 @@ export class Explorer implements ExplorerApi {
     try {
       pg = this.pgServer();
     } catch (error) {
-      return [{ id: idOf("pg:invalid"), backend: "postgres", label: "PostgreSQL", project: null, file: "", entities: null, relations: null, error: (error as Error).message }];
+      return [
+        {
+          id: idOf("pg:invalid"),
+          backend: "postgres",
+          label: "PostgreSQL",
+          project: null,
+          file: "",
+          entities: null,
+          relations: null,
+          error: (error as Error).message,
+        },
+      ];
     }
     if (!pg) return [];
     const display = pg.server.target.display;
@@ -141,7 +165,18 @@ export class Explorer implements ExplorerApi {
         return { id, backend: "postgres" as const, label: pgLabel(p.key), project: p.key, file: display, entities: p.entities, relations: p.relations };
       });
     } catch (error) {
-      return [{ id: idOf(`pg:${display}`), backend: "postgres", label: "PostgreSQL", project: null, file: display, entities: null, relations: null, error: pg.server.explain(error).message }];
+      return [
+        {
+          id: idOf(`pg:${display}`),
+          backend: "postgres",
+          label: "PostgreSQL",
+          project: null,
+          file: display,
+          entities: null,
+          relations: null,
+          error: pg.server.explain(error).message,
+        },
+      ];
     }
   }
 

@@ -6,7 +6,6 @@ import { Explorer } from "./explorer.ts";
 
 declare const self: Worker;
 
-
 const explorer = new Explorer();
 
 self.onmessage = async (event: MessageEvent<ExplorerRequest>) => {

@@ -16,7 +16,6 @@ import { requestProject } from "../sqlite/databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 import { MemoryTransport } from "./transport.ts";
 
-
 interface Session {
   transport: MemoryTransport;
   server: McpServer;

@@ -58,7 +58,8 @@ export function withinLimits<T>(args: T): T {
     }
   };
   visit(args, "", false);
-  if (total > MAX_CALL_BYTES) throw new GraphError(`this call carries ${mib(total)} of text; the limit for one call is ${mib(MAX_CALL_BYTES)}. Split it into several calls.`);
+  if (total > MAX_CALL_BYTES)
+    throw new GraphError(`this call carries ${mib(total)} of text; the limit for one call is ${mib(MAX_CALL_BYTES)}. Split it into several calls.`);
   return args;
 }
 
@@ -269,7 +270,14 @@ export const TOOLS: MemoryTool[] = [
     },
     async (_args, ctx) => {
       const { store, choice } = ctx.databases.currentWithChoice();
-      const stats = { ...(await store.stats()), scope: choice.scope, why: choice.why, backend: choice.backend, projectId: choice.projectId, projectIdSource: choice.projectIdSource };
+      const stats = {
+        ...(await store.stats()),
+        scope: choice.scope,
+        why: choice.why,
+        backend: choice.backend,
+        projectId: choice.projectId,
+        projectIdSource: choice.projectIdSource,
+      };
       return { content: json(stats), structuredContent: stats };
     },
   ),

@@ -39,7 +39,11 @@ export function normaliseOrigin(raw: string): string {
     path = scp[2]!;
   }
   host = host.toLowerCase().replace(/:(22|80|443)$/, "");
-  path = path.replace(/^\/+/, "").replace(/\/+$/, "").replace(/\.git$/i, "").replace(/\/+$/, "");
+  path = path
+    .replace(/^\/+/, "")
+    .replace(/\/+$/, "")
+    .replace(/\.git$/i, "")
+    .replace(/\/+$/, "");
   return `${host}/${path}`;
 }
 

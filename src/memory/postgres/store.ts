@@ -82,7 +82,10 @@ export class PgServer {
   private ready: Promise<void> | undefined;
   private readonly projects = new Map<string, Promise<string>>();
 
-  constructor(readonly target: PgTarget, options: { max?: number } = {}) {
+  constructor(
+    readonly target: PgTarget,
+    options: { max?: number } = {},
+  ) {
     this.sql = new SQL({
       hostname: target.hostname,
       port: target.port,
@@ -102,11 +105,10 @@ export class PgServer {
 
   /** Creates or upgrades the tables once per daemon; a failure is retried on the next call (the server may come back). */
   private schema(): Promise<void> {
-    this.ready ??= ensureSchema(this.sql, this.target.display)
-      .catch((error) => {
-        this.ready = undefined;
-        throw error;
-      });
+    this.ready ??= ensureSchema(this.sql, this.target.display).catch((error) => {
+      this.ready = undefined;
+      throw error;
+    });
     return this.ready;
   }
 
@@ -369,7 +371,8 @@ export class PgGraph {
       for (const d of deletions) {
         const id = await this.entityId(tx, project, d.entityName);
         if (id === undefined || d.observations.length === 0) continue;
-        const removed = await tx`DELETE FROM msm_observations WHERE entity_id = ${id} AND md5(content) = ANY(SELECT md5(x) FROM unnest(${d.observations}::text[]) AS x) AND content = ANY(${d.observations}::text[]) RETURNING id`;
+        const removed =
+          await tx`DELETE FROM msm_observations WHERE entity_id = ${id} AND md5(content) = ANY(SELECT md5(x) FROM unnest(${d.observations}::text[]) AS x) AND content = ANY(${d.observations}::text[]) RETURNING id`;
         if (removed.length) await tx`UPDATE msm_entities SET updated_at = ${now} WHERE id = ${id}`;
       }
     });
@@ -391,7 +394,8 @@ export class PgGraph {
         const relations = (await tx`SELECT id, from_name, to_name, relation_type FROM msm_relations WHERE project = ${project} ORDER BY id`) as RelationRow[];
         return { entities: await this.withObservations(tx, project, rows, true), relations: relations.map(toRelation) };
       }
-      const rows = (await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} ORDER BY id LIMIT ${page.limit ?? null} OFFSET ${page.offset ?? 0}`) as EntityRow[];
+      const rows =
+        (await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} ORDER BY id LIMIT ${page.limit ?? null} OFFSET ${page.offset ?? 0}`) as EntityRow[];
       return this.subgraph(tx, project, rows);
     });
   }
@@ -446,7 +450,9 @@ export class PgGraph {
   openNodes(names: string[]): Promise<KnowledgeGraph> {
     return this.read(async (tx, project) => {
       const unique = [...new Set(names)];
-      const rows = unique.length ? ((await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} AND name = ANY(${unique}::text[]) ORDER BY id`) as EntityRow[]) : [];
+      const rows = unique.length
+        ? ((await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} AND name = ANY(${unique}::text[]) ORDER BY id`) as EntityRow[])
+        : [];
       return this.subgraph(tx, project, rows);
     });
   }
@@ -500,7 +506,8 @@ export class PgGraph {
 
   entityDetails(name: string): Promise<EntityDetails | undefined> {
     return this.read(async (tx, project) => {
-      const [row] = await tx`SELECT id, name, entity_type, created_at::float8 AS created_at, updated_at::float8 AS updated_at FROM msm_entities WHERE project = ${project} AND name = ${name}`;
+      const [row] =
+        await tx`SELECT id, name, entity_type, created_at::float8 AS created_at, updated_at::float8 AS updated_at FROM msm_entities WHERE project = ${project} AND name = ${name}`;
       if (!row) return undefined;
       const [counts] = await tx`
         SELECT (SELECT count(*) FROM msm_relations WHERE project = ${project} AND from_name = ${name})::float8 AS outgoing,
@@ -558,10 +565,11 @@ export class PgGraph {
         const idOf = new Map<string, string>(ids.map((r: { id: string; name: string }) => [r.name, String(r.id)]));
         const obsEntity: string[] = [];
         const obsContent: string[] = [];
-        for (const e of unique) for (const c of e.observations) {
-          obsEntity.push(idOf.get(e.name)!);
-          obsContent.push(c);
-        }
+        for (const e of unique)
+          for (const c of e.observations) {
+            obsEntity.push(idOf.get(e.name)!);
+            obsContent.push(c);
+          }
         if (obsContent.length) {
           const added = await tx`
             INSERT INTO msm_observations (entity_id, project, content, content_lc, created_at)
@@ -581,7 +589,8 @@ export class PgGraph {
     let after = "0";
     for (;;) {
       const batch = await this.read(async (tx, project) => {
-        const rows = (await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} AND id > ${after} ORDER BY id LIMIT ${pageSize}`) as EntityRow[];
+        const rows =
+          (await tx`SELECT id, name, entity_type FROM msm_entities WHERE project = ${project} AND id > ${after} ORDER BY id LIMIT ${pageSize}`) as EntityRow[];
         return { rows, entities: await this.withObservations(tx, project, rows) };
       });
       for (const entity of batch.entities) yield { type: "entity", entity };
@@ -590,7 +599,10 @@ export class PgGraph {
     }
     after = "0";
     for (;;) {
-      const rows = await this.read(async (tx, project) => (await tx`SELECT id, from_name, to_name, relation_type FROM msm_relations WHERE project = ${project} AND id > ${after} ORDER BY id LIMIT ${pageSize}`) as RelationRow[]);
+      const rows = await this.read(
+        async (tx, project) =>
+          (await tx`SELECT id, from_name, to_name, relation_type FROM msm_relations WHERE project = ${project} AND id > ${after} ORDER BY id LIMIT ${pageSize}`) as RelationRow[],
+      );
       for (const row of rows) yield { type: "relation", relation: toRelation(row) };
       if (rows.length < pageSize) break;
       after = String(rows[rows.length - 1]!.id);

@@ -33,7 +33,10 @@ export function parsePgUrl(text: string, env: Record<string, string | undefined>
   try {
     url = new URL(text);
   } catch {
-    throw new MsmError("INPUT_INVALID", "The memory database URL is not a valid URL. Write it as postgres://user@host:5432/database (password from PGPASSWORD or ~/.pgpass).");
+    throw new MsmError(
+      "INPUT_INVALID",
+      "The memory database URL is not a valid URL. Write it as postgres://user@host:5432/database (password from PGPASSWORD or ~/.pgpass).",
+    );
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new MsmError("INPUT_INVALID", `The memory database URL must start with postgres:// or postgresql://, not ${url.protocol}//.`);

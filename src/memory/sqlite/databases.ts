@@ -147,10 +147,7 @@ function refuseUnsafe(path: string, stat: Stats, kind: "directory" | "file"): vo
     else if (!problem && kind === "file" && stat.nlink > 1) problem = `has ${stat.nlink} hard links (it is also another file)`;
   }
   if (!problem) return;
-  throw new MsmError(
-    "DATABASE_UNSAFE",
-    `${path} ${problem}; msm never uses a memory file someone else could redirect or rewrite. To fix, ${fix}.`,
-  );
+  throw new MsmError("DATABASE_UNSAFE", `${path} ${problem}; msm never uses a memory file someone else could redirect or rewrite. To fix, ${fix}.`);
 }
 
 /** Creates the database file 0600 without following a symlink (O_EXCL fails on any existing name, link or not). */

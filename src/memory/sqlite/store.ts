@@ -33,7 +33,6 @@ export const BUSY_TIMEOUT_MS = 10_000;
 const MERGE_EVERY_WRITES = 32;
 const MERGE_PAGES = 64;
 
-
 /** The knowledge graph in one SQLite file. Every method is one transaction, so a call is all or nothing. */
 export class GraphStore implements GraphOperations {
   readonly db: Database;
@@ -46,8 +45,13 @@ export class GraphStore implements GraphOperations {
    * project, which a cloned repository controls. bun:sqlite takes raw flags only without its `strict` option, so
    * named parameters are always bound with their `:` prefix (valid in both modes).
    */
-  constructor(readonly file: string, options: { readonly?: boolean; nofollow?: boolean; busyTimeoutMs?: number } = {}) {
-    const flags = (options.readonly ? constants.SQLITE_OPEN_READONLY : constants.SQLITE_OPEN_READWRITE | constants.SQLITE_OPEN_CREATE) | (options.nofollow ? constants.SQLITE_OPEN_NOFOLLOW : 0);
+  constructor(
+    readonly file: string,
+    options: { readonly?: boolean; nofollow?: boolean; busyTimeoutMs?: number } = {},
+  ) {
+    const flags =
+      (options.readonly ? constants.SQLITE_OPEN_READONLY : constants.SQLITE_OPEN_READWRITE | constants.SQLITE_OPEN_CREATE) |
+      (options.nofollow ? constants.SQLITE_OPEN_NOFOLLOW : 0);
     this.db = new Database(file, flags);
     this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
     if (!options.readonly) {
@@ -79,19 +83,23 @@ export class GraphStore implements GraphOperations {
   /** Some incremental FTS5 merge work; best effort (a busy database just skips it until next time). */
   mergeSearchIndex(pages: number): void {
     try {
-      this.db.transaction(() => {
-        this.db.exec(`INSERT INTO entities_fts (entities_fts, rank) VALUES ('merge', ${-pages})`);
-        this.db.exec(`INSERT INTO observations_fts (observations_fts, rank) VALUES ('merge', ${-pages})`);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(`INSERT INTO entities_fts (entities_fts, rank) VALUES ('merge', ${-pages})`);
+          this.db.exec(`INSERT INTO observations_fts (observations_fts, rank) VALUES ('merge', ${-pages})`);
+        })
+        .immediate();
     } catch {}
   }
 
   /** Merges the search index into one segment: after a bulk import, so the first searches are fast. */
   optimizeSearchIndex(): void {
-    this.db.transaction(() => {
-      this.db.exec("INSERT INTO entities_fts (entities_fts) VALUES ('optimize')");
-      this.db.exec("INSERT INTO observations_fts (observations_fts) VALUES ('optimize')");
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.db.exec("INSERT INTO entities_fts (entities_fts) VALUES ('optimize')");
+        this.db.exec("INSERT INTO observations_fts (observations_fts) VALUES ('optimize')");
+      })
+      .immediate();
   }
 
   /** Reads in one transaction, so a multi-query answer is one consistent snapshot even while others write. */
@@ -106,7 +114,9 @@ export class GraphStore implements GraphOperations {
       for (const entity of entities) {
         // A name repeated inside one call is stored once (the official server stores it twice).
         if (this.q.entityId.get(entity.name)) continue;
-        const row = this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as { id: number };
+        const row = this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as {
+          id: number;
+        };
         const stored: string[] = [];
         for (const content of entity.observations) {
           if (this.insertObservation(row.id, content, now)) stored.push(content);
@@ -293,7 +303,9 @@ export class GraphStore implements GraphOperations {
   observationTimes(name: string): { content: string; createdAt: number }[] {
     return this.read(() => {
       const id = this.entityId(name);
-      return id === undefined ? [] : (this.q.observationTimes.all(id) as { content: string; created_at: number }[]).map((o) => ({ content: o.content, createdAt: o.created_at }));
+      return id === undefined
+        ? []
+        : (this.q.observationTimes.all(id) as { content: string; created_at: number }[]).map((o) => ({ content: o.content, createdAt: o.created_at }));
     });
   }
 
@@ -315,7 +327,8 @@ export class GraphStore implements GraphOperations {
       for (const entity of entities) {
         let id = this.entityId(entity.name);
         if (id === undefined) {
-          id = (this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as { id: number }).id;
+          id = (this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as { id: number })
+            .id;
           counts.entitiesAdded++;
         } else counts.entitiesMerged++;
         for (const content of entity.observations) if (this.insertObservation(id, content, now)) counts.observationsAdded++;
@@ -442,22 +455,16 @@ function prepare(db: Database) {
     entityByName: s("SELECT id, name, entity_type FROM entities WHERE name = ?"),
     entityById: s("SELECT id, name, entity_type FROM entities WHERE id = ?"),
     entityDetails: s("SELECT id, name, entity_type, created_at, updated_at FROM entities WHERE name = ?"),
-    insertEntity: s(
-      "INSERT INTO entities (name, entity_type, name_lc, type_lc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-    ),
+    insertEntity: s("INSERT INTO entities (name, entity_type, name_lc, type_lc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id"),
     touchEntity: s("UPDATE entities SET updated_at = ? WHERE id = ?"),
     renameEntity: s("UPDATE entities SET name = ?, name_lc = ?, updated_at = ? WHERE id = ?"),
     deleteEntity: s("DELETE FROM entities WHERE name = ?"),
-    insertObservation: s(
-      "INSERT OR IGNORE INTO observations (entity_id, content, content_lc, created_at) VALUES (?, ?, ?, ?)",
-    ),
+    insertObservation: s("INSERT OR IGNORE INTO observations (entity_id, content, content_lc, created_at) VALUES (?, ?, ?, ?)"),
     deleteObservation: s("DELETE FROM observations WHERE entity_id = ? AND content = ?"),
     observationsOf: s("SELECT content FROM observations WHERE entity_id = ? ORDER BY id"),
     observationsOfMany: s("SELECT entity_id, content FROM observations WHERE entity_id IN (SELECT value FROM json_each(?)) ORDER BY id"),
     observationTimes: s("SELECT content, created_at FROM observations WHERE entity_id = ? ORDER BY id"),
-    insertRelation: s(
-      "INSERT OR IGNORE INTO relations (from_name, to_name, relation_type, created_at) VALUES (?, ?, ?, ?)",
-    ),
+    insertRelation: s("INSERT OR IGNORE INTO relations (from_name, to_name, relation_type, created_at) VALUES (?, ?, ?, ?)"),
     deleteRelation: s("DELETE FROM relations WHERE from_name = ? AND to_name = ? AND relation_type = ?"),
     deleteRelationsFrom: s("DELETE FROM relations WHERE from_name = ?"),
     deleteRelationsTo: s("DELETE FROM relations WHERE to_name = ?"),

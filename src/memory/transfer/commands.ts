@@ -84,7 +84,9 @@ async function runExportInner(project: string | undefined, output: string | unde
   const source = configuredGraph(project, false);
   try {
     const counts = output ? await exportToFile(source.graph, resolve(output)) : await exportTo(source.graph, 1);
-    process.stderr.write(`Exported ${counts.entities} entities and ${counts.relations} relations from ${source.where}${output ? ` to ${resolve(output)}` : ""}.\n`);
+    process.stderr.write(
+      `Exported ${counts.entities} entities and ${counts.relations} relations from ${source.where}${output ? ` to ${resolve(output)}` : ""}.\n`,
+    );
   } finally {
     await source.close();
   }

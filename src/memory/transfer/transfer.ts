@@ -49,7 +49,10 @@ function parseLine(text: string, file: string, line: number): Item | undefined {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new MsmError("INPUT_INVALID", `${file}:${line}: not valid JSON (${(error as Error).message}). Fix or remove that line and import again; nothing was imported.`);
+    throw new MsmError(
+      "INPUT_INVALID",
+      `${file}:${line}: not valid JSON (${(error as Error).message}). Fix or remove that line and import again; nothing was imported.`,
+    );
   }
   const type = raw && typeof raw === "object" ? (raw as { type?: unknown }).type : undefined;
   if (type === "entity") {
@@ -68,7 +71,10 @@ function parseLine(text: string, file: string, line: number): Item | undefined {
 function invalid(file: string, line: number, what: string, error: z.ZodError): MsmError {
   const issue = error.issues[0]!;
   const where = issue.path.length ? `"${issue.path.join(".")}"` : "the line";
-  return new MsmError("INPUT_INVALID", `${file}:${line}: not a valid ${what}: ${where} ${issue.message}. Fix that line and import again; nothing was imported.`);
+  return new MsmError(
+    "INPUT_INVALID",
+    `${file}:${line}: not a valid ${what}: ${where} ${issue.message}. Fix that line and import again; nothing was imported.`,
+  );
 }
 
 /** Reads the file line by line, yielding each parsed item with its line number and the bytes read so far. */
@@ -227,7 +233,11 @@ function writeAll(fd: number, text: string): void {
  * Copies one graph into another (SQLite ⇄ PostgreSQL) in batches, with the import rules: an entity already there
  * gets the missing observations, nothing is duplicated, so running it twice is harmless.
  */
-export async function copyGraph(from: Graph, to: Graph, progress: (message: string) => void = () => {}): Promise<ImportCounts & { entities: number; relations: number }> {
+export async function copyGraph(
+  from: Graph,
+  to: Graph,
+  progress: (message: string) => void = () => {},
+): Promise<ImportCounts & { entities: number; relations: number }> {
   const total = { entitiesAdded: 0, entitiesMerged: 0, observationsAdded: 0, relationsAdded: 0, entities: 0, relations: 0 };
   let entities: Entity[] = [];
   let relations: Relation[] = [];

@@ -62,7 +62,8 @@ export function createUi(supervisor: UiSupervisor) {
     // The login link itself may be followed from anywhere (a chat, a web terminal): it only spends a ticket.
     const fetchSite = c.req.header("sec-fetch-site");
     const loginNavigation = c.req.path === "/ui/login" && c.req.method === "GET";
-    if (!loginNavigation && fetchSite !== undefined && fetchSite !== "same-origin" && fetchSite !== "none") return refuse("forbidden cross-origin request", 403);
+    if (!loginNavigation && fetchSite !== undefined && fetchSite !== "same-origin" && fetchSite !== "none")
+      return refuse("forbidden cross-origin request", 403);
     await next();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
   });

@@ -55,4 +55,3 @@ export class ExplorerClient implements ExplorerApi {
     this.worker = undefined;
   }
 }
-

@@ -19,16 +19,16 @@ describe("acknowledged writes are durable", () => {
 
   test("a write the session saw succeed survives a SIGKILL of the daemon right after the answer", async () => {
     await using sandbox = new Sandbox();
-      const project = sandbox.project("p");
-      const session = await openSession(sandbox, project);
-      await call(session.client, "create_entities", { entities: [{ name: "kept", entityType: "t", observations: ["acknowledged"] }] });
-      process.kill(sandbox.lock("memory")!.pid, "SIGKILL");
-      const store = new GraphStore(join(project, ".claude", "memory.db"), { readonly: true });
-      try {
-        expect(store.openNodes(["kept"]).entities).toEqual([{ name: "kept", entityType: "t", observations: ["acknowledged"] }]);
-      } finally {
-        store.close();
-      }
-      await session.close();
+    const project = sandbox.project("p");
+    const session = await openSession(sandbox, project);
+    await call(session.client, "create_entities", { entities: [{ name: "kept", entityType: "t", observations: ["acknowledged"] }] });
+    process.kill(sandbox.lock("memory")!.pid, "SIGKILL");
+    const store = new GraphStore(join(project, ".claude", "memory.db"), { readonly: true });
+    try {
+      expect(store.openNodes(["kept"]).entities).toEqual([{ name: "kept", entityType: "t", observations: ["acknowledged"] }]);
+    } finally {
+      store.close();
+    }
+    await session.close();
   }, 30_000);
 });

@@ -6,7 +6,12 @@ import { Sandbox, openSession, waitFor } from "../../helpers/sandbox.ts";
 import { MSM } from "../../helpers/sandbox.ts";
 import { rawRequest } from "../../helpers/attacks.ts";
 
-const INIT = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } });
+const INIT = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } },
+});
 
 describe("the daemon is locked down", () => {
   test("no token → 401, foreign Origin → 403, loopback only", async () => {
@@ -44,7 +49,17 @@ describe("the daemon is locked down", () => {
     for (const name of ["memory", "supervisor"]) {
       const { port } = sandbox.lock(name)!;
       const mcp = (host: string) =>
-        rawRequest(port, ["POST /mcp HTTP/1.1", `Host: ${host}`, "Content-Type: application/json", "Accept: application/json, text/event-stream", `Authorization: Bearer ${token}`], INIT);
+        rawRequest(
+          port,
+          [
+            "POST /mcp HTTP/1.1",
+            `Host: ${host}`,
+            "Content-Type: application/json",
+            "Accept: application/json, text/event-stream",
+            `Authorization: Bearer ${token}`,
+          ],
+          INIT,
+        );
       const health = (host: string) => rawRequest(port, ["GET /health HTTP/1.1", `Host: ${host}`]);
 
       for (const host of [`evil.example:${port}`, `evil.example`, `127.0.0.1.evil.example:${port}`, `127.0.0.1:${port + 1}`, `localhost`]) {
@@ -74,32 +89,46 @@ function externalAddress(): string | undefined {
 
 describe("--url tells only a server on this machine which project the session is in", () => {
   const external = externalAddress();
-  test.skipIf(!external)("the project header goes to loopback servers, and elsewhere only with --send-project", async () => {
-    await using sandbox = new Sandbox();
-    const seen: (string | null)[] = [];
-    const answer = (request: Request) => {
-      seen.push(request.headers.get("mcp-project-path"));
-      return Response.json({ jsonrpc: "2.0", id: 1, result: { protocolVersion: "2025-06-18", capabilities: {}, serverInfo: { name: "recorder", version: "1" } } });
-    };
-    const servers = [Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: answer }), Bun.serve({ hostname: external!, port: 0, fetch: answer })];
-    try {
-      const project = sandbox.project("where-i-work");
-      const run = async (url: string, extra: string[] = []) => {
-        const child = Bun.spawn([MSM, "proxy", "--url", url, "--transport", "http", ...extra], { env: sandbox.env, cwd: project, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-        sandbox.track(child.pid);
-        child.stdin.write(INIT + "\n");
-        child.stdin.end();
-        const out = await new Response(child.stdout).text();
-        await child.exited;
-        expect(out).toContain('"recorder"');
-        return seen.at(-1);
+  test.skipIf(!external)(
+    "the project header goes to loopback servers, and elsewhere only with --send-project",
+    async () => {
+      await using sandbox = new Sandbox();
+      const seen: (string | null)[] = [];
+      const answer = (request: Request) => {
+        seen.push(request.headers.get("mcp-project-path"));
+        return Response.json({
+          jsonrpc: "2.0",
+          id: 1,
+          result: { protocolVersion: "2025-06-18", capabilities: {}, serverInfo: { name: "recorder", version: "1" } },
+        });
       };
-      expect(await run(`http://127.0.0.1:${servers[0]!.port}/mcp`)).toBe(project);
-      expect(await run(`http://localhost:${servers[0]!.port}/mcp`)).toBe(project);
-      expect(await run(`http://${external}:${servers[1]!.port}/mcp`)).toBeNull();
-      expect(await run(`http://${external}:${servers[1]!.port}/mcp`, ["--send-project"])).toBe(project);
-    } finally {
-      for (const server of servers) server.stop(true);
-    }
-  }, 30_000);
+      const servers = [Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: answer }), Bun.serve({ hostname: external!, port: 0, fetch: answer })];
+      try {
+        const project = sandbox.project("where-i-work");
+        const run = async (url: string, extra: string[] = []) => {
+          const child = Bun.spawn([MSM, "proxy", "--url", url, "--transport", "http", ...extra], {
+            env: sandbox.env,
+            cwd: project,
+            stdin: "pipe",
+            stdout: "pipe",
+            stderr: "pipe",
+          });
+          sandbox.track(child.pid);
+          child.stdin.write(INIT + "\n");
+          child.stdin.end();
+          const out = await new Response(child.stdout).text();
+          await child.exited;
+          expect(out).toContain('"recorder"');
+          return seen.at(-1);
+        };
+        expect(await run(`http://127.0.0.1:${servers[0]!.port}/mcp`)).toBe(project);
+        expect(await run(`http://localhost:${servers[0]!.port}/mcp`)).toBe(project);
+        expect(await run(`http://${external}:${servers[1]!.port}/mcp`)).toBeNull();
+        expect(await run(`http://${external}:${servers[1]!.port}/mcp`, ["--send-project"])).toBe(project);
+      } finally {
+        for (const server of servers) server.stop(true);
+      }
+    },
+    30_000,
+  );
 });

@@ -25,7 +25,10 @@ type ToolResult = { isError?: boolean; content: { type: string; text: string }[]
 async function rpcAnswer(response: Response): Promise<{ result?: unknown; error?: unknown }> {
   const text = await response.text();
   if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) return JSON.parse(text);
-  const data = text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)));
+  const data = text
+    .split("\n")
+    .filter((l) => l.startsWith("data: "))
+    .map((l) => JSON.parse(l.slice(6)));
   return data.at(-1);
 }
 
@@ -40,13 +43,24 @@ async function callWithProject(project: string | undefined, name: string, args: 
   const init = await fetch(endpoint, {
     method: "POST",
     headers,
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "forger", version: "1" } } }),
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "forger", version: "1" } },
+    }),
   });
   expect(init.status).toBe(200);
   await rpcAnswer(init);
   const session = { ...headers, "mcp-session-id": init.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-06-18" };
   await (await fetch(endpoint, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text();
-  const answer = await rpcAnswer(await fetch(endpoint, { method: "POST", headers: session, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: args } }) }));
+  const answer = await rpcAnswer(
+    await fetch(endpoint, {
+      method: "POST",
+      headers: session,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: args } }),
+    }),
+  );
   await fetch(endpoint, { method: "DELETE", headers: session }).catch(() => {});
   return answer.result as ToolResult;
 }

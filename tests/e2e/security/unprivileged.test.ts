@@ -65,7 +65,9 @@ describe.skipIf(!isRoot)("an unprivileged user's memory", () => {
       await call(session.client, "create_entities", entity("kept at home"));
       const stats = await call<Stats>(session.client, "memory_stats");
       expect(stats).toMatchObject({ database: join(sandbox.home, ".claude", "memory.db"), scope: "home", entities: 1 });
-      expect(stats.why).toBe(`${dir} is read-only, so it cannot hold ${join(dir, ".claude", "memory.db")}; it has no database yet, so the home database is used`);
+      expect(stats.why).toBe(
+        `${dir} is read-only, so it cannot hold ${join(dir, ".claude", "memory.db")}; it has no database yet, so the home database is used`,
+      );
       expect(existsSync(join(dir, ".claude"))).toBe(false);
     } finally {
       chmodSync(dir, 0o755);

@@ -24,7 +24,13 @@ function toolText(t: Transcript, tool: string): string {
 describe("the transparency issue's failures", () => {
   let sandbox: Sandbox;
   let folders: Folders;
-  const direct = (command: string, args: string[], cwd: string, env: Record<string, string> = {}): Launch => ({ command, args, env: { ...sandbox.env, ...env }, cwd, serverLog: () => "" });
+  const direct = (command: string, args: string[], cwd: string, env: Record<string, string> = {}): Launch => ({
+    command,
+    args,
+    env: { ...sandbox.env, ...env },
+    cwd,
+    serverLog: () => "",
+  });
 
   beforeAll(() => {
     sandbox = new Sandbox();
@@ -86,7 +92,10 @@ describe("the transparency issue's failures", () => {
     "server-filesystem with args [DIR], a client without roots: list_allowed_directories is DIR and DIR is readable",
     async () => {
       const project = sandbox.project("fs-no-roots");
-      const script = async (s: { serverSaid: (p: RegExp, ms?: number) => Promise<boolean>; request: (m: string, p?: Record<string, unknown>) => Promise<unknown> }) => {
+      const script = async (s: {
+        serverSaid: (p: RegExp, ms?: number) => Promise<boolean>;
+        request: (m: string, p?: Record<string, unknown>) => Promise<unknown>;
+      }) => {
         await s.serverSaid(FOLDERS_SETTLED, 5_000);
         await s.request("tools/call", { name: "list_allowed_directories", arguments: {} });
         await s.request("tools/call", { name: "read_text_file", arguments: { path: join(folders.dir, "a.txt") } });
@@ -104,7 +113,10 @@ describe("the transparency issue's failures", () => {
     "server-filesystem with args [DIR], a client with roots R: the client is asked, and list_allowed_directories is R",
     async () => {
       const project = sandbox.project("fs-roots");
-      const script = async (s: { serverSaid: (p: RegExp, ms?: number) => Promise<boolean>; request: (m: string, p?: Record<string, unknown>) => Promise<unknown> }) => {
+      const script = async (s: {
+        serverSaid: (p: RegExp, ms?: number) => Promise<boolean>;
+        request: (m: string, p?: Record<string, unknown>) => Promise<unknown>;
+      }) => {
         await s.serverSaid(FOLDERS_SETTLED, 5_000);
         await s.request("tools/call", { name: "list_allowed_directories", arguments: {} });
       };
@@ -147,7 +159,8 @@ describe("the transparency issue's failures", () => {
           while (busy) await b.client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 0.2, steps: 2 } }).catch(() => {});
         })();
         const results: string[] = [];
-        for (let i = 0; i < 20; i++) results.push(textOf(await a.client.callTool({ name: "trigger-sampling-request", arguments: { prompt: `A's secret ${i}`, maxTokens: 5 } })));
+        for (let i = 0; i < 20; i++)
+          results.push(textOf(await a.client.callTool({ name: "trigger-sampling-request", arguments: { prompt: `A's secret ${i}`, maxTokens: 5 } })));
         busy = false;
         await bWorks;
         expect(reached.B).toEqual([]);
@@ -230,13 +243,20 @@ describe("the environment a hosted child sees", () => {
         },
       };
       writeFileSync(join(sandbox.msmHome, "config.json"), JSON.stringify(config, null, 2));
-      const direct = (command: string, args: string[], cwd: string, env: Record<string, string> = {}): Launch => ({ command, args, env: { ...sandbox.env, ...env }, cwd, serverLog: () => "" });
+      const direct = (command: string, args: string[], cwd: string, env: Record<string, string> = {}): Launch => ({
+        command,
+        args,
+        env: { ...sandbox.env, ...env },
+        cwd,
+        serverLog: () => "",
+      });
       const pa = sandbox.project("env-a");
       const pb = sandbox.project("env-b");
       const names = ["SECRET_OF_PROJECT_A", "SECRET_OF_PROJECT_B", "FROM_CONFIG"];
       const envA = { SECRET_OF_PROJECT_A: "a-secret" };
       const envB = { SECRET_OF_PROJECT_B: "b-secret" };
-      const ask = async (s: { request: (m: string, p?: Record<string, unknown>) => Promise<unknown> }) => void (await s.request("tools/call", { name: "env", arguments: { names } }));
+      const ask = async (s: { request: (m: string, p?: Record<string, unknown>) => Promise<unknown> }) =>
+        void (await s.request("tools/call", { name: "env", arguments: { names } }));
       const reported = (t: Transcript) => JSON.parse(toolText(t, "env")) as { env: Record<string, string | null>; cwd: string };
 
       // Directly, each editor session's server gets that session's environment.

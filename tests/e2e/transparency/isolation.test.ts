@@ -70,10 +70,15 @@ async function prove(sandbox: Sandbox, target: string, projects: string[], sampl
           check(`${name}-${i}`, result, `sampled by ${name}"`);
         };
         const elicit = (i: number) => async () => {
-          const result = await session.client.callTool({ name: "trigger-elicitation-request", arguments: {} }, undefined, { timeout: CALL_TIMEOUT_MS }).then(textOf, (e: Error) => `error: ${e.message}`);
+          const result = await session.client
+            .callTool({ name: "trigger-elicitation-request", arguments: {} }, undefined, { timeout: CALL_TIMEOUT_MS })
+            .then(textOf, (e: Error) => `error: ${e.message}`);
           check(`${name} elicitation ${i}`, result, `name of ${name}\n`);
         };
-        const calls = Array.from({ length: Math.max(samples, elicits) }, (_, i) => [...(i < samples ? [sample(i)] : []), ...(i < elicits ? [elicit(i)] : [])]).flat();
+        const calls = Array.from({ length: Math.max(samples, elicits) }, (_, i) => [
+          ...(i < samples ? [sample(i)] : []),
+          ...(i < elicits ? [elicit(i)] : []),
+        ]).flat();
         let next = 0;
         await Promise.all(
           Array.from({ length: IN_FLIGHT }, async () => {
@@ -113,22 +118,14 @@ describe("isolation: server→client requests from concurrent sessions on one sh
     await sandbox.cleanup();
   });
 
-  test(
-    "share: project, 4 sessions × (150 sampling + 100 elicitation) = 1,000 requests: 0 reach the wrong session",
-    async () => {
-      const project = sandbox.project("shared");
-      await prove(sandbox, "everything", [project, project, project, project], 150, 100);
-    },
-    120_000,
-  );
+  test("share: project, 4 sessions × (150 sampling + 100 elicitation) = 1,000 requests: 0 reach the wrong session", async () => {
+    const project = sandbox.project("shared");
+    await prove(sandbox, "everything", [project, project, project, project], 150, 100);
+  }, 120_000);
 
-  test(
-    "share: global, 2 sessions in each of 2 projects × (50 + 50): 0 reach another session or project",
-    async () => {
-      const a = sandbox.project("a");
-      const b = sandbox.project("b");
-      await prove(sandbox, "everywhere", [a, a, b, b], 50, 50);
-    },
-    120_000,
-  );
+  test("share: global, 2 sessions in each of 2 projects × (50 + 50): 0 reach another session or project", async () => {
+    const a = sandbox.project("a");
+    const b = sandbox.project("b");
+    await prove(sandbox, "everywhere", [a, a, b, b], 50, 50);
+  }, 120_000);
 });

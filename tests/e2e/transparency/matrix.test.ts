@@ -40,7 +40,14 @@ interface Result {
 const ONLY = process.env.MSM_TRANSPARENCY_ONLY ? new RegExp(process.env.MSM_TRANSPARENCY_ONLY) : undefined;
 
 const cells: Cell[] = MATRIX_SERVERS.flatMap((server) =>
-  VERSIONS.flatMap((version) => [false, true].map((withCapabilities) => ({ label: `${server.name} · ${version} · ${withCapabilities ? "roots+sampling+elicitation" : "no capabilities"}`, server, version, withCapabilities }))),
+  VERSIONS.flatMap((version) =>
+    [false, true].map((withCapabilities) => ({
+      label: `${server.name} · ${version} · ${withCapabilities ? "roots+sampling+elicitation" : "no capabilities"}`,
+      server,
+      version,
+      withCapabilities,
+    })),
+  ),
 ).filter((cell) => !ONLY || ONLY.test(cell.label));
 
 describe("transparency matrix: each cell through msm equals the direct run", () => {
@@ -63,7 +70,8 @@ describe("transparency matrix: each cell through msm equals the direct run", () 
         const project = sandbox.project(`cell-${n++}-${cell.server.name}-${cell.version}-${cell.withCapabilities ? "caps" : "bare"}`);
         const capabilities: Capabilities = cell.withCapabilities ? { roots: [folders.roots], sampling: true, elicitation: true } : {};
         const script = (s: Parameters<ServerSpec["script"]>[0]) => cell.server.script(s, folders);
-        const run = (launch: ReturnType<typeof directLaunch>) => runSession("editor", cell.version, capabilities, launch, script, { connected: (pid) => sandbox.track(pid ?? undefined) });
+        const run = (launch: ReturnType<typeof directLaunch>) =>
+          runSession("editor", cell.version, capabilities, launch, script, { connected: (pid) => sandbox.track(pid ?? undefined) });
         const twice = STABILITY_VERSIONS.includes(cell.version);
         const [first, second, through] = await Promise.all([
           run(directLaunch(cell.server, folders, sandbox.env, project)),

@@ -45,7 +45,9 @@ export interface ServerSpec {
 
 /** The target entries for msm's config.json: each server hosted as a stdio target (default share: project). */
 export function hostedTargets(specs: ServerSpec[], folders: Folders, extra: object = {}): Record<string, object> {
-  return Object.fromEntries(specs.map((spec) => [spec.name, { command: spec.command, args: spec.args(folders), ...(spec.hostedEnv ? { env: spec.hostedEnv } : {}), ...extra }]));
+  return Object.fromEntries(
+    specs.map((spec) => [spec.name, { command: spec.command, args: spec.args(folders), ...(spec.hostedEnv ? { env: spec.hostedEnv } : {}), ...extra }]),
+  );
 }
 
 /** The server as the editor runs it: its own process over stdio, in the project folder. */
@@ -77,7 +79,8 @@ export function msmLaunch(sandbox: Sandbox, target: string, project: string, env
 }
 
 const isLog = (text: string) => (m: Message) => m.method === "notifications/message" && JSON.stringify(m.params).includes(text);
-const tool = (s: Scripted, name: string, args: Record<string, unknown> = {}, options?: { progress?: boolean }) => s.request("tools/call", { name, arguments: args }, options);
+const tool = (s: Scripted, name: string, args: Record<string, unknown> = {}, options?: { progress?: boolean }) =>
+  s.request("tools/call", { name, arguments: args }, options);
 
 /**
  * A tool call with progress, cancelled once its first progress arrived; then waits for whatever the server still
@@ -88,7 +91,8 @@ async function cancelAfterFirstProgress(s: Scripted, name: string, args: Record<
   const call = s.request("tools/call", { name, arguments: args }, { progress: true, signal: controller.signal });
   const sent = s.entries.findLast((e) => e.dir === "sent" && e.message.method === "tools/call");
   const token = (sent?.message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
-  const progress = (n: number) => (m: Message) => m.method === "notifications/progress" && m.params?.progressToken === token && (m.params?.progress as number) >= n;
+  const progress = (n: number) => (m: Message) =>
+    m.method === "notifications/progress" && m.params?.progressToken === token && (m.params?.progress as number) >= n;
   await s.received(progress(1), 5_000);
   controller.abort("the user pressed Esc");
   await call;
@@ -132,7 +136,8 @@ export const everything: ServerSpec = {
 };
 
 /** server-filesystem's stderr once it settled its allowed folders after initialized. */
-export const FOLDERS_SETTLED = /Client does not support MCP Roots|Updated allowed directories from MCP roots|No valid root directories|Client returned no roots set|Failed to request initial roots/;
+export const FOLDERS_SETTLED =
+  /Client does not support MCP Roots|Updated allowed directories from MCP roots|No valid root directories|Client returned no roots set|Failed to request initial roots/;
 
 export const filesystem: ServerSpec = {
   name: "filesystem",
@@ -190,7 +195,16 @@ export const conformance: ServerSpec = {
   args: () => [CONFORMANCE],
   async script(s) {
     await s.request("tools/list");
-    for (const name of ["test_simple_text", "test_image_content", "test_audio_content", "test_embedded_resource", "test_multiple_content_types", "test_tool_with_logging", "test_error_handling"]) await tool(s, name);
+    for (const name of [
+      "test_simple_text",
+      "test_image_content",
+      "test_audio_content",
+      "test_embedded_resource",
+      "test_multiple_content_types",
+      "test_tool_with_logging",
+      "test_error_handling",
+    ])
+      await tool(s, name);
     await tool(s, "test_tool_with_progress", {}, { progress: true });
     await tool(s, "test_sampling", { prompt: "Say hi" });
     await tool(s, "test_elicitation", { message: "Who are you?" });

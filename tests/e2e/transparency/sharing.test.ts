@@ -8,7 +8,17 @@ import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { EVERYTHING, NODE } from "../../helpers/hosted.ts";
 import { Sandbox } from "../../helpers/sandbox.ts";
-import { differences, dump, runSession, type Capabilities, type Launch, type Message, type Scripted, type Transcript, type Version } from "../../helpers/transcript.ts";
+import {
+  differences,
+  dump,
+  runSession,
+  type Capabilities,
+  type Launch,
+  type Message,
+  type Scripted,
+  type Transcript,
+  type Version,
+} from "../../helpers/transcript.ts";
 import { BUN, RAW, everything, makeFolders, msmLaunch, type Folders } from "./servers.ts";
 
 const SLOW = 120_000;
@@ -50,7 +60,9 @@ function signal(): { reached: () => void; wait: Promise<void> } {
 describe("sessions sharing a hosted child each see what they would see directly", () => {
   let sandbox: Sandbox;
   let folders: Folders;
-  const direct = (command: string, args: string[]) => (m: Member): Launch => ({ command, args, env: sandbox.env, cwd: m.project, serverLog: () => "" });
+  const direct =
+    (command: string, args: string[]) =>
+    (m: Member): Launch => ({ command, args, env: sandbox.env, cwd: m.project, serverLog: () => "" });
 
   beforeAll(() => {
     sandbox = new Sandbox();
@@ -77,7 +89,8 @@ describe("sessions sharing a hosted child each see what they would see directly"
    * counted per session), the roots of a joining session that gave the same ones — are written once for the child,
    * not once per session. Log routing itself is checked by the logging test below.
    */
-  const SUBSCRIPTION_LOGS = /^unsolicited, only (directly|through msm): .*"notifications\/message".*"(Received (Subscribe|Unsubscribe) Resource request|Roots updated)/;
+  const SUBSCRIPTION_LOGS =
+    /^unsolicited, only (directly|through msm): .*"notifications\/message".*"(Received (Subscribe|Unsubscribe) Resource request|Roots updated)/;
 
   /** Runs the group directly and through `target`, and expects each session's two transcripts to be equal. */
   async function compare(target: string, makeMembers: () => Member[], directly = direct(NODE, [EVERYTHING, "stdio"])): Promise<void> {
@@ -85,7 +98,8 @@ describe("sessions sharing a hosted child each see what they would see directly"
     const members = makeMembers();
     const [expected, seen] = await Promise.all([together(makeMembers(), directly), together(members, (m) => msmLaunch(sandbox, target, m.project))]);
     if (process.env.MSM_TRANSPARENCY_DUMP) {
-      for (const [i, m] of members.entries()) dump(process.env.MSM_TRANSPARENCY_DUMP, `${target}-${++dumped}-${m.name}`, { direct: expected[i]!, msm: seen[i]! });
+      for (const [i, m] of members.entries())
+        dump(process.env.MSM_TRANSPARENCY_DUMP, `${target}-${++dumped}-${m.name}`, { direct: expected[i]!, msm: seen[i]! });
     }
     const report = members.map((m, i) => ({
       session: `${m.name} (${m.version}, ${Object.keys(m.capabilities).join("+") || "no capabilities"})`,

@@ -39,9 +39,15 @@ describe("one check for every command line (cli/args.ts)", () => {
 
   test("msm's own commands: install takes several editors, its scope is checked before anything runs", async () => {
     expect((await resolveCommand(root, ["install", "claude-code", "cursor", "--target", "memory", "--dry-run"], true)).path).toEqual(["msm", "install"]);
-    await expect(resolveCommand(root, ["import", "--share", "everyone"], true)).rejects.toThrow('flag --share must be one of project, session, global, not "everyone".');
-    await expect(resolveCommand(root, ["generate-config", "cursor"], true)).rejects.toThrow('unexpected argument "cursor" for "msm generate-config" (it takes no arguments).');
-    await expect(resolveCommand(root, ["proxy", "--transport", "websocket"], true)).rejects.toThrow("flag --transport must be one of streamable-http, sse, http");
+    await expect(resolveCommand(root, ["import", "--share", "everyone"], true)).rejects.toThrow(
+      'flag --share must be one of project, session, global, not "everyone".',
+    );
+    await expect(resolveCommand(root, ["generate-config", "cursor"], true)).rejects.toThrow(
+      'unexpected argument "cursor" for "msm generate-config" (it takes no arguments).',
+    );
+    await expect(resolveCommand(root, ["proxy", "--transport", "websocket"], true)).rejects.toThrow(
+      "flag --transport must be one of streamable-http, sse, http",
+    );
   }, 10_000);
 
   test("flagValues: every value of a repeated flag, in order, up to --", () => {

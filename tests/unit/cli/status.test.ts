@@ -37,7 +37,7 @@ const report: StatusReport = {
       pid: null,
       port: null,
       note: "crashed 6 times in a row; last: exited with code 1 (Error: listen EADDRINUSE: address already in use 127.0.0.1:3101)",
-      lastLog: ["x".repeat(300), "Traceback (most recent call last): File \"/very/long/path/to/site-packages/server.py\", line 12"],
+      lastLog: ["x".repeat(300), 'Traceback (most recent call last): File "/very/long/path/to/site-packages/server.py", line 12'],
     }),
   ],
 };

@@ -12,7 +12,16 @@ const ASKING = join(import.meta.dir, "../../fixtures/asking-server.ts");
 const log = createConsola({ level: -999 });
 
 function target(): HostedTarget {
-  return { name: "asking", kind: "hosted", command: process.execPath, args: [ASKING], env: {}, share: "project", idleMinutes: 0, startTimeoutSeconds: 30 } as unknown as HostedTarget;
+  return {
+    name: "asking",
+    kind: "hosted",
+    command: process.execPath,
+    args: [ASKING],
+    env: {},
+    share: "project",
+    idleMinutes: 0,
+    startTimeoutSeconds: 30,
+  } as unknown as HostedTarget;
 }
 
 /** A session that answers every sampling request with its own name, and collects its answers by id. */

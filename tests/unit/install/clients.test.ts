@@ -36,7 +36,13 @@ test("each client's file per platform and scope, as CLIENTS.md lists them", () =
     vscode: "/p/.vscode/mcp.json",
     codex: "/p/.codex/config.toml",
   });
-  expect(files(where("linux"), "local")).toEqual({ "claude-code": "/h/.claude.json", "claude-desktop": undefined, cursor: undefined, vscode: undefined, codex: undefined });
+  expect(files(where("linux"), "local")).toEqual({
+    "claude-code": "/h/.claude.json",
+    "claude-desktop": undefined,
+    cursor: undefined,
+    vscode: undefined,
+    codex: undefined,
+  });
   expect(spotOf(CLIENTS[0]!, "local", where("linux"))!.container).toEqual(["projects", "/p", "mcpServers"]);
   expect(CLIENTS.map((c) => c.container.join("."))).toEqual(["mcpServers", "mcpServers", "mcpServers", "servers", "mcp_servers"]);
 }, 10_000);

@@ -92,7 +92,7 @@ describe("TOML edits", () => {
     const text = [
       "[mcp_servers.a]",
       'command = "a"',
-      'args = [',
+      "args = [",
       '  "[not a header]",',
       "  [1, 2],",
       "]",

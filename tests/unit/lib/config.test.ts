@@ -23,7 +23,11 @@ describe("config.json", () => {
   });
 
   test("external targets (a transport set) get defaults for args, env and path", () => {
-    const config = parseConfig(JSON.stringify({ targets: { code: { command: "uvx", args: ["x", "--port", "{port}"], transport: "streamable-http" }, legacy: { command: "y", transport: "sse" } } }));
+    const config = parseConfig(
+      JSON.stringify({
+        targets: { code: { command: "uvx", args: ["x", "--port", "{port}"], transport: "streamable-http" }, legacy: { command: "y", transport: "sse" } },
+      }),
+    );
     expect(resolveTarget(config, "code")).toMatchObject({ kind: "external", command: "uvx", transport: "streamable-http", path: "/mcp", env: {}, port: 0 });
     expect(resolveTarget(config, "legacy")).toMatchObject({ transport: "sse", path: "/sse" });
   });
@@ -34,15 +38,32 @@ describe("config.json", () => {
         targets: {
           fs: { command: "npx", args: ["-y", "@modelcontextprotocol/server-filesystem", "{project}"] },
           thinking: { command: "npx", args: ["x"], share: "global" },
-          browser: { command: "npx", args: ["@playwright/mcp"], share: "session", idleMinutes: 0.5, startTimeoutSeconds: 5, env: { A: "{project}" }, cwd: "{project}" },
+          browser: {
+            command: "npx",
+            args: ["@playwright/mcp"],
+            share: "session",
+            idleMinutes: 0.5,
+            startTimeoutSeconds: 5,
+            env: { A: "{project}" },
+            cwd: "{project}",
+          },
         },
       }),
     );
-    expect(resolveTarget(config, "fs")).toMatchObject({ kind: "hosted", share: "project", startTimeoutSeconds: 60, childIdleMs: 600_000, transport: "streamable-http", path: "/mcp" });
+    expect(resolveTarget(config, "fs")).toMatchObject({
+      kind: "hosted",
+      share: "project",
+      startTimeoutSeconds: 60,
+      childIdleMs: 600_000,
+      transport: "streamable-http",
+      path: "/mcp",
+    });
     expect(resolveTarget(config, "thinking")).toMatchObject({ kind: "hosted", share: "global", childIdleMs: 0 });
     expect(resolveTarget(config, "browser")).toMatchObject({ kind: "hosted", share: "session", childIdleMs: 30_000, startTimeoutSeconds: 5, cwd: "{project}" });
     expect(configError(JSON.stringify({ targets: { fs: { command: "x", share: "team" } } })).message).toContain("targets.fs.share");
-    expect(configError(JSON.stringify({ targets: { fs: { command: "x", args: ["{project}"], share: "global" } } })).message).toContain('uses "{project}" but "share" is "global"');
+    expect(configError(JSON.stringify({ targets: { fs: { command: "x", args: ["{project}"], share: "global" } } })).message).toContain(
+      'uses "{project}" but "share" is "global"',
+    );
   });
 
   test("a target that names a port but no transport is an error that says to add one", () => {
@@ -70,7 +91,7 @@ describe("config.json", () => {
   });
 
   test("the built-in memory target only takes a port", () => {
-    expect(configError(JSON.stringify({ targets: { memory: { command: "node" } } })).message).toContain('targets.memory is built in');
+    expect(configError(JSON.stringify({ targets: { memory: { command: "node" } } })).message).toContain("targets.memory is built in");
   });
 
   test("an unknown target is an error listing the known ones", () => {
@@ -88,7 +109,14 @@ describe("config.json", () => {
 
   test("a typo in one target leaves the others (and memory) valid; the broken one names its key", () => {
     const config = readConfig(
-      JSON.stringify({ targets: { memory: { port: 4100 }, good: { command: "x", transport: "streamable-http" }, typo: { command: "y", helth: "mcp", transport: "streamable-http" }, "bad name!": { command: "z", transport: "streamable-http" } } }),
+      JSON.stringify({
+        targets: {
+          memory: { port: 4100 },
+          good: { command: "x", transport: "streamable-http" },
+          typo: { command: "y", helth: "mcp", transport: "streamable-http" },
+          "bad name!": { command: "z", transport: "streamable-http" },
+        },
+      }),
     );
     expect(Object.keys(config.targets)).toEqual(["memory", "good"]);
     expect(config.broken.typo).toContain('unknown key "targets.typo.helth"');
@@ -114,10 +142,16 @@ describe("config.json", () => {
   });
 
   test("startTimeoutSeconds: default 60 s, fractions allowed", () => {
-    const config = parseConfig(JSON.stringify({ targets: { slow: { command: "x", startTimeoutSeconds: 1.5, transport: "streamable-http" }, plain: { command: "y", transport: "streamable-http" } } }));
+    const config = parseConfig(
+      JSON.stringify({
+        targets: { slow: { command: "x", startTimeoutSeconds: 1.5, transport: "streamable-http" }, plain: { command: "y", transport: "streamable-http" } },
+      }),
+    );
     expect(resolveTarget(config, "slow").startTimeoutMs).toBe(1500);
     expect(resolveTarget(config, "plain").startTimeoutMs).toBe(60_000);
     expect(resolveTarget(config, "memory").startTimeoutMs).toBe(60_000);
-    expect(readConfig(JSON.stringify({ targets: { z: { command: "x", startTimeoutSeconds: 0, transport: "streamable-http" } } })).broken.z).toContain("targets.z.startTimeoutSeconds: must be more than 0");
+    expect(readConfig(JSON.stringify({ targets: { z: { command: "x", startTimeoutSeconds: 0, transport: "streamable-http" } } })).broken.z).toContain(
+      "targets.z.startTimeoutSeconds: must be more than 0",
+    );
   });
 });

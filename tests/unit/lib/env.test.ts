@@ -38,6 +38,20 @@ test("every MSM_* variable parses in one place; what does not parse counts as un
     sessionIdleMs: 2500,
     sessionQueueBytes: 65536,
   });
-  const bad = readEnv({ MSM_HOME: "  ", MSM_BACKOFF_MS: "1,-2", MSM_EOF_GRACE_MS: "soon", MSM_SESSION_IDLE_MS: "0", MSM_SESSION_QUEUE_BYTES: "-5", MSM_MEMORY_DATABASE_URL: " " });
-  expect([bad.home, bad.backoffMs, bad.eofGraceMs, bad.sessionIdleMs, bad.sessionQueueBytes, bad.memoryDatabaseUrl]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+  const bad = readEnv({
+    MSM_HOME: "  ",
+    MSM_BACKOFF_MS: "1,-2",
+    MSM_EOF_GRACE_MS: "soon",
+    MSM_SESSION_IDLE_MS: "0",
+    MSM_SESSION_QUEUE_BYTES: "-5",
+    MSM_MEMORY_DATABASE_URL: " ",
+  });
+  expect([bad.home, bad.backoffMs, bad.eofGraceMs, bad.sessionIdleMs, bad.sessionQueueBytes, bad.memoryDatabaseUrl]).toEqual([
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
 });

@@ -19,7 +19,12 @@ async function connected() {
   await server.connect(transport);
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream" };
   const post = (body: unknown) => transport.handleRequest(new Request(URL_, { method: "POST", headers, body: JSON.stringify(body) }));
-  const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: "c", version: "1" } } });
+  const init = await post({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: "c", version: "1" } },
+  });
   await init.text();
   headers["mcp-session-id"] = "session-1";
   headers["mcp-protocol-version"] = VERSION;
@@ -31,7 +36,14 @@ const events = (text: string) =>
   text
     .split("\n\n")
     .filter((e) => e.includes("data:"))
-    .map((e) => JSON.parse(e.split("\n").find((l) => l.startsWith("data:"))!.slice(5)));
+    .map((e) =>
+      JSON.parse(
+        e
+          .split("\n")
+          .find((l) => l.startsWith("data:"))!
+          .slice(5),
+      ),
+    );
 
 describe("LeanHttpTransport", () => {
   test("an answer that comes alone is JSON; one preceded by a log becomes SSE with both, in order", async () => {

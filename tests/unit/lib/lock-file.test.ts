@@ -94,7 +94,13 @@ test("each required field missing: the checked reader refuses the lock, the prox
 const LEAN_UNCHECKED = new Set(["port:70000"]);
 
 test("a value outside the table's limits: both readers refuse it", () => {
-  for (const [key, value] of [["port", 70_000], ["port", -1], ["port", 0], ["transport", "websocket"], ["pid", 1.5]] as const) {
+  for (const [key, value] of [
+    ["port", 70_000],
+    ["port", -1],
+    ["port", 0],
+    ["transport", "websocket"],
+    ["pid", 1.5],
+  ] as const) {
     const name = write({ ...full(), [key]: value });
     if (!(key === "port" && value === 0)) expect(readLock(name)).toBeUndefined();
     if (LEAN_UNCHECKED.has(`${key}:${value}`)) expect(liveLock(name)).toBeDefined();

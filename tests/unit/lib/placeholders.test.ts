@@ -10,7 +10,7 @@ import { fillProject, shellPlaceholderProblem, shellQuote } from "../../../src/l
 /** Folder names a cloned repository or an archive could carry; each tries to run `touch PWNED` somewhere. */
 const HOSTILE = [
   "p';touch PWNED;'",
-  "p\";touch PWNED;\"",
+  'p";touch PWNED;"',
   "$(touch PWNED)",
   "`touch PWNED`",
   "a b\tc\nd; touch PWNED",
@@ -115,10 +115,12 @@ describe("shellPlaceholderProblem", () => {
         },
       }),
     );
-    expect(config.broken.bad).toContain("targets.bad: \"{project}\" is pasted into the sh -c script as it is");
+    expect(config.broken.bad).toContain('targets.bad: "{project}" is pasted into the sh -c script as it is');
     expect(resolveTarget(config, "good")).toMatchObject({ kind: "hosted", args: ["-c", "exec server {project:sh}"] });
     // The quoted form names the project too: one global child has none.
     expect(config.broken.global).toContain('uses "{project}" but "share" is "global"');
-    expect(config.broken.folder).toContain('targets.folder.cwd: "{project:sh}" is for shell scripts; a working directory takes the folder as it is, "{project}"');
+    expect(config.broken.folder).toContain(
+      'targets.folder.cwd: "{project:sh}" is for shell scripts; a working directory takes the folder as it is, "{project}"',
+    );
   });
 });

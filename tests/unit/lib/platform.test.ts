@@ -4,7 +4,14 @@ import { resolve } from "node:path";
 import { connectionsTo, groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, os, resolveCommand, startTicks } from "../../../src/lib/platform/index.ts";
 import { parseNetstatDarwin, parsePsGroups } from "../../../src/lib/platform/darwin.ts";
 import { parseProcNetTcp } from "../../../src/lib/platform/linux.ts";
-import { batchCommandLine, parseNetstatWindows, quoteArgument, resolveCmdShim, resolveWindowsCommand, windowsSpawnCommand } from "../../../src/lib/platform/windows.ts";
+import {
+  batchCommandLine,
+  parseNetstatWindows,
+  quoteArgument,
+  resolveCmdShim,
+  resolveWindowsCommand,
+  windowsSpawnCommand,
+} from "../../../src/lib/platform/windows.ts";
 
 const FIXTURES = resolve(import.meta.dir, "../../fixtures/windows");
 
@@ -31,7 +38,20 @@ describe("platform (this machine)", () => {
   }, 15_000);
 
   test("counts established connections to a local port", async () => {
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: () => new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(":\n")); } }), { headers: { "content-type": "text/event-stream" } }) });
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 0,
+      fetch: () =>
+        new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(new TextEncoder().encode(":\n"));
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+    });
     const controller = new AbortController();
     try {
       expect(connectionsTo(server.port!)).toBe(0);
@@ -86,17 +106,29 @@ describe("platform output parsers (every OS, from captured output)", () => {
       "  TCP    127.0.0.1:3100         127.0.0.1:54000        TIME_WAIT       0",
     ].join("\r\n");
     expect(parseNetstatWindows(english, 3100)).toBe(1);
-    const german = "  TCP    127.0.0.1:3100         0.0.0.0:0              ABHÖREN         4242\r\n  TCP    127.0.0.1:3100         127.0.0.1:54321        HERGESTELLT     4242\r\n";
+    const german =
+      "  TCP    127.0.0.1:3100         0.0.0.0:0              ABHÖREN         4242\r\n  TCP    127.0.0.1:3100         127.0.0.1:54321        HERGESTELLT     4242\r\n";
     expect(parseNetstatWindows(german, 3100)).toBe(1);
   });
 });
 
 describe("Windows .cmd shims resolved without a shell", () => {
-  const which = (name: string) => ({ npx: "C:\\Program Files\\nodejs\\npx.cmd", node: "C:\\Program Files\\nodejs\\node.exe", "mcp-server-filesystem": "C:\\Users\\ann\\AppData\\Roaming\\npm\\mcp-server-filesystem.cmd", uvx: "C:\\Users\\ann\\.local\\bin\\uvx.exe" })[name] ?? null;
+  const which = (name: string) =>
+    ({
+      npx: "C:\\Program Files\\nodejs\\npx.cmd",
+      node: "C:\\Program Files\\nodejs\\node.exe",
+      "mcp-server-filesystem": "C:\\Users\\ann\\AppData\\Roaming\\npm\\mcp-server-filesystem.cmd",
+      uvx: "C:\\Users\\ann\\.local\\bin\\uvx.exe",
+    })[name] ?? null;
   const read = (file: string) => readFileSync(resolve(FIXTURES, file.endsWith("npx.cmd") ? "npx.cmd" : "cmd-shim.cmd"), "utf8");
 
   test("npm's own npx.cmd → node.exe beside it + npx-cli.js", () => {
-    const argv = resolveCmdShim("C:\\Program Files\\nodejs\\npx.cmd", read("npx.cmd"), () => null, (f) => f === "C:\\Program Files\\nodejs\\node.exe");
+    const argv = resolveCmdShim(
+      "C:\\Program Files\\nodejs\\npx.cmd",
+      read("npx.cmd"),
+      () => null,
+      (f) => f === "C:\\Program Files\\nodejs\\node.exe",
+    );
     expect(argv).toEqual(["C:\\Program Files\\nodejs\\node.exe", "C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npx-cli.js"]);
     expect(resolveWindowsCommand(["npx", "-y", "@modelcontextprotocol/server-memory"], which, read)[2]).toBe("-y");
   });

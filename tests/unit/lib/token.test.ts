@@ -42,9 +42,7 @@ test("an empty token file is an actionable error", () => {
 test("processes racing to create it agree on one token", async () => {
   const home = freshHome();
   const script = `import { loadToken } from ${JSON.stringify(join(import.meta.dir, "../../../src/lib/token.ts"))}; process.stdout.write(loadToken());`;
-  const runs = Array.from({ length: 6 }, () =>
-    Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MSM_HOME: home }, stdout: "pipe" }),
-  );
+  const runs = Array.from({ length: 6 }, () => Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MSM_HOME: home }, stdout: "pipe" }));
   const tokens = await Promise.all(runs.map((p) => new Response(p.stdout).text()));
   expect(new Set(tokens).size).toBe(1);
   expect(tokens[0]!.length).toBeGreaterThan(40);

@@ -29,7 +29,10 @@ describe("import", () => {
     const report = await importFile(file, store);
     expect(report).toEqual({ lines: 6, ignored: 1, entitiesAdded: 2, entitiesMerged: 1, observationsAdded: 3, relationsAdded: 1 });
     expect(store.readGraph()).toEqual({
-      entities: [{ name: "A", entityType: "t", observations: ["x", "y", "z"] }, { name: "B", entityType: "t", observations: [] }],
+      entities: [
+        { name: "A", entityType: "t", observations: ["x", "y", "z"] },
+        { name: "B", entityType: "t", observations: [] },
+      ],
       relations: [{ from: "A", to: "B", relationType: "r" }],
     });
     // Importing again changes nothing.
@@ -43,7 +46,10 @@ describe("import", () => {
     writeFileSync(file, [line({ type: "entity", name: "A", entityType: "t", observations: [] }), "{not json", ""].join("\n"));
     const store = new GraphStore(join(d, "memory.db"));
     await expect(importFile(file, store)).rejects.toThrow(`${file}:2: not valid JSON`);
-    writeFileSync(file, [line({ type: "entity", name: "A", entityType: "t", observations: [] }), line({ type: "relation", from: "A", to: 3, relationType: "r" })].join("\n"));
+    writeFileSync(
+      file,
+      [line({ type: "entity", name: "A", entityType: "t", observations: [] }), line({ type: "relation", from: "A", to: 3, relationType: "r" })].join("\n"),
+    );
     await expect(importFile(file, store)).rejects.toThrow(`${file}:2: not a valid relation: "to"`);
     expect(store.readGraph()).toEqual({ entities: [], relations: [] });
     store.close();
@@ -52,17 +58,25 @@ describe("import", () => {
   test("a whole-file JSON document ({entities, relations}) is read too", async () => {
     const d = dir();
     const file = join(d, "memory.json");
-    writeFileSync(file, JSON.stringify({ entities: [{ name: "A", entityType: "t", observations: ["o"] }], relations: [{ from: "A", to: "A", relationType: "self" }] }, null, 2));
+    writeFileSync(
+      file,
+      JSON.stringify({ entities: [{ name: "A", entityType: "t", observations: ["o"] }], relations: [{ from: "A", to: "A", relationType: "self" }] }, null, 2),
+    );
     const store = new GraphStore(join(d, "memory.db"));
     await importFile(file, store);
-    expect(store.readGraph()).toEqual({ entities: [{ name: "A", entityType: "t", observations: ["o"] }], relations: [{ from: "A", to: "A", relationType: "self" }] });
+    expect(store.readGraph()).toEqual({
+      entities: [{ name: "A", entityType: "t", observations: ["o"] }],
+      relations: [{ from: "A", to: "A", relationType: "self" }],
+    });
     store.close();
   });
 
   test("large files report progress", async () => {
     const d = dir();
     const file = join(d, "memory.jsonl");
-    const lines = Array.from({ length: 30_000 }, (_, i) => line({ type: "entity", name: `entity number ${i}`, entityType: "thing", observations: [`observation ${i}`] }));
+    const lines = Array.from({ length: 30_000 }, (_, i) =>
+      line({ type: "entity", name: `entity number ${i}`, entityType: "thing", observations: [`observation ${i}`] }),
+    );
     writeFileSync(file, lines.join("\n"));
     const store = new GraphStore(join(d, "memory.db"));
     const messages: string[] = [];
@@ -79,7 +93,10 @@ describe("export", () => {
   test("writes the official line format, entities then relations, in creation order", async () => {
     const d = dir();
     const store = new GraphStore(join(d, "memory.db"));
-    store.createEntities([{ name: "A", entityType: "t", observations: ["x"] }, { name: "B", entityType: "t", observations: [] }]);
+    store.createEntities([
+      { name: "A", entityType: "t", observations: ["x"] },
+      { name: "B", entityType: "t", observations: [] },
+    ]);
     store.createRelations([{ from: "B", to: "A", relationType: "r" }]);
     const out = join(d, "out.jsonl");
     expect(await exportToFile(store, out)).toEqual({ entities: 2, relations: 1 });

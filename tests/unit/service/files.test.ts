@@ -37,7 +37,11 @@ describe("service files", () => {
     writeFileSync(file, systemdUnit({ ...SPEC, command: [process.execPath] }));
     const runtime = join(dir, "run");
     Bun.spawnSync(["mkdir", "-m", "700", runtime]);
-    const verify = Bun.spawnSync(["systemd-analyze", "--user", "verify", file], { env: { ...process.env, XDG_RUNTIME_DIR: runtime }, stdout: "pipe", stderr: "pipe" });
+    const verify = Bun.spawnSync(["systemd-analyze", "--user", "verify", file], {
+      env: { ...process.env, XDG_RUNTIME_DIR: runtime },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(verify.stderr.toString()).toBe("");
     expect(verify.exitCode).toBe(0);
   }, 30_000);

@@ -24,10 +24,38 @@ const snapshot = (): SupervisorStatus => ({
   supervisor: { pid: 1, port: PORT, version: "t", startedAt: new Date().toISOString(), uptimeSeconds: 1, home: "/h" },
   targets: [
     {
-      name: "fs", kind: "external", state: "running", pid: 10, port: 11, transport: "http", url: null, uptimeSeconds: 5, restarts: 0,
-      sessions: 2, connections: 2, requests: 7, rssBytes: 1000, idleMinutes: 0, note: null, lastLog: [], version: "t",
+      name: "fs",
+      kind: "external",
+      state: "running",
+      pid: 10,
+      port: 11,
+      transport: "http",
+      url: null,
+      uptimeSeconds: 5,
+      restarts: 0,
+      sessions: 2,
+      connections: 2,
+      requests: 7,
+      rssBytes: 1000,
+      idleMinutes: 0,
+      note: null,
+      lastLog: [],
+      version: "t",
       // What a hosted target carries once the host work lands: rendered as rows under it when present.
-      children: [{ project: "/p/alpha", share: "project" as const, state: "running" as const, pid: 12, uptimeSeconds: 4, restarts: 0, sessions: 1, rssBytes: 500, note: null, lastStderr: [] }],
+      children: [
+        {
+          project: "/p/alpha",
+          share: "project" as const,
+          state: "running" as const,
+          pid: 12,
+          uptimeSeconds: 4,
+          restarts: 0,
+          sessions: 1,
+          rssBytes: 500,
+          note: null,
+          lastStderr: [],
+        },
+      ],
     } as SupervisorStatus["targets"][number],
   ],
 });
@@ -48,7 +76,20 @@ test("many viewers polling at once cost one status probe per snapshot, and child
     expect(answers.every((r) => r.status === 200)).toBe(true);
     expect(calls.status).toBe(1);
     const body = (await answers[0]!.json()) as { status: SupervisorStatus; history: Record<string, unknown[]> };
-    expect((body.status.targets[0] as unknown as { children: unknown[] }).children).toEqual([{ project: "/p/alpha", share: "project" as const, state: "running" as const, pid: 12, uptimeSeconds: 4, restarts: 0, sessions: 1, rssBytes: 500, note: null, lastStderr: [] }]);
+    expect((body.status.targets[0] as unknown as { children: unknown[] }).children).toEqual([
+      {
+        project: "/p/alpha",
+        share: "project" as const,
+        state: "running" as const,
+        pid: 12,
+        uptimeSeconds: 4,
+        restarts: 0,
+        sessions: 1,
+        rssBytes: 500,
+        note: null,
+        lastStderr: [],
+      },
+    ]);
     expect(body.history.fs).toHaveLength(1);
     // A second round within the snapshot's age is still the same probe.
     await Promise.all(Array.from({ length: 20 }, get));
@@ -72,7 +113,8 @@ test("a login ticket works once; the page carries the session's CSRF token; a PO
     const page = await ui.fetch(new Request(`http://${host}/`, { headers: { host, cookie } }));
     expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
     const csrf = /name="msm-csrf" content="([^"]+)"/.exec(await page.text())![1]!;
-    const post = (headers: Record<string, string>) => ui.fetch(new Request(`http://${host}/ui/api/daemons/fs/stop`, { method: "POST", headers: { host, cookie, ...headers } }));
+    const post = (headers: Record<string, string>) =>
+      ui.fetch(new Request(`http://${host}/ui/api/daemons/fs/stop`, { method: "POST", headers: { host, cookie, ...headers } }));
     expect((await post({ "x-msm-csrf": csrf })).status).toBe(403); // no Origin
     expect((await post({ origin: `http://${host}` })).status).toBe(403); // no token
     expect((await post({ origin: `http://${host}`, "x-msm-csrf": csrf })).status).toBe(200);

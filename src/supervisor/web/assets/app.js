@@ -38,7 +38,19 @@ async function api(path, options = {}) {
 
 function link(params, ...children) {
   const href = "/?" + new URLSearchParams(params).toString();
-  return h("a", { href, onclick: (e) => { if (e.button === 0 && !e.metaKey && !e.ctrlKey) { e.preventDefault(); go(href); } } }, ...children);
+  return h(
+    "a",
+    {
+      href,
+      onclick: (e) => {
+        if (e.button === 0 && !e.metaKey && !e.ctrlKey) {
+          e.preventDefault();
+          go(href);
+        }
+      },
+    },
+    ...children,
+  );
 }
 
 function go(href) {
@@ -81,7 +93,12 @@ function route() {
   document.getElementById("nav-status").classList.toggle("active", !memory);
   document.getElementById("nav-memory").classList.toggle("active", memory);
   for (const nav of document.querySelectorAll("nav a")) {
-    nav.onclick = (e) => { if (e.button === 0 && !e.metaKey && !e.ctrlKey) { e.preventDefault(); go(nav.getAttribute("href")); } };
+    nav.onclick = (e) => {
+      if (e.button === 0 && !e.metaKey && !e.ctrlKey) {
+        e.preventDefault();
+        go(nav.getAttribute("href"));
+      }
+    };
   }
   if (params.has("entity")) return showEntity(params.get("db") || "", params.get("entity"));
   if (memory) return showSearch(params.get("db") || "", params.get("q") || "");
@@ -131,7 +148,9 @@ async function act(button, name, action) {
 function targetRows(t, history, now) {
   const running = t.state === "running" || t.state === "degraded"; // degraded: the host runs, a child of it failed
   const rows = [
-    h("tr", { "data-target": t.name, "data-state": t.state },
+    h(
+      "tr",
+      { "data-target": t.name, "data-state": t.state },
       h("td", {}, h("strong", {}, t.name), h("span", { class: "type" }, t.kind)),
       h("td", {}, h("span", { class: `state ${t.state}` }, t.state)),
       h("td", { class: "num pid" }, count(t.pid)),
@@ -142,31 +161,50 @@ function targetRows(t, history, now) {
       h("td", { class: "num" }, count(t.requests)),
       h("td", { class: "num" }, bytes(t.rssBytes)),
       h("td", {}, sparkline(history[t.name] || [], now)),
-      h("td", {}, h("div", { class: "actions" },
-        h("button", { class: "logs", onclick: () => toggleLog(t.name) }, openLog === t.name ? "Hide log" : "Log"),
-        h("button", { class: "restart", onclick: (e) => act(e.target, t.name, "restart") }, running ? "Restart" : "Start"),
-        h("button", { class: "stop", disabled: !running && t.state !== "backoff", onclick: (e) => act(e.target, t.name, "stop") }, "Stop"),
-      )),
+      h(
+        "td",
+        {},
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { class: "logs", onclick: () => toggleLog(t.name) }, openLog === t.name ? "Hide log" : "Log"),
+          h("button", { class: "restart", onclick: (e) => act(e.target, t.name, "restart") }, running ? "Restart" : "Start"),
+          h("button", { class: "stop", disabled: !running && t.state !== "backoff", onclick: (e) => act(e.target, t.name, "stop") }, "Stop"),
+        ),
+      ),
     ),
   ];
   for (const c of t.children || []) {
-    rows.push(h("tr", { class: "child", "data-child": c.project },
-      h("td", { title: c.project }, "↳ ", c.project.split("/").filter(Boolean).at(-1) || c.project),
-      h("td", {}, h("span", { class: `state ${c.state || "running"}` }, c.state ? `child ${c.state}` : "child")),
-      h("td", { class: "num pid" }, count(c.pid)),
-      h("td", { class: "num" }, duration(c.uptime ?? c.uptimeSeconds)),
-      h("td", { class: "num" }, count(c.restarts)),
-      h("td", { class: "num" }, count(c.sessions)),
-      h("td", { class: "num" }, count(c.requests)),
-      h("td", { class: "num" }, bytes(c.rss ?? c.rssBytes)),
-      h("td", {}), h("td", {}),
-    ));
+    rows.push(
+      h(
+        "tr",
+        { class: "child", "data-child": c.project },
+        h("td", { title: c.project }, "↳ ", c.project.split("/").filter(Boolean).at(-1) || c.project),
+        h("td", {}, h("span", { class: `state ${c.state || "running"}` }, c.state ? `child ${c.state}` : "child")),
+        h("td", { class: "num pid" }, count(c.pid)),
+        h("td", { class: "num" }, duration(c.uptime ?? c.uptimeSeconds)),
+        h("td", { class: "num" }, count(c.restarts)),
+        h("td", { class: "num" }, count(c.sessions)),
+        h("td", { class: "num" }, count(c.requests)),
+        h("td", { class: "num" }, bytes(c.rss ?? c.rssBytes)),
+        h("td", {}),
+        h("td", {}),
+      ),
+    );
   }
   if ((t.state === "failed" || t.state === "degraded" || t.state === "backoff") && (t.note || (t.lastLog || []).length)) {
-    rows.push(h("tr", { class: "detail" }, h("td", { colspan: 10 },
-      t.note ? h("div", { class: "error" }, t.note) : null,
-      (t.lastLog || []).length ? h("pre", { class: "lastlog" }, t.lastLog.join("\n")) : null,
-    )));
+    rows.push(
+      h(
+        "tr",
+        { class: "detail" },
+        h(
+          "td",
+          { colspan: 10 },
+          t.note ? h("div", { class: "error" }, t.note) : null,
+          (t.lastLog || []).length ? h("pre", { class: "lastlog" }, t.lastLog.join("\n")) : null,
+        ),
+      ),
+    );
   }
   return rows;
 }
@@ -184,9 +222,19 @@ async function refreshStatus() {
   if (new URLSearchParams(location.search).toString() !== "") return; // navigated away meanwhile
   const sup = snapshot.status.supervisor;
   document.getElementById("supervisor").textContent = `supervisor pid ${sup.pid} · v${sup.version} · up ${duration(sup.uptimeSeconds)} · ${sup.home}`;
-  const table = h("table", { id: "targets" },
-    h("thead", {}, h("tr", {}, ...["target", "state", "pid", "uptime", "restarts", "sessions", "requests", "memory", "last 10 min", ""].map((c) => h("th", {}, c)))),
-    h("tbody", {}, snapshot.status.targets.flatMap((t) => targetRows(t, snapshot.history, snapshot.at))),
+  const table = h(
+    "table",
+    { id: "targets" },
+    h(
+      "thead",
+      {},
+      h("tr", {}, ...["target", "state", "pid", "uptime", "restarts", "sessions", "requests", "memory", "last 10 min", ""].map((c) => h("th", {}, c))),
+    ),
+    h(
+      "tbody",
+      {},
+      snapshot.status.targets.flatMap((t) => targetRows(t, snapshot.history, snapshot.at)),
+    ),
   );
   const logPanel = document.getElementById("logpanel") || h("div", { id: "logpanel" });
   main.replaceChildren(h("h1", {}, "Daemons"), h("p", { class: "muted" }, `Updated ${new Date(snapshot.at).toLocaleTimeString()}`), table, logPanel);
@@ -250,24 +298,69 @@ async function showSearch(dbId, query) {
     return null;
   });
   if (!dbs) return;
-  const input = h("input", { id: "q", type: "search", value: query, placeholder: "Search entities, types and observations (same ranking as search_nodes)", autofocus: true });
-  const select = h("select", { id: "db" },
+  const input = h("input", {
+    id: "q",
+    type: "search",
+    value: query,
+    placeholder: "Search entities, types and observations (same ranking as search_nodes)",
+    autofocus: true,
+  });
+  const select = h(
+    "select",
+    { id: "db" },
     h("option", { value: "" }, "All databases"),
-    dbs.filter((d) => !d.error).map((d) => h("option", { value: d.id, selected: d.id === dbId }, `${d.project ? d.label : "home"}${d.backend === "postgres" ? " (PostgreSQL)" : ""} (${count(d.entities)} entities)`)),
+    dbs
+      .filter((d) => !d.error)
+      .map((d) =>
+        h(
+          "option",
+          { value: d.id, selected: d.id === dbId },
+          `${d.project ? d.label : "home"}${d.backend === "postgres" ? " (PostgreSQL)" : ""} (${count(d.entities)} entities)`,
+        ),
+      ),
   );
-  const form = h("form", { class: "searchbar", onsubmit: (e) => {
-    e.preventDefault();
-    const params = { q: input.value };
-    if (select.value) params.db = select.value;
-    go("/?" + new URLSearchParams(params).toString());
-  } }, input, select, h("button", { type: "submit" }, "Search"));
+  const form = h(
+    "form",
+    {
+      class: "searchbar",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const params = { q: input.value };
+        if (select.value) params.db = select.value;
+        go("/?" + new URLSearchParams(params).toString());
+      },
+    },
+    input,
+    select,
+    h("button", { type: "submit" }, "Search"),
+  );
   const results = h("div", { id: "results" });
   const shared = dbs.some((d) => d.backend === "postgres") ? " and every project in the PostgreSQL database" : "";
-  main.replaceChildren(h("h1", {}, "Memory"), h("p", { class: "muted" }, `${dbs.length} database${dbs.length === 1 ? "" : "s"}: the home one, every project the memory daemon has opened${shared}.`), form, results);
+  main.replaceChildren(
+    h("h1", {}, "Memory"),
+    h("p", { class: "muted" }, `${dbs.length} database${dbs.length === 1 ? "" : "s"}: the home one, every project the memory daemon has opened${shared}.`),
+    form,
+    results,
+  );
   if (!new URLSearchParams(location.search).has("q")) {
-    results.append(h("div", { class: "panel" }, h("ul", { class: "results" }, dbs.map((d) =>
-      h("li", {}, d.error ? h("span", {}, dbLabel(d)) : link({ q: "", db: d.id }, dbLabel(d)), h("div", { class: d.error ? "snippet error" : "snippet" }, dbDetail(d))),
-    ))));
+    results.append(
+      h(
+        "div",
+        { class: "panel" },
+        h(
+          "ul",
+          { class: "results" },
+          dbs.map((d) =>
+            h(
+              "li",
+              {},
+              d.error ? h("span", {}, dbLabel(d)) : link({ q: "", db: d.id }, dbLabel(d)),
+              h("div", { class: d.error ? "snippet error" : "snippet" }, dbDetail(d)),
+            ),
+          ),
+        ),
+      ),
+    );
     return;
   }
   const targets = (dbId ? dbs.filter((d) => d.id === dbId) : dbs).filter((d) => !d.error);
@@ -292,15 +385,33 @@ async function appendResults(section, db, query, offset) {
     return true;
   }
   if (!found.entities.length) return false;
-  section.append(h("ul", { class: "results" }, found.entities.map((e) =>
-    h("li", { class: "result" },
-      link({ db: db.id, entity: e.name }, e.name), h("span", { class: "type" }, e.entityType),
-      h("span", { class: "muted" }, ` · ${e.observations} observation${e.observations === 1 ? "" : "s"}`),
-      e.snippet ? h("div", { class: "snippet" }, e.snippet) : null,
+  section.append(
+    h(
+      "ul",
+      { class: "results" },
+      found.entities.map((e) =>
+        h(
+          "li",
+          { class: "result" },
+          link({ db: db.id, entity: e.name }, e.name),
+          h("span", { class: "type" }, e.entityType),
+          h("span", { class: "muted" }, ` · ${e.observations} observation${e.observations === 1 ? "" : "s"}`),
+          e.snippet ? h("div", { class: "snippet" }, e.snippet) : null,
+        ),
+      ),
     ),
-  )));
+  );
   if (found.more) {
-    const more = h("button", { onclick: () => { more.remove(); appendResults(section, db, query, offset + found.entities.length); } }, "More results");
+    const more = h(
+      "button",
+      {
+        onclick: () => {
+          more.remove();
+          appendResults(section, db, query, offset + found.entities.length);
+        },
+      },
+      "More results",
+    );
     section.append(more);
   }
   return true;
@@ -310,30 +421,56 @@ async function showEntity(dbId, name) {
   main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   let entity, dbs;
   try {
-    [entity, dbs] = await Promise.all([api(`/ui/api/entity?${new URLSearchParams({ db: dbId, name })}`), databases ? Promise.resolve(databases) : loadDatabases()]);
+    [entity, dbs] = await Promise.all([
+      api(`/ui/api/entity?${new URLSearchParams({ db: dbId, name })}`),
+      databases ? Promise.resolve(databases) : loadDatabases(),
+    ]);
   } catch (error) {
     main.replaceChildren(h("p", { class: "error" }, `${name}: ${error.message}`), link({ view: "memory" }, "Back to search"));
     return;
   }
   const db = dbs.find((d) => d.id === dbId);
-  const relList = (rels, outgoing, total) => h("div", {},
-    h("ul", { class: "rels" }, rels.map((r) => h("li", {},
-      outgoing ? h("span", { class: "rel" }, r.relationType, " → ") : null,
-      link({ db: dbId, entity: outgoing ? r.to : r.from }, outgoing ? r.to : r.from),
-      outgoing ? null : h("span", { class: "rel" }, " ", r.relationType, " → this"),
-    ))),
-    total > rels.length ? h("p", { class: "muted" }, `… and ${total - rels.length} more`) : null,
-    total === 0 ? h("p", { class: "muted" }, "None.") : null,
-  );
+  const relList = (rels, outgoing, total) =>
+    h(
+      "div",
+      {},
+      h(
+        "ul",
+        { class: "rels" },
+        rels.map((r) =>
+          h(
+            "li",
+            {},
+            outgoing ? h("span", { class: "rel" }, r.relationType, " → ") : null,
+            link({ db: dbId, entity: outgoing ? r.to : r.from }, outgoing ? r.to : r.from),
+            outgoing ? null : h("span", { class: "rel" }, " ", r.relationType, " → this"),
+          ),
+        ),
+      ),
+      total > rels.length ? h("p", { class: "muted" }, `… and ${total - rels.length} more`) : null,
+      total === 0 ? h("p", { class: "muted" }, "None.") : null,
+    );
   const graphBox = h("div", { id: "graph" }, h("p", { class: "muted" }, "Drawing the neighbourhood…"));
   main.replaceChildren(
     h("p", {}, link({ view: "memory", ...(dbId ? { db: dbId } : {}) }, "← Memory"), h("span", { class: "muted" }, db ? ` · ${dbLabel(db)}` : "")),
     h("h1", { id: "entity-name" }, entity.name, h("span", { class: "type" }, entity.entityType)),
     h("p", { class: "muted" }, `created ${time(entity.createdAt)} · updated ${time(entity.updatedAt)}`),
-    h("div", { class: "grid" },
-      h("div", {},
-        h("div", { class: "panel" }, h("h2", {}, `Observations (${entity.observations.length})`),
-          h("ul", { class: "obs" }, entity.observations.map((o) => h("li", {}, o.content, h("time", {}, time(o.createdAt)))))),
+    h(
+      "div",
+      { class: "grid" },
+      h(
+        "div",
+        {},
+        h(
+          "div",
+          { class: "panel" },
+          h("h2", {}, `Observations (${entity.observations.length})`),
+          h(
+            "ul",
+            { class: "obs" },
+            entity.observations.map((o) => h("li", {}, o.content, h("time", {}, time(o.createdAt)))),
+          ),
+        ),
         h("div", { class: "panel" }, h("h2", {}, `Relations from here (${entity.outgoingCount})`), relList(entity.outgoing, true, entity.outgoingCount)),
         h("div", { class: "panel" }, h("h2", {}, `Relations to here (${entity.incomingCount})`), relList(entity.incoming, false, entity.incomingCount)),
       ),
@@ -342,7 +479,14 @@ async function showEntity(dbId, name) {
   );
   try {
     const graph = await api(`/ui/api/graph?${new URLSearchParams({ db: dbId, name, max: "60" })}`);
-    graphBox.replaceChildren(drawGraph(graph, dbId), h("p", { class: "muted" }, `${graph.nodes.length} nodes, ${graph.edges.length} relations${graph.truncated ? " (neighbourhood cut to stay readable)" : ""}. Click a node to open it.`));
+    graphBox.replaceChildren(
+      drawGraph(graph, dbId),
+      h(
+        "p",
+        { class: "muted" },
+        `${graph.nodes.length} nodes, ${graph.edges.length} relations${graph.truncated ? " (neighbourhood cut to stay readable)" : ""}. Click a node to open it.`,
+      ),
+    );
   } catch (error) {
     graphBox.replaceChildren(h("p", { class: "error" }, error.message));
   }
@@ -358,7 +502,10 @@ function layout(nodes, edges, width, height, seed) {
   // forces then only polish it, instead of untangling a random start and getting stuck with crossings.
   const parent = new Map();
   for (const e of edges) {
-    for (const [a, b] of [[e.from, e.to], [e.to, e.from]]) {
+    for (const [a, b] of [
+      [e.from, e.to],
+      [e.to, e.from],
+    ]) {
       const na = nodes[index.get(a)];
       const nb = nodes[index.get(b)];
       if (na && nb && nb.depth === na.depth + 1 && !parent.has(b)) parent.set(b, a);
@@ -400,10 +547,16 @@ function layout(nodes, edges, width, height, seed) {
         let dx = pos[i].x - pos[j].x;
         let dy = pos[i].y - pos[j].y;
         let d2 = dx * dx + dy * dy;
-        if (d2 < 0.01) { dx = Math.random() - 0.5; dy = Math.random() - 0.5; d2 = 0.5; }
+        if (d2 < 0.01) {
+          dx = Math.random() - 0.5;
+          dy = Math.random() - 0.5;
+          d2 = 0.5;
+        }
         const f = (k * k) / d2;
-        move[i].x += dx * f; move[i].y += dy * f;
-        move[j].x -= dx * f; move[j].y -= dy * f;
+        move[i].x += dx * f;
+        move[i].y += dy * f;
+        move[j].x -= dx * f;
+        move[j].y -= dy * f;
       }
     }
     for (const [a, b] of links) {
@@ -411,8 +564,10 @@ function layout(nodes, edges, width, height, seed) {
       const dy = pos[a].y - pos[b].y;
       const d = Math.sqrt(dx * dx + dy * dy) || 0.1;
       const f = d / k;
-      move[a].x -= dx * f; move[a].y -= dy * f;
-      move[b].x += dx * f; move[b].y += dy * f;
+      move[a].x -= dx * f;
+      move[a].y -= dy * f;
+      move[b].x += dx * f;
+      move[b].y += dy * f;
     }
     for (let i = 0; i < pos.length; i++) {
       move[i].x += (width / 2 - pos[i].x) * 0.05;
@@ -482,7 +637,12 @@ function drawGraph(graph, dbId) {
   }
   graph.nodes.forEach((n, i) => {
     const g = s("g", { class: "node", "data-name": n.name });
-    const circle = s("circle", { cx: pos[i].x.toFixed(1), cy: pos[i].y.toFixed(1), r: n.depth === 0 ? 9 : Math.min(8, 4 + Math.log2(1 + n.degree)), class: n.depth === 0 ? "center" : n.depth > 1 ? "far" : "" });
+    const circle = s("circle", {
+      cx: pos[i].x.toFixed(1),
+      cy: pos[i].y.toFixed(1),
+      r: n.depth === 0 ? 9 : Math.min(8, 4 + Math.log2(1 + n.degree)),
+      class: n.depth === 0 ? "center" : n.depth > 1 ? "far" : "",
+    });
     const title = s("title");
     title.textContent = `${n.name}${n.entityType ? ` (${n.entityType})` : ""} · ${n.degree} relations`;
     circle.append(title);

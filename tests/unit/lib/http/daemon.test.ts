@@ -36,7 +36,12 @@ function daemon() {
 }
 
 const HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } } };
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } },
+};
 
 test("routeMcp: 400 without a session, 404 for an unknown one, a session per initialize, gone after DELETE", async () => {
   const { app, sessions, closed, requests } = daemon();

@@ -3,7 +3,11 @@ import { answerIdSpan } from "../../../../src/lib/jsonrpc/lines.ts";
 
 describe("answerIdSpan", () => {
   test("finds a top-level whole-number id at the end (TypeScript SDK) or the start (Python SDK)", () => {
-    for (const text of ['{"result":{"a":1},"jsonrpc":"2.0","id":12}', '{"error":{"code":1},"jsonrpc":"2.0","id":12}  ', '{"jsonrpc":"2.0","id":12,"result":{"x":"y"}}']) {
+    for (const text of [
+      '{"result":{"a":1},"jsonrpc":"2.0","id":12}',
+      '{"error":{"code":1},"jsonrpc":"2.0","id":12}  ',
+      '{"jsonrpc":"2.0","id":12,"result":{"x":"y"}}',
+    ]) {
       const span = answerIdSpan(text)!;
       expect(span.id).toBe(12);
       expect(text.slice(span.start, span.end)).toBe("12");

@@ -16,7 +16,12 @@ const choice: StoreChoice = { scope: "project", why: "the project /p keeps its m
 
 /** The SDK's McpServer over `store`, answering one raw request at a time as its transport would serialise it. */
 async function sdkServer(store: GraphStore) {
-  const source: GraphSource = { backend: "sqlite", current: () => store as unknown as Graph, currentWithChoice: () => ({ store: store as unknown as Graph, choice }), closeAll: () => {} };
+  const source: GraphSource = {
+    backend: "sqlite",
+    current: () => store as unknown as Graph,
+    currentWithChoice: () => ({ store: store as unknown as Graph, choice }),
+    closeAll: () => {},
+  };
   const server = createMemoryServer(source, new Subscriptions());
   let answered: (message: JSONRPCMessage) => void = () => {};
   const transport: Transport = {
@@ -37,9 +42,33 @@ const normalise = (text: string, store: GraphStore) => text.replaceAll(store.fil
 
 const CALLS: [string, unknown][] = [
   ["read_graph", undefined],
-  ["create_entities", { entities: [{ name: "Ada", entityType: "person", observations: ["writes code", "writes code", "日本語 🎉"] }, { name: "Bob", entityType: "person", observations: [] }] }],
-  ["create_entities", { entities: [{ name: "Ada", entityType: "robot", observations: ["dup"] }, { name: "Cy", entityType: "cat", observations: ["purrs"], extra: "stripped" }] }],
-  ["create_relations", { relations: [{ from: "Ada", to: "Bob", relationType: "knows" }, { from: "Ada", to: "Nobody", relationType: "waves at" }] }],
+  [
+    "create_entities",
+    {
+      entities: [
+        { name: "Ada", entityType: "person", observations: ["writes code", "writes code", "日本語 🎉"] },
+        { name: "Bob", entityType: "person", observations: [] },
+      ],
+    },
+  ],
+  [
+    "create_entities",
+    {
+      entities: [
+        { name: "Ada", entityType: "robot", observations: ["dup"] },
+        { name: "Cy", entityType: "cat", observations: ["purrs"], extra: "stripped" },
+      ],
+    },
+  ],
+  [
+    "create_relations",
+    {
+      relations: [
+        { from: "Ada", to: "Bob", relationType: "knows" },
+        { from: "Ada", to: "Nobody", relationType: "waves at" },
+      ],
+    },
+  ],
   ["add_observations", { observations: [{ entityName: "Bob", contents: ["likes tea", "likes tea"] }] }],
   ["add_observations", { observations: [{ entityName: "Zed", contents: ["x"] }] }],
   ["search_nodes", { query: "TEA" }],
@@ -86,7 +115,10 @@ describe("a call answered on the database's thread is the SDK server's answer", 
     const store = freshStore();
     const runner = createCallRunner(() => store as unknown as Graph);
     const call = (args: unknown) =>
-      runner(new TextEncoder().encode(JSON.stringify({ method: "tools/call", params: { name: "create_entities", arguments: args }, jsonrpc: "2.0", id: 1 })), choice);
+      runner(
+        new TextEncoder().encode(JSON.stringify({ method: "tools/call", params: { name: "create_entities", arguments: args }, jsonrpc: "2.0", id: 1 })),
+        choice,
+      );
     expect(await call({ entities: "nope" })).toBeUndefined();
     expect(await call({})).toBeUndefined();
     expect(store.readGraph()).toEqual({ entities: [], relations: [] });

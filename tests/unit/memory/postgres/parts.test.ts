@@ -43,8 +43,12 @@ describe("database URL", () => {
   }, 5_000);
 
   test("config accepts targets.memory.database and names a wrong one without printing it", () => {
-    expect(parseConfig(JSON.stringify({ targets: { memory: { database: "postgres://u@h/d" } } })).targets.memory).toEqual({ database: "postgres://u@h/d" } as never);
-    expect(() => parseConfig(JSON.stringify({ targets: { memory: { database: "http://u:secret@h" } } }))).toThrow(/targets\.memory\.database: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(parseConfig(JSON.stringify({ targets: { memory: { database: "postgres://u@h/d" } } })).targets.memory).toEqual({
+      database: "postgres://u@h/d",
+    } as never);
+    expect(() => parseConfig(JSON.stringify({ targets: { memory: { database: "http://u:secret@h" } } }))).toThrow(
+      /targets\.memory\.database: must be a postgres:\/\/ or postgresql:\/\/ URL/,
+    );
     expect(() => parseConfig(JSON.stringify({ targets: { memory: { database: "http://u:secret@h" } } }))).not.toThrow(/secret/);
   }, 5_000);
 });
@@ -70,7 +74,10 @@ describe("project identity", () => {
     try {
       const repo = join(root, "repo");
       mkdirSync(join(repo, ".git"), { recursive: true });
-      writeFileSync(join(repo, ".git", "config"), '[core]\n\tbare = false\n[remote "upstream"]\n\turl = https://x/other\n[remote "origin"]\n\turl = "git@github.com:acme/app.git"\n');
+      writeFileSync(
+        join(repo, ".git", "config"),
+        '[core]\n\tbare = false\n[remote "upstream"]\n\turl = https://x/other\n[remote "origin"]\n\turl = "git@github.com:acme/app.git"\n',
+      );
       expect(gitOrigin(repo)).toBe("git@github.com:acme/app.git");
       expect(projectIdentity(repo)).toEqual({ id: "github.com/acme/app", source: "git-origin" });
 

@@ -31,7 +31,11 @@ export function makeReadOnly(path: string): () => void {
 describe("which database a request uses", () => {
   test("a project's .claude/memory.db, created private; no project means the home database", () => {
     const dir = projectDir();
-    expect(chooseDatabase(dir)).toEqual({ file: join(dir, ".claude", "memory.db"), scope: "project", why: `the project ${dir} keeps its memory in its .claude folder` });
+    expect(chooseDatabase(dir)).toEqual({
+      file: join(dir, ".claude", "memory.db"),
+      scope: "project",
+      why: `the project ${dir} keeps its memory in its .claude folder`,
+    });
     expect(statSync(join(dir, ".claude")).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, ".claude", "memory.db")).mode & 0o777).toBe(0o600);
     expect(chooseDatabase(undefined)).toEqual({ file: homeDatabasePath(), scope: "home", why: "the session has no project" });
@@ -72,7 +76,9 @@ describe("which database a request uses", () => {
       const choice = chooseDatabase(dir);
       expect(choice.file).toBe(homeDatabasePath());
       expect(choice.scope).toBe("home");
-      expect(choice.why).toBe(`${dir} is read-only, so it cannot hold ${join(dir, ".claude", "memory.db")}; it has no database yet, so the home database is used`);
+      expect(choice.why).toBe(
+        `${dir} is read-only, so it cannot hold ${join(dir, ".claude", "memory.db")}; it has no database yet, so the home database is used`,
+      );
     } finally {
       undo();
     }

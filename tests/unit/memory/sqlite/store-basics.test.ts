@@ -19,9 +19,12 @@ describe("GraphStore basics (the official server's rules)", () => {
   test("existing entity names and relation triples are skipped; observations already present are skipped", () => {
     const store = freshStore();
     expect(store.createEntities([{ name: "A", entityType: "t", observations: ["x"] }]).length).toBe(1);
-    expect(store.createEntities([{ name: "A", entityType: "other", observations: [] }, { name: "B", entityType: "t", observations: [] }])).toEqual([
-      { name: "B", entityType: "t", observations: [] },
-    ]);
+    expect(
+      store.createEntities([
+        { name: "A", entityType: "other", observations: [] },
+        { name: "B", entityType: "t", observations: [] },
+      ]),
+    ).toEqual([{ name: "B", entityType: "t", observations: [] }]);
     expect(store.createRelations([{ from: "A", to: "B", relationType: "knows" }]).length).toBe(1);
     expect(store.createRelations([{ from: "A", to: "B", relationType: "knows" }])).toEqual([]);
     expect(store.addObservations([{ entityName: "A", contents: ["x", "y"] }])).toEqual([{ entityName: "A", addedObservations: ["y"] }]);
@@ -38,21 +41,33 @@ describe("GraphStore basics (the official server's rules)", () => {
   test("add_observations on a missing entity fails with the official message and saves nothing from that call", () => {
     const store = freshStore();
     store.createEntities([{ name: "A", entityType: "t", observations: [] }]);
-    expect(() => store.addObservations([{ entityName: "A", contents: ["kept?"] }, { entityName: "Nope", contents: ["z"] }])).toThrow(
-      "Entity with name Nope not found",
-    );
+    expect(() =>
+      store.addObservations([
+        { entityName: "A", contents: ["kept?"] },
+        { entityName: "Nope", contents: ["z"] },
+      ]),
+    ).toThrow("Entity with name Nope not found");
     expect(store.readGraph().entities[0]!.observations).toEqual([]);
     store.close();
   });
 
   test("deleting an entity removes its relations; deleting missing things is silent", () => {
     const store = freshStore();
-    store.createEntities([{ name: "A", entityType: "t", observations: [] }, { name: "B", entityType: "t", observations: [] }]);
-    store.createRelations([{ from: "A", to: "B", relationType: "r" }, { from: "B", to: "B", relationType: "self" }]);
+    store.createEntities([
+      { name: "A", entityType: "t", observations: [] },
+      { name: "B", entityType: "t", observations: [] },
+    ]);
+    store.createRelations([
+      { from: "A", to: "B", relationType: "r" },
+      { from: "B", to: "B", relationType: "self" },
+    ]);
     store.deleteEntities(["A", "ghost"]);
     store.deleteObservations([{ entityName: "ghost", observations: ["x"] }]);
     store.deleteRelations([{ from: "x", to: "y", relationType: "z" }]);
-    expect(store.readGraph()).toEqual({ entities: [{ name: "B", entityType: "t", observations: [] }], relations: [{ from: "B", to: "B", relationType: "self" }] });
+    expect(store.readGraph()).toEqual({
+      entities: [{ name: "B", entityType: "t", observations: [] }],
+      relations: [{ from: "B", to: "B", relationType: "self" }],
+    });
     store.close();
   });
 
@@ -63,10 +78,16 @@ describe("GraphStore basics (the official server's rules)", () => {
       { name: "Tea", entityType: "drink", observations: [] },
       { name: "Other", entityType: "thing", observations: [] },
     ]);
-    store.createRelations([{ from: "Émile", to: "Tea", relationType: "dislikes" }, { from: "Other", to: "Other", relationType: "x" }]);
+    store.createRelations([
+      { from: "Émile", to: "Tea", relationType: "dislikes" },
+      { from: "Other", to: "Other", relationType: "x" },
+    ]);
     expect(store.searchNodes("coff").entities.map((e) => e.name)).toEqual(["Émile"]);
     expect(store.searchNodes("émi").entities.map((e) => e.name)).toEqual(["Émile"]);
-    expect(store.searchNodes("DRINK")).toEqual({ entities: [{ name: "Tea", entityType: "drink", observations: [] }], relations: [{ from: "Émile", to: "Tea", relationType: "dislikes" }] });
+    expect(store.searchNodes("DRINK")).toEqual({
+      entities: [{ name: "Tea", entityType: "drink", observations: [] }],
+      relations: [{ from: "Émile", to: "Tea", relationType: "dislikes" }],
+    });
     expect(store.openNodes(["Tea", "missing"]).relations).toEqual([{ from: "Émile", to: "Tea", relationType: "dislikes" }]);
     store.close();
   });

@@ -22,10 +22,12 @@ function officialSearch(graph: KnowledgeGraph, query: string): string[] {
 describe("where msm deliberately differs from the official server", () => {
   test("a name, observation or relation repeated inside one call is stored once", () => {
     const store = freshStore();
-    expect(store.createEntities([
-      { name: "A", entityType: "t", observations: ["x", "x"] },
-      { name: "A", entityType: "u", observations: [] },
-    ])).toEqual([{ name: "A", entityType: "t", observations: ["x"] }]);
+    expect(
+      store.createEntities([
+        { name: "A", entityType: "t", observations: ["x", "x"] },
+        { name: "A", entityType: "u", observations: [] },
+      ]),
+    ).toEqual([{ name: "A", entityType: "t", observations: ["x"] }]);
     expect(store.addObservations([{ entityName: "A", contents: ["y", "y"] }])).toEqual([{ entityName: "A", addedObservations: ["y"] }]);
     const r = { from: "A", to: "B", relationType: "r" };
     expect(store.createRelations([r, r])).toEqual([r]);
@@ -53,7 +55,8 @@ describe("search: the official match set, through the trigram index, ranked", ()
       const q2 = r.pick([q, q.toUpperCase(), q.toLowerCase()]);
       const expected = officialSearch(graph, q2).sort();
       const actual = names(store.searchNodes(q2)).sort();
-      if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error(`query ${JSON.stringify(q2)}: expected ${expected.length}, got ${actual.length}`);
+      if (JSON.stringify(actual) !== JSON.stringify(expected))
+        throw new Error(`query ${JSON.stringify(q2)}: expected ${expected.length}, got ${actual.length}`);
       if (expected.length) nonEmpty++;
     }
     expect(nonEmpty).toBeGreaterThan(300);
@@ -107,7 +110,8 @@ describe("search: the official match set, through the trigram index, ranked", ()
       plans.add(JSON.stringify(store.searchPlan(q2)));
       const expected = officialSearch(graph, q2).sort();
       const actual = names(store.searchNodes(q2));
-      if (JSON.stringify([...actual].sort()) !== JSON.stringify(expected)) throw new Error(`query ${JSON.stringify(q2)}: expected ${expected.length}, got ${actual.length}`);
+      if (JSON.stringify([...actual].sort()) !== JSON.stringify(expected))
+        throw new Error(`query ${JSON.stringify(q2)}: expected ${expected.length}, got ${actual.length}`);
       if ([...q2].length >= 3) {
         expect(forced(q2, "index")).toEqual(actual);
         expect(forced(q2, "scan")).toEqual(actual);
@@ -122,7 +126,10 @@ describe("search: the official match set, through the trigram index, ranked", ()
   test("limit and offset page search_nodes and read_graph; relations are those touching the page", () => {
     const store = freshStore();
     store.createEntities(Array.from({ length: 10 }, (_, i) => ({ name: `item ${i}`, entityType: "thing", observations: [] })));
-    store.createRelations([{ from: "item 0", to: "item 9", relationType: "r" }, { from: "item 5", to: "item 6", relationType: "r" }]);
+    store.createRelations([
+      { from: "item 0", to: "item 9", relationType: "r" },
+      { from: "item 5", to: "item 6", relationType: "r" },
+    ]);
     expect(names(store.readGraph({ limit: 3 }))).toEqual(["item 0", "item 1", "item 2"]);
     expect(store.readGraph({ limit: 3 }).relations).toEqual([{ from: "item 0", to: "item 9", relationType: "r" }]);
     expect(names(store.readGraph({ limit: 2, offset: 8 }))).toEqual(["item 8", "item 9"]);
@@ -137,14 +144,24 @@ describe("search: the official match set, through the trigram index, ranked", ()
 describe("extra tools", () => {
   test("rename_entity carries relations along and refuses to overwrite", () => {
     const store = freshStore();
-    store.createEntities([{ name: "A", entityType: "t", observations: ["o"] }, { name: "B", entityType: "t", observations: [] }]);
-    store.createRelations([{ from: "A", to: "B", relationType: "r" }, { from: "B", to: "A", relationType: "r" }, { from: "Z", to: "B", relationType: "r" }]);
+    store.createEntities([
+      { name: "A", entityType: "t", observations: ["o"] },
+      { name: "B", entityType: "t", observations: [] },
+    ]);
+    store.createRelations([
+      { from: "A", to: "B", relationType: "r" },
+      { from: "B", to: "A", relationType: "r" },
+      { from: "Z", to: "B", relationType: "r" },
+    ]);
     expect(() => store.renameEntity("A", "B")).toThrow("Entity with name B already exists");
     expect(() => store.renameEntity("nope", "C")).toThrow("Entity with name nope not found");
     // A dangling relation Z→B already exists: renaming A to Z would duplicate it, so the duplicate is dropped.
     store.createRelations([{ from: "A", to: "B", relationType: "r" }]);
     expect(store.renameEntity("A", "Z")).toEqual({ name: "Z", entityType: "t", observations: ["o"] });
-    expect(store.readGraph().relations).toEqual([{ from: "B", to: "Z", relationType: "r" }, { from: "Z", to: "B", relationType: "r" }]);
+    expect(store.readGraph().relations).toEqual([
+      { from: "B", to: "Z", relationType: "r" },
+      { from: "Z", to: "B", relationType: "r" },
+    ]);
     expect(names(store.searchNodes("z"))).toEqual(["Z"]);
     expect(names(store.searchNodes("a"))).toEqual([]);
     store.close();
@@ -157,13 +174,23 @@ describe("extra tools", () => {
       { name: "New York", entityType: "city", observations: ["big", "apple"] },
       { name: "Ann", entityType: "person", observations: [] },
     ]);
-    store.createRelations([{ from: "Ann", to: "NYC", relationType: "lives in" }, { from: "Ann", to: "New York", relationType: "lives in" }, { from: "New York", to: "Ann", relationType: "hosts" }]);
+    store.createRelations([
+      { from: "Ann", to: "NYC", relationType: "lives in" },
+      { from: "Ann", to: "New York", relationType: "lives in" },
+      { from: "New York", to: "Ann", relationType: "hosts" },
+    ]);
     expect(() => store.mergeEntities(["NYC", "missing"], "New York")).toThrow("Entity with name missing not found");
     expect(store.readGraph().entities.length).toBe(3);
     expect(store.mergeEntities(["NYC"], "New York")).toEqual({ name: "New York", entityType: "city", observations: ["big", "apple", "east"] });
     expect(store.readGraph()).toEqual({
-      entities: [{ name: "New York", entityType: "city", observations: ["big", "apple", "east"] }, { name: "Ann", entityType: "person", observations: [] }],
-      relations: [{ from: "Ann", to: "New York", relationType: "lives in" }, { from: "New York", to: "Ann", relationType: "hosts" }],
+      entities: [
+        { name: "New York", entityType: "city", observations: ["big", "apple", "east"] },
+        { name: "Ann", entityType: "person", observations: [] },
+      ],
+      relations: [
+        { from: "Ann", to: "New York", relationType: "lives in" },
+        { from: "New York", to: "Ann", relationType: "hosts" },
+      ],
     });
     store.close();
   });
@@ -179,12 +206,22 @@ describe("extra tools", () => {
     expect(after.createdAt).toBe(before.createdAt);
     expect(after.updatedAt).toBeGreaterThan(before.updatedAt);
     expect(store.entityDetails("nope")).toBeUndefined();
-    store.createRelations([{ from: "A", to: "B", relationType: "1" }, { from: "C", to: "A", relationType: "2" }, { from: "A", to: "D", relationType: "3" }]);
+    store.createRelations([
+      { from: "A", to: "B", relationType: "1" },
+      { from: "C", to: "A", relationType: "2" },
+      { from: "A", to: "D", relationType: "3" },
+    ]);
     expect(store.nodeRelations("A", "outgoing").map((r) => r.relationType)).toEqual(["1", "3"]);
     expect(store.nodeRelations("A", "incoming").map((r) => r.relationType)).toEqual(["2"]);
     expect(store.nodeRelations("A", "both", { limit: 2, offset: 1 }).map((r) => r.relationType)).toEqual(["2", "3"]);
     expect({ ...store.entityDetails("A"), createdAt: 0, updatedAt: 0 }).toEqual({
-      name: "A", entityType: "t", observations: ["new"], createdAt: 0, updatedAt: 0, outgoingRelations: 2, incomingRelations: 1,
+      name: "A",
+      entityType: "t",
+      observations: ["new"],
+      createdAt: 0,
+      updatedAt: 0,
+      outgoingRelations: 2,
+      incomingRelations: 1,
     });
     const stats = store.stats();
     expect({ ...stats, bytes: 0 }).toEqual({ database: store.file, entities: 1, observations: 1, relations: 3, bytes: 0 });
@@ -228,7 +265,9 @@ describe("the file", () => {
     const store = freshStore();
     const plans: string[] = [];
     const explain = (sql: string, ...params: unknown[]) =>
-      plans.push(...(store.db.query(`EXPLAIN QUERY PLAN ${sql}`).all(...(params as [])) as { detail: string }[]).map((p) => `${sql.slice(0, 40)}: ${p.detail}`));
+      plans.push(
+        ...(store.db.query(`EXPLAIN QUERY PLAN ${sql}`).all(...(params as [])) as { detail: string }[]).map((p) => `${sql.slice(0, 40)}: ${p.detail}`),
+      );
     explain("SELECT id FROM entities WHERE name = ?", "x");
     explain("SELECT content FROM observations WHERE entity_id = ? ORDER BY id", 1);
     explain("DELETE FROM observations WHERE entity_id = ? AND content = ?", 1, "x");
