@@ -1,10 +1,10 @@
 // Transparency with real Python MCP servers, run the way users run them (pinned in tests/python/requirements.txt,
 // installed by .ci/run into .python/venv): mcp-server-git on a temp repository, mcp-server-time, mcp-server-fetch
 // against a loopback page, each hosted by msm as a stdio target; and a FastMCP server and an SDK MCPServer over
-// streamable HTTP, each a URL target. Every cell runs one scripted session three times — twice against the server as
-// the editor runs it (stdio child, or its HTTP endpoint), once through `dist/msm proxy --target NAME` — and compares
-// the transcripts message by message: the two direct runs must agree (this proves the normalisation below removes
-// only what differs between any two runs), and msm's run must agree with them.
+// streamable HTTP, each a URL target. Every cell runs one scripted session against the server as the editor runs it
+// (stdio child, or its HTTP endpoint) and through `dist/msm proxy --target NAME`, and compares the transcripts
+// message by message. Each client's first cell per server runs the direct session twice, and the two must agree:
+// that proves the normalisation below removes only what differs between any two direct runs.
 //
 // Normalised, and nothing else: ISO-8601 timestamps in strings (mcp-server-time answers with the current time).
 //
@@ -140,8 +140,8 @@ interface Server {
   reset?: () => void;
 }
 
-/** Runs one cell: the client against the server directly twice, then through msm. */
-async function runCell(sandbox: Sandbox, project: string, server: Server, cell: Cell): Promise<{ direct: Run[]; msm: Run }> {
+/** Runs one cell: the client against the server directly (twice, when `twice`), then through msm. */
+async function runCell(sandbox: Sandbox, project: string, server: Server, cell: Cell, twice: boolean): Promise<{ direct: Run[]; msm: Run }> {
   const once = async (through: "direct" | "msm"): Promise<Run> => {
     server.reset?.();
     const direct = server.direct;
@@ -154,12 +154,13 @@ async function runCell(sandbox: Sandbox, project: string, server: Server, cell: 
       requireBinary();
       transport = new StdioClientTransport({ command: MSM, args: ["proxy", "--target", server.name], env: sandbox.env, cwd: project, stderr: "inherit" });
     } else if ("url" in direct) transport = new StreamableHTTPClientTransport(new URL(direct.url));
-    else transport = new StdioClientTransport({ command: direct.command[0]!, args: direct.command.slice(1), env: sandbox.env, cwd: project, stderr: "inherit" });
+    else transport = new StdioClientTransport({ command: direct.command[0]!, args: direct.command.slice(1), env: sandbox.env, cwd: project, stderr: "ignore" });
     const run = await runNodeClient(transport, server.steps, cell.variant);
     sandbox.track((transport as { pid?: number | null }).pid);
     return run;
   };
-  const direct = [await once("direct"), await once("direct")];
+  const direct = [await once("direct")];
+  if (twice) direct.push(await once("direct"));
   return { direct, msm: await once("msm") };
 }
 
@@ -167,7 +168,7 @@ async function runCell(sandbox: Sandbox, project: string, server: Server, cell: 
 function expectTransparent(outcome: { direct: Run[]; msm: Run }) {
   const [first, second] = outcome.direct.map(normalise);
   expect(first!.failed).toBeUndefined();
-  expect(second).toEqual(first!);
+  if (second) expect(second).toEqual(first!);
   const msm = normalise(outcome.msm);
   // The negotiated version first: the plainest statement of what went wrong when it differs.
   expect(msm.protocolVersion).toBe(first!.protocolVersion!);
@@ -246,11 +247,14 @@ function matrix(title: string, make: (sandbox: Sandbox) => Promise<{ server: Ser
       stop();
       await sandbox?.cleanup();
     }, SLOW);
-    for (const cell of CELLS) {
+    for (const [index, cell] of CELLS.entries()) {
       test(
         `${cell.client} client (${cell.variant}): the same session directly and through msm`,
         async () => {
-          expectTransparent(await runCell(sandbox, project, server, cell));
+          // Each client's first cell runs the server directly twice: what two direct runs disagree on is what
+          // normalise() may remove, and nothing more.
+          const twice = CELLS.findIndex((c) => c.client === cell.client) === index;
+          expectTransparent(await runCell(sandbox, project, server, cell, twice));
         },
         SLOW,
       );

@@ -144,8 +144,10 @@ async def main() -> None:
     parser.add_argument("--mode", default="auto")
     parser.add_argument("--roots", nargs="*")
     parser.add_argument("--url")
-    parser.add_argument("command", nargs="*")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    command = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.command = command
     steps = json.loads(args.steps)
 
     if args.url:
