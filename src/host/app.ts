@@ -1,4 +1,6 @@
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
+import { writeFileAtomic } from "../lib/fsutil.ts";
+import { paths } from "../lib/paths.ts";
 import type { ConsolaInstance } from "consola";
 import type { HostStats } from "../lib/host-status.ts";
 import { createBaseApp } from "../lib/http/app.ts";
@@ -6,11 +8,11 @@ import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
-import { PROJECT_HEADER } from "../lib/http/headers.ts";
+import { PROJECT_HEADER, SESSION_ENV_META } from "../lib/http/headers.ts";
 import { MAX_BODY_BYTES } from "../lib/http/serve.ts";
 import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
-import { SharedChild, type Client, type HostedTarget } from "./router.ts";
+import { canonicalJson, SharedChild, type ChildProfile, type Client, type HostedTarget } from "./router.ts";
 
 /** Quiet time after which the host runs a full garbage collection. */
 export const IDLE_GC_MS = 1_000;
@@ -52,7 +54,13 @@ class HostSession implements Client, Expirable {
   id = "";
   project = "";
   capabilities: Record<string, unknown> = {};
+  initialized = false;
   child: SharedChild | undefined;
+  /** Its child's key and profile before roots are known (a session with other roots moves to a child of its own). */
+  key: string | undefined;
+  profile: ChildProfile | undefined;
+  /** Messages that wait while msm finds out which child the session belongs to (its roots). */
+  waiting: JsonRpcMessage[] | undefined;
   closed = false;
   private queuedBytes = 0;
   private readonly aborts = new Set<(reason: string) => void>();
@@ -149,7 +157,9 @@ class HostSession implements Client, Expirable {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.log.info(`session ${this.id || "(uninitialized)"} closed: ${reason}`);
+    // A probe (`claude mcp list`, a health check) that never initialized is not news.
+    if (this.id) this.log.info(`session ${this.id} closed: ${reason}`);
+    else this.log.debug(`a request without a session ended: ${reason}`);
     this.child?.detach(this);
     for (const abort of [...this.aborts]) abort(reason);
     void this.transport.close().catch(() => {});
@@ -172,22 +182,36 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   const app = createBaseApp(token);
   const sessions = new SessionTable<HostSession>();
   sessions.start();
-  /** Children by share key: the project folder, "global", or "session:<id>". */
+  /**
+   * Children by what their sessions show the server: the share key (the project folder, "global" or "session:<id>"),
+   * then the protocol version and capabilities of the `initialize`, then — once the child has asked — the roots.
+   * Sessions that differ in any of these would each have got different answers directly, so they never share.
+   */
   const children = new Map<string, SharedChild>();
   let requests = 0;
+  /**
+   * A child of this target sent requests of its own: new children make their sessions take turns from the start.
+   * Kept on disk, so only the very first such request a server ever sends can meet sessions that did not take turns.
+   */
+  let sendsRequests = existsSync(paths.turns(target.name));
 
-  const childFor = (session: HostSession): SharedChild => {
-    const key = target.share === "global" ? "global" : target.share === "session" ? `session:${session.id}` : session.project;
+  const childFor = (key: string, project: string | undefined, profile: ChildProfile): SharedChild => {
     let child = children.get(key);
     if (!child) {
-      const project = target.share === "global" ? undefined : session.project;
-      child = new SharedChild(target, project, log, {
+      child = new SharedChild(target, project, profile, log, {
         stderr: (line) => options.stderr(project, line),
         idle: (idle) => {
           if (children.get(key) === idle && idle.clients.size === 0) children.delete(key);
         },
         spawned: (pid) => options.record?.add(pid),
         exited: (pid) => options.record?.remove(pid),
+        sendsRequests: () => sendsRequests,
+        learnedRequests: () => {
+          sendsRequests = true;
+          try {
+            writeFileAtomic(paths.turns(target.name), `${JSON.stringify({ since: new Date().toISOString(), command: [target.command, ...target.args] })}\n`);
+          } catch {}
+        },
       });
       children.set(key, child);
     }
@@ -195,23 +219,57 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   };
 
   const initialize = async (session: HostSession, message: JsonRpcMessage & { id: JsonRpcId }, headers: Record<string, string>) => {
-    const params = (message.params ?? {}) as Record<string, unknown>;
+    const { params, env } = withoutSessionEnv((message.params ?? {}) as Record<string, unknown>);
     try {
       session.project = checkProject(headers[PROJECT_HEADER]);
     } catch (error) {
       if (target.share !== "global") return session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
     }
     session.capabilities = (params.capabilities ?? {}) as Record<string, unknown>;
-    const child = childFor(session);
+    const share = target.share === "global" ? "global" : target.share === "session" ? `session:${session.id}` : session.project;
+    const key = `${share}\n${String(params.protocolVersion)}\n${canonicalJson(session.capabilities)}`;
+    const project = target.share === "global" ? undefined : session.project;
+    // A global child is every project's: it gets the host's base environment, never one session's.
+    session.key = key;
+    session.profile = { initialize: params, env: target.share === "global" ? undefined : env };
+    const child = childFor(key, project, session.profile);
     session.child = child;
     try {
-      const result = await child.attach(session, params);
+      const result = await child.attach(session);
       if (session.closed) return child.detach(session);
-      log.info(`session ${session.id} (${session.project || "no project"}) joined the ${target.share === "global" ? "global child" : `child for ${child.project}`}`);
+      log.info(`session ${session.id} (${session.project || "no project"}) joined the ${target.share === "global" ? "global child" : `child for ${child.project}`} (${child.variant})`);
       session.send({ jsonrpc: "2.0", id: message.id, result });
     } catch (error) {
       session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
     }
+  };
+
+  /**
+   * The session said `initialized`. Its child may already know roots (another session's): this session is asked for
+   * its own, as the server asked that session, and goes to a child of its own when they differ.
+   */
+  const initialized = async (session: HostSession, message: JsonRpcMessage) => {
+    session.initialized = true;
+    const child = session.child!;
+    if (child.rootsAnswer === undefined || session.capabilities.roots === undefined || !session.key) return child.fromClient(session, message);
+    session.waiting = [];
+    const roots = await child.probeRoots(session);
+    if (session.closed) return;
+    let home = child;
+    if (roots !== undefined && !child.sameRoots(roots)) {
+      child.detach(session);
+      home = childFor(`${session.key}\n${canonicalJson(roots)}`, child.project, { ...session.profile!, roots });
+      session.child = home;
+      try {
+        await home.attach(session);
+        log.info(`session ${session.id} has other roots than its child's: it gets a child of its own (${home.variant})`);
+      } catch (error) {
+        log.warn(`session ${session.id}: ${(error as Error).message}`);
+      }
+    }
+    const waiting = session.waiting;
+    session.waiting = undefined;
+    for (const m of waiting) if (!session.closed) home.fromClient(session, m);
   };
 
   const openSession = async (): Promise<HostSession> => {
@@ -223,7 +281,10 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
         void initialize(session, m as JsonRpcMessage & { id: JsonRpcId }, (extra?.requestInfo?.headers ?? {}) as Record<string, string>);
         return;
       }
-      if (session.child) session.child.fromClient(session, m);
+      // While msm asks for roots, the session's other messages wait; its answer to that question goes through.
+      if (session.waiting && !(m.method === undefined && m.id !== undefined)) session.waiting.push(m);
+      else if (m.method === "notifications/initialized" && session.child && !session.initialized) void initialized(session, m);
+      else if (session.child) session.child.fromClient(session, m);
       else if (m.id !== undefined && m.id !== null && m.method) session.send(errorResponse(m.id, UPSTREAM_ERROR, "msm: the session is not initialized yet"));
     };
     transport.onclose = () => {
@@ -278,4 +339,15 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     for (const child of children.values()) child.kill();
   };
   return { app, sessions, children, close, kill };
+}
+
+/** The editor's initialize params without the environment its proxy sent along (SESSION_ENV_META), and that environment. */
+export function withoutSessionEnv(params: Record<string, unknown>): { params: Record<string, unknown>; env: Record<string, string> | undefined } {
+  const meta = params._meta as Record<string, unknown> | undefined;
+  if (!meta || typeof meta !== "object" || !(SESSION_ENV_META in meta)) return { params, env: undefined };
+  const { [SESSION_ENV_META]: given, ...rest } = meta;
+  const env: Record<string, string> = {};
+  if (given && typeof given === "object") for (const [k, v] of Object.entries(given)) if (typeof v === "string") env[k] = v;
+  const { _meta, ...others } = params;
+  return { params: Object.keys(rest).length ? { ...others, _meta: rest } : others, env };
 }

@@ -34,6 +34,7 @@ export async function runHostDaemon(options: HostDaemonOptions): Promise<void> {
     } catch {}
   };
   const hosting = await runDaemon({
+    kind: "host",
     name: target.name,
     log,
     port: 0,

@@ -87,12 +87,17 @@ export class Mux<S> {
     return undefined;
   }
 
-  /** The most recent request in flight of a session that `accepts`: where a server→client request should go. */
-  latest(accepts: (session: S) => boolean): InFlight<S> & { session: S } | undefined {
-    let found: (InFlight<S> & { session: S }) | undefined;
-    for (const entry of this.inFlight.values()) {
-      if (entry.session !== undefined && accepts(entry.session)) found = entry as InFlight<S> & { session: S };
-    }
+  /** The sessions with a request at the child right now (msm's own requests not counted). */
+  sessionsInFlight(): Set<S> {
+    const sessions = new Set<S>();
+    for (const entry of this.inFlight.values()) if (entry.session !== undefined) sessions.add(entry.session);
+    return sessions;
+  }
+
+  /** The session's most recent request at the child: the stream a server→client request for it goes out on. */
+  latestOf(session: S): JsonRpcId | undefined {
+    let found: JsonRpcId | undefined;
+    for (const entry of this.inFlight.values()) if (entry.session === session) found = entry.id;
     return found;
   }
 
@@ -103,13 +108,13 @@ export class Mux<S> {
     return { ...message, id };
   }
 
-  /** A session answered a server→client request: the answer with the child's id back. */
-  outgoingAnswer(session: S, message: JsonRpcMessage): JsonRpcMessage | undefined {
+  /** A session answered a server→client request: the answer with the child's id back, and what was asked. */
+  outgoingAnswer(session: S, message: JsonRpcMessage): { message: JsonRpcMessage; method: string } | undefined {
     if (typeof message.id !== "number") return undefined;
     const entry = this.outgoing.get(message.id);
     if (!entry || entry.session !== session) return undefined;
     this.outgoing.delete(message.id);
-    return { ...message, id: entry.childId };
+    return { message: { ...message, id: entry.childId }, method: entry.method };
   }
 
   /** The child cancelled one of its requests: which session has it, under which id. */

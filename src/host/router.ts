@@ -1,6 +1,5 @@
-import { basename } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { ConsolaInstance } from "consola";
+import { withoutMsmMarkers } from "../lib/base-env.ts";
 import type { ResolvedTarget } from "../lib/config.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
 import { errorResponse, isRequest, isResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
@@ -17,6 +16,8 @@ export interface Client {
   readonly project: string;
   /** The capabilities it declared in its `initialize`. */
   readonly capabilities: Record<string, unknown>;
+  /** It has sent `notifications/initialized`. */
+  readonly initialized: boolean;
   /** Sends a message to the session; `relatedRequestId` puts it on the stream of that request of the session. */
   send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
 }
@@ -36,11 +37,43 @@ function backoffFromEnv(text: string | undefined): number[] | undefined {
   return steps?.length && steps.every((n) => Number.isFinite(n) && n >= 0) ? steps : undefined;
 }
 
-/** The client capabilities msm can route to some session (or answer itself): what the child is told at initialize. */
-export const ROUTABLE_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
-
 /** Which declared capability a server→client request needs. */
 const NEEDS: Record<string, string> = { "roots/list": "roots", "sampling/createMessage": "sampling", "elicitation/create": "elicitation" };
+
+/**
+ * How long a server→client request whose session cannot be told for certain waits for the doubt to clear (all but
+ * one of the sessions that were waiting on the child got their answers) before msm answers it with an error.
+ */
+export const AMBIGUOUS_HOLD_MS = 10_000;
+/** How long a joining session may take to answer msm's `roots/list` before it is assumed to share the child's roots. */
+export const ROOTS_PROBE_MS = 10_000;
+/** Error a client without a handler answers (the SDKs' own "Method not found"). */
+const METHOD_NOT_FOUND = -32601;
+const PROBE_PREFIX = "msm-roots-";
+
+/**
+ * What the sessions sharing one child have in common, so the child sees exactly what each of them would have shown
+ * it directly: the same `initialize` (protocol version, capabilities, client info) and, for a project or a session,
+ * the environment of the session that started it.
+ */
+export interface ChildProfile {
+  /** The initialize params the child is sent (the first session's, msm's own metadata removed). */
+  initialize: Record<string, unknown>;
+  /** The environment of the session that starts the child; undefined: the host's base set (`share: global`). */
+  env?: Record<string, string>;
+  /** A `roots/list` answer its first session already gave msm: the child's own first ask is answered with it. */
+  roots?: unknown;
+}
+
+/** Keys in a stable order, so two equal capability objects give one string. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.keys(value as object).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
 
 type State = ChildStatus["state"];
 
@@ -52,13 +85,20 @@ export interface ChildHooks {
   /** A process was started / is gone (the host keeps a record, so a host that dies leaves no orphans). */
   spawned?(pid: number): void;
   exited?(pid: number): void;
+  /** Has a child of this target been seen sending server→client requests (its sessions then take turns)? */
+  sendsRequests?(): boolean;
+  /** This child was just seen sending one: later children of the target take turns from the start. */
+  learnedRequests?(): void;
 }
 
 /**
- * One child process and every session it serves: the child is initialized once and later sessions get the cached
- * answer; requests, progress tokens and cancellations are remapped per session (mux.ts); server→client requests go to
- * a session that can answer them and is waiting on the child; a crash fails what was in flight, and the child is
- * restarted with backoff and re-initialized with the same parameters, sessions carrying on.
+ * One child process and every session it serves. Only sessions that would show the server the same thing share it
+ * (app.ts keys children by share, protocol version, capabilities and roots): the child is initialized with the first
+ * one's `initialize`, and later ones get the cached answer — what the server gave that very request. Requests,
+ * progress tokens and cancellations are remapped per session (mux.ts). A server→client request goes to the one session
+ * it can belong to, never a guess: when several sessions wait on the child, it is held until only one does, and from
+ * then on the child serves one session's calls at a time (docs/hosted.md, "What msm changes"). A crash fails what was
+ * in flight; the child is restarted with backoff and re-initialized with the same parameters, sessions carrying on.
  */
 export class SharedChild {
   state: State = "stopped";
@@ -66,7 +106,7 @@ export class SharedChild {
   private child: StdioChild | undefined;
   private readonly mux = new Mux<Client>();
   private readonly subscriptions = new Subscriptions<Client>();
-  private initParams: Record<string, unknown> | undefined;
+  private readonly initParams: Record<string, unknown>;
   private initResult: Record<string, unknown> | undefined;
   private toolsJson: string | undefined;
   private crashes = 0;
@@ -77,42 +117,71 @@ export class SharedChild {
   private backoffTimer: Timer | undefined;
   private idleTimer: Timer | undefined;
   private stopping: Promise<void> | undefined;
+  /** Why the running child is being stopped by msm itself (it never answered initialize, say): what its exit means. */
+  private stopReason: string | undefined;
+  /** The child has been sent `notifications/initialized` since it last started. */
+  private initializedSent = false;
   /** Sessions waiting for the child to be running. */
   private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** Messages of sessions that arrived while the child was (re)starting, sent in order once it runs. */
   private queued: { client: Client; message: JsonRpcMessage }[] = [];
+  /** The child sends server→client requests: one session's calls at a time, so each such request has one owner. */
+  private serialized: boolean;
+  /** Requests waiting for their session's turn (serialized only), in arrival order. */
+  private gate: { client: Client; message: JsonRpcMessage & { id: JsonRpcId; method: string } }[] = [];
+  /** Server→client requests whose session was not certain when they came, waiting until it is. */
+  private held: { message: JsonRpcMessage & { id: JsonRpcId; method: string }; timer: Timer }[] = [];
+  /** The roots the child was last given (a session's own answer): a joining session with other roots gets another child. */
+  rootsAnswer: unknown;
+  /** An answer to give the child's next `roots/list` without asking (its session was already asked). */
+  private presetRoots: unknown;
+  private probes = new Map<string, (answer: JsonRpcMessage | undefined) => void>();
+  private nextProbe = 1;
 
   constructor(
     readonly target: HostedTarget,
     /** The project folder this child serves; for "global", undefined. */
     readonly project: string | undefined,
+    private readonly profile: ChildProfile,
     private readonly log: ConsolaInstance,
     private readonly hooks: ChildHooks,
-  ) {}
+  ) {
+    this.initParams = profile.initialize;
+    this.presetRoots = profile.roots;
+    this.rootsAnswer = profile.roots;
+    this.serialized = hooks.sendsRequests?.() ?? false;
+  }
 
   private get label(): string {
     return this.project ? `child for ${this.project}` : "global child";
+  }
+
+  /** What the child's sessions declared, as `msm status` shows it. */
+  get variant(): string {
+    const caps = Object.keys(this.capabilities).sort();
+    return `protocol ${String(this.initParams.protocolVersion)}; client ${caps.length ? caps.join(", ") : "without capabilities"}`;
+  }
+
+  private get capabilities(): Record<string, unknown> {
+    return (this.initParams.capabilities ?? {}) as Record<string, unknown>;
   }
 
   /**
    * A new session: starts the child if needed and waits (up to startTimeoutSeconds: `npx -y` may download first)
    * until it runs. Returns the initialize result to answer the session with.
    */
-  async attach(client: Client, initialize: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async attach(client: Client): Promise<Record<string, unknown>> {
     this.clients.add(client);
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    this.initParams ??= {
-      protocolVersion: initialize.protocolVersion,
-      capabilities: ROUTABLE_CAPABILITIES,
-      clientInfo: initialize.clientInfo ?? { name: "msm", version: "0" },
-    };
     try {
       await this.ready();
     } catch (error) {
       this.detach(client);
       throw error;
     }
+    // A session moved here after it initialized (its roots differ from its first child's): the child hears it now.
+    if (client.initialized) this.sendInitialized();
     return this.initResult!;
   }
 
@@ -146,9 +215,12 @@ export class SharedChild {
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.state = "starting";
+    this.initializedSent = false;
+    this.stopReason = undefined;
     const fill = (text: string) => (this.project ? text.replaceAll("{project}", this.project) : text);
-    const env: Record<string, string | undefined> = { ...process.env };
-    delete env.MSM_DETACHED;
+    // What the editor would have given the server: its session's environment (project/session share) or the host's
+    // base set (global), and the config's `env` on top.
+    const env: Record<string, string | undefined> = withoutMsmMarkers(this.profile.env ?? process.env);
     for (const [key, value] of Object.entries(this.target.env)) env[key] = fill(value);
     const cwd = this.target.cwd ? fill(this.target.cwd) : (this.project ?? userHome());
     const command = [this.target.command, ...this.target.args.map(fill)];
@@ -170,19 +242,21 @@ export class SharedChild {
     const init = await this.internal(child, "initialize", this.initParams, this.target.startTimeoutSeconds * 1000);
     if (this.child !== child) return;
     if (init.error !== undefined || typeof init.result !== "object" || init.result === null) {
-      this.log.warn(`${this.label}: initialize failed: ${JSON.stringify(init.error ?? init.result)}`);
+      const error = init.error as { message?: unknown } | undefined;
+      this.stopReason = `did not initialize: ${typeof error?.message === "string" ? error.message : JSON.stringify(init.error ?? init.result)}`;
+      this.log.warn(`${this.label}: ${this.stopReason}`);
       void child.stop();
       return; // exited() counts the crash
     }
     this.initResult = init.result as Record<string, unknown>;
-    child.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     const restarted = this.toolsJson !== undefined;
-    if ((this.initResult.capabilities as { tools?: unknown } | undefined)?.tools !== undefined) {
-      const tools = await this.internal(child, "tools/list", {});
+    // A server may start its own requests (roots/list) once it hears `initialized`: on a first start it hears it when
+    // its session sends it, as it would directly; after a restart at once (every session sent it long ago).
+    if (restarted || [...this.clients].some((c) => c.initialized)) {
+      this.presetRoots ??= this.rootsAnswer;
+      this.sendInitialized();
+      if (restarted) await this.compareTools(child, true);
       if (this.child !== child) return;
-      const json = JSON.stringify(tools.result ?? null);
-      if (restarted && json !== this.toolsJson) this.broadcast({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
-      this.toolsJson = json;
     }
     for (const uri of this.subscriptions.uris()) void this.internal(child, "resources/subscribe", { uri });
     this.state = "running";
@@ -190,8 +264,28 @@ export class SharedChild {
     this.note = null;
     for (const waiter of this.waiters.splice(0)) waiter.resolve();
     for (const { client, message } of this.queued.splice(0)) if (this.clients.has(client)) this.fromClient(client, message);
+    this.settle();
     // Everyone may have left while it started.
     if (this.clients.size === 0) this.idleLater();
+  }
+
+  /** `notifications/initialized`, once per start of the child (forwarding it again made servers re-initialize). */
+  private sendInitialized(): void {
+    const child = this.child;
+    if (!child || this.initializedSent || this.initResult === undefined) return;
+    this.initializedSent = true;
+    child.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    if (this.toolsJson === undefined) void this.compareTools(child, false);
+  }
+
+  /** Remembers the child's tool list; after a restart, a different one is announced to every session. */
+  private async compareTools(child: StdioChild, restarted: boolean): Promise<void> {
+    if ((this.initResult?.capabilities as { tools?: unknown } | undefined)?.tools === undefined) return;
+    const tools = await this.internal(child, "tools/list", {});
+    if (this.child !== child) return;
+    const json = JSON.stringify(tools.result ?? null);
+    if (restarted && json !== this.toolsJson) this.broadcast({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+    this.toolsJson = json;
   }
 
   /** A request msm itself makes of the child (initialize, tools/list, subscribe); resolves with the answer or an error. */
@@ -211,7 +305,8 @@ export class SharedChild {
     this.hooks.exited?.(child.pid);
     if (this.child !== child) return;
     this.child = undefined;
-    const how = code !== null ? `exit code ${code}` : `signal ${signal ?? "?"}`;
+    const how = this.stopReason ?? (code !== null ? `exit code ${code}` : `signal ${signal ?? "?"}`);
+    this.stopReason = undefined;
     this.lastStderr = child.stderrTail.slice(-FAILED_LINES);
     const asked = this.stopping !== undefined;
     const why = asked ? `was stopped (${how})` : `exited (${how}); msm is restarting it, try again`;
@@ -220,6 +315,7 @@ export class SharedChild {
       if (entry.resolve) entry.resolve(answer);
       else if (entry.session && this.clients.has(entry.session)) entry.session.send(answer);
     }
+    this.dropHeld();
     if (asked) return;
     this.log.warn(`${this.label}: pid ${child.pid} ${how}${lines(this.lastStderr)}`);
     if (this.state === "running" && Date.now() - this.runningSince >= CHILD_STABLE_MS) this.crashes = 0;
@@ -251,7 +347,7 @@ export class SharedChild {
     this.log.error(`${this.label}: ${why}; giving up until "msm restart ${this.target.name}"`);
     const error = new Error(this.failedMessage());
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
-    for (const { client, message } of this.queued.splice(0)) {
+    for (const { client, message } of [...this.queued.splice(0), ...this.gate.splice(0)]) {
       if (isRequest(message)) client.send(errorResponse(message.id, UPSTREAM_ERROR, error.message));
     }
   }
@@ -262,11 +358,7 @@ export class SharedChild {
 
   /** A message from a session. */
   fromClient(client: Client, message: JsonRpcMessage): void {
-    if (isResponse(message)) {
-      const answer = this.mux.outgoingAnswer(client, message);
-      if (answer) this.child?.send(answer);
-      return;
-    }
+    if (isResponse(message)) return this.answerFromClient(client, message);
     if (!isRequest(message)) return this.notificationFromClient(client, message);
     if (message.method === "ping") return client.send({ jsonrpc: "2.0", id: message.id, result: {} });
     if (this.state !== "running" || !this.child) {
@@ -275,24 +367,73 @@ export class SharedChild {
       if (this.state === "stopped") void this.ready().catch(() => {});
       return;
     }
+    if (!this.admits(client)) {
+      this.gate.push({ client, message });
+      return;
+    }
+    this.toChild(client, message);
+  }
+
+  private toChild(client: Client, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
     if (message.method === "resources/subscribe" || message.method === "resources/unsubscribe") {
       const uri = String((message.params as { uri?: unknown } | undefined)?.uri ?? "");
       const tellChild = message.method === "resources/subscribe" ? this.subscriptions.add(client, uri) : this.subscriptions.remove(client, uri);
       // The child already knows (or has no reason to know): answer here, as the child would have.
       if (!tellChild) return client.send({ jsonrpc: "2.0", id: message.id, result: {} });
     }
-    this.child.send(this.mux.request(client, message));
+    this.child?.send(this.mux.request(client, message));
+  }
+
+  /** The session's answer to a server→client request: back to the child under its own id, or to msm's probe. */
+  private answerFromClient(client: Client, message: JsonRpcMessage): void {
+    const answer = this.mux.outgoingAnswer(client, message);
+    if (!answer) return;
+    const childId = answer.message.id;
+    if (typeof childId === "string" && childId.startsWith(PROBE_PREFIX)) {
+      this.probes.get(childId)?.(answer.message);
+      return;
+    }
+    if (answer.method === "roots/list" && "result" in answer.message) this.rootsAnswer = answer.message.result;
+    this.child?.send(answer.message);
+  }
+
+  /**
+   * With one session's calls at a time (serialized), may this session's request go to the child now? Only when no
+   * other session is waiting on the child and none is waiting for its turn (so turns go round).
+   */
+  private admits(client: Client): boolean {
+    if (!this.serialized) return true;
+    if (this.gate.length > 0) return false;
+    const busy = this.mux.sessionsInFlight();
+    return busy.size === 0 || (busy.size === 1 && busy.has(client));
+  }
+
+  /** Something at the child ended: held server requests may now have one owner, and the next session its turn. */
+  private settle(): void {
+    for (const entry of [...this.held]) {
+      const owner = this.ownerOf();
+      if (owner === "ambiguous") break;
+      this.held.splice(this.held.indexOf(entry), 1);
+      clearTimeout(entry.timer);
+      this.deliverRequest(entry.message, owner);
+    }
+    if (!this.gate.length || this.state !== "running" || this.mux.sessionsInFlight().size > 0) return;
+    const next = this.gate[0]!.client;
+    const turn = this.gate.filter((g) => g.client === next);
+    this.gate = this.gate.filter((g) => g.client !== next);
+    for (const { message } of turn) this.toChild(next, message);
   }
 
   private notificationFromClient(client: Client, message: JsonRpcMessage): void {
     switch (message.method) {
-      // The child heard it once, from msm, when it was first initialized; again would restart its setup.
       case "notifications/initialized":
-        return;
+        // The child hears it once per start, when its first session says it.
+        return this.sendInitialized();
       case "notifications/cancelled": {
         const params = (message.params ?? {}) as { requestId?: unknown };
         const childId = this.mux.cancelled(client, params.requestId);
         if (childId !== undefined) this.child?.send({ ...message, params: { ...params, requestId: childId } });
+        else this.gate = this.gate.filter((g) => !(g.client === client && g.message.id === params.requestId));
         return;
       }
       // Progress of a server→client request: msm gives those no token, so there is nothing to match.
@@ -311,6 +452,7 @@ export class SharedChild {
       if (!found) return;
       if (found.entry.resolve) found.entry.resolve(found.message);
       else if (found.entry.session && this.clients.has(found.entry.session)) found.entry.session.send(found.message);
+      this.settle();
       return;
     }
     if (isRequest(message)) return this.requestFromChild(child, message);
@@ -324,6 +466,7 @@ export class SharedChild {
       case "notifications/cancelled": {
         const owner = this.mux.outgoingCancelled(params.requestId);
         if (owner) owner.session.send({ ...message, params: { ...params, requestId: owner.id } });
+        this.held = this.held.filter((h) => h.message.id !== params.requestId || (clearTimeout(h.timer), false));
         return;
       }
       case "notifications/resources/updated":
@@ -340,30 +483,90 @@ export class SharedChild {
       child.send({ jsonrpc: "2.0", id: message.id, result: {} });
       return;
     }
+    // Every session of this child declared the same capabilities: without this one, each would answer as here.
     const needs = NEEDS[message.method];
-    // A session that can answer and is waiting on the child right now: the one whose call most likely caused this.
-    const waiting = this.mux.latest((c) => this.clients.has(c) && (needs === undefined || c.capabilities[needs] !== undefined));
-    if (waiting) {
-      waiting.session.send(this.mux.outgoingRequest(waiting.session, message), waiting.id);
+    if (needs !== undefined && this.capabilities[needs] === undefined) {
+      child.send(errorResponse(message.id, METHOD_NOT_FOUND, "Method not found"));
       return;
     }
-    child.send(this.answerLocally(message.method, message.id));
+    if (message.method === "roots/list") return this.rootsFromChild(child, message);
+    // The child starts requests of its own: from now on one session's calls at a time, so it is always certain.
+    if (!this.serialized) {
+      this.serialized = true;
+      this.hooks.learnedRequests?.();
+      this.log.info(`${this.label}: the server sends ${message.method}; calls of different sessions now take turns`);
+    }
+    const owner = this.ownerOf();
+    if (owner !== "ambiguous") return this.deliverRequest(message, owner);
+    const timer = setTimeout(() => {
+      this.held = this.held.filter((h) => h.timer !== timer);
+      this.log.warn(`${this.label}: could not tell which session ${message.method} belongs to; answered with an error`);
+      this.child?.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: several sessions share this server and it could not be told which one this ${message.method} is for, so it was refused; it will not happen again`));
+    }, AMBIGUOUS_HOLD_MS);
+    timer.unref?.();
+    this.held.push({ message, timer });
   }
 
-  /** msm's own answer to a server→client request no session can take. */
-  private answerLocally(method: string, id: JsonRpcId): JsonRpcMessage {
-    switch (method) {
-      case "roots/list": {
-        const roots = this.project ? [{ uri: pathToFileURL(this.project).href, name: basename(this.project) }] : [];
-        return { jsonrpc: "2.0", id, result: { roots } };
-      }
-      case "elicitation/create":
-        return { jsonrpc: "2.0", id, result: { action: "cancel" } };
-      case "sampling/createMessage":
-        return errorResponse(id, -32601, "No session connected through msm can sample right now (none declared sampling with a request in flight).");
-      default:
-        return errorResponse(id, -32601, `No session connected through msm can answer "${method}" right now.`);
+  /**
+   * The one session a server→client request can belong to: the only one waiting on the child, or the only one there
+   * is. Several waiting (or several idle): ambiguous. undefined: no session at all.
+   */
+  private ownerOf(): Client | undefined | "ambiguous" {
+    const busy = this.mux.sessionsInFlight();
+    if (busy.size === 1) return [...busy][0]!;
+    if (busy.size === 0 && this.clients.size <= 1) return [...this.clients][0];
+    return "ambiguous";
+  }
+
+  private deliverRequest(message: JsonRpcMessage & { id: JsonRpcId; method: string }, owner: Client | undefined): void {
+    if (!owner) {
+      this.child?.send(errorResponse(message.id, UPSTREAM_ERROR, "msm: no session is connected to answer this request"));
+      return;
     }
+    owner.send(this.mux.outgoingRequest(owner, message), this.mux.latestOf(owner));
+  }
+
+  /**
+   * The child asks for roots. Every session here gave the same ones (app.ts moves a session with other roots to a
+   * child of its own), so the first session's client answers; after a restart, or for a child started for a session
+   * msm already asked, the answer that client gave is repeated instead of asking it twice.
+   */
+  private rootsFromChild(child: StdioChild, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+    if (this.presetRoots !== undefined) {
+      const result = this.presetRoots;
+      this.presetRoots = undefined;
+      child.send({ jsonrpc: "2.0", id: message.id, result } as JsonRpcMessage);
+      return;
+    }
+    const owner = [...this.clients][0];
+    if (owner) return owner.send(this.mux.outgoingRequest(owner, message), this.mux.latestOf(owner));
+    if (this.rootsAnswer !== undefined) child.send({ jsonrpc: "2.0", id: message.id, result: this.rootsAnswer } as JsonRpcMessage);
+    else child.send(errorResponse(message.id, UPSTREAM_ERROR, "msm: no session is connected to answer roots/list"));
+  }
+
+  /** Asks a session for its roots (as this child asked its first session); undefined when it does not answer in time. */
+  probeRoots(client: Client): Promise<unknown> {
+    const id = `${PROBE_PREFIX}${this.nextProbe++}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), ROOTS_PROBE_MS);
+      const done = (answer: JsonRpcMessage | undefined) => {
+        clearTimeout(timer);
+        this.probes.delete(id);
+        resolve(answer && "result" in answer ? answer.result : undefined);
+      };
+      this.probes.set(id, done);
+      client.send(this.mux.outgoingRequest(client, { jsonrpc: "2.0", id, method: "roots/list" }));
+    });
+  }
+
+  /** Would this child, started for these roots, see what it already sees? */
+  sameRoots(roots: unknown): boolean {
+    return canonicalJson((roots as { roots?: unknown } | undefined)?.roots ?? null) === canonicalJson((this.rootsAnswer as { roots?: unknown } | undefined)?.roots ?? null);
+  }
+
+  private dropHeld(): void {
+    for (const { timer } of this.held) clearTimeout(timer);
+    this.held = [];
   }
 
   private broadcast(message: JsonRpcMessage): void {
@@ -375,11 +578,17 @@ export class SharedChild {
     if (!this.clients.delete(client)) return;
     const { cancel, unanswered } = this.mux.dropSession(client);
     for (const requestId of cancel) this.child?.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId, reason: "the session closed" } });
-    for (const { childId, method } of unanswered) this.child?.send(this.answerLocally(method, childId));
+    for (const { childId, method } of unanswered) {
+      if (typeof childId === "string" && childId.startsWith(PROBE_PREFIX)) this.probes.get(childId)?.(undefined);
+      // What its client would have said had it gone away: nothing. The server learns it is gone by an error.
+      else this.child?.send(errorResponse(childId, UPSTREAM_ERROR, `msm: the session that was asked ${method} has closed`));
+    }
     const child = this.child;
     if (child && this.state === "running") for (const uri of this.subscriptions.dropSession(client)) void this.internal(child, "resources/unsubscribe", { uri });
     else this.subscriptions.dropSession(client);
     this.queued = this.queued.filter((q) => q.client !== client);
+    this.gate = this.gate.filter((g) => g.client !== client);
+    this.settle();
     if (this.clients.size === 0) this.idleLater();
   }
 
@@ -432,6 +641,7 @@ export class SharedChild {
   kill(): void {
     clearTimeout(this.backoffTimer);
     clearTimeout(this.idleTimer);
+    this.dropHeld();
     this.child?.kill();
   }
 
@@ -448,6 +658,8 @@ export class SharedChild {
       rssBytes: this.child ? (groupRssBytes(this.child.pid) ?? null) : null,
       note: this.note,
       lastStderr: this.state === "failed" ? this.lastStderr : [],
+      variant: this.variant,
+      takesTurns: this.serialized,
     };
   }
 }

@@ -12,6 +12,10 @@ export interface ChildStatus {
   /** Why it failed or was restarted, with the child's last stderr lines when it failed. */
   note: string | null;
   lastStderr: string[];
+  /** What its sessions declared (protocol version, capabilities): only sessions that agree share a child. */
+  variant?: string;
+  /** The server sends requests of its own (sampling, elicitation): its sessions' calls take turns. */
+  takesTurns?: boolean;
 }
 
 /** GET /stats of a host daemon (token required). */

@@ -42,6 +42,8 @@ export const LockSchema = z.object({
   group: z.optional(z.boolean()),
   /** Command line of `pid` (see proc.commandLine), recorded when the process wrote its own lock. */
   command: z.optional(z.string()),
+  /** Which of msm's own daemons this is: a stdio host is the only one that is sent the editor session's environment. */
+  kind: z.optional(z.enum(["memory", "host", "remote"])),
 });
 export type LockInfo = z.infer<typeof LockSchema>;
 

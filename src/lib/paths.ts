@@ -58,5 +58,7 @@ export const paths = {
   /** Memory databases the memory daemon has opened (for the dashboard). */
   databases: () => join(msmHome(), "databases.json"),
   logs: () => join(msmHome(), "logs"),
+  /** A hosted server seen sending requests of its own (sampling, elicitation): its sessions take turns from the start. */
+  turns: (name: string) => join(msmHome(), `${name}.turns`),
   log: (name: string) => join(msmHome(), "logs", `${name}.log`),
 };

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync } from "node:fs";
 import { resolve } from "node:path";
+import { baseEnv } from "./base-env.ts";
 import { ensureHome, msmHome, paths } from "./paths.ts";
 import { resolveCommand } from "./platform/index.ts";
 
@@ -24,6 +25,7 @@ export interface Spawned {
 export interface SpawnOptions {
   /** Program and arguments; default: this msm plus `args`. */
   command?: string[];
+  /** Default: the base set of this process's environment (base-env.ts), never one editor session's whole environment. */
   env?: Record<string, string | undefined>;
   /** Working directory; default MSM_HOME, so a daemon never pins the project folder of the session that started it. */
   cwd?: string;
@@ -45,7 +47,7 @@ export function spawnDetached(name: string, args: string[], options: SpawnOption
       stdout: fd,
       stderr: fd,
       cwd: options.cwd ?? msmHome(),
-      env: { ...(options.env ?? process.env), MSM_DETACHED: "1" },
+      env: { ...(options.env ?? baseEnv()), MSM_DETACHED: "1" },
       detached: true,
     });
     child.unref();

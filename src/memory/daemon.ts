@@ -84,6 +84,7 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
   ensureHome();
   const log = createLogger({ file: paths.log("memory"), tag: "memory", stderr: !options.detached });
   await runDaemon({
+    kind: "memory",
     name: "memory",
     log,
     port: options.port,

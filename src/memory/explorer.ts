@@ -63,8 +63,8 @@ function idOf(file: string): string {
 }
 
 /**
- * Files under a project are untrusted (DESIGN, security rules): only a regular file of ours, not a symlink, in a
- * `.claude` folder that is not a symlink either, is opened.
+ * Files under a project are untrusted (docs/architecture.md, security rules): only a regular file of ours, not a
+ * symlink, in a `.claude` folder that is not a symlink either, is opened.
  */
 function trustworthy(file: string): boolean {
   try {

@@ -1,5 +1,6 @@
 import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { isUnreachable, type Upstream } from "./upstream.ts";
+import { SESSION_ENV_META } from "../lib/http/headers.ts";
 
 export type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 export { errorResponse } from "../lib/jsonrpc/messages.ts";
@@ -135,6 +136,7 @@ export abstract class Bridge {
 
   /** The HTTP body for a message: the editor's text when it came as one line, else its serialisation. */
   protected body(message: JsonRpcMessage): string {
+    if (message.method === "initialize" && this.upstream?.sessionEnv) return JSON.stringify(withSessionEnv(message));
     return this.bodies.get(message) ?? JSON.stringify(message);
   }
 
@@ -328,4 +330,13 @@ export abstract class Bridge {
     for (const id of [...this.pending.keys()]) this.failId(id, "msm: the proxy is exiting (stdin closed) before the MCP server answered");
     await this.shutdown(options.deleteTimeoutMs ?? DELETE_TIMEOUT_MS).catch(() => {});
   }
+}
+
+/** The editor's initialize with this process's environment in its `_meta`, for a stdio host (see Upstream.sessionEnv). */
+function withSessionEnv(message: JsonRpcMessage): JsonRpcMessage {
+  const params = (message.params ?? {}) as Record<string, unknown>;
+  const meta = params._meta && typeof params._meta === "object" ? (params._meta as Record<string, unknown>) : {};
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env[name] = value;
+  return { ...message, params: { ...params, _meta: { ...meta, [SESSION_ENV_META]: env } } };
 }

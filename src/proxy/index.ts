@@ -14,7 +14,7 @@ import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR,
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
-import { flushStdout as flushStdoutSink, stdinChunks, writeStderr, writeStdout } from "./stdio.ts";
+import { flushStdout as flushStdoutSink, stdinChunks, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
 import { parseHeaders, type Upstream } from "./upstream.ts";
 
@@ -106,7 +106,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
     const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
     const own = target.kind !== "external";
-    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, ownDaemon: own, freshConnections: !own };
+    return { url: endpoint.url, transport: options.transport ?? endpoint.transport, headers, ownDaemon: own, freshConnections: !own, sessionEnv: target.kind === "hosted" };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
   // that (stale lock, unhealthy daemon) shows as a refused connection or a 404, and recovery calls ensure().
@@ -126,7 +126,7 @@ async function upstreamOf(options: ProxyOptions, project: string | undefined, lo
       if (known) {
         noteVersion(known.version, known.pid);
         const own = name === "memory" || known.auth === "bearer";
-        return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, ownDaemon: own, freshConnections: !own };
+        return { url: `http://127.0.0.1:${known.port}${known.path}`, transport: known.transport, headers, ownDaemon: own, freshConnections: !own, sessionEnv: known.kind === "host" };
       }
       return ensure(reason);
     },
@@ -146,12 +146,13 @@ export function isLoopbackHost(hostname: string): boolean {
  * foreign server on the old port must never be sent the bearer token. Anything unexpected → undefined, and the
  * caller takes the full ensureDaemon() path.
  */
-export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer" } | undefined {
+export function liveLock(name: string): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer"; kind?: string } | undefined {
   const lock = readOwnLock(name);
   if (!lock || typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
   if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
   const version = typeof lock.version === "string" ? lock.version : undefined;
-  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, ...(wantsToken(lock) ? { auth: "bearer" as const } : {}) };
+  const kind = typeof lock.kind === "string" ? lock.kind : undefined;
+  return { pid: lock.pid, port: lock.port, path: lock.path, transport: lock.transport as Transport, version, kind, ...(wantsToken(lock) ? { auth: "bearer" as const } : {}) };
 }
 
 const TRANSPORTS: Transport[] = ["streamable-http", "sse", "http"];
@@ -217,6 +218,8 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     };
     process.on("SIGTERM", () => stop(143));
     process.on("SIGHUP", () => stop(129));
+    // Nobody reads the answers any more (Claude Code's reconnect can leave an old proxy's stdin open): end it.
+    whenStdoutBroken(() => stop(0));
   }
 
   // A proxy idles most of its life; a full collection once traffic pauses hands the heap that bursts of messages

@@ -18,6 +18,11 @@ export interface Upstream {
    * connection to a dead server is always refused, so recovery can resend with certainty (~0.2 ms a message).
    */
   freshConnections?: boolean;
+  /**
+   * A stdio host: the editor's `initialize` carries this proxy's environment (SESSION_ENV_META), so the server the
+   * host starts for this session's project sees what it would have seen had the editor started it.
+   */
+  sessionEnv?: boolean;
 }
 
 /**

@@ -191,6 +191,7 @@ export async function runRelay(options: RelayOptions): Promise<void> {
   const logger = createLogger({ file: paths.log(target.name), tag: target.name, stderr: !options.detached });
   const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
   await runDaemon({
+    kind: "remote",
     name: target.name,
     log,
     port: options.port,

@@ -231,7 +231,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<void> {
     setInterval(() => void supervisor.activity(), ACTIVITY_INTERVAL_MS),
     setInterval(() => supervisor.rotateLogs(), LOG_CHECK_INTERVAL_MS),
   ];
-  // The server keeps the process alive; the timers must not (STYLE: timers unref'd).
+  // The server keeps the process alive; the timers must not (docs/architecture.md, house rules: timers unref'd).
   for (const timer of timers) timer.unref();
   supervisor.rotateLogs();
 

@@ -1,6 +1,7 @@
 import { appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { ResolvedTarget } from "../lib/config.ts";
+import { baseEnv, withoutMsmMarkers } from "../lib/base-env.ts";
 import { MsmError } from "../lib/errors.ts";
 import { acquireLock, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
 import { paths, userHome } from "../lib/paths.ts";
@@ -65,7 +66,8 @@ async function launchExternal(target: Extract<ResolvedTarget, { kind: "external"
   if (target.port > 0 && port !== target.port) note(target.name, `port ${target.port} is busy; using ${port} instead`);
   const fill = (text: string) => text.replaceAll("{port}", String(port));
   const command = [target.command, ...target.args.map(fill)];
-  const env: Record<string, string | undefined> = { ...process.env };
+  // One daemon for every session: the base set (the supervisor has no more), never one session's environment.
+  const env: Record<string, string | undefined> = withoutMsmMarkers(baseEnv());
   for (const [key, value] of Object.entries(target.env)) env[key] = fill(value);
   note(target.name, `starting ${command.join(" ")} (port ${port})`);
   let child;

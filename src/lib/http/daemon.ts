@@ -114,6 +114,8 @@ export interface DaemonApp {
 export interface DaemonOptions<A extends DaemonApp> {
   /** The target's name: `<name>.lock`. */
   name: string;
+  /** Published in the lock, so a proxy knows which daemon it talks to without reading config. */
+  kind: "memory" | "host" | "remote";
   log: DaemonLog;
   /** Tried first; a busy one gives way to a free port (the lock says which). 0: any. */
   port: number;
@@ -128,7 +130,7 @@ export interface DaemonOptions<A extends DaemonApp> {
  */
 export async function runDaemon<A extends DaemonApp>(options: DaemonOptions<A>): Promise<A | undefined> {
   const { log } = options;
-  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt: new Date().toISOString(), version: VERSION, path: "/mcp", auth: "bearer" as const };
+  const info = { pid: process.pid, port: 0, transport: "streamable-http" as const, startedAt: new Date().toISOString(), version: VERSION, path: "/mcp", auth: "bearer" as const, kind: options.kind };
   const lock = acquireLock(options.name, info);
   if ("existing" in lock) {
     log.info(`already running (pid ${lock.existing.pid}, port ${lock.existing.port}); nothing to do`);

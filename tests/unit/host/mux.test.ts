@@ -53,15 +53,18 @@ describe("id and token mux", () => {
     expect(mux.cancelled({ name: "C" }, 3)).toBeUndefined();
   }, 5_000);
 
-  test("server→client requests go to the most recent waiting session that accepts, and answers go back under the child's id", () => {
+  test("it tells which sessions wait on the child, and answers to server→client requests go back under the child's id", () => {
     const mux = new Mux<S>();
-    mux.request(A, call(1));
+    const a = mux.request(A, call(1));
     mux.request(B, call(1));
-    expect(mux.latest(() => true)!.session).toBe(B);
-    expect(mux.latest((s) => s === A)!.session).toBe(A);
+    mux.request(A, call(2));
+    expect([...mux.sessionsInFlight()]).toEqual([A, B]);
+    expect(mux.latestOf(A)).toBe(2);
+    mux.response({ jsonrpc: "2.0", id: a.id, result: {} });
+    expect(mux.latestOf(A)).toBe(2);
     const out = mux.outgoingRequest(A, { jsonrpc: "2.0", id: "child-9", method: "sampling/createMessage" });
     expect(mux.outgoingAnswer(B, { jsonrpc: "2.0", id: out.id, result: {} })).toBeUndefined();
-    expect(mux.outgoingAnswer(A, { jsonrpc: "2.0", id: out.id, result: {} })!.id).toBe("child-9");
+    expect(mux.outgoingAnswer(A, { jsonrpc: "2.0", id: out.id, result: {} })!.message.id).toBe("child-9");
     expect(mux.outgoingAnswer(A, { jsonrpc: "2.0", id: out.id, result: {} })).toBeUndefined();
   }, 5_000);
 
