@@ -18,8 +18,8 @@ if [ -z "$python" ]; then
     fi
   done
 fi
-if [ -z "$python" ]; then
-  echo "no Python 3.10 or newer found (the MCP Python SDK needs it); install python3, or set PYTHON" >&2
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "no Python 3.10 or newer found${PYTHON:+ at PYTHON=$PYTHON} (the MCP Python SDK needs it): install python3, or set PYTHON" >&2
   exit 1
 fi
 
