@@ -20,6 +20,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { MSM, Sandbox, requireBinary, waitFor } from "../helpers/sandbox.ts";
 import { PYTHON, PYTHON_DIR, pythonBin, pythonVenv, runPythonClient, type Recorded, type Run, type Step } from "../helpers/python.ts";
 
@@ -35,6 +36,8 @@ interface Cell {
   client: "node" | "python";
   /** node: the protocolVersion its initialize asks for; python: the SDK's connect mode. */
   variant: string;
+  /** The client declares sampling, elicitation and roots, and answers them (each client its own fixed answers). */
+  answers?: boolean;
 }
 
 const CELLS: Cell[] = [
@@ -53,6 +56,17 @@ function normalise<T>(value: T): T {
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v)])) as T;
   return value;
 }
+
+/** Cells for a server that asks its client things: with and without the capabilities, each client. */
+const ASKING_CELLS: Cell[] = [
+  { client: "node", variant: "2025-11-25", answers: true },
+  { client: "node", variant: "2025-11-25" },
+  { client: "python", variant: "legacy", answers: true },
+  { client: "python", variant: "legacy" },
+  { client: "python", variant: "auto", answers: true },
+];
+
+const cellName = (cell: Cell) => `${cell.client} client (${cell.variant}${cell.answers ? ", with sampling, elicitation and roots" : ""})`;
 
 /** Records every message a Node SDK transport carries, in order; `version` rewrites what initialize asks for. */
 function record(transport: Transport, into: Recorded[], version: string): Transport {
@@ -76,9 +90,17 @@ function record(transport: Transport, into: Recorded[], version: string): Transp
 }
 
 /** The Node SDK client running `steps`; the same shape of outcome as the Python driver prints. */
-async function runNodeClient(transport: Transport, steps: Step[], version: string): Promise<Run> {
+async function runNodeClient(transport: Transport, steps: Step[], version: string, answers = false): Promise<Run> {
   const transcript: Recorded[] = [];
-  const client = new Client({ name: "transparency", version: "1.0.0" });
+  const client = new Client({ name: "transparency", version: "1.0.0" }, answers ? { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } } : {});
+  if (answers) {
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      const asked = request.params.messages.map((m) => (m.content as { text?: string }).text ?? "").join(" ");
+      return { model: "node-model", role: "assistant", content: { type: "text", text: `node answers ${asked}` } };
+    });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "node user" } }));
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///r/node", name: "node" }] }));
+  }
   const run: Run = { steps: [], transcript };
   try {
     await client.connect(record(transport, transcript, version));
@@ -146,8 +168,9 @@ async function runCell(sandbox: Sandbox, project: string, server: Server, cell: 
     server.reset?.();
     const direct = server.direct;
     if (cell.client === "python") {
-      if (through === "msm") return runPythonClient(sandbox, server.steps, { cwd: project, mode: cell.variant, command: [MSM, "proxy", "--target", server.name] });
-      return runPythonClient(sandbox, server.steps, { cwd: project, mode: cell.variant, ...direct });
+      const flags = cell.answers ? ["--sampling", "--elicitation", "--roots", "file:///r/python"] : [];
+      if (through === "msm") return runPythonClient(sandbox, server.steps, { cwd: project, mode: cell.variant, flags, command: [MSM, "proxy", "--target", server.name] });
+      return runPythonClient(sandbox, server.steps, { cwd: project, mode: cell.variant, flags, ...direct });
     }
     let transport: Transport;
     if (through === "msm") {
@@ -155,7 +178,7 @@ async function runCell(sandbox: Sandbox, project: string, server: Server, cell: 
       transport = new StdioClientTransport({ command: MSM, args: ["proxy", "--target", server.name], env: sandbox.env, cwd: project, stderr: "inherit" });
     } else if ("url" in direct) transport = new StreamableHTTPClientTransport(new URL(direct.url));
     else transport = new StdioClientTransport({ command: direct.command[0]!, args: direct.command.slice(1), env: sandbox.env, cwd: project, stderr: "ignore" });
-    const run = await runNodeClient(transport, server.steps, cell.variant);
+    const run = await runNodeClient(transport, server.steps, cell.variant, cell.answers);
     sandbox.track((transport as { pid?: number | null }).pid);
     return run;
   };
@@ -229,10 +252,10 @@ function makeRepo(dir: string): void {
 }
 
 /** One describe block per server: a sandbox whose msm hosts (or relays) it, and the four client cells. */
-function matrix(title: string, make: (sandbox: Sandbox) => Promise<{ server: Server; config: object }>) {
+function matrix(title: string, make: (sandbox: Sandbox) => Promise<{ server: Server; config: object }>, cells = CELLS) {
   describe(title, () => {
     if (skip) {
-      for (const cell of CELLS) test.skip(`${cell.client} client (${cell.variant}): the same session directly and through msm`, () => {});
+      for (const cell of cells) test.skip(`${cellName(cell)}: the same session directly and through msm`, () => {});
       return;
     }
     let sandbox: Sandbox;
@@ -251,13 +274,13 @@ function matrix(title: string, make: (sandbox: Sandbox) => Promise<{ server: Ser
       stop();
       await sandbox?.cleanup();
     }, SLOW);
-    for (const [index, cell] of CELLS.entries()) {
+    for (const [index, cell] of cells.entries()) {
       test(
-        `${cell.client} client (${cell.variant}): the same session directly and through msm`,
+        `${cellName(cell)}: the same session directly and through msm`,
         async () => {
           // Each client's first cell runs the server directly twice: what two direct runs disagree on is what
           // normalise() may remove, and nothing more.
-          const twice = CELLS.findIndex((c) => c.client === cell.client) === index;
+          const twice = cells.findIndex((c) => c.client === cell.client) === index;
           expectTransparent(await runCell(sandbox, project, server, cell, twice));
         },
         SLOW,
@@ -324,6 +347,21 @@ matrix("mcp-server-fetch (hosted stdio) against a loopback page", async () => {
     stop: () => page.stop(true),
   };
 });
+
+matrix(
+  "a Python SDK server that asks its client (sampling, elicitation, roots; hosted stdio)",
+  async () => {
+    const command = [PYTHON, join(PYTHON_DIR, "asking_server.py")];
+    const steps: Step[] = [
+      { op: "tools/list" },
+      { op: "tools/call", name: "ask_sampling", arguments: { prompt: "what is 2+2?" } },
+      { op: "tools/call", name: "ask_elicitation", arguments: { message: "your name?" } },
+      { op: "tools/call", name: "ask_roots", arguments: {} },
+    ];
+    return { server: { name: "asks", steps, direct: { command } }, config: { asks: { command: command[0], args: command.slice(1) } } };
+  },
+  ASKING_CELLS,
+);
 
 const HTTP_STEPS: Step[] = [
   { op: "tools/list" },

@@ -60,14 +60,14 @@ export interface Run {
 /**
  * The Python SDK client (tests/python/driver.py) running `steps` against a stdio server (`command`, spawned in `cwd`
  * with `env`) or a streamable HTTP one (`url`). `mode` is the SDK's: "auto" probes 2026-07-28 and falls back to the
- * initialize handshake, "legacy" only does the handshake.
+ * initialize handshake, "legacy" only does the handshake. `flags`: the driver's --sampling, --elicitation, --roots URI….
  */
 export async function runPythonClient(
   sandbox: Sandbox,
   steps: Step[],
-  options: { cwd: string; env?: Record<string, string>; mode?: string; url?: string; command?: string[]; timeoutMs?: number },
+  options: { cwd: string; env?: Record<string, string>; mode?: string; url?: string; command?: string[]; flags?: string[]; timeoutMs?: number },
 ): Promise<Run> {
-  const args = [PYTHON, resolve(PYTHON_DIR, "driver.py"), JSON.stringify(steps), "--mode", options.mode ?? "auto"];
+  const args = [PYTHON, resolve(PYTHON_DIR, "driver.py"), JSON.stringify(steps), "--mode", options.mode ?? "auto", ...(options.flags ?? [])];
   if (options.url) args.push("--url", options.url);
   else args.push("--", ...options.command!);
   const child = Bun.spawn(args, { cwd: options.cwd, env: { ...sandbox.env, ...options.env }, stdout: "pipe", stderr: "pipe" });

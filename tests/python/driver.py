@@ -143,6 +143,8 @@ async def main() -> None:
     parser.add_argument("steps")
     parser.add_argument("--mode", default="auto")
     parser.add_argument("--roots", nargs="*")
+    parser.add_argument("--sampling", action="store_true", help="declare sampling; answer every request with one fixed text")
+    parser.add_argument("--elicitation", action="store_true", help="declare elicitation; accept every request with one fixed name")
     parser.add_argument("--url")
     argv = sys.argv[1:]
     command = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -163,9 +165,22 @@ async def main() -> None:
         async def list_roots(_context: Any) -> types.ListRootsResult:
             return types.ListRootsResult(roots=roots)
 
+    sampling = None
+    if args.sampling:
+
+        async def sampling(_context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+            asked = " ".join(getattr(m.content, "text", "") for m in params.messages)
+            return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text=f"python answers {asked}"), model="driver-model")
+
+    elicitation = None
+    if args.elicitation:
+
+        async def elicitation(_context: Any, _params: types.ElicitRequestParams) -> types.ElicitResult:
+            return types.ElicitResult(action="accept", content={"name": "python user"})
+
     out: dict[str, Any] = {"steps": []}
     try:
-        async with Client(Recording(transport), mode=args.mode, list_roots_callback=list_roots, read_timeout_seconds=30) as client:
+        async with Client(Recording(transport), mode=args.mode, list_roots_callback=list_roots, sampling_callback=sampling, elicitation_callback=elicitation, read_timeout_seconds=30) as client:
             out["protocolVersion"] = client.protocol_version
             out["serverInfo"] = dump(client.server_info)
             out["capabilities"] = dump(client.server_capabilities)
