@@ -79,7 +79,25 @@ class HostSession implements Client, Expirable {
     // (its client went away) rejects, and the message has nowhere to go.
     this.transport.send(message as never, relatedRequestId !== undefined ? { relatedRequestId } : undefined).catch((error: Error) => {
       this.log.debug(`session ${this.id}: ${error.message}`);
+      // An answer that cannot be written (nested deeper than JSON.stringify goes): its request still gets an answer.
+      if (error instanceof RangeError && message.method === undefined && message.id !== undefined && message.id !== null) {
+        this.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: the server's answer could not be passed on (${error.message})`), relatedRequestId);
+      }
     });
+  }
+
+  sendAnswerText(id: JsonRpcId, text: string): void {
+    if (this.closed) return;
+    // Held as one JSON body or an open event stream: the text goes as it is. Anywhere else (the SDK's own path,
+    // a request that asked for progress), parsed and sent the usual way.
+    if (this.transport.answerText(id as never, text)) return;
+    let parsed: JsonRpcMessage;
+    try {
+      parsed = JSON.parse(text) as JsonRpcMessage;
+    } catch (error) {
+      parsed = errorResponse(id, UPSTREAM_ERROR, `msm: the server's answer could not be read (${(error as Error).message})`);
+    }
+    this.send(parsed);
   }
 
   /** Measures what this session's client has not taken yet; too much cuts it off. */
@@ -118,10 +136,11 @@ class HostSession implements Client, Expirable {
       this.aborts.delete(abort);
       this.queue(offset - bytes.byteLength);
     };
-    const abort = (reason: string) => {
+    // Ended, not errored (see queueBody): the client finds the answer cut short and reports it.
+    const abort = (_reason: string) => {
       finish();
       try {
-        controller?.error(new Error(reason));
+        controller?.close();
       } catch {}
     };
     const body = new ReadableStream<Uint8Array>(

@@ -1,6 +1,6 @@
 import type { Subprocess } from "bun";
-import { readLines } from "../lib/jsonrpc/lines.ts";
-import { parseServerText, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { answerIdSpan, readLines } from "../lib/jsonrpc/lines.ts";
+import { errorResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { groupHasLiveMember, signal } from "../lib/proc.ts";
 
 /** Shutdown: stdin closed, then SIGTERM to the child's group after this long, then SIGKILL after CHILD_KILL_MS more. */
@@ -15,8 +15,13 @@ export interface ChildSpec {
   env: Record<string, string | undefined>;
 }
 
+/** An answer line at least this long is routed by its id alone (answerIdSpan), not parsed and written again. */
+export const RAW_ANSWER_CHARS = 256 * 1024;
+
 export interface ChildEvents {
   message: (message: JsonRpcMessage) => void;
+  /** A large answer, as the server wrote it, with where its id sits (see RAW_ANSWER_CHARS). */
+  rawAnswer?: (text: string, span: { id: number; start: number; end: number }) => void;
   stderr: (line: string) => void;
   /** The process is gone (code null = killed by a signal). Called once. */
   exit: (code: number | null, signal: string | null) => void;
@@ -51,14 +56,21 @@ export class StdioChild {
     this.pid = proc.pid;
     const out = (async () => {
       try {
-        for await (const read of readLines(proc.stdout)) {
+        for await (const read of readLines(proc.stdout, undefined, { lossy: true })) {
           if (!("text" in read)) {
-            // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole.
-            events.stderr(`(a ${read.problem === "too-large" ? "message over 64 MiB" : "line that is not UTF-8"} on stdout was dropped)`);
+            // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole;
+            // the request it answered (its id read from the line's ends) gets an error instead of silence.
+            events.stderr(`(a message over 64 MiB on stdout was dropped)`);
+            if (read.id !== null) events.message(errorResponse(read.id, UPSTREAM_ERROR, `msm: the server's answer was ${(read.bytes / 1024 / 1024).toFixed(1)} MiB, over the 64 MiB msm passes on`));
             continue;
           }
           const line = read.text;
           if (line.trim() === "") continue;
+          const span = line.length >= RAW_ANSWER_CHARS && events.rawAnswer ? answerIdSpan(line) : undefined;
+          if (span) {
+            events.rawAnswer!(line, span);
+            continue;
+          }
           const messages = parseServerText(line);
           if (!messages) {
             events.stderr(`(not JSON-RPC on stdout) ${line.slice(0, 200)}`);
@@ -86,11 +98,15 @@ export class StdioChild {
     });
   }
 
-  /** Writes one message; false when the child's stdin is gone (it is exiting). */
+  /**
+   * Writes one message; false when the child's stdin is gone (it is exiting). Throws when the message cannot be
+   * serialised (nested deeper than JSON.stringify goes): the caller answers its sender.
+   */
   send(message: JsonRpcMessage): boolean {
     if (this.exited) return false;
+    const line = JSON.stringify(message) + "\n";
     try {
-      this.proc.stdin.write(JSON.stringify(message) + "\n");
+      this.proc.stdin.write(line);
       // A child that exits while we write makes the flush fail (EPIPE) later, asynchronously: its exit is handled
       // where it is noticed, and the host must not die of it.
       const flushed = this.proc.stdin.flush();

@@ -2,8 +2,9 @@ import type { ConsolaInstance } from "consola";
 import { withoutMsmMarkers } from "../lib/base-env.ts";
 import type { ResolvedTarget } from "../lib/config.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
-import { errorResponse, isRequest, isResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { errorResponse, isRequest, isResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { userHome } from "../lib/paths.ts";
+import { fillProject } from "../lib/placeholders.ts";
 import { groupRssBytes } from "../lib/proc.ts";
 import { StdioChild } from "./child.ts";
 import { Mux, Subscriptions } from "./mux.ts";
@@ -20,6 +21,8 @@ export interface Client {
   readonly initialized: boolean;
   /** Sends a message to the session; `relatedRequestId` puts it on the stream of that request of the session. */
   send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
+  /** Sends an answer already written as JSON text (a large one, passed on as the server wrote it). */
+  sendAnswerText?(id: JsonRpcId, text: string): void;
 }
 
 /**
@@ -217,7 +220,7 @@ export class SharedChild {
     this.state = "starting";
     this.initializedSent = false;
     this.stopReason = undefined;
-    const fill = (text: string) => (this.project ? text.replaceAll("{project}", this.project) : text);
+    const fill = (text: string) => fillProject(text, this.project);
     // What the editor would have given the server: its session's environment (project/session share) or the host's
     // base set (global), and the config's `env` on top.
     const env: Record<string, string | undefined> = withoutMsmMarkers(this.profile.env ?? process.env);
@@ -228,6 +231,7 @@ export class SharedChild {
     try {
       child = new StdioChild({ command, cwd, env }, {
         message: (message) => this.fromChild(child, message),
+        rawAnswer: (text, span) => this.rawAnswerFromChild(child, text, span),
         stderr: (line) => this.hooks.stderr(line),
         exit: (code, signal) => this.exited(child, code, signal),
       });
@@ -381,7 +385,14 @@ export class SharedChild {
       // The child already knows (or has no reason to know): answer here, as the child would have.
       if (!tellChild) return client.send({ jsonrpc: "2.0", id: message.id, result: {} });
     }
-    this.child?.send(this.mux.request(client, message));
+    const forwarded = this.mux.request(client, message);
+    try {
+      this.child?.send(forwarded);
+    } catch (error) {
+      // Parsed, but too deep to write again (a stack overflow): the session hears why, the child nothing.
+      this.mux.response({ jsonrpc: "2.0", id: forwarded.id, result: {} });
+      client.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: this request could not be passed to the server (${(error as Error).message})`));
+    }
   }
 
   /** The session's answer to a server→client request: back to the child under its own id, or to msm's probe. */
@@ -394,7 +405,11 @@ export class SharedChild {
       return;
     }
     if (answer.method === "roots/list" && "result" in answer.message) this.rootsAnswer = answer.message.result;
-    this.child?.send(answer.message);
+    try {
+      this.child?.send(answer.message);
+    } catch (error) {
+      this.child?.send(errorResponse(childId ?? null, UPSTREAM_ERROR, `msm: the client's answer could not be passed on (${(error as Error).message})`));
+    }
   }
 
   /**
@@ -476,6 +491,26 @@ export class SharedChild {
         // list_changed, log messages and anything else about the server: every session of this child.
         this.broadcast(message);
     }
+  }
+
+  /**
+   * A large answer: only its id is rewritten, in the text, so a 50 MB answer costs the host a copy, not a parse and a
+   * serialisation on the thread every session shares. msm's own requests and sessions that cannot take text get it parsed.
+   */
+  private rawAnswerFromChild(child: StdioChild, text: string, span: { id: number; start: number; end: number }): void {
+    if (this.child !== child) return;
+    const found = this.mux.response({ jsonrpc: "2.0", id: span.id, result: null });
+    if (!found) return;
+    const session = found.entry.session;
+    if (found.entry.resolve || !session?.sendAnswerText) {
+      const parsed = parseServerText(text)?.[0];
+      const message = parsed ? { ...(parsed as JsonRpcMessage), id: found.entry.id } : errorResponse(found.entry.id, UPSTREAM_ERROR, "msm: the server's answer is not JSON");
+      if (found.entry.resolve) found.entry.resolve(message);
+      else if (session && this.clients.has(session)) session.send(message);
+    } else if (this.clients.has(session)) {
+      session.sendAnswerText(found.entry.id, `${text.slice(0, span.start)}${JSON.stringify(found.entry.id)}${text.slice(span.end)}`);
+    }
+    this.settle();
   }
 
   private requestFromChild(child: StdioChild, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {

@@ -234,6 +234,7 @@ async function checkDaemons(config: Config | undefined): Promise<Check[]> {
   }
   for (const [targetName, t] of states) {
     if (t.state === "failed") checks.push({ name: `target ${targetName}`, status: "fail", detail: `failed: ${t.note ?? "crash loop"}`, fix: `msm logs ${targetName}, fix the cause, then msm restart ${targetName}` });
+    if (t.state === "degraded") checks.push({ name: `target ${targetName}`, status: "fail", detail: `degraded: ${t.note ?? "a child failed"}`, fix: `msm status shows each child's last stderr; fix the cause, then msm restart ${targetName}` });
   }
   return checks;
 }

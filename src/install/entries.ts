@@ -1,5 +1,6 @@
 import { basename, join } from "node:path";
 import { msmHome, userHome } from "../lib/paths.ts";
+import { shellPlaceholderProblem } from "../lib/placeholders.ts";
 import { selfCommand } from "../lib/spawn.ts";
 import type { EditorClient, StdioEntry } from "./client.ts";
 
@@ -74,6 +75,11 @@ export function classify(entry: unknown, projectVariable?: string): Classified {
   const cwd = typeof e.cwd === "string" ? project(e.cwd) : undefined;
   const texts = [command, ...argv, ...Object.values(vars), ...(cwd !== undefined ? [cwd] : [])];
   if (texts.some((t) => /\$\{[^}]*\}/.test(t))) return { kind: "skip", reason: "it uses ${…} variables the editor expands per session" };
+  // The editor pasted the folder into the script as it is; msm refuses that form (lib/placeholders.ts), and only
+  // the person who wrote the script knows where the quoted one goes.
+  if (shellPlaceholderProblem(command, argv)) {
+    return { kind: "skip", reason: `it pastes ${projectVariable} into a shell script unquoted, where a folder name with a quote in it runs as commands; add it to config.json by hand (README: "{project:sh}")` };
+  }
   const extra = extraKeys(e);
   const server = { command, args: argv, env: vars, ...(cwd !== undefined ? { cwd } : {}) };
   return { kind: "stdio", server, extra };

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import * as z from "zod/mini";
 import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
+import { PROJECT_SH, mentionsProject, shellPlaceholderProblem } from "./placeholders.ts";
 import { foreignReason } from "./trust.ts";
 
 export const TransportSchema = z.enum(["streamable-http", "sse", "http"]);
@@ -64,7 +65,8 @@ export type Share = z.infer<typeof ShareSchema>;
 /**
  * A stdio MCP server msm hosts (a `command` without `transport`: the shape of an editor's `mcpServers` entry). A host
  * daemon owns its children and multiplexes every session onto them; `{project}` in args, env values and cwd is the
- * session's project folder.
+ * session's project folder, as it is: argv-only, for a value the program gets whole. Inside a `sh -c` script use
+ * `{project:sh}`, the folder quoted for a POSIX shell; the plain form there is refused (lib/placeholders.ts).
  */
 export const HostedTargetSchema = z.strictObject({
   command: z.string().check(z.minLength(1)),
@@ -277,8 +279,14 @@ function targetProblem(name: string, value: unknown): { target: ExternalTarget |
   }
   const parsed = (builtin ? BuiltinTargetSchema : remote ? RemoteTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
   if (!parsed.success) return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
-  if ("share" in parsed.data && parsed.data.share === "global" && mentionsProject(parsed.data)) {
+  if ("share" in parsed.data && parsed.data.share === "global" && usesProject(parsed.data)) {
     return `targets.${name} uses "{project}" but "share" is "global" (one child for every project). Use "share": "project", or drop "{project}"`;
+  }
+  if ("share" in parsed.data) {
+    const unsafe = shellPlaceholderProblem(parsed.data.command, parsed.data.args);
+    if (unsafe) return `targets.${name}: ${unsafe}`;
+    // A folder, not a shell word: quoted, it names no folder at all.
+    if (parsed.data.cwd?.includes(PROJECT_SH)) return `targets.${name}.cwd: "${PROJECT_SH}" is for shell scripts; a working directory takes the folder as it is, "{project}"`;
   }
   return { target: parsed.data };
 }
@@ -291,8 +299,8 @@ function namesPort(entry: Record<string, unknown>): string | undefined {
   return texts.some((t) => typeof t === "string" && t.includes("{port}")) ? 'names "{port}"' : undefined;
 }
 
-function mentionsProject(entry: HostedTarget): boolean {
-  return [...entry.args, ...Object.values(entry.env), entry.cwd ?? ""].some((t) => t.includes("{project}"));
+function usesProject(entry: HostedTarget): boolean {
+  return [...entry.args, ...Object.values(entry.env), entry.cwd ?? ""].some(mentionsProject);
 }
 
 export function resolveTarget(config: Config, name: string): ResolvedTarget {

@@ -7,6 +7,8 @@ export type MsmErrorCode =
   | "CONFIG_UNREADABLE"
   | "HOME_UNUSABLE"
   | "HOME_UNSAFE"
+  /** MSM_HOME (or a file in it) exists but this user cannot read it: another user's, or root's after `sudo msm`. */
+  | "HOME_UNREADABLE"
   | "CONFIG_UNSAFE"
   | "PROJECT_REFUSED"
   | "DATABASE_UNSAFE"

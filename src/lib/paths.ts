@@ -1,8 +1,8 @@
-import { mkdirSync, chmodSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, chmodSync, readFileSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { MsmError, errnoCode } from "./errors.ts";
-import { foreignReason } from "./trust.ts";
+import { currentUid, foreignReason, modeText } from "./trust.ts";
 
 /**
  * The state directory, always absolute (a relative MSM_HOME is taken from the working directory; the CLI also
@@ -48,6 +48,86 @@ export function ensureHome(): string {
     );
   }
   return home;
+}
+
+/**
+ * For commands that only read MSM_HOME (`msm status`): one this user cannot read would look empty — "supervisor not
+ * running", nothing started — when it is only out of reach (another user's, or `sudo msm …` made it root's). Says
+ * whose it is and what to run instead. A missing MSM_HOME is fine: nothing has run yet.
+ */
+export function checkHomeReadable(): void {
+  const home = msmHome();
+  const files = [home, paths.config(), paths.token(), paths.lock("supervisor")];
+  for (const [i, path] of files.entries()) {
+    try {
+      if (i > 0 && !existsSync(path)) continue;
+      accessSync(path, i === 0 ? constants.R_OK | constants.X_OK : constants.R_OK);
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === "ENOENT") continue; // no MSM_HOME: nothing has run yet; a file: gone meanwhile
+      if (code !== "EACCES" && code !== "EPERM") throw error;
+      throw unreadableHome(home, path, code);
+    }
+  }
+}
+
+function unreadableHome(home: string, path: string, code: string): MsmError {
+  // What blocks: the file itself, or the nearest folder above it that this user may look at but not into.
+  let blocker = path;
+  let stat: Stats | undefined;
+  for (;;) {
+    try {
+      stat = statSync(blocker);
+      break;
+    } catch {}
+    if (dirname(blocker) === blocker) break;
+    blocker = dirname(blocker);
+  }
+  const me = currentUid();
+  const what = `Cannot read ${path} (${code})`;
+  if (!stat || me === undefined) return new MsmError("HOME_UNREADABLE", `${what}. Check the permissions of ${home}, or point MSM_HOME at a folder you own.`);
+  const owner = `${blocker === path ? "it" : `${blocker} is in the way: it`} is owned by ${userName(stat.uid)}, mode ${modeText(stat.mode)}, and you are ${userName(me)}`;
+  let fix: string;
+  if (stat.uid === me) {
+    fix = `It is yours but not readable: run chmod ${stat.isDirectory() ? "u+rwx" : "u+rw"} ${blocker}, then msm status again.`;
+  } else if (process.env.MSM_HOME) {
+    fix = `MSM_HOME points at another user's msm. To see theirs, run it as them (sudo -u ${sudoName(stat.uid)} msm status); to see your own, unset MSM_HOME.`;
+  } else if (ownerOf(userHome()) !== me) {
+    // `sudo -u bob msm status` may keep the caller's HOME: the default MSM_HOME is then someone else's.
+    fix = `HOME is ${userHome()}, which is not yours (sudo keeps the caller's HOME unless given -H): run msm with your own HOME, or set MSM_HOME to a folder you own.`;
+  } else {
+    // The default folder in the user's own home, but someone else's: `sudo msm …` created it as root.
+    fix = `It is in your home but not yours (running msm with sudo creates it so): give it back with sudo chown -R ${me} ${home}, then run msm status again.`;
+  }
+  return new MsmError("HOME_UNREADABLE", `${what}: ${owner}, so msm cannot tell what runs there. ${fix}`);
+}
+
+function ownerOf(path: string): number | undefined {
+  try {
+    return statSync(path).uid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The login name of `uid` from /etc/passwd, else "uid N" (no passwd entry, or a system that keeps users elsewhere). */
+function userName(uid: number): string {
+  const name = loginName(uid);
+  return name ? `${name} (uid ${uid})` : `uid ${uid}`;
+}
+
+function sudoName(uid: number): string {
+  return loginName(uid) ?? `'#${uid}'`;
+}
+
+function loginName(uid: number): string | undefined {
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const [name, , id] = line.split(":");
+      if (name && Number(id) === uid && id !== "") return name;
+    }
+  } catch {}
+  return undefined;
 }
 
 export const paths = {

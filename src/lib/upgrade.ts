@@ -34,7 +34,8 @@ export async function replaceDaemons(options: { all: boolean; say: (line: string
   const status = await callManager<{ targets: StatusRow[] }>(manager, "GET", "/status", 10_000);
   const replaced: Replaced[] = [];
   for (const target of status.targets) {
-    if (target.state !== "running") continue;
+    // A degraded host runs too (one of its children failed): it is replaced like any other.
+    if (target.state !== "running" && target.state !== "degraded") continue;
     const version = target.version ?? readLock(target.name)?.version ?? null;
     if (!options.all && version === VERSION) continue;
     const endpoint = await callManager<Endpoint>(manager, "POST", `/daemons/${encodeURIComponent(target.name)}/restart`, RESTART_TIMEOUT_MS);

@@ -72,6 +72,15 @@ export function chooseDatabase(project: string | undefined): DatabaseChoice {
     refuseUnsafe(claude, dirStat, "directory");
   }
 
+  // SQLite creates -wal and -shm next to the database by name and follows a symlink there: one planted by the
+  // repository would send the journal, and the user's writes, wherever it points. Checked before the database is
+  // created, so a refusal leaves nothing behind.
+  for (const side of [`${file}-wal`, `${file}-shm`]) {
+    const stat = lstatOrUndefined(side);
+    if (!stat) continue;
+    refuseUnsafe(side, stat, "file");
+    if (stat.mode & 0o077) chmodSync(side, DB_MODE);
+  }
   const dbStat = lstatOrUndefined(file);
   if (dbStat) {
     refuseUnsafe(file, dbStat, "file");
@@ -95,14 +104,6 @@ export function chooseDatabase(project: string | undefined): DatabaseChoice {
       return homeFallback(`${claude} is read-only, so it cannot hold ${file}`);
     }
     createPrivate(file);
-  }
-  // SQLite creates -wal and -shm next to the database by name and follows a symlink there: one planted by the
-  // repository would send the journal, and the user's writes, wherever it points.
-  for (const side of [`${file}-wal`, `${file}-shm`]) {
-    const stat = lstatOrUndefined(side);
-    if (!stat) continue;
-    refuseUnsafe(side, stat, "file");
-    if (stat.mode & 0o077) chmodSync(side, DB_MODE);
   }
   return { file, scope: "project", why: `the project ${project} keeps its memory in its .claude folder` };
 }

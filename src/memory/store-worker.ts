@@ -3,6 +3,7 @@
 // Besides single store methods, it answers whole tools/call requests (worker-calls.ts), so a big one's parsing,
 // checking and answer-building stay off the daemon's event loop too.
 import { readdirSync, readlinkSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Graph, StoreChoice } from "./backend.ts";
 import { STORE_METHODS } from "./store-client.ts";
 import { GraphStore } from "./store.ts";
@@ -28,11 +29,24 @@ function open(): GraphStore {
   return store;
 }
 
-/** A store error as the daemon words it: a foreign program's write lock names that program. */
+/**
+ * A store error as the daemon words it: a foreign program's write lock names that program; a full disk names the
+ * database and what to do (SQLite's own "database or disk is full" says neither, and a session may write to one of
+ * many project databases on different disks).
+ */
 function worded(error: unknown): Error {
   const e = error as Error & { code?: string };
-  const busy = e.code === "SQLITE_BUSY" || /database is locked/i.test(e.message);
-  return busy ? new GraphError(lockedMessage(file)) : e;
+  if (e.code === "SQLITE_BUSY" || /database is locked/i.test(e.message)) return new GraphError(lockedMessage(file));
+  if (e.code === "SQLITE_FULL" || /database or disk is full/i.test(e.message)) return new GraphError(fullMessage(file));
+  return e;
+}
+
+function fullMessage(db: string): string {
+  return (
+    `The memory database ${db} cannot be written: the disk holding it has no space left (SQLite: database or disk is full), ` +
+    `so this change was not saved. Free space on that disk (df -h ${dirname(db)} shows how much is left), then retry; ` +
+    `what was saved before is intact.`
+  );
 }
 
 /** The open store for the call runner, each method's errors worded like a reply's. */

@@ -3,7 +3,7 @@ import type { ResolvedTarget } from "../lib/config.ts";
 import { endpointOf, type Endpoint } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
-import type { ChildStatus } from "../lib/host-status.ts";
+import { failedChildrenNote, type ChildStatus } from "../lib/host-status.ts";
 import { tailLines } from "../lib/log.ts";
 import { paths } from "../lib/paths.ts";
 import { answers, probe } from "../lib/probe.ts";
@@ -41,8 +41,11 @@ export const FAILED_LOG_LINES = 6;
 const MSM_NOTE = / \[msm\] /;
 
 export type State = "stopped" | "starting" | "running" | "backoff" | "failed";
-/** What status shows: a running daemon that does not answer its health check is `unresponsive`. */
-export type ShownState = State | "unresponsive";
+/**
+ * What status shows: a running daemon that does not answer its health check is `unresponsive`; a running host
+ * with a failed child (whose sessions get errors until `msm restart`) is `degraded`.
+ */
+export type ShownState = State | "unresponsive" | "degraded";
 
 /** One row of `GET /status`. */
 export interface TargetStatus {
@@ -375,10 +378,12 @@ export class Keeper {
   status(): TargetStatus {
     const lock = this.state === "running" ? this.lock : undefined;
     const silent = lock && this.silentSince !== undefined ? Math.round((Date.now() - this.silentSince) / 1000) : undefined;
+    const children = this.target.kind === "hosted" ? (lock ? (this.stats.children ?? []) : []) : undefined;
+    const childrenFailed = failedChildrenNote(children);
     return {
       name: this.target.name,
       kind: this.target.kind,
-      state: silent !== undefined ? "unresponsive" : this.state,
+      state: silent !== undefined ? "unresponsive" : childrenFailed ? "degraded" : this.state,
       pid: lock?.pid ?? null,
       port: lock?.port ?? null,
       transport: lock?.transport ?? this.target.transport,
@@ -391,9 +396,9 @@ export class Keeper {
       requests: lock ? this.stats.requests : null,
       rssBytes: lock ? ((lock.group ? groupRssBytes(lock.pid) : rssBytes(lock.pid)) ?? null) : null,
       idleMinutes: this.target.idleMinutes,
-      note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : this.note,
+      note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : ([childrenFailed, this.note].filter(Boolean).join("; ") || null),
       lastLog: this.state === "failed" ? this.lastLog : [],
-      ...(this.target.kind === "hosted" ? { children: lock ? (this.stats.children ?? []) : [] } : {}),
+      ...(children ? { children } : {}),
     };
   }
 

@@ -2,7 +2,7 @@
 // `dist/msm proxy` as an editor does. Covers the peers' per-project sharing bugs (mcp-mux, Serena: a server shared
 // globally served the wrong project) and the start race (twenty sessions opening at once must get one child).
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FILESYSTEM, NODE, textOf } from "../helpers/hosted.ts";
 import { Sandbox, alive, msm, openSession, processesMatching, waitFor, type Session } from "../helpers/sandbox.ts";
@@ -135,6 +135,48 @@ describe("hosting server-filesystem with {project}", () => {
         expect(log).toContain(`[${p}] Client does not support MCP Roots, using allowed directories set from server args`);
         const logs = await msm(sandbox, ["logs", "fs", "-n", "200"]);
         expect(logs.stdout).toContain("Secure MCP Filesystem Server");
+      } finally {
+        await Promise.all(opened.map((s) => s.close()));
+        await sandbox.cleanup();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a shell-script target: {project:sh} hands a hostile folder name over as one word; the plain {project} there is refused",
+    async () => {
+      const sandbox = new Sandbox({
+        targets: {
+          memory: { port: 0 },
+          // "$0" and "$1" are node and the server: only the project goes through the placeholder.
+          quoted: { command: "sh", args: ["-c", 'exec "$0" "$1" {project:sh}', NODE, FILESYSTEM] },
+          pasted: { command: "sh", args: ["-c", `exec "$0" "$1" '{project}'`, NODE, FILESYSTEM] },
+        },
+      });
+      const opened: Session[] = [];
+      try {
+        // A folder a cloned repository or an archive could be unpacked into. (Not ending in a quote: server-filesystem
+        // strips one quote from each end of the folder it is given.)
+        const project = sandbox.project("p';touch PWNED;'x");
+        const session = await openSession(sandbox, project, { target: "quoted" });
+        opened.push(session);
+        expect(textOf(await session.client.callTool({ name: "list_allowed_directories", arguments: {} }))).toContain(project);
+        expect(existsSync(join(project, "PWNED"))).toBe(false);
+
+        // The plain form inside the script: the target is invalid, says why and what to write; nothing ran.
+        const refused = await openSession(sandbox, project, { target: "pasted" }).then(
+          () => "connected",
+          (e: Error) => e.message,
+        );
+        expect(refused).not.toBe("connected");
+        const status = await msm(sandbox, ["status", "--json"]);
+        expect(status.code).toBe(1);
+        const row = JSON.parse(status.stdout).targets.find((t: { name: string }) => t.name === "pasted");
+        expect(row.state).toBe("invalid");
+        expect(row.note).toContain('targets.pasted: "{project}" is pasted into the sh -c script as it is');
+        expect(row.note).toContain('Write "{project:sh}" in the script instead');
+        expect(existsSync(join(project, "PWNED"))).toBe(false);
       } finally {
         await Promise.all(opened.map((s) => s.close()));
         await sandbox.cleanup();

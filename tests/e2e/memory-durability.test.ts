@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { Sandbox, alive, call, kill, openSession, waitFor, watchGraph } from "../helpers/sandbox.ts";
+import { Sandbox, alive, call, kill, openSession, waitFor, watchGraph, type Session } from "../helpers/sandbox.ts";
+import { toolError } from "../helpers/attacks.ts";
 
 describe("memory durability", () => {
   test("a daemon SIGKILLed in the middle of writes leaves a sound database holding every acknowledged write", async () => {
@@ -118,4 +120,61 @@ describe("memory://knowledge-graph", () => {
       await sandbox.cleanup();
     }
   });
+});
+
+// Mounting a small filesystem needs root (the CI runs as root); as an ordinary user this one is skipped.
+describe.skipIf(process.getuid?.() !== 0)("a full disk", () => {
+  test("the write fails with an error naming the database and what to do; after space is freed the same file takes writes", async () => {
+    const sandbox = new Sandbox();
+    // A real 2 MiB filesystem holding a real project: SQLite meets ENOSPC as it would on a full laptop disk.
+    const project = join(sandbox.root, "projects", "small-disk");
+    mkdirSync(project, { recursive: true });
+    const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", project]);
+    expect(mount.stderr.toString()).toBe("");
+    let session: Session | undefined;
+    try {
+      mkdirSync(join(project, ".git"));
+      session = await openSession(sandbox, project);
+      await call(session.client, "create_entities", { entities: [{ name: "before", entityType: "note", observations: ["kept"] }] });
+      const file = join(project, ".claude", "memory.db");
+      expect((await call<{ database: string }>(session.client, "memory_stats")).database).toBe(file);
+
+      // Fill every byte that is left.
+      const filler = join(project, "filler");
+      const fd = openSync(filler, "w");
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      try {
+        for (let size = chunk.length; size >= 512; ) {
+          try {
+            writeSync(fd, chunk, 0, size);
+          } catch (error) {
+            if ((error as { code?: string }).code !== "ENOSPC") throw error;
+            size >>= 1;
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+
+      const big = { entities: [{ name: "after", entityType: "note", observations: ["x".repeat(256 * 1024)] }] };
+      const text = await toolError(session.client, "create_entities", big);
+      expect(text).toContain(file);
+      expect(text).toBe(
+        `The memory database ${file} cannot be written: the disk holding it has no space left (SQLite: database or disk is full), ` +
+          `so this change was not saved. Free space on that disk (df -h ${join(project, ".claude")} shows how much is left), then retry; ` +
+          `what was saved before is intact.`,
+      );
+
+      // The user frees space: the same database takes the write, and nothing before it was lost.
+      rmSync(filler);
+      await call(session.client, "create_entities", big);
+      const names = (await call<{ entities: { name: string }[] }>(session.client, "read_graph")).entities.map((e) => e.name).sort();
+      expect(names).toEqual(["after", "before"]);
+    } finally {
+      await session?.close();
+      await sandbox.cleanup().catch(() => {});
+      // Lazy: detached now, gone once the daemon's last open file on it is closed.
+      Bun.spawnSync(["umount", "-l", project]);
+    }
+  }, 60_000);
 });

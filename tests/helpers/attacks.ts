@@ -1,5 +1,5 @@
 // Tools for the security suite: a real second user, raw HTTP requests with forged headers, and tool errors as text.
-import { chmodSync, chownSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -114,4 +114,18 @@ export async function openSessionAs(sandbox: Sandbox, uid: number, cwd: string, 
   const pid = transport.pid!;
   sandbox.track(pid);
   return { client, transport, pid, stderr: () => stderr, close: () => client.close().catch(() => {}) };
+}
+
+/**
+ * A copy of dist/msm that another user can run: the suite's own tree may sit in a folder only root can enter (a
+ * binary inside a 0700 folder cannot be executed by anyone else). `remove()` deletes it.
+ */
+export function binaryForOthers(): { path: string; remove: () => void } {
+  requireBinary();
+  const dir = mkdtempSync("/tmp/msm-bin-");
+  chmodSync(dir, 0o755);
+  const path = join(dir, "msm");
+  copyFileSync(MSM, path);
+  chmodSync(path, 0o755);
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -3,11 +3,12 @@ import { configProblems, loadConfig, resolveTarget, targetNames, type Config } f
 import { isMsmError } from "../../lib/errors.ts";
 import { listLocks, type LockInfo } from "../../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../../lib/manager.ts";
-import { msmHome, userHome } from "../../lib/paths.ts";
+import { checkHomeReadable, msmHome, userHome } from "../../lib/paths.ts";
 import { probe } from "../../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../../lib/proc.ts";
 import type { SupervisorStatus } from "../../supervisor/index.ts";
 import { fetchStats } from "../../supervisor/activity.ts";
+import { failedChildrenNote } from "../../lib/host-status.ts";
 import type { TargetStatus } from "../../supervisor/keeper.ts";
 import { loadToken } from "../../lib/token.ts";
 import { skewNote } from "../../lib/skew.ts";
@@ -27,6 +28,8 @@ export interface StatusReport {
 }
 
 export async function collectStatus(): Promise<StatusReport> {
+  // Unreadable, MSM_HOME would look empty: "supervisor not running" when it is only out of reach.
+  checkHomeReadable();
   const config = loadConfig();
   const manager = await findSupervisor();
   if (manager) {
@@ -99,10 +102,12 @@ async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
       // A stdio host tells about its children itself (it needs no supervisor for that).
       const stats = info && healthy && target?.kind === "hosted" ? await fetchStats(info.port, loadToken()) : undefined;
       const started = info ? Date.parse(info.startedAt) : NaN;
+      const childrenFailed = failedChildrenNote(stats?.children);
+      const note = entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target && !(name in config.broken) ? "not in config.json" : null;
       return {
         name,
         kind: target?.kind ?? "external",
-        state: info ? "running" : "stopped",
+        state: info ? (childrenFailed ? "degraded" : "running") : "stopped",
         pid: info?.pid ?? null,
         port: info?.port ?? null,
         transport: info?.transport ?? target?.transport ?? "-",
@@ -115,7 +120,7 @@ async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
         requests: null,
         rssBytes: info ? ((info.group ? groupRssBytes(info.pid) : rssBytes(info.pid)) ?? null) : null,
         idleMinutes: target?.idleMinutes ?? 0,
-        note: entry && !entry.alive ? "stale lock file (cleared on next start)" : info && !healthy ? "not answering its health check" : !target && !(name in config.broken) ? "not in config.json" : null,
+        note: [childrenFailed, note].filter(Boolean).join("; ") || null,
         lastLog: [],
         ...(target?.kind === "hosted" ? { children: stats?.children ?? [] } : {}),
       } satisfies TargetStatus;
@@ -146,7 +151,10 @@ function idleText(minutes: number): string {
   return minutes >= 1 ? `${minutes} min` : `${Math.round(minutes * 60)} s`;
 }
 
-const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", unresponsive: "yellow", failed: "red", invalid: "red", stopped: "gray" } as const;
+const STATE_STYLE = { running: "green", starting: "yellow", backoff: "yellow", unresponsive: "yellow", degraded: "red", failed: "red", invalid: "red", stopped: "gray" } as const;
+
+/** States that need the user: `msm status` exits 1 on any (a degraded host's failed child fails its sessions). */
+export const PROBLEM_STATES: readonly string[] = ["failed", "invalid", "degraded"];
 
 /** `msm status` is read in the narrowest common terminal. */
 export const STATUS_WIDTH = 80;
@@ -233,7 +241,7 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   if (notes.length) out.push("");
   for (const t of notes) {
     const parts = [t.note, idleNote(t)].filter(Boolean).join("; ");
-    if (parts) out.push(...wrap(`${c(t.name, "bold")}: ${t.state === "failed" ? c(parts, "red") : parts}`, width, "  "));
+    if (parts) out.push(...wrap(`${c(t.name, "bold")}: ${t.state === "failed" || t.state === "degraded" ? c(parts, "red") : parts}`, width, "  "));
     for (const line of t.lastLog) out.push(c(truncate(`  │ ${line}`, width), "dim"));
     if (t.state === "failed") out.push(...wrap(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`, width, "  "));
   }
@@ -262,7 +270,7 @@ export function skewLines(report: StatusReport, ours = VERSION): string[] {
   const supervisor = report.supervisor && skewNote(`the supervisor (pid ${report.supervisor.pid})`, report.supervisor.version, ours);
   if (supervisor) lines.push(supervisor);
   for (const t of report.targets) {
-    const note = t.state === "running" ? skewNote(`${t.name} (pid ${t.pid})`, t.version ?? undefined, ours) : undefined;
+    const note = t.state === "running" || t.state === "degraded" ? skewNote(`${t.name} (pid ${t.pid})`, t.version ?? undefined, ours) : undefined;
     if (note) lines.push(note);
   }
   return lines;
@@ -293,7 +301,7 @@ export default defineCommand({
     const report = await collectStatus();
     // --json adds this binary's version and the skew lines, so scripts see an upgrade half done.
     process.stdout.write(args.json ? JSON.stringify({ ...report, version: VERSION, skew: skewLines(report) }, null, 2) + "\n" : renderStatus(report));
-    if (report.problems.length || report.targets.some((t) => t.state === "failed" || t.state === "invalid")) process.exitCode = 1;
+    if (report.problems.length || report.targets.some((t) => PROBLEM_STATES.includes(t.state))) process.exitCode = 1;
   },
 });
 

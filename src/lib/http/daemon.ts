@@ -74,7 +74,10 @@ export function routeMcp<S extends McpSession>(app: Hono, sessions: SessionTable
     }
     // A held call is in flight until it is answered (an event stream, until it ends): a session waiting on a slow
     // answer is busy, not idle.
-    const inFlight = id ? sessions.requestStarted(id) : undefined;
+    const started = id ? sessions.requestStarted(id) : undefined;
+    // The client's GET stream: when it closes for good, the client is gone (a SIGKILLed proxy sends no DELETE).
+    const listening = id && c.req.method === "GET" ? sessions.listenerOpened(id) : undefined;
+    const inFlight = started && (() => (started(), listening?.()));
     let response: Response;
     try {
       response = await (route.handle ? route.handle(session, c.req.raw) : session.transport.handleRequest(c.req.raw));

@@ -84,6 +84,23 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
     return true;
   }
 
+  /**
+   * Answers a held request with a response already written as JSON text (a large answer passed on as its server
+   * wrote it, its id rewritten). False when no held request has this id: the caller sends it the usual way.
+   */
+  answerText(id: RequestId, text: string): boolean {
+    const held = this.pending.get(id);
+    if (!held) return false;
+    this.pending.delete(id);
+    if (held.stream) {
+      try {
+        held.stream.enqueue(encoder.encode(`event: message\ndata: ${text}\n\n`));
+      } catch {}
+      closeStream(held.stream);
+    } else held.resolve(new Response(this.jsonBody(text), { status: 200, headers: this.headers({ "content-type": "application/json" }) }));
+    return true;
+  }
+
   override async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
     if ("id" in message && ("result" in message || "error" in message)) {
       const held = this.pending.get(message.id as RequestId);
@@ -159,7 +176,7 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
   }
 
   private json(body: unknown): Response {
-    return new Response(this.jsonBody(JSON.stringify(body)), { status: 200, headers: this.headers({ "content-type": "application/json" }) });
+    return new Response(this.jsonBody(serialise(body)), { status: 200, headers: this.headers({ "content-type": "application/json" }) });
   }
 
   /** The body of a held request's JSON answer; an owner that bounds what its clients leave unread meters it here. */
@@ -187,8 +204,22 @@ const decoder = new TextDecoder();
 /** One SSE event in the SDK's format; a stream the client already closed just drops it. */
 function writeEvent(stream: ReadableStreamDefaultController<Uint8Array>, message: unknown): void {
   try {
-    stream.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+    stream.enqueue(encoder.encode(`event: message\ndata: ${serialise(message)}\n\n`));
   } catch {}
+}
+
+/**
+ * A message as JSON. An answer nested deeper than JSON.stringify goes (a stack overflow) becomes an error answer to
+ * the same request: its client must hear something.
+ */
+export function serialise(message: unknown): string {
+  try {
+    return JSON.stringify(message);
+  } catch (error) {
+    const id = (message as { id?: unknown } | null)?.id;
+    if (typeof id !== "string" && typeof id !== "number") throw error;
+    return JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32000, message: `msm: the server's answer could not be passed on (${(error as Error).message})` } });
+  }
 }
 
 function closeStream(stream: ReadableStreamDefaultController<Uint8Array>): void {

@@ -6,6 +6,12 @@
 
 /** How long a session may sit with no open stream and no request before it is closed (MSM_SESSION_IDLE_MS overrides). */
 export const SESSION_IDLE_MS = 10 * 60_000;
+/**
+ * A session whose client held an event stream (GET) and lost it: the client process is gone (SIGKILLed, crashed) —
+ * unless it opens a new stream within this grace, as a proxy does after its daemon ended a stream. Closed then, not
+ * after SESSION_IDLE_MS, which stays the backstop for clients that never hold a stream.
+ */
+export const LISTENER_GRACE_MS = 2_000;
 
 export function sessionIdleMs(env = process.env): number {
   const fromEnv = Number(env.MSM_SESSION_IDLE_MS);
@@ -21,6 +27,9 @@ interface Entry<S> {
   session: S;
   streams: number;
   requests: number;
+  /** Open GET event streams; `listened`: it has had one. */
+  listeners: number;
+  listened: boolean;
   lastActive: number;
 }
 
@@ -31,6 +40,7 @@ export class SessionTable<S extends Expirable> {
   constructor(
     readonly idleMs = sessionIdleMs(),
     private readonly now = () => Date.now(),
+    readonly listenerGraceMs = LISTENER_GRACE_MS,
   ) {}
 
   get size(): number {
@@ -38,7 +48,7 @@ export class SessionTable<S extends Expirable> {
   }
 
   add(id: string, session: S): void {
-    this.entries.set(id, { session, streams: 0, requests: 0, lastActive: this.now() });
+    this.entries.set(id, { session, streams: 0, requests: 0, listeners: 0, listened: false, lastActive: this.now() });
   }
 
   /** The session, marked as used now. */
@@ -64,6 +74,34 @@ export class SessionTable<S extends Expirable> {
   /** An HTTP response (an SSE stream, usually) for this session is open until the returned function is called. */
   streamOpened(id: string): () => void {
     return this.count(id, "streams");
+  }
+
+  /**
+   * The client's own event stream (GET) is open until the returned function is called. When the last one closes and
+   * none reopens within the grace, the client is gone: its session is closed.
+   */
+  listenerOpened(id: string): () => void {
+    const entry = this.entries.get(id);
+    if (!entry) return () => {};
+    entry.listeners++;
+    entry.listened = true;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      entry.listeners--;
+      if (entry.listeners === 0) this.checkGone(id, entry);
+    };
+  }
+
+  private checkGone(id: string, entry: Entry<S>): void {
+    const timer = setTimeout(() => {
+      if (this.entries.get(id) !== entry || entry.listeners > 0) return;
+      // A call still running for it: look again once more time has passed.
+      if (entry.requests > 0 || entry.streams > 0) return this.checkGone(id, entry);
+      this.delete(id, "its client went away (its event stream closed)");
+    }, this.listenerGraceMs);
+    timer.unref?.();
   }
 
   /** A request of this session is in flight until the returned function is called. */
@@ -190,12 +228,14 @@ export function queueBody(response: Response, hooks: BodyHooks): { response: Res
     },
     { highWaterMark: 0 },
   );
+  // Ended, not errored: Bun prints an errored response stream as an uncaught error with source lines in the log, and
+  // a client reads a stream that ends before its answer as exactly that (the proxy answers the editor with an error).
   const abort = (reason: string) => {
     if (ended) return;
     end();
     void reader.cancel(reason).catch(() => {});
     try {
-      controller?.error(new Error(reason));
+      controller?.close();
     } catch {}
     wake?.();
   };

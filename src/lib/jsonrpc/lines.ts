@@ -15,9 +15,10 @@ export type Line = { text: string } | { problem: "too-large" | "invalid-utf8"; b
 /**
  * Splits a byte stream into lines. Bytes are kept until a newline arrives (one join per message, not one string
  * concatenation per chunk), each line is decoded whole and strictly: invalid UTF-8 is reported, never replaced with
- * U+FFFD and passed on as if the editor had sent it.
+ * U+FFFD and passed on as if the editor had sent it. `lossy` decodes as an SDK client reads a server's stdout
+ * (invalid bytes become U+FFFD), so what a server says reaches the session as it would reach its client directly.
  */
-export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxBytes = MAX_MESSAGE_BYTES): AsyncGenerator<Line> {
+export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxBytes = MAX_MESSAGE_BYTES, options: { lossy?: boolean } = {}): AsyncGenerator<Line> {
   const encoder = new TextEncoder();
   let parts: Uint8Array[] = [];
   let size = 0;
@@ -38,7 +39,7 @@ export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxB
     size += piece.length;
   };
   const finish = (): Line | undefined => {
-    const line = head !== undefined ? tooLarge(head, tail, size) : decodeLine(concat(parts));
+    const line = head !== undefined ? tooLarge(head, tail, size) : options.lossy ? { text: lenient(stripCr(concat(parts))) } : decodeLine(concat(parts));
     parts = [];
     size = 0;
     head = undefined;
@@ -176,4 +177,27 @@ function skipValue(text: string, i: number): number {
     }
   }
   return -1;
+}
+
+/**
+ * Where the id of a server's answer sits in its text, found without parsing the rest: `{"result":…,"id":7}` (the
+ * TypeScript SDK's order) or `{"jsonrpc":"2.0","id":7,"result":…}` (the Python SDK's). Only a whole-number id, and only
+ * a top-level one: at the end it is the last member before the closing brace; at the start, a member before the
+ * result. undefined for anything else (the caller parses the text whole). Lets a host pass a large answer on with only
+ * its id rewritten, instead of parsing and writing tens of megabytes on the thread every session shares.
+ */
+export function answerIdSpan(text: string): { id: number; start: number; end: number } | undefined {
+  const head = /^\s*\{\s*"(result|error|jsonrpc)"\s*:/.exec(text);
+  if (!head) return undefined;
+  if (head[1] === "jsonrpc") {
+    const first = /^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(\d{1,15})\s*,\s*"(?:result|error)"\s*:/.exec(text.slice(0, 128));
+    if (!first) return undefined;
+    const start = first[0].indexOf(first[1]!, first[0].indexOf('"id"') + 4);
+    return { id: Number(first[1]), start, end: start + first[1]!.length };
+  }
+  const tailFrom = Math.max(0, text.length - 128);
+  const last = /,\s*"id"\s*:\s*(\d{1,15})\s*\}\s*$/.exec(text.slice(tailFrom));
+  if (!last) return undefined;
+  const start = tailFrom + last.index + last[0].lastIndexOf(last[1]!);
+  return { id: Number(last[1]), start, end: start + last[1]!.length };
 }

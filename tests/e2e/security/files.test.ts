@@ -75,7 +75,7 @@ describe("a cloned repository cannot point memory at another file", () => {
     expect(listTree(elsewhere)).toEqual([]);
   }, 30_000);
 
-  test("memory.db-wal and memory.db-shm symlinked out: refused before SQLite can follow them", async () => {
+  test("memory.db-wal and memory.db-shm symlinked out: refused before SQLite can follow them, nothing created", async () => {
     for (const side of ["-wal", "-shm"]) {
       const project = sandbox.project(`clone${side}`);
       mkdirSync(join(project, ".claude"));
@@ -83,6 +83,8 @@ describe("a cloned repository cannot point memory at another file", () => {
       symlinkSync(target, join(project, ".claude", `memory.db${side}`));
       await writeRefused(project, join(project, ".claude", `memory.db${side}`), "is a symbolic link");
       expect(existsSync(target)).toBe(false);
+      // Refused before the database was created: no empty memory.db is left for the next session to trip over.
+      expect(listTree(join(project, ".claude"))).toEqual([`memory.db${side}`]);
     }
     homeUntouched();
   }, 60_000);

@@ -1,9 +1,9 @@
 // Private by default, whatever the umask: what msm creates is the user's alone; state another user controls is refused.
 import { describe, expect, test } from "bun:test";
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MSM, Sandbox, call, openSession } from "../../helpers/sandbox.ts";
-import { OTHER_UID, chownTo, listTree } from "../../helpers/attacks.ts";
+import { OTHER_UID, asUser, binaryForOthers, chownTo, isRoot, listTree } from "../../helpers/attacks.ts";
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 const INIT = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
@@ -92,6 +92,59 @@ describe("state another user controls is refused before anything runs", () => {
       expect(proxy(sandbox, project).stdout).toContain('"serverInfo"');
     } finally {
       await sandbox.cleanup();
+    }
+  }, 30_000);
+});
+
+// Another uid needs root to become; as an ordinary user this is skipped.
+describe.skipIf(!isRoot)("another user's msm status", () => {
+  test("an MSM_HOME it cannot read is an access error naming the folder and what to run, not \"supervisor not running\"", async () => {
+    // A sandbox another user can reach up to MSM_HOME itself (0700, root's), with root's supervisor running in it.
+    const parent = mkdtempSync("/tmp/msm-sec-");
+    chmodSync(parent, 0o755);
+    const saved = process.env.MSM_TEST_ROOT;
+    process.env.MSM_TEST_ROOT = parent;
+    const sandbox = new Sandbox();
+    process.env.MSM_TEST_ROOT = saved;
+    const binary = binaryForOthers();
+    try {
+      chmodSync(sandbox.root, 0o755);
+      chmodSync(sandbox.home, 0o755);
+      const session = await openSession(sandbox, sandbox.project("p"));
+      await call(session.client, "read_graph");
+      expect(mode(sandbox.msmHome)).toBe(0o700);
+      const mine = Bun.spawnSync([binary.path, "status", "--json"], { env: sandbox.env });
+      expect(JSON.parse(mine.stdout.toString()).supervisor).not.toBeNull();
+
+      for (const args of [["status"], ["status", "--json"]]) {
+        const theirs = Bun.spawnSync([...asUser(OTHER_UID), binary.path, ...args], { env: { ...sandbox.env, HOME: "/tmp" } });
+        const stderr = theirs.stderr.toString();
+        expect(theirs.exitCode).toBe(1);
+        expect(theirs.stdout.toString()).toBe("");
+        expect(stderr).toContain(`msm: Cannot read ${sandbox.msmHome} (EACCES): it is owned by root (uid 0), mode 0700, and you are`);
+        expect(stderr).toContain("MSM_HOME points at another user's msm. To see theirs, run it as them (sudo -u root msm status); to see your own, unset MSM_HOME.");
+        expect(stderr).not.toContain("not running");
+      }
+
+      // The user's own default MSM_HOME, left root's by a `sudo msm …`: give it back. Their own, unreadable: chmod.
+      const home = join(parent, "nobody-home");
+      const state = join(home, ".mcp-session-manager");
+      mkdirSync(state, { recursive: true, mode: 0o700 });
+      chownTo(home, OTHER_UID);
+      const env = { ...sandbox.env, HOME: home, MSM_HOME: "" };
+      const sudoed = Bun.spawnSync([...asUser(OTHER_UID), binary.path, "status"], { env });
+      expect(sudoed.exitCode).toBe(1);
+      expect(sudoed.stderr.toString()).toContain(`give it back with sudo chown -R ${OTHER_UID} ${state}, then run msm status again`);
+      chownTo(state, OTHER_UID);
+      chmodSync(state, 0o000);
+      const locked = Bun.spawnSync([...asUser(OTHER_UID), binary.path, "status"], { env });
+      expect(locked.exitCode).toBe(1);
+      expect(locked.stderr.toString()).toContain(`It is yours but not readable: run chmod u+rwx ${state}, then msm status again.`);
+      await session.close();
+    } finally {
+      binary.remove();
+      await sandbox.cleanup();
+      rmSync(parent, { recursive: true, force: true });
     }
   }, 30_000);
 });

@@ -129,7 +129,7 @@ async function act(button, name, action) {
 }
 
 function targetRows(t, history, now) {
-  const running = t.state === "running";
+  const running = t.state === "running" || t.state === "degraded"; // degraded: the host runs, a child of it failed
   const rows = [
     h("tr", { "data-target": t.name, "data-state": t.state },
       h("td", {}, h("strong", {}, t.name), h("span", { class: "type" }, t.kind)),
@@ -152,7 +152,7 @@ function targetRows(t, history, now) {
   for (const c of t.children || []) {
     rows.push(h("tr", { class: "child", "data-child": c.project },
       h("td", { title: c.project }, "↳ ", c.project.split("/").filter(Boolean).at(-1) || c.project),
-      h("td", {}, h("span", { class: "state running" }, "child")),
+      h("td", {}, h("span", { class: `state ${c.state || "running"}` }, c.state ? `child ${c.state}` : "child")),
       h("td", { class: "num pid" }, count(c.pid)),
       h("td", { class: "num" }, duration(c.uptime ?? c.uptimeSeconds)),
       h("td", { class: "num" }, count(c.restarts)),
@@ -162,7 +162,7 @@ function targetRows(t, history, now) {
       h("td", {}), h("td", {}),
     ));
   }
-  if ((t.state === "failed" || t.state === "backoff") && (t.note || (t.lastLog || []).length)) {
+  if ((t.state === "failed" || t.state === "degraded" || t.state === "backoff") && (t.note || (t.lastLog || []).length)) {
     rows.push(h("tr", { class: "detail" }, h("td", { colspan: 10 },
       t.note ? h("div", { class: "error" }, t.note) : null,
       (t.lastLog || []).length ? h("pre", { class: "lastlog" }, t.lastLog.join("\n")) : null,

@@ -81,7 +81,7 @@ describe("queueBody", () => {
     expect(ends).toBe(1);
   }, 5_000);
 
-  test("abort drops the queue and errors the stream", async () => {
+  test("abort drops the queue and ends the stream (ended, not errored: Bun prints an errored body as a crash)", async () => {
     let queued = 0;
     let ends = 0;
     const source = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new Uint8Array(100)) });
@@ -91,7 +91,7 @@ describe("queueBody", () => {
     abort("cut off");
     expect(queued).toBe(0);
     expect(ends).toBe(1);
-    await expect(response.body!.getReader().read()).rejects.toThrow("cut off");
+    expect((await response.body!.getReader().read()).done).toBe(true);
   }, 5_000);
 });
 
