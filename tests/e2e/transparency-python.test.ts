@@ -6,7 +6,9 @@
 // message by message. Each client's first cell per server runs the direct session twice, and the two must agree:
 // that proves the normalisation below removes only what differs between any two direct runs.
 //
-// Normalised, and nothing else: ISO-8601 timestamps in strings (mcp-server-time answers with the current time).
+// Normalised, and nothing else (docs/hosted.md, "What msm changes"): ISO-8601 timestamps in strings (mcp-server-time
+// answers with the current time), and the ids of the server's own requests a session sees, which msm assigns — each
+// becomes its ordinal, in the request and in the client's answer to it, so an answer still has to match its request.
 //
 // Clients: the Node SDK (1.x; its latest version and, rewritten in initialize, the oldest one) and the Python SDK 2.3
 // client (tests/python/driver.py), in its default mode (probes 2026-07-28 with server/discover, falls back to
@@ -67,6 +69,20 @@ const ASKING_CELLS: Cell[] = [
 ];
 
 const cellName = (cell: Cell) => `${cell.client} client (${cell.variant}${cell.answers ? ", with sampling, elicitation and roots" : ""})`;
+
+/** The server→client requests of a transcript numbered in order, ids of the client's answers to them to match. */
+function numberServerRequests(transcript: Recorded[]): Recorded[] {
+  const ordinal = new Map<unknown, string>();
+  return transcript.map((r) => {
+    const m = r.message;
+    if (r.from === "server" && typeof m.method === "string" && m.id !== undefined) {
+      ordinal.set(m.id, `server-request-${ordinal.size + 1}`);
+      return { ...r, message: { ...m, id: ordinal.get(m.id) } };
+    }
+    if (r.from === "client" && m.method === undefined && ordinal.has(m.id)) return { ...r, message: { ...m, id: ordinal.get(m.id) } };
+    return r;
+  });
+}
 
 /** Records every message a Node SDK transport carries, in order; `version` rewrites what initialize asks for. */
 function record(transport: Transport, into: Recorded[], version: string): Transport {
@@ -189,10 +205,11 @@ async function runCell(sandbox: Sandbox, project: string, server: Server, cell: 
 
 /** Asserts the cell: the two direct runs agree once normalised, and msm's run is the same session. */
 function expectTransparent(outcome: { direct: Run[]; msm: Run }) {
-  const [first, second] = outcome.direct.map(normalise);
+  const normaliseRun = (run: Run): Run => normalise({ ...run, transcript: numberServerRequests(run.transcript) });
+  const [first, second] = outcome.direct.map(normaliseRun);
   expect(first!.failed).toBeUndefined();
   if (second) expect(second).toEqual(first!);
-  const msm = normalise(outcome.msm);
+  const msm = normaliseRun(outcome.msm);
   // The negotiated version first: the plainest statement of what went wrong when it differs.
   expect(msm.protocolVersion).toBe(first!.protocolVersion!);
   expect(msm.failed).toBe(first!.failed);
