@@ -5,12 +5,15 @@
  *                                      release folder dist/release/: archives, SHA256SUMS, manifest.json
  *   bun build.ts --release --targets linux-x64,windows-x64   a subset
  *   bun build.ts --single --outfile DIR/msm   this machine's binary elsewhere (tests build other versions)
+ *   bun build.ts --single --target windows-x64 --outfile DIR/msm.exe   one release target, no archive (test:windows)
  * Cross targets are built on their Bun runtime fetched from the npm registry (release/runtimes.ts), so a release
  * builds on a machine that reaches nothing but npm. MSM_VERSION overrides the version (else the git tag on HEAD,
  * else package.json); SOURCE_DATE_EPOCH fixes the build date.
  */
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import pkg from "./package.json" with { type: "json" };
+import { WORKER_ENTRYPOINTS } from "./src/lib/contracts/worker-url.ts";
 import { packageRelease, type Built } from "./release/package.ts";
 import { bunVersion, runtime } from "./release/runtimes.ts";
 
@@ -62,7 +65,7 @@ async function build(info: BuildInfo, outfile: string, target?: Target): Promise
   const result = await Bun.build({
     // Workers are started with `new Worker(url)`, and a compiled binary only contains workers listed here: the memory
     // daemon runs each database on one, the dashboard's read-only explorer on another.
-    entrypoints: ["./src/index.ts", "./src/memory/store-worker.ts", "./src/memory/explorer-worker.ts"],
+    entrypoints: ["./src/index.ts", ...WORKER_ENTRYPOINTS],
     minify: true,
     sourcemap: "linked",
     bytecode: true,
@@ -103,6 +106,8 @@ async function release(info: BuildInfo, names: string[] | undefined): Promise<vo
   const chosen = names ? TARGETS.filter((t) => names.includes(t.name)) : TARGETS;
   const started = performance.now();
   const built: Built[] = [];
+  /** Runtime digest → the first target built on it. */
+  const runtimes = new Map<string, string>();
   for (const target of chosen) {
     const t0 = performance.now();
     const dir = `./dist/targets/${target.name}`;
@@ -110,7 +115,14 @@ async function release(info: BuildInfo, names: string[] | undefined): Promise<vo
     clearMaps(dir);
     const file = `${dir}/msm${target.exe.endsWith(".exe") ? ".exe" : ""}`;
     await build(info, file, target);
-    built.push({ target: target.name, file });
+    // Said, not hidden: in Bun 1.4.5 @oven/bun-windows-x64-baseline (and the linux-x64 baseline packages) hold the
+    // very runtime of the default build, so that "-baseline" archive is no baseline build at all. Built from npm
+    // there is no other; the manifest and this log say which targets share a runtime.
+    const digest = createHash("sha256").update(readFileSync(await runtime(target.npm, target.exe))).digest("hex");
+    const twin = runtimes.get(digest);
+    if (twin) console.error(`note: ${target.name} is built on the same Bun runtime as ${twin} (${target.npm}@${bunVersion()} holds the identical binary): its archive is the same program`);
+    else runtimes.set(digest, target.name);
+    built.push({ target: target.name, file, ...(twin ? { sameRuntimeAs: twin } : {}) });
     const mb = (statSync(file).size / 1024 ** 2).toFixed(1);
     console.error(`built ${file} (${mb} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
@@ -126,9 +138,13 @@ if (import.meta.main) {
     // --outfile: a test builds binaries of other versions (MSM_VERSION) beside the one under test.
     const i = argv.indexOf("--outfile");
     const outfile = i >= 0 && argv[i + 1] ? argv[i + 1]! : "./dist/msm";
+    // --target: one release target's binary without packaging it (the Windows smoke test runs it under Wine).
+    const t = argv.indexOf("--target");
+    const target = t >= 0 ? TARGETS.find((x) => x.name === argv[t + 1]) : undefined;
+    if (t >= 0 && !target) throw new Error(`unknown target ${argv[t + 1]}; known: ${TARGETS.map((x) => x.name).join(", ")}`);
     if (outfile === "./dist/msm") clearMaps("./dist");
-    await build(info, outfile);
-    console.error(`built ${outfile} (${info.version}, ${info.commit})`);
+    await build(info, outfile, target);
+    console.error(`built ${outfile} (${target?.name ?? "this machine"}, ${info.version}, ${info.commit})`);
   } else if (argv.includes("--release")) {
     const i = argv.indexOf("--targets");
     await release(info, i >= 0 ? argv[i + 1]?.split(",").filter(Boolean) : undefined);

@@ -7,6 +7,8 @@ import { tarGz, zip } from "./archive.ts";
 export interface Built {
   target: string;
   file: string;
+  /** The target built on the very same Bun runtime binary (a `-baseline` whose npm package holds the default build). */
+  sameRuntimeAs?: string;
 }
 
 export interface ManifestFile {
@@ -14,6 +16,11 @@ export interface ManifestFile {
   target: string;
   sha256: string;
   size: number;
+  /**
+   * Set when this target's Bun runtime is byte-identical to that target's (Bun 1.4.5's `-baseline` packages for
+   * windows-x64 and linux-x64 hold the default build): the archive holds the same program, whatever its name says.
+   */
+  sameRuntimeAs?: string;
 }
 
 export interface Manifest {
@@ -39,13 +46,13 @@ export function packageRelease(binaries: Built[], outDir: string, meta: Omit<Man
   mkdirSync(outDir, { recursive: true });
   const when = new Date(meta.buildDate);
   const files: ManifestFile[] = [];
-  for (const { target, file } of binaries) {
+  for (const { target, file, sameRuntimeAs } of binaries) {
     const windows = target.startsWith("windows-");
     const entry = { name: windows ? "msm.exe" : "msm", data: readFileSync(file), mode: 0o755 };
     const bytes = windows ? zip([entry], when) : tarGz([entry], when);
     const name = archiveName(meta.version, target);
     writeFileSync(join(outDir, name), bytes);
-    files.push({ name, target, sha256: sha256(bytes), size: bytes.length });
+    files.push({ name, target, sha256: sha256(bytes), size: bytes.length, ...(sameRuntimeAs ? { sameRuntimeAs } : {}) });
   }
   writeFileSync(join(outDir, "SHA256SUMS"), files.map((f) => `${f.sha256}  ${f.name}\n`).join(""));
   const manifest: Manifest = { ...meta, files };

@@ -8,7 +8,7 @@ import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
 import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
-import { PROJECT_HEADER, SESSION_ENV_META } from "../lib/http/headers.ts";
+import { decodeProjectHeader, PROJECT_HEADER, SESSION_ENV_META } from "../lib/http/headers.ts";
 import { MAX_BODY_BYTES } from "../lib/http/serve.ts";
 import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
@@ -225,6 +225,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
         spawned: (pid) => options.record?.add(pid),
         exited: (pid) => options.record?.remove(pid),
         sendsRequests: () => sendsRequests,
+        rootsAsked: (child, unasked) => rootsAsked(child, unasked),
         learnedRequests: () => {
           sendsRequests = true;
           try {
@@ -240,7 +241,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   const initialize = async (session: HostSession, message: JsonRpcMessage & { id: JsonRpcId }, headers: Record<string, string>) => {
     const { params, env } = withoutSessionEnv((message.params ?? {}) as Record<string, unknown>);
     try {
-      session.project = checkProject(headers[PROJECT_HEADER]);
+      session.project = checkProject(decodeProjectHeader(headers[PROJECT_HEADER]));
     } catch (error) {
       if (target.share !== "global") return session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
     }
@@ -264,6 +265,39 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   };
 
   /**
+   * Asks the session for its roots, as the server asked its child's first session, and moves it to a child of its
+   * own when they differ (and it has nothing at this child yet). Its messages wait meanwhile. Returns its child.
+   */
+  const placeByRoots = async (session: HostSession, child: SharedChild): Promise<SharedChild> => {
+    session.waiting ??= [];
+    const [roots] = await Promise.all([child.probeRoots(session), child.whenRootsKnown()]);
+    let home = child;
+    if (!session.closed && roots !== undefined && child.rootsAnswer !== undefined && !child.sameRoots(roots)) {
+      if (child.busy(session)) {
+        log.warn(`session ${session.id} has other roots than its child's but a call in flight there: it stays`);
+      } else {
+        child.detach(session);
+        home = childFor(`${session.key}\n${canonicalJson(roots)}`, child.project, { ...session.profile!, roots });
+        session.child = home;
+        try {
+          await home.attach(session);
+          log.info(`session ${session.id} has other roots than its child's: it gets a child of its own (${home.variant})`);
+        } catch (error) {
+          log.warn(`session ${session.id}: ${(error as Error).message}`);
+        }
+      }
+    }
+    return home;
+  };
+
+  const flushWaiting = (session: HostSession, home: SharedChild, first?: JsonRpcMessage) => {
+    const waiting = session.waiting ?? [];
+    session.waiting = undefined;
+    if (first) home.fromClient(session, first);
+    for (const m of waiting) if (!session.closed) home.fromClient(session, m);
+  };
+
+  /**
    * The session said `initialized`. Its child may already know roots (another session's): this session is asked for
    * its own, as the server asked that session, and goes to a child of its own when they differ.
    */
@@ -271,24 +305,21 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     session.initialized = true;
     const child = session.child!;
     if (child.rootsAnswer === undefined || session.capabilities.roots === undefined || !session.key) return child.fromClient(session, message);
+    child.rootsGiven.add(session);
     session.waiting = [];
-    const roots = await child.probeRoots(session);
-    if (session.closed) return;
-    let home = child;
-    if (roots !== undefined && !child.sameRoots(roots)) {
-      child.detach(session);
-      home = childFor(`${session.key}\n${canonicalJson(roots)}`, child.project, { ...session.profile!, roots });
-      session.child = home;
-      try {
-        await home.attach(session);
-        log.info(`session ${session.id} has other roots than its child's: it gets a child of its own (${home.variant})`);
-      } catch (error) {
-        log.warn(`session ${session.id}: ${(error as Error).message}`);
-      }
+    const home = await placeByRoots(session, child);
+    if (!session.closed) flushWaiting(session, home, message);
+  };
+
+  /** The child asked its first session for roots: the others that declared roots are asked too. */
+  const rootsAsked = (child: SharedChild, unasked: Client[]) => {
+    for (const client of unasked) {
+      const session = client as HostSession;
+      if (session.capabilities.roots === undefined || !session.key || session.waiting) continue;
+      void placeByRoots(session, child).then((home) => {
+        if (!session.closed) flushWaiting(session, home);
+      });
     }
-    const waiting = session.waiting;
-    session.waiting = undefined;
-    for (const m of waiting) if (!session.closed) home.fromClient(session, m);
   };
 
   const openSession = async (): Promise<HostSession> => {
@@ -312,6 +343,60 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     await transport.start();
     return session;
   };
+
+  /**
+   * A request of the 2026-07-28 revision: no session, its version, client info and capabilities in its `_meta`. It
+   * goes to the child of its project that was started for requests like it (the server picks its era from the first
+   * message it hears), and its answer is this HTTP request's answer.
+   */
+  const stateless = async (request: Request): Promise<Response> => {
+    let message: JsonRpcMessage;
+    try {
+      message = (await request.json()) as JsonRpcMessage;
+    } catch {
+      return Response.json(errorResponse(null, -32700, "Parse error"), { status: 400 });
+    }
+    if (!message || typeof message !== "object" || typeof message.method !== "string") {
+      return Response.json(errorResponse(null, -32600, "Invalid Request: one JSON-RPC request or notification"), { status: 400 });
+    }
+    const id = message.id;
+    const { params, env } = withoutSessionEnv((message.params ?? {}) as Record<string, unknown>);
+    const meta = (params._meta ?? {}) as Record<string, unknown>;
+    const capabilities = (meta["io.modelcontextprotocol/clientCapabilities"] ?? {}) as Record<string, unknown>;
+    const version = String(meta["io.modelcontextprotocol/protocolVersion"] ?? request.headers.get("mcp-protocol-version"));
+    const client = new StatelessClient(capabilities);
+    try {
+      client.project = checkProject(decodeProjectHeader(request.headers.get(PROJECT_HEADER) ?? undefined));
+    } catch (error) {
+      if (target.share !== "global") return Response.json(errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+    }
+    const share = target.share === "global" ? "global" : client.project;
+    const project = target.share === "global" ? undefined : client.project;
+    const key = `${share}\nstateless ${version}\n${canonicalJson(capabilities)}`;
+    const child = childFor(key, project, { initialize: { protocolVersion: version, capabilities }, env: target.share === "global" ? undefined : env, stateless: true });
+    const forwarded = { ...message, params } as JsonRpcMessage;
+    try {
+      await child.attach(client);
+    } catch (error) {
+      return Response.json(errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+    }
+    if (id === undefined || id === null) {
+      child.fromClient(client, forwarded);
+      child.detach(client);
+      return new Response(null, { status: 202 });
+    }
+    const answer = await client.answer(() => child.fromClient(client, forwarded));
+    child.detach(client);
+    return answer;
+  };
+
+  // Before the session route: a POST without a session that speaks the stateless revision.
+  app.post("/mcp", async (c, next) => {
+    const version = c.req.header("mcp-protocol-version");
+    if (c.req.header("mcp-session-id") || !version || version < STATELESS_REVISION) return next();
+    requests++;
+    return stateless(c.req.raw);
+  });
 
   app.get("/stats", (c) => c.json({ sessions: sessions.size, requests, children: [...children.values()].map((child) => child.status()) } satisfies HostStats));
 
@@ -369,4 +454,36 @@ export function withoutSessionEnv(params: Record<string, unknown>): { params: Re
   if (given && typeof given === "object") for (const [k, v] of Object.entries(given)) if (typeof v === "string") env[k] = v;
   const { _meta, ...others } = params;
   return { params: Object.keys(rest).length ? { ...others, _meta: rest } : others, env };
+}
+
+/** The first revision without `initialize` or sessions. */
+const STATELESS_REVISION = "2026-07-28";
+
+/** One stateless request's stand-in for a session: what the child answers becomes the HTTP answer. */
+class StatelessClient implements Client {
+  readonly id = "stateless";
+  project = "";
+  readonly initialized = true;
+  private resolve: ((response: Response) => void) | undefined;
+
+  constructor(readonly capabilities: Record<string, unknown>) {}
+
+  answer(send: () => void): Promise<Response> {
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      send();
+    });
+  }
+
+  send(message: JsonRpcMessage): void {
+    // Only its answer has somewhere to go: the revision has no stream for anything else of a plain request.
+    if (message.method !== undefined || !this.resolve) return;
+    this.resolve(Response.json(message));
+    this.resolve = undefined;
+  }
+
+  sendAnswerText(_id: JsonRpcId, text: string): void {
+    this.resolve?.(new Response(text, { headers: { "content-type": "application/json" } }));
+    this.resolve = undefined;
+  }
 }

@@ -1,6 +1,7 @@
 import type { Subprocess } from "bun";
 import { answerIdSpan, readLines } from "../lib/jsonrpc/lines.ts";
 import { errorResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
+import { spawnCommand } from "../lib/platform/index.ts";
 import { groupHasLiveMember, signal } from "../lib/proc.ts";
 
 /** Shutdown: stdin closed, then SIGTERM to the child's group after this long, then SIGKILL after CHILD_KILL_MS more. */
@@ -41,8 +42,11 @@ export class StdioChild {
   private readonly done: Promise<void>;
 
   constructor(spec: ChildSpec, events: ChildEvents) {
-    // Throws (ENOENT, EACCES) when the command cannot be run; the owner reports it.
-    const proc = Bun.spawn(spec.command, {
+    // Throws (ENOENT, EACCES) when the command cannot be run; the owner reports it. Windows: a batch file (npx)
+    // runs through cmd.exe with its arguments escaped for it.
+    const { cmd, windowsVerbatimArguments } = spawnCommand(spec.command);
+    const proc = Bun.spawn(cmd, {
+      windowsVerbatimArguments,
       cwd: spec.cwd,
       env: spec.env,
       stdin: "pipe",

@@ -47,7 +47,13 @@ const NEEDS: Record<string, string> = { "roots/list": "roots", "sampling/createM
  * How long a server→client request whose session cannot be told for certain waits for the doubt to clear (all but
  * one of the sessions that were waiting on the child got their answers) before msm answers it with an error.
  */
-export const AMBIGUOUS_HOLD_MS = 10_000;
+export const AMBIGUOUS_HOLD_MS = 30_000;
+/**
+ * As many questions held as sessions waiting on the child: each is most likely waiting for its own, and none will
+ * finish. After this long without an answer from the child, the held questions are refused (the calls get errors)
+ * rather than left to each client's own timeout.
+ */
+export const STUCK_HOLD_MS = 500;
 /** How long a joining session may take to answer msm's `roots/list` before it is assumed to share the child's roots. */
 export const ROOTS_PROBE_MS = 10_000;
 /** Error a client without a handler answers (the SDKs' own "Method not found"). */
@@ -66,6 +72,12 @@ export interface ChildProfile {
   env?: Record<string, string>;
   /** A `roots/list` answer its first session already gave msm: the child's own first ask is answered with it. */
   roots?: unknown;
+  /**
+   * The 2026-07-28 revision: no `initialize` and no session — every request carries its version, client info and
+   * capabilities, and the server asks nothing of the client (it answers `input_required` instead). The child is
+   * started and spoken to request by request.
+   */
+  stateless?: boolean;
 }
 
 /** Keys in a stable order, so two equal capability objects give one string. */
@@ -92,6 +104,11 @@ export interface ChildHooks {
   sendsRequests?(): boolean;
   /** This child was just seen sending one: later children of the target take turns from the start. */
   learnedRequests?(): void;
+  /**
+   * The child asked for roots; these sessions declared roots but were not asked yet (its first session was): as
+   * their own servers would, each is asked, and one whose roots differ gets a child of its own (app.ts).
+   */
+  rootsAsked?(child: SharedChild, unasked: Client[]): void;
 }
 
 /**
@@ -124,11 +141,23 @@ export class SharedChild {
   private stopReason: string | undefined;
   /** The child has been sent `notifications/initialized` since it last started. */
   private initializedSent = false;
+  /**
+   * What the child said on hearing `initialized` the first time (servers announce list changes, log a greeting):
+   * each later session hears it after its own `initialized`, as it would from a server of its own. Captured until
+   * the child's first answer; `startupAudience` heard it live.
+   */
+  private startupNotes: JsonRpcMessage[] = [];
+  private capturingStartup = false;
+  private readonly startupAudience = new WeakSet<Client>();
   /** Sessions waiting for the child to be running. */
   private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** Messages of sessions that arrived while the child was (re)starting, sent in order once it runs. */
   private queued: { client: Client; message: JsonRpcMessage }[] = [];
-  /** The child sends server→client requests: one session's calls at a time, so each such request has one owner. */
+  /**
+   * One session's calls at a time, so every server→client request has one certain owner: from the start when the
+   * sessions declared sampling or elicitation (a server may ask those at any call, and the first question must not
+   * find several sessions waiting), or once the server was seen asking something else.
+   */
   private serialized: boolean;
   /** Requests waiting for their session's turn (serialized only), in arrival order. */
   private gate: { client: Client; message: JsonRpcMessage & { id: JsonRpcId; method: string } }[] = [];
@@ -139,6 +168,9 @@ export class SharedChild {
   /** An answer to give the child's next `roots/list` without asking (its session was already asked). */
   private presetRoots: unknown;
   private probes = new Map<string, (answer: JsonRpcMessage | undefined) => void>();
+  /** Sessions whose roots the child has: its first session's answer, or a probe that matched. */
+  readonly rootsGiven = new WeakSet<Client>();
+  private rootsWaiters: (() => void)[] = [];
   private nextProbe = 1;
 
   constructor(
@@ -152,7 +184,8 @@ export class SharedChild {
     this.initParams = profile.initialize;
     this.presetRoots = profile.roots;
     this.rootsAnswer = profile.roots;
-    this.serialized = hooks.sendsRequests?.() ?? false;
+    const caps = (profile.initialize.capabilities ?? {}) as Record<string, unknown>;
+    this.serialized = !profile.stateless && (caps.sampling !== undefined || caps.elicitation !== undefined || (hooks.sendsRequests?.() ?? false));
   }
 
   private get label(): string {
@@ -162,7 +195,7 @@ export class SharedChild {
   /** What the child's sessions declared, as `msm status` shows it. */
   get variant(): string {
     const caps = Object.keys(this.capabilities).sort();
-    return `protocol ${String(this.initParams.protocolVersion)}; client ${caps.length ? caps.join(", ") : "without capabilities"}`;
+    return `protocol ${String(this.initParams.protocolVersion)}${this.profile.stateless ? " (stateless)" : ""}; client ${caps.length ? caps.join(", ") : "without capabilities"}`;
   }
 
   private get capabilities(): Record<string, unknown> {
@@ -243,6 +276,7 @@ export class SharedChild {
     this.child = child;
     this.hooks.spawned?.(child.pid);
     this.log.info(`${this.label}: started pid ${child.pid}: ${command.join(" ")}`);
+    if (this.profile.stateless) return this.running();
     const init = await this.internal(child, "initialize", this.initParams, this.target.startTimeoutSeconds * 1000);
     if (this.child !== child) return;
     if (init.error !== undefined || typeof init.result !== "object" || init.result === null) {
@@ -263,6 +297,11 @@ export class SharedChild {
       if (this.child !== child) return;
     }
     for (const uri of this.subscriptions.uris()) void this.internal(child, "resources/subscribe", { uri });
+    this.running();
+  }
+
+  /** Started (and initialized, where the revision has it): sessions waiting and messages queued go on. */
+  private running(): void {
     this.state = "running";
     this.runningSince = Date.now();
     this.note = null;
@@ -278,6 +317,12 @@ export class SharedChild {
     const child = this.child;
     if (!child || this.initializedSent || this.initResult === undefined) return;
     this.initializedSent = true;
+    if (this.toolsJson === undefined) {
+      this.capturingStartup = true;
+      // Those that said `initialized` hear it live; the others (still waiting for their own initialize answer, with
+      // no stream to hear it on) get it after their own `initialized`.
+      for (const client of this.clients) if (client.initialized) this.startupAudience.add(client);
+    }
     child.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     if (this.toolsJson === undefined) void this.compareTools(child, false);
   }
@@ -404,7 +449,10 @@ export class SharedChild {
       this.probes.get(childId)?.(answer.message);
       return;
     }
-    if (answer.method === "roots/list" && "result" in answer.message) this.rootsAnswer = answer.message.result;
+    if (answer.method === "roots/list" && "result" in answer.message) {
+      this.rootsAnswer = answer.message.result;
+      for (const wake of this.rootsWaiters.splice(0)) wake();
+    }
     try {
       this.child?.send(answer.message);
     } catch (error) {
@@ -425,6 +473,7 @@ export class SharedChild {
 
   /** Something at the child ended: held server requests may now have one owner, and the next session its turn. */
   private settle(): void {
+    if (this.held.length) this.watchStuck();
     for (const entry of [...this.held]) {
       const owner = this.ownerOf();
       if (owner === "ambiguous") break;
@@ -442,8 +491,11 @@ export class SharedChild {
   private notificationFromClient(client: Client, message: JsonRpcMessage): void {
     switch (message.method) {
       case "notifications/initialized":
-        // The child hears it once per start, when its first session says it.
-        return this.sendInitialized();
+        // The child hears it once per start, when its first session says it; later sessions hear what it answered.
+        this.sendInitialized();
+        if (!this.startupAudience.has(client)) for (const note of this.startupNotes) client.send(note);
+        this.startupAudience.add(client);
+        return;
       case "notifications/cancelled": {
         const params = (message.params ?? {}) as { requestId?: unknown };
         const childId = this.mux.cancelled(client, params.requestId);
@@ -463,6 +515,7 @@ export class SharedChild {
   private fromChild(child: StdioChild, message: JsonRpcMessage): void {
     if (this.child !== child) return;
     if (isResponse(message)) {
+      this.capturingStartup = false;
       const found = this.mux.response(message);
       if (!found) return;
       if (found.entry.resolve) found.entry.resolve(found.message);
@@ -487,10 +540,22 @@ export class SharedChild {
       case "notifications/resources/updated":
         for (const client of this.subscriptions.subscribers(String(params.uri ?? ""))) client.send(message);
         return;
-      default:
-        // list_changed, log messages and anything else about the server: every session of this child.
-        this.broadcast(message);
+      case "notifications/message": {
+        // A log line while one session alone waits on the child is about that session's call (a server logs what it
+        // was asked); the others' own servers would not have said it. Otherwise it is about the server: everyone.
+        const busy = this.mux.sessionsInFlight();
+        const only = busy.size === 1 ? [...busy][0]! : undefined;
+        if (only && !this.capturingStartup && this.clients.has(only)) return only.send(message, this.mux.latestOf(only));
+        break;
+      }
     }
+    // list_changed, log messages and anything else about the server: every session of this child.
+    if (this.capturingStartup) {
+      this.startupNotes.push(message);
+      for (const client of this.clients) if (this.startupAudience.has(client)) client.send(message);
+      return;
+    }
+    this.broadcast(message);
   }
 
   /**
@@ -518,28 +583,52 @@ export class SharedChild {
       child.send({ jsonrpc: "2.0", id: message.id, result: {} });
       return;
     }
-    // Every session of this child declared the same capabilities: without this one, each would answer as here.
+    if (message.method === "roots/list" && this.capabilities.roots !== undefined) return this.rootsFromChild(child, message);
     const needs = NEEDS[message.method];
-    if (needs !== undefined && this.capabilities[needs] === undefined) {
+    const declared = needs !== undefined && this.capabilities[needs] !== undefined;
+    const owner = this.ownerOf();
+    if (!declared && (needs !== undefined || message.method === "roots/list")) {
+      // Every session of this child declared the same capabilities, none this one: each client would answer it
+      // "Method not found" itself. The one it is for hears it when that is certain; otherwise msm says the same.
+      if (owner !== "ambiguous" && owner !== undefined) return this.deliverRequest(message, owner);
       child.send(errorResponse(message.id, METHOD_NOT_FOUND, "Method not found"));
       return;
     }
-    if (message.method === "roots/list") return this.rootsFromChild(child, message);
     // The child starts requests of its own: from now on one session's calls at a time, so it is always certain.
     if (!this.serialized) {
       this.serialized = true;
       this.hooks.learnedRequests?.();
       this.log.info(`${this.label}: the server sends ${message.method}; calls of different sessions now take turns`);
     }
-    const owner = this.ownerOf();
     if (owner !== "ambiguous") return this.deliverRequest(message, owner);
-    const timer = setTimeout(() => {
-      this.held = this.held.filter((h) => h.timer !== timer);
-      this.log.warn(`${this.label}: could not tell which session ${message.method} belongs to; answered with an error`);
-      this.child?.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: several sessions share this server and it could not be told which one this ${message.method} is for, so it was refused; it will not happen again`));
-    }, AMBIGUOUS_HOLD_MS);
+    const timer = setTimeout(() => this.refuseHeld(message.id), AMBIGUOUS_HOLD_MS);
     timer.unref?.();
     this.held.push({ message, timer });
+    this.watchStuck();
+  }
+
+  /** A held question msm could not give an owner: refused, so the call that asked it ends with an error. */
+  private refuseHeld(id: JsonRpcId): void {
+    const entry = this.held.find((h) => h.message.id === id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    this.held = this.held.filter((h) => h !== entry);
+    this.log.warn(`${this.label}: could not tell which session ${entry.message.method} belongs to; answered with an error`);
+    this.child?.send(
+      errorResponse(id, UPSTREAM_ERROR, `msm: several sessions share this server and it could not be told which one this ${entry.message.method} is for, so it was refused; from now on their calls take turns`),
+    );
+  }
+
+  private stuckTimer: Timer | undefined;
+
+  /** Held questions for every session waiting on the child: unless the child answers something soon, none can end. */
+  private watchStuck(): void {
+    clearTimeout(this.stuckTimer);
+    if (!this.held.length || this.held.length < this.mux.sessionsInFlight().size) return;
+    this.stuckTimer = setTimeout(() => {
+      if (this.held.length && this.held.length >= this.mux.sessionsInFlight().size) for (const { message } of [...this.held]) this.refuseHeld(message.id);
+    }, STUCK_HOLD_MS);
+    this.stuckTimer.unref?.();
   }
 
   /**
@@ -574,7 +663,14 @@ export class SharedChild {
       return;
     }
     const owner = [...this.clients][0];
-    if (owner) return owner.send(this.mux.outgoingRequest(owner, message), this.mux.latestOf(owner));
+    if (owner) {
+      this.rootsGiven.add(owner);
+      owner.send(this.mux.outgoingRequest(owner, message), this.mux.latestOf(owner));
+      const unasked = [...this.clients].filter((c) => !this.rootsGiven.has(c));
+      for (const c of unasked) this.rootsGiven.add(c);
+      if (unasked.length) this.hooks.rootsAsked?.(this, unasked);
+      return;
+    }
     if (this.rootsAnswer !== undefined) child.send({ jsonrpc: "2.0", id: message.id, result: this.rootsAnswer } as JsonRpcMessage);
     else child.send(errorResponse(message.id, UPSTREAM_ERROR, "msm: no session is connected to answer roots/list"));
   }
@@ -592,6 +688,23 @@ export class SharedChild {
       this.probes.set(id, done);
       client.send(this.mux.outgoingRequest(client, { jsonrpc: "2.0", id, method: "roots/list" }));
     });
+  }
+
+  /** Resolves once the child has been given roots (at most ROOTS_PROBE_MS from now). */
+  whenRootsKnown(): Promise<void> {
+    if (this.rootsAnswer !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ROOTS_PROBE_MS);
+      this.rootsWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Does this session have a request at the child? (A session is only moved to another child when it has none.) */
+  busy(client: Client): boolean {
+    return this.mux.busy(client);
   }
 
   /** Would this child, started for these roots, see what it already sees? */

@@ -4,13 +4,14 @@
  */
 import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, win32 } from "node:path";
 import { loadConfig, parseConfig, resolveTarget, targetNames, type Config } from "../lib/config.ts";
 import { errnoCode } from "../lib/errors.ts";
 import { listLocks, parseLockFile, ownerAlive } from "../lib/lock.ts";
 import { callManager, findSupervisor, SUPERVISOR } from "../lib/manager.ts";
 import { msmHome, paths, userHome } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
+import { POSIX_MODES } from "../lib/trust.ts";
 import { VERSION, VERSION_LINE } from "../lib/version.ts";
 import { SCOPES, spotOf, type Place } from "./client.ts";
 import { CLIENTS } from "./clients/index.ts";
@@ -64,6 +65,7 @@ function checkHome(): Check {
     const st = statSync(home);
     if (!st.isDirectory()) return { name, status: "fail", detail: `${home} is not a directory`, fix: `move it away; msm creates the folder` };
     if (!mine(st.uid)) return { name, status: "fail", detail: `${home} belongs to another user`, fix: `point MSM_HOME at a folder of your own` };
+    if (!POSIX_MODES) return windowsHome(home);
     if ((st.mode & 0o077) !== 0) return { name, status: "fail", detail: `${home} is open to other users (mode ${(st.mode & 0o777).toString(8)})`, fix: `chmod 700 ${home}` };
     return { name, status: "ok", detail: `${tilde(home)} (private)` };
   } catch (error) {
@@ -72,11 +74,32 @@ function checkHome(): Check {
   }
 }
 
+/**
+ * Windows has no modes to check (every file reports 0666): who may read the token and config.json is the folder's
+ * ACL. A folder in the user's profile lets in only that user (and administrators) by default; anywhere else it
+ * depends on how it was made, which msm does not read — said as a warning, never a failure.
+ */
+export function windowsHome(home: string, profile = userHome()): Check {
+  const name = "MSM_HOME";
+  // win32.relative ignores case, as Windows does; another drive comes back absolute.
+  const rel = win32.relative(profile, home);
+  const inside = rel.split("\\")[0] !== ".." && !win32.isAbsolute(rel);
+  if (inside) return { name, status: "ok", detail: `${home} (in your user profile, private by its ACL)` };
+  return {
+    name,
+    status: "warn",
+    detail: `${home} is outside your user profile (${profile}): whether others can read the token and config.json is up to its ACL`,
+    fix: `keep MSM_HOME under ${profile}, or check who may read it: icacls "${home}"`,
+  };
+}
+
 /** Writable by others is a failure (config.json starts programs); readable by others fails only for a secret. */
 function checkPrivateFile(name: string, file: string, absent: string, secret = false): Check {
   try {
     const st = statSync(file);
     if (!mine(st.uid)) return { name, status: "fail", detail: `${file} belongs to another user`, fix: `remove it; msm will not use it` };
+    // Windows: no modes (every file reads 0666); the folder's ACL decides, and checkHome says whose it is.
+    if (!POSIX_MODES) return { name, status: "ok", detail: tilde(file) };
     const mode = (st.mode & 0o777).toString(8);
     if ((st.mode & 0o022) !== 0) return { name, status: "fail", detail: `${file} is writable by other users (mode ${mode})`, fix: `chmod 600 ${file}` };
     if ((st.mode & 0o044) !== 0) return { name, status: secret ? "fail" : "warn", detail: `${file} is readable by other users (mode ${mode}); it may hold secrets`, fix: `chmod 600 ${file}` };

@@ -1,8 +1,9 @@
-import { appendFileSync, chmodSync, closeSync, copyFileSync, openSync, readSync, statSync, truncateSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, copyFileSync, openSync, readSync, statSync, truncateSync, writeSync } from "node:fs";
 // consola/core, not "consola": the full entry pulls in fancy reporters and terminal-width tables we never use, and
 // costs the proxy (which exists N×M times) about 12 MB of resident memory.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { format } from "node:util";
+import { tightenMode } from "./trust.ts";
 
 /** A log file past this size is rotated to `<file>.1` (one generation kept): at open, and by the supervisor. */
 export const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
@@ -56,7 +57,7 @@ export const LOG_MODE = 0o600;
 function keepPrivate(file: string): void {
   for (const f of [file, `${file}.1`]) {
     try {
-      if (statSync(f).mode & 0o077) chmodSync(f, LOG_MODE);
+      tightenMode(f, LOG_MODE);
     } catch {}
   }
 }

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, chmodSync, readFileSync, 
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { MsmError, errnoCode } from "./errors.ts";
-import { currentUid, foreignReason, modeText } from "./trust.ts";
+import { currentUid, foreignReason, modeText, POSIX_MODES } from "./trust.ts";
 
 /**
  * The state directory, always absolute (a relative MSM_HOME is taken from the working directory; the CLI also
@@ -36,7 +36,7 @@ export function ensureHome(): string {
         const fix = problem.startsWith("is owned") ? `point MSM_HOME at a folder you own` : `run: chmod 700 ${dir}`;
         throw new MsmError("HOME_UNSAFE", `The state directory ${dir} ${problem}; msm refuses it because it holds the token and config.json (which runs commands). To fix, ${fix}.`);
       }
-      if ((stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+      if (POSIX_MODES && (stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
     }
   } catch (error) {
     if (error instanceof MsmError) throw error;

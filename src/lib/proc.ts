@@ -32,13 +32,15 @@ export function processMatches(record: ProcessRecord): boolean {
 /** How long a daemon gets after SIGTERM before SIGKILL. */
 export const SHUTDOWN_GRACE_MS = 3_000;
 const EXIT_POLL_MS = 20;
+/** How long a SIGKILLed daemon (its whole group) gets to disappear before it counts as having survived. */
+const KILL_WAIT_MS = 2_000;
 
 /**
  * Ends a daemon: SIGTERM, then SIGKILL after `graceMs`. With `group`, every process in the daemon's process group
  * gets the signals (daemons run as their own session leader, so pgid = pid): an external server started through a
  * wrapper (npx, uvx, a shell) must not leave its real server behind as an orphan holding the port.
  */
-export async function terminate(pid: number, options: { group: boolean; graceMs?: number }): Promise<"exited" | "killed"> {
+export async function terminate(pid: number, options: { group: boolean; graceMs?: number }): Promise<"exited" | "killed" | "survived"> {
   // A daemon someone ran by hand in a terminal is not a group leader: its group is the shell's job, not ours.
   const group = options.group && groupAlive(pid) && (leadsGroup(pid) || !isAlive(pid));
   const target = group ? -pid : pid;
@@ -51,7 +53,9 @@ export async function terminate(pid: number, options: { group: boolean; graceMs?
     await Bun.sleep(EXIT_POLL_MS);
   }
   signal(target, "SIGKILL");
-  const killDeadline = Date.now() + 1_000;
+  const killDeadline = Date.now() + KILL_WAIT_MS;
   while (Date.now() < killDeadline && running()) await Bun.sleep(EXIT_POLL_MS);
-  return "killed";
+  // Still there (a signal that could not be sent: another user's process; on Windows a taskkill that failed):
+  // callers must not report it stopped.
+  return running() ? "survived" : "killed";
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createFileExclusive } from "./fsutil.ts";
 import { MsmError, errnoCode } from "./errors.ts";
 import { ensureHome, paths } from "./paths.ts";
+import { tightenMode } from "./trust.ts";
 
 const TOKEN_BYTES = 32;
 
@@ -34,7 +35,7 @@ function readToken(file: string): string | undefined {
   try {
     const text = readFileSync(file, "utf8").trim();
     if (text === "") return undefined;
-    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    tightenMode(file, 0o600);
     return text;
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return undefined;

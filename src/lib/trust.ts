@@ -1,4 +1,4 @@
-import { realpathSync, statSync, type Stats } from "node:fs";
+import { chmodSync, realpathSync, statSync, type Stats } from "node:fs";
 import { isAbsolute } from "node:path";
 import { errnoCode } from "./errors.ts";
 
@@ -19,6 +19,24 @@ export function foreignReason(stat: Stats, mask = 0o022): string | undefined {
   const loose = stat.mode & mask;
   if (loose) return `is writable by ${loose & 0o002 ? "every user" : "its group"} (mode ${modeText(stat.mode)})`;
   return undefined;
+}
+
+/**
+ * Whether permission bits mean anything here. Windows reports every file as mode 0666 (0444 when read-only) and its
+ * chmod only flips the read-only flag: who may read a file is its ACL, and a file under the user's profile is the
+ * user's alone by default. So on Windows msm neither checks modes (`msm doctor` failed every healthy setup with
+ * "mode 666") nor chmods — chmod of a database file SQLite holds open (`memory.db-shm`) fails with EBUSY there, which
+ * failed every memory call after the first and `msm memory export` while the daemon ran.
+ */
+export const POSIX_MODES = process.platform !== "win32";
+
+/**
+ * Takes away the permission bits of `path` outside `mode` (a file an older msm wrote 0644, a folder made 0755) when
+ * any are set; nothing on Windows (see POSIX_MODES). `stat`: the caller's fresh stat of it, if it has one.
+ */
+export function tightenMode(path: string, mode: number, stat: Pick<Stats, "mode"> = statSync(path)): void {
+  if (!POSIX_MODES) return;
+  if ((stat.mode & 0o777 & ~mode) !== 0) chmodSync(path, mode);
 }
 
 export function modeText(mode: number): string {

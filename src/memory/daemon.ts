@@ -3,7 +3,7 @@ import { loadConfig } from "../lib/config.ts";
 import { MsmError } from "../lib/errors.ts";
 import { createBaseApp } from "../lib/http/app.ts";
 import { routeMcp, runDaemon, sessionTransportOptions } from "../lib/http/daemon.ts";
-import { PROJECT_HEADER } from "../lib/http/headers.ts";
+import { decodeProjectHeader, PROJECT_HEADER } from "../lib/http/headers.ts";
 import { onResponseDone, SessionTable } from "../lib/http/sessions.ts";
 import { createLogger } from "../lib/log.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
@@ -60,7 +60,7 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
   routeMcp(app, sessions, {
     open: openSession,
     // Each request is served in the project its proxy names (the database it reads and writes).
-    handle: (session, request) => requestProject.run(request.headers.get(PROJECT_HEADER) ?? undefined, () => session.transport.handleRequest(request)),
+    handle: (session, request) => requestProject.run(decodeProjectHeader(request.headers.get(PROJECT_HEADER)), () => session.transport.handleRequest(request)),
     // The session is busy until the answer (or the event stream) is over: only then does its idle time run.
     deliver: (_session, response, done, request) => onResponseDone(response, done, request.signal),
     seen: () => void requests++,

@@ -1,10 +1,10 @@
-import { accessSync, chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, realpathSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { MsmError, errnoCode } from "../lib/errors.ts";
 import { recordDatabase } from "../lib/known-databases.ts";
 import { userHome } from "../lib/paths.ts";
-import { foreignReason, projectProblem } from "../lib/trust.ts";
+import { foreignReason, projectProblem, tightenMode } from "../lib/trust.ts";
 import { openStoreWorker, type AsyncStore } from "./store-client.ts";
 
 /** The project a request speaks for, taken from its `Mcp-Project-Path` header. */
@@ -79,7 +79,7 @@ export function chooseDatabase(project: string | undefined): DatabaseChoice {
     const stat = lstatOrUndefined(side);
     if (!stat) continue;
     refuseUnsafe(side, stat, "file");
-    if (stat.mode & 0o077) chmodSync(side, DB_MODE);
+    tightenMode(side, DB_MODE, stat);
   }
   const dbStat = lstatOrUndefined(file);
   if (dbStat) {
@@ -95,7 +95,7 @@ export function chooseDatabase(project: string | undefined): DatabaseChoice {
         );
       }
     }
-    if (dbStat.mode & 0o077) chmodSync(file, DB_MODE);
+    tightenMode(file, DB_MODE, dbStat);
   } else {
     try {
       accessSync(claude, constants.W_OK);
@@ -222,6 +222,8 @@ export class Databases {
   constructor(
     private readonly log: { info: (message: string) => void; warn: (message: string) => void } = { info: () => {}, warn: () => {} },
     private readonly limits = { maxOpen: MAX_OPEN_DATABASES, idleMs: IDLE_CLOSE_MS },
+    /** Starts a database's worker (tests start failing ones). */
+    private readonly openStore: (file: string, options: { nofollow: boolean }) => AsyncStore = openStoreWorker,
   ) {
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(SWEEP_EVERY_MS, limits.idleMs));
     this.sweeper.unref();
@@ -266,6 +268,11 @@ export class Databases {
       void this.close(file, "its file is gone");
       hit = undefined;
     }
+    // Its worker failed (and failed the calls it held): this call gets a new one.
+    if (hit?.store.failed) {
+      void this.close(file, "its worker failed; starting a new one");
+      hit = undefined;
+    }
     if (hit) {
       this.open.delete(file);
       hit.lastUsed = now;
@@ -274,7 +281,7 @@ export class Databases {
     }
     if (file === homeDatabasePath()) ensureHomeDatabase(file);
     // Each database runs on a thread of its own: a big write or a foreign lock in one project never stalls another.
-    const store = openStoreWorker(file, { nofollow: untrusted });
+    const store = this.openStore(file, { nofollow: untrusted });
     this.open.set(file, { store, lastUsed: now, identity: identityOf(file) });
     this.log.info(`opened ${file}`);
     recordDatabase(file);

@@ -2,6 +2,7 @@ import { fstatSync, openSync, readFileSync, closeSync, constants } from "node:fs
 import { join } from "node:path";
 import { MsmError } from "../lib/errors.ts";
 import { userHome } from "../lib/paths.ts";
+import { POSIX_MODES } from "../lib/trust.ts";
 
 /**
  * A PostgreSQL server msm keeps memory in. `display` is what logs, `msm status`, `memory_stats` and error messages
@@ -62,16 +63,17 @@ export function redact(text: string, target: Pick<PgTarget, "password">): string
 }
 
 /**
- * libpq's password file (`PGPASSFILE`, else ~/.pgpass): `host:port:db:user:password` lines, `*` matching anything,
- * `\` escaping `:` and `\`. Like libpq, a file others can read is ignored.
+ * libpq's password file (`PGPASSFILE`, else ~/.pgpass, on Windows %APPDATA%\postgresql\pgpass.conf):
+ * `host:port:db:user:password` lines, `*` matching anything, `\` escaping `:` and `\`. Like libpq, a file others can
+ * read is ignored — where modes mean something (libpq checks none on Windows either).
  */
 function pgpassLookup(hostname: string, port: number, database: string, username: string, env: Record<string, string | undefined>): string | undefined {
-  const file = env.PGPASSFILE || join(userHome(), ".pgpass");
+  const file = env.PGPASSFILE || (process.platform === "win32" && env.APPDATA ? join(env.APPDATA, "postgresql", "pgpass.conf") : join(userHome(), ".pgpass"));
   let text: string;
   try {
     const fd = openSync(file, constants.O_RDONLY);
     try {
-      if (fstatSync(fd).mode & 0o077) return undefined;
+      if (POSIX_MODES && fstatSync(fd).mode & 0o077) return undefined;
       text = readFileSync(fd, "utf8");
     } finally {
       closeSync(fd);

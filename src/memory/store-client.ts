@@ -1,4 +1,5 @@
 import type { StoreChoice } from "./backend.ts";
+import { workerUrl } from "../lib/contracts/worker-url.ts";
 import type { GraphStore } from "./store.ts";
 import { GraphError } from "./types.ts";
 import type { StoreReply, StoreRequest } from "./store-worker.ts";
@@ -26,6 +27,8 @@ type Method = (typeof STORE_METHODS)[number];
 /** A GraphStore whose every call runs on its own thread: same methods, answers as promises. */
 export type AsyncStore = {
   readonly file: string;
+  /** Its worker failed: every call is refused, and the owner should open the file again on a new one. */
+  readonly failed: boolean;
   close(): Promise<void>;
   /**
    * Answers a whole tools/call on the database's thread (worker-calls.ts): `body` is the HTTP body of a
@@ -43,22 +46,25 @@ export type AsyncStore = {
  */
 export const WORKER_BUSY_TIMEOUT_MS = 4_000;
 
-/**
- * Where the worker's code is: next to this file when run from source; inside a compiled binary, at the path
- * build.ts's extra entrypoint gets (entrypoints are laid out relative to src/, as `memory/store-worker.js`).
- */
-function workerUrl(): string {
-  if (import.meta.url.includes("$bunfs")) return "/$bunfs/root/memory/store-worker.js";
-  return new URL("./store-worker.ts", import.meta.url).href;
+export interface StoreWorkerOptions {
+  nofollow?: boolean;
+  busyTimeoutMs?: number;
+  /** The worker's code (tests start failing workers); default: the store worker (lib/contracts/worker-url.ts). */
+  url?: string;
 }
 
-/** Opens `file` in a worker thread of its own. Calls are answered in the order they were made. */
-export function openStoreWorker(file: string, options: { nofollow?: boolean; busyTimeoutMs?: number } = {}): AsyncStore {
-  const worker = new Worker(workerUrl());
+/**
+ * Opens `file` in a worker thread of its own. Calls are answered in the order they were made. A worker that fails
+ * (its code does not load, an uncaught error, it exits) fails every call it held and every later one at once —
+ * nothing would ever answer them — and says so in `failed`, for the owner to start a new one.
+ */
+export function openStoreWorker(file: string, options: StoreWorkerOptions = {}): AsyncStore {
+  const worker = new Worker(options.url ?? workerUrl("store"));
   worker.unref();
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let next = 0;
   let closed = false;
+  let failed: Error | undefined;
   worker.onmessage = (event: MessageEvent<StoreReply>) => {
     const reply = event.data;
     const call = waiting.get(reply.id);
@@ -69,11 +75,18 @@ export function openStoreWorker(file: string, options: { nofollow?: boolean; bus
       call.reject(error);
     } else call.resolve(reply.result);
   };
-  worker.onerror = (event) => {
-    for (const call of waiting.values()) call.reject(new Error(`msm memory: the worker for ${file} failed: ${event.message}`));
+  const fail = (why: string) => {
+    failed ??= new Error(`msm memory: the worker for ${file} failed (${why}); the next call starts a new one`);
+    for (const call of waiting.values()) call.reject(failed);
     waiting.clear();
   };
+  worker.onerror = (event) => fail(event.message || "error");
+  // A worker that ends by itself (process.exit in it, a crash) fires no error: its calls would wait forever.
+  worker.addEventListener("close", () => {
+    if (!closed) fail("it exited");
+  });
   const send = (method: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<unknown> => {
+    if (failed) return Promise.reject(failed);
     if (closed) return Promise.reject(new Error(`msm memory: ${file} was closed; try again`));
     const id = ++next;
     return new Promise((resolve, reject) => {
@@ -94,6 +107,7 @@ export function openStoreWorker(file: string, options: { nofollow?: boolean; bus
       worker.terminate();
     },
   };
+  Object.defineProperty(store, "failed", { get: () => failed !== undefined });
   for (const method of STORE_METHODS) store[method] = (...args: unknown[]) => send(method, args);
   store.call = (body: Uint8Array, choice: StoreChoice) => send("call", [body, choice], [body.buffer as ArrayBuffer]);
   return store as unknown as AsyncStore;

@@ -136,7 +136,8 @@ export abstract class Bridge {
 
   /** The HTTP body for a message: the editor's text when it came as one line, else its serialisation. */
   protected body(message: JsonRpcMessage): string {
-    if (message.method === "initialize" && this.upstream?.sessionEnv) return JSON.stringify(withSessionEnv(message));
+    // The first message of a session: initialize, or the stateless revision's discovery.
+    if ((message.method === "initialize" || message.method === "server/discover") && this.upstream?.sessionEnv) return JSON.stringify(withSessionEnv(message));
     return this.bodies.get(message) ?? JSON.stringify(message);
   }
 

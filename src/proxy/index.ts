@@ -2,7 +2,7 @@ import { MsmError } from "../lib/errors.ts";
 import type { Transport } from "../lib/config.ts";
 import { readFileSync } from "node:fs";
 import { paths } from "../lib/paths.ts";
-import { PROJECT_HEADER } from "../lib/http/headers.ts";
+import { encodeProjectHeader, PROJECT_HEADER } from "../lib/http/headers.ts";
 import { wantsToken } from "../lib/lock-auth.ts";
 import { stdinIsTerminal } from "../lib/platform/tty.ts";
 import { processMatches } from "../lib/proc.ts";
@@ -69,7 +69,7 @@ export function createBridge(transport: Transport, options: BridgeOptions): Brid
 /** Where to connect and how to find the server again after it went away. */
 async function upstreamOf(options: ProxyOptions, project: string | undefined, log: Log): Promise<{ transport: Transport; connect: (reason?: ConnectReason) => Promise<Upstream> }> {
   const extra = parseHeaders(options.headers ?? []);
-  const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: project };
+  const projectHeader: Record<string, string> = project === undefined ? {} : { [PROJECT_HEADER]: encodeProjectHeader(project) };
   if (options.url) {
     let url: URL;
     try {

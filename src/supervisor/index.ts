@@ -33,6 +33,13 @@ export interface StopResult {
   name: string;
   stopped: boolean;
   sessions: number | null;
+  /** The daemon's pid when it is still running after SIGTERM and SIGKILL (stopped is false). */
+  survived?: number;
+}
+
+function stopResult(name: string, outcome: Awaited<ReturnType<Keeper["stop"]>>, sessions: number | null): StopResult {
+  if (typeof outcome === "object") return { name, stopped: false, sessions, survived: outcome.survived };
+  return { name, stopped: outcome === "stopped", sessions };
 }
 
 export interface SupervisorStatus {
@@ -111,7 +118,7 @@ export class Supervisor {
   async stop(name: string): Promise<StopResult> {
     const keeper = this.keeper(name);
     const sessions = await keeper.attached();
-    return { name, stopped: await keeper.stop(), sessions };
+    return stopResult(name, await keeper.stop(), sessions);
   }
 
   /** Restart re-reads the target's config: changed args, env or idleMinutes apply now, not at some later start. */
@@ -130,10 +137,10 @@ export class Supervisor {
     const results = await Promise.all(
       keepers.map(async (k) => {
         const sessions = await k.attached();
-        return { name: k.target.name, stopped: await k.stop("stopped by msm stop --all"), sessions };
+        return stopResult(k.target.name, await k.stop("stopped by msm stop --all"), sessions);
       }),
     );
-    return results.filter((r) => r.stopped);
+    return results.filter((r) => r.stopped || r.survived !== undefined);
   }
 
   logs(name: string, lines: number): string[] {

@@ -86,7 +86,7 @@ export class Keeper {
   private crashes = 0;
   private starting: Promise<LockInfo> | undefined;
   private backoffTimer: Timer | undefined;
-  private stopping: Promise<void> | undefined;
+  private stopping: Promise<"stopped" | "not running" | { survived: number }> | undefined;
   private note: string | null = null;
   private lastLog: string[] = [];
   private lastActivity = Date.now();
@@ -245,12 +245,13 @@ export class Keeper {
     return this.stats.sessions ?? this.stats.connections;
   }
 
-  /** Stops the daemon (SIGTERM to its group, SIGKILL after the grace period) and keeps it stopped until ensured. */
-  async stop(reason = "stopped by msm stop"): Promise<boolean> {
-    if (this.stopping) {
-      await this.stopping;
-      return true;
-    }
+  /**
+   * Stops the daemon (SIGTERM to its group, SIGKILL after the grace period) and keeps it stopped until ensured.
+   * Says what happened: "stopped", "not running" (there was nothing to stop), or the pid of a daemon that is still
+   * running after all that (its lock is kept: it is not stopped, whatever was asked).
+   */
+  async stop(reason = "stopped by msm stop"): Promise<"stopped" | "not running" | { survived: number }> {
+    if (this.stopping) return await this.stopping;
     if (this.starting) await this.starting.catch(() => {});
     // After the start settled: a failed start schedules a retry, which a stop must cancel.
     clearTimeout(this.backoffTimer);
@@ -260,6 +261,11 @@ export class Keeper {
       if (lock) {
         note(this.target.name, `stopping pid ${lock.pid}: ${reason}`);
         const how = await terminate(lock.pid, { group: lock.group ?? true });
+        if (how === "survived") {
+          this.log.error(`${this.target.name}: pid ${lock.pid} is still running after SIGTERM and SIGKILL (${reason})`);
+          this.note = `pid ${lock.pid} did not exit when stopped`;
+          return { survived: lock.pid };
+        }
         releaseIfOwned(paths.lock(this.target.name), lock.pid);
         this.log.info(`${this.target.name}: pid ${lock.pid} ${how === "killed" ? "killed after the grace period" : "stopped"} (${reason})`);
       }
@@ -268,18 +274,21 @@ export class Keeper {
       this.crashes = 0;
       this.note = reason;
       this.lastLog = [];
+      return lock ? "stopped" : "not running";
     })();
     try {
-      await this.stopping;
+      return await this.stopping;
     } finally {
       this.stopping = undefined;
     }
-    return lock !== undefined;
   }
 
   /** Stop, forget any crash loop, start again — with `target` as the config says now (args, env, idleMinutes…). */
   async restart(target = this.target): Promise<Endpoint> {
-    await this.stop("restarting");
+    const stopped = await this.stop("restarting");
+    if (typeof stopped === "object") {
+      throw new MsmError("DAEMON_FAILED", `The "${this.target.name}" daemon (pid ${stopped.survived}) did not exit when stopped, so it was not restarted. End that process (${process.platform === "win32" ? `taskkill /F /T /PID ${stopped.survived}` : `kill -9 ${stopped.survived}`}), then run "msm restart ${this.target.name}" again.`);
+    }
     this.state = "stopped";
     this.target = target;
     return this.ensure();

@@ -1,7 +1,7 @@
 import { darwin } from "./darwin.ts";
 import { linux } from "./linux.ts";
 import type { Platform } from "./types.ts";
-import { windows } from "./windows.ts";
+import { windows, windowsSpawnCommand } from "./windows.ts";
 
 /**
  * Facts about other processes, the one place that knows how each OS answers them: liveness, start times,
@@ -94,4 +94,14 @@ export function connectionsTo(port: number): number | undefined {
 /** The argv that starts `argv` directly, without a shell (Windows resolves `npx`-style .cmd shims). */
 export function resolveCommand(argv: string[]): string[] {
   return os.resolveCommand(argv);
+}
+
+/**
+ * The argv to spawn a configured stdio server with, and whether it is one command line to pass verbatim. The same
+ * argv elsewhere; on Windows a batch file (`npx` → npx.cmd) goes through cmd.exe with its arguments escaped for it.
+ */
+export function spawnCommand(argv: string[]): { cmd: string[]; windowsVerbatimArguments: boolean } {
+  if (process.platform !== "win32") return { cmd: argv, windowsVerbatimArguments: false };
+  const { cmd, verbatim } = windowsSpawnCommand(argv);
+  return { cmd, windowsVerbatimArguments: verbatim };
 }

@@ -119,6 +119,51 @@ export function resolveWindowsCommand(argv: string[], which: (name: string) => s
   return [...resolved, ...rest];
 }
 
+/**
+ * One argument as a program's C runtime splits its command line back into argv (CommandLineToArgvW rules): in
+ * quotes, a quote escaped with a backslash, and backslashes doubled where they precede a quote or the closing one.
+ */
+export function quoteArgument(arg: string): string {
+  return `"${arg.replace(/(\\*)"/g, '$1$1\\"').replace(/(\\*)$/, "$1$1")}"`;
+}
+
+/** Characters cmd.exe treats specially on a command line; `^` makes each one plain. */
+const CMD_SPECIAL = /[()[\]{}%!^"`<>&|;,=\s*?]/g;
+
+/**
+ * The command line that has cmd.exe run batch file `script` with `args` arriving as they are — `100%`,
+ * `quote"inside`, `a&b`, `%PATH%`. Each argument is quoted for the program the batch file ends up starting, then
+ * every special character is escaped with `^` twice: cmd.exe parses the line once (`%`-expansion, then `^` and `"`)
+ * and a batch file's `%*` (npm's shims) puts the arguments through that parse again. Bun's own quoting for batch
+ * files refuses such arguments outright, so the server never started. To be passed to `cmd.exe /d /s /c "<line>"`
+ * verbatim (no quoting by the spawner). A line break cannot be passed through cmd.exe at all.
+ */
+export function batchCommandLine(script: string, args: string[]): string {
+  for (const arg of args) {
+    if (/[\r\n\0]/.test(arg)) {
+      throw new MsmError(
+        "CONFIG_INVALID",
+        `An argument for ${script} holds a line break, which cmd.exe cannot pass to a batch file. Put the program the batch file starts in "command" of config.json.`,
+      );
+    }
+  }
+  const escaped = args.map((arg) => quoteArgument(arg).replace(CMD_SPECIAL, "^$&").replace(CMD_SPECIAL, "^$&"));
+  // The script's own path is quoted plainly: cmd.exe finds the program by it, and a Windows path holds no quote.
+  return [`"${script}"`, ...escaped].join(" ");
+}
+
+/**
+ * How to start `argv` directly: an .exe as it is; a batch file (`npx` → npx.cmd, found on PATH like a shell would)
+ * through cmd.exe with the command line built by batchCommandLine, which the spawner must pass verbatim.
+ */
+export function windowsSpawnCommand(argv: string[], which: (name: string) => string | null = Bun.which, comspec = process.env.ComSpec || "cmd.exe"): { cmd: string[]; verbatim: boolean } {
+  const [program, ...rest] = argv;
+  if (!program || /\.(exe|com)$/i.test(program)) return { cmd: argv, verbatim: false };
+  const found = /\.(cmd|bat)$/i.test(program) ? program : which(program);
+  if (!found || !/\.(cmd|bat)$/i.test(found)) return { cmd: argv, verbatim: false };
+  return { cmd: [comspec, "/d", "/s", "/c", `"${batchCommandLine(found, rest)}"`], verbatim: true };
+}
+
 export const windows: Platform = {
   isAlive: (pid) => {
     const code = withProcess(pid, PROCESS_QUERY_LIMITED_INFORMATION, (api, handle) => {

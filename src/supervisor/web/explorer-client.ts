@@ -1,3 +1,4 @@
+import { workerUrl } from "../../lib/contracts/worker-url.ts";
 // Types only: the explorer's code (memory's stores) runs in the worker, never on the supervisor's thread.
 import type { Explorer } from "../../memory/explorer.ts";
 import type { ExplorerMethod, ExplorerReply } from "../../memory/explorer-worker.ts";
@@ -24,7 +25,7 @@ export class ExplorerClient implements Async<Explorer> {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(workerUrl());
+    const worker = new Worker(workerUrl("explorer"));
     worker.onmessage = (event: MessageEvent<ExplorerReply>) => {
       const reply = event.data;
       const waiter = this.pending.get(reply.id);
@@ -57,12 +58,3 @@ export class ExplorerClient implements Async<Explorer> {
   }
 }
 
-/**
- * Where the worker's entrypoint is. From source it sits in src/memory/. In the compiled binary (Bun 1.4) every
- * chunk — this code included — sits at the root of the embedded file tree (`/$bunfs/root/`, `B:/~BUN/root/` on
- * Windows) while an extra entrypoint keeps its path under `src/` (build.ts): the same relative URL would miss it.
- */
-function workerUrl(): string {
-  const compiled = import.meta.url.includes("$bunfs") || import.meta.url.includes("~BUN");
-  return new URL(compiled ? "./memory/explorer-worker.ts" : "../../memory/explorer-worker.ts", import.meta.url).href;
-}

@@ -17,17 +17,23 @@ function target(): HostedTarget {
 
 /** A session that answers every sampling request with its own name, and collects its answers by id. */
 class FakeSession implements Client {
-  readonly capabilities = { sampling: {} };
+  constructor(
+    readonly id: string,
+    readonly project = "/p",
+    readonly capabilities: Record<string, unknown> = { sampling: {} },
+  ) {}
   initialized = true;
   readonly answers = new Map<JsonRpcId, JsonRpcMessage>();
   asked = 0;
   child!: SharedChild;
-  constructor(readonly id: string, readonly project = "/p") {}
   send(message: JsonRpcMessage): void {
     if (message.method === "sampling/createMessage" && message.id !== undefined) {
       this.asked++;
-      // The client answers a moment later, as a real one would.
-      setTimeout(() => this.child.fromClient(this, { jsonrpc: "2.0", id: message.id!, result: { role: "assistant", model: this.id, content: { type: "text", text: `answered by ${this.id}` } } }), 1);
+      // The client answers a moment later, as a real one would; an SDK client without sampling says Method not found.
+      const answer: JsonRpcMessage = this.capabilities.sampling
+        ? { jsonrpc: "2.0", id: message.id!, result: { role: "assistant", model: this.id, content: { type: "text", text: `answered by ${this.id}` } } }
+        : { jsonrpc: "2.0", id: message.id!, error: { code: -32601, message: "Method not found" } };
+      setTimeout(() => this.child.fromClient(this, answer), 1);
       return;
     }
     if (message.id !== undefined && message.method === undefined) this.answers.set(message.id!, message);
@@ -67,26 +73,21 @@ describe("SharedChild: server→client requests", () => {
     }
   }, 90_000);
 
-  test("the first question of a server not yet known to ask: with one session waiting it is certain; then sessions take turns", async () => {
+  test("sessions that declared sampling take turns from the start: no question ever finds two sessions waiting", async () => {
     const init = { protocolVersion: "2025-06-18", capabilities: { sampling: {} }, clientInfo: { name: "t", version: "1" } };
-    let learned = 0;
-    const child = new SharedChild(target(), tmpdir(), { initialize: init }, log, { stderr: () => {}, idle: () => {}, sendsRequests: () => false, learnedRequests: () => void learned++ });
+    const child = new SharedChild(target(), tmpdir(), { initialize: init }, log, { stderr: () => {}, idle: () => {}, sendsRequests: () => false });
     const [a, b] = [new FakeSession("A"), new FakeSession("B")];
     try {
       for (const s of [a, b]) {
         s.child = child;
         await child.attach(s);
       }
-      child.fromClient(a, call(1, "A"));
-      await waitFor(() => a.answers.size === 1, 20_000);
-      expect(JSON.stringify(a.answers.get(1))).toContain("answered by A");
-      expect(learned).toBe(1);
-      // Now both at once: B's call waits for A's turn to end, so each question has one possible owner.
-      for (let i = 2; i <= 50; i++) {
+      expect(child.status().takesTurns).toBe(true);
+      for (let i = 1; i <= 50; i++) {
         child.fromClient(a, call(i, "A"));
         child.fromClient(b, call(i, "B"));
       }
-      await waitFor(() => a.answers.size === 50 && b.answers.size === 49, 30_000);
+      await waitFor(() => a.answers.size === 50 && b.answers.size === 50, 30_000);
       for (const answer of a.answers.values()) expect(JSON.stringify(answer)).toContain("answered by A");
       for (const answer of b.answers.values()) expect(JSON.stringify(answer)).toContain("answered by B");
     } finally {
@@ -94,7 +95,17 @@ describe("SharedChild: server→client requests", () => {
     }
   }, 60_000);
 
-  test("a question that comes while two sessions wait is held until only one does, then goes to it", async () => {
+  test("sessions without sampling or elicitation do not take turns", async () => {
+    const init = { protocolVersion: "2025-06-18", capabilities: { roots: {} }, clientInfo: { name: "t", version: "1" } };
+    const child = new SharedChild(target(), tmpdir(), { initialize: init }, log, { stderr: () => {}, idle: () => {} });
+    try {
+      expect(child.status().takesTurns).toBe(false);
+    } finally {
+      child.kill();
+    }
+  }, 10_000);
+
+  test("a question that comes while two sessions wait is held until only one does, then goes to it (a server that asks without sampling declared is answered by its one certain client)", async () => {
     const init = { protocolVersion: "2025-06-18", capabilities: { sampling: {} }, clientInfo: { name: "t", version: "1" } };
     const child = new SharedChild(target(), tmpdir(), { initialize: init }, log, { stderr: () => {}, idle: () => {}, sendsRequests: () => false });
     const [a, b] = [new FakeSession("A"), new FakeSession("B")];
@@ -113,17 +124,17 @@ describe("SharedChild: server→client requests", () => {
     }
   }, 60_000);
 
-  test("a client without sampling is answered as its own client would: Method not found, no session asked", async () => {
+  test("a client without sampling is asked as directly, when it is certain, and answers Method not found itself", async () => {
     const init = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } };
     const child = new SharedChild(target(), tmpdir(), { initialize: init }, log, { stderr: () => {}, idle: () => {} });
-    const a = new FakeSession("A");
+    const a = new FakeSession("A", "/p", {});
     try {
       a.child = child;
       await child.attach(a);
       child.fromClient(a, call(1, "A"));
       await waitFor(() => a.answers.size === 1, 20_000);
       expect(JSON.stringify(a.answers.get(1))).toContain("Method not found");
-      expect(a.asked).toBe(0);
+      expect(a.asked).toBe(1);
     } finally {
       child.kill();
     }

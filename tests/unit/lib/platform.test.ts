@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { connectionsTo, groupHasLiveMember, groupRssBytes, isAlive, leadsGroup, os, resolveCommand, startTicks } from "../../../src/lib/platform/index.ts";
 import { parseNetstatDarwin, parsePsGroups } from "../../../src/lib/platform/darwin.ts";
 import { parseProcNetTcp } from "../../../src/lib/platform/linux.ts";
-import { parseNetstatWindows, resolveCmdShim, resolveWindowsCommand } from "../../../src/lib/platform/windows.ts";
+import { batchCommandLine, parseNetstatWindows, quoteArgument, resolveCmdShim, resolveWindowsCommand, windowsSpawnCommand } from "../../../src/lib/platform/windows.ts";
 
 const FIXTURES = resolve(import.meta.dir, "../../fixtures/windows");
 
@@ -117,6 +117,33 @@ describe("Windows .cmd shims resolved without a shell", () => {
 
   test("the platform module in use is this OS's", () => {
     expect(os).toBeDefined();
+  });
+});
+
+describe("a hosted batch file (npx.cmd) started through cmd.exe with its arguments intact", () => {
+  // Bun refuses to quote `%` or `"` for a batch file, so such a server never started. Each argument is quoted for
+  // the program the shim starts, then escaped for cmd.exe's two parses (the line, then the shim's %*). Run for real
+  // under Wine's cmd.exe by npm run test:windows; here the exact text.
+  test("arguments are quoted for the program, then every cmd.exe special character escaped twice", () => {
+    expect(quoteArgument("plain")).toBe('"plain"');
+    expect(quoteArgument('quote"inside')).toBe('"quote\\"inside"');
+    expect(quoteArgument("trail\\")).toBe('"trail\\\\"');
+    expect(quoteArgument('back\\"q')).toBe('"back\\\\\\"q"');
+    expect(batchCommandLine("C:\\Program Files\\nodejs\\npx.cmd", ["100%", 'quote"inside', "a&b"])).toBe(
+      '"C:\\Program Files\\nodejs\\npx.cmd" ^^^"100^^^%^^^" ^^^"quote\\^^^"inside^^^" ^^^"a^^^&b^^^"',
+    );
+  });
+
+  test("npx on PATH is its .cmd run by cmd.exe, verbatim; an .exe is started as it is; a line break is refused", () => {
+    const which = (name: string) => ({ npx: "C:\\Program Files\\nodejs\\npx.cmd", uvx: "C:\\u\\uvx.exe" })[name] ?? null;
+    const started = windowsSpawnCommand(["npx", "-y", "server", "100%"], which, "C:\\Windows\\system32\\cmd.exe");
+    expect(started).toEqual({
+      cmd: ["C:\\Windows\\system32\\cmd.exe", "/d", "/s", "/c", '""C:\\Program Files\\nodejs\\npx.cmd" ^^^"-y^^^" ^^^"server^^^" ^^^"100^^^%^^^""'],
+      verbatim: true,
+    });
+    expect(windowsSpawnCommand(["uvx", "a b"], which)).toEqual({ cmd: ["uvx", "a b"], verbatim: false });
+    expect(windowsSpawnCommand(["C:\\u\\server.exe", "%x%"], which)).toEqual({ cmd: ["C:\\u\\server.exe", "%x%"], verbatim: false });
+    expect(() => windowsSpawnCommand(["npx", "two\nlines"], which)).toThrow(/line break/);
   });
 });
 
