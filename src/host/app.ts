@@ -402,6 +402,12 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     }
     const answer = await client.answer(() => child.fromClient(client, forwarded));
     child.detach(client);
+    // A server that does not speak the revision refuses its discovery; the client falls back to `initialize`, which
+    // another child serves. This one would only sit idle: it goes now.
+    if (message.method === "server/discover" && client.refused && children.get(key) === child && child.clients.size === 0) {
+      children.delete(key);
+      void child.stop("it does not speak the stateless revision");
+    }
     return answer;
   };
 
@@ -493,9 +499,13 @@ class StatelessClient implements Client {
     });
   }
 
+  /** Its answer was an error. */
+  refused = false;
+
   send(message: JsonRpcMessage): void {
     // Only its answer has somewhere to go: the revision has no stream for anything else of a plain request.
     if (message.method !== undefined || !this.resolve) return;
+    this.refused = "error" in message;
     this.resolve(Response.json(message));
     this.resolve = undefined;
   }

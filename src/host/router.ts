@@ -418,7 +418,8 @@ export class SharedChild {
   fromClient(client: Client, message: JsonRpcMessage): void {
     if (isResponse(message)) return this.answerFromClient(client, message);
     if (!isRequest(message)) return this.notificationFromClient(client, message);
-    if (message.method === "ping") return client.send({ jsonrpc: "2.0", id: message.id, result: {} });
+    // The stateless revision has no ping: its server answers it Method not found, so that one is passed on.
+    if (message.method === "ping" && !this.profile.stateless) return client.send({ jsonrpc: "2.0", id: message.id, result: {} });
     if (this.state !== "running" || !this.child) {
       if (this.state === "failed") return client.send(errorResponse(message.id, UPSTREAM_ERROR, this.failedMessage()));
       this.queued.push({ client, message });

@@ -108,7 +108,10 @@ function record(transport: Transport, into: Recorded[], version: string): Transp
 /** The Node SDK client running `steps`; the same shape of outcome as the Python driver prints. */
 async function runNodeClient(transport: Transport, steps: Step[], version: string, answers = false): Promise<Run> {
   const transcript: Recorded[] = [];
-  const client = new Client({ name: "transparency", version: "1.0.0" }, answers ? { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } } : {});
+  const client = new Client(
+    { name: "transparency", version: "1.0.0" },
+    answers ? { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } } : {},
+  );
   if (answers) {
     client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
       const asked = request.params.messages.map((m) => (m.content as { text?: string }).text ?? "").join(" ");
@@ -185,7 +188,8 @@ async function runCell(sandbox: Sandbox, project: string, server: Server, cell: 
     const direct = server.direct;
     if (cell.client === "python") {
       const flags = cell.answers ? ["--sampling", "--elicitation", "--roots", "file:///r/python"] : [];
-      if (through === "msm") return runPythonClient(sandbox, server.steps, { cwd: project, mode: cell.variant, flags, command: [MSM, "proxy", "--target", server.name] });
+      if (through === "msm")
+        return runPythonClient(sandbox, server.steps, { cwd: project, mode: cell.variant, flags, command: [MSM, "proxy", "--target", server.name] });
       return runPythonClient(sandbox, server.steps, { cwd: project, mode: cell.variant, flags, ...direct });
     }
     let transport: Transport;
@@ -251,9 +255,20 @@ async function startHttpServer(sandbox: Sandbox, framework: "fastmcp" | "sdk"): 
 function makeRepo(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const env = { ...process.env, GIT_AUTHOR_DATE: "2026-01-02T03:04:05Z", GIT_COMMITTER_DATE: "2026-01-02T03:04:05Z", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_DATE: "2026-01-02T03:04:05Z",
+    GIT_COMMITTER_DATE: "2026-01-02T03:04:05Z",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_CONFIG_NOSYSTEM: "1",
+  };
   const git = (...args: string[]) => {
-    const done = Bun.spawnSync(["git", "-c", "user.name=Tess", "-c", "user.email=tess@example.com", "-c", "init.defaultBranch=main", ...args], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+    const done = Bun.spawnSync(["git", "-c", "user.name=Tess", "-c", "user.email=tess@example.com", "-c", "init.defaultBranch=main", ...args], {
+      cwd: dir,
+      env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (done.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${done.stderr.toString()}`);
   };
   git("init", "-q");
@@ -431,7 +446,10 @@ describe.skipIf(Boolean(skip))("the Python SDK pair negotiates 2026-07-28 throug
       const project = sandbox.project("p");
       const direct = await runPythonClient(sandbox, steps, { cwd: project, url });
       expect(direct.protocolVersion).toBe("2026-07-28");
-      for (const args of [["--target", "sdk"], ["--url", url]]) {
+      for (const args of [
+        ["--target", "sdk"],
+        ["--url", url],
+      ]) {
         const through = await runPythonClient(sandbox, steps, { cwd: project, command: [MSM, "proxy", ...args] });
         expect(through.failed).toBeUndefined();
         expect(through.protocolVersion).toBe("2026-07-28");
