@@ -2,29 +2,10 @@
 // and however slowly it reads: the proxy exits only after stdout took every byte. Measured before: a 10 MiB answer
 // arrived ~1.2 MB short under load in 3 of ~8 runs (the exit waited on a FileSink flush that settled early).
 import { describe, expect, test } from "bun:test";
+import { bigAnswerServer, openAndCall } from "../helpers/big-answers.ts";
 import { MSM, Sandbox } from "../helpers/sandbox.ts";
 
 const ANSWER_BYTES = 12 * 1024 * 1024;
-
-/** A plain-JSON MCP endpoint on loopback (port 0) whose tools/call answer is ANSWER_BYTES of text. */
-function bigServer() {
-  const text = "é".repeat(ANSWER_BYTES / 2); // two UTF-8 bytes each: a cut would also show as broken text
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 0,
-    async fetch(request) {
-      if (request.method !== "POST") return new Response(null, { status: 405 });
-      const message = (await request.json()) as { id?: number; method: string };
-      if (message.id === undefined) return new Response(null, { status: 202 });
-      if (message.method === "initialize") {
-        const result = { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "big", version: "1" } };
-        return Response.json({ jsonrpc: "2.0", id: message.id, result });
-      }
-      return Response.json({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text }] } });
-    },
-  });
-}
 
 /** Two busy loops, one per core, for as long as the test runs: CI's machine is not quiet. */
 function busyLoops(): { stop(): void } {
@@ -39,7 +20,8 @@ function busyLoops(): { stop(): void } {
 describe("proxy at stdin EOF", () => {
   test("a 12 MiB answer to a request sent just before stdin closed arrives whole to a slow reader, on a busy machine", async () => {
     const sandbox = new Sandbox();
-    const server = bigServer();
+    // Two UTF-8 bytes a character: a cut would also show as broken text.
+    const server = bigAnswerServer("é".repeat(ANSWER_BYTES / 2));
     const load = busyLoops();
     try {
       for (let run = 0; run < 3; run++) {
@@ -50,14 +32,7 @@ describe("proxy at stdin EOF", () => {
           stderr: "ignore",
         });
         sandbox.track(proxy.pid);
-        const init = {
-          jsonrpc: "2.0",
-          id: 1,
-          method: "initialize",
-          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
-        };
-        proxy.stdin.write(`${JSON.stringify(init)}\n${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
-        proxy.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "big", arguments: {} } })}\n`);
+        openAndCall(proxy, 2, 2);
         await proxy.stdin.end();
         // The editor reads a chunk, then is busy for a while: the pipe stays full most of the time.
         const reader = proxy.stdout.getReader();
@@ -77,7 +52,7 @@ describe("proxy at stdin EOF", () => {
       }
     } finally {
       load.stop();
-      server.stop(true);
+      server.stop();
       await sandbox.cleanup();
     }
   }, 120_000);
