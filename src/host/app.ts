@@ -3,40 +3,20 @@ import { writeFileAtomic } from "../lib/fsutil.ts";
 import { paths } from "../lib/paths.ts";
 import type { ConsolaInstance } from "consola";
 import type { HostStats } from "../lib/host-status.ts";
-import { msmEnv } from "../lib/env.ts";
 import { createBaseApp } from "../lib/http/app.ts";
 import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
-import { LeanHttpTransport, type JsonBody } from "../lib/http/lean-transport.ts";
-import { queueBody, SessionTable, type Expirable } from "../lib/http/sessions.ts";
+import { SessionTable } from "../lib/http/sessions.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { decodeProjectHeader, PROJECT_HEADER, SESSION_ENV_META } from "../lib/http/headers.ts";
-import { MAX_BODY_BYTES } from "../lib/http/serve.ts";
 import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
-import { canonicalJson, SharedChild, type ChildProfile, type Client, type HostedTarget } from "./router.ts";
+import { SharedChild } from "./router.ts";
+import { canonicalJson, type ChildProfile, type Client, type HostedTarget } from "./types.ts";
+import { HostSession, HostTransport, SESSION_QUEUE_BYTES } from "./session.ts";
+import { STATELESS_REVISION, StatelessClient } from "./stateless.ts";
 
 /** Quiet time after which the host runs a full garbage collection. */
 export const IDLE_GC_MS = 1_000;
-
-/**
- * Most bytes a session may leave untaken (a client that stopped reading its streams) before it is cut off, so one
- * stalled session can neither grow the host without bound nor hold anything up for the others.
- * MSM_SESSION_QUEUE_BYTES overrides.
- */
-export const SESSION_QUEUE_BYTES = msmEnv().sessionQueueBytes ?? MAX_BODY_BYTES;
-
-/** A JSON answer larger than this is handed to the server a slice at a time, so what its client leaves unread is measured. */
-const JSON_SLICE_BYTES = 64 * 1024;
-const encoder = new TextEncoder();
-
-/** The lean transport (a call that streams nothing is answered as one JSON body), its JSON answers metered by the session. */
-class HostTransport extends LeanHttpTransport {
-  meter: (text: string) => JsonBody = (text) => text;
-
-  protected override jsonBody(text: string): JsonBody {
-    return this.meter(text);
-  }
-}
 
 export interface HostAppOptions {
   log: ConsolaInstance;
@@ -44,146 +24,6 @@ export interface HostAppOptions {
   stderr: (project: string | undefined, line: string) => void;
   /** Where the running children's pids are kept for the next host (no orphans after a host crash). */
   record?: ChildRecord;
-}
-
-/**
- * One MCP session at the host per editor session (never one shared server object whose handlers the newest session
- * overwrites). The SDK transport is only the wire — POST/GET/DELETE, SSE streams, session ids; every message goes
- * to the router of the session's child.
- */
-class HostSession implements Client, Expirable {
-  id = "";
-  project = "";
-  capabilities: Record<string, unknown> = {};
-  initialized = false;
-  child: SharedChild | undefined;
-  /** Its child's key and profile before roots are known (a session with other roots moves to a child of its own). */
-  key: string | undefined;
-  profile: ChildProfile | undefined;
-  /** Messages that wait while msm finds out which child the session belongs to (its roots). */
-  waiting: JsonRpcMessage[] | undefined;
-  closed = false;
-  private queuedBytes = 0;
-  private readonly aborts = new Set<(reason: string) => void>();
-
-  constructor(
-    readonly transport: HostTransport,
-    private readonly log: ConsolaInstance,
-    private readonly overflow: (session: HostSession) => void,
-  ) {
-    transport.meter = (text) => this.jsonBody(text);
-  }
-
-  send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void {
-    if (this.closed) return;
-    // Without an event store the SDK writes synchronously, so messages keep their order; a stream that is gone
-    // (its client went away) rejects, and the message has nowhere to go.
-    this.transport.send(message as never, relatedRequestId !== undefined ? { relatedRequestId } : undefined).catch((error: Error) => {
-      this.log.debug(`session ${this.id}: ${error.message}`);
-      // An answer that cannot be written (nested deeper than JSON.stringify goes): its request still gets an answer.
-      if (error instanceof RangeError && message.method === undefined && message.id !== undefined && message.id !== null) {
-        this.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: the server's answer could not be passed on (${error.message})`), relatedRequestId);
-      }
-    });
-  }
-
-  sendAnswerText(id: JsonRpcId, text: string): void {
-    if (this.closed) return;
-    // Held as one JSON body or an open event stream: the text goes as it is. Anywhere else (the SDK's own path,
-    // a request that asked for progress), parsed and sent the usual way.
-    if (this.transport.answerText(id as never, text)) return;
-    let parsed: JsonRpcMessage;
-    try {
-      parsed = JSON.parse(text) as JsonRpcMessage;
-    } catch (error) {
-      parsed = errorResponse(id, UPSTREAM_ERROR, `msm: the server's answer could not be read (${(error as Error).message})`);
-    }
-    this.send(parsed);
-  }
-
-  /** Measures what this session's client has not taken yet; too much cuts it off. */
-  watch(response: Response, streamDone: () => void): Response {
-    if (!(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
-      streamDone();
-      return response;
-    }
-    let abort: (reason: string) => void = () => {};
-    const queued = queueBody(response, {
-      queued: (delta) => this.queue(delta),
-      end: () => {
-        this.aborts.delete(abort);
-        streamDone();
-      },
-    });
-    abort = queued.abort;
-    this.aborts.add(abort);
-    return queued.response;
-  }
-
-  /**
-   * The body of an answer that goes out as JSON, counted against the same bound as the event streams. A small one goes
-   * as it is: the server takes it whole at once, as it takes an event stream's chunk. A large one is handed over a
-   * slice at a time as the client reads, so what it leaves unread stays here, measured, not in the server's buffers.
-   */
-  private jsonBody(text: string): JsonBody {
-    if (text.length <= JSON_SLICE_BYTES) return text;
-    const bytes = encoder.encode(text);
-    let offset = 0;
-    let done = false;
-    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      this.aborts.delete(abort);
-      this.queue(offset - bytes.byteLength);
-    };
-    // Ended, not errored (see queueBody): the client finds the answer cut short and reports it.
-    const abort = (_reason: string) => {
-      finish();
-      try {
-        controller?.close();
-      } catch {}
-    };
-    const body = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => {
-          controller = c;
-        },
-        pull: (c) => {
-          if (done) return;
-          const end = Math.min(offset + JSON_SLICE_BYTES, bytes.byteLength);
-          const slice = bytes.subarray(offset, end);
-          offset = end;
-          this.queue(-slice.byteLength);
-          c.enqueue(slice);
-          if (offset < bytes.byteLength) return;
-          finish();
-          c.close();
-        },
-        cancel: finish,
-      },
-      { highWaterMark: 0 },
-    );
-    this.aborts.add(abort);
-    this.queue(bytes.byteLength);
-    return body;
-  }
-
-  private queue(delta: number): void {
-    this.queuedBytes += delta;
-    if (this.queuedBytes > SESSION_QUEUE_BYTES && !this.closed) this.overflow(this);
-  }
-
-  close(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    // A probe (`claude mcp list`, a health check) that never initialized is not news.
-    if (this.id) this.log.info(`session ${this.id} closed: ${reason}`);
-    else this.log.debug(`a request without a session ended: ${reason}`);
-    this.child?.detach(this);
-    for (const abort of [...this.aborts]) abort(reason);
-    void this.transport.close().catch(() => {});
-  }
 }
 
 /**
@@ -478,40 +318,4 @@ export function withoutSessionEnv(params: Record<string, unknown>): { params: Re
   if (given && typeof given === "object") for (const [k, v] of Object.entries(given)) if (typeof v === "string") env[k] = v;
   const { _meta, ...others } = params;
   return { params: Object.keys(rest).length ? { ...others, _meta: rest } : others, env };
-}
-
-/** The first revision without `initialize` or sessions. */
-const STATELESS_REVISION = "2026-07-28";
-
-/** One stateless request's stand-in for a session: what the child answers becomes the HTTP answer. */
-class StatelessClient implements Client {
-  readonly id = "stateless";
-  project = "";
-  readonly initialized = true;
-  private resolve: ((response: Response) => void) | undefined;
-
-  constructor(readonly capabilities: Record<string, unknown>) {}
-
-  answer(send: () => void): Promise<Response> {
-    return new Promise((resolve) => {
-      this.resolve = resolve;
-      send();
-    });
-  }
-
-  /** Its answer was an error. */
-  refused = false;
-
-  send(message: JsonRpcMessage): void {
-    // Only its answer has somewhere to go: the revision has no stream for anything else of a plain request.
-    if (message.method !== undefined || !this.resolve) return;
-    this.refused = "error" in message;
-    this.resolve(Response.json(message));
-    this.resolve = undefined;
-  }
-
-  sendAnswerText(_id: JsonRpcId, text: string): void {
-    this.resolve?.(new Response(text, { headers: { "content-type": "application/json" } }));
-    this.resolve = undefined;
-  }
 }

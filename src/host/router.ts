@@ -1,31 +1,15 @@
 import type { ConsolaInstance } from "consola";
 import { withoutMsmMarkers } from "../lib/base-env.ts";
-import type { ResolvedTarget } from "../lib/config.ts";
 import { formatMinutes } from "../lib/format.ts";
 import { RestartPolicy } from "../lib/restart-policy.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
+import { canonicalJson, type ChildProfile, type Client, type HostedTarget } from "./types.ts";
 import { errorResponse, isRequest, isResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { userHome } from "../lib/paths.ts";
 import { fillProject } from "../lib/placeholders.ts";
 import { groupRssBytes } from "../lib/proc.ts";
 import { StdioChild } from "./child.ts";
 import { Mux, Subscriptions } from "./mux.ts";
-
-export type HostedTarget = Extract<ResolvedTarget, { kind: "hosted" }>;
-
-/** A session at the host, as the router sees it. */
-export interface Client {
-  readonly id: string;
-  readonly project: string;
-  /** The capabilities it declared in its `initialize`. */
-  readonly capabilities: Record<string, unknown>;
-  /** It has sent `notifications/initialized`. */
-  readonly initialized: boolean;
-  /** Sends a message to the session; `relatedRequestId` puts it on the stream of that request of the session. */
-  send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
-  /** Sends an answer already written as JSON text (a large one, passed on as the server wrote it). */
-  sendAnswerText?(id: JsonRpcId, text: string): void;
-}
 
 /** A child that ran this long is stable again: its next crash starts the backoff from the beginning. */
 export const CHILD_STABLE_MS = 60_000;
@@ -53,38 +37,6 @@ export const ROOTS_PROBE_MS = 10_000;
 /** Error a client without a handler answers (the SDKs' own "Method not found"). */
 const METHOD_NOT_FOUND = -32601;
 const PROBE_PREFIX = "msm-roots-";
-
-/**
- * What the sessions sharing one child have in common, so the child sees exactly what each of them would have shown
- * it directly: the same `initialize` (protocol version, capabilities, client info) and, for a project or a session,
- * the environment of the session that started it.
- */
-export interface ChildProfile {
-  /** The initialize params the child is sent (the first session's, msm's own metadata removed). */
-  initialize: Record<string, unknown>;
-  /** The environment of the session that starts the child; undefined: the host's base set (`share: global`). */
-  env?: Record<string, string>;
-  /** A `roots/list` answer its first session already gave msm: the child's own first ask is answered with it. */
-  roots?: unknown;
-  /**
-   * The 2026-07-28 revision: no `initialize` and no session — every request carries its version, client info and
-   * capabilities, and the server asks nothing of the client (it answers `input_required` instead). The child is
-   * started and spoken to request by request.
-   */
-  stateless?: boolean;
-}
-
-/** Keys in a stable order, so two equal capability objects give one string. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.keys(value as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
 
 type State = ChildStatus["state"];
 

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConsola } from "consola";
 import type { JsonRpcId, JsonRpcMessage } from "../../../src/lib/jsonrpc/messages.ts";
-import { SharedChild, type Client, type HostedTarget } from "../../../src/host/router.ts";
+import { SharedChild } from "../../../src/host/router.ts";
+import type { Client, HostedTarget } from "../../../src/host/types.ts";
 
 const ASKING = join(import.meta.dir, "../../fixtures/asking-server.ts");
 const log = createConsola({ level: -999 });
