@@ -143,8 +143,18 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
       ]);
     }
     out.push(table(childRows));
+    // Sessions that would show the server different things (protocol version, capabilities, roots) get children of
+    // their own: where a project has several, say how they differ; and which children's sessions take turns.
+    const perProject = new Map<string | null, number>();
+    for (const child of t.children) perProject.set(child.project, (perProject.get(child.project) ?? 0) + 1);
     for (const child of t.children) {
       const name = child.project ? tilde(child.project) : "(global)";
+      const why = [
+        (perProject.get(child.project) ?? 0) > 1 ? child.variant : undefined,
+        child.takesTurns ? "its sessions take turns (the server may ask them questions)" : undefined,
+      ];
+      const said = why.filter(Boolean).join("; ");
+      if (said) out.push(...wrap(c(`  ${name}: ${said}`, "dim"), width, "    "));
       if (child.state === "failed" || child.note)
         out.push(...wrap(`  ${name}: ${child.state === "failed" ? c(child.note ?? "failed", "red") : child.note}`, width, "    "));
       for (const line of child.lastStderr) out.push(c(truncate(`    │ ${line}`, width), "dim"));

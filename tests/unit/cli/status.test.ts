@@ -63,3 +63,31 @@ describe("msm status fits 80 columns", () => {
     expect(text).toContain("supervisor not running");
   }, 10_000);
 });
+
+describe("msm status and hosted children", () => {
+  test("a project with several children says how their sessions differ; children whose sessions take turns say so", () => {
+    const child = (variant: string, takesTurns: boolean) => ({
+      project: "/home/me/code/app",
+      share: "project" as const,
+      state: "running" as const,
+      pid: 10,
+      uptimeSeconds: 5,
+      restarts: 0,
+      sessions: 1,
+      rssBytes: 1024 * 1024,
+      note: null,
+      lastStderr: [],
+      variant,
+      takesTurns,
+    });
+    const hosted = target("fs", {
+      kind: "hosted",
+      children: [child("protocol 2025-11-25; client elicitation, roots", true), child("protocol 2024-11-05; client without capabilities", false)],
+    });
+    const text = renderStatus({ ...report, targets: [hosted] }, false);
+    // Read as running text: the lines wrap at 80 columns.
+    expect(text.replace(/\s+/g, " ")).toContain("protocol 2025-11-25; client elicitation, roots; its sessions take turns");
+    expect(text).toContain("protocol 2024-11-05; client without capabilities");
+    for (const line of text.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+  }, 10_000);
+});
