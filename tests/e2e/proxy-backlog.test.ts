@@ -4,17 +4,11 @@
 // long as it lived.
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { constants, openSync, readFileSync } from "node:fs";
+import { constants, openSync } from "node:fs";
 import { join } from "node:path";
 import { bigAnswerServer, openAndCall } from "../helpers/big-answers.ts";
+import { rssBytes } from "../../src/lib/proc.ts";
 import { MSM, Sandbox, waitFor } from "../helpers/sandbox.ts";
-
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("VmRSS:"))!;
-  return Number(line.split(/\s+/)[1]) / 1024;
-}
 
 describe("proxy: an editor that stops reading", () => {
   test("10 answers of 20 MB never read: once nothing has been taken for 10 s the proxy ends, saying why", async () => {
@@ -31,7 +25,7 @@ describe("proxy: an editor that stops reading", () => {
       await proxy.stdin.flush();
       await waitFor(() => server.answered() === 10, 60_000, "the server answered every call");
       const stalledAt = Date.now();
-      const held = rssMb(proxy.pid);
+      const held = (rssBytes(proxy.pid) ?? 0) / 1024 / 1024;
       // Nothing is taken: within the stall time (and a margin for a busy machine) the proxy has ended.
       expect(await Promise.race([proxy.exited.then(() => true), Bun.sleep(40_000).then(() => false)])).toBe(true);
       console.log(`proxy RSS with 10 × 20 MB answers unread: ${held.toFixed(0)} MB; it ended ${((Date.now() - stalledAt) / 1000).toFixed(1)} s after`);
