@@ -11,7 +11,8 @@ import { decodeProjectHeader, PROJECT_HEADER, SESSION_ENV_META } from "../lib/ht
 import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
 import { SharedChild } from "./router.ts";
-import { canonicalJson, type ChildProfile, type Client, type HostedTarget } from "./types.ts";
+import { canonicalJson } from "../lib/canonical-json.ts";
+import { type ChildProfile, type Client, type HostedTarget } from "./types.ts";
 import { HostSession, HostTransport, SESSION_QUEUE_BYTES } from "./session.ts";
 import { STATELESS_REVISION, StatelessClient } from "./stateless.ts";
 
