@@ -67,6 +67,11 @@ export const ExternalTargetSchema = z.strictObject({
    * `npx -y` / `uvx` run downloads before it serves. Sessions wait this long too.
    */
   startTimeoutSeconds: z.optional(z.number().check(z.positive())),
+  /**
+   * Answer sessions' `initialize` and list requests from the discovery cache, starting the server on the first real
+   * call (default: true once the cache has an entry; false: always start it for a session).
+   */
+  lazy: z.optional(z.boolean()),
 });
 
 /** How many sessions share one child of a hosted stdio server. */
@@ -93,6 +98,11 @@ export const HostedTargetSchema = z.strictObject({
   childIdleMinutes: MinutesSchema,
   daemonIdleMinutes: DaemonIdleSchema,
   idleMinutes: LegacyIdleSchema,
+  /**
+   * Answer sessions' `initialize` and list requests from the discovery cache, starting the server on the first real
+   * call (default: true once the cache has an entry; false: always start it for a session).
+   */
+  lazy: z.optional(z.boolean()),
 });
 
 /**
@@ -138,6 +148,11 @@ export const RemoteTargetSchema = z.strictObject({
   port: z.optional(PortSchema),
   daemonIdleMinutes: DaemonIdleSchema,
   idleMinutes: LegacyIdleSchema,
+  /**
+   * Answer sessions' `initialize` and list requests from the discovery cache, starting the server on the first real
+   * call (default: true once the cache has an entry; false: always start it for a session).
+   */
+  lazy: z.optional(z.boolean()),
 });
 
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
