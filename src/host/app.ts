@@ -12,7 +12,7 @@ import { projectProblem } from "../lib/trust.ts";
 import type { ChildRecord } from "./leftovers.ts";
 import { SharedChild } from "./router.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
-import { type ChildProfile, type Client, type HostedTarget } from "./types.ts";
+import type { ChildProfile, Client, HostedTarget } from "./types.ts";
 import { HostSession, HostTransport, SESSION_QUEUE_BYTES } from "./session.ts";
 import { STATELESS_REVISION, StatelessClient } from "./stateless.ts";
 

@@ -4,7 +4,7 @@ import { formatMinutes } from "../lib/format.ts";
 import { RestartPolicy } from "../lib/restart-policy.ts";
 import type { ChildStatus } from "../lib/host-status.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
-import { type ChildProfile, type Client, type HostedTarget } from "./types.ts";
+import type { ChildProfile, Client, HostedTarget } from "./types.ts";
 import { errorResponse, isRequest, isResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { userHome } from "../lib/paths.ts";
 import { fillProject } from "../lib/placeholders.ts";
