@@ -15,6 +15,7 @@
  * | MSM_LOGIN_WAIT_MS | how long a remote target's first session waits for a browser login (default 120000) |
  * | MSM_SESSION_IDLE_MS | a daemon closes a session idle this long (default 600000) |
  * | MSM_SESSION_QUEUE_BYTES | a hosted server's per-session output queue (default: the 16 MiB message limit) |
+ * | MSM_DISCOVERY | `live`: a proxy never answers from the discovery cache, only fills it (`msm refresh` sets it) |
  *
  * Build and install variables (MSM_VERSION for build.ts, MSM_INSTALL_DIR and MSM_INSTALL_BASE_URL for the install
  * scripts) are not read by msm itself.
@@ -33,6 +34,8 @@ export interface MsmEnv {
   loginWaitMs: number | undefined;
   sessionIdleMs: number | undefined;
   sessionQueueBytes: number | undefined;
+  /** The proxy asks the server even when the discovery cache could answer. */
+  discoveryLive: boolean;
 }
 
 /** A non-empty (after trimming) value, untrimmed. */
@@ -58,6 +61,7 @@ export function readEnv(vars: Vars = process.env): MsmEnv {
     projectDir: text(vars.MSM_PROJECT_DIR),
     memoryDatabaseUrl: text(vars.MSM_MEMORY_DATABASE_URL)?.trim(),
     debug: Boolean(vars.MSM_DEBUG),
+    discoveryLive: text(vars.MSM_DISCOVERY)?.trim() === "live",
     detached: vars.MSM_DETACHED === "1",
     backoffMs: steps(vars.MSM_BACKOFF_MS),
     eofGraceMs: number(vars.MSM_EOF_GRACE_MS),

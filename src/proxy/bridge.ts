@@ -37,6 +37,13 @@ export interface BridgeOptions {
    * per session, not in this process without limit.
    */
   room?: () => Promise<void> | undefined;
+  /**
+   * A session the editor already initialized elsewhere (the discovery cache answered it): the bridge starts as if
+   * the server had gone away, replaying this initialize (answer swallowed) and notifications/initialized.
+   */
+  resume?: { initialize: JsonRpcMessage; initialized?: JsonRpcMessage };
+  /** Each replayed initialize's answer from the server (the editor never sees it). */
+  onReplayAnswer?: (answer: JsonRpcMessage) => void;
 }
 
 export interface CloseOptions {
@@ -102,6 +109,7 @@ export abstract class Bridge {
   private recoveringFor: ConnectReason = "request";
   private idleWaiters: (() => void)[] = [];
   private replayCount = 0;
+  private replayedId: JsonRpcId | undefined;
   protected closing = false;
   protected readonly fetch: typeof fetch;
   protected readonly log: Log;
@@ -111,6 +119,10 @@ export abstract class Bridge {
     this.fetch = options.fetch ?? fetch;
     this.log = options.log;
     this.recoverTimeoutMs = options.recoverTimeoutMs ?? RECOVER_TIMEOUT_MS;
+    if (options.resume) {
+      this.established = this.initializeMessage = options.resume.initialize;
+      this.initializedMessage = options.resume.initialized;
+    }
     // Connecting starts at once, while the editor is still writing its initialize.
     this.barrier = this.recover(0).catch((error) => this.log.warn(`cannot reach the MCP server yet: ${errorText(error)}`));
   }
@@ -138,6 +150,19 @@ export abstract class Bridge {
       return;
     }
     void this.forward(message, false).catch((error) => this.fail(message, `msm: ${errorText(error)}`));
+  }
+
+  /**
+   * A request of msm's own on the editor's session (the discovery cache comparing lists): sent like the editor's,
+   * answered here, never to the editor; a failure is an error answer.
+   */
+  request(method: string, params?: Record<string, unknown>): Promise<JsonRpcMessage> {
+    const id = `msm-${++this.replayCount}`;
+    const message: JsonRpcMessage = { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) };
+    const answer = new Promise<JsonRpcMessage>((resolve) => this.replays.set(id, resolve));
+    this.pending.set(id, {});
+    void this.forward(message, false).catch((error) => this.fail(message, `msm: ${errorText(error)}`));
+    return answer;
   }
 
   /** The HTTP body for a message: the editor's text when it came as one line, else its serialisation. */
@@ -298,6 +323,7 @@ export abstract class Bridge {
   /** The editor's initialize under a fresh id, and a promise of the server's answer (which the editor never sees). */
   protected replayInitialize(): { message: JsonRpcMessage; answer: Promise<JsonRpcMessage> } {
     const id = `msm-replay-${++this.replayCount}`;
+    this.replayedId = id;
     const message = { ...this.established!, id };
     const answer = new Promise<JsonRpcMessage>((resolve) => this.replays.set(id, resolve));
     return { message, answer };
@@ -329,6 +355,8 @@ export abstract class Bridge {
       const replay = this.replays.get(message.id);
       if (replay) {
         this.replays.delete(message.id);
+        this.settle(message.id);
+        if (message.id === this.replayedId) this.options.onReplayAnswer?.(message);
         replay(message);
         return;
       }
@@ -369,6 +397,12 @@ export abstract class Bridge {
     if (!entry) return;
     if (entry.sentIn !== undefined) this.answered.add(id);
     this.settle(id);
+    const own = this.replays.get(id);
+    if (own) {
+      this.replays.delete(id);
+      own(errorResponse(id, UPSTREAM_ERROR, text));
+      return;
+    }
     this.options.write(errorResponse(id, UPSTREAM_ERROR, text));
   }
 

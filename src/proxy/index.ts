@@ -17,6 +17,9 @@ import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
 import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
+import { DiscoverySession, type Session } from "./discovery.ts";
+import { cacheSummary } from "../lib/discovery-cache.ts";
+import { rawTargetEntry } from "../lib/raw-config.ts";
 import { parseHeaders, type Upstream } from "./upstream.ts";
 
 /**
@@ -231,9 +234,12 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   };
 
   const project = resolveProject(options.project);
-  const { transport, connect } = await upstreamOf(options, project, log);
-  const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom() });
-  log.debug(`session for ${project ?? "no project"} (${transport})`);
+  const open = async (toEditor: BridgeOptions["write"], extra: Partial<BridgeOptions> = {}) => {
+    const { transport, connect } = await upstreamOf(options, project, log);
+    log.debug(`session for ${project ?? "no project"} (${transport})`);
+    return createBridge(transport, { connect, write: toEditor, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom(), ...extra });
+  };
+  const session: Session = discoverySession(options, project, open, write, log) ?? (await open(write));
 
   if (options.signals) {
     // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.
@@ -242,7 +248,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     const stop = (code: number) => {
       // Whatever happens, be gone before the editor's SIGKILL: the DELETE is a courtesy with a short leash.
       setTimeout(() => process.exit(code), SIGNAL_EXIT_MS).unref?.();
-      void bridge.close({ graceMs: 0, deleteTimeoutMs: SIGNAL_DELETE_MS }).finally(() => process.exit(code));
+      void session.close({ graceMs: 0, deleteTimeoutMs: SIGNAL_DELETE_MS }).finally(() => process.exit(code));
     };
     process.on("SIGTERM", () => stop(143));
     process.on("SIGHUP", () => stop(129));
@@ -278,11 +284,40 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     if (line.text.trim() === "") continue;
     const { messages, errors, raw } = parseLine(line.text);
     for (const error of errors) write(error);
-    for (const message of messages) bridge.send(message, raw);
+    for (const message of messages) session.send(message, raw);
   }
   const graceMs = options.eofGraceMs ?? msmEnv().eofGraceMs ?? EOF_GRACE_MS;
-  await bridge.close({ graceMs });
+  await session.close({ graceMs });
   return 0;
+}
+
+/**
+ * A configured target's session goes through the discovery cache (docs/hosted.md "Servers cost nothing until
+ * used"); the built-in memory server (one daemon for every project, nothing to save) and `--url` sessions do not.
+ */
+function discoverySession(
+  options: ProxyOptions,
+  project: string | undefined,
+  open: (toEditor: BridgeOptions["write"], extra?: Partial<BridgeOptions>) => Promise<Bridge>,
+  write: BridgeOptions["write"],
+  log: Log,
+): Session | undefined {
+  const name = options.target;
+  if (!name || options.url || name === "memory") return undefined;
+  const entry = rawTargetEntry(name);
+  if (!entry || (typeof entry.command !== "string" && typeof entry.url !== "string")) return undefined;
+  const answerFromCache = entry.lazy !== false && !msmEnv().discoveryLive;
+  return new DiscoverySession({
+    target: name,
+    entry,
+    project,
+    answerFromCache,
+    secret: loadToken,
+    openBridge: (toEditor, extra) => open(toEditor, extra),
+    connectEarly: !answerFromCache || cacheSummary(name).entries === 0,
+    write,
+    log,
+  });
 }
 
 /** The error answer for a line the proxy could not read: too large (-32600) or not UTF-8 (-32700). */

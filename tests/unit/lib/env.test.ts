@@ -7,6 +7,7 @@ test("every MSM_* variable parses in one place; what does not parse counts as un
     projectDir: undefined,
     memoryDatabaseUrl: undefined,
     debug: false,
+    discoveryLive: false,
     detached: false,
     backoffMs: undefined,
     eofGraceMs: undefined,
@@ -25,12 +26,14 @@ test("every MSM_* variable parses in one place; what does not parse counts as un
     MSM_LOGIN_WAIT_MS: "300",
     MSM_SESSION_IDLE_MS: "2500",
     MSM_SESSION_QUEUE_BYTES: "65536",
+    MSM_DISCOVERY: "live",
   });
   expect(parsed).toEqual({
     home: "/tmp/h",
     projectDir: "/p",
     memoryDatabaseUrl: "postgres://u@h/d",
     debug: true,
+    discoveryLive: true,
     detached: true,
     backoffMs: [1, 2, 3],
     eofGraceMs: 0,
