@@ -261,7 +261,9 @@ export class DiscoverySession implements Session {
     if (canonicalJson(result) === canonicalJson(this.record.initializeResult)) return;
     const was = (this.record.initializeResult as { serverInfo?: { version?: unknown } }).serverInfo?.version;
     const now = (result as { serverInfo?: { version?: unknown } }).serverInfo?.version;
-    this.options.log.info(`the server answers initialize differently from the cache (version ${String(was)} → ${String(now)}); later sessions get the new answer`);
+    this.options.log.info(
+      `the server answers initialize differently from the cache (version ${String(was)} → ${String(now)}); later sessions get the new answer`,
+    );
     this.record.initializeResult = result as Record<string, unknown>;
     this.record.startupNotes = [];
     this.scheduleWrite();
