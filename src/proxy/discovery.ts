@@ -38,6 +38,12 @@ export interface DiscoveryOptions {
   log: Log;
 }
 
+/**
+ * How long after a cached session's bridge opened the server's repeat of its startup notes is not passed on again. A real
+ * change in that time is still announced: the lists are compared once the server is up.
+ */
+const SUPPRESS_MS = 5_000;
+
 /** How long after a burst of answers the entry is written (one write per burst, never per page). */
 const WRITE_DELAY_MS = 50;
 
@@ -68,7 +74,7 @@ export class DiscoverySession implements Session {
   private readonly listIds = new Map<JsonRpcId, { method: ListMethod; cursor: string }>();
   /** Notifications after `initialized`, until the server's next answer, are its startup notes. */
   private capturing = false;
-  /** Startup notes the cache already gave this session: the same notes from the server now are not repeated. */
+  /** Startup notes the cache already gave this session: the same notes from the server now are not repeated (each once). */
   private suppress: string[] = [];
   private writeTimer: Timer | undefined;
   private closed = false;
@@ -146,6 +152,8 @@ export class DiscoverySession implements Session {
     if (from && this.initialize) {
       this.cached = undefined;
       this.unwatch();
+      // The host replays them to a session joining a running child, or the new child says them again, on the
+      // event stream: not ordered against the first call's answer, so they are matched for a while, not until it.
       this.suppress = from.startupNotes.map((note) => canonicalJson(note));
       this.record = structuredClone(from);
       extra = {
@@ -157,7 +165,10 @@ export class DiscoverySession implements Session {
       (bridge) => {
         this.bridge = bridge;
         for (const { message, raw } of this.queue.splice(0)) bridge.send(message, raw);
-        if (from) void this.verify(from, bridge);
+        if (from) {
+          setTimeout(() => (this.suppress = []), SUPPRESS_MS).unref?.();
+          void this.verify(from, bridge);
+        }
         return bridge;
       },
       (error: unknown) => {
@@ -209,7 +220,6 @@ export class DiscoverySession implements Session {
       return true;
     }
     this.capturing = false;
-    this.suppress = [];
     const id = message.id as JsonRpcId;
     const result = (message as { result?: unknown }).result;
     if (id === this.initializeId) {
