@@ -16,6 +16,7 @@ const commands = {
   status: () => import("./commands/status.ts").then((m) => m.default),
   stop: () => import("./commands/stop.ts").then((m) => m.default),
   restart: () => import("./commands/restart.ts").then((m) => m.default),
+  refresh: () => import("./commands/refresh.ts").then((m) => m.default),
   "upgrade-daemons": () => import("./commands/upgrade-daemons.ts").then((m) => m.default),
   service: () => import("./commands/service.ts").then((m) => m.default),
   logs: () => import("./commands/logs.ts").then((m) => m.default),

@@ -32,8 +32,6 @@ export interface DiscoveryOptions {
   secret: () => string;
   /** Opens the bridge to the server; its answers must reach `write` (which this session wraps). */
   openBridge: (write: BridgeOptions["write"], extra: Pick<BridgeOptions, "resume" | "onReplayAnswer">) => Promise<Bridge>;
-  /** Connect at once, while the editor writes its initialize (no cache entry of this target can answer). */
-  connectEarly: boolean;
   write: BridgeOptions["write"];
   log: Log;
 }
@@ -79,8 +77,17 @@ export class DiscoverySession implements Session {
   private writeTimer: Timer | undefined;
   private closed = false;
 
-  constructor(private readonly options: DiscoveryOptions) {
-    if (options.connectEarly) this.goLive();
+  private openError: unknown;
+
+  constructor(private readonly options: DiscoveryOptions) {}
+
+  /**
+   * Connects now, as a session without the cache always did (while the editor writes its initialize); a server that
+   * cannot even be looked for (a broken config entry) is an error here, so the proxy exits saying why.
+   */
+  async connect(): Promise<void> {
+    this.goLive();
+    if (!(await this.opening)) throw this.openError;
   }
 
   send(message: JsonRpcMessage, raw?: string): void {
@@ -172,6 +179,7 @@ export class DiscoverySession implements Session {
         return bridge;
       },
       (error: unknown) => {
+        this.openError = error;
         // The server cannot even be looked for (config unreadable, say): every waiting request is told why.
         const text = error instanceof Error ? error.message : String(error);
         this.options.log.warn(text);

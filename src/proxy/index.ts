@@ -15,6 +15,8 @@ import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR,
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
+
+export { resolveProject } from "./project.ts";
 import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
 import { DiscoverySession, type Session } from "./discovery.ts";
@@ -239,7 +241,10 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     log.debug(`session for ${project ?? "no project"} (${transport})`);
     return createBridge(transport, { connect, write: toEditor, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom(), ...extra });
   };
-  const session: Session = discoverySession(options, project, open, write, log) ?? (await open(write));
+  const discovery = discoverySession(options, project, open, write, log);
+  // No cache entry of this target can answer: connect at once, while the editor is still writing its initialize.
+  if (discovery && (!discovery.answerFromCache || cacheSummary(options.target!).entries === 0)) await discovery.session.connect();
+  const session: Session = discovery?.session ?? (await open(write));
 
   if (options.signals) {
     // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.
@@ -301,23 +306,23 @@ function discoverySession(
   open: (toEditor: BridgeOptions["write"], extra?: Partial<BridgeOptions>) => Promise<Bridge>,
   write: BridgeOptions["write"],
   log: Log,
-): Session | undefined {
+): { session: DiscoverySession; answerFromCache: boolean } | undefined {
   const name = options.target;
   if (!name || options.url || name === "memory") return undefined;
   const entry = rawTargetEntry(name);
   if (!entry || (typeof entry.command !== "string" && typeof entry.url !== "string")) return undefined;
   const answerFromCache = entry.lazy !== false && !msmEnv().discoveryLive;
-  return new DiscoverySession({
+  const session = new DiscoverySession({
     target: name,
     entry,
     project,
     answerFromCache,
     secret: loadToken,
     openBridge: (toEditor, extra) => open(toEditor, extra),
-    connectEarly: !answerFromCache || cacheSummary(name).entries === 0,
     write,
     log,
   });
+  return { session, answerFromCache };
 }
 
 /** The error answer for a line the proxy could not read: too large (-32600) or not UTF-8 (-32700). */

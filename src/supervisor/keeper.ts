@@ -16,6 +16,7 @@ import { RestartPolicy, backoffSteps } from "../lib/restart-policy.ts";
 import { skewNote } from "../lib/skew.ts";
 import { launch, note, StartFailed } from "./launch.ts";
 import { daemonRss, targetRow } from "./status.ts";
+import { cacheSummary } from "../lib/discovery-cache.ts";
 
 /** The restart policy's waits (lib/restart-policy.ts; MSM_BACKOFF_MS replaces them), as read when this loaded. */
 export const BACKOFF_MS = backoffSteps();
@@ -370,6 +371,7 @@ export class Keeper {
       rssBytes: lock ? daemonRss(lock) : null,
       note: silent !== undefined ? `not answering its health check for ${silent} s (replaced after ${HANG_MS / 1000} s)` : this.note,
       lastLog: this.state === "failed" ? this.lastLog : [],
+      cache: cacheSummary(this.target.name),
     });
   }
 

@@ -16,6 +16,7 @@ import { msmHome } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
 import { groupRssBytes, rssBytes } from "../lib/proc.ts";
 import { loadToken } from "../lib/token.ts";
+import { cacheSummary } from "../lib/discovery-cache.ts";
 
 /** What is known about one target at one moment. */
 export interface RowFacts {
@@ -32,6 +33,8 @@ export interface RowFacts {
   rssBytes?: number | null;
   note?: string | null;
   lastLog?: string[];
+  /** The discovery cache's summary (lib/discovery-cache.ts cacheSummary). */
+  cache?: { entries: number; updatedAt?: number };
 }
 
 /** One row of the report. Pure: the same facts and clock give the same row. */
@@ -41,10 +44,13 @@ export function targetRow(facts: RowFacts, now = Date.now()): TargetStatus {
   const children = target?.kind === "hosted" ? (lock ? (facts.stats?.children ?? []) : []) : undefined;
   // A running host whose child failed: the host answers, but that project's sessions get errors.
   const childrenFailed = facts.state === "running" ? failedChildrenNote(children) : undefined;
+  // Not running, but its sessions are answered from the cache (until their first real call starts it).
+  const lazy = target && "lazy" in target ? target.lazy !== false : true;
+  const cached = facts.state === "stopped" && (facts.cache?.entries ?? 0) > 0 && target?.kind !== "builtin" && lazy;
   return {
     name: facts.name,
     kind: target?.kind ?? "external",
-    state: childrenFailed ? "degraded" : facts.state,
+    state: childrenFailed ? "degraded" : cached ? "cached" : facts.state,
     pid: lock?.pid ?? null,
     port: lock?.port ?? null,
     transport: lock?.transport ?? target?.transport ?? "-",
@@ -61,6 +67,14 @@ export function targetRow(facts: RowFacts, now = Date.now()): TargetStatus {
     note: [childrenFailed, facts.note].filter(Boolean).join("; ") || null,
     lastLog: facts.lastLog ?? [],
     ...(children ? { children } : {}),
+    ...(facts.cache
+      ? {
+          cache: {
+            entries: facts.cache.entries,
+            ageSeconds: facts.cache.updatedAt === undefined ? null : Math.max(0, Math.round((now - facts.cache.updatedAt) / 1000)),
+          },
+        }
+      : {}),
   };
 }
 
@@ -138,6 +152,7 @@ async function fromLockFiles(config: Config): Promise<TargetStatus[]> {
         stats: { sessions: stats?.sessions ?? null, requests: null, connections: null, children: stats?.children },
         rssBytes: lock ? daemonRss(lock) : null,
         note,
+        cache: cacheSummary(name),
       });
     }),
   );

@@ -226,3 +226,42 @@ test(
   },
   SLOW,
 );
+
+test(
+  "msm status shows a stopped target with a cache as cached, with its age; msm refresh rebuilds the entries from the server",
+  async () => {
+    const { sandbox, project, starts, tools } = setup();
+    await using _ = sandbox;
+    await warm(sandbox, project);
+
+    const json = await msm(sandbox, ["status", "--json"]);
+    const row = (JSON.parse(json.stdout).targets as { name: string; state: string; cache?: { entries: number; ageSeconds: number } }[]).find(
+      (t) => t.name === "listing",
+    );
+    expect(row?.state).toBe("cached");
+    expect(row?.cache?.entries).toBe(1);
+    expect(row?.cache?.ageSeconds).toBeGreaterThanOrEqual(0);
+    const text = await msm(sandbox, ["status"]);
+    expect(text.stdout).toContain("cached");
+    expect(text.stdout).toContain("discovery cache");
+
+    writeFileSync(tools, "alpha,omega");
+    const refreshed = await msm(sandbox, ["refresh", "listing"]);
+    expect(refreshed.stderr).toBe("");
+    expect(refreshed.code).toBe(0);
+    expect(refreshed.stdout).toContain("2 tools");
+    expect(startsOf(starts)).toBe(2);
+
+    await msm(sandbox, ["stop", "listing"]);
+    await waitFor(() => processesMatching(sandbox, LISTING).length === 0, 15_000, "the host gone");
+    const s = await openSession(sandbox, project, { target: "listing" });
+    expect((await s.client.listTools()).tools.map((t) => t.name)).toEqual(["alpha", "omega"]);
+    expect(startsOf(starts)).toBe(2);
+    await s.close();
+
+    const unknown = await msm(sandbox, ["refresh", "nope"]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("nope");
+  },
+  SLOW,
+);

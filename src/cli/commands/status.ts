@@ -61,6 +61,7 @@ const STATE_STYLE = {
   failed: "red",
   invalid: "red",
   stopped: "gray",
+  cached: "cyan",
 } as const;
 
 /** States that need the user: `msm status` exits 1 on any (a degraded host's failed child fails its sessions). */
@@ -176,10 +177,15 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
     if (t.idleMinutes > 0 && !(hosted && t.idleMinutes === child)) parts.push(`${hosted ? "the host stops" : "stops"} after ${formatMinutes(t.idleMinutes)}`);
     return parts.length ? `${parts.join(", ")} without sessions` : null;
   };
-  const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t));
+  // Not started: its sessions are answered from what the server said before, until their first real call.
+  const cacheNote = (t: TargetStatus) =>
+    t.state === "cached" && t.cache
+      ? `not started; sessions are answered from the discovery cache (${t.cache.entries} ${t.cache.entries === 1 ? "entry" : "entries"}, written ${formatUptime(t.cache.ageSeconds)} ago) until their first call (msm refresh ${t.name} rebuilds it)`
+      : null;
+  const notes = report.targets.filter((t) => t.note || t.lastLog.length || idleNote(t) || cacheNote(t));
   if (notes.length) out.push("");
   for (const t of notes) {
-    const parts = [t.note, idleNote(t)].filter(Boolean).join("; ");
+    const parts = [cacheNote(t), t.note, idleNote(t)].filter(Boolean).join("; ");
     if (parts) out.push(...wrap(`${c(t.name, "bold")}: ${t.state === "failed" || t.state === "degraded" ? c(parts, "red") : parts}`, width, "  "));
     for (const line of t.lastLog) out.push(c(truncate(`  │ ${line}`, width), "dim"));
     if (t.state === "failed") out.push(...wrap(`  fix the cause, then run ${c(`msm restart ${t.name}`, "cyan")} (full log: msm logs ${t.name})`, width, "  "));

@@ -28,9 +28,10 @@ export interface Endpoint {
 export type DaemonState = "stopped" | "starting" | "running" | "backoff" | "failed";
 /**
  * What status shows: a running daemon that does not answer its health check is `unresponsive`; a running host with
- * a failed child (whose sessions get errors until `msm restart`) is `degraded`.
+ * a failed child (whose sessions get errors until `msm restart`) is `degraded`; a stopped target whose sessions are
+ * answered from the discovery cache until their first real call is `cached`.
  */
-export type ShownState = DaemonState | "unresponsive" | "degraded";
+export type ShownState = DaemonState | "unresponsive" | "degraded" | "cached";
 
 /** One row of `GET /status`. */
 export interface TargetStatus {
@@ -58,6 +59,8 @@ export interface TargetStatus {
   lastLog: string[];
   /** A stdio host's children (one per project, per session, or one global); absent for other targets. */
   children?: ChildStatus[];
+  /** The discovery cache: entries (projects × client shapes) and the newest one's age; absent from older supervisors. */
+  cache?: { entries: number; ageSeconds: number | null };
 }
 
 /** The supervisor itself, as `GET /status` describes it. */

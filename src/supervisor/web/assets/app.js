@@ -152,7 +152,19 @@ function targetRows(t, history, now) {
       "tr",
       { "data-target": t.name, "data-state": t.state },
       h("td", {}, h("strong", {}, t.name), h("span", { class: "type" }, t.kind)),
-      h("td", {}, h("span", { class: `state ${t.state}` }, t.state)),
+      h(
+        "td",
+        {},
+        h(
+          "span",
+          {
+            class: `state ${t.state}`,
+            title:
+              t.state === "cached" && t.cache ? `not started: sessions are answered from the discovery cache, written ${duration(t.cache.ageSeconds)} ago` : "",
+          },
+          t.state === "cached" && t.cache ? `cached · ${duration(t.cache.ageSeconds)}` : t.state,
+        ),
+      ),
       h("td", { class: "num pid" }, count(t.pid)),
       h("td", { class: "num" }, duration(t.uptimeSeconds)),
       h("td", { class: "num" }, String(t.restarts)),
