@@ -164,7 +164,7 @@ interface Row {
   slow: number[];
 }
 const rows = new Map<string, Row>();
-function record(name: string, opened: Opened, box: Box, fast: number, slow: number, running: { processes: number; pss: number }) {
+function record(name: string, opened: Opened, fast: number, slow: number, running: { processes: number; pss: number }) {
   const row = rows.get(name) ?? { all: [], p50: [], processes: [], pss: [], fast: [], slow: [] };
   row.all.push(opened.all);
   row.p50.push(median(opened.each));
@@ -187,7 +187,7 @@ async function measure(name: string, box: Box, launch: (s: Server) => string[]):
   const now = await running(box);
   const fast = await firstCall(opened, "filesystem", "list_allowed_directories");
   const slow = await firstCall(opened, "slow-5s", "alpha");
-  record(name, opened, box, fast, slow, now);
+  record(name, opened, fast, slow, now);
   await Promise.all(opened.sessions.map(({ session }) => session.close()));
 }
 
