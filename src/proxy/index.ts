@@ -15,6 +15,7 @@ import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR,
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
+import { sessionRules } from "./rules.ts";
 import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
 import { parseHeaders, type Upstream } from "./upstream.ts";
@@ -231,8 +232,15 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   };
 
   const project = resolveProject(options.project);
+  // ── tool rules (issue 24): outermost, around the session's send (editor → server) and write (server → editor).
+  const rules = sessionRules(options.target, project, log);
+  const toEditor = (message: JsonRpcMessage, raw?: string) => {
+    const shown = rules.toEditor(message);
+    if (shown) write(shown, shown === message ? raw : undefined);
+  };
+  // ── end tool rules
   const { transport, connect } = await upstreamOf(options, project, log);
-  const bridge = createBridge(transport, { connect, write, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom() });
+  const bridge = createBridge(transport, { connect, write: toEditor, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom() });
   log.debug(`session for ${project ?? "no project"} (${transport})`);
 
   if (options.signals) {
@@ -278,7 +286,11 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     if (line.text.trim() === "") continue;
     const { messages, errors, raw } = parseLine(line.text);
     for (const error of errors) write(error);
-    for (const message of messages) bridge.send(message, raw);
+    for (const message of messages) {
+      const refused = rules.fromEditor(message); // tool rules (issue 24): a request for something hidden is answered here
+      if (refused) write(refused);
+      else bridge.send(message, raw);
+    }
   }
   const graceMs = options.eofGraceMs ?? msmEnv().eofGraceMs ?? EOF_GRACE_MS;
   await bridge.close({ graceMs });
