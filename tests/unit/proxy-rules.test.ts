@@ -95,7 +95,7 @@ test("rules that cannot be read: their kind's lists and requests are refused wit
   const rules = sessionRules("broken", undefined, log);
   expect(warnings.join("\n")).toContain('the prompt rules of target "broken" are invalid (targets.broken.prompts.allow: expected array');
   const list = rules.fromEditor(request(1, "prompts/list"));
-  expect((list?.error as { code: number; message: string }).message).toContain("no prompt of it is shown until they are fixed");
+  expect((list!.error as { code: number; message: string }).message).toContain("no prompt of it is shown until they are fixed");
   expect(rules.fromEditor(request(2, "prompts/get", { name: "any" }))).toBeDefined();
   expect(rules.fromEditor(request(3, "tools/list"))).toBeUndefined();
 });
