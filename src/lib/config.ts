@@ -8,6 +8,7 @@ import { paths } from "./paths.ts";
 import { PROJECT_SH, mentionsProject, shellPlaceholderProblem } from "./placeholders.ts";
 import { describeIssues } from "./config-issues.ts";
 import { foreignReason } from "./trust.ts";
+import { MAX_PATTERN_LENGTH, MAX_PATTERNS } from "./tool-rules.ts";
 
 export const TransportSchema = z.enum(TRANSPORTS);
 export type { Transport } from "./contracts/lock-file.ts";
@@ -29,6 +30,16 @@ const DaemonIdleSchema = MinutesSchema;
  */
 const LegacyIdleSchema = MinutesSchema;
 
+const PatternsSchema = z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(MAX_PATTERN_LENGTH))).check(z.maxLength(MAX_PATTERNS)));
+/**
+ * `tools`, `prompts`, `resources`: which of the server's tools, prompts and resources (by URI) reach the editor.
+ * Glob patterns (`*` any run of characters, `?` one); a name must match one of `allow` when it is given, and none
+ * of `deny` (deny wins). The proxy enforces them for every session (lib/tool-rules.ts, which reads the same shape
+ * without zod); a project's `.claude/msm.json` can only hide more.
+ */
+export const RuleSetSchema = z.optional(z.strictObject({ allow: PatternsSchema, deny: PatternsSchema }));
+const RULES = { tools: RuleSetSchema, prompts: RuleSetSchema, resources: RuleSetSchema };
+
 /** The built-in memory server: only where it listens may change. */
 export const BuiltinTargetSchema = z.strictObject({
   /** Preferred port; a busy port is not fatal, the daemon takes a free one and its lock file says which. */
@@ -40,6 +51,7 @@ export const BuiltinTargetSchema = z.strictObject({
    * instead of per-project SQLite files. MSM_MEMORY_DATABASE_URL overrides it. Never printed with its password.
    */
   database: z.optional(z.string().check(z.regex(/^postgres(ql)?:\/\//))),
+  ...RULES,
 });
 
 /** An external MCP server msm starts and shares; it must serve MCP over its own HTTP transport. */
@@ -72,6 +84,7 @@ export const ExternalTargetSchema = z.strictObject({
    * call (default: true once the cache has an entry; false: always start it for a session).
    */
   lazy: z.optional(z.boolean()),
+  ...RULES,
 });
 
 /** How many sessions share one child of a hosted stdio server. */
@@ -103,6 +116,7 @@ export const HostedTargetSchema = z.strictObject({
    * call (default: true once the cache has an entry; false: always start it for a session).
    */
   lazy: z.optional(z.boolean()),
+  ...RULES,
 });
 
 /**
@@ -153,6 +167,7 @@ export const RemoteTargetSchema = z.strictObject({
    * call (default: true once the cache has an entry; false: always start it for a session).
    */
   lazy: z.optional(z.boolean()),
+  ...RULES,
 });
 
 /** The file's outer shape; each target is then checked against the schema its name calls for. */

@@ -51,13 +51,19 @@ export interface DiscoveryEntry {
 /** What decides a server's answers to a session, before it runs (see keyOf). */
 export interface KeyParts {
   target: string;
-  /** The target's entry in config.json as written (its `lazy` key left out: it changes no answer). */
+  /** The target's entry in config.json as written (NOT_IN_KEY left out: they change no answer). */
   entry: unknown;
   /** The project, unless the server is shared globally and nothing in its entry names the project. */
   project?: string;
   /** The session's `initialize` params: protocol version and capabilities decide the answers. */
   initializeParams: Record<string, unknown>;
 }
+
+/**
+ * Keys of a target's entry that change none of the server's answers: `lazy`, and the rules, which the proxy applies
+ * to answers on their way to the editor (cached answers are kept unfiltered), so editing a rule keeps the cache.
+ */
+export const NOT_IN_KEY = ["lazy", "tools", "prompts", "resources"];
 
 export function cacheRoot(): string {
   return join(msmHome(), "cache");
@@ -79,7 +85,7 @@ export function entryFile(target: string, key: string): string {
  */
 export function keyOf(parts: KeyParts, secret: string): string {
   const entry = parts.entry && typeof parts.entry === "object" ? { ...(parts.entry as Record<string, unknown>) } : parts.entry;
-  if (entry && typeof entry === "object") delete (entry as Record<string, unknown>).lazy;
+  if (entry && typeof entry === "object") for (const key of NOT_IN_KEY) delete (entry as Record<string, unknown>)[key];
   const material = canonicalJson({
     format: CACHE_FORMAT,
     target: parts.target,

@@ -15,6 +15,7 @@ import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR,
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
 import { resolveProject } from "./project.ts";
+import { sessionRules } from "./rules.ts";
 
 export { resolveProject } from "./project.ts";
 import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
@@ -236,15 +237,22 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   };
 
   const project = resolveProject(options.project);
-  const open = async (toEditor: BridgeOptions["write"], extra: Partial<BridgeOptions> = {}) => {
+  // Tool rules (docs/configuration.md): outermost, around the session's send (editor → server) and write (server →
+  // editor), so cached answers are filtered like live ones.
+  const rules = sessionRules(options.target, project, log);
+  const toEditor = (message: JsonRpcMessage, raw?: string) => {
+    const shown = rules.toEditor(message);
+    if (shown) write(shown, shown === message ? raw : undefined);
+  };
+  const open = async (deliver: BridgeOptions["write"], extra: Partial<BridgeOptions> = {}) => {
     const { transport, connect } = await upstreamOf(options, project, log);
     log.debug(`session for ${project ?? "no project"} (${transport})`);
-    return createBridge(transport, { connect, write: toEditor, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom(), ...extra });
+    return createBridge(transport, { connect, write: deliver, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom(), ...extra });
   };
-  const discovery = discoverySession(options, project, open, write, log);
+  const discovery = discoverySession(options, project, open, toEditor, log);
   // No cache entry of this target can answer: connect at once, while the editor is still writing its initialize.
   if (discovery && (!discovery.answerFromCache || cacheSummary(options.target!).entries === 0)) await discovery.session.connect();
-  const session: Session = discovery?.session ?? (await open(write));
+  const session: Session = discovery?.session ?? (await open(toEditor));
 
   if (options.signals) {
     // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.
@@ -289,7 +297,11 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     if (line.text.trim() === "") continue;
     const { messages, errors, raw } = parseLine(line.text);
     for (const error of errors) write(error);
-    for (const message of messages) session.send(message, raw);
+    for (const message of messages) {
+      const refused = rules.fromEditor(message); // a request for something a tool rule hides is answered here
+      if (refused) write(refused);
+      else session.send(message, raw);
+    }
   }
   const graceMs = options.eofGraceMs ?? msmEnv().eofGraceMs ?? EOF_GRACE_MS;
   await session.close({ graceMs });

@@ -43,7 +43,7 @@ describe("the command line behaves like gh or docker (issue 9, item 11)", () => 
     "usage errors exit 2, runtime failures 1; msm stop nope is an error",
     async () => {
       await using sandbox = new Sandbox();
-      for (const args of [["logs"], ["stop"], ["status", "extra"], ["logs", "memory", "-n"], ["proxy"]]) {
+      for (const args of [["logs"], ["stop"], ["status", "memory", "extra"], ["status", "--project", "/tmp"], ["logs", "memory", "-n"], ["proxy"]]) {
         const result = await msm(sandbox, args);
         expect({ args, code: result.code }).toEqual({ args, code: 2 });
         expect(result.stderr).toContain("--help");
@@ -53,6 +53,9 @@ describe("the command line behaves like gh or docker (issue 9, item 11)", () => 
       expect(nope.stderr).toContain('Unknown target "nope"');
       const logs = await msm(sandbox, ["logs", "nope"]);
       expect(logs.code).toBe(1);
+      const status = await msm(sandbox, ["status", "nope"]);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toContain('Unknown target "nope"');
     },
     SLOW,
   );

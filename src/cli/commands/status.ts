@@ -1,5 +1,8 @@
+import { resolve } from "node:path";
 import { defineCommand } from "citty";
-import { loadConfig, targetKind, type Config } from "../../lib/config.ts";
+import { loadConfig, targetKind, targetNames, type Config } from "../../lib/config.ts";
+import { MsmError } from "../../lib/errors.ts";
+import { toolsReport, type ToolsReport } from "../../lib/tool-costs.ts";
 import type { TargetStatus } from "../../lib/contracts/supervisor-api.ts";
 import { formatMinutes } from "../../lib/format.ts";
 import { checkHomeReadable, tilde } from "../../lib/paths.ts";
@@ -241,17 +244,113 @@ function joinWrapped(segments: string[], separator: string, width: number): stri
 }
 
 export default defineCommand({
-  meta: { name: "status", description: "Show every target: state, pid, port, sessions, memory (exit 1 on a problem)" },
+  meta: { name: "status", description: "Show every target: state, pid, port, sessions, memory (exit 1 on a problem); --tools: each tool's cost in tokens" },
   args: {
+    name: { type: "positional", required: false, description: "Only this target" },
+    tools: {
+      type: "boolean",
+      description: "List the tools (of NAME, or a summary of every target) with their estimated tokens, hidden ones marked",
+      default: false,
+    },
+    project: { type: "string", description: "With --tools: apply this project folder's .claude/msm.json rules too" },
     json: { type: "boolean", description: "Print JSON instead of a table", default: false },
   },
   async run({ args }) {
-    const report = await collectStatus();
+    const name = args.name as string | undefined;
+    if (name !== undefined) {
+      // Only names config.json has (a name becomes part of a cache folder's path).
+      const config = loadConfig();
+      const known = [...targetNames(config), ...Object.keys(config.broken)];
+      if (!known.includes(name)) throw new MsmError("UNKNOWN_TARGET", `Unknown target "${name}". Known targets: ${known.join(", ")}.`);
+    }
+    if (args.tools) {
+      const project = args.project ? resolve(args.project) : undefined;
+      const report = toolsReport(name !== undefined ? [name] : targetNames(loadConfig()), project);
+      process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : name !== undefined ? renderTargetTools(report) : renderToolsSummary(report));
+      return;
+    }
+    if (args.project)
+      throw new MsmError("USAGE", '--project is for --tools (it names the project whose .claude/msm.json rules to apply). Run "msm status --help".');
+    const full = await collectStatus();
+    const report = name === undefined ? full : { ...full, targets: full.targets.filter((t) => t.name === name) };
     // --json adds this binary's version and the skew lines, so scripts see an upgrade half done.
     process.stdout.write(args.json ? JSON.stringify({ ...report, version: VERSION, skew: skewLines(report) }, null, 2) + "\n" : renderStatus(report));
     if (report.problems.length || report.targets.some((t) => PROBLEM_STATES.includes(t.state))) process.exitCode = 1;
   },
 });
+
+const count = (n: number) => n.toLocaleString("en-US");
+const percent = (part: number, whole: number) => (whole ? `${Math.round((100 * part) / whole)} %` : "0 %");
+
+/** What fills an empty cache, said where a list is missing. */
+const fillHint = (target: string) => `no tool list cached yet; "msm refresh ${target}" or a session of it fills it`;
+
+/**
+ * `msm status NAME --tools`: every tool of one target with its estimated tokens, the shown ones first, each group
+ * costliest first (what to cut is at the top), hidden ones marked with the rule that hides them.
+ */
+export function renderTargetTools(report: ToolsReport, color = useColor(), width = STATUS_WIDTH): string {
+  const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
+  const t = report.targets[0]!;
+  if (!t.listed) return `${c(t.target, "bold")}: ${fillHint(t.target)}.\n`;
+  const out: string[] = [];
+  const from = t.project ? `a session in ${tilde(t.project)}` : "a session";
+  const age = t.updatedAt === undefined ? "" : ` ${formatUptime(Math.max(0, Math.round((Date.now() - t.updatedAt) / 1000)))} ago`;
+  out.push(...wrap(`${c(t.target, "bold")}: ${t.tools.length} tools, as listed to ${from}${age}`, width, "  "), "");
+  const byCost = (a: { tokens: number }, b: { tokens: number }) => b.tokens - a.tokens;
+  const ordered = [...t.tools.filter((tool) => !tool.hidden).sort(byCost), ...t.tools.filter((tool) => tool.hidden).sort(byCost)];
+  const reasons = Math.max(0, ...ordered.map((tool) => (tool.hidden ? `hidden: ${tool.hidden}`.length : 0)));
+  const nameWidth = Math.max(8, Math.min(Math.max(...ordered.map((tool) => tool.name.length), 4), width - 10 - reasons));
+  const rows = [[c("TOOL", "dim"), c("TOKENS", "dim"), ""]];
+  for (const tool of ordered) {
+    const name = truncate(tool.name, nameWidth);
+    rows.push([tool.hidden ? c(name, "gray") : name, count(tool.tokens).padStart(6), tool.hidden ? c(`hidden: ${tool.hidden}`, "gray") : ""]);
+  }
+  out.push(table(rows), "");
+  const all = t.shown.tokens + t.hidden.tokens;
+  out.push(`shown:  ${t.shown.tools} tools, ${count(t.shown.tokens)} tokens`);
+  if (t.hidden.tools) {
+    const files = [...new Set(t.tools.map((tool) => tool.hiddenIn).filter((f): f is string => f !== undefined))].map(tilde);
+    out.push(
+      ...wrap(
+        `hidden: ${t.hidden.tools} tools, ${count(t.hidden.tokens)} tokens (${percent(t.hidden.tokens, all)} of ${count(all)}) saved in every session${files.length ? `, by ${files.join(" and ")}` : ""}`,
+        width,
+        "        ",
+      ),
+    );
+  }
+  out.push("", ...footnote(report, width).map((line) => c(line, "dim")));
+  return out.join("\n") + "\n";
+}
+
+/** `msm status --tools`: one line per target (tools and tokens, shown and hidden) and the total. */
+export function renderToolsSummary(report: ToolsReport, color = useColor(), width = STATUS_WIDTH): string {
+  const c = (text: string, style: Parameters<typeof paint>[1]) => paint(text, style, color);
+  const rows = [["TARGET", "TOOLS", "SHOWN", "TOKENS", "HIDDEN", "TOKENS HIDDEN"].map((head) => c(head, "dim"))];
+  const cells = (tools: number, shown: number, tokens: number, hidden: number, saved: number) =>
+    [tools, shown, tokens, hidden, saved].map((n, i) => count(n).padStart(["TOOLS", "SHOWN", "TOKENS", "HIDDEN", "TOKENS HIDDEN"][i]!.length));
+  for (const t of report.targets) {
+    const name = truncate(t.target, 20);
+    if (!t.listed)
+      rows.push([c(name, "bold"), ...["-", "-", "-", "-", "-"].map((d, i) => d.padStart(["TOOLS", "SHOWN", "TOKENS", "HIDDEN", "TOKENS HIDDEN"][i]!.length))]);
+    else rows.push([c(name, "bold"), ...cells(t.tools.length, t.shown.tools, t.shown.tokens, t.hidden.tools, t.hidden.tokens)]);
+  }
+  const { shown, hidden } = report.total;
+  rows.push([c("all", "bold"), ...cells(shown.tools + hidden.tools, shown.tools, shown.tokens, hidden.tools, hidden.tokens)]);
+  const out = [table(rows)];
+  const missing = report.targets.filter((t) => !t.listed);
+  if (missing.length) out.push("", ...missing.flatMap((t) => wrap(`${t.target}: ${fillHint(t.target)}`, width, "  ")));
+  out.push("", ...footnote(report, width, true).map((line) => c(line, "dim")));
+  return out.join("\n") + "\n";
+}
+
+function footnote(report: ToolsReport, width: number, summary = false): string[] {
+  const rules = report.project ? `config.json and ${tilde(report.project)}/.claude/msm.json` : "config.json (--project DIR adds a project's .claude/msm.json)";
+  return [
+    ...wrap(report.note, width, "  "),
+    ...wrap(`hidden: by the tool rules of ${rules}${summary ? '; "msm status NAME --tools" lists a target\'s tools' : ""}`, width, "  "),
+  ];
+}
 
 /** `text` cut to `max` characters from the left, so its end stays readable. */
 function truncateStart(text: string, max: number): string {

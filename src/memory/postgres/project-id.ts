@@ -1,6 +1,6 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { foreignReason } from "../../lib/trust.ts";
+import { readProjectFile } from "../../lib/project-file.ts";
 
 /**
  * Which graph a project's sessions share in a PostgreSQL database. Two clones of one repository, on any machines,
@@ -117,23 +117,12 @@ export function gitOrigin(project: string): string | undefined {
 }
 
 /**
- * `"projectId"` from `<project>/.claude/msm.json`. Files under a project are untrusted: no symlinks, nothing another
- * user owns or can write; a file that fails those checks or does not parse is ignored (the path id stands).
+ * `"projectId"` from `<project>/.claude/msm.json`. Files under a project are untrusted (lib/project-file.ts): a file
+ * that fails its checks or does not parse is ignored (the path id stands).
  */
 export function msmJsonProjectId(project: string): string | undefined {
-  const file = join(project, ".claude", "msm.json");
-  try {
-    if (lstatSync(join(project, ".claude")).isSymbolicLink()) return undefined;
-    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const stat = fstatSync(fd);
-      if (!stat.isFile() || foreignReason(stat) || stat.size > 64 * 1024) return undefined;
-      const value = (JSON.parse(readFileSync(fd, "utf8")) as { projectId?: unknown }).projectId;
-      return typeof value === "string" && value.trim() ? value.trim() : undefined;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
+  const read = readProjectFile(project);
+  if (read.state !== "read" || !read.value || typeof read.value !== "object") return undefined;
+  const value = (read.value as { projectId?: unknown }).projectId;
+  return typeof value === "string" && value.trim() ? value.trim() : undefined;
 }

@@ -1,6 +1,8 @@
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { loadConfig, targetNames } from "../../lib/config.ts";
 import { isMsmError } from "../../lib/errors.ts";
+import { toolsReport } from "../../lib/tool-costs.ts";
 import type { Supervisor } from "../supervisor.ts";
 import appJs from "./assets/app.js" with { type: "text" };
 import indexHtml from "./assets/index.html" with { type: "text" };
@@ -97,6 +99,8 @@ export function createUi(supervisor: UiSupervisor) {
     const lines = Math.min(MAX_LOG_LINES, Math.max(0, Number(c.req.query("lines") ?? 200) || 0));
     return c.json({ lines: supervisor.logs(c.req.param("name"), lines) });
   });
+  // Every target's tools with their estimated tokens, hidden ones marked (what `msm status --tools --json` prints).
+  app.get("/ui/api/tools", (c) => c.json(toolsReport(targetNames(loadConfig()))));
   app.post("/ui/api/daemons/:name/stop", async (c) => c.json(await supervisor.stop(c.req.param("name"))));
   app.post("/ui/api/daemons/:name/restart", async (c) => c.json(await supervisor.restart(c.req.param("name"))));
 

@@ -90,7 +90,9 @@ function route() {
   clearTimeout(timer);
   const params = new URLSearchParams(location.search);
   const memory = params.has("q") || params.has("entity") || params.get("view") === "memory";
-  document.getElementById("nav-status").classList.toggle("active", !memory);
+  const tools = params.get("view") === "tools";
+  document.getElementById("nav-status").classList.toggle("active", !memory && !tools);
+  document.getElementById("nav-tools").classList.toggle("active", tools);
   document.getElementById("nav-memory").classList.toggle("active", memory);
   for (const nav of document.querySelectorAll("nav a")) {
     nav.onclick = (e) => {
@@ -102,6 +104,7 @@ function route() {
   }
   if (params.has("entity")) return showEntity(params.get("db") || "", params.get("entity"));
   if (memory) return showSearch(params.get("db") || "", params.get("q") || "");
+  if (tools) return showTools();
   return showStatus();
 }
 
@@ -283,6 +286,76 @@ async function refreshLog() {
 function showStatus() {
   main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   refreshStatus();
+}
+
+// ---------------------------------------------------------------- tools view
+
+function number(n) {
+  return n.toLocaleString("en-US");
+}
+
+/** Every target's tools with their estimated tokens: what each costs in a model's context, and what rules hide. */
+async function showTools() {
+  main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  let report;
+  try {
+    report = await api("/ui/api/tools");
+  } catch (error) {
+    main.replaceChildren(h("p", { class: "error" }, error.message));
+    return;
+  }
+  const { shown, hidden } = report.total;
+  const panels = report.targets.map((t) => {
+    if (!t.listed)
+      return h(
+        "div",
+        { class: "panel", "data-tools": t.target },
+        h("h2", {}, t.target),
+        h("p", { class: "muted" }, `No tool list cached yet; "msm refresh ${t.target}" or a session of it fills it.`),
+      );
+    const byCost = (a, b) => b.tokens - a.tokens;
+    const ordered = [...t.tools.filter((x) => !x.hidden).sort(byCost), ...t.tools.filter((x) => x.hidden).sort(byCost)];
+    return h(
+      "div",
+      { class: "panel", "data-tools": t.target },
+      h("h2", {}, t.target),
+      h(
+        "p",
+        { class: "muted" },
+        `${t.shown.tools} of ${t.tools.length} tools shown · ${number(t.shown.tokens)} tokens` +
+          (t.hidden.tools ? ` · ${t.hidden.tools} hidden, ${number(t.hidden.tokens)} tokens saved in every session` : "") +
+          (t.project ? ` · listed to a session in ${t.project}` : ""),
+      ),
+      h(
+        "table",
+        { class: "tools" },
+        h("thead", {}, h("tr", {}, h("th", {}, "tool"), h("th", { class: "num" }, "tokens"), h("th", {}, ""))),
+        h(
+          "tbody",
+          {},
+          ordered.map((x) =>
+            h(
+              "tr",
+              { class: x.hidden ? "hidden-tool" : "", "data-tool": x.name },
+              h("td", {}, x.name),
+              h("td", { class: "num" }, number(x.tokens)),
+              h("td", { title: x.hiddenIn || "" }, x.hidden ? `hidden: ${x.hidden}` : ""),
+            ),
+          ),
+        ),
+      ),
+    );
+  });
+  main.replaceChildren(
+    h("h1", {}, "Tools"),
+    h(
+      "p",
+      { id: "tools-total" },
+      `All targets: ${shown.tools} tools shown, ${number(shown.tokens)} tokens; ${hidden.tools} hidden by rules, ${number(hidden.tokens)} tokens saved.`,
+    ),
+    ...panels,
+    h("p", { class: "muted" }, report.note, ". Hidden: by the tool rules of config.json."),
+  );
 }
 
 // ---------------------------------------------------------------- memory explorer
