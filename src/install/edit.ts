@@ -4,7 +4,7 @@
  * write that raced another program is simply redone on the fresh text.
  */
 import type { Spot } from "./client.ts";
-import { classify, clientEntry, extraKeys, msmTargetOf, proxyEntry, sameJson, type Launcher } from "./entries.ts";
+import { classify, clientEntry, extraKeys, msmTargetOf, proxyEntry, sameJson, type Launcher, type Move } from "./entries.ts";
 import type { EntryRecord, FileRecord } from "./state.ts";
 
 export interface Outcome {
@@ -56,9 +56,17 @@ export function installEdit({ client, file, container }: Spot, text: string, exi
 
 export interface ImportPlan {
   /** Targets to add to config.json. */
-  targets: Record<string, { command: string; args: string[]; env?: Record<string, string>; cwd?: string; share: string }>;
+  targets: Record<string, { command: string; args: string[]; env?: Record<string, string>; cwd?: string; envFile?: string; share: string }>;
   /** Entries replaced by msm's. */
   imported: string[];
+  /** Secrets the entries held in clear, for the keychain (config.json gets `${secret:NAME}` in their place). */
+  moves: Move[];
+}
+
+/** What classify needs beyond the entry: whether a keychain can take clear secrets, where a relative envFile is. */
+export interface ImportContext {
+  keychain?: true | string;
+  baseDir?: string;
 }
 
 /**
@@ -74,12 +82,13 @@ export function importEdit(
   share: string,
   how: Launcher,
   only?: readonly string[],
+  context: ImportContext = {},
 ): Outcome & ImportPlan {
-  const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {}, imported: [] };
+  const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {}, imported: [], moves: [] };
   const entries = client.format.entries(text, container, file);
   for (const [name, entry] of Object.entries(entries)) {
     if (msmTargetOf(entry) !== undefined || (only && !only.includes(name))) continue;
-    const sorted = classify(entry, client.projectVariable);
+    const sorted = classify(entry, client.projectVariable, { name, variables: client.variables, ...context });
     if (sorted.kind === "remote") {
       out.notes.push(`${name}: a URL server, left as it is`);
       continue;
@@ -115,12 +124,19 @@ export function importEdit(
     out.record.entries.push({ name, replaced: original });
     out.imported.push(name);
     out.notes.push(`${name}: now served by msm${existing === undefined ? " (new target)" : " (same server as the existing target)"}`);
+    for (const move of sorted.moves) {
+      out.moves.push(move);
+      out.notes.push(`${name}: ${move.where} held a secret in clear: it goes to the keychain as "${move.secret}", config.json says \${secret:${move.secret}}`);
+    }
+    if (share === "global" && JSON.stringify(sorted.server).match(/\$\{[A-Za-z_]/)) {
+      out.notes.push(`${name}: with --share global its \${VAR} references are read from msm's base environment, not a session's (docs/configuration.md)`);
+    }
   }
   return out;
 }
 
 /** A server already in config.json is the same one when it starts the same way. */
-function sameServer(existing: unknown, wanted: { command: string; args: string[]; env?: Record<string, string>; cwd?: string }): boolean {
+function sameServer(existing: unknown, wanted: { command: string; args: string[]; env?: Record<string, string>; cwd?: string; envFile?: string }): boolean {
   if (!existing || typeof existing !== "object") return false;
   const e = existing as Record<string, unknown>;
   return (
@@ -128,6 +144,7 @@ function sameServer(existing: unknown, wanted: { command: string; args: string[]
     sameJson(e.args ?? [], wanted.args) &&
     sameJson(e.env ?? {}, wanted.env ?? {}) &&
     e.cwd === wanted.cwd &&
+    e.envFile === wanted.envFile &&
     e.transport === undefined
   );
 }

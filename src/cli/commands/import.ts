@@ -25,8 +25,8 @@ export default defineCommand({
     share: { type: "enum", options: [...SHARES], default: "project", description: "project (one server per project), session or global" },
     "dry-run": { type: "boolean", description: "Print the diffs; write nothing" },
   },
-  run({ args }) {
-    const reports = importServers({
+  async run({ args }) {
+    const reports = await importServers({
       clients: args._,
       scope: args.scope,
       share: args.share,

@@ -94,15 +94,23 @@ function writeIndex(names: StoredName[]): void {
  * The keychain could not be reached (no Secret Service on the bus, a locked keyring, no D-Bus at all): what the
  * platform said, and what to do instead. The platform's words name no value.
  */
-export function unavailable(error: unknown): MsmError {
-  const said = error instanceof Error ? error.message : String(error);
-  return new MsmError("KEYCHAIN_UNAVAILABLE", `the keychain cannot be used (${said.trim()}). ${KEYCHAIN_HINT[process.platform] ?? KEYCHAIN_HINT.linux}`);
+export class KeychainUnavailable extends MsmError {
+  constructor(
+    /** The platform's own words. */
+    readonly said: string,
+  ) {
+    super("KEYCHAIN_UNAVAILABLE", `the keychain cannot be used (${said}). ${KEYCHAIN_HINT[process.platform] ?? KEYCHAIN_HINT.linux}`);
+  }
+}
+
+function unavailable(error: unknown): MsmError {
+  return new KeychainUnavailable((error instanceof Error ? error.message : String(error)).trim());
 }
 
 const KEYCHAIN_HINT: Record<string, string> = {
   linux:
     "On Linux msm uses libsecret over D-Bus: it needs a Secret Service (GNOME Keyring, KWallet, KeePassXC), unlocked, on the session bus that " +
-    "DBUS_SESSION_BUS_ADDRESS names (the supervisor keeps the value it was started with). Without one, use ${VAR} or envFile instead",
-  darwin: "On macOS msm uses the login keychain: unlock it (Keychain Access), or allow msm when macOS asks",
-  win32: "On Windows msm uses the Credential Manager of the logged-in user",
+    "DBUS_SESSION_BUS_ADDRESS names (the supervisor keeps the value it was started with). Without one, use ${VAR} or envFile instead.",
+  darwin: "On macOS msm uses the login keychain: unlock it (Keychain Access), or allow msm when macOS asks.",
+  win32: "On Windows msm uses the Credential Manager of the logged-in user.",
 };

@@ -75,3 +75,21 @@ export function substitute(text: string, value: (reference: Reference) => string
     .map((p) => ("literal" in p ? literal(p.literal) : value(p.reference)))
     .join("");
 }
+
+/** Which targets of a config (as parsed JSON, broken entries included) use each keychain name. */
+export function secretUses(config: unknown): Map<string, string[]> {
+  const uses = new Map<string, string[]>();
+  const targets = config && typeof config === "object" ? (config as { targets?: unknown }).targets : undefined;
+  if (!targets || typeof targets !== "object") return uses;
+  const walk = (target: string, value: unknown): void => {
+    if (typeof value === "string") {
+      for (const reference of referencesIn(value)) {
+        if (reference.kind !== "secret") continue;
+        const list = uses.get(reference.name) ?? [];
+        if (!list.includes(target)) uses.set(reference.name, [...list, target]);
+      }
+    } else if (value && typeof value === "object") for (const inner of Object.values(value)) walk(target, inner);
+  };
+  for (const [name, entry] of Object.entries(targets)) walk(name, entry);
+  return uses;
+}

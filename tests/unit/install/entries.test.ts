@@ -9,6 +9,7 @@ describe("classify", () => {
       kind: "stdio",
       server: { command: "npx", args: ["-y", "server-filesystem", "{project}"], env: {} },
       extra: {},
+      moves: [],
     });
   });
 
