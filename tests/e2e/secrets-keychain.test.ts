@@ -85,7 +85,11 @@ describe("msm secret without a keychain", () => {
 
   test("D-Bus pointed at nothing: a clear error that says what msm needs and what to use instead", async () => {
     await using sandbox = new Sandbox({ targets: { gh: { command: "gh-mcp", env: { GITHUB_TOKEN: "${secret:github}" } } } });
-    for (const args of [["secret", "get", "github"], ["secret", "list"], ["secret", "rm", "github"]]) {
+    for (const args of [
+      ["secret", "get", "github"],
+      ["secret", "list"],
+      ["secret", "rm", "github"],
+    ]) {
       const out = await msm(sandbox, args, { DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(sandbox.root, "nothing-here")}` });
       expect(out.code).toBe(1);
       expect(out.stderr).toContain("the keychain cannot be used (");

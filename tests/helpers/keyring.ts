@@ -44,7 +44,12 @@ export async function startKeyring(sandbox: Sandbox): Promise<string> {
   // Ready when an entry can be stored (the login collection exists and is unlocked), not merely when it is on the bus.
   await waitFor(
     async () => {
-      const probe = Bun.spawn([MSM, "secret", "set", "keyring-ready"], { env: sandbox.env, stdin: new TextEncoder().encode("ready"), stdout: "ignore", stderr: "ignore" });
+      const probe = Bun.spawn([MSM, "secret", "set", "keyring-ready"], {
+        env: sandbox.env,
+        stdin: new TextEncoder().encode("ready"),
+        stdout: "ignore",
+        stderr: "ignore",
+      });
       return (await probe.exited) === 0;
     },
     20_000,

@@ -124,7 +124,8 @@ export async function resolveStrings<T extends TargetStrings>(strings: T, option
     }
   }
 
-  let missingVariable = false;
+  // Each missing variable once, with every place it is used.
+  const missing = new Map<string, string[]>();
   const resolveIn = (where: string, text: string, view: (name: string) => string | undefined): string =>
     pieces(text)
       .map((p) => {
@@ -137,10 +138,8 @@ export async function resolveStrings<T extends TargetStrings>(strings: T, option
           return value;
         }
         if (reference.fallback !== undefined) return reference.fallback;
-        missingVariable = true;
-        problems.push(
-          `${describeReference(reference)} in ${where} is not set in ${options.whose}${options.envFile !== undefined ? " nor in its envFile" : ""}`,
-        );
+        const text = describeReference(reference);
+        missing.set(text, [...(missing.get(text) ?? []), where]);
         return "";
       })
       .join("");
@@ -163,9 +162,11 @@ export async function resolveStrings<T extends TargetStrings>(strings: T, option
   // A keychain value is a secret wherever it went.
   for (const value of secrets.values()) if (value.length >= 4) masked.add(value);
 
+  const nor = options.envFile !== undefined ? " nor in its envFile" : "";
+  for (const [text, wheres] of missing) problems.push(`${text} (in ${wheres.join(", ")}) is not set in ${options.whose}${nor}`);
   if (problems.length) {
     const hint =
-      missingVariable && options.base
+      missing.size && options.base
         ? `A server every session shares sees msm's base environment, never a session's: keep the value in the keychain ` +
           `("msm secret set NAME", then write \${secret:NAME}) or in the target's envFile`
         : undefined;

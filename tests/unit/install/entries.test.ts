@@ -30,7 +30,12 @@ describe("classify", () => {
     );
     expect(sorted).toEqual({
       kind: "stdio",
-      server: { command: "npx", args: ["-y", "server-github", "--host=${GH_HOST:-github.com}"], env: { GITHUB_TOKEN: "${GITHUB_TOKEN}" }, envFile: "/home/me/.env.github" },
+      server: {
+        command: "npx",
+        args: ["-y", "server-github", "--host=${GH_HOST:-github.com}"],
+        env: { GITHUB_TOKEN: "${GITHUB_TOKEN}" },
+        envFile: "/home/me/.env.github",
+      },
       extra: {},
       moves: [],
     });
@@ -38,7 +43,11 @@ describe("classify", () => {
 
   test("VS Code and Cursor: ${env:NAME} is ${NAME}, ${workspaceFolder} is {project}; what only the editor can fill in is not imported", () => {
     const vscode = { variables: "vscode" as const };
-    const sorted = classify({ command: "x", env: { T: "${env:TOKEN}", H: "${userHome}/.x" }, envFile: "${workspaceFolder}/.env" }, "${workspaceFolder}", vscode);
+    const sorted = classify(
+      { command: "x", env: { T: "${env:TOKEN}", H: "${userHome}/.x" }, envFile: "${workspaceFolder}/.env" },
+      "${workspaceFolder}",
+      vscode,
+    );
     expect(sorted.kind === "stdio" && sorted.server).toEqual({ command: "x", args: [], env: { T: "${TOKEN}", H: "${HOME}/.x" }, envFile: "{project}/.env" });
     const input = classify({ command: "x", env: { KEY: "${input:perplexity-key}" } }, "${workspaceFolder}", vscode);
     expect(input.kind === "skip" && input.reason).toContain("it uses ${input:perplexity-key}, which the editor fills in itself");
@@ -66,7 +75,9 @@ describe("classify", () => {
     const kept = classify(entry, undefined, { name: "github", keychain: "the keychain cannot be used: Could not connect" });
     expect(kept.kind).toBe("skip");
     const reason = kept.kind === "skip" ? kept.reason : "";
-    expect(reason).toContain("it holds a secret in clear (args[4]: its name (--api-key) says it is a secret; env.GITHUB_TOKEN: its name (GITHUB_TOKEN) says it is a secret)");
+    expect(reason).toContain(
+      "it holds a secret in clear (args[4]: its name (--api-key) says it is a secret; env.GITHUB_TOKEN: its name (GITHUB_TOKEN) says it is a secret)",
+    );
     expect(reason).toContain("the keychain cannot be used: Could not connect");
     expect(reason).not.toContain("ghp_notarealtoken");
     expect(reason).not.toContain("k3y-k3y");

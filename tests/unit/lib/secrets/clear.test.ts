@@ -7,7 +7,16 @@ const where = (entry: unknown) => clearSecrets(entry).map((f) => f.where);
 
 describe("secrets in clear", () => {
   test("names that say secret, with values that look like one", () => {
-    for (const name of ["GITHUB_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN", "apiKey", "OPENAI_API_KEY", "DB_PASSWORD", "CLIENT_SECRET", "x-api-key", "Authorization"]) {
+    for (const name of [
+      "GITHUB_TOKEN",
+      "GITHUB_PERSONAL_ACCESS_TOKEN",
+      "apiKey",
+      "OPENAI_API_KEY",
+      "DB_PASSWORD",
+      "CLIENT_SECRET",
+      "x-api-key",
+      "Authorization",
+    ]) {
       expect(secretName(name)).toBe(true);
     }
     for (const name of ["MAX_TOKENS", "TOKEN_FILE", "API_KEY_ENV", "KEYBOARD", "LOG_LEVEL", "AWS_ACCESS_KEY_ID", "PATH"]) expect(secretName(name)).toBe(false);

@@ -66,11 +66,16 @@ describe("resolving a target's strings", () => {
     const error = await failure(
       resolveStrings(
         { env: { GITHUB_TOKEN: "${GITHUB_TOKEN}", FINE: "${PRESENT}" }, args: ["${secret:gone}", "${secret:there}"] },
-        { target: "gh", inherited: { PRESENT: "present-value-123" }, whose: "the environment of the session that started this child", secret: keychain({ there: "there-value-123" }) },
+        {
+          target: "gh",
+          inherited: { PRESENT: "present-value-123" },
+          whose: "the environment of the session that started this child",
+          secret: keychain({ there: "there-value-123" }),
+        },
       ),
     );
     expect(error.code).toBe("SECRET_UNRESOLVED");
-    expect(error.message).toContain("${GITHUB_TOKEN} in env.GITHUB_TOKEN is not set in the environment of the session that started this child");
+    expect(error.message).toContain("${GITHUB_TOKEN} (in env.GITHUB_TOKEN) is not set in the environment of the session that started this child");
     expect(error.message).toContain("${secret:gone} is not in the keychain (run: msm secret set gone)");
     expect(error.message).not.toContain("present-value-123");
     expect(error.message).not.toContain("there-value-123");
@@ -116,7 +121,13 @@ describe("resolving a target's strings", () => {
     writeFileSync(file, "API_KEY=file-secret-value\nLOG_LEVEL=verbose-logging\n", { mode: 0o600 });
     const { redact } = await resolveStrings(
       { env: { A: "${secret:k}", B: "${MY_TOKEN}", C: "${DATA_DIR}" }, args: ["${API_KEY}"] },
-      { target: "t", inherited: { MY_TOKEN: "token-value-1234", DATA_DIR: "/srv/data/dir" }, whose: "w", envFile: file, secret: keychain({ k: "keychain-value" }) },
+      {
+        target: "t",
+        inherited: { MY_TOKEN: "token-value-1234", DATA_DIR: "/srv/data/dir" },
+        whose: "w",
+        envFile: file,
+        secret: keychain({ k: "keychain-value" }),
+      },
     );
     const line = "keychain-value token-value-1234 file-secret-value /srv/data/dir verbose-logging";
     expect(redact(line)).toBe("[secret] [secret] [secret] /srv/data/dir verbose-logging");
