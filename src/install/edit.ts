@@ -121,7 +121,9 @@ export function importEdit(
     }
     out.text = client.format.replace(out.text, container, name, clientEntry(client, proxyEntry(how, name), sorted.extra));
     out.record.entries = out.record.entries.filter((e) => e.name !== name);
-    out.record.entries.push({ name, replaced: original });
+    // installs.json keeps the original for `uninstall`, but not the secrets that went to the keychain: in their place
+    // a mark that uninstall fills in from the keychain again.
+    out.record.entries.push({ name, replaced: hideSecrets(original, sorted.moves) });
     out.imported.push(name);
     out.notes.push(`${name}: now served by msm${existing === undefined ? " (new target)" : " (same server as the existing target)"}`);
     for (const move of sorted.moves) {
@@ -180,4 +182,23 @@ export function uninstallEdit(spot: Spot, text: string, record: FileRecord): Out
 function undo({ client, container }: Spot, text: string, entry: EntryRecord): string {
   if (entry.replaced !== undefined) return client.format.restore(text, container, entry.name, entry.replaced);
   return client.format.remove(text, container, entry.name, entry.added ?? {});
+}
+
+/** Where a secret moved to the keychain was in an original entry kept for uninstall: `\0msm-secret:NAME\0`. */
+const SECRET_MARK = /\u0000msm-secret:([A-Za-z0-9._-]+)\u0000/g;
+
+function hideSecrets(text: string, moves: readonly Move[]): string {
+  let out = text;
+  for (const move of moves) out = out.split(move.value).join(`\u0000msm-secret:${move.secret}\u0000`);
+  return out;
+}
+
+/** The keychain names hidden in a kept original. */
+export function hiddenSecrets(text: string): string[] {
+  return [...text.matchAll(SECRET_MARK)].map((m) => m[1]!);
+}
+
+/** A kept original with its hidden secrets put back (`value` gives each one's value). */
+export function revealSecrets(text: string, value: (name: string) => string): string {
+  return text.replace(SECRET_MARK, (_, name: string) => value(name));
 }

@@ -11,7 +11,7 @@ import { redactor } from "../lib/secrets/resolve.ts";
 import { spotOf, type EditorClient, type Place, type Scope, type Spot } from "./client.ts";
 import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
 import { unifiedDiff } from "./diff.ts";
-import { importEdit, installEdit, uninstallEdit, type ImportContext, type Outcome } from "./edit.ts";
+import { hiddenSecrets, importEdit, installEdit, revealSecrets, uninstallEdit, type ImportContext, type Outcome } from "./edit.ts";
 import { launcher } from "./entries.ts";
 import { backupPath, editFile, realPath, removeEmptyDir, snapshot, type WriteOptions } from "./file.ts";
 import { FormatError } from "./formats/format.ts";
@@ -188,21 +188,25 @@ export interface UninstallOptions extends RunOptions {
 }
 
 /** `msm uninstall`: msm's entries removed and every entry `import` replaced put back, byte for byte. */
-export function uninstall(options: UninstallOptions): FileReport[] {
+export async function uninstall(options: UninstallOptions): Promise<FileReport[]> {
   const place = options.place ?? currentPlace();
   const state = loadState();
+  const { values, warnings } = await keptSecrets(state);
   const clients = options.clients.length
     ? chooseClients(options.clients, options.scope, place)
     : CLIENTS.filter((c) => {
         const file = c.file(options.scope, place);
         return file !== undefined && existsSync(file);
       });
+  const mask = redactor([...values.values()]);
   const reports = clients.flatMap((client) => {
     const spot = spotOf(client, options.scope, place)!;
-    return guarded(spot, () => [applyToFile(spot, state, options, (text, _exists, record) => uninstallEdit(spot, text, record))]);
+    return guarded(spot, () => [applyToFile(spot, state, options, (text, _exists, record) => uninstallEdit(spot, text, revealed(record, values)))]);
   });
+  for (const report of reports) report.diff = mask(report.diff);
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
+  for (const warning of warnings) (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(warning);
   if (reports.length === 0)
     (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(`No ${options.scope}-scope editor config found; nothing to do.`);
   return reports;
@@ -293,6 +297,38 @@ async function importFrom(spot: Spot, options: ImportOptions, baseDir: string): 
   reports.push({ ...report, diff: mask(report.diff), notes: plan.notes, clashes: plan.clashes });
   if (!options.dryRun) saveState(state);
   return reports;
+}
+
+/**
+ * The originals `import` kept hold marks where their secrets were (they went to the keychain): their values, read
+ * back so uninstall restores each entry as it was. A secret the keychain no longer has is restored as its
+ * `${secret:NAME}` reference, with a warning.
+ */
+async function keptSecrets(state: State): Promise<{ values: Map<string, string>; warnings: string[] }> {
+  const values = new Map<string, string>();
+  const warnings: string[] = [];
+  const names = new Set(Object.values(state.files).flatMap((f) => f.entries.flatMap((e) => (e.replaced ? hiddenSecrets(e.replaced) : []))));
+  if (!names.size) return { values, warnings };
+  const { getSecret } = await import("../lib/secrets/keychain.ts");
+  for (const name of names) {
+    try {
+      const value = await getSecret(name);
+      if (value !== undefined) values.set(name, value);
+      else warnings.push(`The keychain has no "${name}" any more: the restored entry says \${secret:${name}} in its place; put the value back by hand.`);
+    } catch (error) {
+      warnings.push(`"${name}" could not be read (${(error as Error).message}): the restored entry says \${secret:${name}} in its place.`);
+    }
+  }
+  return { values, warnings };
+}
+
+/**
+ * A record with its kept originals' secrets filled in, for the edit only: what the edit leaves of the record (saved
+ * to installs.json) never holds them.
+ */
+function revealed(record: FileRecord, values: Map<string, string>): FileRecord {
+  const fill = (text: string) => revealSecrets(text, (name) => values.get(name) ?? `\${secret:${name}}`);
+  return { ...record, entries: record.entries.map((e) => (e.replaced ? { ...e, replaced: fill(e.replaced) } : e)) };
 }
 
 /** Why the keychain cannot take secrets right now, or undefined when it answers. */
