@@ -46,7 +46,7 @@ describe.skipIf(!KEYRING)("msm secret on a real keychain", () => {
     expect(missing.stdout).toMatch(/^github\s+MISSING\s+-\s+gh$/m);
   }, 60_000);
 
-  test("set from a terminal prompts without echoing what is typed", async () => {
+  test.skipIf(!Bun.which("script"))("set from a terminal prompts without echoing what is typed", async () => {
     await using sandbox = new Sandbox({});
     await startKeyring(sandbox);
     const value = `typed-${crypto.randomUUID()}`;

@@ -133,11 +133,12 @@ export async function resolveStrings<T extends TargetStrings>(strings: T, option
         const reference: Reference = p.reference;
         if (reference.kind === "secret") return secrets.get(reference.name) ?? "";
         const value = view(reference.name);
-        if (value !== undefined && value !== "") {
+        // As a shell reads them: `${VAR:-default}` when VAR is unset or empty; `${VAR}` set to "" is "".
+        if (reference.fallback !== undefined && !value) return reference.fallback;
+        if (value !== undefined) {
           if (secretName(reference.name) || secretName(where.replace(/^\w+\./, "")) || tokenIn(value)) mask(value);
           return value;
         }
-        if (reference.fallback !== undefined) return reference.fallback;
         const text = describeReference(reference);
         missing.set(text, [...(missing.get(text) ?? []), where]);
         return "";

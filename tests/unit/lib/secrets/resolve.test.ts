@@ -29,7 +29,7 @@ describe("resolving a target's strings", () => {
     const { strings, fileEnv } = await resolveStrings(
       {
         command: "${TOOL_DIR}/server",
-        args: ["--a=${FROM_FILE}", "--b=${SHADOWED}", "--c=${OWN}", "--d=${MISSING:-fallback}", "--e=${EMPTY:-when empty}"],
+        args: ["--a=${FROM_FILE}", "--b=${SHADOWED}", "--c=${OWN}", "--d=${MISSING:-fallback}", "--e=${EMPTY:-when empty}", "--f=${EMPTY}"],
         env: { OWN: "own-${FROM_FILE}", SHADOWED: "env" },
         cwd: "${HOME}",
       },
@@ -37,7 +37,7 @@ describe("resolving a target's strings", () => {
     );
     expect(strings.command).toBe("/opt/t/server");
     // args see `env` (as the server's environment has it); `env` values see what comes before `env`.
-    expect(strings.args).toEqual(["--a=file-value", "--b=env", "--c=own-file-value", "--d=fallback", "--e=when empty"]);
+    expect(strings.args).toEqual(["--a=file-value", "--b=env", "--c=own-file-value", "--d=fallback", "--e=when empty", "--f="]);
     expect(strings.env).toEqual({ OWN: "own-file-value", SHADOWED: "env" });
     expect(strings.cwd).toBe("/home/me");
     expect(fileEnv).toEqual({ FROM_FILE: "file-value", SHADOWED: "file" });
