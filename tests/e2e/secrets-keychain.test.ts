@@ -46,32 +46,36 @@ describe.skipIf(!KEYRING)("msm secret on a real keychain", () => {
     expect(missing.stdout).toMatch(/^github\s+MISSING\s+-\s+gh$/m);
   }, 60_000);
 
-  test.skipIf(!Bun.which("script"))("set from a terminal prompts without echoing what is typed", async () => {
-    await using sandbox = new Sandbox({});
-    await startKeyring(sandbox);
-    const value = `typed-${crypto.randomUUID()}`;
-    // `script` gives msm a real terminal (a pty): what the terminal shows is what `script` writes to its stdout.
-    const child = Bun.spawn(["script", "-qfec", `${MSM} secret set typed`, "/dev/null"], { env: sandbox.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-    const reader = child.stdout.getReader();
-    let shown = "";
-    const read = async (until: (text: string) => boolean) => {
-      while (!until(shown)) {
-        const { value: chunk, done } = await reader.read();
-        if (done) break;
-        shown += new TextDecoder().decode(chunk);
-      }
-    };
-    // A person types once the prompt is there (before it, the terminal itself would echo).
-    await read((text) => text.includes("(input hidden): "));
-    child.stdin.write(`${value}\r`);
-    await child.stdin.flush();
-    await read(() => false);
-    expect(await child.exited).toBe(0);
-    expect(shown).toContain("Value for typed (input hidden):");
-    expect(shown).toContain('Stored "typed"');
-    expect(shown).not.toContain(value);
-    expect((await msm(sandbox, ["secret", "get", "typed"])).stdout).toBe(`${value}\n`);
-  }, 60_000);
+  test.skipIf(!Bun.which("script"))(
+    "set from a terminal prompts without echoing what is typed",
+    async () => {
+      await using sandbox = new Sandbox({});
+      await startKeyring(sandbox);
+      const value = `typed-${crypto.randomUUID()}`;
+      // `script` gives msm a real terminal (a pty): what the terminal shows is what `script` writes to its stdout.
+      const child = Bun.spawn(["script", "-qfec", `${MSM} secret set typed`, "/dev/null"], { env: sandbox.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      const reader = child.stdout.getReader();
+      let shown = "";
+      const read = async (until: (text: string) => boolean) => {
+        while (!until(shown)) {
+          const { value: chunk, done } = await reader.read();
+          if (done) break;
+          shown += new TextDecoder().decode(chunk);
+        }
+      };
+      // A person types once the prompt is there (before it, the terminal itself would echo).
+      await read((text) => text.includes("(input hidden): "));
+      child.stdin.write(`${value}\r`);
+      await child.stdin.flush();
+      await read(() => false);
+      expect(await child.exited).toBe(0);
+      expect(shown).toContain("Value for typed (input hidden):");
+      expect(shown).toContain('Stored "typed"');
+      expect(shown).not.toContain(value);
+      expect((await msm(sandbox, ["secret", "get", "typed"])).stdout).toBe(`${value}\n`);
+    },
+    60_000,
+  );
 });
 
 describe("msm secret without a keychain", () => {
