@@ -29,6 +29,7 @@ const commands = {
   login: () => import("./commands/login.ts").then((m) => m.default),
   logout: () => import("./commands/logout.ts").then((m) => m.default),
   remote: () => import("./commands/remote.ts").then((m) => m.default),
+  secret: () => import("./commands/secret.ts").then((m) => m.default),
 };
 
 export const root = defineCommand({

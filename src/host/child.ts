@@ -14,6 +14,8 @@ export interface ChildSpec {
   command: string[];
   cwd: string;
   env: Record<string, string | undefined>;
+  /** Masks the secrets msm resolved for this child in what it writes to stderr before msm logs or shows a line. */
+  redact?: (line: string) => string;
 }
 
 /** An answer line at least this long is routed by its id alone (answerIdSpan), not parsed and written again. */
@@ -58,6 +60,7 @@ export class StdioChild {
     });
     this.proc = proc;
     this.pid = proc.pid;
+    const redact = spec.redact ?? ((line: string) => line);
     const out = (async () => {
       try {
         for await (const read of readLines(proc.stdout, undefined, { lossy: true })) {
@@ -84,7 +87,7 @@ export class StdioChild {
           }
           const messages = parseServerText(line);
           if (!messages) {
-            events.stderr(`(not JSON-RPC on stdout) ${line.slice(0, 200)}`);
+            events.stderr(`(not JSON-RPC on stdout) ${redact(line).slice(0, 200)}`);
             continue;
           }
           for (const message of messages) events.message(message as JsonRpcMessage);
@@ -94,7 +97,7 @@ export class StdioChild {
     const err = (async () => {
       try {
         for await (const read of readLines(proc.stderr)) {
-          const line = "text" in read ? read.text : `(a ${read.problem === "too-large" ? "line over 64 MiB" : "line that is not UTF-8"} was dropped)`;
+          const line = "text" in read ? redact(read.text) : `(a ${read.problem === "too-large" ? "line over 64 MiB" : "line that is not UTF-8"} was dropped)`;
           this.stderrTail.push(line);
           if (this.stderrTail.length > STDERR_KEEP) this.stderrTail.shift();
           events.stderr(line);

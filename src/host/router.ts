@@ -9,7 +9,8 @@ import { errorResponse, isRequest, isResponse, parseServerText, UPSTREAM_ERROR, 
 import { userHome } from "../lib/paths.ts";
 import { fillProject } from "../lib/placeholders.ts";
 import { groupRssBytes } from "../lib/proc.ts";
-import { StdioChild } from "./child.ts";
+import { resolveStrings, needsResolving, UnresolvedError } from "../lib/secrets/resolve.ts";
+import { StdioChild, type ChildSpec } from "./child.ts";
 import { Mux, Subscriptions } from "./mux.ts";
 
 /** A child that ran this long is stable again: its next crash starts the backoff from the beginning. */
@@ -87,6 +88,10 @@ export class SharedChild {
   private backoffTimer: Timer | undefined;
   private idleTimer: Timer | undefined;
   private stopping: Promise<void> | undefined;
+  /** Counts starts and stops: a start that awaited the keychain goes on only if nothing happened meanwhile. */
+  private generation = 0;
+  /** The child failed because a reference could not be resolved: the next session or request tries again. */
+  private unresolved = false;
   /** Why the running child is being stopped by msm itself (it never answered initialize, say): what its exit means. */
   private stopReason: string | undefined;
   /** The child has been sent `notifications/initialized` since it last started. */
@@ -173,6 +178,8 @@ export class SharedChild {
 
   private ready(): Promise<void> {
     if (this.state === "running") return Promise.resolve();
+    // What was missing may be there now (a keychain entry set, an envFile written): try again.
+    if (this.state === "failed" && this.unresolved) this.state = "stopped";
     if (this.state === "failed") return Promise.reject(new Error(this.failedMessage()));
     if (this.state === "stopped") void this.start();
     // A stateless child runs as soon as it is spawned, within start()'s first step.
@@ -205,34 +212,49 @@ export class SharedChild {
     this.state = "starting";
     this.initializedSent = false;
     this.stopReason = undefined;
+    const generation = ++this.generation;
     const fill = (text: string) => fillProject(text, this.project);
     // What the editor would have given the server: its session's environment (project/session share) or the host's
     // base set (global), and the config's `env` on top.
-    const env: Record<string, string | undefined> = withoutMsmMarkers(this.profile.env ?? process.env);
+    const inherited: Record<string, string | undefined> = withoutMsmMarkers(this.profile.env ?? process.env);
+    // As written in config.json (references, never their values): what logs and messages show.
+    const shown = {
+      command: [this.target.command, ...this.target.args.map(fill)],
+      cwd: this.target.cwd ? fill(this.target.cwd) : (this.project ?? userHome()),
+    };
+    let spec: ChildSpec;
+    if (needsResolving(this.target, this.target.envFile)) {
+      try {
+        spec = await this.resolve(inherited, fill);
+      } catch (error) {
+        if (generation !== this.generation) return;
+        if (error instanceof UnresolvedError) return this.fail(error.message, true);
+        throw error;
+      }
+      // Stopped (or restarted) while the keychain answered.
+      if (generation !== this.generation) return;
+    } else {
+      const env = { ...inherited };
     for (const [key, value] of Object.entries(this.target.env)) env[key] = fill(value);
-    const cwd = this.target.cwd ? fill(this.target.cwd) : (this.project ?? userHome());
-    const command = [this.target.command, ...this.target.args.map(fill)];
+      spec = { command: shown.command, cwd: shown.cwd, env };
+    }
     let child: StdioChild;
     try {
-      child = new StdioChild(
-        { command, cwd, env },
-        {
+      child = new StdioChild(spec, {
           message: (message) => this.fromChild(child, message),
           rawAnswer: (text, span) => this.rawAnswerFromChild(child, text, span),
           stderr: (line) => this.hooks.stderr(line),
           exit: (code, signal) => this.exited(child, code, signal),
-        },
-      );
+      });
     } catch (error) {
       // Not a crash to retry: the command cannot be run at all.
-      this.fail(
-        `could not run "${this.target.command}" in ${cwd} (${(error as Error).message}); check "command" and "cwd" of targets.${this.target.name} in config.json`,
-      );
+      const why = spec.redact ? spec.redact((error as Error).message) : (error as Error).message;
+      this.fail(`could not run "${this.target.command}" in ${shown.cwd} (${why}); check "command" and "cwd" of targets.${this.target.name} in config.json`);
       return;
     }
     this.child = child;
     this.hooks.spawned?.(child.pid);
-    this.log.info(`${this.label}: started pid ${child.pid}: ${command.join(" ")}`);
+    this.log.info(`${this.label}: started pid ${child.pid}: ${shown.command.join(" ")}`);
     if (this.profile.stateless) return this.running();
     const init = await this.internal(child, "initialize", this.initParams, this.target.startTimeoutSeconds * 1000);
     if (this.child !== child) return;
@@ -352,10 +374,43 @@ export class SharedChild {
     this.backoffTimer.unref?.();
   }
 
-  private fail(why: string): void {
+  /**
+   * The child's command, working directory and environment with its references resolved (docs/configuration.md,
+   * "Secret references"): `${VAR}` from the environment the child inherits — its session's, or the host's base set for
+   * a global child — then its envFile, then its `env`.
+   */
+  private async resolve(inherited: Record<string, string | undefined>, fill: (text: string) => string): Promise<ChildSpec> {
+    const session = this.profile.env !== undefined;
+    const { target } = this;
+    const { strings, fileEnv, redact } = await resolveStrings(
+      { command: target.command, args: target.args, env: target.env, ...(target.cwd !== undefined ? { cwd: target.cwd } : {}) },
+      {
+        target: target.name,
+        inherited,
+        whose: session ? "the environment of the session that started this child" : "the host's environment (msm's base set)",
+        base: !session,
+        envFile: target.envFile,
+        literal: fill,
+      },
+    );
+    return {
+      command: [strings.command!, ...strings.args!],
+      cwd: strings.cwd ?? this.project ?? userHome(),
+      env: { ...inherited, ...fileEnv, ...strings.env },
+      redact,
+    };
+  }
+
+  /**
+   * Gives up on starting until `msm restart`; `unresolved`: a reference could not be resolved, which the user fixes
+   * outside msm (a keychain entry, an envFile) — the next session or request tries again by itself.
+   */
+  private fail(why: string, unresolved = false): void {
     this.state = "failed";
     this.note = why;
-    this.log.error(`${this.label}: ${why}; giving up until "msm restart ${this.target.name}"`);
+    this.unresolved = unresolved;
+    if (unresolved) this.log.warn(`${this.label}: ${why}`);
+    else this.log.error(`${this.label}: ${why}; giving up until "msm restart ${this.target.name}"`);
     const error = new Error(this.failedMessage());
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
     for (const { client, message } of [...this.queued.splice(0), ...this.gate.splice(0)]) {
@@ -364,6 +419,7 @@ export class SharedChild {
   }
 
   private failedMessage(): string {
+    if (this.unresolved) return `the "${this.target.name}" server (${this.label}) ${this.note}. Fix that; the next request tries again.`;
     return `the "${this.target.name}" server (${this.label}) ${this.note ?? "failed"}${lines(this.lastStderr)}\nFix the cause, then run "msm restart ${this.target.name}".`;
   }
 
@@ -374,9 +430,9 @@ export class SharedChild {
     // The stateless revision has no ping: its server answers it Method not found, so that one is passed on.
     if (message.method === "ping" && !this.profile.stateless) return client.send({ jsonrpc: "2.0", id: message.id, result: {} });
     if (this.state !== "running" || !this.child) {
-      if (this.state === "failed") return client.send(errorResponse(message.id, UPSTREAM_ERROR, this.failedMessage()));
+      if (this.state === "failed" && !this.unresolved) return client.send(errorResponse(message.id, UPSTREAM_ERROR, this.failedMessage()));
       this.queued.push({ client, message });
-      if (this.state === "stopped") void this.ready().catch(() => {});
+      if (this.state === "stopped" || this.state === "failed") void this.ready().catch(() => {});
       return;
     }
     if (!this.admits(client)) {
@@ -730,6 +786,7 @@ export class SharedChild {
   /** Stops the child (stdin close → SIGTERM → SIGKILL of its group); it stays stopped until a session needs it. */
   async stop(reason: string): Promise<void> {
     if (this.stopping) return this.stopping;
+    this.generation++;
     clearTimeout(this.backoffTimer);
     clearTimeout(this.idleTimer);
     this.backoffTimer = this.idleTimer = undefined;
@@ -762,6 +819,7 @@ export class SharedChild {
 
   /** The host is going away: no waiting, no orphans. */
   kill(): void {
+    this.generation++;
     clearTimeout(this.backoffTimer);
     clearTimeout(this.idleTimer);
     this.dropHeld();

@@ -4,10 +4,11 @@ import { join } from "node:path";
 import { checkPrivateFile, type Check } from "../lib/checks.ts";
 import { targetNames, type Config } from "../lib/config.ts";
 import { msmHome, tilde, userHome } from "../lib/paths.ts";
+import { clearSecrets } from "../lib/secrets/clear.ts";
 import { VERSION, VERSION_LINE } from "../lib/version.ts";
 import { SCOPES, spotOf, type Place } from "./client.ts";
 import { CLIENTS } from "./clients/index.ts";
-import { msmTargetOf } from "./entries.ts";
+import { classify, msmTargetOf } from "./entries.ts";
 import { snapshot } from "./file.ts";
 import { loadState, statePath } from "./state.ts";
 
@@ -67,6 +68,7 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
         });
         continue;
       }
+      checks.push(...clearSecretsIn(client.name, scope, file, spot.container, servers));
       const problems: string[] = [];
       let count = 0;
       for (const [entryName, entry] of Object.entries(servers)) {
@@ -111,6 +113,32 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
       fix: "msm install (and msm import CLIENT to move existing servers behind msm)",
     });
   return checks;
+}
+
+/**
+ * Secrets written in clear in an editor's entries: where (never the value), and how to move them — `msm import` puts
+ * a stdio server's in the keychain; a URL server's header takes a variable the editor expands.
+ */
+function clearSecretsIn(client: string, scope: string, file: string, container: readonly string[], servers: Record<string, unknown>): Check[] {
+  const places: string[] = [];
+  let stdio = false;
+  let remote = false;
+  for (const [entryName, entry] of Object.entries(servers)) {
+    for (const found of clearSecrets(entry)) {
+      places.push(`${[...container, entryName].join(".")}.${found.where} (${found.why})`);
+      if (classify(entry).kind === "remote") remote = true;
+      else stdio = true;
+    }
+  }
+  if (!places.length) return [];
+  const flag = scope === "user" ? "" : ` --scope ${scope}`;
+  const fixes = [
+    ...(stdio ? [`msm import ${client}${flag} (moves each stdio server's secret to the keychain; config.json gets \${secret:NAME})`] : []),
+    ...(remote
+      ? [`for a URL server, write a variable the editor expands in its place (\${VAR}; VS Code and Cursor: \${env:VAR}) and set it where the editor starts`]
+      : []),
+  ];
+  return [{ name: `secrets in ${client} (${scope})`, status: "warn", detail: `${tilde(file)}: ${places.join("; ")}`, fix: fixes.join("; ") }];
 }
 
 function isExecutable(file: string): boolean {

@@ -37,6 +37,8 @@ export interface EditorClient {
   entry(server: StdioEntry): Record<string, unknown>;
   /** The client's variable for the session's folder (`${workspaceFolder}`), which msm's host calls `{project}`. */
   projectVariable?: string;
+  /** Its own variable syntax: VS Code and Cursor write `${env:NAME}` (msm's `${NAME}`) and `${userHome}`. */
+  variables?: "vscode";
   /** What the user must do for the client to see a change. */
   after?: string;
 }

@@ -4,7 +4,7 @@
  * write that raced another program is simply redone on the fresh text.
  */
 import type { Spot } from "./client.ts";
-import { classify, clientEntry, extraKeys, msmTargetOf, proxyEntry, sameJson, type Launcher } from "./entries.ts";
+import { classify, clientEntry, extraKeys, msmTargetOf, proxyEntry, sameJson, type Launcher, type Move } from "./entries.ts";
 import type { EntryRecord, FileRecord } from "./state.ts";
 
 export interface Outcome {
@@ -56,9 +56,17 @@ export function installEdit({ client, file, container }: Spot, text: string, exi
 
 export interface ImportPlan {
   /** Targets to add to config.json. */
-  targets: Record<string, { command: string; args: string[]; env?: Record<string, string>; cwd?: string; share: string }>;
+  targets: Record<string, { command: string; args: string[]; env?: Record<string, string>; cwd?: string; envFile?: string; share: string }>;
   /** Entries replaced by msm's. */
   imported: string[];
+  /** Secrets the entries held in clear, for the keychain (config.json gets `${secret:NAME}` in their place). */
+  moves: Move[];
+}
+
+/** What classify needs beyond the entry: whether a keychain can take clear secrets, where a relative envFile is. */
+export interface ImportContext {
+  keychain?: true | string;
+  baseDir?: string;
 }
 
 /**
@@ -74,12 +82,13 @@ export function importEdit(
   share: string,
   how: Launcher,
   only?: readonly string[],
+  context: ImportContext = {},
 ): Outcome & ImportPlan {
-  const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {}, imported: [] };
+  const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {}, imported: [], moves: [] };
   const entries = client.format.entries(text, container, file);
   for (const [name, entry] of Object.entries(entries)) {
     if (msmTargetOf(entry) !== undefined || (only && !only.includes(name))) continue;
-    const sorted = classify(entry, client.projectVariable);
+    const sorted = classify(entry, client.projectVariable, { name, variables: client.variables, ...context });
     if (sorted.kind === "remote") {
       out.notes.push(`${name}: a URL server, left as it is`);
       continue;
@@ -112,15 +121,24 @@ export function importEdit(
     }
     out.text = client.format.replace(out.text, container, name, clientEntry(client, proxyEntry(how, name), sorted.extra));
     out.record.entries = out.record.entries.filter((e) => e.name !== name);
-    out.record.entries.push({ name, replaced: original });
+    // installs.json keeps the original for `uninstall`, but not the secrets that went to the keychain: in their place
+    // a mark that uninstall fills in from the keychain again.
+    out.record.entries.push({ name, replaced: hideSecrets(original, sorted.moves) });
     out.imported.push(name);
     out.notes.push(`${name}: now served by msm${existing === undefined ? " (new target)" : " (same server as the existing target)"}`);
+    for (const move of sorted.moves) {
+      out.moves.push(move);
+      out.notes.push(`${name}: ${move.where} held a secret in clear: it goes to the keychain as "${move.secret}", config.json says \${secret:${move.secret}}`);
+    }
+    if (share === "global" && JSON.stringify(sorted.server).match(/\$\{[A-Za-z_]/)) {
+      out.notes.push(`${name}: with --share global its \${VAR} references are read from msm's base environment, not a session's (docs/configuration.md)`);
+    }
   }
   return out;
 }
 
 /** A server already in config.json is the same one when it starts the same way. */
-function sameServer(existing: unknown, wanted: { command: string; args: string[]; env?: Record<string, string>; cwd?: string }): boolean {
+function sameServer(existing: unknown, wanted: { command: string; args: string[]; env?: Record<string, string>; cwd?: string; envFile?: string }): boolean {
   if (!existing || typeof existing !== "object") return false;
   const e = existing as Record<string, unknown>;
   return (
@@ -128,6 +146,7 @@ function sameServer(existing: unknown, wanted: { command: string; args: string[]
     sameJson(e.args ?? [], wanted.args) &&
     sameJson(e.env ?? {}, wanted.env ?? {}) &&
     e.cwd === wanted.cwd &&
+    e.envFile === wanted.envFile &&
     e.transport === undefined
   );
 }
@@ -163,4 +182,23 @@ export function uninstallEdit(spot: Spot, text: string, record: FileRecord): Out
 function undo({ client, container }: Spot, text: string, entry: EntryRecord): string {
   if (entry.replaced !== undefined) return client.format.restore(text, container, entry.name, entry.replaced);
   return client.format.remove(text, container, entry.name, entry.added ?? {});
+}
+
+/** Where a secret moved to the keychain was in an original entry kept for uninstall: `\0msm-secret:NAME\0`. */
+const SECRET_MARK = /\u0000msm-secret:([A-Za-z0-9._-]+)\u0000/g;
+
+function hideSecrets(text: string, moves: readonly Move[]): string {
+  let out = text;
+  for (const move of moves) out = out.split(move.value).join(`\u0000msm-secret:${move.secret}\u0000`);
+  return out;
+}
+
+/** The keychain names hidden in a kept original. */
+export function hiddenSecrets(text: string): string[] {
+  return [...text.matchAll(SECRET_MARK)].map((m) => m[1]!);
+}
+
+/** A kept original with its hidden secrets put back (`value` gives each one's value). */
+export function revealSecrets(text: string, value: (name: string) => string): string {
+  return text.replace(SECRET_MARK, (_, name: string) => value(name));
 }

@@ -7,10 +7,11 @@ import { dirname } from "node:path";
 import { BUILTIN_TARGETS } from "../lib/config.ts";
 import { MsmError, UsageError, isMsmError } from "../lib/errors.ts";
 import { ensureHome, paths, tilde, userHome } from "../lib/paths.ts";
+import { redactor } from "../lib/secrets/resolve.ts";
 import { spotOf, type EditorClient, type Place, type Scope, type Spot } from "./client.ts";
 import { CLIENTS, CLIENT_NAMES, clientNamed } from "./clients/index.ts";
 import { unifiedDiff } from "./diff.ts";
-import { importEdit, installEdit, uninstallEdit, type Outcome } from "./edit.ts";
+import { hiddenSecrets, importEdit, installEdit, revealSecrets, uninstallEdit, type ImportContext, type Outcome } from "./edit.ts";
 import { launcher } from "./entries.ts";
 import { backupPath, editFile, realPath, removeEmptyDir, snapshot, type WriteOptions } from "./file.ts";
 import { FormatError } from "./formats/format.ts";
@@ -187,21 +188,25 @@ export interface UninstallOptions extends RunOptions {
 }
 
 /** `msm uninstall`: msm's entries removed and every entry `import` replaced put back, byte for byte. */
-export function uninstall(options: UninstallOptions): FileReport[] {
+export async function uninstall(options: UninstallOptions): Promise<FileReport[]> {
   const place = options.place ?? currentPlace();
   const state = loadState();
+  const { values, warnings } = await keptSecrets(state);
   const clients = options.clients.length
     ? chooseClients(options.clients, options.scope, place)
     : CLIENTS.filter((c) => {
         const file = c.file(options.scope, place);
         return file !== undefined && existsSync(file);
       });
+  const mask = redactor([...values.values()]);
   const reports = clients.flatMap((client) => {
     const spot = spotOf(client, options.scope, place)!;
-    return guarded(spot, () => [applyToFile(spot, state, options, (text, _exists, record) => uninstallEdit(spot, text, record))]);
+    return guarded(spot, () => [applyToFile(spot, state, options, (text, _exists, record) => uninstallEdit(spot, text, revealed(record, values)))]);
   });
+  for (const report of reports) report.diff = mask(report.diff);
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
+  for (const warning of warnings) (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(warning);
   if (reports.length === 0)
     (options.print ?? ((line: string) => process.stdout.write(line + "\n")))(`No ${options.scope}-scope editor config found; nothing to do.`);
   return reports;
@@ -214,17 +219,19 @@ export interface ImportOptions extends RunOptions {
 }
 
 /** `msm import [CLIENT…]`: each client in turn, so a server found in two editors becomes one shared target. */
-export function importServers(options: ImportOptions): FileReport[] {
+export async function importServers(options: ImportOptions): Promise<FileReport[]> {
   const place = options.place ?? currentPlace();
   const clients = chooseClients(options.clients, options.scope, place).filter((c) => existsSync(c.file(options.scope, place)!));
   if (clients.length === 0) {
     const where = options.clients.length ? options.clients.join(", ") : "any editor";
     throw new MsmError("INSTALL_FAILED", `No ${options.scope}-scope MCP config of ${where} found to import from. See "msm import --help".`);
   }
-  const reports = clients.flatMap((client) => {
+  const reports: FileReport[] = [];
+  for (const client of clients) {
     const spot = spotOf(client, options.scope, place)!;
-    return guarded(spot, () => importFrom(spot, options));
-  });
+    const baseDir = options.scope === "user" ? place.home : place.cwd;
+    reports.push(...(await guardedAsync(spot, () => importFrom(spot, options, baseDir))));
+  }
   print(reports, options, clients);
   const changed = reports.filter((r) => r.changed && r.client !== "msm").map((r) => r.client);
   if (!options.dryRun && changed.length) {
@@ -236,11 +243,25 @@ export function importServers(options: ImportOptions): FileReport[] {
   return reports;
 }
 
+/** guarded() for work that waits (the keychain). */
+async function guardedAsync(spot: Spot, work: () => Promise<FileReport[]>): Promise<FileReport[]> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof FormatError) && !isMsmError(error)) throw error;
+    return guarded(spot, () => {
+      throw error;
+    });
+  }
+}
+
 /**
  * `msm import CLIENT`: every stdio server of the client's file becomes an msm target (config.json first, so an entry
- * never names a target that is not there yet), then its entry becomes msm's proxy entry.
+ * never names a target that is not there yet), then its entry becomes msm's proxy entry. A secret an entry holds in
+ * clear goes to the keychain before anything is written, and config.json gets a reference in its place; with no
+ * keychain such an entry is not imported.
  */
-function importFrom(spot: Spot, options: ImportOptions): FileReport[] {
+async function importFrom(spot: Spot, options: ImportOptions, baseDir: string): Promise<FileReport[]> {
   const client = spot.client;
   const configFile = paths.config();
   const raw = jsonc.entries(snapshot(configFile).text, ["targets"], configFile);
@@ -250,16 +271,75 @@ function importFrom(spot: Spot, options: ImportOptions): FileReport[] {
   const record = state.files[recordKey(spot)] ?? { client: client.name, scope: options.scope, entries: [] };
   // Plan against the current text to learn which targets to add; the file edit below redoes it on fresh text.
   const reserved = [...BUILTIN_TARGETS];
-  const plan = importEdit(spot, snapshot(file).text, record, raw, reserved, options.share, how);
+  const context: ImportContext = { keychain: true, baseDir };
+  let plan = importEdit(spot, snapshot(file).text, record, raw, reserved, options.share, how, undefined, context);
+  if (plan.moves.length) {
+    // Secrets in clear: only with a keychain that answers. Otherwise their entries stay where they are.
+    const problem = await keychainProblem();
+    if (problem) {
+      context.keychain = problem;
+      plan = importEdit(spot, snapshot(file).text, record, raw, reserved, options.share, how, undefined, context);
+    } else if (!options.dryRun) {
+      const { setSecret } = await import("../lib/secrets/keychain.ts");
+      for (const move of plan.moves) await setSecret(move.secret, move.value);
+    }
+  }
+  // A diff shows the editor's entries going: the secrets they held are masked in it.
+  const mask = redactor(plan.moves.map((m) => m.value));
   const reports: FileReport[] = [];
   const added = Object.entries(plan.targets);
   if (added.length) reports.push(addTargets(configFile, added, options));
   // The file may change before the write (the editor rewrote it): redo only what the plan put in config.json.
   const known = { ...raw, ...plan.targets };
-  const report = applyToFile(spot, state, options, (text, _exists, rec) => importEdit(spot, text, rec, known, reserved, options.share, how, plan.imported));
-  reports.push({ ...report, notes: plan.notes, clashes: plan.clashes });
+  const report = applyToFile(spot, state, options, (text, _exists, rec) =>
+    importEdit(spot, text, rec, known, reserved, options.share, how, plan.imported, context),
+  );
+  reports.push({ ...report, diff: mask(report.diff), notes: plan.notes, clashes: plan.clashes });
   if (!options.dryRun) saveState(state);
   return reports;
+}
+
+/**
+ * The originals `import` kept hold marks where their secrets were (they went to the keychain): their values, read
+ * back so uninstall restores each entry as it was. A secret the keychain no longer has is restored as its
+ * `${secret:NAME}` reference, with a warning.
+ */
+async function keptSecrets(state: State): Promise<{ values: Map<string, string>; warnings: string[] }> {
+  const values = new Map<string, string>();
+  const warnings: string[] = [];
+  const names = new Set(Object.values(state.files).flatMap((f) => f.entries.flatMap((e) => (e.replaced ? hiddenSecrets(e.replaced) : []))));
+  if (!names.size) return { values, warnings };
+  const { getSecret } = await import("../lib/secrets/keychain.ts");
+  for (const name of names) {
+    try {
+      const value = await getSecret(name);
+      if (value !== undefined) values.set(name, value);
+      else warnings.push(`The keychain has no "${name}" any more: the restored entry says \${secret:${name}} in its place; put the value back by hand.`);
+    } catch (error) {
+      warnings.push(`"${name}" could not be read (${(error as Error).message}): the restored entry says \${secret:${name}} in its place.`);
+    }
+  }
+  return { values, warnings };
+}
+
+/**
+ * A record with its kept originals' secrets filled in, for the edit only: what the edit leaves of the record (saved
+ * to installs.json) never holds them.
+ */
+function revealed(record: FileRecord, values: Map<string, string>): FileRecord {
+  const fill = (text: string) => revealSecrets(text, (name) => values.get(name) ?? `\${secret:${name}}`);
+  return { ...record, entries: record.entries.map((e) => (e.replaced ? { ...e, replaced: fill(e.replaced) } : e)) };
+}
+
+/** Why the keychain cannot take secrets right now, or undefined when it answers. */
+async function keychainProblem(): Promise<string | undefined> {
+  const { getSecret, KeychainUnavailable } = await import("../lib/secrets/keychain.ts");
+  try {
+    await getSecret("msm-import-check");
+    return undefined;
+  } catch (error) {
+    return error instanceof KeychainUnavailable ? `the keychain cannot be used: ${error.said}` : (error as Error).message;
+  }
 }
 
 /** Adds hosted targets to config.json, keeping every other key and its layout; the file stays private (0600). */

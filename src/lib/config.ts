@@ -7,6 +7,7 @@ import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
 import { PROJECT_SH, mentionsProject, shellPlaceholderProblem } from "./placeholders.ts";
 import { describeIssues } from "./config-issues.ts";
+import { referenceProblem } from "./secrets/references.ts";
 import { foreignReason } from "./trust.ts";
 import { MAX_PATTERN_LENGTH, MAX_PATTERNS } from "./tool-rules.ts";
 
@@ -16,6 +17,9 @@ export type { Transport } from "./contracts/lock-file.ts";
 const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
 export const PortSchema = z.number().check(z.int(), z.minimum(0), z.maximum(65535));
+
+/** A target's `envFile` (see its uses below). */
+const EnvFileSchema = z.optional(z.string().check(z.minLength(1)));
 
 const MinutesSchema = z.optional(z.number().check(z.minimum(0)));
 /**
@@ -62,6 +66,11 @@ export const ExternalTargetSchema = z.strictObject({
   env: z._default(z.record(z.string(), z.string()), {}),
   /** Absolute working directory for the daemon. */
   cwd: z.optional(z.string()),
+  /**
+   * A file of `KEY=value` lines for the server's environment, which `${VAR}` references read too (docs/configuration.md,
+   * "Secret references"); `~/…` or absolute, a relative path is relative to MSM_HOME. Yours, writable by nobody else.
+   */
+  envFile: EnvFileSchema,
   /** Required: it is what tells a server that serves HTTP itself from a stdio server msm hosts. */
   transport: TransportSchema,
   port: z.optional(PortSchema),
@@ -103,6 +112,12 @@ export const HostedTargetSchema = z.strictObject({
   env: z._default(z.record(z.string(), z.string()), {}),
   /** Working directory of a child; default the project folder ("project"/"session") or the home folder ("global"). */
   cwd: z.optional(z.string()),
+  /**
+   * A file of `KEY=value` lines for the server's environment, which `${VAR}` references read too (docs/configuration.md,
+   * "Secret references"); `~/…` or absolute, a relative path is relative to MSM_HOME;
+   * `{project}/.env` is the project's own file. Yours, writable by nobody else.
+   */
+  envFile: EnvFileSchema,
   /** "project": one child per project folder (default); "global": one for every session; "session": one per session. */
   share: z._default(ShareSchema, "project"),
   /** How long a session waits for a child's first start (npx/uvx may download for a while). */
@@ -153,9 +168,15 @@ export const OAuthClientSchema = z
  * are open. Never receives msm's bearer token or project paths.
  */
 export const RemoteTargetSchema = z.strictObject({
-  url: z.string().check(z.regex(/^https?:\/\/[^\s]+$/, "an http(s) URL")),
+  /** `http(s)://…`; it may start with a reference (`${MCP_URL}`), checked once resolved. */
+  url: z.string().check(z.regex(/^(?:https?:\/\/|\$\{)[^\s]+$/, "an http(s) URL")),
   /** Extra request headers sent to the server (an API key, say); OAuth tokens come from `msm login NAME`. */
   headers: z._default(z.record(z.string(), z.string()), {}),
+  /**
+   * A file of `KEY=value` lines for the server's environment, which `${VAR}` references read too (docs/configuration.md,
+   * "Secret references"); `~/…` or absolute, a relative path is relative to MSM_HOME. Yours, writable by nobody else.
+   */
+  envFile: EnvFileSchema,
   /** An OAuth client registered by hand, for servers that offer no dynamic client registration. */
   oauth: z.optional(OAuthClientSchema),
   /** Port of the local relay (any free one by default). */
@@ -242,6 +263,7 @@ export type ResolvedTarget =
       kind: "remote";
       url: string;
       headers: Record<string, string>;
+      envFile?: string;
       oauth?: RemoteTarget["oauth"];
       transport: "streamable-http";
       path: "/mcp";
@@ -361,6 +383,11 @@ function targetProblem(name: string, value: unknown): { target: ExternalTarget |
   }
   const parsed = (builtin ? BuiltinTargetSchema : remote ? RemoteTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
   if (!parsed.success) return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
+  const references = referencesProblem(name, parsed.data);
+  if (references) return references;
+  if (!("share" in parsed.data) && "envFile" in parsed.data && parsed.data.envFile !== undefined && mentionsProject(parsed.data.envFile)) {
+    return `targets.${name}.envFile: "{project}" is filled in only for stdio servers msm hosts; this one serves every project, so name one file`;
+  }
   if ("share" in parsed.data && parsed.data.share === "global" && usesProject(parsed.data)) {
     return `targets.${name} uses "{project}" but "share" is "global" (one child for every project). Use "share": "project", or drop "{project}"`;
   }
@@ -383,7 +410,23 @@ function namesPort(entry: Record<string, unknown>): string | undefined {
 }
 
 function usesProject(entry: HostedTarget): boolean {
-  return [...entry.args, ...Object.values(entry.env), entry.cwd ?? ""].some(mentionsProject);
+  return [...entry.args, ...Object.values(entry.env), entry.cwd ?? "", entry.envFile ?? ""].some(mentionsProject);
+}
+
+/** A reference msm cannot resolve as written (`${secret:…}` with a name no keychain entry can have), with its key. */
+function referencesProblem(name: string, entry: ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget): string | undefined {
+  const strings: [string, string | undefined][] = [];
+  if ("command" in entry) strings.push(["command", entry.command], ["cwd", entry.cwd], ...entry.args.map((a, i): [string, string] => [`args[${i}]`, a]));
+  if ("env" in entry) strings.push(...Object.entries(entry.env).map(([k, v]): [string, string] => [`env.${k}`, v]));
+  if ("url" in entry) {
+    strings.push(["url", entry.url], ["oauth.clientSecret", entry.oauth?.clientSecret]);
+    strings.push(...Object.entries(entry.headers).map(([k, v]): [string, string] => [`headers.${k}`, v]));
+  }
+  for (const [key, text] of strings) {
+    const problem = text === undefined ? undefined : referenceProblem(text);
+    if (problem) return `targets.${name}.${key}: ${problem}`;
+  }
+  return undefined;
 }
 
 export function resolveTarget(config: Config, name: string): ResolvedTarget {
@@ -421,6 +464,7 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
         kind: "remote",
         url: remote.url,
         headers: remote.headers,
+        envFile: remote.envFile,
         oauth: remote.oauth,
         port: remote.port ?? 0,
         transport: "streamable-http",

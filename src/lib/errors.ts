@@ -25,6 +25,10 @@ export type MsmErrorCode =
   | "PORT_BUSY"
   | "LOGIN_FAILED"
   | "INSTALL_FAILED"
+  /** A target's `${VAR}`, `${secret:NAME}` or envFile could not be resolved: it does not start (the message names which). */
+  | "SECRET_UNRESOLVED"
+  /** The OS keychain cannot be reached (no Secret Service on D-Bus, a locked keyring). */
+  | "KEYCHAIN_UNAVAILABLE"
   | "FILE_CHANGED"
   /** A file or directory the command was pointed at is missing or malformed (exit 1: the command line was fine). */
   | "INPUT_INVALID"

@@ -5,6 +5,7 @@ import { createBaseApp } from "../lib/http/app.ts";
 import { runDaemon } from "../lib/http/daemon.ts";
 import { PROJECT_HEADER } from "../lib/http/headers.ts";
 import { createLogger } from "../lib/log.ts";
+import { resolveRemoteStrings } from "../lib/secrets/resolve.ts";
 import { ensureHome, paths } from "../lib/paths.ts";
 import { loadToken } from "../lib/token.ts";
 import { VERSION } from "../lib/version.ts";
@@ -57,6 +58,20 @@ const LOCAL_ONLY = new Set([
 /** Bun's fetch has already decoded the body: its original encoding and length no longer describe it. */
 const DECODED = new Set(["content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"]);
 
+/**
+ * What the relay sends: the target's URL, headers and OAuth client with their references resolved. Messages and logs
+ * name `target.url` as written in config.json instead, so a secret in the URL never reaches them.
+ */
+export interface Live {
+  url: string;
+  headers: Record<string, string>;
+  oauth?: Remote["oauth"];
+  /** Masks the resolved secrets in an error's words before they go to a session or the log. */
+  redact?: (text: string) => string;
+}
+
+const liveOf = (target: Remote): Live => ({ url: target.url, headers: target.headers, oauth: target.oauth });
+
 interface Log {
   info: (message: string) => void;
   warn: (message: string) => void;
@@ -68,8 +83,9 @@ interface Log {
  * a time, shared by every request that needs it, so twenty sessions never race a rotating refresh token. MCP
  * sessions stay one per editor session (the server's own session ids pass through untouched).
  */
-export function createRelay(target: Remote, token: string, log: Log, fetchFn: typeof fetch = fetch) {
+export function createRelay(target: Remote, token: string, log: Log, fetchFn: typeof fetch = fetch, live: Live = liveOf(target)) {
   const app = createBaseApp(token);
+  const mask = live.redact ?? ((text: string) => text);
   let requests = 0;
   let refreshing: Promise<boolean> | undefined;
   let loggingIn: LoginAttempt | undefined;
@@ -88,7 +104,7 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
     attempt.done = import("./login.ts")
       .then(({ login }) =>
         login(
-          target,
+          { ...target, url: live.url, oauth: live.oauth },
           (url) => {
             attempt.url = url;
             log.info(`login needed: opened the browser on ${url}`);
@@ -122,7 +138,7 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
   const refresh = (): Promise<boolean> => {
     refreshing ??= (async () => {
       try {
-        const outcome = await refreshLogin(target.name, target.url, target.oauth, fetchFn);
+        const outcome = await refreshLogin(target.name, live.url, live.oauth, fetchFn);
         if (outcome === "AUTHORIZED") log.info("access token refreshed");
         else log.warn(`the login has expired: run "msm login ${target.name}"`);
         return outcome === "AUTHORIZED";
@@ -141,10 +157,10 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
     request.headers.forEach((value, name) => {
       if (!LOCAL_ONLY.has(name)) headers.set(name, value);
     });
-    for (const [name, value] of Object.entries(target.headers)) headers.set(name, value);
+    for (const [name, value] of Object.entries(live.headers)) headers.set(name, value);
     const access = readLogin(target.name).tokens?.access_token;
     if (access) headers.set("authorization", `Bearer ${access}`);
-    return fetchFn(target.url, { method: request.method, headers, body, redirect: "manual", signal: request.signal, timeout: false } as RequestInit);
+    return fetchFn(live.url, { method: request.method, headers, body, redirect: "manual", signal: request.signal, timeout: false } as RequestInit);
   };
 
   app.all("/mcp", async (c) => {
@@ -161,8 +177,8 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
         if (await refresh()) response = await forward(request, body);
       }
     } catch (error) {
-      log.warn(`cannot reach ${target.url}: ${(error as Error).message}`);
-      return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${(error as Error).message})` } }, 502);
+      log.warn(`cannot reach ${target.url}: ${mask((error as Error).message)}`);
+      return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${mask((error as Error).message)})` } }, 502);
     }
     if (needsLogin(response)) {
       await response.body?.cancel().catch(() => {});
@@ -172,7 +188,10 @@ export function createRelay(target: Remote, token: string, log: Log, fetchFn: ty
         try {
           response = await forward(request, body);
         } catch (error) {
-          return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${(error as Error).message})` } }, 502);
+          return c.json(
+            { jsonrpc: "2.0", id: null, error: { code: -32000, message: `msm: cannot reach ${target.url} (${mask((error as Error).message)})` } },
+            502,
+          );
         }
       }
     }
@@ -203,14 +222,23 @@ export async function runRelay(options: RelayOptions): Promise<void> {
   ensureHome();
   const { target } = options;
   const logger = createLogger({ file: paths.log(target.name), tag: target.name, stderr: !options.detached });
-  const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
+  // References resolved once, at start (the supervisor checked they resolve): `msm restart NAME` applies a change.
+  const { strings, redact } = await resolveRemoteStrings(target);
+  const live: Live = {
+    url: strings.url,
+    headers: strings.headers,
+    oauth: target.oauth && strings.clientSecret !== undefined ? { ...target.oauth, clientSecret: strings.clientSecret } : target.oauth,
+    redact,
+  };
+  // An error from the network or the OAuth client may quote the URL it was given: masked before it is logged.
+  const log = { info: (m: string) => logger.info(redact(m)), warn: (m: string) => logger.warn(redact(m)) };
   await runDaemon({
     kind: "remote",
     name: target.name,
     log,
     port: options.port,
     start: () => ({
-      fetch: createRelay(target, loadToken(), log).fetch,
+      fetch: createRelay(target, loadToken(), log, fetch, live).fetch,
       listening: (port) => `relaying http://127.0.0.1:${port}/mcp to ${target.url} (pid ${process.pid}, version ${VERSION})`,
     }),
   });

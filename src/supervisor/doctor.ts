@@ -2,7 +2,7 @@
  * `msm doctor`: everything that must be true for editors' sessions to share msm's daemons, each check saying how to
  * fix what it found. Read-only: it starts nothing and changes nothing.
  */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, win32 } from "node:path";
 import { checkPrivateFile, mine, type Check, type DoctorReport } from "../lib/checks.ts";
@@ -13,6 +13,7 @@ import { callSupervisor } from "../lib/contracts/supervisor-api.ts";
 import { findSupervisor, SUPERVISOR } from "../lib/manager.ts";
 import { msmHome, paths, tilde, userHome } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
+import { clearSecrets, secretNameFor } from "../lib/secrets/clear.ts";
 import { POSIX_MODES } from "../lib/trust.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -25,6 +26,7 @@ export async function doctor(editorChecks: (config: Config | undefined) => Promi
   checks.push(checkHome());
   const { check: configCheck, config } = checkConfig();
   checks.push(configCheck);
+  checks.push(checkConfigSecrets());
   checks.push(checkPrivateFile("token", paths.token(), "created by the first session", true));
   checks.push(...(await editorChecks(config)));
   checks.push(...(await checkDaemons(config)));
@@ -88,6 +90,36 @@ function checkConfig(): { check: Check; config: Config | undefined } {
     check: { name: "config.json", status: "ok", detail: `${privacy.detail}, ${targetNames(config).length} targets: ${targetNames(config).join(", ")}` },
     config,
   };
+}
+
+/**
+ * Secrets written in clear in config.json (read as plain JSON, broken entries too): where, and how to move each to
+ * the keychain. Never the value.
+ */
+function checkConfigSecrets(): Check {
+  const name = "secrets in config.json";
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(paths.config(), "utf8"));
+  } catch {
+    return { name, status: "ok", detail: "none (no readable config.json)" };
+  }
+  const targets = raw && typeof raw === "object" ? (raw as { targets?: unknown }).targets : undefined;
+  const places: string[] = [];
+  const fixes: string[] = [];
+  for (const [target, entry] of Object.entries(targets && typeof targets === "object" ? targets : {})) {
+    for (const found of clearSecrets(entry)) {
+      places.push(`targets.${target}.${found.where} (${found.why})`);
+      if (found.where === "database")
+        fixes.push(`move the password of targets.${target}.database to ~/.pgpass (or PGPASSWORD where the supervisor starts) and drop it from the URL`);
+      else {
+        const secret = secretNameFor(target, found.where);
+        fixes.push(`msm secret set ${secret} (paste the value), then write \${secret:${secret}} in its place`);
+      }
+    }
+  }
+  if (!places.length) return { name, status: "ok", detail: "none in clear" };
+  return { name, status: "warn", detail: `${tilde(paths.config())}: ${places.join("; ")}`, fix: fixes.join("; ") };
 }
 
 /** The supervisor and every running daemon answer, and run this version. */

@@ -57,6 +57,8 @@ export class Keeper {
   private backoffTimer: Timer | undefined;
   private stopping: Promise<"stopped" | "not running" | { survived: number }> | undefined;
   private note: string | null = null;
+  /** The last start failed on a reference that could not be resolved (see unresolvedStart). */
+  private unresolved = false;
   private lastLog: string[] = [];
   private lastActivity = Date.now();
   private lastRequests: number | undefined;
@@ -134,8 +136,21 @@ export class Keeper {
     return endpointOf(this.target, lock);
   }
 
+  /** Failed for good (until `msm restart`); a start that failed on a reference is tried again by the next request. */
   private isFailed(): boolean {
-    return this.state === "failed";
+    return this.state === "failed" && !this.unresolved;
+  }
+
+  /**
+   * A reference could not be resolved (a variable, a keychain entry, an envFile): shown as failed with what is
+   * missing, without backoff or crash counting — nothing msm retries can fix it — and the next request tries again.
+   */
+  private unresolvedStart(why: string): void {
+    this.state = "failed";
+    this.unresolved = true;
+    this.note = why;
+    this.lastLog = [];
+    this.log.warn(`${this.target.name}: ${why}`);
   }
 
   private start(): Promise<LockInfo> {
@@ -144,6 +159,7 @@ export class Keeper {
     this.backoffTimer = undefined;
     this.state = "starting";
     this.note = null;
+    this.unresolved = false;
     this.starting = launch(this.target, this.target.startTimeoutMs)
       .then(({ lock, exited, adopted }) => {
         this.lock = lock;
@@ -160,7 +176,8 @@ export class Keeper {
       })
       .catch((error: unknown) => {
         this.lock = undefined;
-        this.crashed(error instanceof StartFailed ? error.why : (error as Error).message);
+        if (error instanceof StartFailed && error.unresolved) this.unresolvedStart(error.why);
+        else this.crashed(error instanceof StartFailed ? error.why : (error as Error).message);
         throw error;
       })
       .finally(() => {

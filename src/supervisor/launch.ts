@@ -7,6 +7,7 @@ import { MsmError } from "../lib/errors.ts";
 import { acquireLock, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
 import { paths, userHome } from "../lib/paths.ts";
 import { probe } from "../lib/probe.ts";
+import { needsResolving, resolveRemoteStrings, resolveStrings, UnresolvedError } from "../lib/secrets/resolve.ts";
 import { terminate } from "../lib/proc.ts";
 import { spawnDetached } from "../lib/spawn.ts";
 import { VERSION } from "../lib/version.ts";
@@ -30,6 +31,9 @@ export async function launch(target: ResolvedTarget, timeoutMs = target.startTim
 
 /** msm's own daemons (`msm memory`, `msm host --target NAME`, `msm remote NAME`) take their lock and pick their port themselves. */
 async function launchOwn(target: ResolvedTarget, timeoutMs: number): Promise<Launched> {
+  // A relay resolves its URL and headers itself; checked here first, so a missing reference is a start that fails
+  // with its name (in status and the session's error), not a relay that exits.
+  if (target.kind === "remote") await resolveRemote(target);
   const args = daemonArgv(
     target.kind === "hosted"
       ? { kind: "host", target: target.name }
@@ -69,16 +73,30 @@ async function launchExternal(target: Extract<ResolvedTarget, { kind: "external"
   const port = await pickPort(target.port);
   if (target.port > 0 && port !== target.port) note(target.name, `port ${target.port} is busy; using ${port} instead`);
   const fill = (text: string) => text.replaceAll("{port}", String(port));
-  const command = [target.command, ...target.args.map(fill)];
+  // As written in config.json (references, never their values): what the log shows.
+  const shown = [target.command, ...target.args.map(fill)];
   // One daemon for every session: the base set (the supervisor has no more), never one session's environment.
-  const env: Record<string, string | undefined> = withoutMsmMarkers(baseEnv());
-  for (const [key, value] of Object.entries(target.env)) env[key] = fill(value);
-  note(target.name, `starting ${command.join(" ")} (port ${port})`);
+  const inherited: Record<string, string | undefined> = withoutMsmMarkers(baseEnv());
+  let command = shown;
+  let cwd = target.cwd ?? userHome();
+  let env = { ...inherited };
+  let redact = (text: string) => text;
+  if (needsResolving(target, target.envFile)) {
+    const strings = { command: target.command, args: target.args, env: target.env, ...(target.cwd !== undefined ? { cwd: target.cwd } : {}) };
+    const resolved = await resolving(target, () =>
+      resolveStrings(strings, { target: target.name, inherited, whose: BASE_WHOSE, base: true, envFile: target.envFile, literal: fill }),
+    );
+    command = [resolved.strings.command!, ...resolved.strings.args!];
+    cwd = resolved.strings.cwd ?? cwd;
+    env = { ...inherited, ...resolved.fileEnv, ...resolved.strings.env };
+    redact = resolved.redact;
+  } else for (const [key, value] of Object.entries(target.env)) env[key] = fill(value);
+  note(target.name, `starting ${shown.join(" ")} (port ${port})`);
   let child;
   try {
-    child = spawnDetached(target.name, [], { command, env, cwd: target.cwd ?? userHome() });
+    child = spawnDetached(target.name, [], { command, env, cwd });
   } catch (error) {
-    throw startFailed(target, `could not run "${target.command}" (${(error as Error).message}); check "command" and "cwd" in ${paths.config()}`);
+    throw startFailed(target, `could not run "${target.command}" (${redact((error as Error).message)}); check "command" and "cwd" in ${paths.config()}`);
   }
   let exitCode: number | null | undefined;
   void child.exited.then((code) => (exitCode = code));
@@ -112,19 +130,45 @@ async function launchExternal(target: Extract<ResolvedTarget, { kind: "external"
   throw startFailed(target, `did not answer on http://127.0.0.1:${port}${target.path} within ${seconds(timeoutMs)}`);
 }
 
-/** A failed start: `why` is the short reason the keeper records (status shows it), the message is for people. */
+/**
+ * A failed start: `why` is the short reason the keeper records (status shows it), the message is for people.
+ * `unresolved`: a reference could not be resolved — not a crash to retry with backoff, but something the user fixes
+ * outside msm, after which the next session's request starts it.
+ */
 export class StartFailed extends MsmError {
   constructor(
     name: string,
     readonly why: string,
+    readonly unresolved = false,
   ) {
-    super("DAEMON_START_FAILED", `The "${name}" daemon ${why}. See "msm logs ${name}".`);
+    super(
+      unresolved ? "SECRET_UNRESOLVED" : "DAEMON_START_FAILED",
+      unresolved ? `The "${name}" target ${why}. Fix that; the next request tries again.` : `The "${name}" daemon ${why}. See "msm logs ${name}".`,
+    );
   }
 }
 
-function startFailed(target: ResolvedTarget, why: string): MsmError {
+function startFailed(target: ResolvedTarget, why: string, unresolved = false): MsmError {
   note(target.name, `start failed: ${why}`);
-  return new StartFailed(target.name, why);
+  return new StartFailed(target.name, why, unresolved);
+}
+
+/** Whose environment a shared server's `${VAR}` is read from. */
+const BASE_WHOSE = "the supervisor's environment (msm's base set)";
+
+/** Runs a resolution; a reference that cannot be resolved becomes a failed start naming it. */
+async function resolving<T>(target: ResolvedTarget, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UnresolvedError) throw startFailed(target, error.message, true);
+    throw error;
+  }
+}
+
+/** A remote target's URL and headers resolved (lib/secrets/resolve.ts), a missing reference a failed start. */
+async function resolveRemote(target: Extract<ResolvedTarget, { kind: "remote" }>): Promise<void> {
+  await resolving(target, () => resolveRemoteStrings(target));
 }
 
 /** A line from msm itself in the daemon's log, so the log tells the whole story of starts and exits. */

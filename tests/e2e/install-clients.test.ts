@@ -107,7 +107,7 @@ describe("the codex CLI reads what msm wrote", () => {
     expect(run(sandbox, ["uninstall", "codex"], project, extra).code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(original);
     const after = await codexList(sandbox, project);
-    expect(after.docs!.transport).toMatchObject({ command: "/nonexistent/npx", env: { DOCS_TOKEN: "not-a-secret" } });
+    expect(after.docs!.transport).toMatchObject({ command: "/nonexistent/npx", env: { DOCS_LANGUAGE: "en" }, env_vars: ["DOCS_TOKEN"] });
     expect(after.memory).toBeUndefined();
 
     // A trusted project's own .codex/config.toml is read too.

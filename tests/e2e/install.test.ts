@@ -58,8 +58,9 @@ const CASES: Case[] = [
     fixture: "claude-desktop.user.json",
     file: (h) => join(h, ".config/Claude/claude_desktop_config.json"),
     container: "mcpServers",
-    imported: ["filesystem", "github"],
-    untouched: [],
+    imported: ["filesystem"],
+    // Its token is in clear and the sandbox has no keychain to move it to: left as it is (secrets-import.test.ts moves it).
+    untouched: ["github"],
     comments: [],
     typed: false,
   },
@@ -69,8 +70,8 @@ const CASES: Case[] = [
     fixture: "cursor.user.json",
     file: (h) => join(h, ".cursor/mcp.json"),
     container: "mcpServers",
-    imported: ["browser"],
-    untouched: ["stripe", "secrets"],
+    imported: ["browser", "secrets"],
+    untouched: ["stripe"],
     comments: [],
     typed: false,
   },
@@ -213,10 +214,17 @@ describe.each(CASES)("$client ($scope)", (c) => {
       expect(after[name]!.command).toBe(MSM);
       expect(after[name]!.args).toEqual(["proxy", "--target", name]);
       expect(after[name]!.env).toBeUndefined();
-      const env = was.env && Object.keys(was.env).length ? { env: was.env } : {};
+      // Codex's env_vars are passed from the editor's environment: msm's ${NAME}.
+      const vars = {
+        ...(was.env as Record<string, string> | undefined),
+        ...Object.fromEntries(((was.env_vars as string[] | undefined) ?? []).map((n) => [n, `\${${n}}`])),
+      };
+      const env = Object.keys(vars).length ? { env: vars } : {};
       // ${workspaceFolder} is the session's project: msm's host calls it {project}.
-      const args = (was.args as string[]).map((a) => a.replace("${workspaceFolder}", "{project}"));
-      expect(config.targets[name]).toEqual({ command: was.command, args, ...env, share: "project" });
+      const project = (a: string) => a.replace("${workspaceFolder}", "{project}");
+      const args = (was.args as string[]).map(project);
+      const envFile = typeof was.envFile === "string" ? { envFile: project(was.envFile) } : {};
+      expect(config.targets[name]).toEqual({ command: was.command, args, ...env, ...envFile, share: "project" });
     }
     for (const name of c.untouched) {
       expect(after[name]).toEqual(before[name]!);

@@ -70,7 +70,9 @@ export class Sandbox implements AsyncDisposable {
     delete env.CLAUDE_PROJECT_DIR;
     delete env.MSM_PROJECT_DIR;
     delete env.MSM_BACKOFF_MS; // a test that wants a short crash-loop backoff passes it explicitly
-    this.env = { ...env, HOME: this.home, MSM_HOME: this.msmHome };
+    // No test reaches the person's own keychain: libsecret's D-Bus points at nothing unless a test starts a private
+    // keyring (helpers/keyring.ts).
+    this.env = { ...env, HOME: this.home, MSM_HOME: this.msmHome, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(this.root, "no-bus")}` };
     testSandboxes?.add(this);
   }
 

@@ -9,7 +9,8 @@ const MARK: Record<CheckStatus, [string, "green" | "yellow" | "red"]> = { ok: ["
 export default defineCommand({
   meta: {
     name: "doctor",
-    description: "Check editors' msm entries, MSM_HOME, config.json, the supervisor, daemons, locks and ports; exit 0 only when all pass",
+    description:
+      "Check editors' msm entries, MSM_HOME, config.json, the supervisor, daemons, locks and ports, and point out secrets in clear; exit 0 only when all pass",
   },
   args: {
     json: { type: "boolean", description: "Print the checks as JSON" },

@@ -8,7 +8,8 @@ const SHARES = ["project", "session", "global"] as const;
 export default defineCommand({
   meta: {
     name: "import",
-    description: "Move an editor's stdio MCP servers behind msm: each becomes a shared msm target, its entry an msm proxy entry",
+    description:
+      "Move an editor's stdio MCP servers behind msm: each becomes a shared msm target, its entry an msm proxy entry; ${VAR} and envFile stay references, a secret in clear goes to the OS keychain",
   },
   args: {
     client: many({
@@ -25,8 +26,8 @@ export default defineCommand({
     share: { type: "enum", options: [...SHARES], default: "project", description: "project (one server per project), session or global" },
     "dry-run": { type: "boolean", description: "Print the diffs; write nothing" },
   },
-  run({ args }) {
-    const reports = importServers({
+  async run({ args }) {
+    const reports = await importServers({
       clients: args._,
       scope: args.scope,
       share: args.share,

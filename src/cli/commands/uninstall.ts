@@ -17,8 +17,8 @@ export default defineCommand({
     },
     "dry-run": { type: "boolean", description: "Print the diff; write nothing" },
   },
-  run({ args }) {
-    const reports = uninstall({ clients: args._, scope: args.scope, dryRun: Boolean(args["dry-run"]) });
+  async run({ args }) {
+    const reports = await uninstall({ clients: args._, scope: args.scope, dryRun: Boolean(args["dry-run"]) });
     // A file that could not be changed was reported with the others; the run as a whole did not fully succeed.
     if (reports.some((r) => r.error)) process.exitCode = 1;
   },

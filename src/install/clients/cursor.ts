@@ -11,5 +11,6 @@ export const cursor: EditorClient = {
   file: (scope, place) => (scope === "local" ? undefined : join(scope === "user" ? place.home : place.cwd, ".cursor", "mcp.json")),
   marker: (place) => join(place.home, ".cursor"),
   projectVariable: "${workspaceFolder}",
+  variables: "vscode",
   entry: plainEntry,
 };

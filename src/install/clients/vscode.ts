@@ -15,5 +15,6 @@ export const vscode: EditorClient = {
     scope === "local" ? undefined : scope === "user" ? join(appDataDir(place), "Code", "User", "mcp.json") : join(place.cwd, ".vscode", "mcp.json"),
   marker: (place) => join(appDataDir(place), "Code", "User"),
   projectVariable: "${workspaceFolder}",
+  variables: "vscode",
   entry: (server) => ({ type: "stdio", ...plainEntry(server) }),
 };
