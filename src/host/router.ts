@@ -235,16 +235,16 @@ export class SharedChild {
       if (generation !== this.generation) return;
     } else {
       const env = { ...inherited };
-    for (const [key, value] of Object.entries(this.target.env)) env[key] = fill(value);
+      for (const [key, value] of Object.entries(this.target.env)) env[key] = fill(value);
       spec = { command: shown.command, cwd: shown.cwd, env };
     }
     let child: StdioChild;
     try {
       child = new StdioChild(spec, {
-          message: (message) => this.fromChild(child, message),
-          rawAnswer: (text, span) => this.rawAnswerFromChild(child, text, span),
-          stderr: (line) => this.hooks.stderr(line),
-          exit: (code, signal) => this.exited(child, code, signal),
+        message: (message) => this.fromChild(child, message),
+        rawAnswer: (text, span) => this.rawAnswerFromChild(child, text, span),
+        stderr: (line) => this.hooks.stderr(line),
+        exit: (code, signal) => this.exited(child, code, signal),
       });
     } catch (error) {
       // Not a crash to retry: the command cannot be run at all.
