@@ -18,9 +18,10 @@ function withoutNewline(text: string): string {
 /** Reads one line in raw mode, echoing nothing; Enter ends it, Ctrl-C or Ctrl-D on an empty line cancels. */
 function hidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(prompt);
+  // Echo off before the prompt shows: whatever is typed once it is on screen must never reach the terminal.
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let value = "";
     const finish = (error?: Error) => {
