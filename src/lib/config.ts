@@ -7,6 +7,7 @@ import { MsmError, errnoCode } from "./errors.ts";
 import { paths } from "./paths.ts";
 import { PROJECT_SH, mentionsProject, shellPlaceholderProblem } from "./placeholders.ts";
 import { describeIssues } from "./config-issues.ts";
+import { jsonPositions } from "./json-position.ts";
 import { referenceProblem } from "./secrets/references.ts";
 import { foreignReason } from "./trust.ts";
 import { MAX_PATTERN_LENGTH, MAX_PATTERNS } from "./tool-rules.ts";
@@ -334,23 +335,39 @@ export function readConfig(text: string, file = "config.json"): Config {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    return { ...defaults, error: `${file} is not valid JSON: ${(error as Error).message}. Fix it, or move it away to use the defaults.` };
+    const at = jsonPositions(text).error;
+    const where = at ? ` (line ${at.line}, column ${at.column})` : "";
+    return { ...defaults, error: `${file} is not valid JSON: ${(error as Error).message}${where}. Fix it, or move it away to use the defaults.` };
   }
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) return { ...defaults, error: `${file} is invalid: (top level): expected object.` };
   const top = raw as Record<string, unknown>;
   const outer: string[] = [];
+  let positions: ReturnType<typeof jsonPositions> | undefined;
+  /** " (line N)" of the deepest part of `path` the file has, looked up only once something is wrong. */
+  const lineOf = (path: readonly PropertyKey[], shortest = 1): string => {
+    positions ??= jsonPositions(text);
+    for (let n = path.length; n >= shortest; n--) {
+      const line = positions.lineOf(path.slice(0, n));
+      if (line !== undefined) return ` (line ${line})`;
+    }
+    return "";
+  };
   const unknown = Object.keys(top).filter((k) => k !== "supervisor" && k !== "targets");
-  if (unknown.length) outer.push(`unknown key ${unknown.map((k) => `"${k}"`).join(", ")}`);
+  if (unknown.length) outer.push(`unknown key ${unknown.map((k) => `"${k}"`).join(", ")}${lineOf([unknown[0]!])}`);
   const supervisor = SupervisorSchema.safeParse(top.supervisor);
-  if (!supervisor.success) outer.push(describeIssues(supervisor.error.issues.map((i) => ({ ...i, path: ["supervisor", ...i.path] }))));
+  if (!supervisor.success) {
+    const issues = supervisor.error.issues.map((i) => ({ ...i, path: ["supervisor", ...i.path] }));
+    outer.push(`${describeIssues(issues)}${lineOf(issues[0]?.path ?? ["supervisor"])}`);
+  }
   const config: Config = { ...defaults, supervisor: supervisor.success ? supervisor.data : defaults.supervisor };
   const entries = top.targets === undefined ? {} : top.targets;
-  if (!entries || typeof entries !== "object" || Array.isArray(entries)) outer.push("targets: expected object");
+  if (!entries || typeof entries !== "object" || Array.isArray(entries)) outer.push(`targets: expected object${lineOf(["targets"])}`);
   else {
     for (const [name, value] of Object.entries(entries)) {
       const problem = targetProblem(name, value);
-      if (typeof problem === "string") {
-        config.broken[name] = `${file} is invalid: ${problem}. See the README's config section for the format.`;
+      if ("problem" in problem) {
+        // The line of the key that is wrong, else of the deepest part of its path the file has (the entry at least).
+        config.broken[name] = `${file} is invalid: ${problem.problem}${lineOf(problem.path, 2)}. See the README's config section for the format.`;
         if (value && typeof value === "object") (config.brokenKeys ??= {})[name] = Object.keys(value);
       } else config.targets[name] = problem.target;
     }
@@ -359,8 +376,24 @@ export function readConfig(text: string, file = "config.json"): Config {
   return config;
 }
 
-/** One target entry checked against the schema its name calls for: the parsed target, or what is wrong with it. */
-function targetProblem(name: string, value: unknown): { target: ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget } | string {
+/**
+ * One target entry checked against the schema its name calls for: the parsed target, or what is wrong with it and
+ * the key path it is about (for the line number).
+ */
+function targetProblem(
+  name: string,
+  value: unknown,
+): { target: ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget } | { problem: string; path: PropertyKey[] } {
+  const entry = ["targets", name];
+  const checked = checkTarget(name, value);
+  if (typeof checked !== "string") return checked;
+  return { problem: checked, path: entry };
+}
+
+function checkTarget(
+  name: string,
+  value: unknown,
+): { target: ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget } | { problem: string; path: PropertyKey[] } | string {
   if (!TARGET_NAME.test(name)) return `targets.${name}: target names use letters, digits, ".", "_" and "-"`;
   // Built-in names take only their few keys (BUILTIN_KEYS); other entries are checked against their kind's schema.
   const kind = targetKind(name, value);
@@ -379,10 +412,18 @@ function targetProblem(name: string, value: unknown): { target: ExternalTarget |
   const extra = builtin && value && typeof value === "object" ? Object.keys(value).filter((k) => !BUILTIN_KEYS.includes(k)) : [];
   if (extra.length) {
     const keys = extra.map((k) => `"targets.${name}.${k}"`).join(", ");
-    return `unknown key ${keys} (targets.${name} is built in; only ${BUILTIN_KEYS.map((k) => `"${k}"`).join(", ")} may be set)`;
+    return {
+      problem: `unknown key ${keys} (targets.${name} is built in; only ${BUILTIN_KEYS.map((k) => `"${k}"`).join(", ")} may be set)`,
+      path: ["targets", name, extra[0]!],
+    };
   }
   const parsed = (builtin ? BuiltinTargetSchema : remote ? RemoteTargetSchema : hosted ? HostedTargetSchema : ExternalTargetSchema).safeParse(value);
-  if (!parsed.success) return describeIssues(parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] })));
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ ...issue, path: ["targets", name, ...issue.path] }));
+    const first = issues[0];
+    const path = first ? [...first.path, ...(first.code === "unrecognized_keys" && first.keys[0] !== undefined ? [first.keys[0]] : [])] : ["targets", name];
+    return { problem: describeIssues(issues), path };
+  }
   const references = referencesProblem(name, parsed.data);
   if (references) return references;
   if (!("share" in parsed.data) && "envFile" in parsed.data && parsed.data.envFile !== undefined && mentionsProject(parsed.data.envFile)) {
