@@ -3,6 +3,7 @@ import { writeFileAtomic } from "../lib/fsutil.ts";
 import { paths } from "../lib/paths.ts";
 import type { ConsolaInstance } from "consola";
 import type { HostStats } from "../lib/host-status.ts";
+import { HOST_SETTINGS_PATH, type HostSettings } from "../lib/contracts/host-api.ts";
 import { createBaseApp } from "../lib/http/app.ts";
 import { routeMcp, sessionTransportOptions } from "../lib/http/daemon.ts";
 import { SessionTable } from "../lib/http/sessions.ts";
@@ -280,6 +281,24 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     }
     await Promise.all(matching.map((child) => child.restart()));
     return c.json({ restarted: matching.map((child) => child.project ?? "global") });
+  });
+
+  /**
+   * config.json changed only in what a running host can take (the supervisor's config watch): from now on children
+   * stop after the new idle time and a start waits the new time. A child already counting down keeps its count.
+   */
+  app.post(HOST_SETTINGS_PATH, async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as Partial<HostSettings>;
+    const idle = body.childIdleMs;
+    const wait = body.startTimeoutSeconds;
+    if (typeof idle !== "number" || idle < 0 || typeof wait !== "number" || !(wait > 0)) {
+      return c.json({ code: "USAGE", message: "childIdleMs (≥ 0) and startTimeoutSeconds (> 0) are required" }, 400);
+    }
+    // The children hold this very object: they read both when they next need them.
+    target.childIdleMs = idle;
+    target.startTimeoutSeconds = wait;
+    options.log.info(`settings changed: children stop after ${idle / 60_000} min without sessions, starts wait ${wait} s`);
+    return c.json({ ok: true });
   });
 
   // A host idles most of its life between bursts of calls: a full collection once traffic pauses hands the heap

@@ -1,5 +1,6 @@
 import { appendFileSync } from "node:fs";
 import { loadConfig, resolveTarget } from "../lib/config.ts";
+import { takeDaemonTarget } from "../lib/contracts/daemon-argv.ts";
 import { MsmError } from "../lib/errors.ts";
 import { runDaemon } from "../lib/http/daemon.ts";
 import { createLogger } from "../lib/log.ts";
@@ -21,7 +22,8 @@ export interface HostDaemonOptions {
  */
 export async function runHostDaemon(options: HostDaemonOptions): Promise<void> {
   ensureHome();
-  const target = resolveTarget(loadConfig(), options.target);
+  // As the supervisor has it in force when it started us; by hand, as config.json says.
+  const target = takeDaemonTarget(options.target) ?? resolveTarget(loadConfig(), options.target);
   if (target.kind !== "hosted") {
     throw new MsmError("USAGE", `targets.${options.target} is not a stdio server msm hosts (it has a "transport", or is built in).`);
   }

@@ -1,11 +1,6 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import * as z from "zod/mini";
+import { childRecordFile, reapChildRecord } from "../lib/child-record.ts";
 import { removeQuietly, writeFileAtomic } from "../lib/fsutil.ts";
-import { msmHome } from "../lib/paths.ts";
-import { isAlive, leadsGroup, signal, startTicks } from "../lib/proc.ts";
-
-const RecordSchema = z.array(z.object({ pid: z.number().check(z.int(), z.positive()), start: z.optional(z.string()) }));
+import { startTicks } from "../lib/proc.ts";
 
 /**
  * The children a host runs, on disk (`<target>.children`). A host that dies without stopping them (SIGKILL, OOM)
@@ -17,25 +12,13 @@ export class ChildRecord {
   private readonly live = new Map<number, string | undefined>();
   readonly file: string;
 
-  constructor(target: string) {
-    this.file = join(msmHome(), `${target}.children`);
+  constructor(private readonly target: string) {
+    this.file = childRecordFile(target);
   }
 
   /** Kills the process groups of children a previous host of this target left behind; returns their pids. */
   reapLeftovers(): number[] {
-    let entries: z.infer<typeof RecordSchema> = [];
-    try {
-      const parsed = RecordSchema.safeParse(JSON.parse(readFileSync(this.file, "utf8")));
-      if (parsed.success) entries = parsed.data;
-    } catch {}
-    const killed: number[] = [];
-    for (const { pid, start } of entries) {
-      if (!isAlive(pid) || (start !== undefined && startTicks(pid) !== start) || !leadsGroup(pid)) continue;
-      signal(-pid, "SIGKILL");
-      killed.push(pid);
-    }
-    removeQuietly(this.file);
-    return killed;
+    return reapChildRecord(this.target);
   }
 
   add(pid: number): void {

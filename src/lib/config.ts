@@ -395,6 +395,8 @@ function checkTarget(
   value: unknown,
 ): { target: ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget } | { problem: string; path: PropertyKey[] } | string {
   if (!TARGET_NAME.test(name)) return `targets.${name}: target names use letters, digits, ".", "_" and "-"`;
+  // Its lock, log and `msm restart supervisor` would be the supervisor's own.
+  if (name === "supervisor") return `targets.supervisor: "supervisor" is msm's own name; call the target something else`;
   // Built-in names take only their few keys (BUILTIN_KEYS); other entries are checked against their kind's schema.
   const kind = targetKind(name, value);
   const builtin = kind === "builtin";
@@ -495,7 +497,10 @@ export function resolveTarget(config: Config, name: string): ResolvedTarget {
     // The file itself is broken: the target may well be in it, so say that rather than "unknown".
     if (config.error) throw new MsmError("CONFIG_INVALID", `Target "${name}" cannot start: ${config.error}`);
     const known = [...BUILTIN_TARGETS, ...Object.keys(config.targets).filter((k) => !BUILTIN_TARGETS.includes(k as "memory"))];
-    throw new MsmError("UNKNOWN_TARGET", `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}.`);
+    throw new MsmError(
+      "UNKNOWN_TARGET",
+      `Unknown target "${name}". Known targets: ${known.join(", ")}. Add it under "targets" in ${paths.config()}, or remove the editor entry that runs "msm proxy --target ${name}" ("msm doctor" lists such entries).`,
+    );
   }
   switch (targetKind(name, entry)) {
     case "remote": {

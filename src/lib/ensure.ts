@@ -1,4 +1,5 @@
 import { MsmError, isMsmError } from "./errors.ts";
+import { loadConfig, resolveTarget } from "./config.ts";
 import { readLock, type LockInfo } from "./lock.ts";
 import { callSupervisor, type Endpoint } from "./contracts/supervisor-api.ts";
 import { ensureSupervisor, findSupervisor, SUPERVISOR_START_TIMEOUT_MS, supervisorLockAlive } from "./manager.ts";
@@ -59,4 +60,24 @@ export async function ensureDaemon(target: ResolvedTarget, options: { timeoutMs?
     `The "${target.name}" daemon did not become healthy within ${Math.round(timeoutMs / 1000)} s` +
       `${lastError ? ` (${(lastError as Error).message})` : ""}. See ${paths.log(target.name)}, or run "msm logs ${target.name}".`,
   );
+}
+
+/**
+ * The target a session is for, as config.json has it now; when the file or the target's entry is broken, as the
+ * running supervisor has it in force — the last good entry, which it goes on serving (docs/configuration.md, "Edits
+ * apply live"). Anything else wrong (an unknown name) is the file's own error.
+ */
+export async function sessionTarget(name: string): Promise<ResolvedTarget> {
+  try {
+    return resolveTarget(loadConfig(), name);
+  } catch (error) {
+    if (!isMsmError(error) || (error.code !== "CONFIG_INVALID" && error.code !== "CONFIG_UNSAFE")) throw error;
+    const manager = await findSupervisor().catch(() => undefined);
+    if (!manager) throw error;
+    try {
+      return (await callSupervisor(manager, "target", { name }, SUPERVISOR_START_TIMEOUT_MS)).target;
+    } catch {
+      throw error;
+    }
+  }
 }

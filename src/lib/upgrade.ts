@@ -59,3 +59,21 @@ async function supervisorOfThisVersion(say: (line: string) => void): Promise<Man
     `Another msm version keeps starting the supervisor; close the editor sessions of the old msm and run this again.`,
   );
 }
+
+/**
+ * `msm restart supervisor`: the supervisor exits (its daemons keep running and serving sessions) and a new one
+ * starts, reads config.json afresh and adopts them — what a changed `supervisor.port` needs; no daemon restarts.
+ */
+export async function restartSupervisor(say: (line: string) => void): Promise<Manager> {
+  const lock = readLock(SUPERVISOR);
+  if (lock) {
+    signal(lock.pid, "SIGTERM");
+    const deadline = Date.now() + SUPERVISOR_EXIT_MS;
+    while (Date.now() < deadline && isAlive(lock.pid)) await Bun.sleep(25);
+    if (isAlive(lock.pid))
+      throw new MsmError("SUPERVISOR_UNREACHABLE", `The supervisor (pid ${lock.pid}) did not exit; stop it with "kill ${lock.pid}" and run this again.`);
+  }
+  const manager = await ensureSupervisor();
+  say(`restarted the supervisor: pid ${manager.pid} on 127.0.0.1:${manager.port}${lock ? ` (was pid ${lock.pid} on ${lock.port})` : ""}; daemons kept running`);
+  return manager;
+}

@@ -109,10 +109,11 @@ async function upstreamOf(
   };
   // `reason` "stream": only the event stream wants to reopen, which never starts a daemon stopped on purpose.
   const ensure = async (reason: ConnectReason): Promise<Upstream> => {
-    const { loadConfig, resolveTarget } = await import("../lib/config.ts");
-    const target = resolveTarget(loadConfig(), name);
+    // The supervisor's last good entry when config.json is broken now (lib/ensure.ts sessionTarget).
+    const { ensureDaemon: ensureOwn, sessionTarget } = await import("../lib/ensure.ts");
+    const target = await sessionTarget(name);
     if (target.kind !== "external") authorize();
-    const ensureDaemon = options.ensure ?? (await import("../lib/ensure.ts")).ensureDaemon;
+    const ensureDaemon = options.ensure ?? ensureOwn;
     const endpoint = await ensureDaemon(target, { passive: reason === "stream" });
     noteVersion(endpoint.version, endpoint.pid);
     const own = target.kind !== "external";
@@ -131,10 +132,7 @@ async function upstreamOf(
   let lock = options.ensure || !pidFileAlive("supervisor") ? undefined : liveLock(name);
   if (lock?.auth === "bearer") authorize();
   let transport = options.transport ?? lock?.transport;
-  if (!transport) {
-    const { loadConfig, resolveTarget } = await import("../lib/config.ts");
-    transport = resolveTarget(loadConfig(), name).transport;
-  }
+  if (!transport) transport = (await (await import("../lib/ensure.ts")).sessionTarget(name)).transport;
   return {
     transport,
     connect: async (reason = "request") => {

@@ -38,6 +38,8 @@ export function createManagerApp(supervisor: Supervisor, token: string): Hono {
     return c.json({ lines: supervisor.logs(c.req.param("name"), lines) } satisfies RouteAnswers["logs"]);
   });
 
+  app.get(ROUTES.target.path, (c) => c.json({ target: supervisor.target(c.req.param("name")) } satisfies RouteAnswers["target"]));
+
   app.post(ROUTES.uiLogin.path, async (c) => c.json({ url: await ui.loginUrl() } satisfies RouteAnswers["uiLogin"]));
 
   app.post(ROUTES.shutdown.path, async (c) => {
@@ -48,7 +50,14 @@ export function createManagerApp(supervisor: Supervisor, token: string): Hono {
 
   app.onError((error, c) => {
     if (isMsmError(error)) {
-      const status = error.code === "UNKNOWN_TARGET" ? 404 : error.code === "NOT_RUNNING" ? 409 : error.code === "CONFIG_INVALID" ? 422 : 503;
+      const status =
+        error.code === "UNKNOWN_TARGET"
+          ? 404
+          : error.code === "NOT_RUNNING"
+            ? 409
+            : error.code === "CONFIG_INVALID" || error.code === "CONFIG_UNSAFE"
+              ? 422
+              : 503;
       return c.json({ code: error.code, message: error.message }, status);
     }
     return c.json({ code: "INTERNAL", message: `msm supervisor: ${error.message}` }, 500);

@@ -11,7 +11,7 @@ import { VERSION } from "../lib/version.ts";
 import { createManagerApp } from "./api.ts";
 import { Supervisor } from "./supervisor.ts";
 
-/** How often deaths of adopted daemons (not our children) are looked for. */
+/** How often deaths of adopted daemons (not our children) are looked for, and config.json's stat compared. */
 export const WATCH_INTERVAL_MS = 500;
 /** How often running daemons are asked for their health (a frozen one is replaced after keeper.HANG_MS). */
 export const HEALTH_INTERVAL_MS = 2_000;
@@ -65,6 +65,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<void> {
   // The server keeps the process alive; the timers must not (STYLE: timers unref'd).
   for (const timer of timers) timer.unref();
   supervisor.rotateLogs();
+  // Edits of config.json apply from here on, without `msm restart`.
+  supervisor.watchConfig();
 
   // Leaving daemons running is the point: they serve sessions without us, and the next supervisor adopts them.
   supervisor.onExit = (reason) => {

@@ -4,7 +4,7 @@ import type { DaemonState, Endpoint, TargetStatus } from "../lib/contracts/super
 import { endpointOf } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
-import { restartHostChild } from "../lib/contracts/host-api.ts";
+import { pushHostSettings, restartHostChild } from "../lib/contracts/host-api.ts";
 import { fetchStats, type ChildStatus } from "../lib/contracts/stats.ts";
 import { connectionsTo } from "../lib/platform/index.ts";
 import { formatMinutes } from "../lib/format.ts";
@@ -71,6 +71,8 @@ export class Keeper {
   private lastAnswered = Date.now();
   private silentSince: number | undefined;
   private probing = false;
+  /** Restarts for a config change under way: a session's event stream waits for the new daemon meanwhile. */
+  private restarting = 0;
 
   constructor(
     public target: ResolvedTarget,
@@ -105,7 +107,7 @@ export class Keeper {
     if (this.isFailed()) {
       throw new MsmError("DAEMON_FAILED", `${this.failedMessage()} Fix the cause, then run "msm restart ${this.target.name}".`);
     }
-    if (options.passive && this.state === "stopped") {
+    if (options.passive && this.state === "stopped" && !this.restarting) {
       this.log.info(`${this.target.name}: not starting it for a session's event stream (${this.note ?? "stopped"}); the next request will`);
       throw new MsmError("NOT_RUNNING", `The "${this.target.name}" daemon is stopped (${this.note ?? "stopped"}); the next request starts it again.`);
     }
@@ -287,6 +289,53 @@ export class Keeper {
     this.state = "stopped";
     this.target = target;
     return this.ensure();
+  }
+
+  /**
+   * Its entry in config.json changed (the supervisor's config watch). `restart`: the keys that need the daemon
+   * restarted; empty, only `live` keys changed, which the supervisor reads itself (idle stop, start wait, health)
+   * or a running host is told. Says what it did, for the log. A daemon that is not running just starts with the new
+   * entry next time, and a `failed` one is given another chance: the edit may be the fix.
+   */
+  async reconfigure(target: ResolvedTarget, restart: readonly string[], live: readonly string[]): Promise<string> {
+    const previous = this.target;
+    this.target = target;
+    if (this.state === "failed") {
+      this.state = "stopped";
+      this.policy.reset();
+      this.note = "its entry in config.json changed; the next session starts it";
+      this.lastLog = [];
+      return "no longer failed: the next session starts it";
+    }
+    if (this.state === "stopped") return "applies when it starts";
+    if (this.state === "backoff") return "its next start uses it";
+    if (!restart.length) {
+      const lock = this.lock;
+      const hostKeys = live.filter((key) => key === "childIdleMs" || key === "startTimeoutSeconds");
+      if (!hostKeys.length || target.kind !== "hosted" || previous.kind !== "hosted" || !lock) return "applied without a restart";
+      const settings = { childIdleMs: target.childIdleMs, startTimeoutSeconds: target.startTimeoutSeconds };
+      if (await pushHostSettings({ port: lock.port, token: this.token, settings })) return "applied without a restart (the host was told)";
+      // A host that does not take settings (an older msm): a restart applies them.
+    }
+    const endpoint = await this.restartForConfig();
+    return endpoint ? `restarted: pid ${endpoint.pid}` : "stopped";
+  }
+
+  /**
+   * Stop and start again with the entry as it is now. Overlapping edits are fine: a second restart waits for the
+   * first one's start, then stops that daemon, and each start takes `this.target` as it is at that moment.
+   */
+  private async restartForConfig(): Promise<Endpoint | undefined> {
+    this.restarting++;
+    try {
+      const stopped = await this.stop("its entry in config.json changed");
+      if (typeof stopped === "object") {
+        throw new MsmError("DAEMON_FAILED", `pid ${stopped.survived} did not exit when stopped, so it runs its old config; end it by hand`);
+      }
+      return await this.ensure();
+    } finally {
+      this.restarting--;
+    }
   }
 
   /** `msm restart NAME --project DIR` for a stdio host: the host restarts that project's child, sessions kept. */

@@ -2,7 +2,7 @@ import { appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { ResolvedTarget } from "../lib/config.ts";
 import { baseEnv, withoutMsmMarkers } from "../lib/base-env.ts";
-import { daemonArgv } from "../lib/contracts/daemon-argv.ts";
+import { daemonArgv, daemonTargetEnv } from "../lib/contracts/daemon-argv.ts";
 import { MsmError } from "../lib/errors.ts";
 import { acquireLock, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
 import { paths, userHome } from "../lib/paths.ts";
@@ -47,7 +47,8 @@ async function launchOwn(target: ResolvedTarget, timeoutMs: number): Promise<Lau
       ? `starting the host for "${target.command}"`
       : `starting msm ${target.kind === "remote" ? `remote ${target.name}` : target.name} (preferred port ${target.port || "any"})`,
   );
-  const child = spawnDetached(target.name, args);
+  // The entry in force, not whatever config.json says this moment (it may be broken: the last good one applies).
+  const child = spawnDetached(target.name, args, { env: { ...baseEnv(), ...daemonTargetEnv(target) } });
   let exitCode: number | null | undefined;
   void child.exited.then((code) => (exitCode = code));
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,7 @@ import type { LockFile } from "../lib/contracts/lock-file.ts";
 import type { ChildStatus } from "../lib/contracts/stats.ts";
 import { fetchStats } from "../lib/contracts/stats.ts";
 import { failedChildrenNote } from "../lib/host-status.ts";
-import { callSupervisor, type SupervisorInfo, type TargetStatus } from "../lib/contracts/supervisor-api.ts";
+import { callSupervisor, type ConfigState, type SupervisorInfo, type TargetStatus } from "../lib/contracts/supervisor-api.ts";
 import { isMsmError } from "../lib/errors.ts";
 import { listLocks } from "../lib/lock.ts";
 import { findSupervisor, SUPERVISOR } from "../lib/manager.ts";
@@ -90,6 +90,12 @@ export interface StatusReport {
   targets: TargetStatus[];
   /** What is wrong in config.json, one message per problem, each naming its key (status exits 1 when any). */
   problems: string[];
+  /**
+   * The running supervisor's view of config.json: since when its config is in force, whether it keeps the last good
+   * one because the file has a problem, what needs `msm restart supervisor`. Absent without a supervisor (or from an
+   * older one): then the problems are the file's as this command read it.
+   */
+  config?: ConfigState;
 }
 
 /** The report: asked of the supervisor when one answers, else read from the lock files; config.json's problems added. */
@@ -98,7 +104,7 @@ export async function statusReport(config: Config = loadConfig()): Promise<Statu
   if (manager) {
     try {
       const answer = await callSupervisor(manager, "status", {}, 5_000);
-      return withConfig({ home: msmHome(), ...answer, problems: [] }, config);
+      return withConfig({ home: msmHome(), ...answer, problems: [] }, answer.config ?? config);
     } catch (error) {
       if (!isMsmError(error)) throw error;
     }
@@ -108,15 +114,18 @@ export async function statusReport(config: Config = loadConfig()): Promise<Statu
 
 /**
  * config.json's problems go into the report: a broken entry is a row of its own (state `invalid`, the message as
- * its note) unless its daemon still runs from before the typo, whose row then carries the message.
+ * its note) unless the supervisor still serves its last good entry, whose row then carries the message. `config` is
+ * the supervisor's view when one answers (what it keeps in force), else the file as this process read it.
  */
-function withConfig(report: StatusReport, config: Config): StatusReport {
+function withConfig(report: StatusReport, config: Config | ConfigState): StatusReport {
+  const kept = "kept" in config ? config.kept : [];
   for (const [name, message] of Object.entries(config.broken)) {
     const row = report.targets.find((t) => t.name === name);
-    if (row) row.note = row.note ? `${row.note}; ${message}` : message;
-    else report.targets.push(targetRow({ name, state: "invalid", note: message }));
+    const note = kept.includes(name) ? `${message} Its last good entry stays in force.` : message;
+    if (row) row.note = row.note ? `${row.note}; ${note}` : note;
+    else report.targets.push(targetRow({ name, state: "invalid", note }));
   }
-  return { ...report, problems: configProblems(config) };
+  return { ...report, problems: "problems" in config ? config.problems : configProblems(config) };
 }
 
 /** No supervisor: every configured target, and whatever else has a lock file, as the lock files describe them. */

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { DAEMON_ARGS, parsePort } from "../../lib/contracts/daemon-argv.ts";
+import { DAEMON_ARGS, parsePort, takeDaemonTarget } from "../../lib/contracts/daemon-argv.ts";
 import { MsmError } from "../../lib/errors.ts";
 
 /** Hidden: the relay of a remote (`"url"`) target, started by the supervisor as `msm remote NAME --detached`. */
@@ -8,7 +8,8 @@ export default defineCommand({
   args: DAEMON_ARGS.remote,
   async run({ args }) {
     const { loadConfig, resolveTarget } = await import("../../lib/config.ts");
-    const target = resolveTarget(loadConfig(), args.name);
+    // As the supervisor has it in force when it started us; by hand, as config.json says.
+    const target = takeDaemonTarget(args.name) ?? resolveTarget(loadConfig(), args.name);
     if (target.kind !== "remote") throw new MsmError("USAGE", `"${args.name}" is not a remote target (it has no "url" in config.json).`);
     const port = args.port !== undefined ? parsePort(args.port) : target.port;
     const { runRelay } = await import("../../remote/index.ts");

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { defineCommand } from "citty";
-import { loadConfig, targetKind, targetNames, type Config } from "../../lib/config.ts";
-import { MsmError } from "../../lib/errors.ts";
+import { loadConfig, readConfig, targetKind, targetNames, type Config } from "../../lib/config.ts";
+import { isMsmError, MsmError } from "../../lib/errors.ts";
 import { toolsReport, type ToolsReport } from "../../lib/tool-costs.ts";
 import type { TargetStatus } from "../../lib/contracts/supervisor-api.ts";
 import { formatMinutes } from "../../lib/format.ts";
@@ -21,7 +21,14 @@ export interface StatusReport extends BaseReport {
 export async function collectStatus(): Promise<StatusReport> {
   // Unreadable, MSM_HOME would look empty: "supervisor not running" when it is only out of reach.
   checkHomeReadable();
-  const config = loadConfig();
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    // A file that is not the user's: reported like any broken file (the supervisor keeps its last good config).
+    if (!isMsmError(error) || error.code !== "CONFIG_UNSAFE") throw error;
+    config = { ...readConfig("{}"), error: error.message };
+  }
   return { ...(await statusReport(config)), ...logins(config) };
 }
 
@@ -196,9 +203,16 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
   // Problems not already shown as a target's note (the file as a whole: not JSON, an unknown top-level key).
   const general = report.problems.filter((p) => !report.targets.some((t) => t.note?.includes(p)));
   if (general.length) {
-    out.push("", c("config.json has a problem (memory and valid targets keep working):", "red"));
+    // With a supervisor that rejected the edit, nothing of it applies; without one, the valid parts will.
+    const applied = report.config ? new Date(report.config.appliedAt).toLocaleTimeString() : "";
+    const head = report.config?.keptAll
+      ? `config.json has a problem; the supervisor keeps the last good config (read at ${applied}) until it is fixed:`
+      : "config.json has a problem (memory and valid targets keep working):";
+    out.push("", ...wrap(c(head, "red"), width, "  "));
+    // Not wrapped: a message is searched for and copied whole.
     for (const problem of general) out.push(`  ${problem}`);
   }
+  for (const note of report.config?.needsRestart ?? []) out.push("", ...wrap(c(note, "yellow"), width, "  "));
   const logins = Object.entries(report.logins ?? {});
   if (logins.length) out.push("");
   for (const [name, login] of logins) {

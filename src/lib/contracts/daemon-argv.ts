@@ -4,6 +4,7 @@
  * declare their flags with DAEMON_ARGS and read them back with the parsers here, so a flag renamed on one side
  * cannot be missed on the other (tests/unit/lib/daemon-argv.test.ts runs every line through citty).
  */
+import type { ResolvedTarget } from "../config.ts";
 import { MsmError } from "../errors.ts";
 
 /** What to start: the kind of daemon and what it needs to know. */
@@ -59,4 +60,32 @@ export function parsePort(text: string): number {
     throw new MsmError("USAGE", `--port must be a whole number from 0 to 65535, not "${text}"`);
   }
   return port;
+}
+
+/**
+ * How the supervisor hands a daemon it starts the target as the supervisor has it in force (JSON of the resolved
+ * target): the last good entry while config.json is broken, so a daemon restarted then runs what was running, not
+ * what a broken file says (memory quietly on local SQLite instead of a team's database). A daemon started by hand
+ * has none and reads config.json.
+ */
+export const DAEMON_TARGET_ENV = "MSM_DAEMON_TARGET";
+
+export function daemonTargetEnv(target: ResolvedTarget): Record<string, string> {
+  return { [DAEMON_TARGET_ENV]: JSON.stringify(target) };
+}
+
+/**
+ * The target the supervisor handed this daemon (undefined: none, or not for `name`), taken out of the environment
+ * so nothing the daemon starts inherits it.
+ */
+export function takeDaemonTarget(name: string): ResolvedTarget | undefined {
+  const text = process.env[DAEMON_TARGET_ENV];
+  delete process.env[DAEMON_TARGET_ENV];
+  if (!text) return undefined;
+  try {
+    const target = JSON.parse(text) as ResolvedTarget;
+    return target && typeof target === "object" && target.name === name && typeof target.kind === "string" ? target : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -73,9 +73,30 @@ export interface SupervisorInfo {
   home: string;
 }
 
+/**
+ * What the supervisor makes of config.json (edits apply live: docs/configuration.md). Absent from supervisors older
+ * than live config; the CLI then reads the file itself.
+ */
+export interface ConfigState {
+  file: string;
+  /** When the config in force was read: the last edit that applied (a rejected one does not count). */
+  appliedAt: string;
+  /** What is wrong with the file as it is now, one message per problem, naming the key and the line when known. */
+  problems: string[];
+  /** Broken target entries by name, with their message. */
+  broken: Record<string, string>;
+  /** The last edit was rejected as a whole (not JSON, an unknown top-level key, not the user's): the last good config stays in force. */
+  keptAll: boolean;
+  /** Targets whose entry is broken now and whose last good entry stays in force. */
+  kept: string[];
+  /** Settings the file changed that apply only when the supervisor restarts, each saying how. */
+  needsRestart: string[];
+}
+
 export interface SupervisorStatus {
   supervisor: SupervisorInfo;
   targets: TargetStatus[];
+  config?: ConfigState;
 }
 
 /** What `msm stop` reports per daemon: sessions attached when it stopped (null = cannot tell). */
@@ -96,6 +117,11 @@ export const ROUTES = {
   /** With `project`: a stdio host restarts that project's child only, its sessions kept. */
   restart: { method: "POST", path: "/daemons/:name/restart", query: ["project"] },
   logs: { method: "GET", path: "/daemons/:name/logs", query: ["lines"] },
+  /**
+   * The target as the supervisor's config in force has it: a proxy asks when config.json is broken now, so a new
+   * session still reaches what the supervisor keeps serving (the last good entry).
+   */
+  target: { method: "GET", path: "/daemons/:name/target", query: [] },
   /** `msm ui`: a one-time login URL for the dashboard. */
   uiLogin: { method: "POST", path: "/ui-login", query: [] },
   /** `msm stop --all`: every daemon, then the supervisor itself (after answering). */
@@ -111,6 +137,7 @@ export interface RouteParams {
   stop: { name: string };
   restart: { name: string; project?: string };
   logs: { name: string; lines?: number };
+  target: { name: string };
   uiLogin: Record<string, never>;
   shutdown: Record<string, never>;
 }
@@ -123,6 +150,7 @@ export interface RouteAnswers {
   /** `restarted`: the project folders whose child was restarted (with `project` only). */
   restart: Endpoint & { restarted?: string[] };
   logs: { lines: string[] };
+  target: { target: ResolvedTarget };
   uiLogin: { url: string };
   shutdown: { stopped: StopResult[] };
 }

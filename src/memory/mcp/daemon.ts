@@ -1,5 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { loadConfig, memoryTarget } from "../../lib/config.ts";
+import { loadConfig, memoryTarget, type ResolvedTarget } from "../../lib/config.ts";
+import { takeDaemonTarget } from "../../lib/contracts/daemon-argv.ts";
 import { MsmError } from "../../lib/errors.ts";
 import { STATS_PATH, type StatsAnswer } from "../../lib/contracts/stats.ts";
 import { createBaseApp } from "../../lib/http/app.ts";
@@ -90,15 +91,18 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
     log,
     port: options.port,
     start: () => {
-      const config = loadConfig();
-      const memory = memoryTarget(config);
+      // As the supervisor has it in force when it started us (the last good entry while config.json is broken);
+      // by hand, as config.json says.
+      const handed = takeDaemonTarget("memory") as Extract<ResolvedTarget, { kind: "builtin" }> | undefined;
+      const config = handed ? undefined : loadConfig();
+      const memory = handed ?? memoryTarget(config!);
       // A broken memory entry runs memory on its defaults, except when it names a database: a mistyped URL must not
       // quietly put a team's writes in local SQLite files.
       if (memory.databaseError) {
         log.error(memory.databaseError);
         throw new MsmError("CONFIG_INVALID", memory.databaseError);
       }
-      if (config.error) log.warn(config.error);
+      if (config?.error) log.warn(config.error);
       const databases = openGraphSource(memory.database, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
       const { app, closeAll } = createMemoryApp(loadToken(), databases);
       return {

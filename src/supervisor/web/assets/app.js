@@ -224,6 +224,22 @@ function targetRows(t, history, now) {
   return rows;
 }
 
+/**
+ * config.json as the supervisor sees it: a problem (and whether the last good config stays in force), or a setting
+ * that applies only when the supervisor restarts. Nothing when the file is fine.
+ */
+function configBanner(config) {
+  if (!config) return null;
+  const parts = [];
+  if (config.problems.length) {
+    const since = new Date(config.appliedAt).toLocaleTimeString();
+    const head = config.keptAll ? `config.json has a problem: the last good config (read at ${since}) stays in force` : "config.json has a problem";
+    parts.push(h("strong", {}, head), h("ul", {}, ...config.problems.map((p) => h("li", {}, p))));
+  }
+  for (const note of config.needsRestart || []) parts.push(h("p", {}, note));
+  return parts.length ? h("div", { class: "banner", id: "config-banner" }, ...parts) : null;
+}
+
 async function refreshStatus() {
   clearTimeout(timer);
   let snapshot;
@@ -252,7 +268,15 @@ async function refreshStatus() {
     ),
   );
   const logPanel = document.getElementById("logpanel") || h("div", { id: "logpanel" });
-  main.replaceChildren(h("h1", {}, "Daemons"), h("p", { class: "muted" }, `Updated ${new Date(snapshot.at).toLocaleTimeString()}`), table, logPanel);
+  main.replaceChildren(
+    ...[
+      configBanner(snapshot.status.config),
+      h("h1", {}, "Daemons"),
+      h("p", { class: "muted" }, `Updated ${new Date(snapshot.at).toLocaleTimeString()}`),
+      table,
+      logPanel,
+    ].filter(Boolean),
+  );
   timer = setTimeout(refreshStatus, document.hidden ? STATUS_EVERY_MS * 5 : STATUS_EVERY_MS);
 }
 
