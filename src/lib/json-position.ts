@@ -43,6 +43,11 @@ export function jsonPositions(text: string): JsonPositions {
       return undefined;
     }
   };
+  /** Steps over a closing bracket. */
+  const close = (): true => {
+    i++;
+    return true;
+  };
   // false: the syntax error is at `i`.
   const value = (path: string[]): boolean => {
     skip();
@@ -50,7 +55,7 @@ export function jsonPositions(text: string): JsonPositions {
     if (c === "{") {
       i++;
       skip();
-      if (text[i] === "}") return (i++, true);
+      if (text[i] === "}") return close();
       for (;;) {
         skip();
         if (text[i] !== '"') return false;
@@ -64,19 +69,19 @@ export function jsonPositions(text: string): JsonPositions {
         if (!value([...path, key])) return false;
         skip();
         if (text[i] === ",") i++;
-        else if (text[i] === "}") return (i++, true);
+        else if (text[i] === "}") return close();
         else return false;
       }
     }
     if (c === "[") {
       i++;
       skip();
-      if (text[i] === "]") return (i++, true);
+      if (text[i] === "]") return close();
       for (let n = 0; ; n++) {
         if (!value([...path, String(n)])) return false;
         skip();
         if (text[i] === ",") i++;
-        else if (text[i] === "]") return (i++, true);
+        else if (text[i] === "]") return close();
         else return false;
       }
     }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
-import { loadConfig, resolveTarget, type Config, type ResolvedTarget } from "../lib/config.ts";
+import { loadConfig, resolveTarget, type ResolvedTarget } from "../lib/config.ts";
 import type { ConfigState, Endpoint, StopResult, SupervisorStatus } from "../lib/contracts/supervisor-api.ts";
 import { dropEntries } from "../lib/discovery-cache.ts";
 import { isMsmError, MsmError } from "../lib/errors.ts";
