@@ -94,6 +94,10 @@ describe("config.json", () => {
     expect(configError(JSON.stringify({ targets: { memory: { command: "node" } } })).message).toContain("targets.memory is built in");
   });
 
+  test("\"supervisor\" is msm's own name, not a target's", () => {
+    expect(configError(JSON.stringify({ targets: { supervisor: { command: "x" } } })).message).toContain('"supervisor" is msm\'s own name');
+  });
+
   test("an unknown target is an error listing the known ones", () => {
     const config = parseConfig(JSON.stringify({ targets: { code: { command: "c" } } }));
     expect(() => resolveTarget(config, "nope")).toThrow(/Unknown target "nope". Known targets: memory, code/);

@@ -2,7 +2,8 @@
 // command line the table builds is read back here by citty, through the real command definitions.
 import { expect, test } from "bun:test";
 import { parseArgs, type ArgsDef, type CommandDef } from "citty";
-import { daemonArgv, parsePort, type DaemonSpec } from "../../../src/lib/contracts/daemon-argv.ts";
+import { DAEMON_TARGET_ENV, daemonArgv, daemonTargetEnv, parsePort, takeDaemonTarget, type DaemonSpec } from "../../../src/lib/contracts/daemon-argv.ts";
+import { parseConfig, resolveTarget } from "../../../src/lib/config.ts";
 import { root } from "../../../src/cli/main.ts";
 
 async function commandOf(name: string): Promise<CommandDef> {
@@ -36,4 +37,17 @@ test("every daemon command line parses back to what built it", async () => {
 test("a port that is not one is a usage error naming it", () => {
   for (const bad of ["x", "70000", "-1", "1.5"]) expect(() => parsePort(bad)).toThrow(`not "${bad}"`);
   expect(parsePort("0")).toBe(0);
+});
+
+test("the target the supervisor hands a daemon is read once, for that name only, and leaves the environment", () => {
+  const target = resolveTarget(parseConfig(JSON.stringify({ targets: { fs: { command: "npx", args: ["x"], env: { A: "1" } } } })), "fs");
+  Object.assign(process.env, daemonTargetEnv(target));
+  expect(takeDaemonTarget("fs")).toEqual(target);
+  expect(process.env[DAEMON_TARGET_ENV]).toBeUndefined();
+  expect(takeDaemonTarget("fs")).toBeUndefined();
+  Object.assign(process.env, daemonTargetEnv(target));
+  expect(takeDaemonTarget("other")).toBeUndefined();
+  expect(process.env[DAEMON_TARGET_ENV]).toBeUndefined();
+  process.env[DAEMON_TARGET_ENV] = "{not json";
+  expect(takeDaemonTarget("fs")).toBeUndefined();
 });
