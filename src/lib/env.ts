@@ -10,6 +10,7 @@
  * | MSM_MEMORY_DATABASE_URL | keep memory in this PostgreSQL database; wins over `targets.memory.database` |
  * | MSM_DEBUG | any value: debug lines in the logs |
  * | MSM_DETACHED | set by msm on every daemon it starts (and removed from a hosted server's environment) |
+ * | MSM_DAEMON_TARGET | the target's entry in force, set by the supervisor on a daemon it starts; read and removed by contracts/daemon-argv.ts (takeDaemonTarget), the one exception: it must leave the environment before the daemon starts anything |
  * | MSM_BACKOFF_MS | waits between restarts after crashes in a row, comma-separated ms (default 1000,2000,4000,8000,16000) |
  * | MSM_EOF_GRACE_MS | how long a proxy's owed answers may take after stdin closes (default 30000) |
  * | MSM_LOGIN_WAIT_MS | how long a remote target's first session waits for a browser login (default 120000) |

@@ -73,6 +73,8 @@ export class Keeper {
   private probing = false;
   /** Restarts for a config change under way: a session's event stream waits for the new daemon meanwhile. */
   private restarting = 0;
+  /** Its target was removed from config.json: it stops and never starts again (a new entry gets a new keeper). */
+  private retired = false;
 
   constructor(
     public target: ResolvedTarget,
@@ -102,6 +104,7 @@ export class Keeper {
    */
   async ensure(timeoutMs = this.target.startTimeoutMs, options: { passive?: boolean } = {}): Promise<Endpoint> {
     if (this.stopping) await this.stopping;
+    if (this.retired) throw this.removedError();
     // A proxy that saw the daemon die may ask before our watch tick did: record the death first.
     this.check();
     if (this.isFailed()) {
@@ -157,6 +160,7 @@ export class Keeper {
 
   private start(): Promise<LockInfo> {
     if (this.starting) return this.starting;
+    if (this.retired) return Promise.reject(this.removedError());
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.state = "starting";
@@ -289,6 +293,16 @@ export class Keeper {
     this.state = "stopped";
     this.target = target;
     return this.ensure();
+  }
+
+  /** Its target is gone from config.json: stopped, and never started again by anything still holding this keeper. */
+  retire(): Promise<"stopped" | "not running" | { survived: number }> {
+    this.retired = true;
+    return this.stop("removed from config.json");
+  }
+
+  private removedError(): MsmError {
+    return new MsmError("UNKNOWN_TARGET", `The "${this.target.name}" target was removed from config.json; its daemon is stopped.`);
   }
 
   /**

@@ -157,7 +157,7 @@ export class Supervisor {
     this.keepers.set(name, keeper);
     const done = (async () => {
       dropEntries(name);
-      const stopped = await keeper.stop("removed from config.json");
+      const stopped = await keeper.retire();
       if (typeof stopped === "object") this.log.error(`${name}: pid ${stopped.survived} did not exit when stopped; end it by hand`);
       // A host that had to be killed leaves its children in their own process groups, and no later host of this
       // name will reap them: do it here.
@@ -215,6 +215,8 @@ export class Supervisor {
 
   /** `passive`: a session's event stream reconnecting, which never starts a stopped daemon (see Keeper.ensure). */
   async ensure(name: string, timeoutMs?: number, options: { passive?: boolean } = {}): Promise<Endpoint> {
+    // A session's proxy read config.json a moment ago: start what it read, not what the watch has yet to apply.
+    this.configWatch.settleNow();
     await this.removing.get(name);
     return this.keeper(name).ensure(timeoutMs, options);
   }
