@@ -3,7 +3,7 @@
 // `dist/msm proxy` as an editor does. Saved the ways editors and people save: in place, a temp file renamed over
 // it, delete then create, vim's backup rename.
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { MSM, Sandbox, alive, msm, openSession, processesMatching, waitFor, withFreePorts, type Session } from "../helpers/sandbox.ts";
 import { EVERYTHING, FILESYSTEM, NODE, textOf } from "../helpers/hosted.ts";
@@ -267,8 +267,18 @@ describe("config.json applied live", () => {
       expect(unsafe.problems.join("\n")).toContain("chmod go-w");
       expect(await envOf(later)).toContain('"MSM_TEST_MARK": "good"');
 
-      // Fixed: the problem is gone everywhere, and the next good edit applies as usual.
       chmodSync(configFile(sandbox), 0o600);
+      // Owned by someone else (only root can hand a file to another user): refused the same way.
+      if (process.getuid?.() === 0) {
+        await waitFor(async () => (await status(sandbox)).problems.length === 0, 10_000, "the mode fix to apply");
+        chownSync(configFile(sandbox), 65534, 65534);
+        await waitFor(() => supervisorLog(sandbox).includes("is owned by uid 65534"), 10_000, "the refusal of a foreign file");
+        expect((await status(sandbox)).config?.keptAll).toBe(true);
+        expect(await envOf(later)).toContain('"MSM_TEST_MARK": "good"');
+        chownSync(configFile(sandbox), 0, 0);
+      }
+
+      // Fixed: the problem is gone everywhere, and the next good edit applies as usual.
       await saveAndWait(sandbox, { targets: { memory: { port: 0 }, everything: everything({ MSM_TEST_MARK: "fixed" }) } }, "everything: env changed");
       expect(supervisorLog(sandbox)).toContain("config.json is valid again");
       const fixed = await status(sandbox);
