@@ -23,16 +23,20 @@ export interface InForce {
 /** One read of config.json: the config, or why the file was refused outright (CONFIG_UNSAFE). */
 export type Reading = { config: Config } | { refused: string };
 
+/** What each new session's proxy reads from the entry itself: `lazy` and the tool rules. */
+const SESSION_KEYS = ["lazy", "tools", "prompts", "resources"];
+
 /**
  * Keys of a resolved target whose change needs no restart of its daemon: the supervisor reads them itself (idle
- * stops, how long a start may take, how health is asked), the proxy reads `lazy` per session, and a stdio host is
- * told its children's idle stop and start wait (HOST_LIVE_KEYS). Every other key restarts a running daemon.
+ * stops, how long a start may take, how health is asked), each session's proxy reads `lazy` and the tool rules,
+ * and a stdio host is told its children's idle stop and start wait (HOST_LIVE_KEYS). Every other key restarts a
+ * running daemon.
  */
 export const LIVE_KEYS: Record<TargetKind, readonly string[]> = {
-  builtin: ["daemonIdleMs"],
-  remote: ["daemonIdleMs", "lazy"],
-  external: ["daemonIdleMs", "lazy", "startTimeoutMs", "health"],
-  hosted: ["daemonIdleMs", "lazy", "childIdleMs", "startTimeoutSeconds"],
+  builtin: ["daemonIdleMs", ...SESSION_KEYS],
+  remote: ["daemonIdleMs", ...SESSION_KEYS],
+  external: ["daemonIdleMs", "startTimeoutMs", "health", ...SESSION_KEYS],
+  hosted: ["daemonIdleMs", "childIdleMs", "startTimeoutSeconds", ...SESSION_KEYS],
 };
 
 /** The live keys a running stdio host must be told of (lib/contracts/host-api.ts pushHostSettings). */

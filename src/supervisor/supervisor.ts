@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { ConsolaInstance } from "consola";
 import { loadConfig, resolveTarget, type ResolvedTarget } from "../lib/config.ts";
 import type { ConfigState, Endpoint, StopResult, SupervisorStatus } from "../lib/contracts/supervisor-api.ts";
-import { dropEntries } from "../lib/discovery-cache.ts";
+import { dropEntries, NOT_IN_KEY } from "../lib/discovery-cache.ts";
 import { isMsmError, MsmError } from "../lib/errors.ts";
 import { reapChildRecord } from "../lib/child-record.ts";
 import { clearIfStale, listLocks, parseLockFile, readLock } from "../lib/lock.ts";
@@ -136,8 +136,8 @@ export class Supervisor {
       void this.remove(name, change.previous);
       return;
     }
-    // A different entry gives different answers: the discovery cache's entries for the old one go (lazy alone keeps them).
-    if (change.restart.length || change.live.some((key) => key !== "lazy")) dropEntries(name);
+    // Another entry is another cache key: the old entry's answers go (keys outside the key, lazy and rules, keep them).
+    if ([...change.restart, ...change.live].some((key) => !NOT_IN_KEY.includes(key))) dropEntries(name);
     const keeper = this.keepers.get(name);
     const what = configKeys([...change.restart, ...change.live]);
     if (!keeper) {
