@@ -158,7 +158,8 @@ test("the proxy's reader and config.ts's zod schema say the same about every rul
   ];
   for (const sample of samples) {
     const config = readConfig(JSON.stringify({ targets: { slack: { command: "x", tools: sample } } }));
-    const zod = config.broken.slack?.match(/is invalid: (.*)\. See the README/)?.[1];
+    // The loader adds the key's line (" (line 1)"); the proxy's reader has no text to count lines in.
+    const zod = config.broken.slack?.match(/is invalid: (.*?)(?: \(line \d+\))?\. See the README/)?.[1];
     expect({ sample, problem: ruleSetProblem(sample, "targets.slack.tools") }).toEqual({ sample, problem: zod });
   }
   // Every kind of target takes the three keys, the built-in memory too.
