@@ -271,7 +271,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const name = args.name as string | undefined;
-    if (name !== undefined) {
+    if (name !== undefined && args.tools) {
       // Only names config.json has (a name becomes part of a cache folder's path).
       const config = loadConfig();
       const known = [...targetNames(config), ...Object.keys(config.broken)];
@@ -286,6 +286,10 @@ export default defineCommand({
     if (args.project)
       throw new MsmError("USAGE", '--project is for --tools (it names the project whose .claude/msm.json rules to apply). Run "msm status --help".');
     const full = await collectStatus();
+    // The report's rows are the names there are: the supervisor's config in force (its last good one while
+    // config.json is broken), the file's broken entries, running daemons.
+    const known = full.targets.map((t) => t.name);
+    if (name !== undefined && !known.includes(name)) throw new MsmError("UNKNOWN_TARGET", `Unknown target "${name}". Known targets: ${known.join(", ")}.`);
     const report = name === undefined ? full : { ...full, targets: full.targets.filter((t) => t.name === name) };
     // --json adds this binary's version and the skew lines, so scripts see an upgrade half done.
     process.stdout.write(args.json ? JSON.stringify({ ...report, version: VERSION, skew: skewLines(report) }, null, 2) + "\n" : renderStatus(report));
