@@ -156,6 +156,15 @@ export class DiscoverySession implements Session {
     if (this.opening || this.closed) return;
     const from = this.cached;
     let extra: Pick<BridgeOptions, "resume" | "onReplayAnswer"> = {};
+    const resumed = from !== undefined && this.initialize !== undefined;
+    let replays = 0;
+    const onReplayAnswer = (answer: JsonRpcMessage) => {
+      this.compareInitialize(answer);
+      // A later replay: the server went away and came back (a crash, `msm restart`, a config edit), maybe with other
+      // lists than the ones this session was given: asked again, and a change announced.
+      if (replays++ >= (resumed ? 1 : 0) && this.bridge && this.record) void this.verify(structuredClone(this.record), this.bridge);
+    };
+    extra = { onReplayAnswer };
     if (from && this.initialize) {
       this.cached = undefined;
       this.unwatch();
@@ -165,7 +174,7 @@ export class DiscoverySession implements Session {
       this.record = structuredClone(from);
       extra = {
         resume: { initialize: this.initialize, initialized: this.initialized },
-        onReplayAnswer: (answer) => this.compareInitialize(answer),
+        onReplayAnswer,
       };
     }
     this.opening = this.options.openBridge(this.toEditor, extra).then(

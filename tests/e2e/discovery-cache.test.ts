@@ -265,3 +265,25 @@ test(
   },
   SLOW,
 );
+
+test(
+  "a live session whose server comes back with other tools (a restart after a config or code change) hears list_changed",
+  async () => {
+    const { sandbox, project, tools } = setup();
+    await using _ = sandbox;
+    let changed = 0;
+    const s = await openSession(sandbox, project, {
+      target: "listing",
+      setup: (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++),
+    });
+    expect((await s.client.listTools()).tools.map((t) => t.name)).toEqual(["alpha", "beta"]);
+    writeFileSync(tools, "alpha,kappa");
+    expect((await msm(sandbox, ["restart", "listing"])).code).toBe(0);
+    // The next call finds the host gone, the proxy replays the session to the new one, and compares the lists.
+    expect(textOf(await s.client.callTool({ name: "alpha", arguments: {} }))).toMatch(/^alpha from/);
+    await waitFor(() => changed === 1, 10_000, "list_changed after the server came back");
+    expect((await s.client.listTools()).tools.map((t) => t.name)).toEqual(["alpha", "kappa"]);
+    await s.close();
+  },
+  SLOW,
+);
