@@ -27,7 +27,7 @@
  * (MaxScore, Turtle & Flood 1995): "what did Caroline research" reads `research` whole but looks `carolin` up only
  * in the few hundred observations that hold `research`. Neighbours are read for the POOL best observations only.
  */
-import { BM25, idf, termFrequencyWeight, terms as textTerms } from "../lib/text/index.ts";
+import { BM25, type Bm25Params, idf, termFrequencyWeight, terms as textTerms } from "../lib/text/index.ts";
 
 /** What one recall returns per observation. */
 export interface RecallResult {
@@ -45,17 +45,28 @@ export interface RecallOptions {
 
 export const RECALL_DEFAULT_LIMIT = 10;
 export const RECALL_MAX_LIMIT = 100;
-/** Weight of the observations at distance 1, 2 from a match (½, ¼). */
-const NEIGHBOUR_WEIGHTS = [0.5, 0.25];
-const SPAN = NEIGHBOUR_WEIGHTS.length;
-/** Share of the entity's best observation score every scored observation of it gets. */
-const ENTITY_SHARE = 0.2;
+/** The ranking's constants; only the benchmark passes others (to show how the chosen ones were chosen). */
+export interface RecallTuning {
+  bm25: Bm25Params;
+  /** Weight of the observations at distance 1, 2, … from a match. */
+  neighbourWeights: number[];
+  /** Share of the entity's best observation score every scored observation of it gets. */
+  entityShare: number;
+}
+
+export const RECALL_TUNING: RecallTuning = { bm25: BM25, neighbourWeights: [0.5, 0.25], entityShare: 0.2 };
 /** How many observations, best by BM25, are looked at with their neighbours: plenty more than a page. */
 const poolSize = (limit: number) => Math.max(50, 3 * limit);
 
-/** An observation as the index knows it. */
-export interface Posting {
-  doc: number;
+/**
+ * One posting: [document (observation id), its entity, term frequency, document length in terms]. Plain arrays,
+ * not objects: a common word has tens of thousands of them per question.
+ */
+export type PostingRow = [doc: number, entity: number, tf: number, length: number];
+
+/** An entity's posting (name and type as one text). */
+export interface EntityPosting {
+  term: string;
   entity: number;
   tf: number;
   length: number;
@@ -79,11 +90,11 @@ export type Need =
   | { kind: "entitiesOfTypes"; types: string[] }
   /** Every posting of one term. */
   | { kind: "postings"; term: string }
-  /** The postings of `terms` within `docs` (documents not holding a term have none). */
-  | { kind: "lookups"; terms: string[]; docs: number[] }
-  /** The entity postings (doc = entity id) of `terms`. */
+  /** The postings of `term` within `docs` (sorted; documents not holding it have none). */
+  | { kind: "lookups"; term: string; docs: number[] }
+  /** The entity postings of `terms`. */
   | { kind: "entityPostings"; terms: string[] }
-  /** Per document, the ids of the SPAN·2 observations before it (nearest first) and after it, in its entity. */
+  /** Per document, the ids of the `span` observations before it (nearest first) and after it, in its entity. */
   | { kind: "windows"; docs: { doc: number; entity: number }[]; span: number }
   /** The newest `per` observations of each entity, newest first. */
   | { kind: "latest"; entities: number[]; per: number }
@@ -95,9 +106,9 @@ export type Answer<N extends Need> = N extends { kind: "stats" }
   : N extends { kind: "entitiesOfTypes" }
     ? number[]
     : N extends { kind: "postings" } | { kind: "lookups" }
-      ? (Posting & { term: string })[]
+      ? PostingRow[]
       : N extends { kind: "entityPostings" }
-        ? (Posting & { term: string })[]
+        ? EntityPosting[]
         : N extends { kind: "windows" }
           ? Map<number, { before: number[]; after: number[] }>
           : N extends { kind: "latest" }
@@ -109,34 +120,119 @@ export function queryTerms(query: string): string[] {
   return [...new Set(textTerms(query))].sort();
 }
 
-/** The k-th largest value (1-based) of `values`, or -Infinity when there are fewer; does not reorder `values`. */
-function kthLargest(values: Float64Array, k: number): number {
-  if (values.length < k) return Number.NEGATIVE_INFINITY;
-  const a = Float64Array.from(values);
-  const target = k - 1;
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! > pivot) i++;
-      while (a[j]! < pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
+/** The k-th largest of the first `n` of `values` (1-based), or -Infinity when there are fewer: a min-heap, O(n log k). */
+function kthLargest(values: Float64Array, n: number, k: number): number {
+  if (n < k) return Number.NEGATIVE_INFINITY;
+  const heap = new Float64Array(k);
+  let size = 0;
+  for (let x = 0; x < n; x++) {
+    const v = values[x]!;
+    if (size < k) {
+      let i = size++;
+      heap[i] = v;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (heap[parent]! <= heap[i]!) break;
+        const t = heap[parent]!;
+        heap[parent] = heap[i]!;
+        heap[i] = t;
+        i = parent;
+      }
+    } else if (v > heap[0]!) {
+      heap[0] = v;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < k && heap[l]! < heap[m]!) m = l;
+        if (r < k && heap[r]! < heap[m]!) m = r;
+        if (m === i) break;
+        const t = heap[m]!;
+        heap[m] = heap[i]!;
+        heap[i] = t;
+        i = m;
       }
     }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else break;
   }
-  return a[target]!;
+  return heap[0]!;
 }
+
+/**
+ * Documents met while scoring, in one open-addressing table of typed arrays: a common word brings tens of thousands,
+ * and a Map per field was most of a question's time. Slot order is insertion order (`ids`).
+ */
+class Documents {
+  size = 0;
+  ids = new Float64Array(1024);
+  entity = new Float64Array(1024);
+  score = new Float64Array(1024);
+  /** How many of the terms not read whole have been counted in this document (see recallPlan). */
+  counted = new Int32Array(1024);
+  private table = new Int32Array(4096).fill(-1);
+
+  find(doc: number): number {
+    const mask = this.table.length - 1;
+    for (let h = hash(doc) & mask; ; h = (h + 1) & mask) {
+      const slot = this.table[h]!;
+      if (slot < 0 || this.ids[slot] === doc) return slot;
+    }
+  }
+
+  /** The slot of `doc`, added (score 0, nothing counted) when new. */
+  slot(doc: number, entity: number): number {
+    let mask = this.table.length - 1;
+    let h = hash(doc) & mask;
+    for (; ; h = (h + 1) & mask) {
+      const slot = this.table[h]!;
+      if (slot < 0) break;
+      if (this.ids[slot] === doc) return slot;
+    }
+    if (this.size === this.ids.length) this.growRows();
+    if (2 * (this.size + 1) > this.table.length) {
+      this.growTable();
+      mask = this.table.length - 1;
+      for (h = hash(doc) & mask; this.table[h]! >= 0; h = (h + 1) & mask);
+    }
+    const slot = this.size++;
+    this.table[h] = slot;
+    this.ids[slot] = doc;
+    this.entity[slot] = entity;
+    return slot;
+  }
+
+  private growRows(): void {
+    const n = this.ids.length * 2;
+    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.ids = grow(this.ids, (m) => new Float64Array(m));
+    this.entity = grow(this.entity, (m) => new Float64Array(m));
+    this.score = grow(this.score, (m) => new Float64Array(m));
+    this.counted = grow(this.counted, (m) => new Int32Array(m));
+  }
+
+  private growTable(): void {
+    this.table = new Int32Array(this.table.length * 2).fill(-1);
+    const mask = this.table.length - 1;
+    for (let slot = 0; slot < this.size; slot++) {
+      let h = hash(this.ids[slot]!) & mask;
+      while (this.table[h]! >= 0) h = (h + 1) & mask;
+      this.table[h] = slot;
+    }
+  }
+}
+
+/** Ids are integers below 2^53; mixing both halves spreads consecutive ids. */
+function hash(doc: number): number {
+  const x = Math.imul((doc | 0) ^ ((doc / 4294967296) | 0), 0x9e3779b1);
+  return x ^ (x >>> 15);
+}
+
+/** Above this share of a term's postings, reading them all costs less than looking each document up. */
+const LOOKUP_SHARE = 1 / 8;
 
 type Ask = <N extends Need>(need: N) => Generator<N, Answer<N>, unknown>;
 /** Yields a need and returns the backend's answer to it, typed. */
@@ -148,7 +244,8 @@ const ask: Ask = function* <N extends Need>(need: N) {
  * The ranking, as a generator of needs: drive it with `runRecallSync` (SQLite, synchronous) or `runRecall` (a
  * backend that answers with promises). Returns the results, best first.
  */
-export function* recallPlan(query: string, options: RecallOptions = {}): Generator<Need, RecallResult[], unknown> {
+export function* recallPlan(query: string, options: RecallOptions = {}, tuning: RecallTuning = RECALL_TUNING): Generator<Need, RecallResult[], unknown> {
+  const span = tuning.neighbourWeights.length;
   const limit = Math.min(Math.max(1, Math.floor(options.limit ?? RECALL_DEFAULT_LIMIT)), RECALL_MAX_LIMIT);
   const wanted = queryTerms(query);
   if (wanted.length === 0) return [];
@@ -156,65 +253,96 @@ export function* recallPlan(query: string, options: RecallOptions = {}): Generat
   const allowed = options.entityTypes?.length
     ? new Set(yield* ask({ kind: "entitiesOfTypes", types: [...new Set(options.entityTypes.map((t) => t.toLowerCase()))].sort() }))
     : undefined;
-  const ok = (entity: number) => !allowed || allowed.has(entity);
   const pool = poolSize(limit);
 
   // Observation terms, rarest first (ties by the term, so both backends take the same path).
   const byRarity = wanted.filter((t) => (stats.df.get(t) ?? 0) > 0).sort((a, b) => stats.df.get(a)! - stats.df.get(b)! || (a < b ? -1 : 1));
   const averageLength = stats.docs ? stats.length / stats.docs : 1;
   const weight = new Map(byRarity.map((t) => [t, idf(stats.docs, stats.df.get(t)!)]));
-  const bound = byRarity.map((t) => weight.get(t)! * (BM25.k1 + 1));
+  const bound = byRarity.map((t) => weight.get(t)! * (tuning.bm25.k1 + 1));
   const boundFrom = bound.map((_, i) => bound.slice(i).reduce((a, b) => a + b, 0));
 
-  const partial = new Map<number, number>();
-  const entityOf = new Map<number, number>();
-  /** Documents whose score is exact (every term counted); all of them once every term was read whole. */
-  const exact = new Set<number>();
-  const add = (p: Posting, term: string) => {
-    entityOf.set(p.doc, p.entity);
-    partial.set(p.doc, (partial.get(p.doc) ?? 0) + weight.get(term)! * termFrequencyWeight(p.tf, p.length, averageLength));
+  const docs = new Documents();
+  const { k1, b } = tuning.bm25;
+  /** Adds one term's postings to the documents' scores (only documents already met, when `known`). */
+  const add = (rows: PostingRow[], term: string, known?: boolean) => {
+    const w = weight.get(term)!;
+    for (const [doc, entity, tf, length] of rows) {
+      if (allowed && !allowed.has(entity)) continue;
+      const slot = known ? docs.find(doc) : docs.slot(doc, entity);
+      if (slot < 0) continue;
+      docs.score[slot]! += (w * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * length) / averageLength));
+    }
   };
 
   // MaxScore: read terms whole, rarest first, until no document holding none of them could reach the pool.
   let whole = 0;
   for (; whole < byRarity.length; whole++) {
-    if (partial.size >= pool && kthLargest(Float64Array.from(partial.values()), pool) > boundFrom[whole]!) break;
-    const term = byRarity[whole]!;
-    for (const p of yield* ask({ kind: "postings", term })) if (ok(p.entity)) add(p, term);
+    if (docs.size >= pool && kthLargest(docs.score, docs.size, pool) > boundFrom[whole]!) break;
+    add(yield* ask({ kind: "postings", term: byRarity[whole]! }), byRarity[whole]!);
   }
+  // The other terms are counted only in the documents that can still reach the pool, one term at a time, dropping
+  // those that fall out of reach. `counted` says how many of them a document has had added: always the first ones,
+  // in order, so every score is the same sum in the same order whichever documents were asked about together.
   const rest = byRarity.slice(whole);
-  const restBound = rest.length ? boundFrom[whole]! : 0;
-  /** Brings the given documents' scores up to exact by looking the remaining terms up in them. */
-  function* complete(docs: Iterable<number>): Generator<Need, void, unknown> {
-    const missing = [...docs].filter((d) => !exact.has(d));
-    for (const d of missing) exact.add(d);
-    if (rest.length === 0 || missing.length === 0) return;
-    missing.sort((a, b) => a - b);
-    const found = yield* ask({ kind: "lookups", terms: rest, docs: missing });
-    // Summed in term order, as if every term had been read whole.
-    const byTerm = new Map(rest.map((t) => [t, [] as Posting[]]));
-    for (const p of found) byTerm.get(p.term)?.push(p);
-    for (const term of rest) for (const p of byTerm.get(term)!) add(p, term);
+  let candidates = Array.from({ length: docs.size }, (_, slot) => slot);
+  for (let k = 0; k < rest.length; k++) {
+    const scores = Float64Array.from(candidates, (slot) => docs.score[slot]!);
+    const threshold = kthLargest(scores, scores.length, pool);
+    const reach = boundFrom[whole + k]!;
+    candidates = candidates.filter((slot) => docs.score[slot]! + reach >= threshold);
+    const term = rest[k]!;
+    const ids = candidates.map((slot) => docs.ids[slot]!).sort((x, y) => x - y);
+    if (ids.length < stats.df.get(term)! * LOOKUP_SHARE) add(yield* ask({ kind: "lookups", term, docs: ids }), term, true);
+    else {
+      // Reading them all is cheaper; only the candidates may count them (the others stop at k terms).
+      const wantedIds = new Set(ids);
+      add(
+        (yield* ask({ kind: "postings", term })).filter((row) => wantedIds.has(row[0])),
+        term,
+        true,
+      );
+    }
+    for (const slot of candidates) docs.counted[slot] = k + 1;
   }
-  if (rest.length === 0) for (const d of partial.keys()) exact.add(d);
-  else {
-    const threshold = kthLargest(Float64Array.from(partial.values()), pool);
-    yield* complete([...partial].filter(([, score]) => score + restBound >= threshold).map(([doc]) => doc));
+  /** Makes the given documents' scores exact: the terms not yet counted in them, in term order. */
+  function* complete(ids: Iterable<number>, entities: Map<number, number>): Generator<Need, void, unknown> {
+    const pending = [...new Set(ids)].map((doc) => docs.slot(doc, entities.get(doc)!)).filter((slot) => docs.counted[slot]! < rest.length);
+    for (let k = 0; k < rest.length; k++) {
+      const need = pending
+        .filter((slot) => docs.counted[slot]! <= k)
+        .map((slot) => docs.ids[slot]!)
+        .sort((x, y) => x - y);
+      if (need.length) add(yield* ask({ kind: "lookups", term: rest[k]!, docs: need }), rest[k]!, true);
+    }
+    for (const slot of pending) docs.counted[slot] = rest.length;
   }
-  const score = (doc: number) => (exact.has(doc) ? (partial.get(doc) ?? 0) : 0);
-  const best = [...exact].filter((d) => partial.has(d)).sort((a, b) => partial.get(b)! - partial.get(a)! || b - a);
-  const anchors = new Map<number, number>(best.slice(0, pool).map((d) => [d, entityOf.get(d)!]));
+  const score = (doc: number) => {
+    const slot = docs.find(doc);
+    return slot >= 0 && docs.counted[slot] === rest.length ? docs.score[slot]! : 0;
+  };
+  // The pool: the best exact scores (ties: the newer observation).
+  const exact = candidates.length && rest.length ? candidates : Array.from({ length: docs.size }, (_, slot) => slot);
+  const cut = kthLargest(
+    Float64Array.from(exact, (slot) => docs.score[slot]!),
+    exact.length,
+    pool,
+  );
+  const best = exact.filter((slot) => docs.score[slot]! >= cut).sort((x, y) => docs.score[y]! - docs.score[x]! || docs.ids[y]! - docs.ids[x]!);
+  const anchors = new Map<number, number>(best.slice(0, pool).map((slot) => [docs.ids[slot]!, docs.entity[slot]!]));
 
   // Names and types: BM25 over entities; the best few bring their newest observations in.
   const entityScore = new Map<number, number>();
   const entityTerms = wanted.filter((t) => (stats.entityDf.get(t) ?? 0) > 0);
   if (entityTerms.length) {
     const averageNameLength = stats.entities ? stats.entityLength / stats.entities : 1;
-    const byTerm = new Map(entityTerms.map((t) => [t, [] as Posting[]]));
-    for (const p of yield* ask({ kind: "entityPostings", terms: entityTerms })) if (ok(p.doc)) byTerm.get(p.term)?.push(p);
+    const byTerm = new Map(entityTerms.map((t) => [t, [] as EntityPosting[]]));
+    for (const p of yield* ask({ kind: "entityPostings", terms: entityTerms })) if (!allowed || allowed.has(p.entity)) byTerm.get(p.term)?.push(p);
     for (const term of entityTerms) {
       const w = idf(stats.entities, stats.entityDf.get(term)!);
-      for (const p of byTerm.get(term)!) entityScore.set(p.doc, (entityScore.get(p.doc) ?? 0) + w * termFrequencyWeight(p.tf, p.length, averageNameLength));
+      for (const p of byTerm.get(term)!) {
+        entityScore.set(p.entity, (entityScore.get(p.entity) ?? 0) + w * termFrequencyWeight(p.tf, p.length, averageNameLength, tuning.bm25));
+      }
     }
     const top = [...entityScore].sort((a, b) => b[1] - a[1] || b[0] - a[0]).slice(0, limit);
     if (top.length) {
@@ -224,35 +352,35 @@ export function* recallPlan(query: string, options: RecallOptions = {}): Generat
   }
   if (anchors.size === 0) return [];
 
-  // Neighbours: each anchor's window of 2·SPAN on each side places every document within SPAN of it and theirs.
+  // Neighbours: each anchor's window of 2·span on each side places every document within span of it and theirs.
   const windows = yield* ask({
     kind: "windows",
     docs: [...anchors].map(([doc, entity]) => ({ doc, entity })).sort((a, b) => a.doc - b.doc),
-    span: 2 * SPAN,
+    span: Math.max(1, 2 * span),
   });
   const sequences: { entity: number; ids: number[]; at: number }[] = [];
   for (const [doc, entity] of anchors) {
     const w = windows.get(doc) ?? { before: [], after: [] };
     sequences.push({ entity, ids: [...[...w.before].reverse(), doc, ...w.after], at: w.before.length });
   }
-  const seen = new Set<number>();
-  for (const s of sequences) for (const id of s.ids) seen.add(id);
-  yield* complete(seen);
+  const seen = new Map<number, number>();
+  for (const s of sequences) for (const id of s.ids) seen.set(id, s.entity);
+  yield* complete(seen.keys(), seen);
 
   const entityBest = new Map<number, number>();
   for (const s of sequences) for (const id of s.ids) entityBest.set(s.entity, Math.max(entityBest.get(s.entity) ?? 0, score(id)));
   const final = new Map<number, { entity: number; value: number }>();
   for (const s of sequences) {
-    for (let i = Math.max(0, s.at - SPAN); i <= Math.min(s.ids.length - 1, s.at + SPAN); i++) {
+    for (let i = Math.max(0, s.at - span); i <= Math.min(s.ids.length - 1, s.at + span); i++) {
       const id = s.ids[i]!;
       if (final.has(id)) continue;
       let value = score(id);
-      NEIGHBOUR_WEIGHTS.forEach((w, k) => {
+      tuning.neighbourWeights.forEach((w, k) => {
         const before = i - k - 1 >= 0 ? score(s.ids[i - k - 1]!) : 0;
         const after = i + k + 1 < s.ids.length ? score(s.ids[i + k + 1]!) : 0;
         value += w * Math.max(before, after);
       });
-      value += ENTITY_SHARE * (entityBest.get(s.entity) ?? 0) + (entityScore.get(s.entity) ?? 0);
+      value += tuning.entityShare * (entityBest.get(s.entity) ?? 0) + (entityScore.get(s.entity) ?? 0);
       if (value > 0) final.set(id, { entity: s.entity, value });
     }
   }

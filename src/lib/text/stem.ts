@@ -77,6 +77,11 @@ const STEP3: [string, string][] = [
 ];
 const STEP4 = ["ement", "ance", "ence", "able", "ible", "ment", "ant", "ent", "ism", "ate", "iti", "ous", "ive", "ize", "ion", "al", "er", "ic"];
 
+const STEP2_SUFFIXES = STEP2.map(([s]) => s);
+const STEP2_REPLACEMENTS = new Map(STEP2);
+const STEP3_SUFFIXES = STEP3.map(([s]) => s);
+const STEP3_REPLACEMENTS = new Map(STEP3);
+
 const isVowel = (c: string | undefined) => c !== undefined && VOWELS.has(c);
 
 /** The longest of `suffixes` the word ends with (the algorithm always acts on the longest, or not at all). */
@@ -155,27 +160,21 @@ export function stem(input: string): string {
   if ((last === "y" || last === "Y") && word.length > 2 && !isVowel(word[word.length - 2])) word = `${word.slice(0, -1)}i`;
 
   // Step 2: derivational suffixes in R1.
-  const s2 = longest(
-    word,
-    STEP2.map(([s]) => s),
-  );
+  const s2 = longest(word, STEP2_SUFFIXES);
   if (s2 && inR1(s2)) {
     if (s2 === "ogi") {
       if (word[word.length - 4] === "l") word = word.slice(0, -1);
     } else if (s2 === "li") {
       if (LI_ENDINGS.has(word[word.length - 3] ?? "")) word = word.slice(0, -2);
-    } else word = word.slice(0, -s2.length) + STEP2.find(([s]) => s === s2)![1];
+    } else word = word.slice(0, -s2.length) + STEP2_REPLACEMENTS.get(s2)!;
   }
 
   // Step 3.
-  const s3 = longest(
-    word,
-    STEP3.map(([s]) => s),
-  );
+  const s3 = longest(word, STEP3_SUFFIXES);
   if (s3 && inR1(s3)) {
     if (s3 === "ative") {
       if (inR2(s3)) word = word.slice(0, -5);
-    } else word = word.slice(0, -s3.length) + STEP3.find(([s]) => s === s3)![1];
+    } else word = word.slice(0, -s3.length) + STEP3_REPLACEMENTS.get(s3)!;
   }
 
   // Step 4: suffixes in R2.

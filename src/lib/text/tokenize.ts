@@ -15,6 +15,9 @@ import { isStopword } from "./stopwords.ts";
 export const MAX_TERM_LENGTH = 64;
 
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*/gu;
+/** Plain ASCII text (most of it) takes simpler expressions: no normalisation, no scripts to tell apart. */
+const ASCII = /^[\x00-\x7f]*$/;
+const ASCII_WORD = /[a-z0-9]+(?:'[a-z0-9]+)*/g;
 const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/u;
 const UNSPACED_RUNS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+|[^\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/gu;
 const MARKS = /\p{M}+/gu;
@@ -22,13 +25,16 @@ const DIGIT = /\d/;
 
 /** Lower-cased, accents removed (NFKD, combining marks dropped), typographic apostrophes made plain. */
 export function fold(text: string): string {
-  return text.toLowerCase().normalize("NFKD").replace(MARKS, "").replaceAll("’", "'");
+  const lower = text.toLowerCase();
+  return ASCII.test(lower) ? lower : lower.normalize("NFKD").replace(MARKS, "").replaceAll("’", "'");
 }
 
 /** The words of a text, folded, in order; stopwords included. */
 export function words(text: string): string[] {
+  const folded = fold(text);
+  if (ASCII.test(folded)) return folded.match(ASCII_WORD) ?? [];
   const out: string[] = [];
-  for (const match of fold(text).matchAll(WORD)) {
+  for (const match of folded.matchAll(WORD)) {
     const word = match[0];
     if (UNSPACED.test(word)) {
       for (const part of word.match(UNSPACED_RUNS) ?? []) {
@@ -41,17 +47,27 @@ export function words(text: string): string[] {
   return out;
 }
 
+/** Stems already computed: words repeat (Zipf), and stemming is most of tokenizing. Emptied when full. */
+const stems = new Map<string, string>();
+const STEM_CACHE_SIZE = 50_000;
+
 /** One word as an index term: stemmed unless it holds a digit, cut to MAX_TERM_LENGTH. */
 export function termOf(word: string): string {
-  const term = DIGIT.test(word) ? word : stem(word);
-  return term.length > MAX_TERM_LENGTH ? term.slice(0, MAX_TERM_LENGTH) : term;
+  let term = stems.get(word);
+  if (term === undefined) {
+    term = DIGIT.test(word) ? word : stem(word);
+    if (term.length > MAX_TERM_LENGTH) term = term.slice(0, MAX_TERM_LENGTH);
+    if (stems.size >= STEM_CACHE_SIZE) stems.clear();
+    stems.set(word, term);
+  }
+  return term;
 }
 
 /** The index terms of a text, in order, repeats kept (their count is the term frequency). */
 export function terms(text: string): string[] {
   const out: string[] = [];
   for (const word of words(text)) {
-    if (isStopword(word) || isStopword(word.replace(/'s$/, ""))) continue;
+    if (isStopword(word) || (word.endsWith("'s") && isStopword(word.slice(0, -2)))) continue;
     out.push(termOf(word));
   }
   return out;

@@ -1,6 +1,6 @@
 import type { SQL } from "bun";
 import { termCounts } from "../../lib/text/index.ts";
-import type { Need, Posting, RecallStats } from "../recall.ts";
+import type { EntityPosting, Need, PostingRow, RecallStats } from "../recall.ts";
 import { GraphError } from "../types.ts";
 
 /*
@@ -138,26 +138,19 @@ export async function answerNeed(tx: Tx, project: string, need: Need, checkCompl
     case "postings": {
       const rows = await tx`
         SELECT observation_id, entity_id, tf, length FROM msm_recall_postings WHERE project = ${project} AND term = ${need.term}`.values();
-      return rows.map(([doc, entity, tf, length]: unknown[]) => ({ term: need.term, doc: num(doc), entity: num(entity), tf: num(tf), length: num(length) }));
+      return rows.map(([doc, entity, tf, length]: unknown[]): PostingRow => [num(doc), num(entity), num(tf), num(length)]);
     }
     case "lookups": {
       const rows = await tx`
-        SELECT term, observation_id, entity_id, tf, length FROM msm_recall_postings
-        WHERE project = ${project} AND term = ANY(${need.terms}::text[]) AND observation_id = ANY(${need.docs.map(String)}::bigint[])`.values();
-      return rows.map(([term, doc, entity, tf, length]: unknown[]) => ({
-        term: String(term),
-        doc: num(doc),
-        entity: num(entity),
-        tf: num(tf),
-        length: num(length),
-      }));
+        SELECT observation_id, entity_id, tf, length FROM msm_recall_postings
+        WHERE project = ${project} AND term = ${need.term} AND observation_id = ANY(${need.docs.map(String)}::bigint[])`.values();
+      return rows.map(([doc, entity, tf, length]: unknown[]): PostingRow => [num(doc), num(entity), num(tf), num(length)]);
     }
     case "entityPostings": {
       const rows = await tx`
         SELECT term, entity_id, tf, length FROM msm_recall_entity_postings WHERE project = ${project} AND term = ANY(${need.terms}::text[])`.values();
       return rows.map(
-        ([term, entity, tf, length]: unknown[]) =>
-          ({ term: String(term), doc: num(entity), entity: num(entity), tf: num(tf), length: num(length) }) satisfies Posting & { term: string },
+        ([term, entity, tf, length]: unknown[]): EntityPosting => ({ term: String(term), entity: num(entity), tf: num(tf), length: num(length) }),
       );
     }
     case "windows": {

@@ -1,6 +1,6 @@
 import type { Database, Statement } from "bun:sqlite";
 import { termCounts } from "../../lib/text/index.ts";
-import type { Need, Posting, RecallStats } from "../recall.ts";
+import type { EntityPosting, Need, PostingRow, RecallStats } from "../recall.ts";
 
 /**
  * The SQLite side of `recall` (tables in schema.ts): writes an observation's and an entity's terms in the caller's
@@ -9,6 +9,13 @@ import type { Need, Posting, RecallStats } from "../recall.ts";
  */
 export class RecallIndex {
   private statements: ReturnType<typeof prepare> | undefined;
+  /**
+   * The current write's postings and document-frequency increments, stored by `flush` sorted by term: a bulk write
+   * then fills each term's part of the index in one pass instead of jumping around it.
+   */
+  private pendingPostings: [term: string, id: number, entity: number, tf: number, length: number][] = [];
+  private readonly pendingDf = new Map<string, number>();
+  private readonly pendingEntityDf = new Map<string, number>();
 
   /** `rowCounts`: how many observations and entities the tables hold (cheaply: the search index counts them). */
   constructor(
@@ -24,15 +31,36 @@ export class RecallIndex {
   /** Indexes one stored observation (its id, entity and text). */
   indexObservation(id: number, entityId: number, content: string): void {
     const { counts, length } = termCounts(content);
-    this.q.insertDoc.run(id, entityId, length);
-    for (const [term, tf] of counts) this.q.insertPosting.run(term, id, entityId, tf, length);
+    this.q.insertDoc.run(id, entityId, length, JSON.stringify([...counts.keys()]));
+    for (const [term, tf] of counts) {
+      this.pendingPostings.push([term, id, entityId, tf, length]);
+      this.pendingDf.set(term, (this.pendingDf.get(term) ?? 0) + 1);
+    }
   }
 
   /** Indexes an entity's name and type as one short text (after a rename the triggers dropped the old terms). */
   indexEntity(id: number, name: string, entityType: string): void {
     const { counts, length } = termCounts(`${name} ${entityType}`);
-    this.q.insertEntity.run(id, length);
-    for (const [term, tf] of counts) this.q.insertEntityPosting.run(term, id, tf, length);
+    this.q.insertEntity.run(id, length, JSON.stringify([...counts.keys()]));
+    for (const [term, tf] of counts) {
+      this.q.insertEntityPosting.run(term, id, tf, length);
+      this.pendingEntityDf.set(term, (this.pendingEntityDf.get(term) ?? 0) + 1);
+    }
+  }
+
+  /** Adds the write's document frequencies; call before its transaction commits (`discard` if it will not). */
+  flush(): void {
+    this.pendingPostings.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+    for (const p of this.pendingPostings) this.q.insertPosting.run(...p);
+    for (const [term, n] of this.pendingDf) this.q.addDf.run(term, n);
+    for (const [term, n] of this.pendingEntityDf) this.q.addEntityDf.run(term, n);
+    this.discard();
+  }
+
+  discard(): void {
+    this.pendingPostings = [];
+    this.pendingDf.clear();
+    this.pendingEntityDf.clear();
   }
 
   /** Whether every observation and entity is indexed (the index never holds rows that are gone: see schema.ts). */
@@ -66,19 +94,13 @@ export class RecallIndex {
       case "entitiesOfTypes":
         return (q.entitiesOfTypes.values(JSON.stringify(need.types)) as [number][]).map(([id]) => id);
       case "postings":
-        return postings(q.postings.values(need.term) as number[][], need.term);
-      case "lookups": {
-        const docs = JSON.stringify(need.docs);
-        return need.terms.flatMap((term) => postings(q.lookup.values(term, docs) as number[][], term));
-      }
+        return q.postings.values(need.term) as PostingRow[];
+      case "lookups":
+        return q.lookup.values(need.term, JSON.stringify(need.docs)) as PostingRow[];
       case "entityPostings":
-        return (q.entityPostings.values(JSON.stringify(need.terms)) as [string, number, number, number][]).map(([term, entity, tf, length]) => ({
-          term,
-          doc: entity,
-          entity,
-          tf,
-          length,
-        }));
+        return (q.entityPostings.values(JSON.stringify(need.terms)) as [string, number, number, number][]).map(
+          ([term, entity, tf, length]): EntityPosting => ({ term, entity, tf, length }),
+        );
       case "windows": {
         const out = new Map<number, { before: number[]; after: number[] }>();
         for (const { doc, entity } of need.docs) {
@@ -109,17 +131,15 @@ export class RecallIndex {
   }
 }
 
-function postings(rows: number[][], term: string): (Posting & { term: string })[] {
-  return rows.map(([doc, entity, tf, length]) => ({ term, doc: doc!, entity: entity!, tf: tf!, length: length! }));
-}
-
 function prepare(db: Database) {
   const s = (sql: string): Statement => db.prepare(sql);
   return {
-    insertDoc: s("INSERT INTO recall_docs (observation_id, entity_id, length) VALUES (?, ?, ?)"),
+    insertDoc: s("INSERT INTO recall_docs (observation_id, entity_id, length, terms) VALUES (?, ?, ?, ?)"),
     insertPosting: s("INSERT INTO recall_postings (term, observation_id, entity_id, tf, length) VALUES (?, ?, ?, ?, ?)"),
-    insertEntity: s("INSERT INTO recall_entities (entity_id, length) VALUES (?, ?)"),
+    insertEntity: s("INSERT INTO recall_entities (entity_id, length, terms) VALUES (?, ?, ?)"),
     insertEntityPosting: s("INSERT INTO recall_entity_postings (term, entity_id, tf, length) VALUES (?, ?, ?, ?)"),
+    addDf: s("INSERT INTO recall_terms (term, df) VALUES (?1, ?2) ON CONFLICT (term) DO UPDATE SET df = df + ?2"),
+    addEntityDf: s("INSERT INTO recall_entity_terms (term, df) VALUES (?1, ?2) ON CONFLICT (term) DO UPDATE SET df = df + ?2"),
     stats: s("SELECT docs, length, entities, entity_length FROM recall_stats WHERE id = 1"),
     unindexedObservations: s(
       "SELECT o.id, o.entity_id, o.content FROM observations o WHERE NOT EXISTS (SELECT 1 FROM recall_docs d WHERE d.observation_id = o.id) ORDER BY o.id",

@@ -3,7 +3,7 @@ import { statSync } from "node:fs";
 import { migrate } from "./schema.ts";
 import { phrase, SearchPlanner, type SearchPlan } from "./search.ts";
 import { RecallIndex } from "./recall-index.ts";
-import { recallPlan, runRecallSync, type RecallOptions, type RecallResult } from "../recall.ts";
+import { recallPlan, runRecallSync, type RecallOptions, type RecallResult, type RecallTuning } from "../recall.ts";
 import {
   GraphError,
   type Direction,
@@ -65,7 +65,10 @@ export class GraphStore implements GraphOperations {
       // FULL: a call the editor saw succeed survives a power loss too, not just a crash of the process (NORMAL in WAL
       // mode may roll back the last commits then). One more fsync (of the WAL) per commit; `npm run bench -- durability`.
       this.db.exec("PRAGMA synchronous = FULL");
-      migrate(this.db, () => this.recallIndex.catchUp());
+      migrate(this.db, () => {
+        this.recallIndex.catchUp();
+        this.recallIndex.flush();
+      });
     }
     this.db.exec("PRAGMA foreign_keys = ON");
     this.q = prepare(this.db);
@@ -81,7 +84,17 @@ export class GraphStore implements GraphOperations {
    * timeout instead of failing with SQLITE_BUSY halfway through a read-then-write.
    */
   private write<T>(fn: () => T): T {
-    const result = this.db.transaction(fn).immediate();
+    const result = this.db
+      .transaction(() => {
+        try {
+          const value = fn();
+          this.recallIndex.flush();
+          return value;
+        } finally {
+          this.recallIndex.discard();
+        }
+      })
+      .immediate();
     if (++this.writes % MERGE_EVERY_WRITES === 0) this.mergeSearchIndex(MERGE_PAGES);
     return result;
   }
@@ -365,9 +378,9 @@ export class GraphStore implements GraphOperations {
    * Observations the most relevant to a question in words, best first (recall.ts ranks; recall-index.ts reads).
    * Rows another program wrote without indexing them are indexed first, in a write of their own.
    */
-  recall(query: string, options: RecallOptions = {}): RecallResult[] {
+  recall(query: string, options: RecallOptions = {}, tuning?: RecallTuning): RecallResult[] {
     if (!this.readonly && !this.recallIndex.complete()) this.write(() => this.recallIndex.catchUp());
-    return this.read(() => runRecallSync(recallPlan(query, options), (need) => this.recallIndex.answer(need)));
+    return this.read(() => runRecallSync(recallPlan(query, options, tuning), (need) => this.recallIndex.answer(need)));
   }
 
   /** Stores an observation unless its entity has it already (then false); indexes it for recall. */
