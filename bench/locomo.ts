@@ -109,8 +109,10 @@ export class Tally {
     for (const label of labels) {
       const row = this.rows.get(label) ?? { n: 0, recall: K.map(() => 0), hit: K.map(() => 0) };
       row.n++;
-      score.recall.forEach((v, i) => (row.recall[i]! += v));
-      score.hit.forEach((v, i) => (row.hit[i]! += v));
+      for (let i = 0; i < K.length; i++) {
+        row.recall[i]! += score.recall[i]!;
+        row.hit[i]! += score.hit[i]!;
+      }
       this.rows.set(label, row);
     }
   }

@@ -108,12 +108,12 @@ if (flag("--postgres")) {
       const post = await quality({ targets: { memory: { port: 0, database: pg.url() } } }, "postgres");
       let same = 0;
       let total = 0;
-      post.answers.forEach((conversation, c) =>
-        conversation.forEach((answer, q) => {
+      for (const [c, conversation] of post.answers.entries()) {
+        for (const [q, answer] of conversation.entries()) {
           total++;
           if (JSON.stringify(answer) === JSON.stringify(lite.answers[c]![q])) same++;
-        }),
-      );
+        }
+      }
       out.push(
         "",
         `PostgreSQL: R@10 ${post.tally.r10("all").toFixed(1)} %; ${same} of ${total} answers identical to SQLite's (order and scores); recall p50 ${ms(median(post.times))}`,
