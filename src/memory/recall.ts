@@ -56,7 +56,7 @@ export interface RecallTuning {
 
 export const RECALL_TUNING: RecallTuning = { bm25: BM25, neighbourWeights: [0.5, 0.25], entityShare: 0.2 };
 /** How many observations, best by BM25, are looked at with their neighbours: plenty more than a page. */
-const poolSize = (limit: number) => Math.max(50, 3 * limit);
+export const poolSize = (limit: number) => Math.max(50, 3 * limit);
 
 /**
  * One posting: [document (observation id), its entity, term frequency, document length in terms]. Plain arrays,
@@ -263,7 +263,6 @@ export function* recallPlan(query: string, options: RecallOptions = {}, tuning: 
   const boundFrom = bound.map((_, i) => bound.slice(i).reduce((a, b) => a + b, 0));
 
   const docs = new Documents();
-  const { k1, b } = tuning.bm25;
   /** Adds one term's postings to the documents' scores (only documents already met, when `known`). */
   const add = (rows: PostingRow[], term: string, known?: boolean) => {
     const w = weight.get(term)!;
@@ -271,7 +270,7 @@ export function* recallPlan(query: string, options: RecallOptions = {}, tuning: 
       if (allowed && !allowed.has(entity)) continue;
       const slot = known ? docs.find(doc) : docs.slot(doc, entity);
       if (slot < 0) continue;
-      docs.score[slot]! += (w * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * length) / averageLength));
+      docs.score[slot]! += w * termFrequencyWeight(tf, length, averageLength, tuning.bm25);
     }
   };
 

@@ -12,27 +12,32 @@ const VOWELS = new Set(["a", "e", "i", "o", "u", "y"]);
 const DOUBLES = ["bb", "dd", "ff", "gg", "mm", "nn", "pp", "rr", "tt"];
 const LI_ENDINGS = new Set(["c", "d", "e", "g", "h", "k", "m", "n", "r", "t"]);
 
-/** Words the algorithm would get wrong, with the stems it lists for them; the invariant ones map to themselves. */
-const EXCEPTIONS: Record<string, string> = {
-  skis: "ski",
-  skies: "sky",
-  dying: "die",
-  lying: "lie",
-  tying: "tie",
-  idly: "idl",
-  gently: "gentl",
-  ugly: "ugli",
-  early: "earli",
-  only: "onli",
-  singly: "singl",
-  sky: "sky",
-  news: "news",
-  howe: "howe",
-  atlas: "atlas",
-  cosmos: "cosmos",
-  bias: "bias",
-  andes: "andes",
-};
+/**
+ * Words the algorithm would get wrong, with the stems it lists for them; the invariant ones map to themselves. A Map,
+ * not an object: `constructor` is a word too.
+ */
+const EXCEPTIONS = new Map<string, string>(
+  Object.entries({
+    skis: "ski",
+    skies: "sky",
+    dying: "die",
+    lying: "lie",
+    tying: "tie",
+    idly: "idl",
+    gently: "gentl",
+    ugly: "ugli",
+    early: "earli",
+    only: "onli",
+    singly: "singl",
+    sky: "sky",
+    news: "news",
+    howe: "howe",
+    atlas: "atlas",
+    cosmos: "cosmos",
+    bias: "bias",
+    andes: "andes",
+  }),
+);
 /** Left alone once step 1a has run (so `innings` → `inning`, never `inn`). */
 const AFTER_1A = new Set(["inning", "outing", "canning", "herring", "earring", "proceed", "exceed", "succeed"]);
 /** Prefixes whose R1 starts right after them, so their families keep one stem (`generous` ≠ `general`). */
@@ -110,7 +115,7 @@ function shortSyllableAt(word: string, end: number): boolean {
 
 export function stem(input: string): string {
   if (input.length <= 2) return input;
-  const exception = EXCEPTIONS[input];
+  const exception = EXCEPTIONS.get(input);
   if (exception !== undefined) return exception;
 
   let word = input.startsWith("'") ? input.slice(1) : input;
