@@ -98,6 +98,8 @@ export type Need =
   | { kind: "windows"; docs: { doc: number; entity: number }[]; span: number }
   /** The newest `per` observations of each entity, newest first. */
   | { kind: "latest"; entities: number[]; per: number }
+  /** When each document was written (ms since the epoch). */
+  | { kind: "times"; docs: number[] }
   /** Content, entity name and type of each document. */
   | { kind: "rows"; docs: number[] };
 
@@ -113,7 +115,9 @@ export type Answer<N extends Need> = N extends { kind: "stats" }
           ? Map<number, { before: number[]; after: number[] }>
           : N extends { kind: "latest" }
             ? Map<number, number[]>
-            : Map<number, { observation: string; entity: string; entityType: string }>;
+            : N extends { kind: "times" }
+              ? Map<number, number>
+              : Map<number, { observation: string; entity: string; entityType: string }>;
 
 /** The distinct terms of a question, in a fixed order (scores are summed in it: same order, same doubles). */
 export function queryTerms(query: string): string[] {
@@ -383,8 +387,10 @@ export function* recallPlan(query: string, options: RecallOptions = {}, tuning: 
       if (value > 0) final.set(id, { entity: s.entity, value });
     }
   }
-  // Best first; equal scores: the newer observation first (ids grow with time on both backends).
-  const ranked = [...final].sort((a, b) => b[1].value - a[1].value || b[0] - a[0]).slice(0, limit);
+  // Best first; equal scores (an entity's observations found by its name, copies of one text): the one written last
+  // first, then the one stored last.
+  const times = yield* ask({ kind: "times", docs: [...final.keys()].sort((a, b) => a - b) });
+  const ranked = [...final].sort((a, b) => b[1].value - a[1].value || (times.get(b[0]) ?? 0) - (times.get(a[0]) ?? 0) || b[0] - a[0]).slice(0, limit);
   const rows = yield* ask({ kind: "rows", docs: ranked.map(([d]) => d).sort((a, b) => a - b) });
   return ranked.flatMap(([doc, { value }]) => {
     const row = rows.get(doc);

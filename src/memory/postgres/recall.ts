@@ -181,6 +181,10 @@ export async function answerNeed(tx: Tx, project: string, need: Need, checkCompl
       for (const ids of out.values()) ids.sort((a, b) => b - a);
       return out;
     }
+    case "times": {
+      const rows = await tx`SELECT id, created_at::float8 AS t FROM msm_observations WHERE id = ANY(${need.docs.map(String)}::bigint[])`.values();
+      return new Map((rows as [string, number][]).map(([id, t]) => [num(id), t]));
+    }
     case "rows": {
       const rows = await tx`
         SELECT o.id, o.content, e.name, e.entity_type FROM msm_observations o JOIN msm_entities e ON e.id = o.entity_id

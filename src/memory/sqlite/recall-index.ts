@@ -120,6 +120,8 @@ export class RecallIndex {
           );
         return out;
       }
+      case "times":
+        return new Map(q.times.values(JSON.stringify(need.docs)) as [number, number][]);
       case "rows": {
         const out = new Map<number, { observation: string; entity: string; entityType: string }>();
         for (const [id, observation, entity, entityType] of q.rows.values(JSON.stringify(need.docs)) as [number, string, string, string][]) {
@@ -156,6 +158,7 @@ function prepare(db: Database) {
     before: s("SELECT observation_id FROM recall_docs WHERE entity_id = ?1 AND observation_id < ?2 ORDER BY observation_id DESC LIMIT ?3"),
     after: s("SELECT observation_id FROM recall_docs WHERE entity_id = ?1 AND observation_id > ?2 ORDER BY observation_id LIMIT ?3"),
     latest: s("SELECT observation_id FROM recall_docs WHERE entity_id = ?1 ORDER BY observation_id DESC LIMIT ?2"),
+    times: s("SELECT id, created_at FROM observations WHERE id IN (SELECT value FROM json_each(?))"),
     rows: s(`SELECT o.id, o.content, e.name, e.entity_type FROM observations o JOIN entities e ON e.id = o.entity_id
              WHERE o.id IN (SELECT value FROM json_each(?))`),
   };

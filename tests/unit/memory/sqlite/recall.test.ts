@@ -51,6 +51,21 @@ describe("recall finds what a question means", () => {
     store.close();
   });
 
+  test("equal scores: the observation written last comes first (write times, kept through a merge)", () => {
+    const store = freshStore();
+    store.createEntities([
+      { name: "Alice", entityType: "person", observations: ["lived in Porto", "lives in Lisbon"] },
+      { name: "Old notes", entityType: "note", observations: ["worked at Acme"] },
+    ]);
+    store.db.exec("UPDATE observations SET created_at = 3000 WHERE content = 'lived in Porto'");
+    store.db.exec("UPDATE observations SET created_at = 2000 WHERE content = 'lives in Lisbon'");
+    store.db.exec("UPDATE observations SET created_at = 4000 WHERE content = 'worked at Acme'");
+    expect(observations(store.recall("Alice?"))).toEqual(["lived in Porto", "lives in Lisbon"]);
+    store.mergeEntities(["Old notes"], "Alice");
+    expect(observations(store.recall("Alice?"))).toEqual(["worked at Acme", "lived in Porto", "lives in Lisbon"]);
+    store.close();
+  });
+
   test("limit (default 10, at most 100) and entityTypes (case-insensitive)", () => {
     const store = freshStore();
     store.createEntities([
@@ -151,8 +166,11 @@ function reference(store: GraphStore, query: string, limit = RECALL_DEFAULT_LIMI
       if (value > 0) final.set(id, value);
     }
   }
+  const time = new Map(
+    (store.db.query("SELECT id, created_at FROM observations").all() as { id: number; created_at: number }[]).map((o) => [o.id, o.created_at]),
+  );
   return [...final]
-    .sort((a, b) => b[1] - a[1] || b[0] - a[0])
+    .sort((a, b) => b[1] - a[1] || time.get(b[0])! - time.get(a[0])! || b[0] - a[0])
     .slice(0, limit)
     .map(([id, value]) => {
       const doc = byId.get(id)!;
