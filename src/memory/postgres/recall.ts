@@ -75,29 +75,33 @@ export async function indexEntities(tx: Tx, project: string, rows: { id: string 
  */
 export class RecallIncomplete extends GraphError {}
 
-/** Indexes the project's rows an older msm (or psql) stored without indexing, a batch at a time. Call in a write. */
-export async function catchUp(tx: Tx, project: string): Promise<void> {
-  const BATCH = 5_000;
-  for (;;) {
-    const rows = await tx`
-      SELECT o.id, o.entity_id, o.content FROM msm_observations o
-      WHERE o.project = ${project} AND NOT EXISTS (SELECT 1 FROM msm_recall_docs d WHERE d.observation_id = o.id)
-      ORDER BY o.id LIMIT ${BATCH}`;
-    await indexObservations(
-      tx,
-      project,
-      rows.map((r: { id: string; entity_id: string; content: string }) => ({ id: r.id, entity: r.entity_id, content: r.content })),
-    );
-    if (rows.length < BATCH) break;
-  }
+/** Observations indexed per catch-up transaction: short transactions, so other machines' writes rarely collide. */
+const CATCH_UP_BATCH = 5_000;
+
+/**
+ * Indexes up to a batch of the project's rows an older msm (or psql) stored without indexing; true when none are
+ * left. Call in a write, again until it says so.
+ */
+export async function catchUp(tx: Tx, project: string): Promise<boolean> {
+  const rows = await tx`
+    SELECT o.id, o.entity_id, o.content FROM msm_observations o
+    WHERE o.project = ${project} AND NOT EXISTS (SELECT 1 FROM msm_recall_docs d WHERE d.observation_id = o.id)
+    ORDER BY o.id LIMIT ${CATCH_UP_BATCH}`;
+  await indexObservations(
+    tx,
+    project,
+    rows.map((r: { id: string; entity_id: string; content: string }) => ({ id: r.id, entity: r.entity_id, content: r.content })),
+  );
   const entities = await tx`
     SELECT e.id, e.name, e.entity_type FROM msm_entities e
-    WHERE e.project = ${project} AND NOT EXISTS (SELECT 1 FROM msm_recall_entities r WHERE r.entity_id = e.id) ORDER BY e.id`;
+    WHERE e.project = ${project} AND NOT EXISTS (SELECT 1 FROM msm_recall_entities r WHERE r.entity_id = e.id)
+    ORDER BY e.id LIMIT ${CATCH_UP_BATCH}`;
   await indexEntities(
     tx,
     project,
     entities.map((r: { id: string; name: string; entity_type: string }) => ({ id: r.id, name: r.name, entityType: r.entity_type })),
   );
+  return rows.length < CATCH_UP_BATCH && entities.length < CATCH_UP_BATCH;
 }
 
 const num = (value: unknown) => Number(value);

@@ -569,7 +569,7 @@ export class PgGraph {
       if (!(error instanceof RecallIncomplete)) throw error;
       // Not `write`: indexing changes nothing a session sees, so subscribers are not told.
       const project = await this.server.projectRow(this.identity.id);
-      await this.server.run("write", (tx) => catchUp(tx, project));
+      while (!(await this.server.run("write", (tx) => catchUp(tx, project)))) {}
       return attempt(false);
     }
   }

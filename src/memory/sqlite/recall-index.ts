@@ -2,6 +2,8 @@ import type { Database, Statement } from "bun:sqlite";
 import { termCounts } from "../../lib/text/index.ts";
 import type { EntityPosting, Need, PostingRow, RecallStats } from "../recall.ts";
 
+const MAX_PENDING_POSTINGS = 100_000;
+
 /**
  * The SQLite side of `recall` (tables in schema.ts): writes an observation's and an entity's terms in the caller's
  * transaction, and answers the ranking's needs (recall.ts) with plain indexed reads. Statements are prepared on
@@ -36,6 +38,8 @@ export class RecallIndex {
       this.pendingPostings.push([term, id, entityId, tf, length]);
       this.pendingDf.set(term, (this.pendingDf.get(term) ?? 0) + 1);
     }
+    // A huge write (an import, the upgrade of a big file) is stored in slices, so what waits stays small.
+    if (this.pendingPostings.length >= MAX_PENDING_POSTINGS) this.flush();
   }
 
   /** Indexes an entity's name and type as one short text (after a rename the triggers dropped the old terms). */
@@ -72,7 +76,8 @@ export class RecallIndex {
 
   /** Indexes the rows some other writer (an older msm, a sqlite3 shell) stored without indexing. Call in a write. */
   catchUp(): void {
-    for (const row of this.q.unindexedObservations.all() as { id: number; entity_id: number; content: string }[]) {
+    // Read row by row (a big file's observations need not fit in memory); the inserts touch other tables.
+    for (const row of this.q.unindexedObservations.iterate() as IterableIterator<{ id: number; entity_id: number; content: string }>) {
       this.indexObservation(row.id, row.entity_id, row.content);
     }
     for (const row of this.q.unindexedEntities.all() as { id: number; name: string; entity_type: string }[]) {
