@@ -23,11 +23,14 @@
  * Constants are the textbook ones (BM25) or round ones chosen on three conversations and checked by leaving each
  * out in turn; see docs/benchmarks.md.
  *
- * Cost: the terms are read rarest first and the common ones only for documents that can still reach the pool
- * (MaxScore, Turtle & Flood 1995): "what did Caroline research" reads `research` whole but looks `carolin` up only
- * in the few hundred observations that hold `research`. Neighbours are read for the POOL best observations only.
+ * Equal scores go to the observation written last.
+ *
+ * Cost: the terms are read rarest first and the common ones only in documents that can still reach the pool of the
+ * best `poolSize` (MaxScore, Turtle & Flood 1995): "what did Caroline research" reads `research` whole but looks
+ * `carolin` up only in the few hundred observations that hold `research`. The result is exactly what scoring every
+ * observation would give (tests/unit/memory/sqlite/recall.test.ts). Neighbours are read for the pool only.
  */
-import { BM25, type Bm25Params, idf, termFrequencyWeight, terms as textTerms } from "../lib/text/index.ts";
+import { BM25, type Bm25Params, idf, maxTermScore, termFrequencyWeight, terms as textTerms } from "../lib/text/index.ts";
 
 /** What one recall returns per observation. */
 export interface RecallResult {
@@ -263,7 +266,7 @@ export function* recallPlan(query: string, options: RecallOptions = {}, tuning: 
   const byRarity = wanted.filter((t) => (stats.df.get(t) ?? 0) > 0).sort((a, b) => stats.df.get(a)! - stats.df.get(b)! || (a < b ? -1 : 1));
   const averageLength = stats.docs ? stats.length / stats.docs : 1;
   const weight = new Map(byRarity.map((t) => [t, idf(stats.docs, stats.df.get(t)!)]));
-  const bound = byRarity.map((t) => weight.get(t)! * (tuning.bm25.k1 + 1));
+  const bound = byRarity.map((t) => maxTermScore(weight.get(t)!, tuning.bm25));
   const boundFrom = bound.map((_, i) => bound.slice(i).reduce((a, b) => a + b, 0));
 
   const docs = new Documents();
