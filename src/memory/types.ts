@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ProjectIdentity } from "./postgres/project-id.ts";
+import type { RecallOptions, RecallResult } from "./recall.ts";
 
 // Same property names, descriptions and required fields as @modelcontextprotocol/server-memory 2026.8.31: clients
 // that learned the official tools' schemas must see the same ones here.
@@ -94,6 +95,7 @@ export interface GraphOperations {
   mergeEntities(sources: string[], target: string): Entity;
   entityDetails(name: string): EntityDetails | undefined;
   nodeRelations(name: string, direction?: Direction, page?: Page): Relation[];
+  recall(query: string, options?: RecallOptions): RecallResult[];
 }
 
 /** The GraphStore methods the daemon calls, each answered by the database's worker thread. */
@@ -112,6 +114,7 @@ export const STORE_METHODS = [
   "mergeEntities",
   "entityDetails",
   "nodeRelations",
+  "recall",
 ] as const satisfies readonly (keyof GraphOperations)[];
 export type StoreMethod = (typeof STORE_METHODS)[number];
 

@@ -261,13 +261,18 @@ function differential(backend: "sqlite" | "postgres", seeds: number, config: () 
           // Every official property, identical; msm may add optional ones (limit/offset).
           for (const [key, schema] of Object.entries(tool.inputSchema.properties ?? {})) expect(mine.inputSchema.properties?.[key]).toEqual(schema);
         }
+        // msm's own tools, after the official nine (which keep their exact schemas and answers, checked above and by
+        // every seeded sequence below). `recall` is one of them: an addition, so a client that knows only the official
+        // tools sees the same nine, and the list grows only by names the official server does not use.
         expect([...ours.keys()].filter((n) => !theirs.some((t) => t.name === n)).sort()).toEqual([
           "entity_details",
           "memory_stats",
           "merge_entities",
           "node_relations",
+          "recall",
           "rename_entity",
         ]);
+        expect([...ours.keys()].slice(0, 9)).toEqual(theirs.map((t) => t.name));
         expect((await msm.client.listResources()).resources).toEqual((await official.client.listResources()).resources);
         expect(msm.client.getServerCapabilities()?.resources?.subscribe).toBe(true);
         expect(((await msm.client.callTool({ name: "memory_stats", arguments: {} })).structuredContent as { backend?: string }).backend).toBe(backend);

@@ -72,7 +72,7 @@ export function createMemoryServer(databases: GraphSource, subscriptions: Subscr
 
 /**
  * Every session lists the same tools, yet McpServer turns each tool's zod schemas into JSON Schema again on every
- * tools/list (over a millisecond for msm's fourteen). The first answer is kept for the life of the process. Reaches
+ * tools/list (over a millisecond for msm's fifteen). The first answer is kept for the life of the process. Reaches
  * into the SDK's handler table; should that ever move, tools/list just stays uncached.
  */
 let toolList: Promise<unknown> | undefined;

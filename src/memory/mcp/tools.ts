@@ -12,6 +12,7 @@ import {
   ObservationDeleteSchema,
   RelationSchema,
 } from "../types.ts";
+import { RECALL_DEFAULT_LIMIT, RECALL_MAX_LIMIT } from "../recall.ts";
 
 const GraphShape = KnowledgeGraphShape;
 const StatusShape = { success: z.boolean(), message: z.string() };
@@ -358,6 +359,41 @@ export const TOOLS: MemoryTool[] = [
       const { name, direction, limit, offset } = withinLimits(args);
       const relations = await ctx.databases.current().nodeRelations(name, direction ?? "both", { limit, offset });
       return { content: json(relations), structuredContent: { relations } };
+    },
+  ),
+  defineTool(
+    "recall",
+    {
+      title: "Recall",
+      description:
+        "Find the observations that best answer a question or topic asked in words (search_nodes matches the query as one exact substring; recall ranks by the words: stemmed, stopwords ignored, entity names and types count, and observations written next to a match rank with it). Returns observations best first with their entity, its type and a score",
+      inputSchema: {
+        query: z.string().describe("What to recall, in words: a question, a topic or keywords"),
+        limit: z
+          .number()
+          .int()
+          .min(1)
+          .max(RECALL_MAX_LIMIT)
+          .optional()
+          .describe(`Return at most this many observations (default ${RECALL_DEFAULT_LIMIT}, at most ${RECALL_MAX_LIMIT})`),
+        entityTypes: z.array(z.string()).optional().describe("Only observations of entities of these types (case-insensitive)"),
+      },
+      outputSchema: {
+        results: z.array(
+          z.object({
+            entity: z.string().describe("The name of the entity the observation belongs to"),
+            entityType: z.string().describe("The type of that entity"),
+            observation: z.string().describe("The observation"),
+            score: z.number().describe("Relevance: higher is better; comparable within one answer only"),
+          }),
+        ),
+      },
+      annotations: READ,
+    },
+    async (args, ctx) => {
+      const { query, limit, entityTypes } = withinLimits(args);
+      const results = await ctx.databases.current().recall(query, { limit, entityTypes });
+      return { content: json({ results }), structuredContent: { results } };
     },
   ),
 ];

@@ -14,7 +14,7 @@ import { GraphError } from "../types.ts";
  */
 
 /** The schema version this msm writes; a database at a higher one is refused. */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 
 const SCHEMA_LOCK = 0x6d736d; // "msm": serialises schema creation and upgrades by daemons starting at once
 
@@ -103,8 +103,139 @@ INSERT INTO msm_observation_stats (project, shard, row_count, token_count)
   SELECT project, 0, count(*), sum(greatest(length(content_lc) - 2, 0)) FROM msm_observations GROUP BY project;
 `;
 
+/**
+ * 3: the `recall` index (the same tables as SQLite's, schema.ts there, with a project column): observations and
+ * entities as bags of terms with their postings, document frequencies and totals. JavaScript computes the terms, so
+ * msm indexes what it writes in the same transaction; the database keeps the rest right by itself — cascades drop
+ * a deleted row's postings, a renamed entity loses its old terms (a row trigger), and statement triggers keep the
+ * counts (sharded as in 2, so machines writing at once rarely touch one row). Rows written by an msm that predates
+ * this schema are indexed by the next recall, which sees the counts differ (`msm_entity_stats` counts entities for
+ * that, whoever writes them). Nothing is indexed here: each project is filled on its first recall.
+ */
+const V3 = `
+CREATE TABLE msm_recall_docs (
+  observation_id bigint PRIMARY KEY REFERENCES msm_observations(id) ON DELETE CASCADE,
+  project bigint NOT NULL,
+  entity_id bigint NOT NULL,
+  length int NOT NULL
+);
+CREATE INDEX msm_recall_docs_entity ON msm_recall_docs (entity_id, observation_id);
+CREATE TABLE msm_recall_postings (
+  project bigint NOT NULL,
+  term text NOT NULL,
+  observation_id bigint NOT NULL REFERENCES msm_observations(id) ON DELETE CASCADE,
+  entity_id bigint NOT NULL,
+  tf int NOT NULL,
+  length int NOT NULL,
+  PRIMARY KEY (project, term, observation_id)
+);
+CREATE INDEX msm_recall_postings_doc ON msm_recall_postings (observation_id);
+CREATE TABLE msm_recall_entities (
+  entity_id bigint PRIMARY KEY REFERENCES msm_entities(id) ON DELETE CASCADE,
+  project bigint NOT NULL,
+  length int NOT NULL
+);
+CREATE TABLE msm_recall_entity_postings (
+  project bigint NOT NULL,
+  term text NOT NULL,
+  entity_id bigint NOT NULL REFERENCES msm_entities(id) ON DELETE CASCADE,
+  tf int NOT NULL,
+  length int NOT NULL,
+  PRIMARY KEY (project, term, entity_id)
+);
+CREATE INDEX msm_recall_entity_postings_entity ON msm_recall_entity_postings (entity_id);
+CREATE TABLE msm_recall_terms (project bigint NOT NULL, term text NOT NULL, shard int NOT NULL, df bigint NOT NULL, PRIMARY KEY (project, term, shard));
+CREATE TABLE msm_recall_entity_terms (project bigint NOT NULL, term text NOT NULL, shard int NOT NULL, df bigint NOT NULL, PRIMARY KEY (project, term, shard));
+CREATE TABLE msm_recall_stats (
+  project bigint NOT NULL,
+  shard int NOT NULL,
+  docs bigint NOT NULL,
+  length bigint NOT NULL,
+  entities bigint NOT NULL,
+  entity_length bigint NOT NULL,
+  PRIMARY KEY (project, shard)
+);
+CREATE TABLE msm_entity_stats (project bigint NOT NULL, shard int NOT NULL, row_count bigint NOT NULL, PRIMARY KEY (project, shard));
+
+CREATE FUNCTION msm_recall_docs_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE sign int := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+  INSERT INTO msm_recall_stats AS s (project, shard, docs, length, entities, entity_length)
+    SELECT project, floor(random() * ${STATS_SHARDS})::int, sign * count(*), sign * sum(length), 0, 0 FROM changed_rows GROUP BY project
+    ON CONFLICT (project, shard) DO UPDATE SET docs = s.docs + excluded.docs, length = s.length + excluded.length;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER msm_recall_docs_added AFTER INSERT ON msm_recall_docs
+  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_docs_counted();
+CREATE TRIGGER msm_recall_docs_removed AFTER DELETE ON msm_recall_docs
+  REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_docs_counted();
+
+CREATE FUNCTION msm_recall_entities_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE sign int := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+  INSERT INTO msm_recall_stats AS s (project, shard, docs, length, entities, entity_length)
+    SELECT project, floor(random() * ${STATS_SHARDS})::int, 0, 0, sign * count(*), sign * sum(length) FROM changed_rows GROUP BY project
+    ON CONFLICT (project, shard) DO UPDATE SET entities = s.entities + excluded.entities, entity_length = s.entity_length + excluded.entity_length;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER msm_recall_entities_added AFTER INSERT ON msm_recall_entities
+  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_entities_counted();
+CREATE TRIGGER msm_recall_entities_removed AFTER DELETE ON msm_recall_entities
+  REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_entities_counted();
+
+CREATE FUNCTION msm_recall_terms_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE sign int := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+  IF TG_TABLE_NAME = 'msm_recall_postings' THEN
+    INSERT INTO msm_recall_terms AS s (project, term, shard, df)
+      SELECT project, term, floor(random() * ${STATS_SHARDS})::int, sign * count(*) FROM changed_rows GROUP BY project, term
+      ON CONFLICT (project, term, shard) DO UPDATE SET df = s.df + excluded.df;
+  ELSE
+    INSERT INTO msm_recall_entity_terms AS s (project, term, shard, df)
+      SELECT project, term, floor(random() * ${STATS_SHARDS})::int, sign * count(*) FROM changed_rows GROUP BY project, term
+      ON CONFLICT (project, term, shard) DO UPDATE SET df = s.df + excluded.df;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER msm_recall_postings_added AFTER INSERT ON msm_recall_postings
+  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_terms_counted();
+CREATE TRIGGER msm_recall_postings_removed AFTER DELETE ON msm_recall_postings
+  REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_terms_counted();
+CREATE TRIGGER msm_recall_entity_postings_added AFTER INSERT ON msm_recall_entity_postings
+  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_terms_counted();
+CREATE TRIGGER msm_recall_entity_postings_removed AFTER DELETE ON msm_recall_entity_postings
+  REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_recall_terms_counted();
+
+CREATE FUNCTION msm_entities_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE sign int := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+  INSERT INTO msm_entity_stats AS s (project, shard, row_count)
+    SELECT project, floor(random() * ${STATS_SHARDS})::int, sign * count(*) FROM changed_rows GROUP BY project
+    ON CONFLICT (project, shard) DO UPDATE SET row_count = s.row_count + excluded.row_count;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER msm_entities_added AFTER INSERT ON msm_entities
+  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_entities_counted();
+CREATE TRIGGER msm_entities_removed AFTER DELETE ON msm_entities
+  REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION msm_entities_counted();
+
+-- A renamed or retyped entity loses its indexed terms; whoever renamed it (msm) indexes the new ones.
+CREATE FUNCTION msm_entities_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM msm_recall_entities WHERE entity_id = old.id;
+  DELETE FROM msm_recall_entity_postings WHERE entity_id = old.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER msm_entities_renamed AFTER UPDATE OF name, entity_type ON msm_entities
+  FOR EACH ROW WHEN (old.name IS DISTINCT FROM new.name OR old.entity_type IS DISTINCT FROM new.entity_type)
+  EXECUTE FUNCTION msm_entities_renamed();
+
+-- As in 2: the triggers' lock waits out writers in flight, then this counts everything they committed.
+INSERT INTO msm_entity_stats (project, shard, row_count) SELECT project, 0, count(*) FROM msm_entities GROUP BY project;
+`;
+
 /** The step that brings a database at version `n - 1` to `n` (exported for tests that build an old database). */
-export const PG_SCHEMA_STEPS: Record<number, string> = { 1: V1, 2: V2 };
+export const PG_SCHEMA_STEPS: Record<number, string> = { 1: V1, 2: V2, 3: V3 };
 
 /** The version a database is at: msm_schema's row, 1 for tables from before versions, 0 for an empty database. */
 async function currentVersion(tx: SQL): Promise<{ version: number; by?: string }> {

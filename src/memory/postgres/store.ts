@@ -4,6 +4,8 @@ import type { ImportCounts, Direction } from "../types.ts";
 import type { ProjectIdentity } from "./project-id.ts";
 import { redact, type PgTarget } from "./url.ts";
 import { ensureSchema } from "./schema.ts";
+import { answerNeed, catchUp, indexEntities, indexObservations, RecallIncomplete } from "./recall.ts";
+import { recallPlan, runRecall, type RecallOptions, type RecallResult } from "../recall.ts";
 import {
   GraphError,
   type Entity,
@@ -299,7 +301,12 @@ export class PgGraph {
       INSERT INTO msm_observations (entity_id, project, content, content_lc, created_at)
       SELECT ${entityId}::bigint, ${project}::bigint, c, lc, ${now}::bigint
         FROM unnest(${contents}::text[], ${contents.map((c) => c.toLowerCase())}::text[]) WITH ORDINALITY AS u(c, lc, n) ORDER BY n
-      ON CONFLICT (entity_id, md5(content)) DO NOTHING RETURNING content`;
+      ON CONFLICT (entity_id, md5(content)) DO NOTHING RETURNING id, content`;
+    await indexObservations(
+      tx,
+      project,
+      rows.map((r: { id: string; content: string }) => ({ id: r.id, entity: entityId, content: r.content })),
+    );
     return inInputOrder(contents, (c) => c, new Set<string>(rows.map((r: { content: string }) => r.content)));
   }
 
@@ -308,7 +315,9 @@ export class PgGraph {
       INSERT INTO msm_entities (project, name, entity_type, name_lc, type_lc, created_at, updated_at)
       VALUES (${project}, ${entity.name}, ${entity.entityType}, ${entity.name.toLowerCase()}, ${entity.entityType.toLowerCase()}, ${now}, ${now})
       ON CONFLICT (project, name) DO NOTHING RETURNING id`;
-    return row ? String(row.id) : undefined;
+    if (!row) return undefined;
+    await indexEntities(tx, project, [{ id: row.id, name: entity.name, entityType: entity.entityType }]);
+    return String(row.id);
   }
 
   private async insertRelations(tx: Tx, project: string, relations: Relation[], now: number): Promise<Relation[]> {
@@ -476,7 +485,10 @@ export class PgGraph {
       if (id === undefined) throw new GraphError(`Entity with name ${oldName} not found`);
       if (oldName !== newName) {
         if ((await this.entityId(tx, project, newName)) !== undefined) throw new GraphError(`Entity with name ${newName} already exists`);
-        await tx`UPDATE msm_entities SET name = ${newName}, name_lc = ${newName.toLowerCase()}, updated_at = ${Date.now()} WHERE id = ${id}`;
+        const [renamed] = await tx`
+          UPDATE msm_entities SET name = ${newName}, name_lc = ${newName.toLowerCase()}, updated_at = ${Date.now()} WHERE id = ${id} RETURNING entity_type`;
+        // The rename trigger dropped the old name's terms.
+        await indexEntities(tx, project, [{ id, name: newName, entityType: renamed.entity_type }]);
         await this.repointRelations(tx, project, oldName, newName);
       }
       return this.entityById(tx, id);
@@ -492,10 +504,16 @@ export class PgGraph {
         if (source === target) continue;
         const sourceId = await this.entityId(tx, project, source);
         if (sourceId === undefined) throw new GraphError(`Entity with name ${source} not found`);
-        await tx`
+        // Each observation keeps the time it was first written: recall and the explorer show when a thing was learnt.
+        const moved = await tx`
           INSERT INTO msm_observations (entity_id, project, content, content_lc, created_at)
-          SELECT ${targetId}::bigint, project, content, content_lc, ${now}::bigint FROM msm_observations WHERE entity_id = ${sourceId} ORDER BY id
-          ON CONFLICT (entity_id, md5(content)) DO NOTHING`;
+          SELECT ${targetId}::bigint, project, content, content_lc, created_at FROM msm_observations WHERE entity_id = ${sourceId} ORDER BY id
+          ON CONFLICT (entity_id, md5(content)) DO NOTHING RETURNING id, content`;
+        await indexObservations(
+          tx,
+          project,
+          moved.map((r: { id: string; content: string }) => ({ id: r.id, entity: targetId, content: r.content })),
+        );
         await this.repointRelations(tx, project, source, target);
         await tx`DELETE FROM msm_entities WHERE id = ${sourceId}`;
       }
@@ -538,6 +556,24 @@ export class PgGraph {
     });
   }
 
+  /**
+   * Observations the most relevant to a question in words, best first: the ranking of recall.ts over this project's
+   * index, in one read transaction. Rows an older msm wrote unindexed are indexed first, in a write of their own.
+   */
+  async recall(query: string, options: RecallOptions = {}): Promise<RecallResult[]> {
+    const attempt = (checkComplete: boolean) =>
+      this.read((tx, project) => runRecall(recallPlan(query, options), (need) => answerNeed(tx, project, need, checkComplete)));
+    try {
+      return await attempt(true);
+    } catch (error) {
+      if (!(error instanceof RecallIncomplete)) throw error;
+      // Not `write`: indexing changes nothing a session sees, so subscribers are not told.
+      const project = await this.server.projectRow(this.identity.id);
+      while (!(await this.server.run("write", (tx) => catchUp(tx, project)))) {}
+      return attempt(false);
+    }
+  }
+
   /** Same rules as GraphStore.importGraph (an existing name gets the new observations), in a few set-based statements. */
   importGraph(entities: Entity[], relations: Relation[]): Promise<ImportCounts> {
     return this.write(async (tx, project) => {
@@ -558,7 +594,12 @@ export class PgGraph {
           SELECT ${project}::bigint, n, t, nl, tl, ${now}::bigint, ${now}::bigint
             FROM unnest(${unique.map((e) => e.name)}::text[], ${unique.map((e) => e.entityType)}::text[], ${unique.map((e) => e.name.toLowerCase())}::text[], ${unique.map((e) => e.entityType.toLowerCase())}::text[])
             WITH ORDINALITY AS u(n, t, nl, tl, o) ORDER BY o
-          ON CONFLICT (project, name) DO NOTHING RETURNING id`;
+          ON CONFLICT (project, name) DO NOTHING RETURNING id, name, entity_type`;
+        await indexEntities(
+          tx,
+          project,
+          inserted.map((r: { id: string; name: string; entity_type: string }) => ({ id: r.id, name: r.name, entityType: r.entity_type })),
+        );
         counts.entitiesAdded += inserted.length;
         counts.entitiesMerged += unique.length - inserted.length;
         const ids = await tx`SELECT id, name FROM msm_entities WHERE project = ${project} AND name = ANY(${unique.map((e) => e.name)}::text[])`;
@@ -575,7 +616,12 @@ export class PgGraph {
             INSERT INTO msm_observations (entity_id, project, content, content_lc, created_at)
             SELECT e, ${project}::bigint, c, lc, ${now}::bigint
               FROM unnest(${obsEntity}::bigint[], ${obsContent}::text[], ${obsContent.map((c) => c.toLowerCase())}::text[]) WITH ORDINALITY AS u(e, c, lc, o) ORDER BY o
-            ON CONFLICT (entity_id, md5(content)) DO NOTHING RETURNING id`;
+            ON CONFLICT (entity_id, md5(content)) DO NOTHING RETURNING id, entity_id, content`;
+          await indexObservations(
+            tx,
+            project,
+            added.map((r: { id: string; entity_id: string; content: string }) => ({ id: r.id, entity: r.entity_id, content: r.content })),
+          );
           counts.observationsAdded += added.length;
         }
       }

@@ -69,14 +69,100 @@ CREATE TRIGGER IF NOT EXISTS observations_ad AFTER DELETE ON observations BEGIN
 END;
 `;
 
+/**
+ * The `recall` index (recall-index.ts writes it): observations and entities as bags of terms, each term's posting
+ * list (document, term frequency, document length), each term's document frequency and the totals BM25 needs. The
+ * terms come from JavaScript (lib/text), so the code that stores a row indexes it in the same transaction (and adds
+ * its document frequencies once per call, not once per posting); what SQL can do alone is here as triggers: a
+ * deleted or renamed row takes its postings and their counts with it whoever deletes it (a cascade, a user's
+ * sqlite3 shell). Each indexed row keeps its list of terms, so that delete finds its postings by their key. A row
+ * some other program inserted is indexed by the next recall (`RecallIndex.catchUp`): the index only ever lacks
+ * rows, never holds stale ones, so equal counts mean it is complete.
+ */
+const RECALL = `
+CREATE TABLE IF NOT EXISTS recall_docs (
+  observation_id INTEGER PRIMARY KEY,
+  entity_id INTEGER NOT NULL,
+  length INTEGER NOT NULL,
+  terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recall_docs_entity ON recall_docs (entity_id, observation_id);
+CREATE TABLE IF NOT EXISTS recall_postings (
+  term TEXT NOT NULL,
+  observation_id INTEGER NOT NULL,
+  entity_id INTEGER NOT NULL,
+  tf INTEGER NOT NULL,
+  length INTEGER NOT NULL,
+  PRIMARY KEY (term, observation_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recall_terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recall_entities (
+  entity_id INTEGER PRIMARY KEY,
+  length INTEGER NOT NULL,
+  terms TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recall_entity_postings (
+  term TEXT NOT NULL,
+  entity_id INTEGER NOT NULL,
+  tf INTEGER NOT NULL,
+  length INTEGER NOT NULL,
+  PRIMARY KEY (term, entity_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recall_entity_terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recall_stats (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  docs INTEGER NOT NULL,
+  length INTEGER NOT NULL,
+  entities INTEGER NOT NULL,
+  entity_length INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO recall_stats (id, docs, length, entities, entity_length) VALUES (1, 0, 0, 0, 0);
+CREATE TRIGGER IF NOT EXISTS recall_docs_ai AFTER INSERT ON recall_docs BEGIN
+  UPDATE recall_stats SET docs = docs + 1, length = length + new.length WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS recall_docs_ad AFTER DELETE ON recall_docs BEGIN
+  UPDATE recall_stats SET docs = docs - 1, length = length - old.length WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS recall_postings_ad AFTER DELETE ON recall_postings BEGIN
+  UPDATE recall_terms SET df = df - 1 WHERE term = old.term;
+  DELETE FROM recall_terms WHERE term = old.term AND df <= 0;
+END;
+CREATE TRIGGER IF NOT EXISTS recall_entities_ai AFTER INSERT ON recall_entities BEGIN
+  UPDATE recall_stats SET entities = entities + 1, entity_length = entity_length + new.length WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS recall_entities_ad AFTER DELETE ON recall_entities BEGIN
+  UPDATE recall_stats SET entities = entities - 1, entity_length = entity_length - old.length WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS recall_entity_postings_ad AFTER DELETE ON recall_entity_postings BEGIN
+  UPDATE recall_entity_terms SET df = df - 1 WHERE term = old.term;
+  DELETE FROM recall_entity_terms WHERE term = old.term AND df <= 0;
+END;
+CREATE TRIGGER IF NOT EXISTS observations_recall_ad AFTER DELETE ON observations BEGIN
+  DELETE FROM recall_postings WHERE observation_id = old.id
+    AND term IN (SELECT value FROM json_each((SELECT terms FROM recall_docs WHERE observation_id = old.id)));
+  DELETE FROM recall_docs WHERE observation_id = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS entities_recall_ad AFTER DELETE ON entities BEGIN
+  DELETE FROM recall_entity_postings WHERE entity_id = old.id
+    AND term IN (SELECT value FROM json_each((SELECT terms FROM recall_entities WHERE entity_id = old.id)));
+  DELETE FROM recall_entities WHERE entity_id = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS entities_recall_au AFTER UPDATE OF name, entity_type ON entities BEGIN
+  DELETE FROM recall_entity_postings WHERE entity_id = old.id
+    AND term IN (SELECT value FROM json_each((SELECT terms FROM recall_entities WHERE entity_id = old.id)));
+  DELETE FROM recall_entities WHERE entity_id = old.id;
+END;
+`;
+
 /** Bumped when the schema changes; `migrate` brings an older file up to date in one transaction. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Version 1 (the first msm build) had the tables without the search index; version 2 adds it and indexes what is
- * already there. A file from a newer msm is left alone: its extra columns or tables do not bother this code.
+ * already there; version 3 adds the recall index, filled by `fill` (JavaScript tokenizes, so it is passed in). A
+ * file from a newer msm is left alone: its extra columns or tables do not bother this code.
  */
-export function migrate(db: Database): void {
+export function migrate(db: Database, fill: () => void): void {
   const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
   if (version >= SCHEMA_VERSION) return;
   db.transaction(() => {
@@ -87,6 +173,8 @@ export function migrate(db: Database): void {
       db.exec("INSERT INTO entities_fts (entities_fts) VALUES ('rebuild')");
       db.exec("INSERT INTO observations_fts (observations_fts) VALUES ('rebuild')");
     }
+    db.exec(RECALL);
+    fill();
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -123,6 +123,11 @@ export class SearchPlanner {
     return this.stats("observations");
   }
 
+  /** How many observations and entities there are, exactly, without counting rows (FTS5 keeps both counts). */
+  rowCounts(): { observations: number; entities: number } {
+    return { observations: this.stats("observations").rows, entities: this.stats("entities").rows };
+  }
+
   /**
    * The index wins when some trigram is rare enough: trigrams × its rows < SCAN_ROW_COST × the table's rows. Counts
    * are probed in rounds of growing limits, all trigrams together, so finding a rare one costs a few times its own

@@ -2,6 +2,8 @@ import { Database, constants, type Statement } from "bun:sqlite";
 import { statSync } from "node:fs";
 import { migrate } from "./schema.ts";
 import { phrase, SearchPlanner, type SearchPlan } from "./search.ts";
+import { RecallIndex } from "./recall-index.ts";
+import { recallPlan, runRecallSync, type RecallOptions, type RecallResult, type RecallTuning } from "../recall.ts";
 import {
   GraphError,
   type Direction,
@@ -39,6 +41,8 @@ export class GraphStore implements GraphOperations {
   private readonly q: ReturnType<typeof prepare>;
   private writes = 0;
   private readonly planner: SearchPlanner;
+  private readonly recallIndex: RecallIndex;
+  private readonly readonly: boolean;
 
   /**
    * `nofollow`: refuse to open a path with a symlink anywhere in it (SQLITE_OPEN_NOFOLLOW) — for files under a
@@ -53,13 +57,18 @@ export class GraphStore implements GraphOperations {
       (options.readonly ? constants.SQLITE_OPEN_READONLY : constants.SQLITE_OPEN_READWRITE | constants.SQLITE_OPEN_CREATE) |
       (options.nofollow ? constants.SQLITE_OPEN_NOFOLLOW : 0);
     this.db = new Database(file, flags);
+    this.readonly = options.readonly ?? false;
     this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
+    this.recallIndex = new RecallIndex(this.db, () => this.planner.rowCounts());
     if (!options.readonly) {
       this.db.exec("PRAGMA journal_mode = WAL");
       // FULL: a call the editor saw succeed survives a power loss too, not just a crash of the process (NORMAL in WAL
       // mode may roll back the last commits then). One more fsync (of the WAL) per commit; `npm run bench -- durability`.
       this.db.exec("PRAGMA synchronous = FULL");
-      migrate(this.db);
+      migrate(this.db, () => {
+        this.recallIndex.catchUp();
+        this.recallIndex.flush();
+      });
     }
     this.db.exec("PRAGMA foreign_keys = ON");
     this.q = prepare(this.db);
@@ -75,7 +84,17 @@ export class GraphStore implements GraphOperations {
    * timeout instead of failing with SQLITE_BUSY halfway through a read-then-write.
    */
   private write<T>(fn: () => T): T {
-    const result = this.db.transaction(fn).immediate();
+    const result = this.db
+      .transaction(() => {
+        try {
+          const value = fn();
+          this.recallIndex.flush();
+          return value;
+        } finally {
+          this.recallIndex.discard();
+        }
+      })
+      .immediate();
     if (++this.writes % MERGE_EVERY_WRITES === 0) this.mergeSearchIndex(MERGE_PAGES);
     return result;
   }
@@ -114,12 +133,10 @@ export class GraphStore implements GraphOperations {
       for (const entity of entities) {
         // A name repeated inside one call is stored once (the official server stores it twice).
         if (this.q.entityId.get(entity.name)) continue;
-        const row = this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as {
-          id: number;
-        };
+        const id = this.insertEntity(entity.name, entity.entityType, now);
         const stored: string[] = [];
         for (const content of entity.observations) {
-          if (this.insertObservation(row.id, content, now)) stored.push(content);
+          if (this.insertObservation(id, content, now)) stored.push(content);
         }
         created.push({ name: entity.name, entityType: entity.entityType, observations: stored });
       }
@@ -255,6 +272,9 @@ export class GraphStore implements GraphOperations {
       if (oldName === newName) return this.entityById(id);
       if (this.entityId(newName) !== undefined) throw new GraphError(`Entity with name ${newName} already exists`);
       this.q.renameEntity.run(newName, newName.toLowerCase(), Date.now(), id);
+      // The rename trigger dropped the old name's terms.
+      const row = this.q.entityById.get(id) as EntityRow;
+      this.recallIndex.indexEntity(id, row.name, row.entity_type);
       this.repointRelations(oldName, newName);
       return this.entityById(id);
     });
@@ -273,7 +293,10 @@ export class GraphStore implements GraphOperations {
         if (source === target) continue;
         const sourceId = this.entityId(source);
         if (sourceId === undefined) throw new GraphError(`Entity with name ${source} not found`);
-        for (const o of this.q.observationsOf.all(sourceId) as { content: string }[]) this.insertObservation(targetId, o.content, now);
+        // Each observation keeps the time it was first written: recall and the explorer show when a thing was learnt.
+        for (const o of this.q.observationTimes.all(sourceId) as { content: string; created_at: number }[]) {
+          this.insertObservation(targetId, o.content, o.created_at);
+        }
         this.repointRelations(source, target);
         this.q.deleteEntity.run(source);
       }
@@ -327,8 +350,7 @@ export class GraphStore implements GraphOperations {
       for (const entity of entities) {
         let id = this.entityId(entity.name);
         if (id === undefined) {
-          id = (this.q.insertEntity.get(entity.name, entity.entityType, entity.name.toLowerCase(), entity.entityType.toLowerCase(), now, now) as { id: number })
-            .id;
+          id = this.insertEntity(entity.name, entity.entityType, now);
           counts.entitiesAdded++;
         } else counts.entitiesMerged++;
         for (const content of entity.observations) if (this.insertObservation(id, content, now)) counts.observationsAdded++;
@@ -352,8 +374,27 @@ export class GraphStore implements GraphOperations {
     for (const row of this.q.allRelations.iterate() as IterableIterator<RelationRow>) yield { type: "relation", relation: toRelation(row) };
   }
 
+  /**
+   * Observations the most relevant to a question in words, best first (recall.ts ranks; recall-index.ts reads).
+   * Rows another program wrote without indexing them are indexed first, in a write of their own.
+   */
+  recall(query: string, options: RecallOptions = {}, tuning?: RecallTuning): RecallResult[] {
+    if (!this.readonly && !this.recallIndex.complete()) this.write(() => this.recallIndex.catchUp());
+    return this.read(() => runRecallSync(recallPlan(query, options, tuning), (need) => this.recallIndex.answer(need)));
+  }
+
+  /** Stores an observation unless its entity has it already (then false); indexes it for recall. */
   private insertObservation(entityId: number, content: string, now: number): boolean {
-    return this.q.insertObservation.run(entityId, content, content.toLowerCase(), now).changes > 0;
+    const row = this.q.insertObservation.get(entityId, content, content.toLowerCase(), now) as { id: number } | null;
+    if (!row) return false;
+    this.recallIndex.indexObservation(row.id, entityId, content);
+    return true;
+  }
+
+  private insertEntity(name: string, entityType: string, now: number): number {
+    const { id } = this.q.insertEntity.get(name, entityType, name.toLowerCase(), entityType.toLowerCase(), now, now) as { id: number };
+    this.recallIndex.indexEntity(id, name, entityType);
+    return id;
   }
 
   private entityId(name: string): number | undefined {
@@ -459,7 +500,7 @@ function prepare(db: Database) {
     touchEntity: s("UPDATE entities SET updated_at = ? WHERE id = ?"),
     renameEntity: s("UPDATE entities SET name = ?, name_lc = ?, updated_at = ? WHERE id = ?"),
     deleteEntity: s("DELETE FROM entities WHERE name = ?"),
-    insertObservation: s("INSERT OR IGNORE INTO observations (entity_id, content, content_lc, created_at) VALUES (?, ?, ?, ?)"),
+    insertObservation: s("INSERT OR IGNORE INTO observations (entity_id, content, content_lc, created_at) VALUES (?, ?, ?, ?) RETURNING id"),
     deleteObservation: s("DELETE FROM observations WHERE entity_id = ? AND content = ?"),
     observationsOf: s("SELECT content FROM observations WHERE entity_id = ? ORDER BY id"),
     observationsOfMany: s("SELECT entity_id, content FROM observations WHERE entity_id IN (SELECT value FROM json_each(?)) ORDER BY id"),
