@@ -11,6 +11,7 @@ import { jsonPositions } from "./json-position.ts";
 import { referenceProblem } from "./secrets/references.ts";
 import { foreignReason } from "./trust.ts";
 import { MAX_PATTERN_LENGTH, MAX_PATTERNS } from "./tool-rules.ts";
+import { DEFAULT_SEPARATOR, MAX_PROFILE_TARGETS, PROFILE_MODES, PROFILE_NAME, SEPARATOR } from "./profiles.ts";
 
 export const TransportSchema = z.enum(TRANSPORTS);
 export type { Transport } from "./contracts/lock-file.ts";
@@ -192,18 +193,38 @@ export const RemoteTargetSchema = z.strictObject({
   ...RULES,
 });
 
+/**
+ * A profile (docs/profiles.md): one editor entry, `msm proxy --profile NAME`, in front of several targets. The proxy
+ * reads it with lib/profiles.ts (no zod); both accept the same entries.
+ */
+export const ProfileSchema = z.strictObject({
+  /** The targets behind the profile, in order: the first one's answer wins where two give one (a resource's URI). */
+  targets: z.array(z.string().check(z.regex(PROFILE_NAME))).check(z.minLength(1), z.maxLength(MAX_PROFILE_TARGETS)),
+  /** "all": every target's tools, named `target__tool`; "search": find_tools and call_tool in front of them. */
+  mode: z._default(z.enum(PROFILE_MODES), "all"),
+  /** Between the target's name and a tool's or prompt's own name. */
+  separator: z._default(z.string().check(z.regex(SEPARATOR)), DEFAULT_SEPARATOR),
+  ...RULES,
+});
+export type ProfileEntry = z.infer<typeof ProfileSchema>;
+
 /** The file's outer shape; each target is then checked against the schema its name calls for. */
 export const SupervisorSchema = z._default(z.strictObject({ port: z._default(PortSchema, 3199) }), { port: 3199 });
 export const ConfigSchema = z.strictObject({
   supervisor: SupervisorSchema,
   targets: z._default(z.record(z.string().check(z.regex(TARGET_NAME)), z.unknown()), {}),
+  profiles: z._default(z.record(z.string().check(z.regex(PROFILE_NAME)), z.unknown()), {}),
 });
 export type ExternalTarget = z.infer<typeof ExternalTargetSchema>;
 export type BuiltinTarget = z.infer<typeof BuiltinTargetSchema>;
 export type HostedTarget = z.infer<typeof HostedTargetSchema>;
 export type RemoteTarget = z.infer<typeof RemoteTargetSchema>;
-export type Config = Omit<z.infer<typeof ConfigSchema>, "targets"> & {
+export type Config = Omit<z.infer<typeof ConfigSchema>, "targets" | "profiles"> & {
   targets: Record<string, ExternalTarget | BuiltinTarget | HostedTarget | RemoteTarget>;
+  /** Valid profiles by name (docs/profiles.md); a broken one is left out and reported in `brokenProfiles`. */
+  profiles?: Record<string, ProfileEntry>;
+  /** Profiles that failed validation, by name, with the message a person reads. */
+  brokenProfiles?: Record<string, string>;
   /**
    * Entries that failed validation, by target name, with the message a person reads. One typo must not break the
    * other targets (least of all the built-in memory): a broken entry is left out of `targets` and reported here.
@@ -318,14 +339,14 @@ export function loadConfig(file = paths.config()): Config {
 /** Strict parse for callers that want all or nothing: any problem is a CONFIG_INVALID error naming the keys. */
 export function parseConfig(text: string, file = "config.json"): Config {
   const config = readConfig(text, file);
-  const problems = [config.error, ...Object.values(config.broken)].filter((p): p is string => p !== undefined);
+  const problems = configProblems(config);
   if (problems.length) throw new MsmError("CONFIG_INVALID", problems.join("\n"));
   return config;
 }
 
 /** Every problem of a loaded config, one message each (they name the key). */
 export function configProblems(config: Config): string[] {
-  return [config.error, ...Object.values(config.broken)].filter((p): p is string => p !== undefined);
+  return [config.error, ...Object.values(config.broken), ...Object.values(config.brokenProfiles ?? {})].filter((p): p is string => p !== undefined);
 }
 
 /** Lenient parse: each target is validated on its own, and what is wrong is recorded rather than thrown. */
@@ -352,7 +373,7 @@ export function readConfig(text: string, file = "config.json"): Config {
     }
     return "";
   };
-  const unknown = Object.keys(top).filter((k) => k !== "supervisor" && k !== "targets");
+  const unknown = Object.keys(top).filter((k) => k !== "supervisor" && k !== "targets" && k !== "profiles");
   if (unknown.length) outer.push(`unknown key ${unknown.map((k) => `"${k}"`).join(", ")}${lineOf([unknown[0]!])}`);
   const supervisor = SupervisorSchema.safeParse(top.supervisor);
   if (!supervisor.success) {
@@ -372,8 +393,50 @@ export function readConfig(text: string, file = "config.json"): Config {
       } else config.targets[name] = problem.target;
     }
   }
+  readProfiles(top.profiles, config, file, outer, lineOf);
   if (outer.length) config.error = `${file} is invalid: ${outer.join("; ")}. See the README's config section for the format.`;
   return config;
+}
+
+/** `profiles`, each checked on its own like a target: a broken profile is reported and the rest still apply. */
+function readProfiles(
+  value: unknown,
+  config: Config,
+  file: string,
+  outer: string[],
+  lineOf: (path: readonly PropertyKey[], shortest?: number) => string,
+): void {
+  if (value === undefined) return;
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    outer.push(`profiles: expected object${lineOf(["profiles"])}`);
+    return;
+  }
+  const known = [...targetNames(config), ...Object.keys(config.broken)];
+  for (const [name, entry] of Object.entries(value)) {
+    const checked = profileEntryProblem(name, entry, known);
+    if ("problem" in checked)
+      (config.brokenProfiles ??= {})[name] = `${file} is invalid: ${checked.problem}${lineOf(checked.path, 2)}. See docs/profiles.md for the format.`;
+    else (config.profiles ??= {})[name] = checked.profile;
+  }
+}
+
+/** One profile entry checked: the parsed profile, or what is wrong with it and the key path it is about. */
+function profileEntryProblem(name: string, value: unknown, known: string[]): { profile: ProfileEntry } | { problem: string; path: PropertyKey[] } {
+  const path = ["profiles", name];
+  if (!PROFILE_NAME.test(name)) return { problem: `profiles.${name}: profile names use letters, digits, ".", "_" and "-"`, path };
+  // The editor's entry is named after the profile, as the targets' entries are after them: one name, one entry.
+  if (known.includes(name)) return { problem: `profiles.${name}: a target has this name too; editors' entries are named after both, so rename one`, path };
+  const parsed = ProfileSchema.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ ...issue, path: [...path, ...issue.path] }));
+    return { problem: describeIssues(issues), path: issues[0]?.path ?? path };
+  }
+  const targets = [...path, "targets"];
+  const twice = parsed.data.targets.find((t, i) => parsed.data.targets.indexOf(t) !== i);
+  if (twice) return { problem: `profiles.${name}.targets: "${twice}" is named twice`, path: targets };
+  const missing = parsed.data.targets.find((t) => !known.includes(t));
+  if (missing) return { problem: `profiles.${name}.targets: no target is named "${missing}" (known: ${known.join(", ")})`, path: targets };
+  return { profile: parsed.data };
 }
 
 /**

@@ -22,6 +22,7 @@ export type MsmErrorCode =
   | "SUPERVISOR_UNREACHABLE"
   | "NOT_RUNNING"
   | "UNKNOWN_TARGET"
+  | "UNKNOWN_PROFILE"
   | "PORT_BUSY"
   | "LOGIN_FAILED"
   | "INSTALL_FAILED"

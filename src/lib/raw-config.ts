@@ -16,3 +16,13 @@ export function rawTargetEntry(name: string, file = paths.config()): Record<stri
     return undefined;
   }
 }
+
+/** A profile's entry in config.json as written (`profiles.NAME`), read without zod for the same reason; see above. */
+export function rawProfileEntry(name: string, file = paths.config()): unknown {
+  try {
+    const config = JSON.parse(readFileSync(file, "utf8")) as { profiles?: Record<string, unknown> };
+    return config?.profiles && typeof config.profiles === "object" ? config.profiles[name] : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -239,9 +239,9 @@ export const RULES_BROKEN = -32000;
 
 const NOUN: Record<RuleKind, string> = { tools: "tool", prompts: "prompt", resources: "resource" };
 
-/** One sentence: what is hidden, by which rule, written where. */
-export function hiddenText(target: string, kind: RuleKind, name: string, hidden: Hidden): string {
-  const what = `the ${NOUN[kind]} ${JSON.stringify(name)} of target "${target}"`;
+/** One sentence: what is hidden, by which rule, written where. `owner`: whose name it is (a profile's, say). */
+export function hiddenText(target: string, kind: RuleKind, name: string, hidden: Hidden, owner = `target "${target}"`): string {
+  const what = `the ${NOUN[kind]} ${JSON.stringify(name)} of ${owner}`;
   if (hidden.by === "broken") return `msm: ${what} is not shown: ${brokenText(target, kind, hidden.problem)}`;
   const rule =
     hidden.by === "deny"
@@ -256,9 +256,9 @@ export function brokenText(target: string, kind: RuleKind, problem: string): str
 }
 
 /** The error answer msm gives in the server's place for a request that names something hidden. */
-export function hiddenAnswer(id: JsonRpcId, target: string, kind: RuleKind, name: string, hidden: Hidden): JsonRpcMessage {
+export function hiddenAnswer(id: JsonRpcId, target: string, kind: RuleKind, name: string, hidden: Hidden, owner?: string): JsonRpcMessage {
   const code = hidden.by === "broken" ? RULES_BROKEN : kind === "resources" ? RESOURCE_NOT_FOUND : INVALID_PARAMS;
-  const answer = errorResponse(id, code, hiddenText(target, kind, name, hidden));
+  const answer = errorResponse(id, code, hiddenText(target, kind, name, hidden, owner));
   const rule =
     hidden.by === "broken"
       ? { problem: hidden.problem }

@@ -22,7 +22,7 @@ import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBrok
 import { StreamableBridge } from "./streamable.ts";
 import { DiscoverySession, type Session } from "./discovery.ts";
 import { cacheSummary } from "../lib/discovery-cache.ts";
-import { rawTargetEntry } from "../lib/raw-config.ts";
+import { rawProfileEntry, rawTargetEntry } from "../lib/raw-config.ts";
 import { parseHeaders, type Upstream } from "./upstream.ts";
 
 /**
@@ -44,6 +44,8 @@ export const IDLE_GC_MS = 1_000;
 export interface ProxyOptions {
   /** A target from config.json (or the built-in "memory"); not needed with `url`. */
   target?: string;
+  /** A profile from config.json: one session in front of several targets (docs/profiles.md). */
+  profile?: string;
   /** Any MCP HTTP server, no config needed. */
   url?: string;
   transport?: Transport;
@@ -214,7 +216,7 @@ function pidFileAlive(name: string): boolean {
 export async function runProxy(options: ProxyOptions): Promise<number> {
   let log = options.log;
   if (!log) {
-    const own = createProxyLog(`proxy ${options.target ?? options.url}`);
+    const own = createProxyLog(options.profile ? `proxy profile ${options.profile}` : `proxy ${options.target ?? options.url}`);
     consoleToStderr(own);
     log = own;
   }
@@ -236,21 +238,15 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
 
   const project = resolveProject(options.project);
   // Tool rules (docs/configuration.md): outermost, around the session's send (editor → server) and write (server →
-  // editor), so cached answers are filtered like live ones.
-  const rules = sessionRules(options.target, project, log);
+  // editor), so cached answers are filtered like live ones. A profile applies each target's rules to that target.
+  const rules = sessionRules(options.profile ? undefined : options.target, project, log);
   const toEditor = (message: JsonRpcMessage, raw?: string) => {
     const shown = rules.toEditor(message);
     if (shown) write(shown, shown === message ? raw : undefined);
   };
-  const open = async (deliver: BridgeOptions["write"], extra: Partial<BridgeOptions> = {}) => {
-    const { transport, connect } = await upstreamOf(options, project, log);
-    log.debug(`session for ${project ?? "no project"} (${transport})`);
-    return createBridge(transport, { connect, write: deliver, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom(), ...extra });
-  };
-  const discovery = discoverySession(options, project, open, toEditor, log);
-  // No cache entry of this target can answer: connect at once, while the editor is still writing its initialize.
-  if (discovery && (!discovery.answerFromCache || cacheSummary(options.target!).entries === 0)) await discovery.session.connect();
-  const session: Session = discovery?.session ?? (await open(toEditor));
+  const session: Session = options.profile
+    ? await profileSession(options, options.profile, project, toEditor, log)
+    : await targetSession(options, project, toEditor, log);
 
   if (options.signals) {
     // Crash-proof: a bug in one message's path must not take the editor's whole session down with it.
@@ -304,6 +300,54 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   const graceMs = options.eofGraceMs ?? msmEnv().eofGraceMs ?? EOF_GRACE_MS;
   await session.close({ graceMs });
   return 0;
+}
+
+/**
+ * The session of one target (or `--url` server): its bridge, behind the discovery cache for a configured target. What
+ * the server says goes to `write`. Rejects when the target cannot even be looked for (its config entry broken).
+ */
+async function targetSession(options: ProxyOptions, project: string | undefined, write: BridgeOptions["write"], log: Log): Promise<Session> {
+  const open = async (deliver: BridgeOptions["write"], extra: Partial<BridgeOptions> = {}) => {
+    const { transport, connect } = await upstreamOf(options, project, log);
+    log.debug(`session for ${project ?? "no project"} (${transport})`);
+    return createBridge(transport, { connect, write: deliver, log, fetch: options.fetch, room: options.output ? undefined : () => stdoutRoom(), ...extra });
+  };
+  const discovery = discoverySession(options, project, open, write, log);
+  // No cache entry of this target can answer: connect at once, while the editor is still writing its initialize.
+  if (discovery && (!discovery.answerFromCache || cacheSummary(options.target!).entries === 0)) await discovery.session.connect();
+  return discovery?.session ?? (await open(write));
+}
+
+/**
+ * `--profile NAME`: the profile's code (proxy/profile.ts, loaded only here) in front of one targetSession() per
+ * target. A profile that cannot be read is an error that says what is wrong, before any session starts.
+ */
+async function profileSession(options: ProxyOptions, name: string, project: string | undefined, write: BridgeOptions["write"], log: Log): Promise<Session> {
+  if (options.target || options.url) throw new MsmError("USAGE", "msm proxy takes one of --profile, --target and --url.");
+  const { readProfile } = await import("../lib/profiles.ts");
+  const entry = rawProfileEntry(name);
+  const profile = entry === undefined ? undefined : readProfile(name, entry);
+  if (!profile || "problem" in profile) {
+    // The validating loader says exactly what is wrong (an unreadable file, a bad key); only this path pays for it.
+    const { loadConfig } = await import("../lib/config.ts");
+    const config = loadConfig();
+    const problem = config.brokenProfiles?.[name] ?? (profile && "problem" in profile ? profile.problem : config.error);
+    const known = Object.keys(config.profiles ?? {});
+    throw new MsmError(
+      "UNKNOWN_PROFILE",
+      problem ??
+        `Unknown profile "${name}". ${known.length ? `Profiles: ${known.join(", ")}.` : "No profile is configured."} Add it under "profiles" in ${paths.config()} (docs/profiles.md).`,
+    );
+  }
+  const { openProfile } = await import("./profile.ts");
+  return openProfile({
+    profile,
+    configFile: paths.config(),
+    project,
+    write,
+    log,
+    openTarget: (target, deliver, targetLog) => targetSession({ ...options, profile: undefined, target }, project, deliver, targetLog),
+  });
 }
 
 /**
