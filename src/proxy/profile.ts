@@ -578,6 +578,7 @@ class ProfileSession implements Session {
         if (!owed) return;
         owed.cancelled = true;
         for (const { link, id } of owed.sent) link.cancel(id, params.reason);
+        this.wakeIfIdle();
         return;
       }
       case "notifications/progress": {
@@ -666,12 +667,23 @@ class ProfileSession implements Session {
     const owed = this.owed.get(id);
     if (!owed) return undefined;
     this.owed.delete(id);
-    if (!this.owed.size) for (const wake of this.idleWaiters.splice(0)) wake();
+    this.wakeIfIdle();
     return owed;
   }
 
+  /** Requests still owed an answer the editor waits for (a cancelled one it no longer does). */
+  private waitedFor(): number {
+    let n = 0;
+    for (const owed of this.owed.values()) if (!owed.cancelled) n++;
+    return n;
+  }
+
+  private wakeIfIdle(): void {
+    if (this.waitedFor() === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
   async close(options: CloseOptions): Promise<void> {
-    if (this.owed.size && options.graceMs > 0) {
+    if (this.waitedFor() && options.graceMs > 0) {
       let timer: Timer | undefined;
       await Promise.race([
         new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
@@ -682,6 +694,7 @@ class ProfileSession implements Session {
       clearTimeout(timer);
     }
     await Promise.all(this.links.map((link) => link.close(options)));
+    for (const [id, owed] of [...this.owed]) if (owed.cancelled) this.owed.delete(id);
     for (const id of [...this.owed.keys()]) this.replyError(id, UPSTREAM_ERROR, "msm: the proxy is exiting (stdin closed) before the MCP server answered");
   }
 }

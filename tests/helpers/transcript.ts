@@ -18,6 +18,13 @@
  *     asks for roots 350 ms after initialized), nothing orders them against the session's requests, and through
  *     msm they travel on the session's own event stream, not on the answer's. Compared as a multiset, not by
  *     position: their number and content still count.
+ *  4. Only through a profile of one target (`msm proxy --profile`, docs/profiles.md), what a profile documents it
+ *     changes: the names of tools and prompts carry the target's name and the separator (`everything__echo`), the
+ *     `serverInfo` of `initialize` (and of `server/discover`'s `_meta`) names the profile, and the target's
+ *     `instructions` start with `TARGET: `. The script calls the plain names; `Launch.profile` makes the client put
+ *     the prefix on the wire (tools/call, prompts/get, a completion's prompt ref) as a model reading the profile's
+ *     list would, and `asDirect()` undoes all of it in the recorded transcript — after checking that `serverInfo`
+ *     is the profile's own, it puts the direct run's in its place — before the comparison.
  * JSON object member order is not a normalisation: JSON objects are unordered (RFC 8259), and messages are compared
  * as parsed values.
  */
@@ -64,6 +71,15 @@ export interface Launch {
   cwd: string;
   /** Lines the server logs (its stderr directly, its lines in msm's target log when hosted), for `serverSaid`. */
   serverLog: () => string;
+  /** Through a profile of one target (normalisation item 4): the names the script uses get this prefix on the wire. */
+  profile?: ProfileNames;
+}
+
+/** A one-target profile's naming: `target` + `separator` before every tool and prompt name; `name` is the profile's. */
+export interface ProfileNames {
+  name: string;
+  target: string;
+  separator: string;
 }
 
 /** The surface a script drives; every method records and none throws (an error answer is part of the transcript). */
@@ -107,6 +123,7 @@ export class RecordingTransport implements Transport {
     private readonly inner: Transport,
     readonly entries: Entry[],
     private readonly version?: string,
+    private readonly profile?: ProfileNames,
   ) {}
 
   get sessionId(): string | undefined {
@@ -130,6 +147,7 @@ export class RecordingTransport implements Transport {
   async send(message: Parameters<Transport["send"]>[0], options?: Parameters<Transport["send"]>[1]): Promise<void> {
     const m = message as Message;
     if (this.version && m.method === "initialize" && m.params) m.params = { ...m.params, protocolVersion: this.version };
+    if (this.profile) renameNames(m, (name) => `${this.profile!.target}${this.profile!.separator}${name}`);
     this.entries.push({ dir: "sent", message: structuredClone(m) });
     await this.inner.send(message, options);
   }
@@ -247,7 +265,7 @@ export async function runSession(
   const stdio = new StdioClientTransport({ command: launch.command, args: launch.args, env: launch.env, cwd: launch.cwd, stderr: "pipe" });
   let stderr = "";
   stdio.stderr?.on("data", (chunk: Buffer) => void (stderr += chunk.toString()));
-  const transport = new RecordingTransport(stdio, recorded, version === "2026-07-28" ? undefined : version);
+  const transport = new RecordingTransport(stdio, recorded, version === "2026-07-28" ? undefined : version, launch.profile);
   const client = makeClient(name, version, capabilities);
   const transcript: Transcript = { name, entries: recorded, negotiated: undefined };
   try {
@@ -304,6 +322,61 @@ export async function runSession(
 
 // ---------------------------------------------------------------------------------------------------------------
 // Normalisation and comparison
+
+/** Rewrites (in place) the tool or prompt name a client message names: tools/call, prompts/get, a prompt ref. */
+function renameNames(m: Message, rename: (name: string) => string): void {
+  const params = m.params;
+  if (!params) return;
+  if ((m.method === "tools/call" || m.method === "prompts/get") && typeof params.name === "string") m.params = { ...params, name: rename(params.name) };
+  const ref = params.ref as { type?: string; name?: unknown } | undefined;
+  if (m.method === "completion/complete" && ref?.type === "ref/prompt" && typeof ref.name === "string")
+    m.params = { ...params, ref: { ...ref, name: rename(ref.name) } };
+}
+
+const SERVER_INFO_META = "io.modelcontextprotocol/serverInfo";
+
+/**
+ * Normalisation item 4: a one-target profile's transcript as the target would have given it directly — names without
+ * the prefix (in what the client sent and in the lists it got), `instructions` without `TARGET: `, and the profile's
+ * own `serverInfo` (checked) replaced by `direct`'s. A name without the prefix, or a serverInfo that is not the
+ * profile's, is left as it is, so the comparison shows it.
+ */
+export function asDirect(profiled: Transcript, profile: ProfileNames, direct: Transcript): Transcript {
+  const prefix = `${profile.target}${profile.separator}`;
+  const strip = (name: string) => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
+  const directInfo = (key: "serverInfo" | "meta") => {
+    for (const { dir, message } of direct.entries) {
+      const result = message.result as Record<string, unknown> | undefined;
+      if (dir !== "received" || !result) continue;
+      if (key === "serverInfo" && result.serverInfo) return result.serverInfo;
+      if (key === "meta" && result.supportedVersions) return (result._meta as Record<string, unknown> | undefined)?.[SERVER_INFO_META];
+    }
+    return undefined;
+  };
+  const isProfileInfo = (info: unknown) => (info as { name?: unknown } | undefined)?.name === profile.name;
+  const entries = profiled.entries.map(({ dir, message }): Entry => {
+    const m = structuredClone(message);
+    if (dir === "sent") {
+      renameNames(m, strip);
+      return { dir, message: m };
+    }
+    const result = m.result as Record<string, unknown> | undefined;
+    if (!result || typeof result !== "object") return { dir, message: m };
+    for (const field of ["tools", "prompts"]) {
+      const list = result[field];
+      if (Array.isArray(list))
+        result[field] = list.map((entry: Record<string, unknown>) => (typeof entry?.name === "string" ? { ...entry, name: strip(entry.name) } : entry));
+    }
+    const opening = result.protocolVersion !== undefined || result.supportedVersions !== undefined;
+    if (opening && typeof result.instructions === "string" && result.instructions.startsWith(`${profile.target}: `))
+      result.instructions = result.instructions.slice(profile.target.length + 2);
+    if (result.protocolVersion !== undefined && isProfileInfo(result.serverInfo)) result.serverInfo = directInfo("serverInfo");
+    const meta = result._meta as Record<string, unknown> | undefined;
+    if (result.supportedVersions !== undefined && meta && isProfileInfo(meta[SERVER_INFO_META])) meta[SERVER_INFO_META] = directInfo("meta");
+    return { dir, message: m };
+  });
+  return { ...profiled, entries };
+}
 
 /** Received notifications and server requests that nothing orders against the session's own requests (item 3). */
 const FLOATING = /^notifications\/(message|(tools|prompts|resources)\/list_changed|resources\/updated)$|^roots\/list$/;

@@ -52,3 +52,14 @@ test("the dashboard (its assets, SQLite, the explorer) loads only when the UI is
   // `msm ui` asks the supervisor over HTTP; the command loads none of it either.
   expect([...staticGraph(join(src, "cli/commands/ui.ts"))].filter((m) => m.includes("/supervisor/") || m === "bun:sqlite")).toEqual([]);
 });
+
+test("a target's proxy never loads the profile code: only --profile does (a dynamic import away)", () => {
+  const src = join(import.meta.dir, "../../src");
+  const graph = ["proxy/index.ts", "cli/commands/proxy.ts", "cli/main.ts"].flatMap((entry) => [...staticGraph(join(src, entry))]);
+  const profile = (m: string) =>
+    m.endsWith("/src/proxy/profile.ts") || m.includes("/src/proxy/profile/") || m.endsWith("/lib/tool-search.ts") || m.includes("/lib/text/");
+  expect(graph.filter(profile)).toEqual([]);
+  // And --profile itself stays as small as a proxy: no SQLite, Hono, zod or install code.
+  const profiled = [...staticGraph(join(src, "proxy/profile.ts"))];
+  expect(profiled.filter((m) => m === "bun:sqlite" || m === "hono" || m.startsWith("zod") || m.includes("/src/install/"))).toEqual([]);
+});

@@ -40,6 +40,7 @@ export interface LinkOptions {
 interface Waiting {
   answer: (message: JsonRpcMessage) => void;
   method: string;
+  cancelled?: boolean;
 }
 
 /**
@@ -161,9 +162,14 @@ export class TargetLink {
     void this.deliver(message);
   }
 
-  /** Tells the target the profile no longer waits for a request (the editor cancelled it). */
+  /**
+   * Tells the target the editor cancelled a request. An answer that still comes is passed on (as a server's late
+   * answer reaches its client directly), but none is made up for it when the session ends.
+   */
   cancel(id: JsonRpcId, reason?: unknown): void {
-    if (!this.waiting.has(id)) return;
+    const waiting = this.waiting.get(id);
+    if (!waiting) return;
+    waiting.cancelled = true;
     void this.deliver({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, ...(reason !== undefined ? { reason } : {}) } });
   }
 
@@ -177,8 +183,10 @@ export class TargetLink {
     clearTimeout(this.retryTimer);
     const session = await this.session;
     await session?.close(options).catch(() => {});
-    for (const id of [...this.waiting.keys()])
-      this.settle(errorResponse(id, UPSTREAM_ERROR, "msm: the proxy is exiting (stdin closed) before the MCP server answered"));
+    for (const [id, waiting] of [...this.waiting]) {
+      if (waiting.cancelled) this.waiting.delete(id);
+      else this.settle(errorResponse(id, UPSTREAM_ERROR, "msm: the proxy is exiting (stdin closed) before the MCP server answered"));
+    }
   }
 
   private async deliver(message: JsonRpcMessage): Promise<void> {

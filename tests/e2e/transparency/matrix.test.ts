@@ -3,12 +3,24 @@
 // stdio) and through `dist/msm proxy --target NAME` with the server hosted as a stdio target (default share:
 // project; one project per cell, so each cell's session is its child's only one), and the msm transcript must equal
 // the direct one message by message. For the newest version of each client SDK the direct side runs twice and the
-// two runs must agree: that proves the normalisation list in tests/helpers/transcript.ts is enough. Cells run a few
-// at a time.
+// two runs must agree: that proves the normalisation list in tests/helpers/transcript.ts is enough. Every cell also
+// runs through a profile of its server alone (`msm proxy --profile p-NAME`, docs/profiles.md), which must equal the
+// direct run apart from the profile's documented names (normalisation item 4). Cells run a few at a time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Sandbox } from "../../helpers/sandbox.ts";
-import { VERSIONS, differences, dump, pool, runSession, type Capabilities, type Transcript, type Version } from "../../helpers/transcript.ts";
-import { MATRIX_SERVERS, directLaunch, hostedTargets, makeFolders, msmLaunch, type Folders, type ServerSpec } from "./servers.ts";
+import { VERSIONS, asDirect, differences, dump, pool, runSession, type Capabilities, type Transcript, type Version } from "../../helpers/transcript.ts";
+import {
+  MATRIX_SERVERS,
+  directLaunch,
+  hostedTargets,
+  makeFolders,
+  msmLaunch,
+  oneTargetProfiles,
+  profileLaunch,
+  profileOf,
+  type Folders,
+  type ServerSpec,
+} from "./servers.ts";
 
 /** Cells at once: each is three sessions and up to three server processes (plus msm's host). */
 const CONCURRENCY = Number(process.env.MSM_TRANSPARENCY_CONCURRENCY ?? 4);
@@ -35,6 +47,8 @@ interface Result {
   differs: string[];
   /** A second session through msm in the same project, answered from the discovery cache the first one filled. */
   cachedDiffers?: string[];
+  /** Through a profile of the server alone, in a project of its own. */
+  profileDiffers: string[];
   ms: number;
 }
 
@@ -63,7 +77,10 @@ describe("transparency matrix: each cell through msm equals the direct run", () 
     sandbox = new Sandbox({ targets: { memory: { port: 0 } } });
     folders = makeFolders(sandbox.root);
     // Written after the sandbox exists: the configured folder lives inside it.
-    await Bun.write(`${sandbox.msmHome}/config.json`, JSON.stringify({ targets: { memory: { port: 0 }, ...hostedTargets(MATRIX_SERVERS, folders) } }, null, 2));
+    await Bun.write(
+      `${sandbox.msmHome}/config.json`,
+      JSON.stringify({ targets: { memory: { port: 0 }, ...hostedTargets(MATRIX_SERVERS, folders) }, profiles: oneTargetProfiles(MATRIX_SERVERS) }, null, 2),
+    );
     let n = 0;
     await pool(
       CONCURRENCY,
@@ -75,10 +92,13 @@ describe("transparency matrix: each cell through msm equals the direct run", () 
         const run = (launch: ReturnType<typeof directLaunch>) =>
           runSession("editor", cell.version, capabilities, launch, script, { connected: (pid) => sandbox.track(pid ?? undefined) });
         const twice = STABILITY_VERSIONS.includes(cell.version);
-        const [first, second, through] = await Promise.all([
+        // The profile's session gets a project of its own: it shares no child with the msm session beside it.
+        const profiled = sandbox.project(`cell-${n++}-${cell.server.name}-${cell.version}-${cell.withCapabilities ? "caps" : "bare"}-profile`);
+        const [first, second, through, viaProfile] = await Promise.all([
           run(directLaunch(cell.server, folders, sandbox.env, project)),
           twice ? run(directLaunch(cell.server, folders, sandbox.env, project)) : undefined,
           run(msmLaunch(sandbox, cell.server.name, project)),
+          run(profileLaunch(sandbox, cell.server.name, profiled)),
         ]);
         // The discovery cache: a later session of the same project and client shape is answered from what the first
         // one saw until its first real call (the server then starts). It must look the same as the direct run.
@@ -92,19 +112,28 @@ describe("transparency matrix: each cell through msm equals the direct run", () 
           stable: second ? differences(first, second) : [],
           differs: differences(first, through),
           ...(cached ? { cachedDiffers: differences(first, cached) } : {}),
+          profileDiffers: differences(first, asDirect(viaProfile, profileOf(cell.server.name), first)),
           ms: Date.now() - t0,
         });
-        if (DUMP) dump(DUMP, cell.label, { direct: first, ...(second ? { again: second } : {}), msm: through, ...(cached ? { cached } : {}) });
+        if (DUMP)
+          dump(DUMP, cell.label, {
+            direct: first,
+            ...(second ? { again: second } : {}),
+            msm: through,
+            ...(cached ? { cached } : {}),
+            profile: asDirect(viaProfile, profileOf(cell.server.name), first),
+          });
       }),
     );
     elapsed = Date.now() - started;
   }, 300_000);
 
   afterAll(async () => {
-    const equal = [...results.values()].filter((r) => r.stable.length === 0 && r.differs.length === 0).length;
+    const equal = [...results.values()].filter((r) => r.stable.length === 0 && r.differs.length === 0 && r.profileDiffers.length === 0).length;
     const lines = [`transparency matrix: ${results.size} cells run, ${equal} equal, ${results.size - equal} differ (${(elapsed / 1000).toFixed(1)} s)`];
     for (const [label, r] of results) if (r.differs.length) lines.push(`  ≠ ${label}: ${r.differs[0]!.split("\n")[0]}`);
     for (const [label, r] of results) if (r.cachedDiffers?.length) lines.push(`  ≠ ${label} (cached): ${r.cachedDiffers[0]!.split("\n")[0]}`);
+    for (const [label, r] of results) if (r.profileDiffers.length) lines.push(`  ≠ ${label} (profile): ${r.profileDiffers[0]!.split("\n")[0]}`);
     console.log(lines.join("\n"));
     await sandbox?.cleanup();
   });
@@ -120,6 +149,7 @@ describe("transparency matrix: each cell through msm equals the direct run", () 
       if (cell.server.name === "modern-stdio" && cell.version === "2026-07-28") expect(result!.direct.negotiated).toBe("2026-07-28");
       expect(result!.differs).toEqual([]);
       if (result!.cachedDiffers) expect(result!.cachedDiffers).toEqual([]);
+      expect(result!.profileDiffers).toEqual([]);
     });
   }
 });

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { EVERYTHING, FILESYSTEM, NODE } from "../../helpers/hosted.ts";
 import { OFFICIAL_MEMORY } from "../../helpers/official.ts";
 import { MSM, requireBinary, type Sandbox } from "../../helpers/sandbox.ts";
-import type { Launch, Message, Scripted } from "../../helpers/transcript.ts";
+import type { Launch, Message, ProfileNames, Scripted } from "../../helpers/transcript.ts";
 
 export const CONFORMANCE = resolve(import.meta.dir, "../../fixtures/conformance-stdio-server.ts");
 export const RAW = resolve(import.meta.dir, "../../fixtures/raw-stdio-server.ts");
@@ -76,6 +76,20 @@ export function msmLaunch(sandbox: Sandbox, target: string, project: string, env
       }
     },
   };
+}
+
+/** The profile of one target the matrix runs each server through too (normalisation item 4 of helpers/transcript.ts). */
+export const profileOf = (target: string): ProfileNames => ({ name: `p-${target}`, target, separator: "__" });
+
+/** One profile per server, each of that server alone, for config.json's `profiles`. */
+export function oneTargetProfiles(specs: ServerSpec[]): Record<string, object> {
+  return Object.fromEntries(specs.map((spec) => [profileOf(spec.name).name, { targets: [spec.name] }]));
+}
+
+/** The same server through a profile of it alone: `dist/msm proxy --profile p-NAME`, the script's names prefixed. */
+export function profileLaunch(sandbox: Sandbox, target: string, project: string, env: Record<string, string> = {}): Launch {
+  const profile = profileOf(target);
+  return { ...msmLaunch(sandbox, target, project, env), args: ["proxy", "--profile", profile.name], profile };
 }
 
 const isLog = (text: string) => (m: Message) => m.method === "notifications/message" && JSON.stringify(m.params).includes(text);
