@@ -298,6 +298,7 @@ class ProfileSession implements Session {
   private async fetchList(link: TargetLink, method: ListMethod, params: Json): Promise<{ list: TargetList } | { error: JsonRpcMessage }> {
     const pages: Json[] = [];
     const cursors = new Set<string>();
+    const started = Date.now();
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const answer = await link.request(method, cursor === undefined ? (Object.keys(params).length ? params : undefined) : { ...params, cursor });
@@ -308,6 +309,8 @@ class ProfileSession implements Session {
       cursors.add(next);
       cursor = next;
     }
+    // Slow until it answers a whole list in time again (its late answers alone do not make it worth waiting for).
+    link.slow = Date.now() - started > LIST_WAIT_MS;
     const list = joinPages(method, pages);
     this.learn(link, method, list);
     return { list };

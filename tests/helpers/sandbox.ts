@@ -204,7 +204,7 @@ export interface Session {
 }
 
 /**
- * One editor session: the real MCP SDK client spawning `dist/msm proxy --target NAME` over stdio, exactly as
+ * One editor session: the real MCP SDK client spawning `dist/msm proxy --target NAME` (or `--profile NAME`) over stdio, exactly as
  * Claude Code does, in the given working directory.
  */
 export async function openSession(
@@ -212,6 +212,8 @@ export async function openSession(
   cwd: string,
   options: {
     target?: string;
+    /** `msm proxy --profile NAME` instead of a target (docs/profiles.md). */
+    profile?: string;
     args?: string[];
     env?: Record<string, string>;
     clientName?: string;
@@ -223,7 +225,7 @@ export async function openSession(
   requireBinary();
   const transport = new StdioClientTransport({
     command: MSM,
-    args: ["proxy", "--target", options.target ?? "memory", ...(options.args ?? [])],
+    args: ["proxy", ...(options.profile ? ["--profile", options.profile] : ["--target", options.target ?? "memory"]), ...(options.args ?? [])],
     env: { ...sandbox.env, ...options.env },
     cwd,
     stderr: "pipe",

@@ -39,8 +39,9 @@ export interface LinkOptions {
 
 interface Waiting {
   answer: (message: JsonRpcMessage) => void;
-  method: string;
   cancelled?: boolean;
+  /** The link's own health check: its failure is the answer, not a reason for another. */
+  probe?: boolean;
 }
 
 /**
@@ -143,10 +144,10 @@ export class TargetLink {
    * A request of the profile's (or the editor's, under a new id): `answer` gets the target's answer, or an error
    * answer when it cannot be sent. Returns the id it went under, for a cancellation.
    */
-  send(method: string, params: Json | undefined, answer: (message: JsonRpcMessage) => void): JsonRpcId {
+  send(method: string, params: Json | undefined, answer: (message: JsonRpcMessage) => void, probe = false): JsonRpcId {
     const id = nextId();
     const message: JsonRpcMessage = { jsonrpc: "2.0", id, method, ...(params !== undefined ? { params } : {}) };
-    this.waiting.set(id, { answer, method });
+    this.waiting.set(id, { answer, probe });
     const refused = this.options.rules.fromEditor(message);
     if (refused) this.settle(refused);
     else void this.deliver(message);
@@ -215,12 +216,11 @@ export class TargetLink {
     const waiting = this.waiting.get(message.id as JsonRpcId);
     if (!waiting) return;
     this.waiting.delete(message.id as JsonRpcId);
-    if (!isMsmFailure(message)) this.slow = false;
-    else if (waiting.method !== "ping") this.suspect();
+    if (isMsmFailure(message) && !waiting.probe) this.suspect();
     waiting.answer(message);
   }
 
-  /** msm could not get an answer from the target: ask it (a ping) whether it still works. */
+  /** msm could not get an answer from the target: ask it whether it still works. */
   private suspect(): void {
     if (this.probing || this.closed || this.state === "down") return;
     void this.probe();
@@ -250,14 +250,23 @@ export class TargetLink {
         if (this.state === "up" && this.initialized) void this.deliver(this.initialized);
         return this.state === "up";
       }
+      // A tools/list reaches the server itself (a host answers ping for its child, whatever state the child is in);
+      // a target without tools can only be pinged.
+      const method =
+        this.initializeResult?.capabilities && typeof this.initializeResult.capabilities === "object" && "tools" in this.initializeResult.capabilities
+          ? "tools/list"
+          : "ping";
       let timer: Timer | undefined;
       let id: JsonRpcId | undefined;
       const answer = await Promise.race([
         new Promise<JsonRpcMessage>((resolve) => {
-          id = this.send("ping", undefined, resolve);
+          id = this.send(method, undefined, resolve, true);
         }),
         new Promise<JsonRpcMessage>((resolve) => {
-          timer = setTimeout(() => resolve(errorResponse(0, UPSTREAM_ERROR, `msm: no answer to ping within ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
+          timer = setTimeout(
+            () => resolve(errorResponse(0, UPSTREAM_ERROR, `msm: no answer to ${method} within ${PROBE_TIMEOUT_MS / 1000} s`)),
+            PROBE_TIMEOUT_MS,
+          );
         }),
       ]);
       clearTimeout(timer);
