@@ -8,7 +8,7 @@ import { clearSecrets } from "../lib/secrets/clear.ts";
 import { VERSION, VERSION_LINE } from "../lib/version.ts";
 import { SCOPES, spotOf, type Place } from "./client.ts";
 import { CLIENTS } from "./clients/index.ts";
-import { classify, msmTargetOf } from "./entries.ts";
+import { classify, msmEntryOf } from "./entries.ts";
 import { snapshot } from "./file.ts";
 import { loadState, statePath } from "./state.ts";
 
@@ -72,8 +72,8 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
       const problems: string[] = [];
       let count = 0;
       for (const [entryName, entry] of Object.entries(servers)) {
-        const target = msmTargetOf(entry);
-        if (target === undefined) continue;
+        const proxied = msmEntryOf(entry);
+        if (proxied === undefined) continue;
         count++;
         const { command, args, env } = entry as { command: string; args: string[]; env?: Record<string, string> };
         const resolved = command.includes("/") || command.includes("\\") ? command : (Bun.which(command) ?? undefined);
@@ -88,7 +88,9 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
         // `--version` names the commit and build too: the same version number built from other code is another msm.
         if (version !== VERSION_LINE)
           problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION_LINE}`);
-        if (known && !known.includes(target)) problems.push(`${entryName}: target "${target}" is not in config.json`);
+        if (proxied.kind === "target" && known && !known.includes(proxied.name)) problems.push(`${entryName}: target "${proxied.name}" is not in config.json`);
+        if (proxied.kind === "profile" && config && !(proxied.name in config.profiles))
+          problems.push(`${entryName}: profile "${proxied.name}" is ${config.brokenProfiles?.[proxied.name] ? "invalid in" : "not in"} config.json`);
         const home = env?.MSM_HOME ?? join(userHome(), ".mcp-session-manager");
         if (home !== msmHome()) problems.push(`${entryName}: uses MSM_HOME ${home}, not ${msmHome()}`);
       }

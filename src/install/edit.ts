@@ -4,7 +4,7 @@
  * write that raced another program is simply redone on the fresh text.
  */
 import type { Spot } from "./client.ts";
-import { classify, clientEntry, extraKeys, msmTargetOf, proxyEntry, sameJson, type Launcher, type Move } from "./entries.ts";
+import { classify, clientEntry, extraKeys, msmEntryOf, msmTargetOf, proxyEntry, sameJson, type Launcher, type Move, type ProxiedKind } from "./entries.ts";
 import type { EntryRecord, FileRecord } from "./state.ts";
 
 export interface Outcome {
@@ -18,15 +18,29 @@ export interface Outcome {
 
 const clone = (record: FileRecord): FileRecord => ({ ...record, entries: record.entries.map((e) => ({ ...e })) });
 
-/** Adds `msm proxy --target NAME` for each target, updates msm's own entries, never touches anyone else's. */
-export function installEdit({ client, file, container }: Spot, text: string, exists: boolean, record: FileRecord, targets: string[], how: Launcher): Outcome {
+/**
+ * Adds `msm proxy --target NAME` for each target (or `--profile NAME`, `kind` "profile"), updates msm's own entries,
+ * never touches anyone else's. `inProfile`: the targets of the profile being installed, whose own entries in the file
+ * would give the editor their tools twice (said, not removed).
+ */
+export function installEdit(
+  { client, file, container }: Spot,
+  text: string,
+  exists: boolean,
+  record: FileRecord,
+  targets: string[],
+  how: Launcher,
+  kind: ProxiedKind = "target",
+  inProfile: string[] = [],
+): Outcome {
   const out: Outcome = { text, record: clone(record), notes: [], clashes: [] };
   if (!exists && out.record.entries.length === 0) out.record.createdFile = true;
   for (const name of targets) {
     const current = client.format.entries(out.text, container, file);
-    const wanted = clientEntry(client, proxyEntry(how, name));
+    const wanted = clientEntry(client, proxyEntry(how, name, kind));
     const existing = current[name];
     const mine = out.record.entries.find((e) => e.name === name);
+    const proxied = msmEntryOf(existing);
     if (existing === undefined) {
       // Recorded but gone: the user removed it by hand; forget that and add it again.
       if (mine) out.record.entries = out.record.entries.filter((e) => e !== mine);
@@ -34,7 +48,7 @@ export function installEdit({ client, file, container }: Spot, text: string, exi
       out.text = added.text;
       out.record.entries.push({ name, added: added.undo });
       out.notes.push(`added ${name}`);
-    } else if (msmTargetOf(existing) === name) {
+    } else if (proxied?.kind === kind && proxied.name === name) {
       // Keys msm does not write (a timeout, a tool filter) stay as the user or `import` set them.
       const updated = { ...wanted, ...extraKeys(existing as object) };
       if (sameJson(existing, updated)) out.notes.push(`${name} already set`);
@@ -50,6 +64,11 @@ export function installEdit({ client, file, container }: Spot, text: string, exi
         : `run "msm import ${client.name}" to move it behind msm`;
       out.notes.push(`${name} is already there and is not msm's: left alone (${hint})`);
     }
+  }
+  const current = client.format.entries(out.text, container, file);
+  for (const target of inProfile) {
+    if (msmTargetOf(current[target]) !== target) continue;
+    out.notes.push(`${target} also has an entry of its own here: the editor will list its tools twice (remove that entry to use only the profile)`);
   }
   return out;
 }
@@ -87,7 +106,7 @@ export function importEdit(
   const out: Outcome & ImportPlan = { text, record: clone(record), notes: [], clashes: [], targets: {}, imported: [], moves: [] };
   const entries = client.format.entries(text, container, file);
   for (const [name, entry] of Object.entries(entries)) {
-    if (msmTargetOf(entry) !== undefined || (only && !only.includes(name))) continue;
+    if (msmEntryOf(entry) !== undefined || (only && !only.includes(name))) continue;
     const sorted = classify(entry, client.projectVariable, { name, variables: client.variables, ...context });
     if (sorted.kind === "remote") {
       out.notes.push(`${name}: a URL server, left as it is`);
@@ -163,7 +182,7 @@ export function uninstallEdit(spot: Spot, text: string, record: FileRecord): Out
     done.add(entry.name);
     const current = client.format.entries(out.text, container, file)[entry.name];
     if (current === undefined) continue;
-    if (msmTargetOf(current) === undefined) {
+    if (msmEntryOf(current) === undefined) {
       out.notes.push(`${entry.name}: changed by someone else since msm wrote it, left alone`);
       continue;
     }
@@ -172,7 +191,7 @@ export function uninstallEdit(spot: Spot, text: string, record: FileRecord): Out
   }
   const current = client.format.entries(out.text, container, file);
   for (const [name, value] of Object.entries(current)) {
-    if (done.has(name) || msmTargetOf(value) === undefined) continue;
+    if (done.has(name) || msmEntryOf(value) === undefined) continue;
     out.text = client.format.remove(out.text, container, name, {});
     out.notes.push(`removed ${name}`);
   }

@@ -21,21 +21,34 @@ export function launcher(command?: string): Launcher {
   return command ? { command, prefix: [], env } : { command: self!, prefix, env };
 }
 
-/** The stdio entry that runs `msm proxy --target NAME`. */
-export function proxyEntry(how: Launcher, target: string): StdioEntry {
-  return { command: how.command, args: [...how.prefix, "proxy", "--target", target], env: { ...how.env } };
+/** What an msm entry runs: one target's proxy, or a profile's (several targets in one session, docs/profiles.md). */
+export type ProxiedKind = "target" | "profile";
+export interface Proxied {
+  kind: ProxiedKind;
+  name: string;
 }
 
-/** Which target an entry proxies, if it is msm's (`… proxy --target NAME` run by an msm binary). */
-export function msmTargetOf(entry: unknown): string | undefined {
+/** The stdio entry that runs `msm proxy --target NAME` (or `--profile NAME`). */
+export function proxyEntry(how: Launcher, name: string, kind: ProxiedKind = "target"): StdioEntry {
+  return { command: how.command, args: [...how.prefix, "proxy", `--${kind}`, name], env: { ...how.env } };
+}
+
+/** What an entry proxies, if it is msm's (`… proxy --target NAME` or `… proxy --profile NAME` run by an msm binary). */
+export function msmEntryOf(entry: unknown): Proxied | undefined {
   if (!entry || typeof entry !== "object") return undefined;
   const { command, args } = entry as { command?: unknown; args?: unknown };
   if (typeof command !== "string" || !Array.isArray(args)) return undefined;
-  const at = args.findIndex((a, i) => a === "proxy" && args[i + 1] === "--target" && typeof args[i + 2] === "string");
+  const at = args.findIndex((a, i) => a === "proxy" && (args[i + 1] === "--target" || args[i + 1] === "--profile") && typeof args[i + 2] === "string");
   if (at < 0) return undefined;
   const self = selfCommand()[0];
   const isMsm = /^msm(?:-[\w-]+)?(?:\.exe)?$/i.test(basename(command)) || command === self;
-  return isMsm ? (args[at + 2] as string) : undefined;
+  return isMsm ? { kind: args[at + 1] === "--profile" ? "profile" : "target", name: args[at + 2] as string } : undefined;
+}
+
+/** Which target an entry proxies, if it is msm's entry for one target. */
+export function msmTargetOf(entry: unknown): string | undefined {
+  const proxied = msmEntryOf(entry);
+  return proxied?.kind === "target" ? proxied.name : undefined;
 }
 
 /** Keys that describe how to start a stdio server; everything else in an entry (timeouts, tool filters) is carried. */

@@ -143,15 +143,19 @@ function print(reports: FileReport[], options: RunOptions, clients: EditorClient
 export interface InstallOptions extends RunOptions {
   clients: string[];
   targets: string[];
+  /** One `msm proxy --profile NAME` entry instead of one per target (docs/profiles.md). */
+  profile?: string;
   command?: string;
 }
 
-/** `msm install`: one `msm proxy --target NAME` entry per target in each client's file. */
+/** `msm install`: one `msm proxy --target NAME` entry per target in each client's file, or one for a profile. */
 export function install(options: InstallOptions): FileReport[] {
   const place = options.place ?? currentPlace();
+  if (options.profile !== undefined && options.targets.length) throw new UsageError("msm install takes --target or --profile, not both.");
   const known = configuredTargets();
-  const targets = options.targets.length ? options.targets : known;
-  const unknown = targets.find((name) => !known.includes(name));
+  const profile = options.profile === undefined ? undefined : configuredProfile(options.profile);
+  const targets = profile ? [profile.name] : options.targets.length ? options.targets : known;
+  const unknown = profile ? undefined : targets.find((name) => !known.includes(name));
   if (unknown) {
     throw new MsmError(
       "UNKNOWN_TARGET",
@@ -166,7 +170,11 @@ export function install(options: InstallOptions): FileReport[] {
   const state = loadState();
   const reports = clients.flatMap((client) => {
     const spot = spotOf(client, options.scope, place)!;
-    return guarded(spot, () => [applyToFile(spot, state, options, (text, exists, record) => installEdit(spot, text, exists, record, targets, how))]);
+    return guarded(spot, () => [
+      applyToFile(spot, state, options, (text, exists, record) =>
+        installEdit(spot, text, exists, record, targets, how, profile ? "profile" : "target", profile?.targets),
+      ),
+    ]);
   });
   if (!options.dryRun) saveState(state);
   print(reports, options, clients);
@@ -181,6 +189,25 @@ function configuredTargets(): string[] {
   const file = paths.config();
   const targets = Object.keys(jsonc.entries(snapshot(file).text, ["targets"], file));
   return [...BUILTIN_TARGETS, ...targets.filter((n) => !(BUILTIN_TARGETS as readonly string[]).includes(n))];
+}
+
+/**
+ * A profile in config.json, read as plain JSON like the targets (its shape is `msm doctor`'s business): its name and
+ * the targets it names, or an error naming the profiles there are.
+ */
+export function configuredProfile(name: string): { name: string; targets: string[] } {
+  const file = paths.config();
+  const profiles = jsonc.entries(snapshot(file).text, ["profiles"], file);
+  const entry = profiles[name];
+  if (!entry || typeof entry !== "object") {
+    const known = Object.keys(profiles);
+    throw new MsmError(
+      "UNKNOWN_PROFILE",
+      `Unknown profile "${name}". ${known.length ? `Profiles: ${known.join(", ")}.` : "No profile is configured."} Add it under "profiles" in ${file} (docs/profiles.md).`,
+    );
+  }
+  const targets = (entry as { targets?: unknown }).targets;
+  return { name, targets: Array.isArray(targets) ? targets.filter((t): t is string => typeof t === "string") : [] };
 }
 
 export interface UninstallOptions extends RunOptions {

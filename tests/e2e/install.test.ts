@@ -347,6 +347,32 @@ describe("install across clients", () => {
     });
   }, 60_000);
 
+  test("--profile writes one entry for the profile, says which targets also have their own, and uninstall removes it", async () => {
+    await using sandbox = new Sandbox({
+      targets: { memory: { port: 0 }, a: { command: "/nonexistent/a", args: [] }, b: { command: "/nonexistent/b", args: [] } },
+      profiles: { dev: { targets: ["a", "b"], mode: "search" } },
+    });
+    const project = sandbox.project("app");
+    expect(run(sandbox, ["install", "claude-code", "--scope", "project", "--target", "a", "--command", "msm"], project).code).toBe(0);
+    const result = run(sandbox, ["install", "claude-code", "--scope", "project", "--profile", "dev", "--command", "msm"], project);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("added dev");
+    expect(result.stdout).toContain("a also has an entry of its own here");
+    expect(servers(join(project, ".mcp.json"), "mcpServers")).toEqual({
+      a: { type: "stdio", command: "msm", args: ["proxy", "--target", "a"] },
+      dev: { type: "stdio", command: "msm", args: ["proxy", "--profile", "dev"] },
+    });
+    // Again: nothing to change. generate-config prints the same entry.
+    expect(run(sandbox, ["install", "claude-code", "--scope", "project", "--profile", "dev", "--command", "msm"], project).stdout).toContain("dev already set");
+    const generated = run(sandbox, ["generate-config", "--profile", "dev", "--command", "msm"], project);
+    expect(JSON.parse(generated.stdout)).toEqual({ mcpServers: { dev: { command: "msm", args: ["proxy", "--profile", "dev"] } } });
+    const unknown = run(sandbox, ["install", "claude-code", "--scope", "project", "--profile", "nope"], project);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Unknown profile "nope". Profiles: dev.');
+    expect(run(sandbox, ["uninstall", "claude-code", "--scope", "project"], project).code).toBe(0);
+    expect(existsSync(join(project, ".mcp.json"))).toBe(false);
+  }, 60_000);
+
   test("several editors in one run, and --target repeated or comma-separated", async () => {
     await using sandbox = new Sandbox({
       targets: {

@@ -17,6 +17,7 @@ export default defineCommand({
         "user (your own config), project (this folder's .mcp.json, .cursor/, .vscode/, .codex/) or local (Claude Code: this folder, in ~/.claude.json)",
     },
     target: { type: "string", description: "Only these targets (repeat, or comma-separate); default: every target" },
+    profile: { type: "string", description: "One entry for this profile of config.json instead of one per target (docs/profiles.md)" },
     command: { type: "string", description: 'Command in the entry instead of this binary\'s absolute path (e.g. "msm" for a shared .mcp.json)' },
     "dry-run": { type: "boolean", description: "Print the diff; write nothing" },
   },
@@ -25,6 +26,7 @@ export default defineCommand({
       clients: args._,
       scope: args.scope,
       targets: flagValues(rawArgs, "target").flatMap((value) => value.split(",").filter(Boolean)),
+      profile: args.profile,
       command: args.command,
       dryRun: Boolean(args["dry-run"]),
     });
