@@ -1,12 +1,14 @@
 /**
  * Offline tool search for a profile in `mode: "search"` (docs/profiles.md): a natural request ("show the last
- * commits") → the tools most likely to do it, ranked with BM25 over the words of each tool's name, its description,
- * its parameters' names and descriptions, and its target's name, stemmed (lib/text). No model, no network: an index
- * of a few hundred tools builds in about a millisecond, so it is rebuilt whenever a tool list changes.
+ * commits") → the tools most likely to do it. No model, no network: an index of a few hundred tools builds in about a
+ * millisecond, so it is rebuilt whenever a tool list changes.
  *
- * Each field is its own BM25 index and a tool's score is the weighted sum (a simple BM25F): a word in a tool's name
- * says more about what it does than the same word in a long description. The weights were chosen once on general
- * grounds and checked with `npm run bench -- tools` (bench/tools.bench.ts); they are not tuned per request.
+ * Ranking is BM25F over four fields of each tool — the words of its name (snake_case and camelCase split), its
+ * description, its parameters' names and descriptions, and its target's name — with lib/text's stopwords and Snowball
+ * stemming; a literal URL or file name in the request counts as the word "url" or "file", and a few groups of
+ * everyday synonyms ("folder" for "directory") match at half weight. What each choice adds, and what was tried
+ * instead, is measured by `npm run bench -- tools` (bench/tools.bench.ts) on a labelled set and on a held-out set
+ * written after these choices were fixed; nothing is tuned per request.
  */
 import { BM25, idf, termCounts, termFrequencyWeight, terms } from "./text/index.ts";
 
@@ -20,7 +22,7 @@ export const FIELD_WEIGHTS = {
   /** The names of its parameters, split into words, and their descriptions (nested objects' too). */
   parameters: 0.5,
 };
-type Field = keyof typeof FIELD_WEIGHTS;
+export type Field = keyof typeof FIELD_WEIGHTS;
 
 /** A tool as the index sees it: the name the session calls it by, its target, and its definition as listed. */
 export interface SearchableTool {
@@ -169,6 +171,17 @@ export const STEMMED: Analyzer = { counts: termCounts, terms };
 /** How the fields' matches make one score: BM25F (one saturation over the weighted fields), or one BM25 per field, summed. */
 export type Combine = "bm25f" | "sum";
 
+/** The ranker's choices; the defaults are msm's, the others are there for the benchmark's comparison. */
+export interface RankOptions {
+  weights?: Record<Field, number>;
+  analyzer?: Analyzer;
+  combine?: Combine;
+  /** Read literal URLs and file names in a request as "url" and "file" (requestText). */
+  literals?: boolean;
+  /** Let a request's words match their SYNONYMS. */
+  synonyms?: boolean;
+}
+
 interface Posting {
   doc: number;
   /** The term's count in each field, in FIELDS order. */
@@ -189,16 +202,17 @@ export class ToolIndex {
   private readonly lengths: number[][] = [];
   private readonly average: number[];
 
+  private readonly weights: Record<Field, number>;
+  private readonly analyzer: Analyzer;
+  private readonly options: Required<Omit<RankOptions, "weights" | "analyzer">>;
+
   constructor(
     readonly tools: readonly SearchableTool[],
-    private readonly weights: Record<Field, number> = FIELD_WEIGHTS,
-    private readonly analyzer: Analyzer = STEMMED,
-    private readonly combine: Combine = "bm25f",
-    /** Read literal URLs and file names in a request as "url" and "file" (requestText). */
-    private readonly literals = true,
-    /** Let a request's words match their SYNONYMS. */
-    private readonly synonyms = true,
+    options: RankOptions = {},
   ) {
+    const analyzer = (this.analyzer = options.analyzer ?? STEMMED);
+    this.weights = options.weights ?? FIELD_WEIGHTS;
+    this.options = { combine: options.combine ?? "bm25f", literals: options.literals ?? true, synonyms: options.synonyms ?? true };
     const totals = FIELDS.map(() => 0);
     tools.forEach((entry, doc) => {
       const fields = toolFields(entry);
@@ -225,7 +239,7 @@ export class ToolIndex {
 
   /** The best `limit` tools for `query`, best first; ties keep the order the tools were given in. Nothing matched: []. */
   search(query: string, limit: number): Found[] {
-    const wanted = queryTerms(this.analyzer.terms(this.literals ? requestText(query) : identifierWords(query)), this.synonyms);
+    const wanted = queryTerms(this.analyzer.terms(this.options.literals ? requestText(query) : identifierWords(query)), this.options.synonyms);
     const scores = new Map<number, number>();
     const { k1, b } = BM25;
     for (const [term, weight] of wanted) {
@@ -234,7 +248,7 @@ export class ToolIndex {
       const termIdf = weight * idf(this.tools.length, list.length);
       for (const { doc, tf } of list) {
         let score = 0;
-        if (this.combine === "bm25f") {
+        if (this.options.combine === "bm25f") {
           let weighted = 0;
           FIELDS.forEach((field, f) => {
             if (tf[f]) weighted += (this.weights[field] * tf[f]!) / (1 - b + (b * this.lengths[doc]![f]!) / this.average[f]!);

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { identifierWords, type SearchableTool, ToolIndex } from "../../../src/lib/tool-search.ts";
+import { identifierWords, queryTerms, requestText, type SearchableTool, ToolIndex } from "../../../src/lib/tool-search.ts";
 
 test("identifiers are split into words: snake_case, camelCase, kebab-case, acronyms, dots", () => {
   expect(identifierWords("read_text_file")).toBe("read text file");
@@ -44,4 +44,17 @@ test("nothing that matches gives nothing; the limit holds; equal scores keep the
   expect(index.search("file", 2)).toHaveLength(2);
   const twins = new ToolIndex([tool("a", "same", "identical"), tool("b", "same", "identical")]);
   expect(twins.search("identical", 5).map((f) => f.tool.target)).toEqual(["a", "b"]);
+});
+
+test("a literal URL or file name in a request reads as url / file; synonyms match at half weight", () => {
+  expect(requestText("download https://example.com/a?b=1 now")).toBe("download  url  now");
+  expect(requestText("read src/main.py and notes.txt, then README")).toBe("read  file  and  file , then README");
+  expect(requestText("version 2.0 is out")).toBe("version 2 0 is out");
+  expect(Object.fromEntries(queryTerms(["folder"]))).toEqual({ folder: 1, directori: 0.5, dir: 0.5 });
+  expect(Object.fromEntries(queryTerms(["folder"], false))).toEqual({ folder: 1 });
+  const index = new ToolIndex(TOOLS);
+
+  expect(index.search("download https://example.com", 3)).toEqual([]);
+  expect(new ToolIndex(TOOLS, { synonyms: false }).search("what is in the folder", 3)).toEqual([]);
+  expect(index.search("what is in the folder", 1)[0]!.tool.name).toBe("fs__list_directory");
 });
