@@ -43,8 +43,8 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => !!v && typeof v === "object" && !Array.isArray(v);
 
 /**
- * How long the profile's `initialize` waits for its targets once the first has answered: a target that takes longer
- * (a first `npx -y` download, a hung server) joins the session later, announced with `list_changed`.
+ * How long the profile's `initialize` waits for its targets (longer only while none has answered): a target that
+ * takes longer (a first `npx -y` download, a hung server) joins the session later, announced with `list_changed`.
  */
 export const INITIALIZE_WAIT_MS = 10_000;
 /** How long a list waits for a target; one that did not answer in time is not waited for again until it answers. */
@@ -83,7 +83,7 @@ class ProfileSession implements Session {
   private readonly prompts: NameTable;
   private readonly owed = new Map<JsonRpcId, Owed>();
   /** A target's request the editor was asked under the profile's id → the target and its own id. */
-  private readonly asked = new Map<JsonRpcId, { link: TargetLink; id: JsonRpcId }>();
+  private readonly asked = new Map<JsonRpcId, { link: TargetLink; id: JsonRpcId; token?: string }>();
   /** The same, the other way: `<target index>\0<its id>` → the profile's id. */
   private readonly askedBack = new Map<string, JsonRpcId>();
   /** Progress tokens of targets' requests → the target and its own token (two targets may pick the same one). */
@@ -599,11 +599,18 @@ class ProfileSession implements Session {
   /** The editor's answer to a target's request: to that target, under its own id. */
   private answerFromEditor(message: JsonRpcMessage): void {
     if (message.id === undefined || message.id === null) return;
-    const origin = this.asked.get(message.id);
-    if (!origin) return;
-    this.asked.delete(message.id);
+    const origin = this.forget(message.id);
+    if (origin) origin.link.notify({ ...message, id: origin.id });
+  }
+
+  /** Drops what the profile kept about a target's request the editor was asked (answered, or given up on). */
+  private forget(id: JsonRpcId): { link: TargetLink; id: JsonRpcId } | undefined {
+    const origin = this.asked.get(id);
+    if (!origin) return undefined;
+    this.asked.delete(id);
     this.askedBack.delete(`${origin.link.index}\0${JSON.stringify(origin.id)}`);
-    origin.link.notify({ ...message, id: origin.id });
+    if (origin.token !== undefined) this.tokens.delete(origin.token);
+    return origin;
   }
 
   // -- what the targets send on their own ---------------------------------------------------------------------
@@ -614,13 +621,15 @@ class ProfileSession implements Session {
       // A request of the target's (sampling, elicitation, roots/list, ping): the editor sees an id of the
       // profile's, so two targets never clash, and its answer finds the way back.
       const id = `msm-s${++this.counter}`;
-      this.asked.set(id, { link, id: message.id });
+      const entry: { link: TargetLink; id: JsonRpcId; token?: string } = { link, id: message.id };
+      this.asked.set(id, entry);
       this.askedBack.set(`${link.index}\0${JSON.stringify(message.id)}`, id);
       let shown = params;
       const meta = isObject(params?._meta) ? params._meta : undefined;
       if (meta && meta.progressToken !== undefined) {
         const token = `msm-t${++this.counter}`;
-        this.tokens.set(JSON.stringify(token), { link, token: meta.progressToken });
+        entry.token = JSON.stringify(token);
+        this.tokens.set(entry.token, { link, token: meta.progressToken });
         shown = { ...params, _meta: { ...meta, progressToken: token } };
       }
       this.write({ ...message, id, ...(shown !== undefined ? { params: shown } : {}) });
@@ -630,7 +639,9 @@ class ProfileSession implements Session {
     if (method === "notifications/cancelled" && params) {
       // The target gave up on its own request to the editor: named by the profile's id for it.
       const id = this.askedBack.get(`${link.index}\0${JSON.stringify(params.requestId)}`);
-      if (id !== undefined) this.write({ ...message, params: { ...params, requestId: id } });
+      if (id === undefined) return;
+      this.forget(id);
+      this.write({ ...message, params: { ...params, requestId: id } });
       return;
     }
     if (/^notifications\/(tools|prompts|resources)\/list_changed$/.test(method)) {
