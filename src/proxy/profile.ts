@@ -93,6 +93,8 @@ class ProfileSession implements Session {
   private readonly shown = new Map<ListMethod, Map<TargetLink, number | string>>();
   /** Kinds announced with list_changed since the editor last listed them: one announcement until it asks again. */
   private readonly announced = new Set<string>();
+  /** Lists an answer to the editor is being gathered for right now (not announced meanwhile). */
+  private readonly answering = new Map<ListMethod, number>();
   private readonly subscriptions = new Map<string, TargetLink>();
   /** Tasks (2025-11-25) by id → the target whose call started them. */
   private readonly tasks = new Map<string, TargetLink>();
@@ -232,7 +234,15 @@ class ProfileSession implements Session {
       this.reply(message.id, { [shape.array]: [] });
       return;
     }
-    const { parts, errors } = await this.collect(method, params);
+    // While the editor's own request is being answered, what changed in that list is news the answer itself brings.
+    this.answering.set(method, (this.answering.get(method) ?? 0) + 1);
+    let collected: Awaited<ReturnType<ProfileSession["collect"]>>;
+    try {
+      collected = await this.collect(method, params);
+    } finally {
+      this.answering.set(method, this.answering.get(method)! - 1);
+    }
+    const { parts, errors } = collected;
     if (!parts.length && errors.length) {
       this.pass(message.id, errors[0]!);
       return;
@@ -276,7 +286,7 @@ class ProfileSession implements Session {
     waited.forEach((link, i) => {
       if (results[i] === undefined) {
         link.slow = true;
-        this.options.log.warn(`target ${link.target} did not answer ${method} within ${LIST_WAIT_MS / 1000} s: left out until it does`);
+        this.options.log.warn(`target ${link.target} did not answer ${method} within ${LIST_WAIT_MS / 1000} s: answered without it, announced when it does`);
       }
     });
     const parts: { target: string; list: TargetList }[] = [];
@@ -349,7 +359,7 @@ class ProfileSession implements Session {
   private announce(): void {
     for (const [method, given] of this.shown) {
       const note = LIST_CHANGED[method];
-      if (this.announced.has(note) || (this.search && method === "tools/list")) continue;
+      if (this.announced.has(note) || (this.search && method === "tools/list") || this.answering.get(method)) continue;
       if (this.links.every((link) => given.get(link) === this.visible(link, method))) continue;
       this.announced.add(note);
       this.options.write({ jsonrpc: "2.0", method: note });
