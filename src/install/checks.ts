@@ -89,7 +89,7 @@ async function checkClients(place: Place, config: Config | undefined): Promise<C
         if (version !== VERSION_LINE)
           problems.push(`${entryName}: ${command} is ${version ? `version ${version}` : "not answering --version"}, this msm is ${VERSION_LINE}`);
         if (proxied.kind === "target" && known && !known.includes(proxied.name)) problems.push(`${entryName}: target "${proxied.name}" is not in config.json`);
-        if (proxied.kind === "profile" && config && !(proxied.name in config.profiles))
+        if (proxied.kind === "profile" && config && !(proxied.name in (config.profiles ?? {})))
           problems.push(`${entryName}: profile "${proxied.name}" is ${config.brokenProfiles?.[proxied.name] ? "invalid in" : "not in"} config.json`);
         const home = env?.MSM_HOME ?? join(userHome(), ".mcp-session-manager");
         if (home !== msmHome()) problems.push(`${entryName}: uses MSM_HOME ${home}, not ${msmHome()}`);

@@ -92,7 +92,7 @@ function checkConfig(): { check: Check; config: Config | undefined } {
       check: { name: "config.json", status: "fail", detail: broken.join("; "), fix: `fix ${file} (docs/profiles.md), then run msm doctor again` },
       config,
     };
-  const profiles = Object.entries(config.profiles).map(([name, p]) => `${name} (${p.targets.length} targets, ${p.mode})`);
+  const profiles = Object.entries(config.profiles ?? {}).map(([name, p]) => `${name} (${p.targets.length} targets, ${p.mode})`);
   const detail = `${privacy.detail}, ${targetNames(config).length} targets: ${targetNames(config).join(", ")}${profiles.length ? `; profiles: ${profiles.join(", ")}` : ""}`;
   return { check: { name: "config.json", status: "ok", detail }, config };
 }

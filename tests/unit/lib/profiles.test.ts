@@ -58,14 +58,14 @@ test("config.json: profiles are read next to targets; a broken one is reported o
     "config.json",
   );
   expect(config.error).toBeUndefined();
-  expect(Object.keys(config.profiles)).toEqual(["dev"]);
-  expect(config.profiles.dev).toEqual({ targets: ["fs", "git", "memory"], mode: "search", separator: "__" });
+  expect(Object.keys(config.profiles ?? {})).toEqual(["dev"]);
+  expect(config.profiles?.dev).toEqual({ targets: ["fs", "git", "memory"], mode: "search", separator: "__" });
   expect(config.brokenProfiles?.typo).toContain('profiles.typo.targets: no target is named "gti"');
   expect(config.brokenProfiles?.fs).toContain("profiles.fs: a target has this name too");
   expect(config.brokenProfiles?.odd).toContain("profiles.odd.separator");
   // A profile naming a broken target is still a valid profile: the target itself is reported.
   const broken = readConfig(JSON.stringify({ targets: { fs: { command: 5 } }, profiles: { dev: { targets: ["fs"] } } }));
   expect(broken.broken.fs).toBeDefined();
-  expect(Object.keys(broken.profiles)).toEqual(["dev"]);
+  expect(Object.keys(broken.profiles ?? {})).toEqual(["dev"]);
   expect(readConfig(JSON.stringify({ profiles: [] })).error).toContain("profiles: expected object");
 });
