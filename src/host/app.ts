@@ -76,7 +76,11 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     }
     if (best && (free === undefined || load(best) === 0)) return best;
     const n = free ?? 1;
-    return newChild(instanceKey(key, n), project, best?.profile ?? profile, n, size);
+    const child = newChild(instanceKey(key, n), project, best?.profile ?? profile, n, size);
+    // The pool grew past one (`instances` raised live): the first child is numbered too.
+    const first = children.get(key);
+    if (first && n > 1) first.instance ??= 1;
+    return child;
   };
 
   const newChild = (key: string, project: string | undefined, profile: ChildProfile, instance: number, size: number): SharedChild => {

@@ -3,7 +3,7 @@
 // least loaded first), a session stays on its instance for its life (a resource it made there stays readable), a
 // crash of one instance leaves the others serving, and `msm status` shows each instance.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EVERYTHING, FILESYSTEM, NODE, textOf } from "../helpers/hosted.ts";
 import { Sandbox, alive, kill, msm, openSession, processesMatching, waitFor, type Session } from "../helpers/sandbox.ts";
@@ -171,6 +171,45 @@ describe("a pool of children (instances)", () => {
         expect(single.map((r) => [r.instance ?? null, r.sessions])).toEqual([[null, 3]]);
       } finally {
         for (const s of sessions) await s.close().catch(() => {});
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "an edit of instances applies to the running host without a restart: the next session may start instance 2",
+    async () => {
+      const fs = { command: NODE, args: [FILESYSTEM, "{project}"], lazy: false };
+      await using sandbox = new Sandbox({ targets: { memory: { port: 0 }, fs } });
+      const project = sandbox.project("p");
+      const sessions: Session[] = [];
+      const open = async () => {
+        const session = await openSession(sandbox, project, { target: "fs" });
+        sessions.push(session);
+        await session.client.callTool({ name: "list_allowed_directories", arguments: {} });
+      };
+      const hostLog = () => {
+        try {
+          return readFileSync(join(sandbox.msmHome, "logs", "fs.log"), "utf8");
+        } catch {
+          return "";
+        }
+      };
+      try {
+        await open();
+        await open();
+        expect((await childrenOf(sandbox, "fs")).map((r) => [r.instance ?? null, r.sessions])).toEqual([[null, 2]]);
+        const host = sandbox.lock("fs")!.pid;
+        sandbox.writeConfig({ targets: { memory: { port: 0 }, fs: { ...fs, instances: 2 } } });
+        await waitFor(() => hostLog().includes("up to 2 per key"), 10_000, "the host to be told");
+        await open();
+        expect(sandbox.lock("fs")!.pid).toBe(host);
+        expect((await childrenOf(sandbox, "fs")).map((r) => [r.instance, r.sessions]).sort()).toEqual([
+          [1, 2],
+          [2, 1],
+        ]);
+      } finally {
+        for (const s of sessions) await s.close();
       }
     },
     SLOW,
