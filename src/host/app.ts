@@ -67,6 +67,14 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
    */
   const childFor = (key: string, project: string | undefined, profile: ChildProfile, size = poolSize(target)): SharedChild => {
     const load = (child: SharedChild) => (child.state === "failed" ? Number.POSITIVE_INFINITY : child.clients.size);
+    // Instances beyond a lowered `instances` take no new sessions; one with none left goes now (a global child
+    // would otherwise never idle out).
+    for (const [k, child] of children) {
+      if ((child.instance ?? 1) > poolSize(target) && child.clients.size === 0) {
+        children.delete(k);
+        void child.stop("instances lowered in config.json");
+      }
+    }
     let best: SharedChild | undefined;
     let free: number | undefined;
     for (let n = 1; n <= size; n++) {

@@ -328,7 +328,7 @@ export class Keeper {
       const lock = this.lock;
       const hostKeys = live.filter((key) => (HOST_LIVE_KEYS as readonly string[]).includes(key));
       if (!hostKeys.length || target.kind !== "hosted" || previous.kind !== "hosted" || !lock) return "applied without a restart";
-      const settings = { childIdleMs: target.childIdleMs, startTimeoutSeconds: target.startTimeoutSeconds, instances: target.instances };
+      const settings = { childIdleMs: target.childIdleMs, startTimeoutSeconds: target.startTimeoutSeconds, instances: target.instances ?? 1 };
       if (await pushHostSettings({ port: lock.port, token: this.token, settings })) return "applied without a restart (the host was told)";
       // A host that does not take settings (an older msm): a restart applies them.
     }

@@ -208,6 +208,15 @@ describe("a pool of children (instances)", () => {
           [1, 2],
           [2, 1],
         ]);
+        // Back to one: instance 2 takes no new session, and goes once its session left.
+        const second = (await childrenOf(sandbox, "fs")).find((r) => r.instance === 2)!.pid!;
+        sandbox.writeConfig({ targets: { memory: { port: 0 }, fs } });
+        await waitFor(() => hostLog().includes("up to 1 per key"), 10_000, "the host to be told again");
+        await sessions[2]!.close();
+        await waitFor(async () => (await childrenOf(sandbox, "fs")).find((r) => r.instance === 2)?.sessions === 0, 10_000, "instance 2 to be left");
+        await open();
+        await waitFor(() => !alive(second), 10_000, "instance 2 to stop");
+        expect((await childrenOf(sandbox, "fs")).map((r) => [r.instance, r.sessions])).toEqual([[1, 3]]);
       } finally {
         for (const s of sessions) await s.close();
       }

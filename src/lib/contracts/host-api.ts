@@ -30,7 +30,7 @@ export const HOST_SETTINGS_PATH = "/settings";
 export interface HostSettings {
   childIdleMs: number;
   startTimeoutSeconds: number;
-  /** Children per key for new sessions (absent: 1). */
+  /** Children per key for new sessions (absent: the host keeps what it has). */
   instances?: number | "auto";
 }
 
