@@ -1,4 +1,5 @@
 import { existsSync, realpathSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { writeFileAtomic } from "../lib/fsutil.ts";
 import { paths } from "../lib/paths.ts";
 import type { ConsolaInstance } from "consola";
@@ -57,7 +58,40 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
    */
   let sendsRequests = existsSync(paths.turns(target.name));
 
-  const childFor = (key: string, project: string | undefined, profile: ChildProfile): SharedChild => {
+  /**
+   * A new session's child among the up to `instances` children for its key (docs/hosted.md "A pool of children"):
+   * the one with the fewest sessions, a new one while every running one has a session and the pool has room. The
+   * session stays there for its life, so what a server keeps per client stays with it. Instance 1 is kept under
+   * the key itself, instance n under `key\n#n`; a new instance starts as the first did (its profile: `initialize`,
+   * environment, roots), so every instance hears the same things. A failed instance is the last choice.
+   */
+  const childFor = (key: string, project: string | undefined, profile: ChildProfile, size = poolSize(target)): SharedChild => {
+    const load = (child: SharedChild) => (child.state === "failed" ? Number.POSITIVE_INFINITY : child.clients.size);
+    // Instances beyond a lowered `instances` take no new sessions; one with none left goes now (a global child
+    // would otherwise never idle out).
+    for (const [k, child] of children) {
+      if ((child.instance ?? 1) > poolSize(target) && child.clients.size === 0) {
+        children.delete(k);
+        void child.stop("instances lowered in config.json");
+      }
+    }
+    let best: SharedChild | undefined;
+    let free: number | undefined;
+    for (let n = 1; n <= size; n++) {
+      const child = children.get(instanceKey(key, n));
+      if (!child) free ??= n;
+      else if (!best || load(child) < load(best)) best = child;
+    }
+    if (best && (free === undefined || load(best) === 0)) return best;
+    const n = free ?? 1;
+    const child = newChild(instanceKey(key, n), project, best?.profile ?? profile, n, size);
+    // The pool grew past one (`instances` raised live): the first child is numbered too.
+    const first = children.get(key);
+    if (first && n > 1) first.instance ??= 1;
+    return child;
+  };
+
+  const newChild = (key: string, project: string | undefined, profile: ChildProfile, instance: number, size: number): SharedChild => {
     let child = children.get(key);
     if (!child) {
       child = new SharedChild(target, project, profile, log, {
@@ -76,6 +110,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
           } catch {}
         },
       });
+      if (size > 1) child.instance = instance;
       children.set(key, child);
     }
     return child;
@@ -226,11 +261,17 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     const share = target.share === "global" ? "global" : client.project;
     const project = target.share === "global" ? undefined : client.project;
     const key = `${share}\nstateless ${version}\n${canonicalJson(capabilities)}`;
-    const child = childFor(key, project, {
-      initialize: { protocolVersion: version, capabilities },
-      env: target.share === "global" ? undefined : env,
-      stateless: true,
-    });
+    // One child per kind of request: each request is answered on its own, so a pool would only add starts.
+    const child = childFor(
+      key,
+      project,
+      {
+        initialize: { protocolVersion: version, capabilities },
+        env: target.share === "global" ? undefined : env,
+        stateless: true,
+      },
+      1,
+    );
     const forwarded = { ...message, params } as JsonRpcMessage;
     try {
       await child.attach(client);
@@ -291,13 +332,19 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     const body = (await c.req.json().catch(() => ({}))) as Partial<HostSettings>;
     const idle = body.childIdleMs;
     const wait = body.startTimeoutSeconds;
+    const instances = body.instances;
     if (typeof idle !== "number" || idle < 0 || typeof wait !== "number" || !(wait > 0)) {
       return c.json({ code: "USAGE", message: "childIdleMs (≥ 0) and startTimeoutSeconds (> 0) are required" }, 400);
     }
-    // The children hold this very object: they read both when they next need them.
+    if (instances !== undefined && instances !== "auto" && !(Number.isInteger(instances) && instances >= 1)) {
+      return c.json({ code: "USAGE", message: 'instances is a count (≥ 1) or "auto"' }, 400);
+    }
+    // The children hold this very object: they read both when they next need them. A new pool size applies to new
+    // sessions; instances beyond it keep their sessions and stop when idle.
     target.childIdleMs = idle;
     target.startTimeoutSeconds = wait;
-    options.log.info(`settings changed: children stop after ${idle / 60_000} min without sessions, starts wait ${wait} s`);
+    if ("instances" in body) target.instances = instances;
+    options.log.info(`settings changed: children stop after ${idle / 60_000} min without sessions, starts wait ${wait} s, up to ${poolSize(target)} per key`);
     return c.json({ ok: true });
   });
 
@@ -327,6 +374,16 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     for (const child of children.values()) child.kill();
   };
   return { app, sessions, children, close, kill };
+}
+
+/** How many children sessions that would share one may spread over: `instances`, "auto" the cores; one per session for "session". */
+export function poolSize(target: Pick<HostedTarget, "share" | "instances">): number {
+  if (target.share === "session") return 1;
+  return target.instances === "auto" ? availableParallelism() : (target.instances ?? 1);
+}
+
+function instanceKey(key: string, n: number): string {
+  return n === 1 ? key : `${key}\n#${n}`;
 }
 
 /** The editor's initialize params without the environment its proxy sent along (SESSION_ENV_META), and that environment. */

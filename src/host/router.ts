@@ -132,7 +132,7 @@ export class SharedChild {
     readonly target: HostedTarget,
     /** The project folder this child serves; for "global", undefined. */
     readonly project: string | undefined,
-    private readonly profile: ChildProfile,
+    readonly profile: ChildProfile,
     private readonly log: ConsolaInstance,
     private readonly hooks: ChildHooks,
   ) {
@@ -143,8 +143,12 @@ export class SharedChild {
     this.serialized = !profile.stateless && (caps.sampling !== undefined || caps.elicitation !== undefined || (hooks.sendsRequests?.() ?? false));
   }
 
+  /** Which of its key's pool this child is (1-based; `instances` above 1), undefined without a pool. */
+  instance: number | undefined;
+
   private get label(): string {
-    return this.project ? `child for ${this.project}` : "global child";
+    const which = this.instance ? ` (instance ${this.instance})` : "";
+    return this.project ? `child for ${this.project}${which}` : `global child${which}`;
   }
 
   /** What the child's sessions declared, as `msm status` shows it. */
@@ -841,6 +845,7 @@ export class SharedChild {
       lastStderr: this.state === "failed" ? this.lastStderr : [],
       variant: this.variant,
       takesTurns: this.serialized,
+      ...(this.instance ? { instance: this.instance } : {}),
     };
   }
 }

@@ -98,6 +98,9 @@ export const ExternalTargetSchema = z.strictObject({
   ...RULES,
 });
 
+/** How many children a hosted server may run for sessions that would share one: a count, or "auto" (the cores). */
+export const InstancesSchema = z.optional(z.union([z.number().check(z.int(), z.minimum(1), z.maximum(64)), z.literal("auto")]));
+
 /** How many sessions share one child of a hosted stdio server. */
 export const ShareSchema = z.enum(["project", "global", "session"]);
 export type Share = z.infer<typeof ShareSchema>;
@@ -128,6 +131,12 @@ export const HostedTargetSchema = z.strictObject({
   childIdleMinutes: MinutesSchema,
   daemonIdleMinutes: DaemonIdleSchema,
   idleMinutes: LegacyIdleSchema,
+  /**
+   * Up to this many children for sessions that would share one (same share key, version, capabilities, roots): a new
+   * session goes to the one with the fewest sessions and stays there. "auto": as many as the machine has cores.
+   * Default 1. Only for servers that keep no state across sessions (a pool splits what one child would have shared).
+   */
+  instances: InstancesSchema,
   /**
    * Answer sessions' `initialize` and list requests from the discovery cache, starting the server on the first real
    * call (default: true once the cache has an entry; false: always start it for a session).

@@ -60,10 +60,11 @@ export interface KeyParts {
 }
 
 /**
- * Keys of a target's entry that change none of the server's answers: `lazy`, and the rules, which the proxy applies
- * to answers on their way to the editor (cached answers are kept unfiltered), so editing a rule keeps the cache.
+ * Keys of a target's entry that change none of the server's answers: `lazy`, `instances` (how many copies of the
+ * same server run), and the rules, which the proxy applies to answers on their way to the editor (cached answers are
+ * kept unfiltered), so editing a rule keeps the cache.
  */
-export const NOT_IN_KEY = ["lazy", "tools", "prompts", "resources"];
+export const NOT_IN_KEY = ["lazy", "instances", "tools", "prompts", "resources"];
 
 export function cacheRoot(): string {
   return join(msmHome(), "cache");

@@ -29,18 +29,18 @@ const SESSION_KEYS = ["lazy", "tools", "prompts", "resources"];
 /**
  * Keys of a resolved target whose change needs no restart of its daemon: the supervisor reads them itself (idle
  * stops, how long a start may take, how health is asked), each session's proxy reads `lazy` and the tool rules,
- * and a stdio host is told its children's idle stop and start wait (HOST_LIVE_KEYS). Every other key restarts a
+ * and a stdio host is told its children's idle stop, start wait and pool size (HOST_LIVE_KEYS). Every other key restarts a
  * running daemon.
  */
 export const LIVE_KEYS: Record<TargetKind, readonly string[]> = {
   builtin: ["daemonIdleMs", ...SESSION_KEYS],
   remote: ["daemonIdleMs", ...SESSION_KEYS],
   external: ["daemonIdleMs", "startTimeoutMs", "health", ...SESSION_KEYS],
-  hosted: ["daemonIdleMs", "childIdleMs", "startTimeoutSeconds", ...SESSION_KEYS],
+  hosted: ["daemonIdleMs", "childIdleMs", "startTimeoutSeconds", "instances", ...SESSION_KEYS],
 };
 
 /** The live keys a running stdio host must be told of (lib/contracts/host-api.ts pushHostSettings). */
-export const HOST_LIVE_KEYS = ["childIdleMs", "startTimeoutSeconds"] as const;
+export const HOST_LIVE_KEYS = ["childIdleMs", "startTimeoutSeconds", "instances"] as const;
 
 export type Change =
   | { kind: "added"; name: string; target: ResolvedTarget }

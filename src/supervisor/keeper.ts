@@ -4,6 +4,7 @@ import type { DaemonState, Endpoint, TargetStatus } from "../lib/contracts/super
 import { endpointOf } from "../lib/ensure.ts";
 import { MsmError } from "../lib/errors.ts";
 import { ownerAlive, readLock, releaseIfOwned, type LockInfo } from "../lib/lock.ts";
+import { HOST_LIVE_KEYS } from "./config-state.ts";
 import { pushHostSettings, restartHostChild } from "../lib/contracts/host-api.ts";
 import { fetchStats, type ChildStatus } from "../lib/contracts/stats.ts";
 import { connectionsTo } from "../lib/platform/index.ts";
@@ -325,9 +326,9 @@ export class Keeper {
     if (this.state === "backoff") return "its next start uses it";
     if (!restart.length) {
       const lock = this.lock;
-      const hostKeys = live.filter((key) => key === "childIdleMs" || key === "startTimeoutSeconds");
+      const hostKeys = live.filter((key) => (HOST_LIVE_KEYS as readonly string[]).includes(key));
       if (!hostKeys.length || target.kind !== "hosted" || previous.kind !== "hosted" || !lock) return "applied without a restart";
-      const settings = { childIdleMs: target.childIdleMs, startTimeoutSeconds: target.startTimeoutSeconds };
+      const settings = { childIdleMs: target.childIdleMs, startTimeoutSeconds: target.startTimeoutSeconds, instances: target.instances ?? 1 };
       if (await pushHostSettings({ port: lock.port, token: this.token, settings })) return "applied without a restart (the host was told)";
       // A host that does not take settings (an older msm): a restart applies them.
     }

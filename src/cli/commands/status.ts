@@ -144,7 +144,8 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
     for (const child of t.children) {
       childRows.push([
         // Long project paths keep their end, the part that names the project.
-        `  ${child.project ? truncateStart(tilde(child.project), 28) : "(global)"}`,
+        // A pool's children (`instances`) say which one they are.
+        `  ${child.project ? truncateStart(tilde(child.project), child.instance ? 24 : 28) : "(global)"}${child.instance ? ` #${child.instance}` : ""}`,
         c(`● ${child.state}`, STATE_STYLE[child.state]),
         child.pid?.toString() ?? "-",
         formatUptime(child.uptimeSeconds),
@@ -157,9 +158,10 @@ export function renderStatus(report: StatusReport, color = useColor(), width = S
     // Sessions that would show the server different things (protocol version, capabilities, roots) get children of
     // their own: where a project has several, say how they differ; and which children's sessions take turns.
     const perProject = new Map<string | null, number>();
-    for (const child of t.children) perProject.set(child.project, (perProject.get(child.project) ?? 0) + 1);
+    // The instances of one pool show the same thing: they count once.
+    for (const child of t.children) if ((child.instance ?? 1) === 1) perProject.set(child.project, (perProject.get(child.project) ?? 0) + 1);
     for (const child of t.children) {
-      const name = child.project ? tilde(child.project) : "(global)";
+      const name = `${child.project ? tilde(child.project) : "(global)"}${child.instance ? ` #${child.instance}` : ""}`;
       const why = [
         (perProject.get(child.project) ?? 0) > 1 ? child.variant : undefined,
         child.takesTurns ? "its sessions take turns (the server may ask them questions)" : undefined,

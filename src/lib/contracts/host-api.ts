@@ -26,10 +26,12 @@ export async function restartHostChild(options: { name: string; port: number; to
 
 export const HOST_SETTINGS_PATH = "/settings";
 
-/** The settings a running host takes without a restart (its children's idle stop and start wait). */
+/** The settings a running host takes without a restart (its children's idle stop and start wait, its pool size). */
 export interface HostSettings {
   childIdleMs: number;
   startTimeoutSeconds: number;
+  /** Children per key for new sessions (absent: the host keeps what it has). */
+  instances?: number | "auto";
 }
 
 /**

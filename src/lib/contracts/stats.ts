@@ -24,6 +24,8 @@ export interface ChildStatus {
   variant?: string;
   /** Its sessions' calls take turns, so every request of the server's own has one certain session. */
   takesTurns?: boolean;
+  /** Which child of its pool (`instances` above 1), from 1: sessions that would share one spread over several. */
+  instance?: number;
 }
 
 /** The answer as a daemon sends it. A relay cannot count sessions (`null`): its answer is not used. */

@@ -33,13 +33,13 @@ describe("config in force", () => {
     expect(same.changes).toEqual([]);
   });
 
-  test("idle times, lazy, tool rules, a start's wait and health apply without a restart; anything else restarts", () => {
+  test("idle times, lazy, tool rules, a start's wait, instances and health apply without a restart; anything else restarts", () => {
     const before = start({ targets: { fs, code, memory: { port: 0 } } });
     const live = settle(
       before,
       read({
         targets: {
-          fs: { ...fs, childIdleMinutes: 3, daemonIdleMinutes: 4, lazy: false, startTimeoutSeconds: 90 },
+          fs: { ...fs, childIdleMinutes: 3, daemonIdleMinutes: 4, lazy: false, startTimeoutSeconds: 90, instances: "auto" },
           code: { ...code, startTimeoutSeconds: 5, health: "mcp", daemonIdleMinutes: 1, tools: { deny: ["drop_*"] } },
           memory: { port: 0, daemonIdleMinutes: 2 },
         },
@@ -47,7 +47,7 @@ describe("config in force", () => {
     );
     expect(live.changes.map((c) => (c.kind === "changed" ? [c.name, c.restart, c.live] : c.kind))).toEqual([
       ["memory", [], ["daemonIdleMs"]],
-      ["fs", [], ["childIdleMs", "daemonIdleMs", "lazy", "startTimeoutSeconds"]],
+      ["fs", [], ["childIdleMs", "daemonIdleMs", "instances", "lazy", "startTimeoutSeconds"]],
       ["code", [], ["daemonIdleMs", "health", "startTimeoutMs", "tools"]],
     ]);
     const restart = settle(live.inForce, read({ targets: { fs: { ...fs, env: { A: "1" } }, code: { ...code, transport: "sse" }, memory: { port: 5 } } }));

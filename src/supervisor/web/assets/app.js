@@ -194,7 +194,13 @@ function targetRows(t, history, now) {
       h(
         "tr",
         { class: "child", "data-child": c.project },
-        h("td", { title: c.project }, "↳ ", c.project.split("/").filter(Boolean).at(-1) || c.project),
+        h(
+          "td",
+          { title: c.project || "global" },
+          "↳ ",
+          c.project ? c.project.split("/").filter(Boolean).at(-1) || c.project : "(global)",
+          c.instance ? ` #${c.instance}` : "",
+        ),
         h("td", {}, h("span", { class: `state ${c.state || "running"}` }, c.state ? `child ${c.state}` : "child")),
         h("td", { class: "num pid" }, count(c.pid)),
         h("td", { class: "num" }, duration(c.uptime ?? c.uptimeSeconds)),
