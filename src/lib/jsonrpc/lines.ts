@@ -203,3 +203,18 @@ export function answerIdSpan(text: string): { id: number; start: number; end: nu
   const start = tailFrom + last.index + last[0].lastIndexOf(last[1]!);
   return { id: Number(last[1]), start, end: start + last[1]!.length };
 }
+
+/**
+ * The id of an answer whose text is too large to be worth parsing, read from its first and last characters only
+ * (`head`, `tail`: at least 128 each), by the same rules as answerIdSpan. undefined when it is not certain.
+ */
+export function answerIdAtEnds(head: string, tail: string): number | undefined {
+  const start = /^\s*\{\s*"(result|error|jsonrpc)"\s*:/.exec(head);
+  if (!start) return undefined;
+  if (start[1] === "jsonrpc") {
+    const first = /^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(\d{1,15})\s*,\s*"(?:result|error)"\s*:/.exec(head.slice(0, 128));
+    return first ? Number(first[1]) : undefined;
+  }
+  const last = /,\s*"id"\s*:\s*(\d{1,15})\s*\}\s*$/.exec(tail.slice(-128));
+  return last ? Number(last[1]) : undefined;
+}
