@@ -134,7 +134,7 @@ export class WireBridge extends StreamableBridge {
     if (this.closing) return;
     // The daemon is gone: a new session at once if one is (re)starting anyway, so what it says unprompted reaches the
     // editor; a daemon stopped on purpose stays stopped until the editor's next request.
-    void this.recover(generation, "stream").catch((error) => this.log.debug(`not reconnected yet: ${errorText(error)}`));
+    void this.recover(generation, "stream").catch((error) => this.log.debug(`event stream not reopened (its connection closed): ${errorText(error)}`));
   }
 
   protected override async shutdown(deleteTimeoutMs: number): Promise<void> {
