@@ -21,6 +21,7 @@ const READ_ANSWERS = new Set(["initialize", "server/discover", "tools/list", "pr
 const STOPPED_MID_REQUEST = "msm: the MCP server stopped while handling this request (it may have restarted); the request may not have completed — retry it";
 
 const decoder = new TextDecoder();
+const WIRE_REFUSED = "WIRE_REFUSED";
 
 /**
  * The line wire to msm's own daemons (contracts/wire.ts): one connection for the session, the editor's messages
@@ -66,10 +67,20 @@ export class WireBridge extends StreamableBridge {
       pid: process.pid,
       ...(wire.project === undefined ? {} : { project: wire.project }),
     };
-    const link = await WireConnection.open(wire.address, hello, {
-      line: (from, line) => this.received(from, line),
-      closed: (from, bye, why) => this.linkClosed(from, generation, bye, why),
-    });
+    let link: WireConnection;
+    try {
+      link = await WireConnection.open(wire.address, hello, {
+        line: (from, line) => this.received(from, line),
+        closed: (from, bye, why) => this.linkClosed(from, generation, bye, why),
+      });
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== WIRE_REFUSED) throw error;
+      // The daemon refused the hello (a token that is not its own, a wire version it does not speak): this session
+      // speaks HTTP to it, whose answers say what is wrong exactly as they would without the wire.
+      this.log.warn(`${errorText(error)}; using HTTP`);
+      this.upstream = { ...this.upstream!, wire: undefined };
+      return super.reopen(generation);
+    }
     if (this.closing) {
       link.end();
       throw new Error("msm is shutting down");
@@ -96,7 +107,7 @@ export class WireBridge extends StreamableBridge {
   private received(link: WireConnection, line: LinePieces): void {
     if (link !== this.link) return;
     if (line.bytes >= RAW_LINE_BYTES) {
-      const id = answerIdAtEnds(headText(line, 128), tailText(line, 128));
+      const id = answerIdAtEnds(headText(line, 128), tailText(line, 128), line.bytes)?.id;
       const method = id === undefined ? undefined : this.pendingMethod(id);
       if (id !== undefined && method !== undefined && !READ_ANSWERS.has(method)) {
         this.written.delete(id);

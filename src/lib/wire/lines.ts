@@ -120,6 +120,37 @@ function lastBytes(previous: Uint8Array, piece: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The line's parts with bytes [start, end) replaced by `replacement` (an answer's id rewritten): only the parts at
+ * the edges are cut, nothing is copied.
+ */
+export function replaceBytes(line: LinePieces, start: number, end: number, replacement: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let offset = 0;
+  let placed = false;
+  for (const part of line.parts) {
+    const from = offset;
+    const to = offset + part.length;
+    offset = to;
+    if (to <= start || from >= end) {
+      if (from >= end && !placed) {
+        out.push(replacement);
+        placed = true;
+      }
+      out.push(part);
+      continue;
+    }
+    if (from < start) out.push(part.subarray(0, start - from));
+    if (!placed) {
+      out.push(replacement);
+      placed = true;
+    }
+    if (to > end) out.push(part.subarray(end - from));
+  }
+  if (!placed) out.push(replacement);
+  return out;
+}
+
 /** The first `n` bytes of a line, decoded (the start of a large answer, to find its id). */
 export function headText(line: LinePieces, n: number): string {
   return decoder.decode(joinPieces(line.parts, n));

@@ -37,7 +37,7 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
   // For the supervisor's status and idle shutdown (GET /stats, token required like everything but /health).
   let requests = 0;
   let wireSessions = 0;
-  app.get(STATS_PATH, (c) => c.json({ sessions: sessions.size + wireSessions, requests } satisfies StatsAnswer));
+  app.get(STATS_PATH, (c) => c.json({ sessions: sessions.size + wireSessions, requests, wireConnections: wireSessions } satisfies StatsAnswer));
 
   /** A proxy's connection on the line wire: one session, as over HTTP, for as long as the connection lives. */
   const openWire = (link: WireLink, hello: WireHelloInfo): WireSession => {
