@@ -19,7 +19,11 @@ async function stats(sandbox: Sandbox, name: string): Promise<{ sessions: number
 /** Two busy loops, one per core, for as long as the test runs. */
 function busyLoops(): { stop(): void } {
   const loops = [0, 1].map(() => Bun.spawn([process.execPath, "-e", "for(;;){}"], { stdout: "ignore", stderr: "ignore" }));
-  return { stop: () => loops.forEach((p) => p.kill("SIGKILL")) };
+  return {
+    stop: () => {
+      for (const p of loops) p.kill("SIGKILL");
+    },
+  };
 }
 
 /** Hello, and the line the daemon answers it with. */
