@@ -50,7 +50,7 @@ describe("the line wire", () => {
     await using sandbox = new Sandbox();
     const session = await openSession(sandbox, sandbox.project("p"));
     await call(session.client, "read_graph");
-    const wire = String(sandbox.lock("memory")!.wire);
+    const wire = String((sandbox.lock("memory") as { wire?: string }).wire);
     expect(wire).toBe(`unix:${sandbox.msmHome}/memory.sock`);
     const path = wire.slice("unix:".length);
     expect(statSync(path).isSocket()).toBe(true);
@@ -75,6 +75,34 @@ describe("the line wire", () => {
     await waitFor(async () => (await stats(sandbox, "memory")).sessions === 1, 5_000, "the dead proxy's session to end");
     expect(Date.now() - killed).toBeLessThan(1_000);
     await http.close();
+  }, 60_000);
+
+  test("a burst of calls written at once (many lines in one chunk) is answered whole", async () => {
+    await using sandbox = new Sandbox();
+    const project = sandbox.project("p");
+    const proxy = Bun.spawn([MSM, "proxy", "--target", "memory"], {
+      cwd: project,
+      env: { ...sandbox.env, MSM_PROJECT_DIR: project },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "ignore",
+    });
+    sandbox.track(proxy.pid);
+    const init = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    };
+    let burst = `${JSON.stringify(init)}\n${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`;
+    for (let id = 10; id < 210; id++)
+      burst += `${JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "read_graph", arguments: {} } })}\n`;
+    proxy.stdin.write(burst);
+    await proxy.stdin.end();
+    const lines = (await new Response(proxy.stdout).text()).trimEnd().split("\n");
+    const ids = lines.map((l) => (JSON.parse(l) as { id: number; error?: unknown }).id).sort((a, b) => a - b);
+    expect(ids).toEqual([1, ...Array.from({ length: 200 }, (_, i) => 10 + i)]);
+    expect(lines.filter((l) => l.includes('"error"'))).toEqual([]);
   }, 60_000);
 
   for (const [what, char] of [

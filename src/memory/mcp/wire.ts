@@ -70,8 +70,9 @@ export function openMemoryWire(databases: GraphSource, subscriptions: Subscripti
       return viaServer(message);
     }
     const { store, choice } = picked;
-    // The body goes to the thread by transfer: it must own its buffer (a line may share its chunk with the next).
-    const body = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
+    // The body goes to the thread by transfer: it must own its buffer, since a line shares its socket chunk with the
+    // lines after it (a copy, not Buffer#slice, which is a view).
+    const body = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : new Uint8Array(raw);
     store.call(body, { scope: choice.scope, why: choice.why, backend: "sqlite" }).then(
       (answer) => {
         // Arguments that fail their schema: the session's server words the error (nothing was run).
