@@ -3,12 +3,13 @@
 // MSM_WIRE=http, and a 50 MB answer from a hosted child that crosses the host and the proxy whole, byte for byte —
 // with stdin closed right after the request, on a busy machine (the exit must not cut it short).
 import { describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { NODE } from "../helpers/hosted.ts";
 import { MSM, Sandbox, call, kill, openSession, waitFor } from "../helpers/sandbox.ts";
 
 const BIG = resolve(import.meta.dir, "../fixtures/big-stdio-server.mjs");
+const RAW = resolve(import.meta.dir, "../fixtures/raw-stdio-server.ts");
 
 async function stats(sandbox: Sandbox, name: string): Promise<{ sessions: number; wireConnections?: number }> {
   const lock = sandbox.lock(name)!;
@@ -76,6 +77,32 @@ describe("the line wire", () => {
     expect(Date.now() - killed).toBeLessThan(1_000);
     await http.close();
   }, 60_000);
+
+  // lib/platform/lean.ts: a proxy starts itself again without the JIT; nothing it starts or hands on runs so.
+  test.if(process.platform === "linux")(
+    "a proxy runs without the JIT; the daemons it starts and a hosted server's environment keep it",
+    async () => {
+      await using sandbox = new Sandbox({ targets: { raw: { command: process.execPath, args: [RAW] } } });
+      const project = sandbox.project("p");
+      const session = await openSession(sandbox, project, { target: "raw" });
+      const text = (await session.client.callTool({ name: "env", arguments: { names: ["BUN_JSC_useJIT", "MSM_LEAN_PROXY"] } })) as {
+        content: { text: string }[];
+      };
+      expect(JSON.parse(text.content[0]!.text).env).toEqual({ BUN_JSC_useJIT: null, MSM_LEAN_PROXY: null });
+      const threads = (pid: number) => readdirSync(`/proc/${pid}/task`).map((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim());
+      expect(threads(session.pid).filter((t) => t.startsWith("JIT"))).toEqual([]);
+      for (const name of ["supervisor", "raw"]) {
+        const pid = sandbox.lock(name)!.pid;
+        expect(
+          readFileSync(`/proc/${pid}/environ`, "utf8")
+            .split("\0")
+            .filter((v) => /^(BUN_JSC_|MSM_LEAN_PROXY)/.test(v)),
+        ).toEqual([]);
+      }
+      await session.close();
+    },
+    60_000,
+  );
 
   test("a burst of calls written at once (many lines in one chunk) is answered whole", async () => {
     await using sandbox = new Sandbox();
