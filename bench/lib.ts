@@ -59,11 +59,13 @@ export function statusMb(pid: number, field: "VmRSS" | "RssAnon"): number {
 /** How long a bench waits for one answer before it gives up. */
 const STEP_TIMEOUT_MS = 120_000;
 
+/** An answer line at least this long is not parsed by a LineSession: its id is read from its end, its size kept. */
+const BIG_LINE_BYTES = 1024 * 1024;
+
 /** One stdio MCP session driven with raw JSON-RPC lines (no SDK client in the measurement). */
 export class LineSession {
   readonly proc;
-  private buffer = "";
-  private waiting = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();
+  private waiting = new Map<number, (m: { result?: unknown; error?: unknown; bytes?: number }) => void>();
   private nextId = 1;
 
   constructor(cmd: string[], options: { cwd: string; env: Record<string, string> }) {
@@ -71,14 +73,27 @@ export class LineSession {
     void this.read();
   }
 
+  /** Lines as bytes, joined only when whole (a 50 MB answer must not cost the bench a string rebuilt per chunk). */
   private async read() {
     const decoder = new TextDecoder();
+    let parts: Uint8Array[] = [];
+    let size = 0;
     for await (const chunk of this.proc.stdout) {
-      this.buffer += decoder.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = this.buffer.indexOf("\n")) >= 0) {
-        const line = this.buffer.slice(0, nl).trim();
-        this.buffer = this.buffer.slice(nl + 1);
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+        parts.push(chunk.subarray(start, nl));
+        size += nl - start;
+        const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+        parts = [];
+        start = nl + 1;
+        if (size >= BIG_LINE_BYTES) {
+          const id = /"id":(\d+)\}\s*$/.exec(decoder.decode(bytes.subarray(-64)))?.[1];
+          if (id !== undefined) this.waiting.get(Number(id))?.({ result: null, bytes: size });
+          size = 0;
+          continue;
+        }
+        size = 0;
+        const line = decoder.decode(bytes).trim();
         if (!line.startsWith("{")) continue;
         const message = JSON.parse(line);
         if (message.id !== undefined && message.method === undefined) this.waiting.get(message.id)?.(message);
@@ -86,12 +101,16 @@ export class LineSession {
         // but answer anyway so nothing waits on the bench.
         else if (message.id !== undefined && message.method) this.send({ jsonrpc: "2.0", id: message.id, result: {} });
       }
+      if (start < chunk.length) {
+        parts.push(chunk.subarray(start));
+        size += chunk.length - start;
+      }
     }
   }
 
-  request(method: string, params: object = {}): Promise<{ result?: unknown; error?: unknown }> {
+  request(method: string, params: object = {}): Promise<{ result?: unknown; error?: unknown; bytes?: number }> {
     const id = this.nextId++;
-    const answer = new Promise<{ result?: unknown; error?: unknown }>((resolve, reject) => {
+    const answer = new Promise<{ result?: unknown; error?: unknown; bytes?: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${method}: no answer within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
       this.waiting.set(id, (m) => {
         clearTimeout(timer);
@@ -128,5 +147,30 @@ export class LineSession {
     const timer = setTimeout(() => this.proc.kill("SIGKILL"), 5_000);
     await this.proc.exited;
     clearTimeout(timer);
+  }
+}
+
+/** "min / median / max" of one figure over several runs, each formatted by `fmt`. */
+export function spread(values: number[], fmt: (n: number) => string = (n) => n.toFixed(2)): string {
+  if (!values.length) return "—";
+  const sorted = [...values].sort((a, b) => a - b);
+  return `${fmt(sorted[0]!)} / ${fmt(median(sorted))} / ${fmt(sorted.at(-1)!)}`;
+}
+
+/** The machine's load average (1, 5, 15 min) now, for the line every bench prints with its table. */
+export function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "? ? ?";
+  }
+}
+
+/** Proportional set size of one process in MB (0 when it is gone): shared pages split between their users. */
+export function pssMb(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
   }
 }

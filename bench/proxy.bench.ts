@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { cleanEnv, LineSession, median, p95, statusMb } from "./lib.ts";
+import { cleanEnv, LineSession, median, p95, spread, statusMb } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MSM = join(ROOT, "dist/msm");
@@ -19,6 +19,8 @@ const SUPERGATEWAY = join(ROOT, "node_modules/supergateway/dist/index.js");
 const MCP_REMOTE = join(ROOT, "node_modules/mcp-remote/dist/proxy.js");
 
 const STARTS = Number(process.env.BENCH_STARTS ?? 10);
+/** Side-by-side start runs: official and msm starts taking turns, one ratio of medians per run. */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SLOW_STARTS = Number(process.env.BENCH_SLOW_STARTS ?? 5);
 const CALLS = Number(process.env.BENCH_CALLS ?? 200);
 /** The official server re-reads its whole file per call, so graph size matters: also measure on a real-sized graph. */
@@ -156,6 +158,31 @@ try {
   );
   const sigterm = await sigtermExitMs();
 
+  // Session start side by side: one official start, one msm start, in turn, so both see the same load.
+  const startRatios: number[] = [];
+  const startMsm: number[] = [];
+  const startOfficial: number[] = [];
+  const startOnce = async (cmd: string[], extraEnv: Record<string, string> = {}) => {
+    const t0 = performance.now();
+    const s = new Session(cmd, extraEnv);
+    const init = await s.initialize();
+    if (init.error) throw new Error(`initialize failed: ${JSON.stringify(init.error)}`);
+    const ms = performance.now() - t0;
+    await s.close();
+    return ms;
+  };
+  for (let run = 0; run < RUNS; run++) {
+    const official: number[] = [];
+    const mine: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      official.push(await startOnce(["node", OFFICIAL], { MEMORY_FILE_PATH: join(dir, "official.jsonl") }));
+      mine.push(await startOnce([MSM, "proxy", "--target", "memory"]));
+    }
+    startOfficial.push(median(official));
+    startMsm.push(median(mine));
+    startRatios.push(median(mine) / median(official));
+  }
+
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const cpus = navigator.hardwareConcurrency;
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "—");
@@ -171,9 +198,16 @@ try {
     ),
     "",
   ];
+  lines.push(
+    `| session start, side by side (${RUNS} runs × ${STARTS} starts each: min / median / max) | official | msm | msm / official |`,
+    "|---|---:|---:|---:|",
+    `| spawn → initialize answered, daemon warm | ${spread(startOfficial, fmt)} ms | ${spread(startMsm, fmt)} ms | ${spread(startRatios, (n) => n.toFixed(3))}× |`,
+    "",
+  );
   const official = rows[0]!;
   const msm = rows[1]!;
   const check = (ok: boolean, text: string) => lines.push(`${ok ? "PASS" : "MISS"}  ${text}`);
+  check(median(startRatios) <= 0.1, `session start, side by side: median ${median(startRatios).toFixed(3)}× official ≤ 0.1×`);
   check(median(msm.start) * 10 <= median(official.start), `msm start ${fmt(median(msm.start))} ms ≤ official / 10 = ${fmt(median(official.start) / 10)} ms`);
   check(median(msm.call) <= median(official.call), `msm tool call, tiny graph: ${fmt(median(msm.call))} ms ≤ official ${fmt(median(official.call))} ms`);
   check(

@@ -41,7 +41,7 @@ process.stdout.write(JSON.stringify(results) + "\n");
  * Raw MCP over HTTP to one daemon: initialize, then `samples` sequential tools/call POSTs with fetch, as many GET
  * /health, and as many tools/call POSTs on one kept-alive raw connection (what the proxy does).
  */
-async function direct({ url, token, project, step }) {
+async function direct({ url, token, project, step, wire }) {
   const headers = {
     authorization: `Bearer ${token}`,
     "content-type": "application/json",
@@ -108,5 +108,42 @@ async function direct({ url, token, project, step }) {
   );
   socket.destroy();
   await fetch(url, { method: "DELETE", headers }).catch(() => {});
-  return { call, health, raw, contentType };
+  const line = wire?.startsWith("unix:") ? await overWire(wire.slice(5), token, project, step, time) : undefined;
+  return { call, health, raw, contentType, line };
+}
+
+/** The line wire (src/lib/contracts/wire.ts): hello, initialize, then tools/call lines on one connection. */
+async function overWire(path, token, project, step, time) {
+  const socket = connect({ path });
+  await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  let buffered = "";
+  let answered = () => {};
+  socket.on("data", (chunk) => {
+    buffered += chunk.toString("utf8");
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      buffered = buffered.slice(nl + 1);
+      answered();
+    }
+  });
+  const exchange = (line) =>
+    new Promise((resolve) => {
+      answered = resolve;
+      socket.write(`${line}\n`);
+    });
+  await exchange(JSON.stringify({ msm: "hello", v: 1, token, project }));
+  await exchange(
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+    }),
+  );
+  socket.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+  let id = 1;
+  const times = await time(() =>
+    exchange(JSON.stringify({ jsonrpc: "2.0", id: id++, method: "tools/call", params: { name: step.tool, arguments: step.arguments } })),
+  );
+  socket.destroy();
+  return times;
 }

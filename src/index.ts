@@ -3,7 +3,9 @@
 // imports only node:fs). A person who
 // started `msm proxy` in a terminal (stdin is a TTY, never so for an editor) keeps Ctrl-C.
 import { stdinIsTerminal } from "./lib/platform/tty.ts";
+import { leanProxy } from "./lib/platform/lean.ts";
 
+if (process.argv[2] === "proxy") leanProxy();
 if (process.argv[2] === "proxy" && !stdinIsTerminal()) process.on("SIGINT", () => {});
 
 const { main } = await import("./cli/main.ts");

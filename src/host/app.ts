@@ -15,8 +15,10 @@ import type { ChildRecord } from "./leftovers.ts";
 import { SharedChild } from "./router.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import type { ChildProfile, Client, HostedTarget } from "./types.ts";
-import { HostSession, HostTransport, SESSION_QUEUE_BYTES } from "./session.ts";
-import { STATELESS_REVISION, StatelessClient } from "./stateless.ts";
+import { type HostSession, HostTransport, HttpHostSession, SESSION_QUEUE_BYTES, WireHostSession } from "./session.ts";
+import { isStatelessRequest, STATELESS_REVISION, StatelessClient, type StatelessAnswer } from "./stateless.ts";
+import type { WireHelloInfo, WireLink, WireSession } from "../lib/wire/server.ts";
+import { randomUUID } from "node:crypto";
 
 /** Quiet time after which the host runs a full garbage collection. */
 export const IDLE_GC_MS = 1_000;
@@ -43,7 +45,7 @@ export function checkProject(given: string | undefined): string {
 export function createHostApp(target: HostedTarget, token: string, options: HostAppOptions) {
   const { log } = options;
   const app = createBaseApp(token);
-  const sessions = new SessionTable<HostSession>();
+  const sessions = new SessionTable<HttpHostSession>();
   sessions.start();
   /**
    * Children by what their sessions show the server: the share key (the project folder, "global" or "session:<id>"),
@@ -116,10 +118,10 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     return child;
   };
 
-  const initialize = async (session: HostSession, message: JsonRpcMessage & { id: JsonRpcId }, headers: Record<string, string>) => {
+  const initialize = async (session: HostSession, message: JsonRpcMessage & { id: JsonRpcId }, projectPath: string | undefined) => {
     const { params, env } = withoutSessionEnv((message.params ?? {}) as Record<string, unknown>);
     try {
-      session.project = checkProject(decodeProjectHeader(headers[PROJECT_HEADER]));
+      session.project = checkProject(projectPath);
     } catch (error) {
       if (target.share !== "global") return session.send(errorResponse(message.id, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
     }
@@ -202,7 +204,23 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     }
   };
 
-  const openSession = async (): Promise<HostSession> => {
+  /**
+   * One message of a session, whatever its wire. `projectPath` is read once, at the session's initialize (the host
+   * starts the session's child in it); its other messages go to its child.
+   */
+  const receive = (session: HostSession, m: JsonRpcMessage, projectPath: () => string | undefined) => {
+    if (m.method === "initialize" && m.id !== undefined && m.id !== null) {
+      void initialize(session, m as JsonRpcMessage & { id: JsonRpcId }, projectPath());
+      return;
+    }
+    // While msm asks for roots, the session's other messages wait; its answer to that question goes through.
+    if (session.waiting && !(m.method === undefined && m.id !== undefined)) session.waiting.push(m);
+    else if (m.method === "notifications/initialized" && session.child && !session.initialized) void initialized(session, m);
+    else if (session.child) session.child.fromClient(session, m);
+    else if (m.id !== undefined && m.id !== null && m.method) session.send(errorResponse(m.id, UPSTREAM_ERROR, "msm: the session is not initialized yet"));
+  };
+
+  const openSession = async (): Promise<HttpHostSession> => {
     const transport = new HostTransport(
       sessionTransportOptions(
         sessions,
@@ -210,26 +228,51 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
         (id) => (session.id = id),
       ),
     );
-    const session: HostSession = new HostSession(transport, log, (s) =>
+    const session: HttpHostSession = new HttpHostSession(transport, log, (s) =>
       sessions.delete(s.id, `cut off: more than ${SESSION_QUEUE_BYTES} bytes waiting for a client that stopped reading`),
     );
     transport.onmessage = (message, extra) => {
-      const m = message as JsonRpcMessage;
-      if (m.method === "initialize" && m.id !== undefined && m.id !== null) {
-        void initialize(session, m as JsonRpcMessage & { id: JsonRpcId }, (extra?.requestInfo?.headers ?? {}) as Record<string, string>);
-        return;
-      }
-      // While msm asks for roots, the session's other messages wait; its answer to that question goes through.
-      if (session.waiting && !(m.method === undefined && m.id !== undefined)) session.waiting.push(m);
-      else if (m.method === "notifications/initialized" && session.child && !session.initialized) void initialized(session, m);
-      else if (session.child) session.child.fromClient(session, m);
-      else if (m.id !== undefined && m.id !== null && m.method) session.send(errorResponse(m.id, UPSTREAM_ERROR, "msm: the session is not initialized yet"));
+      receive(session, message as JsonRpcMessage, () =>
+        decodeProjectHeader((extra?.requestInfo?.headers as Record<string, string> | undefined)?.[PROJECT_HEADER]),
+      );
     };
     transport.onclose = () => {
       if (session.id) sessions.delete(session.id, "transport closed");
     };
     await transport.start();
     return session;
+  };
+
+  /** Sessions on the line wire (their connections are theirs; no expiry: a closed connection ends one at once). */
+  const wireSessions = new Set<WireHostSession>();
+
+  /**
+   * A proxy's connection on the line wire (lib/wire/server.ts): one session, the project its hello named. Requests of
+   * the 2026-07-28 revision (an envelope, no initialize) are answered one by one as over HTTP.
+   */
+  const openWire = (link: WireLink, hello: WireHelloInfo): WireSession => {
+    const session = new WireHostSession(link, log);
+    session.id = randomUUID();
+    wireSessions.add(session);
+    const project = () => hello.project;
+    return {
+      message: (m) => {
+        requests++;
+        collectWhenIdle();
+        if (!session.child && isStatelessRequest(m)) {
+          void statelessCall(m, hello.project, undefined).then((answer) => {
+            if (answer.text !== undefined) session.sendAnswerText(m.id as JsonRpcId, answer.text);
+            else if (answer.message) session.send(answer.message);
+          });
+          return;
+        }
+        receive(session, m, project);
+      },
+      closed: (reason) => {
+        wireSessions.delete(session);
+        session.close(reason);
+      },
+    };
   };
 
   /**
@@ -247,16 +290,31 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     if (!message || typeof message !== "object" || typeof message.method !== "string") {
       return Response.json(errorResponse(null, -32600, "Invalid Request: one JSON-RPC request or notification"), { status: 400 });
     }
+    const answer = await statelessCall(
+      message,
+      decodeProjectHeader(request.headers.get(PROJECT_HEADER) ?? undefined),
+      request.headers.get("mcp-protocol-version"),
+    );
+    if (answer.text !== undefined) return new Response(answer.text, { headers: { "content-type": "application/json" } });
+    return answer.message ? Response.json(answer.message) : new Response(null, { status: 202 });
+  };
+
+  /** One stateless request (or notification) of `projectPath`'s session: its answer (none for a notification). */
+  const statelessCall = async (
+    message: JsonRpcMessage,
+    projectPath: string | undefined,
+    headerVersion: string | null | undefined,
+  ): Promise<StatelessAnswer> => {
     const id = message.id;
     const { params, env } = withoutSessionEnv((message.params ?? {}) as Record<string, unknown>);
     const meta = (params._meta ?? {}) as Record<string, unknown>;
     const capabilities = (meta["io.modelcontextprotocol/clientCapabilities"] ?? {}) as Record<string, unknown>;
-    const version = String(meta["io.modelcontextprotocol/protocolVersion"] ?? request.headers.get("mcp-protocol-version"));
+    const version = String(meta["io.modelcontextprotocol/protocolVersion"] ?? headerVersion);
     const client = new StatelessClient(capabilities);
     try {
-      client.project = checkProject(decodeProjectHeader(request.headers.get(PROJECT_HEADER) ?? undefined));
+      client.project = checkProject(projectPath);
     } catch (error) {
-      if (target.share !== "global") return Response.json(errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+      if (target.share !== "global") return { message: errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`) };
     }
     const share = target.share === "global" ? "global" : client.project;
     const project = target.share === "global" ? undefined : client.project;
@@ -276,12 +334,12 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     try {
       await child.attach(client);
     } catch (error) {
-      return Response.json(errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`));
+      return { message: errorResponse(id ?? null, UPSTREAM_ERROR, `msm: ${(error as Error).message}`) };
     }
     if (id === undefined || id === null) {
       child.fromClient(client, forwarded);
       child.detach(client);
-      return new Response(null, { status: 202 });
+      return {};
     }
     const answer = await client.answer(() => child.fromClient(client, forwarded));
     child.detach(client);
@@ -302,7 +360,9 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
     return stateless(c.req.raw);
   });
 
-  app.get("/stats", (c) => c.json({ sessions: sessions.size, requests, children: [...children.values()].map((child) => child.status()) } satisfies HostStats));
+  app.get("/stats", (c) =>
+    c.json({ sessions: sessions.size + wireSessions.size, requests, children: [...children.values()].map((child) => child.status()) } satisfies HostStats),
+  );
 
   /** `msm restart NAME --project DIR` (via the supervisor): restart that project's child, sessions kept. */
   app.post("/restart", async (c) => {
@@ -373,7 +433,7 @@ export function createHostApp(target: HostedTarget, token: string, options: Host
   const kill = () => {
     for (const child of children.values()) child.kill();
   };
-  return { app, sessions, children, close, kill };
+  return { app, sessions, wireSessions, children, close, kill, openWire };
 }
 
 /** How many children sessions that would share one may spread over: `instances`, "auto" the cores; one per session for "session". */

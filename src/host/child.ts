@@ -1,5 +1,6 @@
 import type { Subprocess } from "bun";
-import { answerIdSpan, readLines } from "../lib/jsonrpc/lines.ts";
+import { answerIdAtEnds, MAX_MESSAGE_BYTES, readLines, recoverId } from "../lib/jsonrpc/lines.ts";
+import { headText, joinLine, LineSplitter, tailText, type LinePieces } from "../lib/wire/lines.ts";
 import { errorResponse, parseServerText, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { spawnCommand } from "../lib/platform/index.ts";
 import { groupHasLiveMember, signal } from "../lib/proc.ts";
@@ -7,6 +8,10 @@ import { groupHasLiveMember, signal } from "../lib/proc.ts";
 /** Shutdown: stdin closed, then SIGTERM to the child's group after this long, then SIGKILL after CHILD_KILL_MS more. */
 export const CHILD_STDIN_GRACE_MS = 500;
 export const CHILD_KILL_MS = 1_000;
+const lenient = new TextDecoder();
+/** What ends a last line the child did not end itself. */
+const NEWLINE = new Uint8Array([0x0a]);
+
 /** stderr lines kept per child for `msm status` when it fails. */
 const STDERR_KEEP = 20;
 
@@ -18,13 +23,16 @@ export interface ChildSpec {
   redact?: (line: string) => string;
 }
 
-/** An answer line at least this long is routed by its id alone (answerIdSpan), not parsed and written again. */
-export const RAW_ANSWER_CHARS = 256 * 1024;
+/**
+ * An answer line at least this long is routed by its id alone (answerIdAtEnds), read from its ends: its bytes are
+ * never decoded, parsed or joined on the thread every session shares — they go on to the session as they came.
+ */
+export const RAW_ANSWER_BYTES = 256 * 1024;
 
 export interface ChildEvents {
   message: (message: JsonRpcMessage) => void;
-  /** A large answer, as the server wrote it, with where its id sits (see RAW_ANSWER_CHARS). */
-  rawAnswer?: (text: string, span: { id: number; start: number; end: number }) => void;
+  /** A large answer, as the server wrote it (its bytes), with where its id sits (see RAW_ANSWER_BYTES). */
+  rawAnswer?: (line: LinePieces, span: { id: number; start: number; end: number }) => void;
   stderr: (line: string) => void;
   /** The process is gone (code null = killed by a signal). Called once. */
   exit: (code: number | null, signal: string | null) => void;
@@ -61,37 +69,37 @@ export class StdioChild {
     this.proc = proc;
     this.pid = proc.pid;
     const redact = spec.redact ?? ((line: string) => line);
+    // Lines as bytes: a small one is decoded as an SDK client reads a server's stdout (invalid bytes become U+FFFD, so
+    // what a server says reaches the session as it would reach its client directly) and parsed; a large answer is
+    // routed by its id alone (RAW_ANSWER_BYTES).
+    const splitter = new LineSplitter(
+      {
+        line: (line) => {
+          const span = line.bytes >= RAW_ANSWER_BYTES && events.rawAnswer ? answerIdAtEnds(headText(line, 128), tailText(line, 128), line.bytes) : undefined;
+          if (span) return events.rawAnswer!(line, span);
+          const text = lenient.decode(joinLine(line));
+          if (text.trim() === "") return;
+          const messages = parseServerText(text);
+          if (!messages) return events.stderr(`(not JSON-RPC on stdout) ${redact(text).slice(0, 200)}`);
+          for (const message of messages) events.message(message as JsonRpcMessage);
+        },
+        tooLarge: (head, tail, bytes) => {
+          // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole;
+          // the request it answered (its id read from the line's ends) gets an error instead of silence.
+          events.stderr(`(a message over 64 MiB on stdout was dropped)`);
+          const id = recoverId(lenient.decode(head), lenient.decode(tail));
+          if (id !== null)
+            events.message(
+              errorResponse(id, UPSTREAM_ERROR, `msm: the server's answer was ${(bytes / 1024 / 1024).toFixed(1)} MiB, over the 64 MiB msm passes on`),
+            );
+        },
+      },
+      MAX_MESSAGE_BYTES,
+    );
     const out = (async () => {
       try {
-        for await (const read of readLines(proc.stdout, undefined, { lossy: true })) {
-          if (!("text" in read)) {
-            // Bounded like the proxy's stdin: a line past the limit is dropped as it streams, never buffered whole;
-            // the request it answered (its id read from the line's ends) gets an error instead of silence.
-            events.stderr(`(a message over 64 MiB on stdout was dropped)`);
-            if (read.id !== null)
-              events.message(
-                errorResponse(
-                  read.id,
-                  UPSTREAM_ERROR,
-                  `msm: the server's answer was ${(read.bytes / 1024 / 1024).toFixed(1)} MiB, over the 64 MiB msm passes on`,
-                ),
-              );
-            continue;
-          }
-          const line = read.text;
-          if (line.trim() === "") continue;
-          const span = line.length >= RAW_ANSWER_CHARS && events.rawAnswer ? answerIdSpan(line) : undefined;
-          if (span) {
-            events.rawAnswer!(line, span);
-            continue;
-          }
-          const messages = parseServerText(line);
-          if (!messages) {
-            events.stderr(`(not JSON-RPC on stdout) ${redact(line).slice(0, 200)}`);
-            continue;
-          }
-          for (const message of messages) events.message(message as JsonRpcMessage);
-        }
+        for await (const chunk of proc.stdout) splitter.push(chunk);
+        splitter.push(NEWLINE);
       } catch {}
     })();
     const err = (async () => {

@@ -52,6 +52,8 @@ export async function runHostDaemon(options: HostDaemonOptions): Promise<void> {
         stopping: "stopping children and shutting down",
         close: host.close,
         kill: host.kill,
+        openWire: host.openWire,
+        sessionsStopping: "the host is stopping",
       };
     },
   });

@@ -10,8 +10,12 @@ import { userHome } from "../lib/paths.ts";
 import { fillProject } from "../lib/placeholders.ts";
 import { groupRssBytes } from "../lib/proc.ts";
 import { resolveStrings, needsResolving, UnresolvedError } from "../lib/secrets/resolve.ts";
-import { StdioChild, type ChildSpec } from "./child.ts";
+import { RAW_ANSWER_BYTES, StdioChild, type ChildSpec } from "./child.ts";
 import { Mux, Subscriptions } from "./mux.ts";
+import { joinLine, replaceBytes, type LinePieces } from "../lib/wire/lines.ts";
+
+const encoder = new TextEncoder();
+const lenient = new TextDecoder();
 
 /** A child that ran this long is stable again: its next crash starts the backoff from the beginning. */
 export const CHILD_STABLE_MS = 60_000;
@@ -583,23 +587,32 @@ export class SharedChild {
   }
 
   /**
-   * A large answer: only its id is rewritten, in the text, so a 50 MB answer costs the host a copy, not a parse and a
-   * serialisation on the thread every session shares. msm's own requests and sessions that cannot take text get it parsed.
+   * A large answer: only its id is rewritten, in its bytes, so a 50 MB answer costs the host neither a decode nor a
+   * parse nor a copy on the thread every session shares — a session on the line wire gets the child's own bytes. A
+   * session that takes text (HTTP) gets it decoded; msm's own requests and sessions that take neither get it parsed.
    */
-  private rawAnswerFromChild(child: StdioChild, text: string, span: { id: number; start: number; end: number }): void {
+  private rawAnswerFromChild(child: StdioChild, line: LinePieces, span: { id: number; start: number; end: number }): void {
     if (this.child !== child) return;
     const found = this.mux.response({ jsonrpc: "2.0", id: span.id, result: null });
     if (!found) return;
     const session = found.entry.session;
-    if (found.entry.resolve || !session?.sendAnswerText) {
-      const parsed = parseServerText(text)?.[0];
+    if (!found.entry.resolve && session?.sendAnswerBytes) {
+      if (this.clients.has(session))
+        session.sendAnswerBytes(found.entry.id, replaceBytes(line, span.start, span.end, encoder.encode(JSON.stringify(found.entry.id))));
+    } else if (!found.entry.resolve && session?.sendAnswerText) {
+      const text = lenient.decode(joinLine(line));
+      // The id sits near the start, with JSON's ASCII before it, or near the end, with ASCII after it: its offset in
+      // the text counts from that side.
+      const at = span.start < RAW_ANSWER_BYTES / 2 ? span.start : text.length - (line.bytes - span.start);
+      if (this.clients.has(session))
+        session.sendAnswerText(found.entry.id, `${text.slice(0, at)}${JSON.stringify(found.entry.id)}${text.slice(at + (span.end - span.start))}`);
+    } else {
+      const parsed = parseServerText(lenient.decode(joinLine(line)))?.[0];
       const message = parsed
         ? { ...(parsed as JsonRpcMessage), id: found.entry.id }
         : errorResponse(found.entry.id, UPSTREAM_ERROR, "msm: the server's answer is not JSON");
       if (found.entry.resolve) found.entry.resolve(message);
       else if (session && this.clients.has(session)) session.send(message);
-    } else if (this.clients.has(session)) {
-      session.sendAnswerText(found.entry.id, `${text.slice(0, span.start)}${JSON.stringify(found.entry.id)}${text.slice(span.end)}`);
     }
     this.settle();
   }

@@ -6,6 +6,7 @@ import { MAX_BODY_BYTES } from "../lib/http/serve.ts";
 import { errorResponse, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import type { SharedChild } from "./router.ts";
 import type { ChildProfile, Client } from "./types.ts";
+import type { WireLink } from "../lib/wire/server.ts";
 
 /**
  * Most bytes a session may leave untaken (a client that stopped reading its streams) before it is cut off, so one
@@ -29,10 +30,10 @@ export class HostTransport extends LeanHttpTransport {
 
 /**
  * One MCP session at the host per editor session (never one shared server object whose handlers the newest session
- * overwrites). The SDK transport is only the wire — POST/GET/DELETE, SSE streams, session ids; every message goes
- * to the router of the session's child.
+ * overwrites). What it is to the router — its project, capabilities, child — is here; how its messages reach its
+ * proxy is its subclass's: HTTP (HttpHostSession, the SDK transport as the wire) or the line wire (WireHostSession).
  */
-export class HostSession implements Client, Expirable {
+export abstract class HostSession implements Client {
   id = "";
   project = "";
   capabilities: Record<string, unknown> = {};
@@ -44,14 +45,83 @@ export class HostSession implements Client, Expirable {
   /** Messages that wait while msm finds out which child the session belongs to (its roots). */
   waiting: JsonRpcMessage[] | undefined;
   closed = false;
+
+  constructor(protected readonly log: ConsolaInstance) {}
+
+  abstract send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
+  abstract sendAnswerText(id: JsonRpcId, text: string): void;
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    // A probe (`claude mcp list`, a health check) that never initialized is not news.
+    if (this.id) this.log.info(`session ${this.id} closed: ${reason}`);
+    else this.log.debug(`a request without a session ended: ${reason}`);
+    this.child?.detach(this);
+    this.ended(reason);
+  }
+
+  /** The wire's part of closing. */
+  protected abstract ended(reason: string): void;
+}
+
+/**
+ * A session on the line wire (lib/wire/server.ts): every message is a line on its proxy's connection, a large answer
+ * written on as the server wrote it, byte parts and all. The connection bounds what the proxy leaves unread.
+ */
+export class WireHostSession extends HostSession {
+  constructor(
+    private readonly link: WireLink,
+    log: ConsolaInstance,
+  ) {
+    super(log);
+  }
+
+  send(message: JsonRpcMessage): void {
+    if (this.closed) return;
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (error) {
+      // An answer that cannot be written (nested deeper than JSON.stringify goes): its request still gets an answer.
+      if (message.method === undefined && message.id !== undefined && message.id !== null)
+        this.link.answer(
+          message.id,
+          JSON.stringify(errorResponse(message.id, UPSTREAM_ERROR, `msm: the server's answer could not be passed on (${(error as Error).message})`)),
+        );
+      return;
+    }
+    if (message.method === undefined && message.id !== undefined && message.id !== null) this.link.answer(message.id, text);
+    else this.link.send(text);
+  }
+
+  sendAnswerText(id: JsonRpcId, text: string): void {
+    if (!this.closed) this.link.answer(id, text);
+  }
+
+  sendAnswerBytes(id: JsonRpcId, parts: Uint8Array[]): void {
+    if (!this.closed) this.link.answerBytes(id, parts);
+  }
+
+  protected ended(reason: string): void {
+    this.link.cut(reason);
+  }
+}
+
+/**
+ * A session over streamable HTTP. The SDK transport is only the wire — POST/GET/DELETE, SSE streams, session ids;
+ * every message goes to the router of the session's child.
+ */
+export class HttpHostSession extends HostSession implements Expirable {
   private queuedBytes = 0;
   private readonly aborts = new Set<(reason: string) => void>();
 
   constructor(
     readonly transport: HostTransport,
-    private readonly log: ConsolaInstance,
-    private readonly overflow: (session: HostSession) => void,
+    log: ConsolaInstance,
+    private readonly overflow: (session: HttpHostSession) => void,
   ) {
+    super(log);
     transport.meter = (text) => this.jsonBody(text);
   }
 
@@ -155,13 +225,7 @@ export class HostSession implements Client, Expirable {
     if (this.queuedBytes > SESSION_QUEUE_BYTES && !this.closed) this.overflow(this);
   }
 
-  close(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    // A probe (`claude mcp list`, a health check) that never initialized is not news.
-    if (this.id) this.log.info(`session ${this.id} closed: ${reason}`);
-    else this.log.debug(`a request without a session ended: ${reason}`);
-    this.child?.detach(this);
+  protected ended(reason: string): void {
     for (const abort of [...this.aborts]) abort(reason);
     void this.transport.close().catch(() => {});
   }

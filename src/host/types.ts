@@ -17,6 +17,8 @@ export interface Client {
   send(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
   /** Sends an answer already written as JSON text (a large one, passed on as the server wrote it). */
   sendAnswerText?(id: JsonRpcId, text: string): void;
+  /** Sends an answer already written as JSON, as its bytes in pieces (a large one, as the server wrote it). */
+  sendAnswerBytes?(id: JsonRpcId, parts: Uint8Array[]): void;
 }
 
 /**

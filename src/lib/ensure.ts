@@ -14,8 +14,17 @@ const RETRY_MS = 100;
 
 export type { Endpoint } from "./contracts/supervisor-api.ts";
 
-export function endpointOf(target: ResolvedTarget, lock: Pick<LockInfo, "pid" | "port" | "path" | "transport"> & { version?: string }): Endpoint {
-  return { url: `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`, transport: lock.transport, pid: lock.pid, version: lock.version };
+export function endpointOf(
+  target: ResolvedTarget,
+  lock: Pick<LockInfo, "pid" | "port" | "path" | "transport"> & { version?: string; wire?: string },
+): Endpoint {
+  return {
+    url: `http://127.0.0.1:${lock.port}${lock.path ?? target.path}`,
+    transport: lock.transport,
+    pid: lock.pid,
+    version: lock.version,
+    ...(lock.wire ? { wire: lock.wire } : {}),
+  };
 }
 
 /** A daemon's lock names a live pid and a bound port that passes the target's health check. */

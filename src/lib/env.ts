@@ -17,6 +17,7 @@
  * | MSM_SESSION_IDLE_MS | a daemon closes a session idle this long (default 600000) |
  * | MSM_SESSION_QUEUE_BYTES | a hosted server's per-session output queue (default: the 16 MiB message limit) |
  * | MSM_DISCOVERY | `live`: a proxy never answers from the discovery cache, only fills it (`msm refresh` sets it) |
+ * | MSM_WIRE | `http`: a proxy speaks HTTP to msm's daemons even where they offer the line wire (comparisons, diagnosis) |
  *
  * Build and install variables (MSM_VERSION for build.ts, MSM_INSTALL_DIR and MSM_INSTALL_BASE_URL for the install
  * scripts) are not read by msm itself.
@@ -37,6 +38,8 @@ export interface MsmEnv {
   sessionQueueBytes: number | undefined;
   /** The proxy asks the server even when the discovery cache could answer. */
   discoveryLive: boolean;
+  /** `http`: proxies keep to HTTP (no line wire). */
+  wire: "http" | undefined;
 }
 
 /** A non-empty (after trimming) value, untrimmed. */
@@ -63,6 +66,7 @@ export function readEnv(vars: Vars = process.env): MsmEnv {
     memoryDatabaseUrl: text(vars.MSM_MEMORY_DATABASE_URL)?.trim(),
     debug: Boolean(vars.MSM_DEBUG),
     discoveryLive: text(vars.MSM_DISCOVERY)?.trim() === "live",
+    wire: text(vars.MSM_WIRE)?.trim() === "http" ? "http" : undefined,
     detached: vars.MSM_DETACHED === "1",
     backoffMs: steps(vars.MSM_BACKOFF_MS),
     eofGraceMs: number(vars.MSM_EOF_GRACE_MS),

@@ -1,6 +1,7 @@
 import { errorResponse, isRequest, parseServerText, UPSTREAM_ERROR, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { isUnreachable, type Upstream } from "./upstream.ts";
 import { SESSION_ENV_META } from "../lib/http/headers.ts";
+import type { LinePieces } from "../lib/wire/lines.ts";
 
 export type { JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 export { errorResponse } from "../lib/jsonrpc/messages.ts";
@@ -24,9 +25,10 @@ export interface BridgeOptions {
   connect: (reason?: ConnectReason) => Promise<Upstream>;
   /**
    * Writes one JSON-RPC message as one line to the editor. The only path to stdout. `raw` is the server's own text
-   * of exactly that message, on one line: written as is rather than serialised again.
+   * of exactly that message, on one line: written as is rather than serialised again. As byte pieces (a large answer
+   * on the line wire, see Bridge.deliverLine), `message` only stands in for it: its id, and `result: null`.
    */
-  write: (message: JsonRpcMessage, raw?: string) => void;
+  write: (message: JsonRpcMessage, raw?: RawLine) => void;
   log: Log;
   fetch?: typeof fetch;
   /** How long a message keeps waiting for a vanished server before the editor is told it is unreachable. */
@@ -59,10 +61,14 @@ export const RETRY_FIRST_MS = 50;
 export const RETRY_MAX_MS = 2_000;
 export const DELETE_TIMEOUT_MS = 1_000;
 
+/** A server message's own text: a string, or a line's bytes as they arrived (lib/wire/lines.ts). */
+export type RawLine = string | LinePieces;
+
 /** A request the editor sent that still waits for its answer. */
 interface Pending {
   /** The session generation it was posted in; undefined until a POST for it is under way. */
   sentIn?: number;
+  method: string;
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -129,7 +135,7 @@ export abstract class Bridge {
 
   /** Forwards one editor message (`raw`: its text as the editor sent it); answers arrive through `write`. */
   send(message: JsonRpcMessage, raw?: string): void {
-    if (isRequest(message)) this.pending.set(message.id, {});
+    if (isRequest(message)) this.pending.set(message.id, { method: message.method });
     try {
       this.bodies.set(message, raw ?? JSON.stringify(message));
     } catch (error) {
@@ -160,7 +166,7 @@ export abstract class Bridge {
     const id = `msm-${++this.replayCount}`;
     const message: JsonRpcMessage = { jsonrpc: "2.0", id, method, ...(params ? { params } : {}) };
     const answer = new Promise<JsonRpcMessage>((resolve) => this.replays.set(id, resolve));
-    this.pending.set(id, {});
+    this.pending.set(id, { method });
     void this.forward(message, false).catch((error) => this.fail(message, `msm: ${errorText(error)}`));
     return answer;
   }
@@ -193,7 +199,7 @@ export abstract class Bridge {
       }
       this.beforePost(message);
       this.markSent(message, generation);
-      let response: Response;
+      let response: Response | undefined;
       try {
         response = await this.post(message);
       } catch (error) {
@@ -201,7 +207,8 @@ export abstract class Bridge {
         if (await this.postFailed(error, message, generation, since, failures++)) continue;
         return;
       }
-      if ((await this.answer(response, message)) === "session-gone") {
+      // No response: the message went on a connection whose answers arrive on their own (the line wire).
+      if (response && (await this.answer(response, message)) === "session-gone") {
         // The server no longer knows this session (it restarted): a new session, then the message again.
         if (await this.resendAfterRecovery(message, generation, since, failures++)) continue;
       }
@@ -221,8 +228,11 @@ export abstract class Bridge {
   /** Called just before `message` is POSTed. */
   protected beforePost(_message: JsonRpcMessage): void {}
 
-  /** POSTs one message to the server session (rejects when it never reached the server). */
-  protected abstract post(message: JsonRpcMessage): Promise<Response>;
+  /**
+   * POSTs one message to the server session (rejects when it never reached the server); undefined when it was written
+   * on a connection that carries its answer back on its own.
+   */
+  protected abstract post(message: JsonRpcMessage): Promise<Response | undefined>;
 
   /** Handles the POST's answer: delivered (or answered with an error) is "done"; the server lost the session is "session-gone". */
   protected abstract answer(response: Response, message: JsonRpcMessage): Promise<"done" | "session-gone">;
@@ -347,6 +357,21 @@ export abstract class Bridge {
   /** Every request posted in `generation` still unanswered: the server died holding them. */
   protected inFlight(generation: number): JsonRpcId[] {
     return [...this.pending].filter(([, p]) => p.sentIn === generation).map(([id]) => id);
+  }
+
+  /** The method of the editor's request `id` still waiting for its answer. */
+  protected pendingMethod(id: JsonRpcId): string | undefined {
+    return this.pending.get(id)?.method;
+  }
+
+  /**
+   * A large answer passed on as the bytes it arrived as, never decoded or parsed here (only its id was read). For
+   * requests whose answers nothing in the proxy reads (not initialize, not a list: see WireBridge).
+   */
+  protected deliverLine(id: JsonRpcId, line: LinePieces): void {
+    if (this.answered.delete(id)) return;
+    this.settle(id);
+    this.options.write({ jsonrpc: "2.0", id, result: null }, line);
   }
 
   /** Writes a server message to the editor, except answers to replays (swallowed) and answers already given. */

@@ -13,7 +13,7 @@ import {
   writeEntry,
 } from "../lib/discovery-cache.ts";
 import { isRequest, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
-import type { Bridge, BridgeOptions, CloseOptions, Log } from "./bridge.ts";
+import type { Bridge, BridgeOptions, CloseOptions, Log, RawLine } from "./bridge.ts";
 
 /** What runProxy drives: the bridge itself, or a DiscoverySession in front of one. */
 export interface Session {
@@ -208,7 +208,7 @@ export class DiscoverySession implements Session {
   }
 
   /** Server → editor: recorded into the entry where it is a discovery answer, then written. */
-  private readonly toEditor = (message: JsonRpcMessage, raw?: string): void => {
+  private readonly toEditor = (message: JsonRpcMessage, raw?: RawLine): void => {
     if (this.observeServer(message)) this.options.write(message, raw);
   };
 

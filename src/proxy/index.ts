@@ -10,7 +10,7 @@ import { processMatches } from "../lib/proc.ts";
 import { skewNote } from "../lib/skew.ts";
 import { loadToken } from "../lib/token.ts";
 import { MAX_MESSAGE_BYTES, readLines, type Line } from "../lib/jsonrpc/lines.ts";
-import { type Bridge, errorText, type BridgeOptions, type ConnectReason, type Log } from "./bridge.ts";
+import { type Bridge, errorText, type BridgeOptions, type ConnectReason, type Log, type RawLine } from "./bridge.ts";
 import { errorResponse, INVALID_REQUEST, PARSE_ERROR, parseLine, UPSTREAM_ERROR, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { SseBridge } from "./legacy-sse.ts";
 import { consoleToStderr, createProxyLog } from "./log.ts";
@@ -18,8 +18,10 @@ import { resolveProject } from "./project.ts";
 import { sessionRules } from "./rules.ts";
 
 export { resolveProject } from "./project.ts";
-import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBroken, writeStderr, writeStdout } from "./stdio.ts";
+import { flushStdout as flushStdoutSink, stdinChunks, stdoutRoom, whenStdoutBroken, writeStderr, writeStdout, writeStdoutBytes } from "./stdio.ts";
 import { StreamableBridge } from "./streamable.ts";
+import { WireBridge } from "./wire.ts";
+import { parseWireAddress } from "../lib/contracts/wire.ts";
 import { DiscoverySession, type Session } from "./discovery.ts";
 import { cacheSummary } from "../lib/discovery-cache.ts";
 import { rawProfileEntry, rawTargetEntry } from "../lib/raw-config.ts";
@@ -62,7 +64,7 @@ export interface ProxyOptions {
   ensure?: (
     target: import("../lib/config.ts").ResolvedTarget,
     options?: { passive?: boolean },
-  ) => Promise<{ url: string; transport: Transport; pid: number; version?: string }>;
+  ) => Promise<{ url: string; transport: Transport; pid: number; version?: string; wire?: string }>;
   eofGraceMs?: number;
   /** Install SIGTERM/SIGHUP handlers (the CLI does; in-process tests do not). */
   signals?: boolean;
@@ -71,7 +73,9 @@ export interface ProxyOptions {
 
 export function createBridge(transport: Transport, options: BridgeOptions): Bridge {
   if (transport === "sse") return new SseBridge(options);
-  return new StreamableBridge(options, transport === "http");
+  if (transport === "http") return new StreamableBridge(options, true);
+  // The line wire to a daemon that offers it (its lock says where), streamable HTTP to anything else.
+  return new WireBridge(options);
 }
 
 /** Where to connect and how to find the server again after it went away. */
@@ -99,7 +103,19 @@ async function upstreamOf(
   const headers: Record<string, string> = { ...projectHeader, ...extra };
   // msm's own daemons (memory, stdio hosts, remote relays) demand the bearer token; external targets are their own
   // servers and must never see it. A memory daemon older than its lock's `auth` field is known by its name.
-  const authorize = () => void (headers.authorization = `Bearer ${loadToken()}`);
+  let token: string | undefined;
+  const authorize = () => {
+    token ??= loadToken();
+    headers.authorization = `Bearer ${token}`;
+  };
+  // The line wire (proxy/wire.ts) to msm's own daemons that offer it; MSM_WIRE=http keeps a session on HTTP.
+  const onHttp = msmEnv().wire === "http";
+  const wireOf = (where: string | undefined, own: boolean): Upstream["wire"] => {
+    const address = own && !onHttp ? parseWireAddress(where) : undefined;
+    if (!address) return undefined;
+    authorize();
+    return { address, token: token!, ...(project === undefined ? {} : { project }) };
+  };
   if (name === "memory") authorize();
   // After an upgrade the daemon may still be the old binary: never silent about it (once per version seen).
   let reported: string | undefined;
@@ -126,6 +142,7 @@ async function upstreamOf(
       ownDaemon: own,
       freshConnections: !own,
       sessionEnv: target.kind === "hosted",
+      wire: wireOf(endpoint.wire, own && target.kind !== "remote"),
     };
   };
   // Fast path for the common case, a daemon already running: its lock file names the port. Anything wrong with
@@ -150,6 +167,7 @@ async function upstreamOf(
           ownDaemon: own,
           freshConnections: !own,
           sessionEnv: known.kind === "host",
+          wire: wireOf(known.wire, own),
         };
       }
       return ensure(reason);
@@ -172,7 +190,7 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 export function liveLock(
   name: string,
-): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer"; kind?: string } | undefined {
+): { pid: number; port: number; path: string; transport: Transport; version?: string; auth?: "bearer"; kind?: string; wire?: string } | undefined {
   const lock = readOwnLock(name);
   if (!lock || typeof lock.pid !== "number" || typeof lock.port !== "number" || lock.port <= 0 || typeof lock.path !== "string") return undefined;
   if (!TRANSPORTS.includes(lock.transport as Transport)) return undefined;
@@ -185,6 +203,7 @@ export function liveLock(
     transport: lock.transport as Transport,
     version,
     kind,
+    ...(typeof lock.wire === "string" ? { wire: lock.wire } : {}),
     ...(wantsToken(lock) ? { auth: "bearer" as const } : {}),
   };
 }
@@ -221,7 +240,13 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
     log = own;
   }
   const output = options.output ?? writeStdout;
-  const write = (message: JsonRpcMessage, raw?: string) => {
+  const write = (message: JsonRpcMessage, raw?: RawLine) => {
+    if (raw !== undefined && typeof raw !== "string") {
+      // A large answer's bytes, as the daemon sent them: to stdout as they are.
+      if (options.output) options.output(`${new TextDecoder().decode(Buffer.concat(raw.parts))}\n`);
+      else writeStdoutBytes(raw.parts);
+      return;
+    }
     let line = raw;
     if (line === undefined) {
       try {
@@ -240,7 +265,7 @@ export async function runProxy(options: ProxyOptions): Promise<number> {
   // Tool rules (docs/configuration.md): outermost, around the session's send (editor → server) and write (server →
   // editor), so cached answers are filtered like live ones. A profile applies each target's rules to that target.
   const rules = sessionRules(options.profile ? undefined : options.target, project, log);
-  const toEditor = (message: JsonRpcMessage, raw?: string) => {
+  const toEditor = (message: JsonRpcMessage, raw?: RawLine) => {
     const shown = rules.toEditor(message);
     if (shown) write(shown, shown === message ? raw : undefined);
   };

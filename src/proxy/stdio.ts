@@ -14,7 +14,7 @@ const encoder = new TextEncoder();
  * is still its to deliver. A FileSink's `flush()` was seen to settle while part of a 10 MiB answer was still in its
  * buffer, and exiting then cut the answer short (under load, 3 of ~8 runs).
  */
-const waiting: string[] = [];
+const waiting: (string | Uint8Array)[] = [];
 let waitingBytes = 0;
 let writing = false;
 /** Set once stdout is closed (the editor went away): later writes are dropped rather than thrown. */
@@ -32,6 +32,23 @@ export function writeStdout(line: string): void {
   if (!writing) lastProgress = Date.now();
   waiting.push(line);
   waitingBytes += line.length;
+  if (waitingBytes > STDOUT_BACKLOG_CHARS / 2 && !stallTimer) watchStall();
+  if (!writing) void pump();
+}
+
+/**
+ * Writes one line given as bytes (a large answer as the daemon sent it, in pieces) and its newline, in order with the
+ * rest: never decoded or joined into one string here.
+ */
+export function writeStdoutBytes(parts: Uint8Array[]): void {
+  if (stdoutBroken) return;
+  if (!writing) lastProgress = Date.now();
+  for (const part of parts) {
+    waiting.push(part);
+    waitingBytes += part.byteLength;
+  }
+  waiting.push("\n");
+  waitingBytes += 1;
   if (waitingBytes > STDOUT_BACKLOG_CHARS / 2 && !stallTimer) watchStall();
   if (!writing) void pump();
 }
@@ -81,16 +98,15 @@ export function stdoutRoom(limit = STDOUT_BACKLOG_CHARS / 2): Promise<void> | un
 async function pump(): Promise<void> {
   writing = true;
   while (waiting.length && !stdoutBroken) {
-    // Everything waiting goes in one write: many small messages cost one system call.
-    const text = waiting.length === 1 ? waiting[0]! : waiting.join("");
-    waiting.length = 0;
-    const bytes = encoder.encode(text);
+    // Everything waiting goes in one write: many small messages cost one system call. Byte pieces (a large answer)
+    // are gathered up to a MiB a write.
+    const { bytes, size } = nextWrite();
     try {
       await writeAll(bytes);
     } catch (error) {
       brokenStdout(error);
     }
-    waitingBytes -= text.length;
+    waitingBytes -= size;
     lastProgress = Date.now();
     if (waitingBytes <= STDOUT_BACKLOG_CHARS / 4) for (const wake of roomWaiters.splice(0)) wake();
   }
@@ -100,6 +116,25 @@ async function pump(): Promise<void> {
   }
   writing = false;
   for (const wake of [...drainedWaiters.splice(0), ...roomWaiters.splice(0)]) wake();
+}
+
+/** What waits, as one write: the strings up to the next byte piece joined, or byte pieces up to WRITE_CHUNK_BYTES. */
+function nextWrite(): { bytes: Uint8Array; size: number } {
+  if (typeof waiting[0] === "string") {
+    let end = 1;
+    while (end < waiting.length && typeof waiting[end] === "string") end++;
+    const text = end === 1 ? (waiting[0] as string) : (waiting.slice(0, end) as string[]).join("");
+    waiting.splice(0, end);
+    return { bytes: encoder.encode(text), size: text.length };
+  }
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  while (waiting.length && typeof waiting[0] !== "string" && (size === 0 || size + (waiting[0] as Uint8Array).byteLength <= WRITE_CHUNK_BYTES)) {
+    const piece = waiting.shift() as Uint8Array;
+    pieces.push(piece);
+    size += piece.byteLength;
+  }
+  return { bytes: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), size };
 }
 
 /** Every byte into fd 1: a partial write continues where it stopped; a non-blocking pipe that is full is waited for. */

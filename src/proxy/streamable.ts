@@ -49,7 +49,12 @@ export class StreamableBridge extends Bridge {
     return headers;
   }
 
-  protected post(message: JsonRpcMessage): Promise<Response> {
+  protected post(message: JsonRpcMessage): Promise<Response | undefined> {
+    return this.httpPost(message);
+  }
+
+  /** POSTs one message on HTTP. */
+  protected httpPost(message: JsonRpcMessage): Promise<Response> {
     // Even plain `http` offers both types: spec-following servers refuse a POST that does not (406), and an SSE
     // answer is read the same way.
     const accept = "application/json, text/event-stream";
@@ -226,18 +231,23 @@ export class StreamableBridge extends Bridge {
     this.fail(message, `msm: the MCP server answered HTTP ${status} ${text.slice(0, 200)}`.trim());
   }
 
-  protected async reopen(generation: number): Promise<void> {
+  /** Forgets the HTTP session: its streams aborted, its id and version gone. */
+  protected forgetSession(): void {
     this.stream?.abort();
     for (const resumption of this.resumptions) resumption.abort();
     this.stream = undefined;
     this.sessionId = undefined;
     this.protocolVersion = undefined;
     this.lastEventId = undefined;
+  }
+
+  protected async reopen(generation: number): Promise<void> {
+    this.forgetSession();
     if (!this.established) return;
     const replay = this.replayInitialize();
     let response: Response;
     try {
-      response = await this.post(replay.message);
+      response = await this.httpPost(replay.message);
     } catch (error) {
       this.forgetReplay(replay.message.id);
       throw error;
@@ -261,7 +271,7 @@ export class StreamableBridge extends Bridge {
     if (typeof version === "string") this.protocolVersion = version;
     await this.openStream(generation);
     if (this.initializedMessage) {
-      const ack = await this.post(this.initializedMessage);
+      const ack = await this.httpPost(this.initializedMessage);
       await ack.body?.cancel().catch(noop);
     }
   }

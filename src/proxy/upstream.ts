@@ -1,4 +1,5 @@
 import type { Transport } from "../lib/config.ts";
+import type { WireAddress } from "../lib/contracts/wire.ts";
 import { loopbackRequest, NOT_DELIVERED } from "./loopback.ts";
 
 /** Where the bridge sends messages: an MCP endpoint, how to speak to it, and the headers every request carries. */
@@ -23,6 +24,12 @@ export interface Upstream {
    * host starts for this session's project sees what it would have seen had the editor started it.
    */
   sessionEnv?: boolean;
+  /**
+   * The daemon takes proxies on the line wire too (one connection for the session, JSON-RPC lines both ways; see
+   * WireBridge): where, and what its hello says — msm's token (over HTTP: `Authorization`) and the session's project
+   * (over HTTP: `Mcp-Project-Path`). HTTP stays the way for everything else.
+   */
+  wire?: { address: WireAddress; token: string; project?: string };
 }
 
 /**

@@ -429,8 +429,10 @@ export class Keeper {
   async refreshStats(): Promise<boolean> {
     if (this.state !== "running" || !this.lock) return false;
     const lock = this.lock;
-    const connections = connectionsTo(lock.port) ?? null;
     const stats = this.target.kind !== "external" ? await fetchStats(lock.port, this.token) : undefined;
+    // Proxies on the line wire are connected to the daemon's socket, not its port: the daemon counts those itself.
+    const port = connectionsTo(lock.port);
+    const connections = port === undefined ? null : port + (stats?.wireConnections ?? 0);
     this.stats = { sessions: stats?.sessions ?? null, requests: stats?.requests ?? null, connections, children: stats?.children };
     const requestsMoved = stats !== undefined && this.lastRequests !== undefined && stats.requests !== this.lastRequests;
     if (stats) this.lastRequests = stats.requests;

@@ -205,6 +205,8 @@ describe("hosted children under stress", () => {
         opened.push(a);
         const b = await openSession(sandbox, project, { target: "everything" });
         opened.push(b);
+        // Each uses the server (a session the discovery cache answers has no session at the host until it does).
+        for (const s of [a, b]) expect(textOf(await s.client.callTool({ name: "echo", arguments: { message: "hi" } }))).toBe("Echo: hi");
         const sessions = async () =>
           JSON.parse((await msm(sandbox, ["status", "--json"])).stdout).targets.find((t: { name: string }) => t.name === "everything").children[0].sessions;
         await waitFor(async () => (await sessions()) === 2, 10_000, "both sessions counted");

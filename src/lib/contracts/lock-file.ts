@@ -35,6 +35,11 @@ export const LOCK_FIELDS = {
   command: { type: "string", required: false },
   /** Which of msm's own daemons this is: a stdio host is the only one that is sent the editor session's environment. */
   kind: { type: "string", oneOf: ["memory", "host", "remote"], required: false },
+  /**
+   * Where the daemon also takes proxies on the line wire (contracts/wire.ts): `unix:<path>` or `tcp:<port>`. Absent:
+   * HTTP only (a remote relay, an external server, an msm before the wire).
+   */
+  wire: { type: "string", required: false },
 } as const satisfies Record<string, LockField>;
 
 type Fields = typeof LOCK_FIELDS;

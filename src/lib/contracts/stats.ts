@@ -32,6 +32,11 @@ export interface ChildStatus {
 export interface StatsAnswer {
   sessions: number | null;
   requests: number;
+  /**
+   * Proxies connected on the line wire (contracts/wire.ts): open connections the supervisor cannot count at the port,
+   * since they reach the daemon's socket.
+   */
+  wireConnections?: number;
   /** A stdio host's children. */
   children?: ChildStatus[];
 }
@@ -46,6 +51,8 @@ export interface HostStats extends StatsAnswer {
 export interface DaemonStats {
   sessions: number;
   requests: number;
+  /** Open line-wire connections (StatsAnswer.wireConnections); 0 from a daemon that does not say. */
+  wireConnections: number;
   children?: ChildStatus[];
 }
 
@@ -63,7 +70,8 @@ export async function fetchStats(port: number, token: string, timeoutMs = 1_000)
     }
     const body = (await response.json()) as Partial<StatsAnswer>;
     if (typeof body.sessions !== "number" || typeof body.requests !== "number") return undefined;
-    return { sessions: body.sessions, requests: body.requests, ...(Array.isArray(body.children) ? { children: body.children } : {}) };
+    const wireConnections = typeof body.wireConnections === "number" ? body.wireConnections : 0;
+    return { sessions: body.sessions, requests: body.requests, wireConnections, ...(Array.isArray(body.children) ? { children: body.children } : {}) };
   } catch {
     return undefined;
   }

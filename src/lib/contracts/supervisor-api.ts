@@ -22,6 +22,8 @@ export interface Endpoint {
   pid: number;
   /** The msm version that started the daemon; a proxy of another version says so in its log. */
   version?: string;
+  /** Where the daemon takes proxies on the line wire (its lock's `wire`), when it does. */
+  wire?: string;
 }
 
 /** A keeper's states. */

@@ -5,6 +5,10 @@ import { acquireLock } from "../lock.ts";
 import { MAX_BODY_BYTES, serveLoopback } from "./serve.ts";
 import { VERSION } from "../version.ts";
 import type { Expirable, SessionTable } from "./sessions.ts";
+import { formatWireAddress } from "../contracts/wire.ts";
+import { msmHome } from "../paths.ts";
+import { loadToken } from "../token.ts";
+import { serveWire, wireSocketPath, type WireHelloInfo, type WireLink, type WireServer, type WireSession } from "../wire/server.ts";
 
 /**
  * What msm's own daemons (memory, a stdio host, a remote relay) share: the way they start and stop, and — for the two
@@ -117,6 +121,15 @@ export interface DaemonApp {
   close?(): void | Promise<void>;
   /** After the server stopped: what requests still in flight used until then (the memory daemon's databases). */
   closed?(): void | Promise<void>;
+  /**
+   * Proxies may also reach this daemon on the line wire (contracts/wire.ts): the session of one connection, opened
+   * once its hello carried the token. Without it the daemon speaks HTTP only.
+   */
+  openWire?(link: WireLink, hello: WireHelloInfo): WireSession;
+  /** Why its sessions close when it stops, as its log says it (default "the daemon is stopping"). */
+  sessionsStopping?: string;
+  /** The line wire's message and queue limits (msm's message limit by default). */
+  wireLimits?: { maxLineBytes: number; queueLimit: number };
 }
 
 export interface DaemonOptions<A extends DaemonApp> {
@@ -163,7 +176,8 @@ export async function runDaemon<A extends DaemonApp>(options: DaemonOptions<A>):
     throw error;
   }
   const port = server.port ?? 0;
-  lock.update({ ...info, port });
+  const wire = startWire(daemon, options.name, log);
+  lock.update({ ...info, port, ...(wire ? { wire: formatWireAddress(wire.address) } : {}) });
   log.info(daemon.listening(port));
   if (port !== options.port && options.port > 0) log.warn(`port ${options.port} was busy; took ${port} instead`);
 
@@ -173,6 +187,8 @@ export async function runDaemon<A extends DaemonApp>(options: DaemonOptions<A>):
     stopping = true;
     log.info(`${signal}: ${daemon.stopping ?? "shutting down"}`);
     lock.release();
+    // Proxies on the line wire hear which of their lines were read (a bye), then find the next daemon.
+    wire?.stop(daemon.sessionsStopping ?? "the daemon is stopping");
     await daemon.close?.();
     server.stop(true);
     await daemon.closed?.();
@@ -182,4 +198,20 @@ export async function runDaemon<A extends DaemonApp>(options: DaemonOptions<A>):
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGHUP", () => void stop("SIGHUP"));
   return daemon;
+}
+
+/**
+ * The line wire next to the daemon's HTTP port, when the daemon takes it. A wire that cannot listen is no failure:
+ * proxies find no `wire` in the lock and speak HTTP, as to an msm before the wire.
+ */
+function startWire(daemon: DaemonApp, name: string, log: DaemonLog): WireServer | undefined {
+  if (!daemon.openWire) return undefined;
+  const open = daemon.openWire.bind(daemon);
+  const limits = daemon.wireLimits ?? { maxLineBytes: MAX_BODY_BYTES, queueLimit: MAX_BODY_BYTES };
+  try {
+    return serveWire({ token: loadToken(), socketPath: wireSocketPath(msmHome(), name), open, ...limits, version: VERSION, log });
+  } catch (error) {
+    log.warn(`the line wire could not listen (${(error as Error).message}); proxies use HTTP`);
+    return undefined;
+  }
 }

@@ -203,3 +203,28 @@ export function answerIdSpan(text: string): { id: number; start: number; end: nu
   const start = tailFrom + last.index + last[0].lastIndexOf(last[1]!);
   return { id: Number(last[1]), start, end: start + last[1]!.length };
 }
+
+/**
+ * Where the id of an answer too large to be worth parsing sits, found from its first and last characters only (`head`
+ * and `tail`, at least 128 each; the line is `bytes` long), by the same rules as answerIdSpan. The span is in bytes:
+ * everything between the id and the end it was found at is JSON's own ASCII. undefined when it is not certain.
+ */
+export function answerIdAtEnds(head: string, tail: string, bytes: number): { id: number; start: number; end: number } | undefined {
+  const start = /^[ \t\r\n]*\{[ \t\r\n]*"(result|error|jsonrpc)"[ \t\r\n]*:/.exec(head);
+  if (!start) return undefined;
+  if (start[1] === "jsonrpc") {
+    const first =
+      /^[ \t\r\n]*\{[ \t\r\n]*"jsonrpc"[ \t\r\n]*:[ \t\r\n]*"2\.0"[ \t\r\n]*,[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*(\d{1,15})[ \t\r\n]*,[ \t\r\n]*"(?:result|error)"[ \t\r\n]*:/.exec(
+        head.slice(0, 128),
+      );
+    if (!first) return undefined;
+    const at = first[0].indexOf(first[1]!, first[0].indexOf('"id"') + 4);
+    return { id: Number(first[1]), start: at, end: at + first[1]!.length };
+  }
+  const window = tail.slice(-128);
+  const last = /,[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*(\d{1,15})[ \t\r\n]*\}[ \t\r\n]*$/.exec(window);
+  if (!last) return undefined;
+  const digits = last.index + last[0].lastIndexOf(last[1]!);
+  const fromEnd = window.length - digits;
+  return { id: Number(last[1]), start: bytes - fromEnd, end: bytes - fromEnd + last[1]!.length };
+}

@@ -16,6 +16,8 @@ import type { GraphSource } from "../types.ts";
 import { requestProject } from "../sqlite/databases.ts";
 import { createMemoryServer, Subscriptions } from "./server.ts";
 import { MemoryTransport } from "./transport.ts";
+import { openMemoryWire } from "./wire.ts";
+import type { WireHelloInfo, WireLink, WireSession } from "../../lib/wire/server.ts";
 
 interface Session {
   transport: MemoryTransport;
@@ -35,7 +37,21 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
   const subscriptions = new Subscriptions();
   // For the supervisor's status and idle shutdown (GET /stats, token required like everything but /health).
   let requests = 0;
-  app.get(STATS_PATH, (c) => c.json({ sessions: sessions.size, requests } satisfies StatsAnswer));
+  let wireSessions = 0;
+  app.get(STATS_PATH, (c) => c.json({ sessions: sessions.size + wireSessions, requests, wireConnections: wireSessions } satisfies StatsAnswer));
+
+  /** A proxy's connection on the line wire: one session, as over HTTP, for as long as the connection lives. */
+  const openWire = (link: WireLink, hello: WireHelloInfo): WireSession => {
+    wireSessions++;
+    const session = openMemoryWire(databases, subscriptions, link, hello, () => wireSessions--);
+    return {
+      message: (message, raw) => {
+        requests++;
+        session.message(message, raw);
+      },
+      closed: (reason) => session.closed(reason),
+    };
+  };
 
   const openSession = async (): Promise<Session> => {
     const server = createMemoryServer(databases, subscriptions);
@@ -73,7 +89,7 @@ export function createMemoryApp(token: string, databases: GraphSource, options: 
     sessions.closeAll("daemon stopping");
     await Promise.allSettled(servers.map((server) => server.close()));
   };
-  return { app, sessions, closeAll };
+  return { app, sessions, closeAll, openWire };
 }
 
 export interface MemoryDaemonOptions {
@@ -104,9 +120,11 @@ export async function runMemoryDaemon(options: MemoryDaemonOptions): Promise<voi
       }
       if (config?.error) log.warn(config.error);
       const databases = openGraphSource(memory.database, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
-      const { app, closeAll } = createMemoryApp(loadToken(), databases);
+      const { app, closeAll, openWire } = createMemoryApp(loadToken(), databases);
       return {
         fetch: app.fetch,
+        openWire,
+        sessionsStopping: "daemon stopping",
         listening: (port) => `listening on http://127.0.0.1:${port}/mcp (pid ${process.pid}, version ${VERSION})`,
         close: closeAll,
         closed: () => databases.closeAll(),

@@ -14,6 +14,7 @@ test("every MSM_* variable parses in one place; what does not parse counts as un
     loginWaitMs: undefined,
     sessionIdleMs: undefined,
     sessionQueueBytes: undefined,
+    wire: undefined,
   });
   const parsed = readEnv({
     MSM_HOME: "/tmp/h",
@@ -27,6 +28,7 @@ test("every MSM_* variable parses in one place; what does not parse counts as un
     MSM_SESSION_IDLE_MS: "2500",
     MSM_SESSION_QUEUE_BYTES: "65536",
     MSM_DISCOVERY: "live",
+    MSM_WIRE: "http",
   });
   expect(parsed).toEqual({
     home: "/tmp/h",
@@ -40,6 +42,7 @@ test("every MSM_* variable parses in one place; what does not parse counts as un
     loginWaitMs: 300,
     sessionIdleMs: 2500,
     sessionQueueBytes: 65536,
+    wire: "http",
   });
   const bad = readEnv({
     MSM_HOME: "  ",

@@ -31,6 +31,7 @@ function full(): Record<string, unknown> {
     group: false,
     command: commandLine(process.pid),
     kind: "host",
+    wire: "unix:/tmp/msm/t.sock",
   };
 }
 
