@@ -5,7 +5,7 @@ import { chownSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { commandLine, startTicks } from "../../src/lib/platform/index.ts";
 import { stoppedLine } from "../../src/cli/commands/stop.ts";
-import { MSM, alive, kill } from "../helpers/sandbox.ts";
+import { MSM, alive, kill, waitFor } from "../helpers/sandbox.ts";
 import { VICTIM_UID, asUser, isRoot, sandboxFor } from "../helpers/attacks.ts";
 
 describe("msm stop reports what actually happened", () => {
@@ -25,6 +25,8 @@ describe("msm stop reports what actually happened", () => {
       // Root's process, recorded in the victim's memory.lock as msm records a daemon it started.
       const daemon = Bun.spawn(["sleep", "120"], { detached: true, stdio: ["ignore", "ignore", "ignore"] });
       try {
+        // Until the child has exec'd, its command line is still this test's: a busy machine showed the lock naming it.
+        await waitFor(() => commandLine(daemon.pid)?.includes("sleep"), 10_000, "sleep to have started");
         const lock = join(sandbox.msmHome, "memory.lock");
         writeFileSync(
           lock,
