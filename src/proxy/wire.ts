@@ -1,6 +1,6 @@
 import type { Socket } from "bun";
 import { CONTROL_PREFIX, WIRE_VERSION, type WireAddress, type WireControl, type WireHello } from "../lib/contracts/wire.ts";
-import { answerIdAtEnds } from "../lib/jsonrpc/lines.ts";
+import { answerIdAtEnds, MAX_MESSAGE_BYTES, recoverId } from "../lib/jsonrpc/lines.ts";
 import { isRequest, type JsonRpcId, type JsonRpcMessage } from "../lib/jsonrpc/messages.ts";
 import { headText, joinLine, LineSplitter, Outbox, tailText, type LinePieces } from "../lib/wire/lines.ts";
 import { errorText } from "./bridge.ts";
@@ -12,8 +12,11 @@ import { StreamableBridge } from "./streamable.ts";
  * needs to read it (not initialize, not a list): only its id is read, from its ends.
  */
 export const RAW_LINE_BYTES = 256 * 1024;
-/** Longest line taken from a daemon (msm's message limit; a host drops a child's longer lines itself). */
-const MAX_LINE_BYTES = 64 * 1024 * 1024;
+/**
+ * Longest line taken from a daemon: msm's message limit (a host drops a child's longer lines itself), and room for an
+ * id the host rewrote longer.
+ */
+const MAX_LINE_BYTES = MAX_MESSAGE_BYTES + 64 * 1024;
 
 /** Answers to these are read by the proxy (the discovery cache records them, tool rules filter the lists). */
 const READ_ANSWERS = new Set(["initialize", "server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list"]);
@@ -71,6 +74,11 @@ export class WireBridge extends StreamableBridge {
     try {
       link = await WireConnection.open(wire.address, hello, {
         line: (from, line) => this.received(from, line),
+        tooLarge: (from, id, bytes) => {
+          // Never silence: the request it answered hears why.
+          if (from === this.link && id !== null)
+            this.failId(id, `msm: the server's answer was ${(bytes / 1024 / 1024).toFixed(1)} MiB, over the 64 MiB msm passes on`);
+        },
         closed: (from, bye, why) => this.linkClosed(from, generation, bye, why),
       });
     } catch (error) {
@@ -162,6 +170,8 @@ export class WireBridge extends StreamableBridge {
 
 interface ConnectionEvents {
   line(connection: WireConnection, line: LinePieces): void;
+  /** A line past MAX_LINE_BYTES, dropped as it streamed; `id`: the request it answered, when its ends tell. */
+  tooLarge(connection: WireConnection, id: JsonRpcId | null, bytes: number): void;
   /** The connection is gone; `bye`: the daemon stopped on purpose having read that many lines. Once. */
   closed(connection: WireConnection, bye: number | undefined, why: string): void;
 }
@@ -183,7 +193,13 @@ class WireConnection {
   private heldClose: string | undefined;
 
   private constructor(private readonly events: ConnectionEvents) {
-    this.splitter = new LineSplitter({ line: (line) => this.line(line) }, MAX_LINE_BYTES);
+    this.splitter = new LineSplitter(
+      {
+        line: (line) => this.line(line),
+        tooLarge: (head, tail, bytes) => this.events.tooLarge(this, recoverId(decoder.decode(head), decoder.decode(tail)), bytes),
+      },
+      MAX_LINE_BYTES,
+    );
   }
 
   /** Connects and says hello; resolves once the daemon welcomed it. Refused or closed first: rejects. */

@@ -370,6 +370,9 @@ if (setupOk) {
       `msm.exe processes (${running.map((p) => p.command).join(" | ")})`,
     );
     expect(existsSync(join(MSM_HOME, "supervisor.lock")) && existsSync(join(MSM_HOME, "memory.lock")), "supervisor.lock and memory.lock");
+    // The line wire on Windows: a loopback TCP port (docs/platforms.md), named in the lock.
+    const wire = (JSON.parse(readFileSync(join(MSM_HOME, "memory.lock"), "utf8")) as { wire?: string }).wire;
+    expect(/^tcp:\d+$/.test(wire ?? ""), `memory.lock names no line wire on loopback TCP (wire: ${wire})`);
   });
 
   await check(`a full memory session (initialize, tools/list, writes, reads, search) in ${PROJECT_PLAIN}`, async () => {

@@ -107,6 +107,26 @@ export class LeanHttpTransport extends WebStandardStreamableHTTPServerTransport 
     return true;
   }
 
+  /**
+   * Answers a held request with a response already written as JSON bytes (a large answer passed on as its server
+   * wrote it): `body` for a JSON answer, `parts` for an event stream. False when no held request has this id.
+   */
+  answerBody(id: RequestId, body: ReadableStream<Uint8Array>, parts: Uint8Array[]): boolean {
+    const held = this.pending.get(id);
+    if (!held) return false;
+    this.pending.delete(id);
+    if (held.stream) {
+      void body.cancel().catch(() => {});
+      try {
+        held.stream.enqueue(encoder.encode("event: message\ndata: "));
+        for (const part of parts) held.stream.enqueue(part);
+        held.stream.enqueue(encoder.encode("\n\n"));
+      } catch {}
+      closeStream(held.stream);
+    } else held.resolve(new Response(body, { status: 200, headers: this.headers({ "content-type": "application/json" }) }));
+    return true;
+  }
+
   override async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
     if ("id" in message && ("result" in message || "error" in message)) {
       const held = this.pending.get(message.id as RequestId);

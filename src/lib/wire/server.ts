@@ -2,7 +2,8 @@ import { timingSafeEqual } from "node:crypto";
 import { chmodSync, rmSync } from "node:fs";
 import type { Socket } from "bun";
 import { MAX_SOCKET_PATH_BYTES, WIRE_VERSION, type WireAddress, type WireBye, type WireHello, type WireRefused, type WireWelcome } from "../contracts/wire.ts";
-import { errorResponse, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/messages.ts";
+import { errorResponse, INVALID_REQUEST, PARSE_ERROR, type JsonRpcId, type JsonRpcMessage } from "../jsonrpc/messages.ts";
+import { recoverId } from "../jsonrpc/lines.ts";
 import { joinLine, LineSplitter, Outbox, type LinePieces } from "./lines.ts";
 
 /**
@@ -154,7 +155,7 @@ class Connection implements WireLink {
     this.splitter = new LineSplitter(
       {
         line: (line) => this.line(line),
-        tooLarge: (_head, _tail, bytes) => this.refuseLine(bytes),
+        tooLarge: (head, tail, bytes) => this.refuseLine(head, tail, bytes),
       },
       options.maxLineBytes,
     );
@@ -228,10 +229,12 @@ class Connection implements WireLink {
     this.end();
   }
 
-  /** A line over the limit (the proxy never sends one: it refuses such editor lines itself). */
-  private refuseLine(bytes: number): void {
+  /** A line over the limit (the proxy refuses such editor lines itself): its request still gets an answer. */
+  private refuseLine(head: Uint8Array, tail: Uint8Array, bytes: number): void {
     this.read++;
     this.options.log.warn(`dropped a ${bytes}-byte line from a proxy (over the message limit)`);
+    const id = recoverId(decoder.decode(head), decoder.decode(tail));
+    if (id !== null) this.send(JSON.stringify(errorResponse(id, INVALID_REQUEST, `Invalid Request: message too large (${bytes} bytes), discarded`)));
   }
 
   send(text: string): boolean {
