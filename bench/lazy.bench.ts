@@ -11,7 +11,7 @@
  *   msm, cached     `msm proxy` × 12 with a warm discovery cache and nothing running
  * Reported: time until all 12 answered their discovery (and the p50 per server), processes running then, their total
  * PSS, and the first tools/call's latency to a fast server (filesystem) and to the slowest one (5 s start).
- * BENCH_RUNS (default 3) repeats the whole thing; medians with min–max.
+ * BENCH_RUNS (default 3) repeats the whole thing; medians with min–max. BENCH_MODES=cached runs only the last way.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -194,8 +194,21 @@ async function measure(name: string, box: Box, launch: (s: Server) => string[]):
 const viaMsm = (s: Server) => [MSM, "proxy", "--target", s.name];
 const direct = (s: Server) => [s.command, ...s.args];
 
+/** BENCH_MODES=cached measures only the warm cache (e.g. to repeat it on a quiet machine). */
+const ONLY_CACHED = process.env.BENCH_MODES === "cached";
 for (let run = 1; run <= RUNS; run++) {
   console.error(`run ${run}/${RUNS}`);
+  if (ONLY_CACHED) {
+    const c = sandbox();
+    const warming = await openAll(c, viaMsm);
+    await Promise.all(warming.sessions.map(({ session }) => session.close()));
+    await until(() => readdirSync(join(c.msmHome, "cache")).length === 12, 10_000, "12 cache entries");
+    await stopAll(c);
+    await measure("msm, warm cache, nothing running", c, viaMsm);
+    await stopAll(c);
+    rmSync(c.dir, { recursive: true, force: true });
+    continue;
+  }
   const a = sandbox();
   await measure("direct (12 servers per session)", a, direct);
   await until(() => processes(a).length === 0, 30_000, "direct servers gone");
