@@ -105,8 +105,8 @@ describe("hosting server-filesystem with {project}", () => {
         const m1 = await openSession(shared, a, { target: "mine" });
         const m2 = await openSession(shared, a, { target: "mine" });
         opened.push(m1, m2);
-        // A call from each: a session answered from the discovery cache has no child until its first real call.
-        for (const s of [m1, m2]) await s.client.callTool({ name: "list_allowed_directories", arguments: {} });
+        // Each uses its server (a session the discovery cache answered has no child until it does).
+        for (const s of [m1, m2]) expect(textOf(await s.client.callTool({ name: "list_allowed_directories", arguments: {} }))).toContain(a);
         const mine = (await status()).find((t) => t.name === "mine")!;
         expect(mine.children.map((c) => c.sessions)).toEqual([1, 1]);
         const [first, second] = mine.children.map((c) => c.pid);
