@@ -15,10 +15,10 @@
  * Targets (issues #8, #26): PSS ≤ 0.5× direct, warm start ≤ 0.2× a direct spawn, call p50 ≤ direct + 0.2 ms,
  * throughput ≥ 1.0× and p50 ≤ 1.0× direct, the other sessions' worst call during a 50 MB answer ≤ 50 ms.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { cleanEnv, LineSession, loadAverage, median, p95, pssMb, spread } from "./lib.ts";
+import { cleanEnv, LineSession, loadAverage, median, p95, processesOf, pssMb, spread } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MSM = join(ROOT, "dist/msm");
@@ -52,21 +52,6 @@ class Session extends LineSession {
 const DIRECT = [NODE, FILESYSTEM, project];
 const VIA_MSM = [MSM, "proxy", "--target", "fs"];
 const ON_HTTP = { MSM_WIRE: "http" };
-
-/** Every live process whose environment names this bench's MSM_HOME (supervisor, host, children, proxies). */
-function msmProcesses(): number[] {
-  const needle = `MSM_HOME=${msmHome}\0`;
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-      } catch {
-        return false;
-      }
-    });
-}
 
 const lockPid = (name: string) => {
   try {
@@ -201,18 +186,23 @@ try {
       return { perSession: each, detail: `${each.toFixed(1)} MB per child` };
     },
   );
-  const viaMsm = await sessions(`msm: ${SESSIONS} × msm proxy → host → 1 child`, VIA_MSM, msmProcesses, (pids) => {
-    const supervisor = lockPid("supervisor");
-    const host = lockPid("fs");
-    const others = pids.filter((p) => p !== supervisor && p !== host);
-    const children = others.filter((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("server-filesystem"));
-    const proxies = others.filter((p) => !children.includes(p));
-    const sum = (xs: number[]) => xs.reduce((s, p) => s + pssMb(p), 0);
-    return {
-      perSession: sum(proxies) / proxies.length,
-      detail: `proxies ${sum(proxies).toFixed(1)} MB (${proxies.length}), supervisor ${pssMb(supervisor).toFixed(1)} MB, host ${pssMb(host).toFixed(1)} MB, child ${sum(children).toFixed(1)} MB (${children.length})`,
-    };
-  });
+  const viaMsm = await sessions(
+    `msm: ${SESSIONS} × msm proxy → host → 1 child`,
+    VIA_MSM,
+    () => processesOf(msmHome),
+    (pids) => {
+      const supervisor = lockPid("supervisor");
+      const host = lockPid("fs");
+      const others = pids.filter((p) => p !== supervisor && p !== host);
+      const children = others.filter((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("server-filesystem"));
+      const proxies = others.filter((p) => !children.includes(p));
+      const sum = (xs: number[]) => xs.reduce((s, p) => s + pssMb(p), 0);
+      return {
+        perSession: sum(proxies) / proxies.length,
+        detail: `proxies ${sum(proxies).toFixed(1)} MB (${proxies.length}), supervisor ${pssMb(supervisor).toFixed(1)} MB, host ${pssMb(host).toFixed(1)} MB, child ${sum(children).toFixed(1)} MB (${children.length})`,
+      };
+    },
+  );
 
   log("call …");
   const callDiff: number[] = [];
@@ -321,13 +311,13 @@ try {
   console.log(lines.join("\n"));
 } finally {
   // Stop everything msm started for the bench (by pid), then remove the temp home.
-  for (const pid of msmProcesses()) {
+  for (const pid of processesOf(msmHome)) {
     try {
       process.kill(pid, "SIGTERM");
     } catch {}
   }
   await Bun.sleep(1_500);
-  for (const pid of msmProcesses()) {
+  for (const pid of processesOf(msmHome)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {}

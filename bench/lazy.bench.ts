@@ -14,10 +14,10 @@
  * BENCH_RUNS (default 3) repeats the whole thing; medians with min–max. BENCH_MODES=cached runs only the last way.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { cleanEnv, LineSession, median } from "./lib.ts";
+import { cleanEnv, LineSession, median, processesOf, pssMb } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MSM = join(ROOT, "dist/msm");
@@ -82,29 +82,6 @@ function sandbox(lazy?: boolean) {
 }
 type Box = ReturnType<typeof sandbox>;
 
-/** Every live process whose environment names this box's MSM_HOME (direct servers get it too, as a marker). */
-function processes(box: Box): number[] {
-  const needle = `MSM_HOME=${box.msmHome}\0`;
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-      } catch {
-        return false;
-      }
-    });
-}
-
-function pssMb(pid: number): number {
-  try {
-    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -116,7 +93,7 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
 /** `msm stop --all`, then nothing of the box left running. */
 async function stopAll(box: Box): Promise<void> {
   execFileSync(MSM, ["stop", "--all"], { env: box.env, stdio: "ignore" });
-  await until(() => processes(box).length === 0, 30_000, "every msm process gone");
+  await until(() => processesOf(box.msmHome).length === 0, 30_000, "every msm process gone");
 }
 
 interface Opened {
@@ -178,7 +155,7 @@ function record(name: string, opened: Opened, fast: number, slow: number, runnin
 /** What runs once the session opened (after a moment for late starters to show). */
 async function running(box: Box): Promise<{ processes: number; pss: number }> {
   await Bun.sleep(500);
-  const pids = processes(box);
+  const pids = processesOf(box.msmHome);
   return { processes: pids.length, pss: pids.reduce((sum, pid) => sum + pssMb(pid), 0) };
 }
 
@@ -211,7 +188,7 @@ for (let run = 1; run <= RUNS; run++) {
   }
   const a = sandbox();
   await measure("direct (12 servers per session)", a, direct);
-  await until(() => processes(a).length === 0, 30_000, "direct servers gone");
+  await until(() => processesOf(a.msmHome).length === 0, 30_000, "direct servers gone");
 
   const b = sandbox(false);
   await measure("msm, lazy: false, nothing running", b, viaMsm);

@@ -1,6 +1,6 @@
 // What the benchmarks share: statistics, the generated graph, and a raw stdio MCP session. Only measuring code here;
 // each bench keeps its own scenario.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** The value at fraction `p` of the sorted samples (p = 0.5: the median; NaN when there are none). */
 export function percentile(samples: number[], p: number): number {
@@ -173,4 +173,20 @@ export function pssMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Every live process (zombies aside) whose environment names `msmHome` as MSM_HOME: msm's proxies, supervisor,
+ * daemons and the children they started, or direct servers a bench gave the same variable as a marker. */
+export function processesOf(msmHome: string): number[] {
+  const needle = `MSM_HOME=${msmHome}\0`;
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+      } catch {
+        return false;
+      }
+    });
 }

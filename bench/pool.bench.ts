@@ -8,10 +8,10 @@
  * ratios to direct. The ways take turns within a run (in a rotated order) so each sees the same load on a shared
  * machine; the load average is printed before and after.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { cleanEnv, LineSession, median, percentile } from "./lib.ts";
+import { cleanEnv, LineSession, median, percentile, processesOf } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MSM = join(ROOT, "dist/msm");
@@ -84,7 +84,7 @@ async function burst(way: Way): Promise<{ perSecond: number; p50: number; cpu: s
       }),
     );
     const direct = way.cmd[0] === NODE;
-    const pids = direct ? sessions.map((s) => s.proc.pid) : msmProcesses();
+    const pids = direct ? sessions.map((s) => s.proc.pid) : processesOf(msmHome);
     const before = cpuSeconds(pids);
     const times: number[] = [];
     const start = performance.now();
@@ -108,21 +108,6 @@ async function burst(way: Way): Promise<{ perSecond: number; p50: number; cpu: s
   } finally {
     await Promise.all(sessions.map((s) => s.close()));
   }
-}
-
-/** Every live process whose environment names this bench's MSM_HOME (supervisor, hosts, children, proxies). */
-function msmProcesses(): number[] {
-  const needle = `MSM_HOME=${msmHome}\0`;
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-      } catch {
-        return false;
-      }
-    });
 }
 
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -157,13 +142,13 @@ try {
   ];
   console.log(lines.join("\n"));
 } finally {
-  for (const pid of msmProcesses()) {
+  for (const pid of processesOf(msmHome)) {
     try {
       process.kill(pid, "SIGTERM");
     } catch {}
   }
   await Bun.sleep(1_500);
-  for (const pid of msmProcesses()) {
+  for (const pid of processesOf(msmHome)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {}
